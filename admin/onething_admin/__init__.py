@@ -1,0 +1,1 @@
+"""The administrators' console: build, preview and publish bundles."""
