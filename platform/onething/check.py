@@ -1,0 +1,358 @@
+"""`onething check`: validate a catalog against the meta-schemas and against itself.
+
+Every problem is collected, never just the first: its file, its JSON pointer,
+and the matters at fault. The rules, in order:
+
+1. each file is valid JSON and fits its kind's meta-schema;
+2. forms, questionnaires, conditions and fields are valid JSON Schema 2020-12;
+3. file names match codes, and codes are unique (matters and bundles share one namespace);
+4. every reference resolves: parents, departments, items, `after` edges, field `$ref`s;
+5. no cycles: department parents, nested bundles, `after` edges, field `$ref`s;
+6. conditions name only questions their bundle asks;
+7. every bundle composes, and its critical path keeps within 45 working days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from onething.compose import RESERVED_KEYS, AnswersError, compose, is_shared, merged_questions
+from onething.definitions import FIELD_BASE, Catalog, Document
+from onething.formats import FORMAT_CHECKER
+from onething.merge import ANNOTATIONS, TIGHTENING, CompositionError
+from onething.problems import Problem, pointer
+from onething.routing import JOINT_HANDLING_LIMIT_DAYS
+from onething.scenario import named_questions
+from onething.text import standardize_schema
+
+LEVELS = ("province", "city", "district", "town", "village")
+# Top-level keywords a matter's form may use; cross-field logic could not be split
+# between the shared part of the one form and the matter's own part.
+FORM_KEYWORDS = {"type", "properties", "required", "title", "description", "additionalProperties",
+                 "$comment"}
+_SCHEMA_CHECKER = Draft202012Validator(
+    Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+)
+
+
+def _errors(validator, instance, prefix: tuple = ()) -> Iterator[tuple[str, str]]:
+    for error in validator.iter_errors(instance):
+        # A oneOf/anyOf failure says little; its best-matching branch says what is wrong.
+        # Branches that fail on type alone are the ones the author did not mean.
+        meant = [e for e in error.context if e.validator != "type"] or error.context
+        detail = best_match(meant) if meant else error
+        yield pointer(*prefix, *detail.absolute_path), detail.message
+
+
+def meta_validators(metas: dict[str, dict]) -> dict[str, Draft202012Validator]:
+    """A compiled validator per kind, resolving the meta-schemas' shared $defs."""
+    registry = Registry().with_resources(
+        (meta["$id"], Resource.from_contents(meta)) for meta in metas.values() if "$id" in meta
+    )
+    return {
+        kind: Draft202012Validator(metas[kind], registry=registry, format_checker=FORMAT_CHECKER)
+        for kind in ("department", "matter", "bundle", "field")
+        if kind in metas
+    }
+
+
+def schema_parts(document: Document) -> Iterator[tuple[tuple, Any]]:
+    """The parts of a definition that are themselves JSON Schemas, with their paths."""
+    data = document.data
+    if document.kind == "field":
+        yield (), data
+    elif document.kind == "matter":
+        yield ("form",), data.get("form")
+        for index, material in enumerate(data.get("materials", [])):
+            if isinstance(material, dict) and "when" in material:
+                yield ("materials", index, "when"), material["when"]
+    elif document.kind == "bundle":
+        yield ("questions",), data.get("questions")
+        for index, item in enumerate(data.get("items", [])):
+            if isinstance(item, dict) and "when" in item:
+                yield ("items", index, "when"), item["when"]
+
+
+def check_documents(
+    documents: list[Document], metas: dict[str, dict], root=None, expected_names: bool = True
+) -> list[Problem]:
+    """Check documents against the meta-schemas, each other, and composition."""
+    problems: list[Problem] = []
+    validators = meta_validators(metas)
+    for kind in ("department", "matter", "bundle", "field"):
+        if kind not in validators:
+            problems.append(Problem("schemas/meta", "", f"the {kind} meta-schema is missing"))
+    broken: set[tuple[str, str | None]] = set()
+    sound: list[Document] = []
+    for document in documents:
+        found = []
+        if document.kind in validators:
+            found = [Problem(document.path, where, message)
+                     for where, message in _errors(validators[document.kind], document.data)]
+        if not found:
+            for path, part in schema_parts(document):
+                found += [Problem(document.path, where, f"not a valid JSON Schema: {message}")
+                          for where, message in _errors(_SCHEMA_CHECKER,
+                                                        standardize_schema(part), path)]
+        if found:
+            problems += found
+            broken.add((document.kind, document.code))
+        else:
+            sound.append(document)
+
+    problems += _check_names(documents, expected_names)
+    catalog = Catalog(sound)
+    known = {kind: {code for k, code in broken if k == kind} for kind in
+             ("department", "matter", "bundle", "field")}
+    for kind, table in (("department", catalog.departments), ("matter", catalog.matters),
+                        ("bundle", catalog.bundles), ("field", catalog.fields)):
+        known[kind] |= set(table)
+    problems += _check_departments(catalog, known)
+    problems += _check_fields(catalog, known)
+    problems += _check_matters(catalog, known)
+    problems += _check_bundles(catalog, known)
+    if not problems:
+        problems += _check_compositions(catalog)
+    return sorted(set(problems))
+
+
+def _check_names(documents: list[Document], expected_names: bool) -> list[Problem]:
+    problems = []
+    seen: dict[tuple[str, str], str] = {}
+    for document in documents:
+        code = document.code
+        if code is None:
+            continue
+        if expected_names and not document.path.endswith(f"/{code}.json"):
+            where = "/$id" if document.kind == "field" else "/code"
+            problems.append(Problem(document.path, where,
+                                    f"the file of {code!r} must be named {code}.json"))
+        # Matters and bundles share one namespace: both get a guide at /g/<code>.
+        space = "guide" if document.kind in ("matter", "bundle") else document.kind
+        if (space, code) in seen:
+            problems.append(Problem(document.path, "/code",
+                                    f"code {code!r} is already used by {seen[(space, code)]}"))
+        else:
+            seen[(space, code)] = document.path
+    return problems
+
+
+def _check_departments(catalog: Catalog, known: dict) -> list[Problem]:
+    problems = []
+    for department in catalog.departments.values():
+        parent_code = department.data.get("parent")
+        if parent_code is None:
+            continue
+        parent = catalog.departments.get(parent_code)
+        if parent_code not in known["department"]:
+            problems.append(Problem(department.path, "/parent",
+                                    f"unknown department {parent_code!r}"))
+        elif parent is not None and (
+            LEVELS.index(parent.data["level"]) > LEVELS.index(department.data["level"])
+        ):
+            problems.append(Problem(
+                department.path, "/parent",
+                f"parent {parent_code!r} is at {parent.data['level']} level, "
+                f"below this department's {department.data['level']} level",
+            ))
+        trail, current = [department.code], parent
+        while current is not None and current.data.get("parent"):
+            if current.code in trail:
+                problems.append(Problem(department.path, "/parent",
+                                        "the parents form a cycle: " + " → ".join(trail)))
+                break
+            trail.append(current.code)
+            current = catalog.departments.get(current.data["parent"])
+    return problems
+
+
+def _refs(schema: Any, where: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                yield (*where, key), value
+            else:
+                yield from _refs(value, (*where, key))
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            yield from _refs(value, (*where, index))
+
+
+def _check_fields(catalog: Catalog, known: dict) -> list[Problem]:
+    problems = []
+    for field in catalog.fields.values():
+        if field.key in RESERVED_KEYS:
+            problems.append(Problem(field.path, "/$id",
+                                    f"{field.key!r} is reserved in submissions"))
+        for where, ref in _refs(field.data, ()):
+            target = urljoin(field.uri, ref)
+            if not target.startswith(FIELD_BASE) or \
+                    target.removeprefix(FIELD_BASE) not in known["field"]:
+                problems.append(Problem(field.path, pointer(*where),
+                                        f"unresolvable $ref {ref!r}: not a library field"))
+        trail, current = [], field
+        while current is not None:
+            if current.key in trail:
+                problems.append(Problem(field.path, "/$ref",
+                                        "the $refs form a cycle: " + " → ".join(trail)))
+                break
+            trail.append(current.key)
+            ref = current.data.get("$ref")
+            current = catalog.field_for_ref(urljoin(current.uri, ref)) if ref else None
+    return problems
+
+
+def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
+    problems = []
+    for matter in catalog.matters.values():
+        at = matter.path
+        if matter.department not in known["department"]:
+            problems.append(Problem(at, "/department",
+                                    f"unknown department {matter.department!r}", (matter.code,)))
+        limits = matter.data["time_limit"]
+        if limits["promised_days"] > limits["legal_days"]:
+            problems.append(Problem(
+                at, "/time_limit/promised_days",
+                f"the promised limit ({limits['promised_days']} days) exceeds the legal limit "
+                f"({limits['legal_days']} days)", (matter.code,)))
+        if matter.data["handling"] == "on_the_spot" and limits["promised_days"] != 0:
+            problems.append(Problem(
+                at, "/time_limit/promised_days",
+                "a matter handled on the spot (即办件) promises 0 days", (matter.code,)))
+        form = matter.form
+        for keyword in sorted(set(form) - FORM_KEYWORDS):
+            problems.append(Problem(
+                at, f"/form/{keyword}",
+                f"a form may not use {keyword!r} at its top level: its fields are split "
+                "between the one form's shared part and the matter's own part",
+                (matter.code,)))
+        for key in form.get("required", []):
+            if key not in form["properties"]:
+                problems.append(Problem(at, "/form/required",
+                                        f"required field {key!r} is not in properties",
+                                        (matter.code,)))
+        for where, ref in _refs(form, ("form",)):
+            if not ref.startswith(FIELD_BASE) or ref.removeprefix(FIELD_BASE) not in known["field"]:
+                problems.append(Problem(at, pointer(*where),
+                                        f"unresolvable $ref {ref!r}: not a library field",
+                                        (matter.code,)))
+        for key, schema in form["properties"].items():
+            if is_shared(key, schema):
+                extra = set(schema) - {"$ref", *TIGHTENING, *ANNOTATIONS}
+                extra = {k for k in extra if not k.startswith("x-")}
+                for keyword in sorted(extra):
+                    problems.append(Problem(
+                        at, f"/form/properties/{key}/{keyword}",
+                        f"beside a shared field's $ref only tightening keywords may stand, "
+                        f"not {keyword!r}", (matter.code,)))
+        seen: set[str] = set()
+        for index, material in enumerate(matter.materials):
+            if material["id"] in seen:
+                problems.append(Problem(at, f"/materials/{index}/id",
+                                        f"material {material['id']!r} is listed twice",
+                                        (matter.code,)))
+            seen.add(material["id"])
+    return problems
+
+
+def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
+    problems = []
+    for bundle in catalog.bundles.values():
+        at = bundle.path
+        lead = bundle.data["lead_department"]
+        if lead not in known["department"]:
+            problems.append(Problem(at, "/lead_department", f"unknown department {lead!r}"))
+        codes: set[str] = set()
+        for index, item in enumerate(bundle.data["items"]):
+            if "matter" in item:
+                code = item["matter"]
+                if code not in known["matter"]:
+                    problems.append(Problem(at, f"/items/{index}/matter",
+                                            f"unknown matter {code!r}", (code,)))
+            else:
+                code = item["bundle"]
+                if bundle.data["kind"] != "one_class":
+                    problems.append(Problem(
+                        at, f"/items/{index}/bundle",
+                        "only a one_class bundle (一类事) may hold other bundles"))
+                if code not in known["bundle"]:
+                    problems.append(Problem(at, f"/items/{index}/bundle",
+                                            f"unknown bundle {code!r}"))
+                elif code == bundle.code or bundle in _nested(catalog, code):
+                    problems.append(Problem(at, f"/items/{index}/bundle",
+                                            f"bundle {code!r} contains this bundle again"))
+            if code in codes:
+                problems.append(Problem(at, f"/items/{index}", f"{code!r} is listed twice"))
+            codes.add(code)
+        flat = {item.matter for item in bundle.flatten()}
+        for code, befores in bundle.after.items():
+            if code not in flat:
+                problems.append(Problem(at, pointer("after", code),
+                                        f"{code!r} is not a matter of this bundle", (code,)))
+            for index, before in enumerate(befores):
+                if before not in flat:
+                    problems.append(Problem(at, pointer("after", code, index),
+                                            f"{before!r} is not a matter of this bundle",
+                                            (before,)))
+                elif before == code:
+                    problems.append(Problem(at, pointer("after", code, index),
+                                            "a matter cannot wait for itself", (code,)))
+        problems += _check_conditions(catalog, bundle)
+    return problems
+
+
+def _nested(catalog: Catalog, code: str) -> list:
+    bundle = catalog.bundles.get(code)
+    return bundle.nested_bundles() if bundle is not None else []
+
+
+def _check_conditions(catalog: Catalog, bundle) -> list[Problem]:
+    try:
+        asked = set(merged_questions(bundle)["properties"])
+    except CompositionError as error:
+        return error.problems()
+    problems = []
+    for item in bundle.flatten():
+        for condition in item.conditions:
+            for name in sorted(named_questions(condition) - asked):
+                problems.append(Problem(item.path, f"{item.pointer}/when",
+                                        f"the condition names {name!r}, which the bundle "
+                                        "does not ask", (item.matter,)))
+        matter = catalog.matters.get(item.matter)
+        if matter is None:
+            continue
+        for index, material in enumerate(matter.materials):
+            for name in sorted(named_questions(material.get("when")) - asked):
+                problems.append(Problem(
+                    matter.path, f"/materials/{index}/when",
+                    f"the condition names {name!r}, which bundle {bundle.code!r} "
+                    "does not ask", (matter.code,)))
+    return problems
+
+
+def _check_compositions(catalog: Catalog) -> list[Problem]:
+    problems = []
+    for bundle in catalog.bundles.values():
+        try:
+            composition = compose(bundle)
+        except CompositionError as error:
+            problems += error.problems() or [Problem(bundle.path, "", str(error))]
+            continue
+        except AnswersError as error:  # pragma: no cover - compose() without answers
+            problems.append(Problem(bundle.path, "/questions", str(error)))
+            continue
+        plan = composition.plan
+        if plan.over_joint_limit:
+            problems.append(Problem(
+                bundle.path, "/after",
+                f"the critical path {' → '.join(plan.critical_path)} takes "
+                f"{plan.critical_path_days} working days, over the "
+                f"{JOINT_HANDLING_LIMIT_DAYS} allowed for joint handling (行政许可法 art. 42)",
+                tuple(plan.critical_path)))
+    return problems

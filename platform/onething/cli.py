@@ -1,0 +1,173 @@
+"""The `onething` command: check, compose and build the catalog (and, later, serve it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from onething.problems import DefinitionError
+from onething.text import LOCALES, localize
+
+# Exit status for definitions that were refused (click uses 2 for usage errors too:
+# both mean "what you gave me is wrong", neither is a crash).
+EXIT_DEFINITIONS = 2
+
+schemas_option = click.option(
+    "--schemas", "schemas", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="The schemas folder to read (default: $ONETHING_SCHEMAS or the repository's schemas/).",
+)
+lang_option = click.option("--lang", type=click.Choice(LOCALES), default="zh-Hans",
+                           show_default=True, help="Language of the human-readable output.")
+
+
+def _load(schemas: Path | None):
+    from onething.loader import default_root, load_catalog
+
+    root = schemas or default_root()
+    try:
+        return load_catalog(root), root
+    except DefinitionError as error:
+        report(error.problems)
+        sys.exit(EXIT_DEFINITIONS)
+
+
+def report(problems) -> None:
+    """Print every problem, one per line, then how many."""
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"{len(problems)} problem(s) found.", err=True)
+
+
+@click.group()
+@click.version_option(package_name="onething")
+def main() -> None:
+    """OneThing: one form, one set of materials, one window for 高效办成一件事."""
+
+
+@main.command()
+@schemas_option
+def check(schemas: Path | None) -> None:
+    """Validate every definition; print each problem with its file and JSON pointer."""
+    catalog, root = _load(schemas)
+    counts = (f"{len(catalog.departments)} departments, {len(catalog.fields)} fields, "
+              f"{len(catalog.matters)} matters, {len(catalog.bundles)} bundles")
+    click.echo(f"{root}: OK ({counts})")
+
+
+@main.command(name="compose")
+@click.argument("bundle")
+@click.option("--answers", default=None, help="Scenario answers as a JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole composition as JSON.")
+@schemas_option
+@lang_option
+def compose_command(bundle: str, answers: str | None, as_json: bool, schemas, lang) -> None:
+    """Show one bundle's merged form, materials, routing plan and savings."""
+    from onething.compose import AnswersError, compose
+
+    catalog, _ = _load(schemas)
+    if bundle not in catalog.bundles:
+        known = ", ".join(sorted(catalog.bundles))
+        raise click.BadParameter(f"unknown bundle {bundle!r}; known: {known}",
+                                 param_hint="BUNDLE")
+    try:
+        parsed = json.loads(answers) if answers is not None else None
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--answers") from None
+    if parsed is not None and not isinstance(parsed, dict):
+        raise click.BadParameter("answers must be a JSON object", param_hint="--answers")
+    try:
+        composition = compose(catalog.bundles[bundle], parsed)
+    except AnswersError as error:
+        for item in error.errors:
+            click.echo(f"answers{item.json_path[1:]}: {item.message}", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    if as_json:
+        click.echo(json.dumps(composition.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(describe(composition, catalog, lang))
+
+
+def describe(composition, catalog, lang: str) -> str:
+    """Render a composition for people: sections and fields, materials, plan, savings."""
+    def name(definitions, code):
+        item = definitions.get(code)
+        return localize(item.name, lang) if item else code
+
+    bundle, savings, plan = composition.bundle, composition.savings, composition.plan
+    lines = [f"{localize(bundle.name, lang)} ({bundle.code}, version {composition.version})"]
+    if composition.answers is None:
+        lines.append("Every scenario (narrow it with --answers).")
+    else:
+        lines.append(f"Answers: {json.dumps(composition.answers, ensure_ascii=False)}")
+    lines.append("Matters: " + ", ".join(
+        f"{localize(m.name, lang)} [{m.code}]" + (" (if …)" if composition.conditions[m.code]
+                                                  else "")
+        for m in composition.matters))
+    lines += ["", f"ONE FORM: {savings.fields.after} fields "
+              f"(the separate forms asked {savings.fields.before})"]
+    marks = {"always": "*", "conditional": "?", "optional": " "}
+    for section in composition.layout["sections"]:
+        lines.append(f"  {localize(section['title'], lang)}")
+        for entry in section["fields"]:
+            needed = ", ".join(entry["needed_by"])
+            lines.append(f"    {marks[entry['required']]} {localize(entry['title'], lang)} "
+                         f"[{entry['path']}, {entry['widget']}] ← {needed}")
+    lines.append("  (* required, ? required in some scenarios)")
+    lines += ["", f"ONE SET OF MATERIALS: {savings.materials.after} to hand over "
+              f"(separately: {savings.materials.before})"]
+    for material in composition.materials:
+        flags = [material.necessity]
+        if material.commitment:
+            flags.append("commitment may replace it (告知承诺)")
+        if material.shared_data:
+            flags.append("shared data, no upload (电子证照)")
+        if material.condition is not None:
+            flags.append("in some scenarios")
+        lines.append(f"    - {localize(material.name, lang)} [{material.id}] "
+                     f"({'; '.join(flags)}) ← {', '.join(material.matters)}")
+    lines += ["", f"ROUTING PLAN: lead {name(catalog.departments, plan.lead_department)}"]
+    for step in plan.steps:
+        after = f", after {', '.join(step.waits_for)}" if step.waits_for else ", in parallel"
+        lines.append(f"    {step.matter} → {name(catalog.departments, step.department)}: "
+                     f"{step.promised_days} working days{after}; slice: "
+                     f"{len(step.slice.fields)} fields, {len(step.slice.materials)} materials")
+    lines.append(f"    critical path: {' → '.join(plan.critical_path) or '-'} = "
+                 f"{plan.critical_path_days} working days (one after another: "
+                 f"{plan.serial_days})")
+    lines += ["", "SAVINGS (before → after)"]
+    for label, figure in (("forms", savings.forms), ("fields", savings.fields),
+                          ("materials", savings.materials), ("visits", savings.visits),
+                          ("working days", savings.days)):
+        lines.append(f"    {label:<13} {figure.before:>3} → {figure.after:<3} "
+                     f"(-{figure.percent}%)")
+    lines.append(f"    departments   {savings.departments} behind one window")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 and name the stale files if generated/ is out of date.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: generated/ beside the schemas folder).")
+@schemas_option
+def build(check_only: bool, out: Path | None, schemas: Path | None) -> None:
+    """Compile schemas/ into generated/<bundle>/ (form schema, layout, routing, savings)."""
+    from onething import build as builder
+
+    catalog, root = _load(schemas)
+    out = out or root.resolve().parent / "generated"
+    files = builder.render(catalog)
+    if check_only:
+        stale = builder.stale_files(files, out)
+        if stale:
+            for name in stale:
+                click.echo(f"stale: {out.name}/{name}", err=True)
+            click.echo("generated/ is out of date: run `onething build`.", err=True)
+            sys.exit(1)
+        click.echo(f"{out}: up to date ({len(files)} files)")
+        return
+    builder.write(files, out)
+    click.echo(f"{out}: wrote {len(files)} files")

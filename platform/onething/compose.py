@@ -1,0 +1,397 @@
+"""The composer: one form (一表申请) and one set of materials (一套材料) from a bundle's matters.
+
+`compose(bundle, answers=None)` returns a Composition: the merged JSON Schema,
+the UI layout, provenance, the merged materials, the routing plan and the
+savings. Without answers the merged schema carries the scenario logic as
+`if`/`then`, so one schema validates correctly whatever the answers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from onething.definitions import FIELD_BASE, Bundle, Matter, canonical_json
+from onething.layout import build_layout
+from onething.materials import MergedMaterial, merge_materials
+from onething.merge import TIGHTENING, CompositionError, Site, Use, merge_constraints
+from onething.routing import RoutingPlan, plan_routing
+from onething.savings import Savings, compute_savings
+from onething.scenario import all_of, answer_errors, any_of, holds
+from onething.text import standardize_schema
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# Top-level keys of a submission that are not shared fields.
+RESERVED_KEYS = ("answers", "matters")
+
+
+class AnswersError(ValueError):
+    """Answers that contradict the bundle's questionnaire."""
+
+    def __init__(self, bundle: str, errors: list):
+        self.bundle = bundle
+        self.errors = errors
+        details = "; ".join(f"{e.json_path}: {e.message}" for e in errors)
+        super().__init__(f"answers do not fit the questionnaire of {bundle}: {details}")
+
+
+@dataclass
+class FieldUse:
+    """One matter's declaration of one field in its form."""
+
+    matter: Matter
+    key: str
+    schema: dict
+    required: bool
+    shared: bool
+
+    @property
+    def site(self) -> Site:
+        """Where the declaration stands."""
+        return Site(self.matter.code, self.matter.path, f"/form/properties/{self.key}")
+
+
+@dataclass
+class Provenance:
+    """Which matters and departments need a field, and where each declared it."""
+
+    path: str
+    shared: bool
+    library: str | None
+    matters: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    pointers: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """Plain JSON data."""
+        return {
+            "shared": self.shared,
+            "library": self.library,
+            "matters": self.matters,
+            "departments": self.departments,
+            "pointers": self.pointers,
+        }
+
+
+@dataclass
+class Composition:
+    """Everything derived from one bundle (and, optionally, one set of answers)."""
+
+    bundle: Bundle
+    answers: dict | None
+    matters: list[Matter]
+    conditions: dict[str, Any]
+    schema: dict
+    layout: dict
+    provenance: dict[str, Provenance]
+    materials: list[MergedMaterial]
+    plan: RoutingPlan
+    savings: Savings
+    uses: dict[str, list[FieldUse]]
+
+    @property
+    def version(self) -> str:
+        """The bundle version this composition was built from."""
+        return self.bundle.version
+
+    @property
+    def key(self) -> str:
+        """Identifies the composition: bundle version plus the answers, if any."""
+        answers = "*" if self.answers is None else canonical_json(self.answers)
+        return f"{self.bundle.code}@{self.version}:{answers}"
+
+    def matter_view(self, data: dict, matter: str) -> dict:
+        """Cut a merged submission back to one matter's own form shape (its slice)."""
+        view = {}
+        for uses in self.uses.values():
+            for use in uses:
+                if use.matter.code != matter:
+                    continue
+                source = data if use.shared else data.get("matters", {}).get(matter, {})
+                if use.key in source:
+                    view[use.key] = source[use.key]
+        return view
+
+    def as_dict(self) -> dict:
+        """Plain JSON data for `onething compose --json` and `generated/`."""
+        return {
+            "bundle": self.bundle.code,
+            "version": self.version,
+            "answers": self.answers,
+            "matters": [m.code for m in self.matters],
+            "conditions": self.conditions,
+            "schema": self.schema,
+            "layout": self.layout,
+            "provenance": {path: p.as_dict() for path, p in self.provenance.items()},
+            "materials": [m.as_dict() for m in self.materials],
+            "plan": self.plan.as_dict(),
+            "savings": self.savings.as_dict(),
+        }
+
+
+_CACHE: dict[str, Composition] = {}
+_CACHE_LIMIT = 1024
+
+
+def compose(bundle: Bundle, answers: dict | None = None) -> Composition:
+    """Compose a bundle into one form; cached by bundle version and answers."""
+    key = f"{bundle.code}@{bundle.version}:{'*' if answers is None else canonical_json(answers)}"
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = _compose(bundle, answers)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = cached
+    return cached
+
+
+def clear_cache() -> None:
+    """Forget every cached composition (cold compose)."""
+    _CACHE.clear()
+
+
+def _compose(bundle: Bundle, answers: dict | None) -> Composition:
+    catalog = bundle.catalog
+    questions = merged_questions(bundle)
+    if answers is not None:
+        errors = answer_errors(questions, answers)
+        if errors:
+            raise AnswersError(bundle.code, errors)
+
+    conditions = item_conditions(bundle)
+    if answers is not None:
+        conditions = {code: None for code, cond in conditions.items() if holds(cond, answers)}
+    matters = [catalog.matters[code] for code in conditions]
+
+    uses = collect_uses(matters, catalog)
+    schema = build_schema(bundle, questions, matters, conditions, uses, catalog)
+    provenance = build_provenance(uses, catalog)
+    materials = merge_materials(matters, conditions, answers, catalog)
+    plan = plan_routing(bundle, matters, conditions, uses, materials)
+    layout = build_layout(bundle, matters, conditions, uses, catalog)
+    savings = compute_savings(matters, uses, materials, plan, answers)
+    return Composition(
+        bundle, answers, matters, conditions, schema, layout, provenance, materials, plan,
+        savings, uses,
+    )
+
+
+def merged_questions(bundle: Bundle) -> dict:
+    """The questionnaire of a bundle and every bundle nested in it, as one schema."""
+    questions = copy.deepcopy(bundle.questions)
+    origin = {key: (bundle, f"/questions/properties/{key}") for key in questions["properties"]}
+    extra_rules = []
+    for child in bundle.nested_bundles():
+        for key, schema in child.questions.get("properties", {}).items():
+            pointer = f"/questions/properties/{key}"
+            if key in origin:
+                owner, owner_pointer = origin[key]
+                if canonical_json(owner_schema(owner, key)) != canonical_json(schema):
+                    raise CompositionError(
+                        f"answers.{key}",
+                        "the question is asked differently",
+                        [Site(None, owner.path, owner_pointer), Site(None, child.path, pointer)],
+                    )
+                continue
+            questions["properties"][key] = copy.deepcopy(schema)
+            origin[key] = (child, pointer)
+        rest = {k: v for k, v in child.questions.items() if k not in ("properties", "type")}
+        if rest:
+            extra_rules.append(copy.deepcopy(rest))
+    if extra_rules:
+        questions.setdefault("allOf", []).extend(extra_rules)
+    return questions
+
+
+def owner_schema(bundle: Bundle, key: str) -> Any:
+    """The schema a bundle gives one of its questions."""
+    return bundle.questions.get("properties", {}).get(key)
+
+
+def item_conditions(bundle: Bundle) -> dict[str, Any]:
+    """Each matter's condition, in item order: None when it always applies."""
+    occurrences: dict[str, list] = {}
+    for item in bundle.flatten():
+        occurrences.setdefault(item.matter, []).append(all_of(list(item.conditions)))
+    return {code: any_of(conds) for code, conds in occurrences.items()}
+
+
+def is_shared(key: str, schema: Any) -> bool:
+    """Tell whether a form property shares the library field of the same key."""
+    return isinstance(schema, dict) and schema.get("$ref") == FIELD_BASE + key
+
+
+def collect_uses(matters: list[Matter], catalog) -> dict[str, list[FieldUse]]:
+    """Every field declaration, keyed by its path in the merged submission."""
+    uses: dict[str, list[FieldUse]] = {}
+    for matter in matters:
+        required = set(matter.form.get("required", []))
+        for key, schema in matter.form.get("properties", {}).items():
+            shared = is_shared(key, schema) and key in catalog.fields
+            path = key if shared else f"matters.{matter.code}.{key}"
+            uses.setdefault(path, []).append(FieldUse(matter, key, schema, key in required, shared))
+    return uses
+
+
+def library_constraints(field, catalog) -> dict:
+    """The constraints a library field carries itself, following its $ref chain."""
+    chain, seen = [], set()
+    while field is not None and field.key not in seen:
+        seen.add(field.key)
+        chain.append(field.data)
+        ref = field.data.get("$ref")
+        field = catalog.field_for_ref(urljoin(field.uri, ref)) if isinstance(ref, str) else None
+    constraints: dict = {}
+    for data in reversed(chain):
+        constraints.update({k: data[k] for k in TIGHTENING if k in data})
+        choices = data.get("oneOf")
+        if isinstance(choices, list) and choices and all("const" in c for c in choices):
+            constraints["enum"] = [c["const"] for c in choices]
+    return constraints
+
+
+def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
+    """The merged JSON Schema 2020-12 document, self-contained through $defs."""
+    properties: dict[str, Any] = {"answers": standardize_schema(questions)}
+    required = ["answers"]
+    then: dict[str, dict] = {m.code: {} for m in matters if conditions[m.code] is not None}
+    defs: dict[str, Any] = {}
+
+    for field_uses in uses.values():
+        if not field_uses[0].shared:
+            continue
+        key = field_uses[0].key
+        library = catalog.fields[key]
+        base = Use(Site(None, library.path, ""), library_constraints(library, catalog))
+        all_uses = [base] + [
+            Use(u.site, {k: v for k, v in u.schema.items() if k in TIGHTENING}) for u in field_uses
+        ]
+        merge_constraints(key, all_uses)  # raises on any conflict, conditional or not
+        always = [use for use, u in zip(all_uses[1:], field_uses, strict=True)
+                  if conditions[u.matter.code] is None]
+        prop = {"$ref": f"#/$defs/{key}", **merge_constraints(key, [base, *always])}
+        properties[key] = prop
+        if any(u.required for u in field_uses if conditions[u.matter.code] is None):
+            required.append(key)
+        for use, u in zip(all_uses[1:], field_uses, strict=True):
+            if conditions[u.matter.code] is None:
+                continue
+            clause = then[u.matter.code]
+            own = merge_constraints(key, [use])
+            if own:
+                clause.setdefault("properties", {})[key] = own
+            if u.required:
+                clause.setdefault("required", []).append(key)
+        include_field(key, catalog, defs)
+
+    namespaces: dict[str, Any] = {}
+    always_required = []
+    local_of: dict[str, dict[str, FieldUse]] = {m.code: {} for m in matters}
+    for field_uses in uses.values():
+        for use in field_uses:
+            if not use.shared:
+                local_of[use.matter.code][use.key] = use
+    for matter in matters:
+        local = local_of[matter.code]
+        if not local:
+            continue
+        ns = {
+            "type": "object",
+            "title": matter.label(),
+            "x-title": standardize_schema({"title": matter.name}).get("x-title"),
+            "properties": {k: rewrite_refs(standardize_schema(u.schema), catalog, defs)
+                           for k, u in local.items()},
+            "additionalProperties": False,
+        }
+        if ns["x-title"] is None:
+            del ns["x-title"]
+        local_required = [k for k, u in local.items() if u.required]
+        if local_required:
+            ns["required"] = local_required
+            if conditions[matter.code] is None:
+                always_required.append(matter.code)
+            else:
+                clause = then[matter.code]
+                clause.setdefault("required", []).append("matters")
+                clause.setdefault("properties", {})["matters"] = {"required": [matter.code]}
+        namespaces[matter.code] = ns
+    if namespaces:
+        properties["matters"] = {
+            "type": "object",
+            "properties": namespaces,
+            "additionalProperties": False,
+        }
+        if always_required:
+            properties["matters"]["required"] = always_required
+            required.append("matters")
+
+    schema: dict[str, Any] = {
+        "$schema": SCHEMA_DIALECT,
+        "title": bundle.label(),
+        "x-bundle": bundle.code,
+        "x-version": bundle.version,
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    rules = [
+        {
+            "if": {"properties": {"answers": conditions[code]}, "required": ["answers"]},
+            "then": clause,
+            "x-matter": code,
+        }
+        for code, clause in then.items()
+        if clause
+    ]
+    if rules:
+        schema["allOf"] = rules
+    if defs:
+        schema["$defs"] = dict(sorted(defs.items()))
+    return schema
+
+
+def include_field(key: str, catalog, defs: dict) -> None:
+    """Copy a library field, and every field it refers to, into $defs."""
+    if key in defs:
+        return
+    library = catalog.fields[key]
+    body = {k: v for k, v in library.schema.items() if k not in ("$id", "$schema")}
+    defs[key] = {}  # reserve first: fields may refer to each other
+    defs[key] = rewrite_refs(body, catalog, defs, base=library.uri)
+
+
+def rewrite_refs(schema: Any, catalog, defs: dict, base: str = FIELD_BASE) -> Any:
+    """Point every $ref to a library field at its copy in $defs."""
+    if isinstance(schema, list):
+        return [rewrite_refs(item, catalog, defs, base) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {}
+    for key, value in schema.items():
+        if key == "$ref" and isinstance(value, str):
+            target = catalog.field_for_ref(urljoin(base, value))
+            if target is None:
+                raise CompositionError(value, "the $ref does not name a library field", [])
+            include_field(target.key, catalog, defs)
+            result[key] = f"#/$defs/{target.key}"
+        else:
+            result[key] = rewrite_refs(value, catalog, defs, base)
+    return result
+
+
+def build_provenance(uses: dict[str, list[FieldUse]], catalog) -> dict[str, Provenance]:
+    """For each field of the one form: who needs it and where they declared it."""
+    provenance = {}
+    for path, field_uses in uses.items():
+        first = field_uses[0]
+        record = Provenance(path, first.shared, first.key if first.shared else None)
+        for use in field_uses:
+            record.matters.append(use.matter.code)
+            if use.matter.department not in record.departments:
+                record.departments.append(use.matter.department)
+            record.pointers[use.matter.code] = f"{use.matter.path}#{use.site.pointer}"
+        provenance[path] = record
+    return provenance

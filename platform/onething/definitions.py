@@ -1,0 +1,290 @@
+"""Definitions: departments, matters (事项), bundles (一件事) and shared fields, held in a Catalog.
+
+A Catalog is built from plain JSON documents, whether they come from files in
+`schemas/` or from published versions in the database. It does not validate:
+`onething.check` does, and `onething.loader.load_catalog` refuses a catalog
+with problems.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from onething.text import localize, standardize_schema
+
+FIELD_BASE = "https://onething.example/fields/"
+META_BASE = "https://onething.example/meta/"
+
+KINDS = ("department", "matter", "bundle", "field")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One definition as read: its kind, where it came from, and its JSON data."""
+
+    kind: str
+    path: str
+    data: Any
+
+    @property
+    def code(self) -> str | None:
+        """The definition's code (a field's key), if it has a readable one."""
+        if not isinstance(self.data, dict):
+            return None
+        if self.kind == "field":
+            field_id = self.data.get("$id")
+            if isinstance(field_id, str) and field_id.startswith(FIELD_BASE):
+                return field_id.removeprefix(FIELD_BASE)
+            return None
+        code = self.data.get("code")
+        return code if isinstance(code, str) else None
+
+
+def canonical_json(data: Any) -> str:
+    """Serialize JSON data canonically, for digests and comparisons."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class Definition:
+    """Common ground of every definition: its data, its source path and its code."""
+
+    kind = ""
+
+    def __init__(self, document: Document, catalog: Catalog):
+        self.data: dict = document.data
+        self.path = document.path
+        self.catalog = catalog
+
+    @property
+    def code(self) -> str:
+        """The stable code that names this definition."""
+        return self.data["code"]
+
+    @property
+    def name(self) -> Any:
+        """The localized name."""
+        return self.data["name"]
+
+    def label(self, locale: str = "zh-Hans") -> str:
+        """The name in one locale."""
+        return localize(self.name, locale)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.code}>"
+
+
+class Department(Definition):
+    """Department (部门): an implementing body with its level, parent and contacts."""
+
+    kind = "department"
+
+
+class Field(Definition):
+    """Shared field (共享字段): a library JSON Schema that matters share by key."""
+
+    kind = "field"
+
+    @property
+    def code(self) -> str:
+        """The field's key, the last segment of its $id."""
+        return self.data["$id"].removeprefix(FIELD_BASE)
+
+    key = code
+
+    @property
+    def name(self) -> Any:
+        """The field's localized title."""
+        return self.data.get("title", self.code)
+
+    @property
+    def uri(self) -> str:
+        """The field's $id."""
+        return self.data["$id"]
+
+    @property
+    def section(self) -> str:
+        """The topic section of the one form that shows the field."""
+        return self.data.get("x-section", "applicant")
+
+    @cached_property
+    def schema(self) -> dict:
+        """The field as standard JSON Schema 2020-12 (titles in zh-Hans plus x-title)."""
+        return standardize_schema(self.data)
+
+
+class Matter(Definition):
+    """Matter (事项): one department's permit or service, with its form and materials."""
+
+    kind = "matter"
+
+    @property
+    def department(self) -> str:
+        """The code of the department that handles the matter."""
+        return self.data["department"]
+
+    @property
+    def form(self) -> dict:
+        """The matter's own application form as authored."""
+        return self.data["form"]
+
+    @property
+    def materials(self) -> list[dict]:
+        """The matter's materials as authored."""
+        return self.data.get("materials", [])
+
+    @property
+    def promised_days(self) -> int:
+        """承诺办结时限 in working days."""
+        return self.data["time_limit"]["promised_days"]
+
+    @property
+    def legal_days(self) -> int:
+        """法定办结时限 in working days."""
+        return self.data["time_limit"]["legal_days"]
+
+    @property
+    def visits(self) -> int:
+        """到办事现场次数."""
+        return self.data.get("visits", 1)
+
+    def field_count(self) -> int:
+        """How many fields the matter's own form asks for (nested objects count once)."""
+        return len(self.form.get("properties", {}))
+
+
+@dataclass(frozen=True)
+class Item:
+    """A bundle item flattened to its matter, with every condition on the way to it."""
+
+    matter: str
+    conditions: tuple[Any, ...]
+    pointer: str
+    path: str
+
+
+class Bundle(Definition):
+    """Bundle (一件事 / 一类事 / 一业一证): matters behind one form and one window."""
+
+    kind = "bundle"
+
+    @property
+    def questions(self) -> dict:
+        """The scenario questionnaire (情形) as authored."""
+        return self.data["questions"]
+
+    @property
+    def after(self) -> dict[str, list[str]]:
+        """Serial edges: matter code -> the matter codes it waits for."""
+        return self.data.get("after", {})
+
+    @property
+    def release(self) -> str:
+        """together (多证联发) or per_matter."""
+        return self.data.get("release", "together")
+
+    def flatten(self) -> list[Item]:
+        """List every matter reachable through the items, nested bundles included."""
+        items: list[Item] = []
+        self._flatten(items, (), (self.code,))
+        return items
+
+    def _flatten(self, items: list[Item], conditions: tuple, stack: tuple[str, ...]) -> None:
+        for index, item in enumerate(self.data.get("items", [])):
+            when = (item["when"],) if "when" in item else ()
+            if "matter" in item:
+                items.append(
+                    Item(item["matter"], conditions + when, f"/items/{index}", self.path)
+                )
+                continue
+            child = self.catalog.bundles.get(item.get("bundle"))
+            # A cycle of nested bundles is reported by check; here it only must not recurse.
+            if child is not None and child.code not in stack:
+                child._flatten(items, conditions + when, (*stack, child.code))
+
+    def nested_bundles(self) -> list[Bundle]:
+        """The bundles nested in this one, at any depth."""
+        found: list[Bundle] = []
+        pending = [self]
+        while pending:
+            bundle = pending.pop()
+            for item in bundle.data.get("items", []):
+                child = self.catalog.bundles.get(item.get("bundle"))
+                if child is not None and child is not self and child not in found:
+                    found.append(child)
+                    pending.append(child)
+        return found
+
+    @cached_property
+    def version(self) -> str:
+        """A digest of everything the bundle's composition depends on."""
+        return self.catalog.digest_of(self)
+
+
+class Catalog:
+    """Every definition by kind and code, plus the registry that resolves field $refs."""
+
+    def __init__(self, documents: Iterable[Document]):
+        self.departments: dict[str, Department] = {}
+        self.matters: dict[str, Matter] = {}
+        self.bundles: dict[str, Bundle] = {}
+        self.fields: dict[str, Field] = {}
+        tables = {
+            "department": (self.departments, Department),
+            "matter": (self.matters, Matter),
+            "bundle": (self.bundles, Bundle),
+            "field": (self.fields, Field),
+        }
+        for document in documents:
+            table, cls = tables[document.kind]
+            if document.code is not None:
+                table.setdefault(document.code, cls(document, self))
+
+    def __iter__(self) -> Iterator[Definition]:
+        for table in (self.departments, self.fields, self.matters, self.bundles):
+            yield from table.values()
+
+    def documents(self) -> list[Document]:
+        """Every definition as a document again (for storage and export)."""
+        return [Document(item.kind, item.path, item.data) for item in self]
+
+    @cached_property
+    def registry(self) -> Registry:
+        """A referencing Registry holding every library field under its $id."""
+        return Registry().with_resources(
+            (field.uri, Resource.from_contents(field.schema, default_specification=DRAFT202012))
+            for field in self.fields.values()
+        )
+
+    def field_for_ref(self, ref: Any) -> Field | None:
+        """The library field a $ref names, if it names one."""
+        if isinstance(ref, str) and ref.startswith(FIELD_BASE):
+            return self.fields.get(ref.removeprefix(FIELD_BASE))
+        return None
+
+    def bundle(self, code: str) -> Bundle:
+        """The bundle with this code; KeyError names it if unknown."""
+        try:
+            return self.bundles[code]
+        except KeyError:
+            raise KeyError(f"unknown bundle {code!r}") from None
+
+    def digest_of(self, bundle: Bundle) -> str:
+        """Hash the bundle with its nested bundles, matters, departments and the field library."""
+        parts = [bundle.data, *(child.data for child in bundle.nested_bundles())]
+        matter_codes = sorted({item.matter for item in bundle.flatten()})
+        for code in matter_codes:
+            matter = self.matters.get(code)
+            if matter is not None:
+                parts.append(matter.data)
+                department = self.departments.get(matter.department)
+                parts.append(department.data if department else None)
+        parts.extend(field.data for _, field in sorted(self.fields.items()))
+        return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:16]

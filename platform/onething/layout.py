@@ -1,0 +1,163 @@
+"""The UI layout of the one form: sections by topic, then each matter's own fields.
+
+Widgets are derived from the field's schema through plain registries keyed by
+format and by type; a field's `x-widget` overrides them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+from onething.definitions import FIELD_BASE
+from onething.text import as_map
+
+SECTIONS = {
+    "applicant": {"zh-Hans": "申请人信息", "zh-Hant": "申請人資訊", "en": "Applicant"},
+    "entity": {"zh-Hans": "经营主体信息", "zh-Hant": "經營主體資訊", "en": "Business entity"},
+    "contact": {"zh-Hans": "联系人信息", "zh-Hant": "聯絡人資訊", "en": "Contact"},
+    "premises": {"zh-Hans": "经营场所信息", "zh-Hant": "經營場所資訊", "en": "Premises"},
+    "child": {"zh-Hans": "新生儿信息", "zh-Hant": "新生兒資訊", "en": "Newborn"},
+    "parents": {"zh-Hans": "父母信息", "zh-Hant": "父母資訊", "en": "Parents"},
+    "project": {"zh-Hans": "项目信息", "zh-Hant": "項目資訊", "en": "Project"},
+    "sea_area": {"zh-Hans": "用海信息", "zh-Hant": "用海資訊", "en": "Sea area"},
+}
+
+WIDGETS_BY_FORMAT = {
+    "date": "date",
+    "email": "email",
+    "cn-resident-id": "id-number",
+    "cn-uscc": "text",
+}
+WIDGETS_BY_TYPE = {
+    "boolean": "radio",
+    "integer": "number",
+    "number": "number",
+    "string": "text",
+    "object": "group",
+    "array": "checkboxes",
+}
+# A choice among more options than this is a drop-down rather than radio buttons.
+RADIO_LIMIT = 4
+# A string allowed to be longer than this gets a multi-line box.
+TEXTAREA_LENGTH = 200
+
+YES_NO = [
+    {"value": True, "title": {"zh-Hans": "是", "zh-Hant": "是", "en": "Yes"}},
+    {"value": False, "title": {"zh-Hans": "否", "zh-Hant": "否", "en": "No"}},
+]
+
+
+def resolve(schema: Any, catalog, base: str = FIELD_BASE) -> dict:
+    """Follow a schema's $ref chain through the library, nearer keywords winning."""
+    if not isinstance(schema, dict):
+        return {}
+    ref = schema.get("$ref")
+    target = catalog.field_for_ref(urljoin(base, ref)) if isinstance(ref, str) else None
+    if target is None:
+        return dict(schema)
+    resolved = resolve(target.data, catalog, target.uri)
+    resolved.update({k: v for k, v in schema.items() if k != "$ref"})
+    return resolved
+
+
+def options(schema: dict) -> list[dict] | None:
+    """The labelled choices of an enumeration, if the schema is one."""
+    if schema.get("type") == "boolean":
+        return YES_NO
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return options(schema["items"])
+    choices = schema.get("oneOf") or schema.get("anyOf")
+    if isinstance(choices, list) and choices and all("const" in c for c in choices):
+        return [{"value": c["const"], "title": as_map(c.get("title", str(c["const"])))}
+                for c in choices]
+    if isinstance(schema.get("enum"), list):
+        return [{"value": v, "title": as_map(str(v))} for v in schema["enum"]]
+    return None
+
+
+def widget_for(schema: dict) -> str:
+    """Pick the widget for a resolved field schema."""
+    if "x-widget" in schema:
+        return schema["x-widget"]
+    if schema.get("format") in WIDGETS_BY_FORMAT:
+        return WIDGETS_BY_FORMAT[schema["format"]]
+    choices = options(schema)
+    if choices is not None and schema.get("type") != "array":
+        return "radio" if len(choices) <= RADIO_LIMIT else "select"
+    kind = schema.get("type")
+    if kind == "string" and schema.get("maxLength", 0) > TEXTAREA_LENGTH:
+        return "textarea"
+    return WIDGETS_BY_TYPE.get(kind if isinstance(kind, str) else "string", "text")
+
+
+def describe_field(key: str, path: str, schema: dict, catalog) -> dict:
+    """Lay out one field (and, for an object, its parts)."""
+    resolved = resolve(schema, catalog)
+    entry: dict[str, Any] = {
+        "key": key,
+        "path": path,
+        "title": as_map(resolved.get("title", key)),
+        "widget": widget_for(resolved),
+    }
+    if "description" in resolved:
+        entry["description"] = as_map(resolved["description"])
+    choices = options(resolved)
+    if choices is not None:
+        entry["options"] = choices
+    if resolved.get("type") == "object":
+        required = set(resolved.get("required", []))
+        entry["children"] = [
+            {**describe_field(child, f"{path}.{child}", sub, catalog),
+             "required": "always" if child in required else "optional"}
+            for child, sub in resolved.get("properties", {}).items()
+        ]
+    return entry
+
+
+def _required(field_uses, conditions) -> str:
+    flags = [conditions[u.matter.code] is None for u in field_uses if u.required]
+    if any(flags):
+        return "always"
+    return "conditional" if flags else "optional"
+
+
+def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
+    """Sections by topic for the shared fields, then one section per matter's own fields."""
+    topics: dict[str, list[dict]] = {section: [] for section in SECTIONS}
+    own: dict[str, list[dict]] = {m.code: [] for m in matters}
+    for path, field_uses in uses.items():
+        first = field_uses[0]
+        entry = describe_field(first.key, path, first.schema, catalog)
+        entry["required"] = _required(field_uses, conditions)
+        entry["needed_by"] = [u.matter.code for u in field_uses]
+        entry["departments"] = list(dict.fromkeys(u.matter.department for u in field_uses))
+        entry["conditional"] = all(conditions[u.matter.code] is not None for u in field_uses)
+        if first.shared:
+            library = catalog.fields[first.key]
+            entry["order"] = library.data.get("x-order", 1000)
+            topics.setdefault(library.section, []).append(entry)
+        else:
+            own[first.matter.code].append(entry)
+    sections = []
+    for section, entries in topics.items():
+        if entries:
+            entries.sort(key=lambda e: e["order"])  # stable: ties keep first appearance
+            sections.append({
+                "id": section,
+                "kind": "topic",
+                "title": SECTIONS.get(section, as_map(section)),
+                "fields": entries,
+            })
+    for matter in matters:
+        if own[matter.code]:
+            sections.append({
+                "id": f"matter:{matter.code}",
+                "kind": "matter",
+                "matter": matter.code,
+                "department": matter.department,
+                "conditional": conditions[matter.code] is not None,
+                "title": as_map(matter.name),
+                "fields": own[matter.code],
+            })
+    return {"bundle": bundle.code, "sections": sections}

@@ -1,0 +1,78 @@
+"""Read definitions from a `schemas/` folder into documents and a checked Catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from onething.definitions import Catalog, Document
+from onething.problems import DefinitionError, Problem
+
+# Where each kind of definition lives under schemas/.
+FOLDERS = {
+    "field": "fields",
+    "department": "catalog/departments",
+    "matter": "catalog/matters",
+    "bundle": "catalog/bundles",
+}
+
+
+def default_root() -> Path:
+    """The schemas folder: $ONETHING_SCHEMAS, the repository's, or the copy in the wheel."""
+    if os.environ.get("ONETHING_SCHEMAS"):
+        return Path(os.environ["ONETHING_SCHEMAS"])
+    package = Path(__file__).resolve().parent
+    repository = package.parents[1] / "schemas"
+    return repository if (repository / "meta").is_dir() else package / "_schemas"
+
+
+def display_path(path: Path, root: Path) -> str:
+    """Name a file as people see it in the repository: schemas/catalog/..."""
+    return f"{root.name}/{path.relative_to(root).as_posix()}"
+
+
+def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
+    """Parse every definition file; unreadable JSON becomes a problem, not a traceback."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    if not (root / "meta").is_dir():
+        problems.append(Problem(str(root), "", "not a schemas folder: meta/ is missing"))
+        return documents, problems
+    for kind, folder in FOLDERS.items():
+        for path in sorted((root / folder).glob("*.json")):
+            shown = display_path(path, root)
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                problems.append(Problem(
+                    shown, "",
+                    f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+                ))
+                continue
+            except (OSError, UnicodeDecodeError) as error:
+                problems.append(Problem(shown, "", f"cannot read the file: {error}"))
+                continue
+            documents.append(Document(kind, shown, data))
+    return documents, problems
+
+
+def read_meta(root: Path) -> dict[str, dict]:
+    """The meta-schemas by name (department, matter, bundle, field, common)."""
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((root / "meta").glob("*.json"))
+    }
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    """Read and check a schemas folder; a broken one raises DefinitionError with every problem."""
+    from onething.check import check_documents
+
+    root = Path(root) if root is not None else default_root()
+    documents, problems = read_documents(root)
+    problems += check_documents(documents, read_meta(root) if (root / "meta").is_dir() else {},
+                                root=root, expected_names=True)
+    if problems:
+        raise DefinitionError(problems)
+    return Catalog(documents)

@@ -1,0 +1,114 @@
+"""One set of materials (一套材料): every matter's materials, each document asked for once.
+
+Materials with the same id are the same document. Merging takes the strictest
+view of what the applicant must hand over: required beats deferrable (容缺后补)
+beats optional; a commitment (告知承诺) replaces the document only if every
+matter allows it; shared data (电子证照) supplies it if any matter says so,
+because State Council order 716 forbids asking again for what can be shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from onething.scenario import all_of, any_of, holds
+
+NECESSITY_ORDER = {"optional": 0, "deferrable": 1, "required": 2}
+
+
+@dataclass
+class MergedMaterial:
+    """One document of the bundle's set of materials, with who needs it."""
+
+    id: str
+    name: Any
+    type: str
+    medium: str
+    copies: int
+    necessity: str
+    commitment: bool
+    shared_data: bool
+    source: str
+    definition: dict
+    matters: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    pointers: dict[str, str] = field(default_factory=dict)
+    condition: Any = None
+
+    @property
+    def upload(self) -> bool:
+        """Whether the applicant hands it over (shared data supplies the rest)."""
+        return not self.shared_data
+
+    def as_dict(self) -> dict:
+        """Plain JSON data."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "medium": self.medium,
+            "copies": self.copies,
+            "necessity": self.necessity,
+            "deferrable": self.necessity == "deferrable",
+            "commitment": self.commitment,
+            "shared_data": self.shared_data,
+            "upload": self.upload,
+            "source": self.source,
+            "matters": self.matters,
+            "departments": self.departments,
+            "pointers": self.pointers,
+            "condition": self.condition,
+        }
+
+
+def _medium(current: str, new: str) -> str:
+    # "either" yields to a stated form; paper plus electronic needs the paper original,
+    # which the window scans for the departments that take electronic copies.
+    if current == new or new == "either":
+        return current
+    if current == "either":
+        return new
+    return "paper"
+
+
+def merge_materials(matters, conditions: dict, answers: dict | None, catalog) -> list:
+    """Merge the applicable matters' materials into one deduplicated list."""
+    merged: dict[str, MergedMaterial] = {}
+    occurrence_conditions: dict[str, list] = {}
+    for matter in matters:
+        for index, material in enumerate(matter.materials):
+            when = material.get("when")
+            if answers is not None and not holds(when, answers):
+                continue
+            condition = all_of([conditions.get(matter.code), when])
+            item = merged.get(material["id"])
+            if item is None:
+                item = merged[material["id"]] = MergedMaterial(
+                    id=material["id"],
+                    name=material["name"],
+                    type=material["type"],
+                    medium=material["medium"],
+                    copies=material["copies"],
+                    necessity=material["necessity"],
+                    commitment=bool(material.get("commitment", False)),
+                    shared_data=bool(material.get("shared_data", False)),
+                    source=material["source"],
+                    definition=material,
+                )
+            else:
+                item.medium = _medium(item.medium, material["medium"])
+                item.copies = max(item.copies, material["copies"])
+                if NECESSITY_ORDER[material["necessity"]] > NECESSITY_ORDER[item.necessity]:
+                    item.necessity = material["necessity"]
+                item.commitment = item.commitment and bool(material.get("commitment", False))
+                item.shared_data = item.shared_data or bool(material.get("shared_data", False))
+            if matter.code not in item.matters:
+                item.matters.append(matter.code)
+            if matter.department not in item.departments:
+                item.departments.append(matter.department)
+            item.pointers[matter.code] = f"{matter.path}#/materials/{index}"
+            occurrence_conditions.setdefault(item.id, []).append(condition)
+    for item in merged.values():
+        item.condition = any_of(occurrence_conditions[item.id])
+    return list(merged.values())

@@ -1,0 +1,194 @@
+"""Merge the constraints that several matters put on one shared field into the strictest.
+
+Required if any matter requires it, the tightest bounds, the intersection of
+enums, every pattern. Constraints that cannot be reconciled raise a
+CompositionError naming the field, both matters and both JSON pointers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from onething.problems import Problem
+
+# Keywords a matter may put beside a shared field's $ref: each can only narrow it.
+TIGHTENING = (
+    "type",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "pattern",
+    "enum",
+    "const",
+    "multipleOf",
+    "format",
+)
+# Annotations that may also stand beside the $ref; they do not constrain.
+ANNOTATIONS = ("title", "description", "examples", "default", "$comment")
+
+LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
+UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+# (lower, upper, strict): the pair is contradictory when lower > upper, or >= if strict.
+BOUND_PAIRS = (
+    ("minimum", "maximum", False),
+    ("minimum", "exclusiveMaximum", True),
+    ("exclusiveMinimum", "maximum", True),
+    ("exclusiveMinimum", "exclusiveMaximum", True),
+    ("minLength", "maxLength", False),
+    ("minItems", "maxItems", False),
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a constraint was written: a matter's form, or the library field itself."""
+
+    matter: str | None
+    path: str
+    pointer: str
+
+    def describe(self) -> str:
+        """Name the site for a message."""
+        owner = f"matter {self.matter}" if self.matter else "the field library"
+        return f"{owner} ({self.path}#{self.pointer})"
+
+
+@dataclass(frozen=True)
+class Use:
+    """One site's constraints on a shared field."""
+
+    site: Site
+    constraints: dict
+
+
+class CompositionError(Exception):
+    """Definitions that cannot be composed into one form; names field, matters and pointers."""
+
+    def __init__(self, field: str, reason: str, sites: list[Site]):
+        self.field = field
+        self.reason = reason
+        self.sites = sites
+        where = " and ".join(site.describe() for site in sites)
+        super().__init__(f"field {field!r}: {reason}: {where}")
+
+    @property
+    def matters(self) -> tuple[str, ...]:
+        """The matters at fault."""
+        return tuple(dict.fromkeys(site.matter for site in self.sites if site.matter))
+
+    def problems(self) -> list[Problem]:
+        """One problem per site, each naming every matter at fault."""
+        message = f"field {self.field!r}: {self.reason}"
+        others = {site: [o.describe() for o in self.sites if o != site] for site in self.sites}
+        return [
+            Problem(
+                site.path,
+                site.pointer,
+                message + (f" (conflicts with {'; '.join(others[site])})" if others[site] else ""),
+                self.matters,
+            )
+            for site in self.sites
+        ]
+
+
+def _types(value: Any) -> set[str]:
+    types = set(value) if isinstance(value, list) else {value}
+    # An integer is a number, so "number" admits what "integer" narrows it to.
+    if "number" in types:
+        types.add("integer")
+    return types
+
+
+def merge_constraints(field: str, uses: list[Use]) -> dict:
+    """Combine every use's constraints into the strictest; the output holds the matters' part."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, Site] = {}
+    from_matters = {key for use in uses if use.site.matter for key in use.constraints}
+
+    for use in uses:
+        for keyword, value in use.constraints.items():
+            _combine(field, keyword, value, use.site, merged, origin)
+    for lower, upper, strict in BOUND_PAIRS:
+        if lower in merged and upper in merged:
+            low, high = merged[lower], merged[upper]
+            if low > high or (strict and low >= high):
+                raise CompositionError(
+                    field,
+                    f"{lower} {low} is not below {upper} {high}",
+                    [origin[lower], origin[upper]],
+                )
+    if "const" in merged and "enum" in merged and merged["const"] not in merged["enum"]:
+        raise CompositionError(
+            field,
+            f"const {merged['const']!r} is not among the allowed values",
+            [origin["const"], origin["enum"]],
+        )
+
+    result = {key: value for key, value in merged.items() if key in from_matters}
+    if "type" in result:
+        result["type"] = _type_value(result["type"])
+    patterns = result.pop("pattern", [])
+    multiples = result.pop("multipleOf", [])
+    extra = [{"pattern": p} for p in patterns[1:]] + [{"multipleOf": m} for m in multiples[1:]]
+    if patterns:
+        result["pattern"] = patterns[0]
+    if multiples:
+        result["multipleOf"] = multiples[0]
+    if extra:
+        result["allOf"] = extra
+    return result
+
+
+def _type_value(types: set[str]) -> Any:
+    # "integer" is only implied by "number"; drop it again when "number" stays.
+    if "number" in types:
+        types = types - {"integer"}
+    ordered = sorted(types)
+    return ordered[0] if len(ordered) == 1 else ordered
+
+
+def _combine(field, keyword, value, site, merged, origin) -> None:
+    if keyword not in merged:
+        if keyword == "type":
+            value = _types(value)
+        elif keyword in ("pattern", "multipleOf"):
+            value = [value]
+        merged[keyword], origin[keyword] = value, site
+        return
+    current = merged[keyword]
+    if keyword in LOWER_BOUNDS:
+        if value > current:
+            merged[keyword], origin[keyword] = value, site
+    elif keyword in UPPER_BOUNDS:
+        if value < current:
+            merged[keyword], origin[keyword] = value, site
+    elif keyword == "type":
+        common = current & _types(value)
+        if not common:
+            raise CompositionError(
+                field,
+                f"type {_type_value(current)!r} cannot be reconciled with {value!r}",
+                [origin[keyword], site],
+            )
+        merged[keyword] = common
+    elif keyword == "enum":
+        common = [item for item in current if item in value]
+        if not common:
+            raise CompositionError(
+                field, "the allowed values have nothing in common", [origin[keyword], site]
+            )
+        merged[keyword] = common
+        origin[keyword] = site if len(common) < len(current) else origin[keyword]
+    elif keyword in ("const", "format"):
+        if value != current:
+            raise CompositionError(
+                field, f"{keyword} {current!r} differs from {value!r}", [origin[keyword], site]
+            )
+    elif keyword in ("pattern", "multipleOf") and value not in current:
+        current.append(value)

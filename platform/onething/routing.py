@@ -1,0 +1,192 @@
+"""The routing plan: which department gets which slice, who waits for whom, and how long.
+
+Each matter is a step. A step waits for the approval of the steps named in the
+bundle's `after` edges; everything else runs in parallel (并联审批). The
+critical path through these edges, weighted by promised working days, is the
+bundle's committed time limit. Each department receives its slice: exactly
+the fields and materials its matters declared, nothing more, because the
+submission holds personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from onething.merge import CompositionError, Site
+
+# 行政许可法 art. 42: joint handling (统一/联合/集中办理) must decide within 45 working days.
+JOINT_HANDLING_LIMIT_DAYS = 45
+
+
+@dataclass
+class Slice:
+    """What one department (or one matter) may see of a submission."""
+
+    fields: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+
+    def add(self, other: Slice) -> None:
+        """Take in another slice's fields and materials."""
+        self.fields = list(dict.fromkeys([*self.fields, *other.fields]))
+        self.materials = list(dict.fromkeys([*self.materials, *other.materials]))
+
+    def project(self, data: dict) -> dict:
+        """Cut a merged submission down to this slice's fields."""
+        result: dict[str, Any] = {}
+        for path in self.fields:
+            if path.startswith("matters."):
+                _, matter, key = path.split(".", 2)
+                source = data.get("matters", {}).get(matter, {})
+                if key in source:
+                    result.setdefault("matters", {}).setdefault(matter, {})[key] = source[key]
+            elif path in data:
+                result[path] = data[path]
+        return result
+
+    def as_dict(self) -> dict:
+        """Plain JSON data."""
+        return {"fields": self.fields, "materials": self.materials}
+
+
+@dataclass
+class Step:
+    """One matter's approval: its department, time limits and the steps it waits for."""
+
+    matter: str
+    department: str
+    promised_days: int
+    legal_days: int
+    waits_for: list[str]
+    condition: Any
+    slice: Slice
+    finish_day: int = 0
+
+    def as_dict(self) -> dict:
+        """Plain JSON data."""
+        return {
+            "matter": self.matter,
+            "department": self.department,
+            "promised_days": self.promised_days,
+            "legal_days": self.legal_days,
+            "waits_for": self.waits_for,
+            "condition": self.condition,
+            "finish_day": self.finish_day,
+            "slice": self.slice.as_dict(),
+        }
+
+
+@dataclass
+class RoutingPlan:
+    """Departments, their slices, the dependency DAG and the critical path."""
+
+    lead_department: str
+    steps: list[Step]
+    slices: dict[str, Slice]
+    critical_path: list[str]
+    critical_path_days: int
+    legal_critical_path_days: int
+    serial_days: int
+
+    @property
+    def departments(self) -> list[str]:
+        """The departments involved, in the order their first step appears."""
+        return list(self.slices)
+
+    def step(self, matter: str) -> Step:
+        """The step of one matter."""
+        return next(step for step in self.steps if step.matter == matter)
+
+    @property
+    def over_joint_limit(self) -> bool:
+        """Whether the plan breaks the 45-working-day limit of 行政许可法 art. 42."""
+        return self.critical_path_days > JOINT_HANDLING_LIMIT_DAYS
+
+    def as_dict(self) -> dict:
+        """Plain JSON data."""
+        return {
+            "lead_department": self.lead_department,
+            "departments": self.departments,
+            "steps": [step.as_dict() for step in self.steps],
+            "slices": {code: s.as_dict() for code, s in self.slices.items()},
+            "critical_path": self.critical_path,
+            "critical_path_days": self.critical_path_days,
+            "legal_critical_path_days": self.legal_critical_path_days,
+            "serial_days": self.serial_days,
+            "joint_handling_limit_days": JOINT_HANDLING_LIMIT_DAYS,
+        }
+
+
+def plan_routing(bundle, matters, conditions, uses, materials) -> RoutingPlan:
+    """Build the routing plan of the applicable matters."""
+    present = {m.code for m in matters}
+    fields_of: dict[str, list[str]] = {m.code: [] for m in matters}
+    for path, field_uses in uses.items():
+        for use in field_uses:
+            fields_of[use.matter.code].append(path)
+    materials_of: dict[str, list[str]] = {m.code: [] for m in matters}
+    for material in materials:
+        for code in material.matters:
+            materials_of[code].append(material.id)
+    steps: dict[str, Step] = {}
+    for matter in matters:
+        step_slice = Slice(fields=fields_of[matter.code], materials=materials_of[matter.code])
+        waits_for = [code for code in bundle.after.get(matter.code, []) if code in present]
+        steps[matter.code] = Step(
+            matter.code, matter.department, matter.promised_days, matter.legal_days,
+            waits_for, conditions.get(matter.code), step_slice,
+        )
+    order = topological_order(bundle, steps)
+    finish: dict[str, int] = {}
+    legal: dict[str, int] = {}
+    previous: dict[str, str | None] = {}
+    for code in order:
+        step = steps[code]
+        before = max(step.waits_for, key=lambda c: finish[c], default=None)
+        previous[code] = before
+        finish[code] = step.promised_days + (finish[before] if before else 0)
+        legal[code] = step.legal_days + max((legal[c] for c in step.waits_for), default=0)
+        step.finish_day = finish[code]
+    path: list[str] = []
+    end = max(order, key=lambda c: finish[c], default=None)
+    while end is not None:
+        path.insert(0, end)
+        end = previous[end]
+    slices: dict[str, Slice] = {}
+    for step in steps.values():
+        slices.setdefault(step.department, Slice()).add(step.slice)
+    return RoutingPlan(
+        lead_department=bundle.data["lead_department"],
+        steps=list(steps.values()),
+        slices=slices,
+        critical_path=path,
+        critical_path_days=max(finish.values(), default=0),
+        legal_critical_path_days=max(legal.values(), default=0),
+        serial_days=sum(step.promised_days for step in steps.values()),
+    )
+
+
+def topological_order(bundle, steps: dict[str, Step]) -> list[str]:
+    """Order the steps so each comes after those it waits for; a cycle is a CompositionError."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(code: str, trail: list[str]) -> None:
+        if state.get(code) == "done":
+            return
+        if state.get(code) == "active":
+            cycle = [*trail[trail.index(code):], code]
+            raise CompositionError(
+                "after",
+                "the after edges form a cycle: " + " → ".join(cycle),
+                [Site(c, bundle.path, f"/after/{c}") for c in cycle[:-1]],
+            )
+        state[code] = "active"
+        for before in steps[code].waits_for:
+            visit(before, [*trail, code])
+        state[code] = "done"
+        order.append(code)
+
+    for code in steps:
+        visit(code, [])
+    return order

@@ -1,0 +1,59 @@
+"""Localized text: a plain string (zh-Hans) or one string per locale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LOCALES = ("zh-Hans", "zh-Hant", "en")
+DEFAULT_LOCALE = "zh-Hans"
+
+# Schema keywords whose values may be localized text in definitions.
+TEXT_KEYWORDS = ("title", "description")
+
+
+def is_localized(value: Any) -> bool:
+    """Tell whether a value is a locale map such as {"zh-Hans": …, "en": …}."""
+    return (
+        isinstance(value, dict)
+        and DEFAULT_LOCALE in value
+        and all(key in LOCALES and isinstance(text, str) for key, text in value.items())
+    )
+
+
+def localize(text: Any, locale: str = DEFAULT_LOCALE) -> str:
+    """Pick the text for a locale, falling back to zh-Hans, then to any text."""
+    if text is None:
+        return ""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, dict):
+        for key in (locale, DEFAULT_LOCALE, *LOCALES):
+            if text.get(key):
+                return text[key]
+    return str(text)
+
+
+def as_map(text: Any) -> dict[str, str]:
+    """Return localized text as a full locale map (missing locales fall back)."""
+    return {locale: localize(text, locale) for locale in LOCALES}
+
+
+def standardize_schema(schema: Any) -> Any:
+    """Copy a schema with each localized title/description as a zh-Hans string plus x-title.
+
+    Definitions may localize titles inside JSON Schemas; the 2020-12 meta-schema wants
+    strings there, so the composer writes `title` in zh-Hans and keeps every locale in
+    `x-title` / `x-description`.
+    """
+    if isinstance(schema, list):
+        return [standardize_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {}
+    for key, value in schema.items():
+        if key in TEXT_KEYWORDS and is_localized(value):
+            result[key] = value[DEFAULT_LOCALE]
+            result[f"x-{key}"] = as_map(value)
+        else:
+            result[key] = standardize_schema(value)
+    return result

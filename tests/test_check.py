@@ -1,0 +1,108 @@
+"""`onething check` refuses broken definitions whole, naming file, pointer and matters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from onething.cli import main
+from onething.loader import load_catalog
+from onething.problems import DefinitionError
+
+BROKEN = sorted((Path(__file__).parent / "data" / "broken").glob("*.json"))
+
+
+def apply_edits(root: Path, edits: list[dict]) -> None:
+    """Change files of a schemas copy: replace raw text, set or delete a JSON pointer."""
+    for edit in edits:
+        path = root / edit["file"]
+        if "raw" in edit:
+            path.write_text(edit["raw"], encoding="utf-8")
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        *parents, last = [part.replace("~1", "/").replace("~0", "~")
+                          for part in edit["pointer"].split("/")[1:]]
+        target = data
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        key = int(last) if isinstance(target, list) else last
+        if edit.get("delete"):
+            del target[key]
+        else:
+            target[key] = edit["value"]
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def test_mini_catalog_is_clean(mini_root):
+    result = CliRunner().invoke(main, ["check", "--schemas", str(mini_root)])
+    assert result.exit_code == 0, result.output
+    assert "OK (3 departments" in result.output
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_definition_is_refused_with_file_and_pointer(case, mini_root):
+    spec = json.loads(case.read_text(encoding="utf-8"))
+    apply_edits(mini_root, spec["edits"])
+
+    with pytest.raises(DefinitionError) as caught:
+        load_catalog(mini_root)
+    problems = caught.value.problems
+    for expected in spec["expect"]:
+        matching = [
+            p for p in problems
+            if p.file == expected["file"] and p.pointer == expected["pointer"]
+            and expected["message"] in p.message
+        ]
+        assert matching, f"{expected} not among:\n" + "\n".join(map(str, problems))
+        if "matters" in expected:
+            assert set(matching[0].matters) == set(expected["matters"])
+
+    result = CliRunner().invoke(main, ["check", "--schemas", str(mini_root)])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    for expected in spec["expect"]:
+        assert f"{expected['file']}#{expected['pointer']}:" in result.output
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_definition_never_produces_partial_output(case, mini_root):
+    apply_edits(mini_root, json.loads(case.read_text(encoding="utf-8"))["edits"])
+    out = mini_root.parent / "generated"
+
+    result = CliRunner().invoke(main, ["build", "--schemas", str(mini_root), "--out", str(out)])
+
+    assert result.exit_code == 2
+    assert not out.exists()
+
+
+def test_every_problem_is_reported_not_just_the_first(mini_root):
+    cases = ["wrong-type", "unknown-department", "unasked-question"]
+    specs = [json.loads((BROKEN[0].parent / f"{name}.json").read_text()) for name in cases]
+    for spec in specs:
+        apply_edits(mini_root, spec["edits"])
+
+    with pytest.raises(DefinitionError) as caught:
+        load_catalog(mini_root)
+
+    reported = {(p.file, p.pointer) for p in caught.value.problems}
+    for spec in specs:
+        for expected in spec["expect"]:
+            assert (expected["file"], expected["pointer"]) in reported
+
+
+def test_a_broken_build_keeps_the_previous_output(mini_root):
+    out = mini_root.parent / "generated"
+    runner = CliRunner()
+    build = ["build", "--schemas", str(mini_root), "--out", str(out)]
+    assert runner.invoke(main, build).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    apply_edits(mini_root, [{"file": "catalog/matters/alpha.json", "raw": "{"}])
+    result = runner.invoke(main, ["build", "--schemas", str(mini_root), "--out", str(out)])
+
+    assert result.exit_code == 2
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
