@@ -1,0 +1,100 @@
+"""The `onething` command line: compose, build, and its documentation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from onething.cli import main
+
+from conftest import REPO, SCHEMAS
+
+ALL_YES = {"has_business_licence": False, "public_gathering_place": True,
+           "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_check_passes_on_the_demo_catalog():
+    result = invoke("check")
+    assert result.exit_code == 0, result.output
+    assert "OK (" in result.output
+
+
+def test_compose_shows_the_form_materials_plan_and_savings():
+    result = invoke("compose", "open-restaurant", "--answers", json.dumps(ALL_YES))
+    assert result.exit_code == 0, result.output
+    for heading in ("ONE FORM", "ONE SET OF MATERIALS", "ROUTING PLAN", "SAVINGS"):
+        assert heading in result.output
+    assert "critical path: business-registration → food-business-licence = 5 working days" \
+        in result.output
+    forms = re.search(r"forms\s+(\d+) → (\d+)", result.output)
+    assert forms.groups() == ("5", "1")
+
+
+def test_compose_in_english():
+    result = invoke("compose", "open-restaurant", "--lang", "en")
+    assert "Open a restaurant" in result.output or "restaurant" in result.output.lower()
+
+
+def test_compose_json_is_the_whole_composition():
+    result = invoke("compose", "open-restaurant", "--json")
+    data = json.loads(result.output)
+    assert set(data) >= {"schema", "layout", "materials", "plan", "savings", "provenance"}
+
+
+def test_compose_refuses_answers_that_contradict_the_questionnaire():
+    result = invoke("compose", "open-restaurant", "--answers", '{"sells_tobacco": "lots"}')
+    assert result.exit_code == 2
+    assert "answers.sells_tobacco" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_compose_refuses_an_unknown_bundle_and_names_the_known_ones():
+    result = invoke("compose", "open-bakery")
+    assert result.exit_code == 2
+    assert "unknown bundle 'open-bakery'" in result.output
+    assert "open-restaurant" in result.output
+
+
+def test_compose_refuses_answers_that_are_not_json():
+    result = invoke("compose", "open-restaurant", "--answers", "{yes}")
+    assert result.exit_code == 2
+    assert "not JSON" in result.output
+
+
+def test_generated_is_up_to_date_with_schemas():
+    result = invoke("build", "--check")
+    assert result.exit_code == 0, result.output
+
+
+def test_build_check_names_stale_files(tmp_path):
+    out = tmp_path / "generated"
+    assert invoke("build", "--out", out).exit_code == 0
+    (out / "open-restaurant" / "savings.json").write_text("{}\n")
+    (out / "leftover.json").write_text("{}\n")
+    result = invoke("build", "--check", "--out", out)
+    assert result.exit_code == 1
+    assert "stale: generated/open-restaurant/savings.json" in result.output
+    assert "stale: generated/leftover.json" in result.output
+
+
+def test_build_writes_every_bundle(tmp_path):
+    out = tmp_path / "generated"
+    invoke("build", "--out", out)
+    bundles = sorted(p.stem for p in (SCHEMAS / "catalog" / "bundles").glob("*.json"))
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == bundles
+    for bundle in bundles:
+        assert sorted(p.name for p in (out / bundle).iterdir()) == [
+            "form.schema.json", "layout.json", "materials.json", "provenance.json",
+            "routing.json", "savings.json"]
+
+
+def test_every_command_is_documented_in_the_readme():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name in main.commands:
+        assert f"`onething {name}" in readme, f"onething {name} is not in README.md"
