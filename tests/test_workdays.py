@@ -1,0 +1,55 @@
+"""Due dates in working days, holidays included, and a safe fallback past the calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import chinese_calendar
+import pytest
+
+from onething.workdays import add_working_days, is_working_day
+
+D = dt.date
+
+
+@pytest.mark.parametrize(("start", "days", "due"), [
+    (D(2026, 11, 20), 1, D(2026, 11, 23)),   # Friday + 1 → Monday
+    (D(2026, 11, 23), 5, D(2026, 11, 30)),   # Monday + 5 → next Monday
+    (D(2026, 11, 21), 0, D(2026, 11, 23)),   # on the spot, submitted on a Saturday
+    (D(2026, 11, 23), 0, D(2026, 11, 23)),   # on the spot, on a working day
+    (D(2026, 9, 30), 1, D(2026, 10, 8)),     # National Day holiday (Oct 1-7) skipped
+])
+def test_due_dates(start, days, due):
+    result = add_working_days(start, days)
+    assert result.date == due
+    assert not result.estimated
+
+
+def test_counts_exactly_the_calendar_working_days():
+    start = D(2026, 1, 20)  # across the Spring Festival
+    due = add_working_days(start, 20).date
+    working = [start + dt.timedelta(days=i) for i in range(1, (due - start).days + 1)
+               if chinese_calendar.is_workday(start + dt.timedelta(days=i))]
+    assert len(working) == 20 and working[-1] == due
+
+
+def test_a_make_up_working_weekend_counts():
+    # 调休: some weekends are working days; 2026-10-10 is a Saturday that counts.
+    assert chinese_calendar.is_workday(D(2026, 10, 10))
+    assert is_working_day(D(2026, 10, 10)) == (True, False)
+
+
+def test_past_the_known_calendar_falls_back_to_weekdays_and_flags_it():
+    result = add_working_days(D(2026, 12, 30), 5)
+    assert result.date == D(2027, 1, 6)  # Mon-Fri only: Dec 31, Jan 1, 4, 5, 6
+    assert result.estimated
+
+
+def test_overrides_correct_the_calendar():
+    holiday = {D(2026, 11, 23): False}
+    assert add_working_days(D(2026, 11, 20), 1, holiday).date == D(2026, 11, 24)
+
+
+def test_negative_days_are_refused():
+    with pytest.raises(ValueError):
+        add_working_days(D(2026, 11, 20), -1)
