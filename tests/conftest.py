@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+from sqlalchemy import text
 
+from onething.db import make_engine, migrate, session_for
 from onething.loader import load_catalog
+from onething.publishing import publish_catalog
+
+# Hypothesis deadlines are timed assertions: on a loaded 2-core machine they fail for
+# reasons that say nothing about the code. Speed is measured in benchmarks/ instead.
+settings.register_profile("onething", deadline=None)
+settings.load_profile("onething")
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
@@ -45,3 +55,104 @@ def mini_root(tmp_path):
 def demo_root(tmp_path):
     """A writable copy of the demo catalog, to break."""
     return copy_schemas(tmp_path)
+
+
+# --- storage: SQLite and PostgreSQL -----------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_engine(request, tmp_path):
+    """An empty database, not migrated: a SQLite file, or PostgreSQL's public schema emptied."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'onething.db'}")
+    else:
+        url = os.environ.get("ONETHING_TEST_DATABASE_URL")
+        if not url:
+            message = "ONETHING_TEST_DATABASE_URL is not set (bash .ci/test sets it)"
+            if os.environ.get("CI"):
+                pytest.fail(message)  # CI must run the PostgreSQL half, never skip it
+            pytest.skip(message)
+        engine = make_engine(url)
+        # A throwaway test cluster: every test starts from an empty schema.
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(blank_engine):
+    """A database migrated to the newest revision, on SQLite and on PostgreSQL."""
+    migrate(blank_engine)
+    return blank_engine
+
+
+@pytest.fixture
+def session(engine):
+    """A session on the migrated database, closed after the test."""
+    with session_for(engine) as session:
+        yield session
+
+
+@pytest.fixture
+def published(session, demo_catalog):
+    """The demo catalog published once: bundle code -> its version 1."""
+    return {v.bundle_code: v for v in publish_catalog(session, demo_catalog, "tester")}
+
+
+# --- the web app ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(blank_engine, tmp_path):
+    """The web app on a fresh database (SQLite and PostgreSQL), with its own instance folder."""
+    from onething.app import create_app
+
+    url = blank_engine.url.render_as_string(hide_password=False)
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_MAX_BYTES": 64 * 1024},
+                     instance_path=tmp_path / "instance")
+    yield app
+    # The app opened its own engine; closing its pool keeps psycopg from warning later.
+    app.extensions["onething.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A browser without JavaScript: the test client."""
+    return app.test_client()
+
+
+# --- a real browser: the app served over HTTP, Debian's chromium -------------------------------
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The web app on a fresh SQLite file, served on 127.0.0.1 from a thread; yields its URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from onething.app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
+                      "UPLOAD_MAX_BYTES": 64 * 1024}, instance_path=tmp_path / "instance")
+    # threaded: the browser loads pages, htmx.min.js and htmx requests side by side.
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live_server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    app.extensions["onething.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Launch Debian's chromium (no browser download here) without any call home: no network."""
+    return {**browser_type_launch_args,
+            "executable_path": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync"]}

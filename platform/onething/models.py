@@ -1,0 +1,244 @@
+"""Storage of the applicant side: published bundle versions, drafts, submissions and tasks.
+
+A BundleVersion freezes every definition a bundle needs (the bundle, its nested
+bundles, its matters, their departments and the whole field library), so a
+draft started on version 1 is composed, validated and routed the version-1 way
+even after an administrator publishes version 2.
+
+A Draft is the one form in progress; its secret resume token is never stored,
+only its SHA-256. Submitting a draft creates one Submission (受理) and routes
+it into Tasks.
+
+There is one Task per step of the routing plan, i.e. per (department, matter),
+not one per department: a department with two matters in one bundle gets two
+tasks, because one can wait for the other (the food licence waits for the
+business licence, both at the market regulator). Each task holds only its
+step's slice of the data and materials, because a submission holds personal
+data and each department may see only what its matter declared.
+
+Every table follows the family pattern: XBase holds the columns clients may
+see, X(table=True) adds the keys and secrets, XPublic is what an API returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SHA256_HEX_LENGTH = 64
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware timestamp that always comes back in UTC, SQLite included."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        """Refuse naive datetimes and store every timestamp in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive datetime is ambiguous (server time? China time?): fail loudly.
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        """Give back an aware UTC datetime (SQLite drops the offset, storing UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _json(nullable: bool = False) -> Any:
+    return Column(JSON, nullable=nullable)
+
+
+# --- published bundle versions ---------------------------------------------------------------
+
+
+class BundleVersionBase(SQLModel):
+    """What a published version of a bundle is: its code, number and digest."""
+
+    bundle_code: str = Field(max_length=100, index=True)
+    number: int
+    digest: str = Field(max_length=SHA256_HEX_LENGTH)
+    name: Any = Field(sa_column=_json())
+    published_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    published_by: str = Field(max_length=200)
+
+
+class BundleVersion(BundleVersionBase, table=True):
+    """A bundle frozen with every definition it needs; drafts and submissions pin one."""
+
+    __tablename__ = "bundle_version"
+    __table_args__ = (
+        UniqueConstraint("bundle_code", "number", name="uq_bundle_version_code_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # [{"kind", "path", "data"}]: the bundle, nested bundles, matters, departments, fields.
+    documents: list[dict] = Field(sa_column=_json())
+
+
+class BundleVersionPublic(BundleVersionBase):
+    """A bundle version as an API shows it (without the snapshot)."""
+
+    id: int
+
+
+# --- uploaded files ---------------------------------------------------------------------------
+
+
+class StoredFileBase(SQLModel):
+    """An uploaded file, named by its content: files live on disk under their SHA-256."""
+
+    sha256: str = Field(primary_key=True, max_length=SHA256_HEX_LENGTH)
+    size: int
+    content_type: str = Field(max_length=200)
+
+
+class StoredFile(StoredFileBase, table=True):
+    """The record of one stored file."""
+
+    __tablename__ = "stored_file"
+
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class StoredFilePublic(StoredFileBase):
+    """A stored file as an API shows it."""
+
+    created_at: dt.datetime
+
+
+# --- drafts -----------------------------------------------------------------------------------
+
+
+class DraftBase(SQLModel):
+    """The one form in progress: scenario answers, field values and materials."""
+
+    answers: dict = Field(default_factory=dict, sa_column=_json())
+    # {"<shared field>": …, "matters": {"<matter code>": {…}}}
+    data: dict = Field(default_factory=dict, sa_column=_json())
+    # material id -> {"state": "uploaded"|"deferred"|"commitment", "file": sha256, ...}
+    materials: dict = Field(default_factory=dict, sa_column=_json())
+
+
+class Draft(DraftBase, table=True):
+    """A draft of one applicant, reachable by its public id plus the secret token."""
+
+    __tablename__ = "draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=64, unique=True, index=True)
+    # SHA-256 of the resume token: a leaked database does not let anyone resume a draft.
+    token_hash: str = Field(max_length=SHA256_HEX_LENGTH)
+    bundle_version_id: int = Field(foreign_key="bundle_version.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The front-desk user who started it for the applicant (一窗受理), if any.
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class DraftUpdate(SQLModel):
+    """What a save may change; what is left out stays as it is."""
+
+    answers: dict | None = None
+    data: dict | None = None
+    materials: dict | None = None
+
+
+class DraftPublic(DraftBase):
+    """A draft as an API shows it: no row id, no token hash."""
+
+    public_id: str
+    bundle_version_id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    submitted_at: dt.datetime | None
+
+
+# --- submissions ------------------------------------------------------------------------------
+
+
+class SubmissionBase(SQLModel):
+    """A submitted application (受理), as validated, with its tracking number."""
+
+    tracking_number: str = Field(max_length=32, unique=True, index=True)
+    answers: dict = Field(sa_column=_json())
+    # Only the fields of applicable matters, exactly as validated.
+    data: dict = Field(sa_column=_json())
+    # Only the applicable materials, in the draft's shape; shared data has state "shared".
+    materials: dict = Field(sa_column=_json())
+    status: str = Field(default="routed", max_length=32)
+    submitted_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class Submission(SubmissionBase, table=True):
+    """One submission per draft, however often the applicant clicks."""
+
+    __tablename__ = "submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(foreign_key="draft.id", unique=True, index=True)
+    bundle_version_id: int = Field(foreign_key="bundle_version.id", index=True)
+    # The unique key is what turns a double click or a retry into the same submission.
+    idempotency_key: str = Field(max_length=200, unique=True, index=True)
+    # The draft's: the same resume token lets the applicant follow the submission.
+    token_hash: str = Field(max_length=SHA256_HEX_LENGTH)
+
+
+class SubmissionPublic(SubmissionBase):
+    """A submission as an API shows it."""
+
+    bundle_version_id: int
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+class TaskBase(SQLModel):
+    """One department's work on one matter of a submission, with its slice and due date."""
+
+    department_code: str = Field(max_length=100, index=True)
+    matter_code: str = Field(max_length=100)
+    # "waiting" while it waits for other tasks' approval, else "pending".
+    status: str = Field(max_length=32)
+    waits_for: list[str] = Field(default_factory=list, sa_column=_json())
+    slice_data: dict = Field(sa_column=_json())
+    # [{"id", "state", "file", "filename", …}] for the step's materials only.
+    slice_materials: list[dict] = Field(sa_column=_json())
+    promised_days: int
+    due_date: dt.date
+    # True when the count ran past the published holiday calendar.
+    due_estimated: bool = False
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class Task(TaskBase, table=True):
+    """A routed task: one per step of the submission's routing plan."""
+
+    __tablename__ = "task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+
+
+class TaskPublic(TaskBase):
+    """A task as an API shows it."""
+
+    id: int
+    submission_id: int

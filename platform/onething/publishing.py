@@ -1,0 +1,79 @@
+"""Publishing: freeze each changed bundle of a catalog as its next numbered BundleVersion.
+
+A version is a snapshot of every definition its composition depends on, so a
+draft keeps the form it was started on while administrators edit the catalog.
+The snapshot holds exactly what `Catalog.digest_of` hashes, and the digest
+decides whether anything changed: publishing an unchanged catalog twice adds
+nothing.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from onething.definitions import Bundle, Catalog, Document
+from onething.models import BundleVersion
+
+# Bundles rebuilt from snapshots, by code and digest. Catalog and compose are pure,
+# so one rebuilt Bundle serves every request on that version.
+_BUNDLES: dict[str, Bundle] = {}
+
+
+def snapshot(bundle: Bundle) -> list[dict]:
+    """Every definition the bundle needs, as plain documents: what a version stores."""
+    catalog = bundle.catalog
+    picked = [bundle, *bundle.nested_bundles()]
+    departments: list = []
+    for code in dict.fromkeys(item.matter for item in bundle.flatten()):
+        matter = catalog.matters[code]
+        picked.append(matter)
+        department = catalog.departments.get(matter.department)
+        if department is not None and department not in departments:
+            departments.append(department)
+    picked += departments
+    picked += [field for _, field in sorted(catalog.fields.items())]
+    return [{"kind": item.kind, "path": item.path, "data": item.data} for item in picked]
+
+
+def latest_version(session: Session, bundle_code: str) -> BundleVersion | None:
+    """The newest published version of a bundle, or None if it was never published."""
+    statement = (
+        select(BundleVersion)
+        .where(BundleVersion.bundle_code == bundle_code)
+        .order_by(col(BundleVersion.number).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def publish_catalog(session: Session, catalog: Catalog, published_by: str) -> list[BundleVersion]:
+    """Publish the next version of every bundle whose digest changed; commit; return them."""
+    published = []
+    for code, bundle in sorted(catalog.bundles.items()):
+        latest = latest_version(session, code)
+        if latest is not None and latest.digest == bundle.version:
+            continue
+        version = BundleVersion(
+            bundle_code=code,
+            number=latest.number + 1 if latest is not None else 1,
+            digest=bundle.version,
+            name=bundle.name,
+            documents=snapshot(bundle),
+            published_by=published_by,
+        )
+        session.add(version)
+        published.append(version)
+    # Two administrators publishing at once collide on (bundle_code, number): one fails whole.
+    session.commit()
+    return published
+
+
+def bundle_of(version: BundleVersion) -> Bundle:
+    """The bundle as it was published in this version, rebuilt from the snapshot."""
+    key = f"{version.bundle_code}@{version.digest}"
+    bundle = _BUNDLES.get(key)
+    if bundle is None:
+        documents = (Document(d["kind"], d["path"], d["data"]) for d in version.documents)
+        bundle = Catalog(documents).bundle(version.bundle_code)
+        _BUNDLES[key] = bundle
+    return bundle

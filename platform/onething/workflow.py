@@ -1,0 +1,371 @@
+"""Drafts and submission: from the one form in progress to routed department tasks.
+
+An applicant resumes a draft with its public id plus a secret token that only
+they hold (the database keeps its SHA-256). Submitting a draft validates it
+against the composition of its pinned bundle version and, in one transaction,
+stores the submission (受理) and one task per step of the routing plan, each
+with only its step's slice of the data and materials.
+
+Submitting is idempotent: a double click, a retry after a lost response or two
+racing requests all end with the one submission of the draft, because the
+database's unique constraints on the draft and the idempotency key decide.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import Session, col, select
+
+from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
+from onething.materials import MergedMaterial
+from onething.models import BundleVersion, Draft, StoredFile, Submission, Task, utc_now
+from onething.publishing import bundle_of
+from onething.validation import FieldError, field_errors
+from onething.workdays import add_working_days
+
+# secrets.token_urlsafe(24): 192 bits, beyond guessing even with the public id known.
+TOKEN_BYTES = 24
+PUBLIC_ID_BYTES = 16
+# Crockford's base32: no I, L, O or U, so a number read out over the phone survives.
+CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+TRACKING_SUFFIX_LENGTH = 6
+# The hall works in China Standard Time, whatever the server's clock zone.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+# Tries at a fresh tracking number if one collides (32**6 per day makes this rare).
+_SUBMIT_ATTEMPTS = 5
+
+MATERIAL_STATES = ("uploaded", "deferred", "commitment")
+
+
+class SubmissionRefused(Exception):
+    """A draft that cannot be submitted yet, with every reason keyed by field or material."""
+
+    def __init__(
+        self,
+        *,
+        field_errors: dict[str, list[FieldError]] | None = None,
+        material_errors: dict[str, str] | None = None,
+        answer_errors: dict[str, list[FieldError]] | None = None,
+    ):
+        self.field_errors = field_errors or {}
+        self.material_errors = material_errors or {}
+        self.answer_errors = answer_errors or {}
+        parts = [
+            *(f"{path}: {errors[0].message}" for path, errors in self.answer_errors.items()),
+            *(f"{path}: {errors[0].message}" for path, errors in self.field_errors.items()),
+            *(f"material {mid}: {reason}" for mid, reason in self.material_errors.items()),
+        ]
+        super().__init__("submission refused: " + "; ".join(parts))
+
+
+class DraftSubmitted(Exception):
+    """A submitted draft is frozen: what was submitted is what the departments got."""
+
+
+class IdempotencyKeyReused(Exception):
+    """An idempotency key that already submitted another draft."""
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 (hex) of a secret token: what the database keeps instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def china_today() -> dt.date:
+    """Today's date in China Standard Time."""
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+# --- drafts -----------------------------------------------------------------------------------
+
+
+def create_draft(
+    session: Session, version: BundleVersion, created_by: str | None = None
+) -> tuple[Draft, str]:
+    """Start a draft on a bundle version; return it with its secret resume token."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    draft = Draft(
+        public_id=secrets.token_urlsafe(PUBLIC_ID_BYTES),
+        token_hash=token_hash(token),
+        bundle_version_id=version.id,
+        created_by=created_by,
+    )
+    session.add(draft)
+    session.commit()
+    return draft, token
+
+
+def _token_matches(stored_hash: str, token: str | None) -> bool:
+    if not isinstance(token, str):
+        return False
+    # Constant time: how long the comparison takes must not reveal the hash.
+    return hmac.compare_digest(stored_hash, token_hash(token))
+
+
+def find_draft(session: Session, public_id: str, token: str | None) -> Draft | None:
+    """The draft with this public id if the token is its own; None otherwise."""
+    draft = session.exec(select(Draft).where(Draft.public_id == public_id)).first()
+    if draft is None or not _token_matches(draft.token_hash, token):
+        return None
+    return draft
+
+
+def _merge(current: dict, changes: dict) -> dict:
+    # Given keys replace, None removes, the rest stays.
+    merged = copy.deepcopy(current)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def save_draft(
+    session: Session,
+    draft: Draft,
+    *,
+    answers: dict | None = None,
+    data: dict | None = None,
+    materials: dict | None = None,
+) -> Draft:
+    """Save what is given into a draft and commit; what is not given stays as it was.
+
+    `answers` replace the questionnaire's answers whole (it is one page, posted
+    together). `data` merges: each given top-level field replaces the stored
+    one, `matters` replaces only the namespaces it names, each whole; a None
+    value removes a field or namespace. `materials` merges by material id
+    the same way.
+    """
+    if draft.submitted_at is not None:
+        raise DraftSubmitted(f"draft {draft.public_id} was submitted")
+    if answers is not None:
+        draft.answers = copy.deepcopy(answers)
+        flag_modified(draft, "answers")
+    if data is not None:
+        changes = dict(data)
+        merged_matters = None
+        if "matters" in changes:
+            given = changes.pop("matters")
+            stored = draft.data.get("matters")
+            merged_matters = _merge(stored if isinstance(stored, dict) else {}, given or {})
+        merged = _merge(draft.data, changes)
+        if merged_matters is not None:
+            merged["matters"] = merged_matters
+        draft.data = merged
+        flag_modified(draft, "data")
+    if materials is not None:
+        draft.materials = _merge(draft.materials, materials)
+        flag_modified(draft, "materials")
+    draft.updated_at = utc_now()
+    session.add(draft)
+    session.commit()
+    return draft
+
+
+# --- submission -------------------------------------------------------------------------------
+
+
+def new_tracking_number(day: dt.date) -> str:
+    """A fresh 受理编号: OT, the date, a dash and six random Crockford base32 characters."""
+    suffix = "".join(secrets.choice(CROCKFORD_ALPHABET) for _ in range(TRACKING_SUFFIX_LENGTH))
+    return f"OT{day:%Y%m%d}-{suffix}"
+
+
+def submitted_data(composition: Composition, draft_data: dict, answers: dict) -> dict:
+    """The draft's data cut to the composition's fields, with the answers it was composed for."""
+    properties = composition.schema["properties"]
+    data: dict[str, Any] = {"answers": copy.deepcopy(answers)}
+    for key, value in draft_data.items():
+        if key in properties and key not in RESERVED_KEYS:
+            data[key] = copy.deepcopy(value)
+    namespaces = properties.get("matters", {}).get("properties", {})
+    given = draft_data.get("matters")
+    if isinstance(given, dict):
+        # Whole namespaces of applicable matters only: a stray key inside one is the
+        # applicant's to fix (the validator names it), a whole inapplicable matter is not.
+        matters = {code: copy.deepcopy(v) for code, v in given.items() if code in namespaces}
+        if matters:
+            data["matters"] = matters
+    return data
+
+
+def _material_state(session: Session, material: MergedMaterial, entry: Any
+                    ) -> tuple[dict | None, str | None]:
+    # Returns what the submission records for one material, or the reason it is refused.
+    if not material.upload:
+        return {"state": "shared"}, None
+    state = entry.get("state") if isinstance(entry, dict) else None
+    if state is None:
+        if material.necessity == "required":
+            return None, "missing"
+        if material.necessity == "deferrable":
+            # 容缺受理: not handing it over yet is exactly what deferrable allows.
+            return {"state": "deferred"}, None
+        return None, None
+    if state not in MATERIAL_STATES:
+        return None, "invalid_state"
+    if state == "deferred" and material.necessity != "deferrable":
+        return None, "not_deferrable"
+    if state == "commitment" and not material.commitment:
+        return None, "no_commitment"
+    if state == "uploaded":
+        sha256 = entry.get("file")
+        if not isinstance(sha256, str):
+            return None, "missing"
+        # A department must be able to open every file it is routed.
+        if session.get(StoredFile, sha256) is None:
+            return None, "unknown_file"
+    return copy.deepcopy(entry), None
+
+
+def check_materials(session: Session, composition: Composition, draft_materials: dict
+                    ) -> tuple[dict[str, dict], dict[str, str]]:
+    """The applicable materials as the submission records them, and the refused ones."""
+    recorded: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    for material in composition.materials:
+        record, reason = _material_state(session, material, draft_materials.get(material.id))
+        if reason is not None:
+            errors[material.id] = reason
+        elif record is not None:
+            recorded[material.id] = record
+    return recorded, errors
+
+
+def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:
+    found: dict[str, list[FieldError]] = {}
+    for item in error.errors:
+        parts = ["answers", *(str(p) for p in item.absolute_path)]
+        if item.validator == "required" and isinstance(item.instance, dict):
+            paths = [".".join([*parts, name]) for name in item.validator_value
+                     if name not in item.instance]
+        else:
+            paths = [".".join(parts)]
+        for path in paths:
+            found.setdefault(path, []).append(
+                FieldError(path, item.validator, item.message, (), item.validator_value)
+            )
+    return found
+
+
+def _existing_submission(session: Session, draft: Draft, idempotency_key: str
+                         ) -> Submission | None:
+    """The submission of this draft, or of this key; a key of another draft is an error."""
+    mine = session.exec(select(Submission).where(Submission.draft_id == draft.id)).first()
+    if mine is not None:
+        return mine
+    keyed = session.exec(
+        select(Submission).where(Submission.idempotency_key == idempotency_key)
+    ).first()
+    if keyed is not None:
+        raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} belongs to another draft")
+    return None
+
+
+def submit(session: Session, draft: Draft, idempotency_key: str, *,
+           today: dt.date | None = None) -> Submission:
+    """Validate a draft and, in one transaction, store its submission and route its tasks.
+
+    Returns the existing submission when the draft was already submitted (same
+    or another key). Raises SubmissionRefused, writing nothing, when answers,
+    fields or materials are not acceptable.
+    """
+    existing = _existing_submission(session, draft, idempotency_key)
+    if existing is not None:
+        return existing
+
+    version = session.get(BundleVersion, draft.bundle_version_id)
+    bundle = bundle_of(version)
+    # A copy: compose caches the composition, which must not share the draft's dict.
+    answers = copy.deepcopy(draft.answers)
+    try:
+        composition = compose(bundle, answers)
+    except AnswersError as error:
+        raise SubmissionRefused(answer_errors=_answer_errors(error)) from error
+    data = submitted_data(composition, draft.data, answers)
+    errors = field_errors(composition, data)
+    materials, material_errors = check_materials(session, composition, draft.materials)
+    if errors or material_errors:
+        raise SubmissionRefused(field_errors=errors, material_errors=material_errors)
+
+    today = today or china_today()
+    for _ in range(_SUBMIT_ATTEMPTS):
+        try:
+            return _store(session, draft, idempotency_key, composition, data, materials, today)
+        except IntegrityError:
+            session.rollback()
+            # Another request submitted this draft (or key) first: theirs is the submission.
+            existing = _existing_submission(session, draft, idempotency_key)
+            if existing is not None:
+                return existing
+            # Otherwise the tracking number collided: draw another.
+        except BaseException:
+            session.rollback()
+            raise
+    raise RuntimeError("could not draw a free tracking number")
+
+
+def _store(session: Session, draft: Draft, idempotency_key: str, composition: Composition,
+           data: dict, materials: dict, today: dt.date) -> Submission:
+    now = utc_now()
+    submission = Submission(
+        tracking_number=new_tracking_number(today),
+        draft_id=draft.id,
+        bundle_version_id=draft.bundle_version_id,
+        idempotency_key=idempotency_key,
+        answers=data["answers"],
+        data=data,
+        materials=materials,
+        status="routed",
+        submitted_at=now,
+        token_hash=draft.token_hash,
+    )
+    session.add(submission)
+    session.flush()  # the unique constraints speak here, before any task is written
+    for step in composition.plan.steps:
+        due = add_working_days(today, step.finish_day)
+        session.add(Task(
+            submission_id=submission.id,
+            department_code=step.department,
+            matter_code=step.matter,
+            status="waiting" if step.waits_for else "pending",
+            waits_for=list(step.waits_for),
+            slice_data=step.slice.project(data),
+            slice_materials=[{"id": mid, **materials[mid]}
+                             for mid in step.slice.materials if mid in materials],
+            promised_days=step.promised_days,
+            due_date=due.date,
+            due_estimated=due.estimated,
+            created_at=now,
+        ))
+    draft.submitted_at = now
+    session.add(draft)
+    session.commit()
+    return submission
+
+
+def find_submission(session: Session, tracking_number: str, token: str | None
+                    ) -> Submission | None:
+    """The submission with this tracking number if the token is its draft's; None otherwise."""
+    number = tracking_number.strip().upper()
+    submission = session.exec(
+        select(Submission).where(Submission.tracking_number == number)
+    ).first()
+    if submission is None or not _token_matches(submission.token_hash, token):
+        return None
+    return submission
+
+
+def tasks_of(session: Session, submission: Submission) -> list[Task]:
+    """The tasks a submission was routed into, in the order of its routing plan."""
+    statement = select(Task).where(Task.submission_id == submission.id).order_by(col(Task.id))
+    return list(session.exec(statement).all())

@@ -1,0 +1,275 @@
+"""Storage of the applicant side: migrations, published versions and drafts, on SQLite and PG."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, select
+
+from onething.compose import compose
+from onething.db import make_engine, migrate, session_for
+from onething.definitions import Catalog, Document
+from onething.loader import load_catalog
+from onething.models import BundleVersion, Draft, StoredFile
+from onething.publishing import bundle_of, latest_version, publish_catalog, snapshot
+from onething.workflow import (
+    DraftSubmitted,
+    create_draft,
+    find_draft,
+    save_draft,
+    token_hash,
+)
+
+TABLES = {"bundle_version", "stored_file", "draft", "submission", "task"}
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def test_migration_creates_the_tables(blank_engine):
+    assert not TABLES & set(inspect(blank_engine).get_table_names())
+    migrate(blank_engine)
+    assert TABLES <= set(inspect(blank_engine).get_table_names())
+
+
+def test_migrated_schema_matches_the_models(engine):
+    # Every table on SQLModel.metadata, not just these five: a model without its
+    # migration is a bug wherever it lives.
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_migrating_twice_changes_nothing(engine):
+    migrate(engine)
+    assert TABLES <= set(inspect(engine).get_table_names())
+
+
+def test_the_unique_constraints_hold(session, published):
+    version = published["open-restaurant"]
+    session.add(BundleVersion(
+        bundle_code=version.bundle_code, number=version.number, digest="x", name="x",
+        documents=[], published_by="tester",
+    ))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_foreign_keys_are_enforced(session):
+    # SQLite ignores foreign keys unless make_engine turns them on.
+    session.add(Draft(public_id="p", token_hash="0" * 64, bundle_version_id=999))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_timestamps_come_back_aware_in_utc(engine, session):
+    session.add(StoredFile(sha256="a" * 64, size=3, content_type="application/pdf"))
+    session.commit()
+    with session_for(engine) as other:
+        stored = other.get(StoredFile, "a" * 64)
+        assert stored.created_at.tzinfo is not None
+        assert stored.created_at.utcoffset() == dt.timedelta(0)
+        assert abs(dt.datetime.now(dt.UTC) - stored.created_at) < dt.timedelta(minutes=5)
+
+
+def test_make_engine_refuses_other_databases():
+    with pytest.raises(ValueError, match="unsupported"):
+        make_engine("mysql://localhost/onething")
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3():
+    engine = make_engine("postgresql://user@localhost/onething")
+    assert engine.url.drivername == "postgresql+psycopg"
+    engine.dispose()
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+def test_publishing_creates_version_1_of_every_bundle(session, published, demo_catalog):
+    assert set(published) == set(demo_catalog.bundles)
+    for code, version in published.items():
+        assert version.number == 1
+        assert version.digest == demo_catalog.bundles[code].version
+        assert version.published_by == "tester"
+        assert version.published_at.tzinfo is not None
+        assert latest_version(session, code).id == version.id
+
+
+def test_publishing_an_unchanged_catalog_publishes_nothing(session, published, demo_catalog):
+    assert publish_catalog(session, demo_catalog, "tester") == []
+    assert len(session.exec(select(BundleVersion)).all()) == len(published)
+
+
+def test_an_unpublished_bundle_has_no_latest_version(session):
+    assert latest_version(session, "open-restaurant") is None
+
+
+def test_the_snapshot_holds_exactly_what_the_bundle_needs(published, demo_catalog):
+    version = published["open-restaurant"]
+    bundle = demo_catalog.bundles["open-restaurant"]
+    kinds = {}
+    for document in version.documents:
+        kinds.setdefault(document["kind"], set()).add(Document(**document).code)
+    assert kinds["bundle"] == {"open-restaurant"}
+    assert kinds["matter"] == {item.matter for item in bundle.flatten()}
+    assert kinds["department"] == {
+        demo_catalog.matters[item.matter].department for item in bundle.flatten()
+    }
+    assert kinds["field"] == set(demo_catalog.fields)
+
+
+def test_a_version_rebuilds_its_bundle_with_the_same_digest(engine, published, demo_catalog):
+    with session_for(engine) as other:  # read back from the database, not the session's copy
+        for code in published:
+            version = latest_version(other, code)
+            bundle = bundle_of(version)
+            assert bundle.version == version.digest == demo_catalog.bundles[code].version
+            expected = compose(demo_catalog.bundles[code]).as_dict()
+            assert compose(bundle).as_dict() == expected
+
+
+def test_bundle_of_is_cached_by_digest(published):
+    version = published["open-restaurant"]
+    assert bundle_of(version) is bundle_of(version)
+
+
+def test_nested_bundles_are_in_the_snapshot(demo_catalog):
+    for bundle in demo_catalog.bundles.values():
+        documents = [Document(**d) for d in snapshot(bundle)]
+        rebuilt = Catalog(documents).bundle(bundle.code)
+        assert rebuilt.version == bundle.version
+        assert {b.code for b in rebuilt.nested_bundles()} == {
+            b.code for b in bundle.nested_bundles()
+        }
+
+
+def _slow_down_food_licence(root):
+    path = root / "catalog" / "matters" / "food-business-licence.json"
+    matter = json.loads(path.read_text(encoding="utf-8"))
+    old = matter["time_limit"]["promised_days"]
+    matter["time_limit"]["promised_days"] = old + 2
+    path.write_text(json.dumps(matter, ensure_ascii=False), encoding="utf-8")
+    return old
+
+
+def test_a_changed_definition_publishes_version_2_and_version_1_stays_pinned(
+    engine, session, published, demo_root, demo_catalog
+):
+    old_days = _slow_down_food_licence(demo_root)
+    changed = load_catalog(demo_root)
+    uses_food = {
+        code for code, bundle in changed.bundles.items()
+        if any(item.matter == "food-business-licence" for item in bundle.flatten())
+    }
+    assert "open-restaurant" in uses_food
+
+    second = publish_catalog(session, changed, "tester")
+
+    assert {v.bundle_code for v in second} == uses_food
+    assert all(v.number == 2 for v in second)
+    assert publish_catalog(session, changed, "tester") == []
+    with session_for(engine) as other:
+        version_1 = other.exec(select(BundleVersion).where(
+            BundleVersion.bundle_code == "open-restaurant", BundleVersion.number == 1
+        )).one()
+        version_2 = latest_version(other, "open-restaurant")
+        assert version_2.number == 2
+        old_plan = compose(bundle_of(version_1)).plan
+        new_plan = compose(bundle_of(version_2)).plan
+    assert old_plan.step("food-business-licence").promised_days == old_days
+    assert new_plan.step("food-business-licence").promised_days == old_days + 2
+    assert old_plan.as_dict() == compose(demo_catalog.bundles["open-restaurant"]).plan.as_dict()
+
+
+# --- drafts -----------------------------------------------------------------------------------
+
+
+def test_a_draft_is_found_with_its_token_only(engine, session, published):
+    draft, token = create_draft(session, published["open-restaurant"])
+    with session_for(engine) as other:
+        found = find_draft(other, draft.public_id, token)
+        assert found is not None and found.id == draft.id
+        assert find_draft(other, draft.public_id, token + "x") is None
+        assert find_draft(other, draft.public_id, "") is None
+        assert find_draft(other, draft.public_id, None) is None
+        assert find_draft(other, "no-such-draft", token) is None
+
+
+def test_the_token_itself_is_never_stored(session, published):
+    draft, token = create_draft(session, published["open-restaurant"], created_by="window-3")
+    assert draft.token_hash == token_hash(token)
+    stored = session.get(Draft, draft.id)
+    assert token not in json.dumps(stored.model_dump(mode="json"))
+    assert stored.created_by == "window-3"
+    assert len(token) >= 32
+
+
+def test_drafts_get_distinct_public_ids_and_tokens(session, published):
+    made = [create_draft(session, published["open-restaurant"]) for _ in range(5)]
+    assert len({d.public_id for d, _ in made}) == 5
+    assert len({t for _, t in made}) == 5
+
+
+def test_save_draft_keeps_what_is_not_given(engine, session, published):
+    draft, token = create_draft(session, published["open-restaurant"])
+    created = draft.updated_at
+    save_draft(session, draft, answers={"sells_tobacco": True})
+    save_draft(session, draft, data={
+        "entity_name": "青岛海风餐饮有限公司",
+        "matters": {"tobacco-retail-licence": {"retail_format": "restaurant"}},
+    })
+    save_draft(session, draft, data={
+        "premises_area": 80,
+        "matters": {"outdoor-signboard": {"signboard_text": "海风小馆"}},
+    })
+    save_draft(session, draft, materials={"tobacco-application": {"state": "deferred"}})
+    save_draft(session, draft, data={
+        "matters": {"tobacco-retail-licence": {"retail_format": "grocery", "is_chain_store": True}},
+    })
+    with session_for(engine) as other:
+        stored = find_draft(other, draft.public_id, token)
+        assert stored.answers == {"sells_tobacco": True}
+        assert stored.data == {
+            "entity_name": "青岛海风餐饮有限公司",
+            "premises_area": 80,
+            "matters": {
+                "tobacco-retail-licence": {"retail_format": "grocery", "is_chain_store": True},
+                "outdoor-signboard": {"signboard_text": "海风小馆"},
+            },
+        }
+        assert stored.materials == {"tobacco-application": {"state": "deferred"}}
+        assert stored.updated_at > created
+
+
+def test_save_draft_removes_what_is_given_as_none(session, published):
+    draft, _ = create_draft(session, published["open-restaurant"])
+    save_draft(session, draft, data={"entity_name": "甲乙", "premises_area": 80,
+                                     "matters": {"outdoor-signboard": {"lighting": True}}})
+    save_draft(session, draft, data={"premises_area": None, "matters": {"outdoor-signboard": None}},
+               materials={"signboard-design": None})
+    assert draft.data == {"entity_name": "甲乙", "matters": {}}
+
+
+def test_save_draft_does_not_keep_a_reference_to_the_callers_dict(session, published):
+    draft, _ = create_draft(session, published["open-restaurant"])
+    data = {"legal_representative": {"name": "张三"}}
+    save_draft(session, draft, data=data)
+    data["legal_representative"]["name"] = "李四"
+    assert draft.data["legal_representative"]["name"] == "张三"
+
+
+def test_a_submitted_draft_cannot_be_saved(session, published):
+    draft, _ = create_draft(session, published["open-restaurant"])
+    draft.submitted_at = dt.datetime.now(dt.UTC)
+    session.commit()
+    with pytest.raises(DraftSubmitted):
+        save_draft(session, draft, data={"entity_name": "甲乙"})
