@@ -39,6 +39,12 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # SQLite ignores foreign keys unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead logging lets pages be read while a submission is being written, and
+    # concurrent writers wait for the lock instead of failing at once. synchronous stays
+    # FULL: an acknowledged submission must survive a power cut.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 

@@ -198,7 +198,7 @@ def submitted_data(composition: Composition, draft_data: dict, answers: dict) ->
     return data
 
 
-def _material_state(session: Session, material: MergedMaterial, entry: Any
+def _material_state(stored: set[str], material: MergedMaterial, entry: Any
                     ) -> tuple[dict | None, str | None]:
     # Returns what the submission records for one material, or the reason it is refused.
     if not material.upload:
@@ -222,7 +222,7 @@ def _material_state(session: Session, material: MergedMaterial, entry: Any
         if not isinstance(sha256, str):
             return None, "missing"
         # A department must be able to open every file it is routed.
-        if session.get(StoredFile, sha256) is None:
+        if sha256 not in stored:
             return None, "unknown_file"
     return copy.deepcopy(entry), None
 
@@ -232,8 +232,13 @@ def check_materials(session: Session, composition: Composition, draft_materials:
     """The applicable materials as the submission records them, and the refused ones."""
     recorded: dict[str, dict] = {}
     errors: dict[str, str] = {}
+    # One query for every file the draft names, rather than one per material.
+    named = {entry.get("file") for entry in draft_materials.values()
+             if isinstance(entry, dict) and isinstance(entry.get("file"), str)}
+    query = select(StoredFile.sha256).where(col(StoredFile.sha256).in_(named))
+    stored = set(session.exec(query).all()) if named else set()
     for material in composition.materials:
-        record, reason = _material_state(session, material, draft_materials.get(material.id))
+        record, reason = _material_state(stored, material, draft_materials.get(material.id))
         if reason is not None:
             errors[material.id] = reason
         elif record is not None:
