@@ -98,3 +98,11 @@ def test_every_command_is_documented_in_the_readme():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for name in main.commands:
         assert f"`onething {name}" in readme, f"onething {name} is not in README.md"
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from onething.settings import SETTINGS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` |" in readme, f"setting {setting.name} is not in README.md"

@@ -171,3 +171,30 @@ def build(check_only: bool, out: Path | None, schemas: Path | None) -> None:
         return
     builder.write(files, out)
     click.echo(f"{out}: wrote {len(files)} files")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="Worker threads (waitress).")
+@click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
+def serve(host: str, port: int, threads: int, dev: bool) -> None:
+    """Serve the web app (waitress): migrates the database and publishes the catalog first."""
+    from onething.app import create_app
+
+    try:
+        app = create_app()
+    except DefinitionError as error:
+        report(error.problems)
+        sys.exit(EXIT_DEFINITIONS)
+    click.echo(f"OneThing on http://{host}:{port}/ (database: {app.config['DATABASE_URL']})")
+    if dev:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="onething")
+
+
+if __name__ == "__main__":
+    main()

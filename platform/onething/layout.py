@@ -99,6 +99,7 @@ def describe_field(key: str, path: str, schema: dict, catalog) -> dict:
         "path": path,
         "title": as_map(resolved.get("title", key)),
         "widget": widget_for(resolved),
+        "type": resolved.get("type"),
     }
     if "description" in resolved:
         entry["description"] = as_map(resolved["description"])

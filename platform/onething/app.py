@@ -1,0 +1,124 @@
+"""The Flask app factory: config layers, extensions, the database, and one blueprint per feature."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, render_template, request
+from flask_htmx import HTMX
+from werkzeug.exceptions import HTTPException
+
+from onething import i18n, templating
+from onething.settings import defaults
+
+htmx = HTMX()
+
+
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Create the web app: defaults, then instance/config.py (or test_config), then ONETHING_*."""
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=str(instance_path or default_instance_path()))
+    app.config.from_mapping(defaults())
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    app.config.from_prefixed_env("ONETHING")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'onething.sqlite3'}"
+    # Uploads are streamed and limited per material; this only stops absurd requests.
+    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["UPLOAD_MAX_BYTES"] * 4)
+
+    i18n.init_app(app)
+    htmx.init_app(app)
+    templating.init_app(app)
+    _init_database(app)
+
+    from onething.views import catalog, drafts, start, status
+
+    app.register_blueprint(catalog.bp)
+    app.register_blueprint(start.bp)
+    app.register_blueprint(drafts.bp)
+    app.register_blueprint(status.bp)
+    app.register_error_handler(HTTPException, _error_page)
+    app.teardown_appcontext(_close_session)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness for load balancers, and the benchmarks' baseline: no database, no template."""
+        return {"status": "ok"}
+
+    @app.after_request
+    def vary_on_htmx(response):
+        # One URL serves a full page or its partial: caches must key on HX-Request.
+        response.vary.add("HX-Request")
+        return response
+
+    return app
+
+
+def default_instance_path() -> Path:
+    """$ONETHING_INSTANCE_PATH, else instance/ at the root of a repository checkout."""
+    if os.environ.get("ONETHING_INSTANCE_PATH"):
+        return Path(os.environ["ONETHING_INSTANCE_PATH"]).resolve()
+    repository = Path(__file__).resolve().parents[2]
+    if (repository / "schemas" / "meta").is_dir():
+        return repository / "instance"
+    return Path.cwd() / "instance"
+
+
+def _instance_secret(instance: Path) -> str:
+    """Keep a random secret key in the instance folder, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def _init_database(app: Flask) -> None:
+    """Migrate the database and publish the catalog's changed bundles (first start included)."""
+    from sqlmodel import Session
+
+    from onething.db import make_engine, migrate
+    from onething.loader import load_catalog
+    from onething.publishing import publish_catalog
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    migrate(engine)
+    app.extensions["onething.engine"] = engine
+    if app.config["PUBLISH_ON_START"]:
+        catalog = load_catalog(app.config.get("SCHEMAS"))
+        with Session(engine) as session:
+            publish_catalog(session, catalog, published_by="schemas/")
+            session.commit()
+
+
+def get_session():
+    """The request's database session, opened on first use and closed in teardown."""
+    from flask import current_app
+
+    from onething.db import session_for
+
+    if "db_session" not in g:
+        g.db_session = session_for(current_app.extensions["onething.engine"])
+    return g.db_session
+
+
+def _close_session(exception: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        if exception is not None:
+            session.rollback()
+        session.close()
+
+
+def _error_page(error: HTTPException):
+    """Render HTTP errors as localized pages (or just the message for htmx)."""
+    template = "_error.html" if request.headers.get("HX-Request") else "error.html"
+    return render_template(template, error=error), error.code

@@ -1,0 +1,158 @@
+"""HTML form fields ⇄ the merged submission, and single-field checks.
+
+A field's HTML name is its path in the submission: `premises_area`,
+`legal_representative.id_number`, `matters.food-business-licence.food_items`.
+A value that cannot be converted (letters in a number) is kept as typed, so
+the applicant sees it again next to its message and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from onething.formats import FORMAT_CHECKER
+from onething.layout import resolve
+
+
+def fields_of(layout: dict) -> list[dict]:
+    """Every field of a layout, in page order."""
+    return [field for section in layout["sections"] for field in section["fields"]]
+
+
+def get_path(data: dict, path: str) -> Any:
+    """The value at a dotted path, or None."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def set_path(data: dict, path: str, value: Any) -> None:
+    """Set the value at a dotted path, creating objects on the way."""
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def convert(entry: dict, raw: str) -> Any:
+    """Turn one submitted string into the field's type, or keep it as typed."""
+    for option in entry.get("options") or []:
+        if str(option["value"]).lower() == raw.lower():
+            return option["value"]
+    kind = entry.get("type")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            number = float(raw)
+            return int(number) if number.is_integer() and "." not in raw else number
+    except ValueError:
+        return raw
+    return raw
+
+
+def parse_field(entry: dict, form) -> Any:
+    """The value of one field from submitted form data; None when left empty."""
+    if entry.get("children"):
+        group = {}
+        for child in entry["children"]:
+            value = parse_field(child, form)
+            if value is not None:
+                group[child["key"]] = value
+        return group or None
+    if entry["widget"] == "checkboxes":
+        values = [convert({**entry, "type": None}, v) for v in form.getlist(entry["path"]) if v]
+        return values or None
+    raw = form.get(entry["path"], "")
+    raw = raw.strip() if isinstance(raw, str) else raw
+    return convert(entry, raw) if raw != "" else None
+
+
+def parse_form(layout: dict, form) -> dict:
+    """The submission data that a posted one form holds (empty fields left out)."""
+    data: dict = {}
+    for entry in fields_of(layout):
+        value = parse_field(entry, form)
+        if value is not None:
+            set_path(data, entry["path"], value)
+    return data
+
+
+def merge_data(old: dict, new: dict, layout: dict) -> dict:
+    """The draft's data with this page's fields replaced (emptied fields removed)."""
+    merged = {key: (dict(value) if isinstance(value, dict) else value)
+              for key, value in old.items()}
+    if "matters" in merged:
+        merged["matters"] = {k: dict(v) for k, v in merged["matters"].items()}
+    for entry in fields_of(layout):
+        *parents, last = entry["path"].split(".")
+        node = merged
+        for part in parents:
+            node = node.setdefault(part, {})
+        value = get_path(new, entry["path"])
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return merged
+
+
+def field_schema(composition, path: str) -> dict:
+    """The merged schema of one field (or part of a group), with $defs to resolve it."""
+    schema = composition.schema
+    parts = path.split(".")
+    if parts[0] == "matters":
+        node = schema["properties"]["matters"]["properties"][parts[1]]["properties"][parts[2]]
+        rest = parts[3:]
+    else:
+        node, rest = schema["properties"][parts[0]], parts[1:]
+    for part in rest:
+        node = _deref(node, schema)["properties"][part]
+    return {"$defs": schema.get("$defs", {}), **node}
+
+
+def _deref(node: dict, schema: dict) -> dict:
+    ref = node.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        merged = dict(_deref(schema["$defs"][ref.removeprefix("#/$defs/")], schema))
+        merged.update({k: v for k, v in node.items() if k != "$ref"})
+        return merged
+    return node
+
+
+@lru_cache(maxsize=4096)
+def _field_validator(key: str, schema_json: str) -> Draft202012Validator:
+    import json
+
+    return Draft202012Validator(json.loads(schema_json), format_checker=FORMAT_CHECKER)
+
+
+def check_field(composition, entry: dict, value: Any) -> list:
+    """The jsonschema errors of one field's value, compiled once per composition and field."""
+    import json
+
+    schema = field_schema(composition, entry["path"])
+    validator = _field_validator(f"{composition.key}:{entry['path']}",
+                                 json.dumps(schema, sort_keys=True))
+    return list(validator.iter_errors(value))
+
+
+def resolved_field(composition, path: str) -> dict:
+    """The resolved schema of a field (library definitions followed), for messages."""
+    catalog = composition.bundle.catalog
+    parts = path.split(".")
+    owner = ".".join(parts[:3]) if parts[0] == "matters" else parts[0]
+    uses = composition.uses.get(owner)
+    if not uses:
+        return {}
+    schema = resolve(uses[0].schema, catalog)
+    for part in parts[3:] if parts[0] == "matters" else parts[1:]:
+        schema = resolve(schema.get("properties", {}).get(part, {}), catalog)
+    return schema

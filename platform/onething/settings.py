@@ -1,0 +1,44 @@
+"""Settings, declared in one place with their help text.
+
+Each is read from the app config, which create_app layers as: these
+defaults, then `instance/config.py`, then `ONETHING_<NAME>` environment
+variables. A test fails when a setting is missing from the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, default and what it is for."""
+
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS = [
+    Setting("DATABASE_URL", None,
+            "SQLAlchemy URL of the database; default: a SQLite file in the instance folder. "
+            "PostgreSQL: postgresql+psycopg://user:password@host/dbname"),
+    Setting("SCHEMAS", None,
+            "The schemas folder published on start; default: the repository's schemas/"),
+    Setting("PUBLISH_ON_START", True,
+            "Publish changed bundles from the schemas folder when the app starts"),
+    Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024,
+            "Largest upload accepted for one material, in bytes (checked while streaming)"),
+    Setting("UPLOAD_TYPES", ["application/pdf", "image/jpeg", "image/png"],
+            "Content types accepted for materials (checked against the file's first bytes)"),
+    Setting("SECRET_KEY", None,
+            "Signs session cookies; default: a random key kept in instance/secret_key"),
+    Setting("PUBLIC_URL", None,
+            "Base URL printed in QR codes and resume links; default: the request's host"),
+]
+
+
+def defaults() -> dict[str, Any]:
+    """The default value of every setting, for app.config."""
+    return {setting.name: setting.default for setting in SETTINGS}

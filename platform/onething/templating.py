@@ -1,0 +1,128 @@
+"""Template helpers: names of departments and matters, localized messages and states."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from onething.forms import get_path, resolved_field
+from onething.i18n import localized
+from onething.layout import options
+from onething.messages import message_for
+
+UPLOAD_PROBLEMS = {
+    "too_large": _l("The file is larger than allowed."),
+    "wrong_type": _l("Only PDF, JPEG and PNG files are accepted."),
+    "missing_file": _l("Choose a file first."),
+    "not_allowed": _l("This material cannot be handled that way."),
+}
+TASK_STATES = {
+    "waiting": _l("Waiting for an earlier approval"),
+    "pending": _l("With the department"),
+}
+# What a 404 was about, so the page can say what to do next.
+NOT_FOUND = {
+    "draft": _l("This draft link is not valid. Open the link you were given, or start again."),
+    "submission": _l("No case matches this tracking number and access code."),
+    "bundle": _l("This service is not published."),
+}
+
+
+def department_name(code: str, catalog) -> str:
+    """A department's name in the current locale (its code if unknown)."""
+    department = catalog.departments.get(code)
+    return localized(department.data.get("short_name") or department.name) if department else code
+
+
+def matter_name(code: str, catalog) -> str:
+    """A matter's name in the current locale."""
+    matter = catalog.matters.get(code)
+    return localized(matter.name) if matter else code
+
+
+def field_message(composition, error) -> str:
+    """The localized message of one field error."""
+    schema = resolved_field(composition, error.path) if composition is not None else None
+    return message_for(error, schema)
+
+
+def field_messages(composition, errors) -> list[str]:
+    """The distinct messages of a field's errors: two broken rules may say the same thing."""
+    return list(dict.fromkeys(field_message(composition, error) for error in errors))
+
+
+def field_title(composition, path: str) -> str:
+    """The localized title of a field of the one form."""
+    schema = resolved_field(composition, path)
+    return localized(schema.get("title", path)) if schema else path
+
+
+def material_title(composition, material_id: str) -> str:
+    """The localized name of a material of the one set."""
+    material = next((m for m in composition.materials if m.id == material_id), None)
+    return localized(material.name) if material else material_id
+
+
+def display_value(entry: dict, value) -> str:
+    """A submitted value as people read it: labels for choices, parts for groups."""
+    if value is None:
+        return "—"
+    if entry.get("children") and isinstance(value, dict):
+        return "；".join(display_value(child, value.get(child["key"]))
+                        for child in entry["children"])
+    choices = {repr(o["value"]): localized(o["title"]) for o in entry.get("options") or []}
+    if isinstance(value, list):
+        return "、".join(choices.get(repr(v), str(v)) for v in value)
+    return choices.get(repr(value), str(value))
+
+
+def task_state(task) -> str:
+    """A task's state for the applicant."""
+    return str(TASK_STATES.get(task.status, task.status))
+
+
+def upload_problem(code: str) -> str:
+    """Why an upload was refused."""
+    return str(UPLOAD_PROBLEMS.get(code, _("The file could not be accepted.")))
+
+
+def error_title(error: HTTPException) -> str:
+    """A short localized title for an HTTP error."""
+    titles = {400: _("The request could not be understood"), 404: _("Not found"),
+              413: _("The file is too large"), 422: _("Please check your input"),
+              500: _("Something went wrong on our side")}
+    return titles.get(error.code, str(error.code))
+
+
+def error_text(error: HTTPException) -> str:
+    """What happened and what to do next, localized."""
+    if error.code == 404 and error.description in NOT_FOUND:
+        return str(NOT_FOUND[error.description])
+    if error.code == 413:
+        return _("Choose a smaller file. Nothing you entered was lost.")
+    if error.code == 400:
+        return _("Reload the page and try again. Nothing you entered was lost.")
+    return _("Please try again. If it happens again, call 12345.")
+
+
+def resume_link(draft) -> str:
+    """The secret link that opens a draft on another device."""
+    from flask import session
+
+    token = session.get("draft_tokens", {}).get(draft.public_id, "")
+    return url_for("drafts.form", public_id=draft.public_id, token=token, _external=True)
+
+
+def init_app(app) -> None:
+    """Register the helpers as Jinja globals and filters."""
+    app.jinja_env.globals.update(
+        department_name=department_name, matter_name=matter_name, field_message=field_message,
+        field_messages=field_messages,
+        field_title=field_title, material_title=material_title, display_value=display_value,
+        task_state=task_state, upload_problem=upload_problem, error_title=error_title,
+        error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
+    )
+    app.jinja_env.filters["department_name"] = department_name
+    app.jinja_env.filters["matter_name"] = matter_name

@@ -1,0 +1,243 @@
+"""The one form, the materials, review and submit: every step saves the draft first."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import tempfile
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlmodel import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from onething.app import get_session, htmx
+from onething.forms import (
+    check_field,
+    fields_of,
+    get_path,
+    merge_data,
+    parse_field,
+    parse_form,
+)
+from onething.models import StoredFile, Submission
+from onething.validation import FieldError, field_errors
+from onething.views import composition_of, load_draft, version_of
+from onething.views.status import remember_submission
+from onething.workflow import SubmissionRefused, save_draft, submit
+
+bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>")
+
+# The first bytes of each accepted content type: the declared type is not trusted.
+SIGNATURES = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+}
+CHUNK = 64 * 1024
+
+
+def _errors_for(composition, data) -> dict[str, list[FieldError]]:
+    return field_errors(composition, data)
+
+
+@bp.route("/form", methods=["GET", "POST"])
+def form(public_id: str):
+    """The one form: saved on every post, whatever its errors; valid goes on to materials."""
+    draft = load_draft(public_id)
+    if draft.submitted_at:
+        return redirect(url_for("drafts.review", public_id=public_id))
+    composition = composition_of(draft)
+    errors: dict = {}
+    if request.method == "POST":
+        data = merge_data(draft.data or {}, parse_form(composition.layout, request.form),
+                          composition.layout)
+        save_draft(get_session(), draft, data=data)
+        get_session().commit()
+        errors = _errors_for(composition, {**data, "answers": draft.answers})
+        if not errors:
+            return redirect(url_for("drafts.materials", public_id=public_id))
+    status = 422 if errors else 200
+    return render_template("form.html", draft=draft, composition=composition,
+                           data=draft.data or {}, errors=errors, get_path=get_path), status
+
+
+@bp.get("/check")
+def check(public_id: str):
+    """Check one field on blur; only its message comes back."""
+    draft = load_draft(public_id)
+    composition = composition_of(draft)
+    path = request.args.get("field", "")
+    entry = next((f for f in fields_of(composition.layout) if f["path"] == path), None)
+    if entry is None:
+        for parent in fields_of(composition.layout):
+            entry = next((c for c in parent.get("children", []) if c["path"] == path), entry)
+    if entry is None:
+        abort(404, description="field")
+    value = parse_field(entry, request.args)
+    if value is None:
+        errors = [FieldError(path, "required", "required")] if entry["required"] == "always" \
+            else []
+    else:
+        errors = [FieldError(path, e.validator, e.message, (), e.validator_value)
+                  for e in check_field(composition, entry, value)]
+    return render_template("_field_message.html", path=path, errors=errors,
+                           composition=composition)
+
+
+@bp.route("/materials", methods=["GET"])
+def materials(public_id: str):
+    """The one set of materials, with each one's state."""
+    draft = load_draft(public_id)
+    return render_template("materials.html", draft=draft, composition=composition_of(draft),
+                           problems={})
+
+
+@bp.post("/materials/<material_id>")
+def material(public_id: str, material_id: str):
+    """Upload a material, mark it to be supplied later (容缺), or sign the commitment (告知承诺)."""
+    # The limit applies while werkzeug streams the body, before anything is kept.
+    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + 64 * 1024
+    draft = load_draft(public_id)
+    composition = composition_of(draft)
+    merged = next((m for m in composition.materials if m.id == material_id), None)
+    if merged is None or not merged.upload:
+        abort(404, description="material")
+    action = request.form.get("action", "upload")
+    entries = dict(draft.materials or {})
+    problem = None
+    if action == "defer" and merged.necessity == "deferrable":
+        entries[material_id] = {"state": "deferred"}
+    elif action == "commit" and merged.commitment:
+        entries[material_id] = {"state": "commitment"}
+    elif action == "clear":
+        entries.pop(material_id, None)
+    elif action == "upload":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            problem = "missing_file"
+        else:
+            stored, problem = store_upload(upload)
+            if stored is not None:
+                entries[material_id] = {"state": "uploaded", "file": stored.sha256,
+                                        "filename": upload.filename[:200], "size": stored.size,
+                                        "content_type": stored.content_type}
+    else:
+        problem = "not_allowed"
+    if problem is None:
+        save_draft(get_session(), draft, materials=entries)
+        get_session().commit()
+    return _material_response(draft, composition, merged, problem)
+
+
+def _material_response(draft, composition, merged, problem):
+    if htmx:
+        return render_template("_material.html", draft=draft, composition=composition,
+                               material=merged, problem=problem), 422 if problem else 200
+    if problem:
+        return render_template("materials.html", draft=draft, composition=composition,
+                               problems={merged.id: problem}), 422
+    return redirect(url_for("drafts.materials", public_id=draft.public_id))
+
+
+def store_upload(upload) -> tuple[StoredFile | None, str | None]:
+    """Copy an upload in chunks to content-addressed storage, checking its type and size."""
+    limit = current_app.config["UPLOAD_MAX_BYTES"]
+    allowed = current_app.config["UPLOAD_TYPES"]
+    folder = Path(current_app.instance_path) / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    head = upload.stream.read(16)
+    content_type = next((kind for kind in allowed
+                         if any(head.startswith(sig) for sig in SIGNATURES.get(kind, ()))), None)
+    if content_type is None:
+        return None, "wrong_type"
+    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as out:
+        chunk = head
+        while chunk:
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                Path(out.name).unlink(missing_ok=True)
+                return None, "too_large"
+            digest.update(chunk)
+            out.write(chunk)
+            chunk = upload.stream.read(CHUNK)
+    sha = digest.hexdigest()
+    target = folder / sha[:2] / sha
+    target.parent.mkdir(exist_ok=True)
+    Path(out.name).replace(target)
+    session = get_session()
+    stored = session.get(StoredFile, sha)
+    if stored is None:
+        stored = StoredFile(sha256=sha, size=size, content_type=content_type)
+        session.add(stored)
+        session.flush()
+    return stored, None
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """An upload over the limit: say so next to its material; the draft is untouched."""
+    public_id = request.view_args.get("public_id") if request.view_args else None
+    material_id = request.view_args.get("material_id") if request.view_args else None
+    if not public_id or not material_id:
+        return render_template("error.html", error=error), 413
+    draft = load_draft(public_id)
+    composition = composition_of(draft)
+    merged = next((m for m in composition.materials if m.id == material_id), None)
+    if merged is None:
+        return render_template("error.html", error=error), 413
+    if htmx:
+        return render_template("_material.html", draft=draft, composition=composition,
+                               material=merged, problem="too_large"), 413
+    return render_template("materials.html", draft=draft, composition=composition,
+                           problems={material_id: "too_large"}), 413
+
+
+@bp.get("/review")
+def review(public_id: str):
+    """Everything once more before the single submit."""
+    draft = load_draft(public_id)
+    if draft.submitted_at:
+        submission = get_session().exec(
+            select(Submission).where(Submission.draft_id == draft.id)).first()
+        if submission is not None:
+            return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))
+    composition = composition_of(draft)
+    # A fresh key per review page: a double click or a browser retry repeats it.
+    return render_template("review.html", draft=draft, composition=composition,
+                           data=draft.data or {}, get_path=get_path,
+                           idempotency_key=secrets.token_urlsafe(16),
+                           version=version_of(draft), refused=None)
+
+
+@bp.post("/submit")
+def submit_draft(public_id: str):
+    """Submit once: one transaction stores the submission and routes it to the departments."""
+    draft = load_draft(public_id)
+    key = request.form.get("idempotency_key", "")
+    if not 16 <= len(key) <= 64:
+        abort(400, description="idempotency_key")
+    try:
+        submission = submit(get_session(), draft, key)
+    except SubmissionRefused as refused:
+        get_session().rollback()
+        composition = composition_of(draft)
+        return render_template("review.html", draft=draft, composition=composition,
+                               data=draft.data or {}, get_path=get_path,
+                               idempotency_key=secrets.token_urlsafe(16),
+                               version=version_of(draft), refused=refused), 422
+    get_session().commit()
+    token = session.get("draft_tokens", {}).get(public_id) or request.args.get("token", "")
+    remember_submission(submission.tracking_number, token)
+    return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))

@@ -1,0 +1,79 @@
+"""The bundle start page: scenario questions (情形) that show, as they are answered,
+which matters apply, what to prepare, how many trips and how long."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from onething.app import get_session, htmx
+from onething.compose import AnswersError, compose, merged_questions
+from onething.forms import parse_form
+from onething.layout import describe_field
+from onething.publishing import bundle_of, latest_version
+from onething.scenario import answer_errors, holds
+from onething.validation import FieldError
+from onething.views import remember_token
+from onething.workflow import create_draft
+
+bp = Blueprint("start", __name__)
+
+
+def question_layout(bundle) -> dict:
+    """The questionnaire laid out like a form section, one entry per question."""
+    questions = merged_questions(bundle)
+    required = set(questions.get("required", []))
+    fields = []
+    for key, schema in questions["properties"].items():
+        entry = describe_field(key, key, schema, bundle.catalog)
+        entry["required"] = "always" if key in required else "optional"
+        fields.append(entry)
+    return {"sections": [{"id": "questions", "fields": fields}]}
+
+
+def preview(bundle, answers: dict) -> dict:
+    """What applies so far: exact once every question is answered, provisional before."""
+    try:
+        composition = compose(bundle, answers)
+    except AnswersError:
+        general = compose(bundle)
+        matters = [m for m in general.matters if holds(general.conditions[m.code], answers)]
+        materials = [m for m in general.materials if holds(m.condition, answers)]
+        return {"complete": False, "matters": matters, "materials": materials}
+    return {"complete": True, "matters": composition.matters,
+            "materials": composition.materials, "plan": composition.plan,
+            "savings": composition.savings}
+
+
+def published_bundle(code: str):
+    """The newest published version of a bundle and the bundle itself; 404 if unpublished."""
+    version = latest_version(get_session(), code)
+    if version is None:
+        abort(404, description="bundle")
+    return version, bundle_of(version)
+
+
+@bp.route("/b/<code>", methods=["GET", "POST"])
+def start(code: str):
+    """Show the questions (full page, or only the live panel for htmx); POST starts a draft."""
+    version, bundle = published_bundle(code)
+    layout = question_layout(bundle)
+    answers = parse_form(layout, request.form if request.method == "POST" else request.args)
+    errors = {}
+    if request.method == "POST":
+        for error in answer_errors(merged_questions(bundle), answers):
+            key = error.path[0] if error.path else (
+                [k for k in error.validator_value if k not in answers] or [""])[0]
+            errors.setdefault(str(key), error)
+        if not errors:
+            draft, token = create_draft(get_session(), version)
+            draft.answers = answers
+            get_session().commit()
+            remember_token(draft.public_id, token)
+            return redirect(url_for("drafts.form", public_id=draft.public_id))
+    errors_by_path = {key: [FieldError(key, e.validator, e.message, (), e.validator_value)]
+                      for key, e in errors.items()}
+    context = {"bundle": bundle, "version": version, "layout": layout, "answers": answers,
+               "errors_by_path": errors_by_path, "preview": preview(bundle, answers)}
+    if htmx and request.method == "GET":
+        return render_template("_scenario.html", **context)
+    return render_template("start.html", **context), 422 if errors else 200

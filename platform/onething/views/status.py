@@ -1,0 +1,94 @@
+"""The receipt (受理回执) and the status page, opened by tracking number plus token."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from onething.app import get_session
+from onething.compose import compose
+from onething.models import BundleVersion
+from onething.publishing import bundle_of
+from onething.workflow import find_submission, tasks_of
+
+bp = Blueprint("status", __name__, url_prefix="/s")
+
+_TOKENS = "submission_tokens"
+
+
+def remember_submission(tracking_number: str, token: str) -> None:
+    """Keep a submission's token in the signed session cookie."""
+    tokens = dict(session.get(_TOKENS, {}))
+    tokens[tracking_number] = token
+    session[_TOKENS] = tokens
+    session.permanent = True
+
+
+def token_for(tracking_number: str) -> str | None:
+    """The token given in the URL or a form, else the one this browser keeps."""
+    return (request.values.get("token")
+            or session.get(_TOKENS, {}).get(tracking_number))
+
+
+def load_submission(tracking_number: str):
+    """The submission, if the request holds its token; 404 otherwise (no hint which is wrong)."""
+    token = token_for(tracking_number)
+    submission = find_submission(get_session(), tracking_number, token) if token else None
+    if submission is None:
+        abort(404, description="submission")
+    remember_submission(tracking_number, token)
+    return submission, token
+
+
+def status_url(tracking_number: str, token: str) -> str:
+    """The absolute URL of the status page, with its token, for QR codes."""
+    base = current_app.config.get("PUBLIC_URL")
+    path = url_for("status.receipt", tracking_number=tracking_number, token=token)
+    return base.rstrip("/") + path if base else url_for(
+        "status.receipt", tracking_number=tracking_number, token=token, _external=True)
+
+
+@bp.get("/")
+def lookup():
+    """Find a case by tracking number and token (a form that works without JavaScript)."""
+    tracking_number = request.args.get("tracking_number", "").strip().upper()
+    if tracking_number and request.args.get("token"):
+        return receipt(tracking_number)
+    return render_template("lookup.html", tracking_number=tracking_number)
+
+
+@bp.get("/<tracking_number>")
+def receipt(tracking_number: str):
+    """The receipt and the case's progress: each department, its state and due date."""
+    submission, token = load_submission(tracking_number)
+    version = get_session().get(BundleVersion, submission.bundle_version_id)
+    bundle = bundle_of(version)
+    composition = compose(bundle, submission.answers)
+    tasks = tasks_of(get_session(), submission)
+    return render_template("status.html", submission=submission, bundle=bundle,
+                           composition=composition, tasks=tasks, version=version,
+                           qr_url=url_for("status.qr", tracking_number=tracking_number,
+                                          token=token),
+                           link=status_url(tracking_number, token))
+
+
+@bp.get("/<tracking_number>/qr.svg")
+def qr(tracking_number: str):
+    """A QR code of the status page, for the applicant's phone."""
+    _, token = load_submission(tracking_number)
+    out = io.BytesIO()
+    segno.make(status_url(tracking_number, token), error="m").save(
+        out, kind="svg", scale=4, border=2, xmldecl=False, title="QR")
+    return Response(out.getvalue(), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,234 @@
+"""The applicants' pages, from the scenario questions to the receipt, without JavaScript."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from onething.app import get_session
+from onething.models import Draft, StoredFile, Submission, Task
+
+ANSWERS = {"has_business_licence": "false", "public_gathering_place": "true",
+           "fire_route": "commitment", "outdoor_signboard": "true", "sells_tobacco": "true"}
+FORM = {
+    "entity_name": "青岛海风餐饮有限公司", "entity_type": "limited_company",
+    "legal_representative.name": "王海风", "legal_representative.id_number": "11010519491231002X",
+    "legal_representative.mobile": "13805320000", "business_scope": "餐饮服务；食品销售",
+    "contact_name": "李青", "contact_mobile": "13905321111",
+    "premises_address.division_code": "370202", "premises_address.detail": "香港中路10号",
+    "premises_area": "120",
+    "matters.business-registration.shareholder_count": "2",
+    "matters.food-business-licence.main_business_format": "catering_operator",
+    "matters.food-business-licence.food_business_items": ["hot_food", "cold_food"],
+    "matters.food-business-licence.food_safety_manager_name": "赵安",
+    "matters.food-business-licence.food_safety_manager_mobile": "13705322222",
+    "matters.fire-safety-check.place_type": "restaurant",
+    "matters.fire-safety-check.floors_used": "1-2",
+    "matters.fire-safety-check.max_occupancy": "80",
+    "matters.outdoor-signboard.signboard_text": "海风小馆",
+    "matters.outdoor-signboard.signboard_width_m": "6",
+    "matters.outdoor-signboard.signboard_height_m": "1.2",
+    "matters.outdoor-signboard.signboard_position": "storefront",
+    "matters.outdoor-signboard.lighting": "false",
+    "matters.tobacco-retail-licence.retail_format": "restaurant",
+    "matters.tobacco-retail-licence.business_hours": "10:00-22:00",
+    "matters.tobacco-retail-licence.is_chain_store": "false",
+}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def start(client) -> str:
+    response = client.post("/b/open-restaurant", data=ANSWERS)
+    assert response.status_code == 302, response.data.decode()[:500]
+    return response.headers["Location"].removesuffix("/form")
+
+
+def fill(client, draft_url: str):
+    response = client.post(f"{draft_url}/form", data=FORM)
+    assert response.status_code == 302, re.findall(r'class="error">([^<]*)', response.text)
+
+
+def upload_everything(client, draft_url: str):
+    page = client.get(f"{draft_url}/materials").text
+    # Every material that offers an upload form gets a small PDF.
+    for material_id in re.findall(r'/materials/([a-z0-9-]+)"', page):
+        client.post(f"{draft_url}/materials/{material_id}",
+                        data={"action": "upload", "file": (io.BytesIO(PDF), "a.pdf")},
+                        content_type="multipart/form-data")
+
+
+def submit(client, draft_url: str) -> str:
+    review = client.get(f"{draft_url}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    response = client.post(f"{draft_url}/submit", data={"idempotency_key": key})
+    assert response.status_code == 302, response.text[:2000]
+    return response.headers["Location"]
+
+
+def test_catalog_lists_published_bundles(client):
+    page = client.get("/").text
+    assert "开办餐饮店" in page and "/b/open-restaurant" in page
+
+
+def test_start_page_serves_a_partial_to_htmx(client):
+    full = client.get("/b/open-restaurant")
+    assert "<html" in full.text and full.headers["Vary"].count("HX-Request") == 1
+    partial = client.get("/b/open-restaurant", query_string={**ANSWERS},
+                         headers={"HX-Request": "true"})
+    assert "<html" not in partial.text
+    assert "烟草专卖零售许可证核发" in partial.text
+    assert re.search(r"5\s*个?工作日|5 working days", partial.text)
+
+
+def test_answers_that_contradict_the_questionnaire_are_refused_next_to_the_question(client):
+    response = client.post("/b/open-restaurant", data={**ANSWERS, "sells_tobacco": "maybe"})
+    assert response.status_code == 422
+    assert 'value="maybe"' not in response.text  # not an option: nothing is checked
+    assert client.get("/").status_code == 200
+    with client.application.app_context():
+        assert get_session().exec(select(Draft)).all() == []
+
+
+def test_an_unpublished_bundle_is_not_found(client):
+    response = client.post("/b/open-bakery", data=ANSWERS)
+    assert response.status_code == 404
+    assert "<html" in response.text
+
+
+def test_failed_validation_keeps_everything_typed(client):
+    draft_url = start(client)
+    typed = {**FORM, "premises_area": "一百二十", "contact_mobile": "12345"}
+    response = client.post(f"{draft_url}/form", data=typed)
+    assert response.status_code == 422
+    assert 'value="一百二十"' in response.text and 'value="12345"' in response.text
+    assert 'value="青岛海风餐饮有限公司"' in response.text
+    # The draft kept it too: a reload shows the same values.
+    again = client.get(f"{draft_url}/form").text
+    assert 'value="一百二十"' in again and 'value="王海风"' in again
+
+
+def test_a_field_check_returns_only_its_message(client):
+    draft_url = start(client)
+    field = "legal_representative.id_number"
+    bad = client.get(f"{draft_url}/check",
+                     query_string={"field": field, field: "110105194912310021"})
+    assert "<html" not in bad.text and 'class="error"' in bad.text
+    good = client.get(f"{draft_url}/check",
+                      query_string={"field": field, field: "11010519491231002X"})
+    assert 'class="error"' not in good.text
+
+
+def test_resume_link_works_in_another_browser_and_a_forged_one_does_not(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    link = re.search(r'class="link" value="([^"]+)"', client.get(f"{draft_url}/form").text).group(1)
+    other = app.test_client()
+    assert other.get(f"{draft_url}/form").status_code == 404  # no token: nothing shown
+    restored = other.get(link.replace("http://localhost", ""))
+    assert restored.status_code == 200 and 'value="海风小馆"' in restored.text
+    forged = app.test_client().get(f"{draft_url}/form?token=forged-token")
+    assert forged.status_code == 404
+    assert "海风小馆" not in forged.text
+
+
+def test_uploads_are_checked_while_streaming(app, client):
+    draft_url = start(client)
+    target = f"{draft_url}/materials/premises-floor-plan"
+    too_big = client.post(target, data={"action": "upload",
+                                        "file": (io.BytesIO(PDF + b"0" * 200_000), "big.pdf")},
+                          content_type="multipart/form-data")
+    assert too_big.status_code == 413 and 'class="error"' in too_big.text
+    wrong = client.post(target, data={"action": "upload",
+                                      "file": (io.BytesIO(b"MZ\x90\x00 not a pdf"), "x.pdf")},
+                        content_type="multipart/form-data")
+    assert wrong.status_code == 422
+    ok = client.post(target, data={"action": "upload", "file": (io.BytesIO(PDF), "plan.pdf")},
+                     content_type="multipart/form-data")
+    assert ok.status_code == 302
+    with app.app_context():
+        stored = get_session().exec(select(StoredFile)).all()
+    assert len(stored) == 1 and stored[0].size == len(PDF)
+    files = list((Path(app.instance_path) / "files").rglob("*"))
+    assert any(p.name == stored[0].sha256 for p in files)
+
+
+def test_the_whole_restaurant_case_routes_one_task_per_step(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt_url = submit(client, draft_url)
+    receipt = client.get(receipt_url)
+    assert receipt.status_code == 200
+    tracking = re.search(r"<strong>(OT[0-9]{8}-[0-9A-Z]{6})</strong>", receipt.text).group(1)
+    assert "qr.svg" in receipt.text
+    with app.app_context():
+        session = get_session()
+        submission = session.exec(select(Submission)).one()
+        tasks = session.exec(select(Task)).all()
+    assert submission.tracking_number == tracking
+    assert {t.matter_code for t in tasks} == {
+        "business-registration", "food-business-licence", "fire-safety-check",
+        "outdoor-signboard", "tobacco-retail-licence"}
+    states = {t.matter_code: t.status for t in tasks}
+    assert states["food-business-licence"] == "waiting" and states["fire-safety-check"] == "pending"
+    signboard = next(t for t in tasks if t.matter_code == "outdoor-signboard")
+    assert "legal_representative" not in signboard.slice_data  # not declared by the sign permit
+    assert "food_safety_manager_name" not in str(signboard.slice_data)
+    qr = client.get(f"/s/{tracking}/qr.svg")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+
+
+def test_a_double_submit_creates_one_submission(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    review = client.get(f"{draft_url}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    first = client.post(f"{draft_url}/submit", data={"idempotency_key": key})
+    second = client.post(f"{draft_url}/submit", data={"idempotency_key": key})
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert len(get_session().exec(select(Submission)).all()) == 1
+
+
+def test_a_missing_material_refuses_the_submit_and_loses_nothing(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    review = client.get(f"{draft_url}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    response = client.post(f"{draft_url}/submit", data={"idempotency_key": key})
+    assert response.status_code == 422
+    assert "premises-floor-plan" in response.text
+    assert 'value="海风小馆"' in client.get(f"{draft_url}/form").text
+    with app.app_context():
+        assert get_session().exec(select(Submission)).all() == []
+
+
+def test_a_status_page_needs_its_token(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt_url = submit(client, draft_url)
+    tracking = receipt_url.rsplit("/", 1)[-1]
+    assert app.test_client().get(f"/s/{tracking}").status_code == 404
+    assert app.test_client().get(f"/s/{tracking}?token=guess").status_code == 404
+
+
+def test_html_in_a_field_is_escaped_everywhere(client):
+    draft_url = start(client)
+    client.post(f"{draft_url}/form", data={**FORM, "entity_name": "<script>alert(1)</script>餐厅"})
+    for page in ("form", "review"):
+        text = client.get(f"{draft_url}/{page}").text
+        assert "<script>alert(1)</script>" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+@pytest.mark.parametrize("lang", ["zh-Hant", "en"])
+def test_pages_switch_language(client, lang):
+    page = client.get(f"/b/open-restaurant?lang={lang}").text
+    assert f'<html lang="{lang}">' in page
+    assert {"zh-Hant": "開辦餐飲店", "en": "restaurant"}[lang] in page
