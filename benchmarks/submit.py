@@ -1,0 +1,246 @@
+"""Benchmark submitting: complete restaurant submissions posted by concurrent clients.
+
+The server is started as `onething serve` starts it (waitress, its default
+threads), once on SQLite and once on PostgreSQL (a throwaway cluster this
+script starts when PostgreSQL is installed, or --postgres URL). Complete
+restaurant drafts (every field, every material) are prepared beforehand in the
+same database; the timed part is the submit POST: validation, one transaction
+storing the submission and its five routed tasks with working-day due dates.
+
+The baseline is the same server's trivial endpoint (/healthz) under the same
+16 clients. Targets on 2 cores: submit throughput at least 30% of the
+baseline's, and p99 latency under 100 ms.
+
+    python benchmarks/submit.py [--clients 16] [--submissions 400] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+REPO = Path(__file__).resolve().parents[1]
+ANSWERS = {"has_business_licence": False, "public_gathering_place": True,
+           "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
+DATA = {
+    "entity_name": "青岛海风餐饮有限公司", "entity_type": "limited_company",
+    "legal_representative": {"name": "王海风", "id_number": "11010519491231002X",
+                             "mobile": "13805320000"},
+    "business_scope": "餐饮服务；食品销售", "contact_name": "李青", "contact_mobile": "13905321111",
+    "premises_address": {"division_code": "370202", "detail": "香港中路10号"},
+    "premises_area": 120,
+    "matters": {
+        "business-registration": {"shareholder_count": 2},
+        "food-business-licence": {"main_business_format": "catering_operator",
+                                  "food_business_items": ["hot_food"],
+                                  "food_safety_manager_name": "赵安",
+                                  "food_safety_manager_mobile": "13705322222"},
+        "fire-safety-check": {"place_type": "restaurant", "floors_used": "1",
+                              "max_occupancy": 80},
+        "outdoor-signboard": {"signboard_text": "海风小馆", "signboard_width_m": 6,
+                              "signboard_height_m": 1.2, "signboard_position": "storefront",
+                              "lighting": False},
+        "tobacco-retail-licence": {"retail_format": "restaurant",
+                                   "business_hours": "10:00-22:00", "is_chain_store": False},
+    },
+}
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster on a unix socket; yields its URL (None if not installed)."""
+    initdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not initdb:
+        yield None
+        return
+    bin_dir = initdb[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix="onething-bench-pg-"))
+    as_pg = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    data = folder / "data"
+    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
+    try:
+        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+            f"-k {folder} -c listen_addresses='' -c max_connections=100", "start")
+        subprocess.run([str(bin_dir / "createdb"), "-h", str(folder), "-U", "postgres", "bench"],
+                       check=True)
+        yield f"postgresql+psycopg://postgres@/bench?host={folder}"
+    finally:
+        subprocess.run([*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def prepare_drafts(database_url: str, instance: Path, count: int) -> list[tuple[str, str]]:
+    """Complete restaurant drafts, made through the workflow API: (public id, token) pairs."""
+    from onething.app import create_app
+    from onething.db import session_for
+    from onething.models import StoredFile
+    from onething.publishing import latest_version
+    from onething.workflow import create_draft, save_draft
+
+    app = create_app({"DATABASE_URL": database_url}, instance_path=instance)
+    engine = app.extensions["onething.engine"]
+    drafts = []
+    with session_for(engine) as session:
+        sha = "0" * 64
+        if session.get(StoredFile, sha) is None:
+            session.add(StoredFile(sha256=sha, size=1, content_type="application/pdf"))
+            session.commit()
+        version = latest_version(session, "open-restaurant")
+        from onething.compose import compose
+        from onething.publishing import bundle_of
+
+        composition = compose(bundle_of(version), ANSWERS)
+        materials = {m.id: {"state": "uploaded", "file": sha, "filename": "a.pdf", "size": 1,
+                            "content_type": "application/pdf"}
+                     for m in composition.materials if m.upload}
+        for _ in range(count):
+            draft, token = create_draft(session, version)
+            save_draft(session, draft, answers=ANSWERS, data=DATA, materials=materials)
+            drafts.append((draft.public_id, token))
+        session.commit()
+    engine.dispose()
+    return drafts
+
+
+@contextlib.contextmanager
+def server(database_url: str, instance: Path):
+    """`onething serve` in a child process, until the block ends."""
+    port = free_port()
+    env = dict(os.environ, ONETHING_DATABASE_URL=database_url,
+               ONETHING_INSTANCE_PATH=str(instance))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onething.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the server did not start: " + process.stderr.read().decode())
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def load(port: int, requests: list[tuple[str, str, bytes | None]], clients: int) -> dict:
+    """Send the requests from `clients` threads with keep-alive; throughput and latencies."""
+    latencies: list[float] = []
+    failures = []
+    lock = threading.Lock()
+    queue = iter(requests)
+
+    def worker():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                break
+            method, path, body = item
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+            start = time.perf_counter()
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                if response.status not in (200, 302):
+                    failures.append(response.status)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    ordered = sorted(latencies)
+    return {
+        "rps": len(latencies) / wall,
+        "p50": statistics.median(ordered) * 1000,
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "failures": failures,
+    }
+
+
+def run(label: str, database_url: str, args) -> None:
+    """Prepare drafts, start the server, measure baseline then submits."""
+    instance = Path(tempfile.mkdtemp(prefix="onething-bench-"))
+    try:
+        drafts = prepare_drafts(database_url, instance, args.submissions)
+        with server(database_url, instance) as port:
+            warm = [("GET", "/healthz", None)] * 200
+            load(port, warm, args.clients)
+            baseline = load(port, [("GET", "/healthz", None)] * (args.submissions * 4),
+                            args.clients)
+            submits = [("POST", f"/d/{public_id}/submit?{urlencode({'token': token})}",
+                        urlencode({"idempotency_key": secrets.token_urlsafe(16)}).encode())
+                       for public_id, token in drafts]
+            result = load(port, submits, args.clients)
+        ratio = result["rps"] / baseline["rps"]
+        print(f"[{label}] baseline GET /healthz: {baseline['rps']:7.0f} req/s, "
+              f"p50 {baseline['p50']:.1f} ms, p99 {baseline['p99']:.1f} ms")
+        print(f"[{label}] submit (restaurant, 5 tasks): {result['rps']:7.0f} req/s, "
+              f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
+              f"failures {len(result['failures'])}")
+        print(f"[{label}] ratio {ratio:.2f} of baseline (target ≥ 0.30: "
+              f"{'OK' if ratio >= 0.30 else 'MISSED'}); p99 target < 100 ms: "
+              f"{'OK' if result['p99'] < 100 else 'MISSED'}")
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def main() -> None:
+    """Run on SQLite, then on PostgreSQL."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--submissions", type=int, default=400)
+    parser.add_argument("--postgres", default=None,
+                        help="a PostgreSQL URL (default: start a throwaway cluster)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        run("sqlite", f"sqlite:///{folder}/bench.sqlite3", args)
+    if args.postgres:
+        run("postgresql", args.postgres, args)
+        return
+    with postgres_cluster() as url:
+        if url is None:
+            print("[postgresql] skipped: PostgreSQL is not installed")
+        else:
+            run("postgresql", url, args)
+
+
+if __name__ == "__main__":
+    main()
