@@ -232,3 +232,40 @@ def test_pages_switch_language(client, lang):
     page = client.get(f"/b/open-restaurant?lang={lang}").text
     assert f'<html lang="{lang}">' in page
     assert {"zh-Hant": "開辦餐飲店", "en": "restaurant"}[lang] in page
+
+
+def test_a_commitment_letter_quotes_the_matters_conditions_and_is_kept(app, client):
+    response = client.post("/b/renovation-approval", data={
+        "building_status": "under_construction", "special_fire_project": "false"})
+    draft_url = response.headers["Location"].removesuffix("/form")
+    page = client.get(f"{draft_url}/materials").text
+    assert "site-readiness" in page
+    with app.app_context():
+        from onething.compose import compose
+        from onething.publishing import bundle_of, latest_version
+
+        version = latest_version(get_session(), "renovation-approval")
+        composition = compose(bundle_of(version), {"building_status": "under_construction",
+                                                   "special_fire_project": False})
+        material = next(m for m in composition.materials if m.id == "site-readiness")
+        matter = composition.bundle.catalog.matters[material.matters[0]]
+        condition = matter.data["conditions"][0]
+        condition = condition["zh-Hans"] if isinstance(condition, dict) else condition
+    assert condition in page  # the letter quotes the matter's own acceptance conditions
+    signed = client.post(f"{draft_url}/materials/site-readiness", data={"action": "commit"})
+    assert signed.status_code == 302
+    with app.app_context():
+        draft = get_session().exec(select(Draft)).one()
+    entry = draft.materials["site-readiness"]
+    assert entry["state"] == "commitment" and condition in entry["letter"]
+    assert entry["signed_at"]
+
+
+def test_a_tampered_idempotency_key_is_refused_and_changes_nothing(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    response = client.post(f"{draft_url}/submit", data={"idempotency_key": "x"})
+    assert response.status_code == 400 and "<html" in response.text
+    with app.app_context():
+        assert get_session().exec(select(Submission)).all() == []

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from onething.commitments import commitment_letter
 from onething.forms import get_path, resolved_field
 from onething.i18n import localized
 from onething.layout import options
@@ -119,7 +120,7 @@ def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
         department_name=department_name, matter_name=matter_name, field_message=field_message,
-        field_messages=field_messages,
+        field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
         task_state=task_state, upload_problem=upload_problem, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,

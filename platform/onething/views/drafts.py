@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import tempfile
@@ -21,6 +22,7 @@ from sqlmodel import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from onething.app import get_session, htmx
+from onething.commitments import commitment_letter, letter_text
 from onething.forms import (
     check_field,
     fields_of,
@@ -118,7 +120,12 @@ def material(public_id: str, material_id: str):
     if action == "defer" and merged.necessity == "deferrable":
         entries[material_id] = {"state": "deferred"}
     elif action == "commit" and merged.commitment:
-        entries[material_id] = {"state": "commitment"}
+        # Keep the very text the applicant signed, and when.
+        entries[material_id] = {
+            "state": "commitment",
+            "letter": letter_text(commitment_letter(composition, merged)),
+            "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
     elif action == "clear":
         entries.pop(material_id, None)
     elif action == "upload":
