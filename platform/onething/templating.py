@@ -110,9 +110,9 @@ def error_text(error: HTTPException) -> str:
 
 def resume_link(draft) -> str:
     """The secret link that opens a draft on another device."""
-    from flask import session
+    from onething.views import DRAFTS, remembered
 
-    token = session.get("draft_tokens", {}).get(draft.public_id, "")
+    token = remembered(DRAFTS, draft.public_id) or ""
     return url_for("drafts.form", public_id=draft.public_id, token=token, _external=True)
 
 

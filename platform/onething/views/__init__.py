@@ -10,26 +10,33 @@ from onething.models import Draft
 from onething.publishing import bundle_of
 from onething.workflow import find_draft
 
-# Drafts the browser holds tokens for, so a resume link is needed only once per device.
-_TOKENS = "draft_tokens"
+# The tokens this browser holds, kept in the signed session cookie so that a resume
+# link or a receipt link is needed only once per device.
+DRAFTS = "draft_tokens"
+SUBMISSIONS = "submission_tokens"
 
 
-def remember_token(public_id: str, token: str) -> None:
-    """Keep a draft's token in the signed session cookie."""
-    tokens = dict(session.get(_TOKENS, {}))
-    tokens[public_id] = token
-    session[_TOKENS] = tokens
+def remember(store: str, key: str, token: str) -> None:
+    """Keep a secret token (of a draft or a submission) in the signed session cookie."""
+    tokens = dict(session.get(store, {}))
+    tokens[key] = token
+    session[store] = tokens
     session.permanent = True
+
+
+def remembered(store: str, key: str) -> str | None:
+    """The token given in the query string, else the one this browser keeps."""
+    # Never the form: reading it would parse an upload body, even one over the limit.
+    return request.args.get("token") or session.get(store, {}).get(key)
 
 
 def load_draft(public_id: str) -> Draft:
     """The draft named in the URL, if the request (or this browser) holds its token."""
-    token = request.args.get("token") or session.get(_TOKENS, {}).get(public_id)
+    token = remembered(DRAFTS, public_id)
     draft = find_draft(get_session(), public_id, token) if token else None
     if draft is None:
         abort(404, description="draft")
-    if request.args.get("token"):
-        remember_token(public_id, token)
+    remember(DRAFTS, public_id, token)
     return draft
 
 

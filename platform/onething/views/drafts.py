@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlmodel import select
@@ -33,8 +32,15 @@ from onething.forms import (
 )
 from onething.models import StoredFile, Submission
 from onething.validation import FieldError, field_errors
-from onething.views import composition_of, load_draft, version_of
-from onething.views.status import remember_submission
+from onething.views import (
+    DRAFTS,
+    SUBMISSIONS,
+    composition_of,
+    load_draft,
+    remember,
+    remembered,
+    version_of,
+)
 from onething.workflow import SubmissionRefused, save_draft, submit
 
 bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>")
@@ -245,6 +251,5 @@ def submit_draft(public_id: str):
                                idempotency_key=secrets.token_urlsafe(16),
                                version=version_of(draft), refused=refused), 422
     get_session().commit()
-    token = session.get("draft_tokens", {}).get(public_id) or request.args.get("token", "")
-    remember_submission(submission.tracking_number, token)
+    remember(SUBMISSIONS, submission.tracking_number, remembered(DRAFTS, public_id))
     return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))

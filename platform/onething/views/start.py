@@ -12,7 +12,7 @@ from onething.layout import describe_field
 from onething.publishing import bundle_of, latest_version
 from onething.scenario import answer_errors, holds
 from onething.validation import FieldError
-from onething.views import remember_token
+from onething.views import DRAFTS, remember
 from onething.workflow import create_draft
 
 bp = Blueprint("start", __name__)
@@ -68,7 +68,7 @@ def start(code: str):
             draft, token = create_draft(get_session(), version)
             draft.answers = answers
             get_session().commit()
-            remember_token(draft.public_id, token)
+            remember(DRAFTS, draft.public_id, token)
             return redirect(url_for("drafts.form", public_id=draft.public_id))
     errors_by_path = {key: [FieldError(key, e.validator, e.message, (), e.validator_value)]
                       for key, e in errors.items()}

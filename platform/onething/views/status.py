@@ -12,7 +12,6 @@ from flask import (
     current_app,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -20,34 +19,18 @@ from onething.app import get_session
 from onething.compose import compose
 from onething.models import BundleVersion
 from onething.publishing import bundle_of
+from onething.views import SUBMISSIONS, remember, remembered
 from onething.workflow import find_submission, tasks_of
 
 bp = Blueprint("status", __name__, url_prefix="/s")
 
-_TOKENS = "submission_tokens"
-
-
-def remember_submission(tracking_number: str, token: str) -> None:
-    """Keep a submission's token in the signed session cookie."""
-    tokens = dict(session.get(_TOKENS, {}))
-    tokens[tracking_number] = token
-    session[_TOKENS] = tokens
-    session.permanent = True
-
-
-def token_for(tracking_number: str) -> str | None:
-    """The token given in the URL or a form, else the one this browser keeps."""
-    return (request.values.get("token")
-            or session.get(_TOKENS, {}).get(tracking_number))
-
-
 def load_submission(tracking_number: str):
     """The submission, if the request holds its token; 404 otherwise (no hint which is wrong)."""
-    token = token_for(tracking_number)
+    token = remembered(SUBMISSIONS, tracking_number)
     submission = find_submission(get_session(), tracking_number, token) if token else None
     if submission is None:
         abort(404, description="submission")
-    remember_submission(tracking_number, token)
+    remember(SUBMISSIONS, tracking_number, token)
     return submission, token
 
 
