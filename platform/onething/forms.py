@@ -8,7 +8,6 @@ the applicant sees it again next to its message and nothing is lost.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -127,20 +126,19 @@ def _deref(node: dict, schema: dict) -> dict:
     return node
 
 
-@lru_cache(maxsize=4096)
-def _field_validator(key: str, schema_json: str) -> Draft202012Validator:
-    import json
-
-    return Draft202012Validator(json.loads(schema_json), format_checker=FORMAT_CHECKER)
+_FIELD_VALIDATORS: dict[str, Draft202012Validator] = {}
+_FIELD_VALIDATOR_LIMIT = 4096
 
 
 def check_field(composition, entry: dict, value: Any) -> list:
     """The jsonschema errors of one field's value, compiled once per composition and field."""
-    import json
-
-    schema = field_schema(composition, entry["path"])
-    validator = _field_validator(f"{composition.key}:{entry['path']}",
-                                 json.dumps(schema, sort_keys=True))
+    key = f"{composition.key}:{entry['path']}"
+    validator = _FIELD_VALIDATORS.get(key)
+    if validator is None:
+        if len(_FIELD_VALIDATORS) >= _FIELD_VALIDATOR_LIMIT:
+            _FIELD_VALIDATORS.clear()
+        validator = _FIELD_VALIDATORS[key] = Draft202012Validator(
+            field_schema(composition, entry["path"]), format_checker=FORMAT_CHECKER)
     return list(validator.iter_errors(value))
 
 
