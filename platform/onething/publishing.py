@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from onething.definitions import Bundle, Catalog, Document
@@ -77,3 +78,10 @@ def bundle_of(version: BundleVersion) -> Bundle:
         bundle = Catalog(documents).bundle(version.bundle_code)
         _BUNDLES[key] = bundle
     return bundle
+
+
+def get_version(session: Session, version_id: int) -> BundleVersion | None:
+    """A bundle version without its snapshot, which loads only if bundle_of needs it."""
+    # The snapshot is the whole catalog a bundle needs (about 140 KB of JSON); a request
+    # that finds its composition cached never reads it.
+    return session.get(BundleVersion, version_id, options=[defer(BundleVersion.documents)])

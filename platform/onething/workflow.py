@@ -20,6 +20,7 @@ import hmac
 import secrets
 from typing import Any
 
+from sqlalchemy import insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
@@ -27,7 +28,7 @@ from sqlmodel import Session, col, select
 from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.materials import MergedMaterial
 from onething.models import BundleVersion, Draft, StoredFile, Submission, Task, utc_now
-from onething.publishing import bundle_of
+from onething.publishing import bundle_of, get_version
 from onething.validation import FieldError, field_errors
 from onething.workdays import add_working_days
 
@@ -265,13 +266,14 @@ def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:
 def _existing_submission(session: Session, draft: Draft, idempotency_key: str
                          ) -> Submission | None:
     """The submission of this draft, or of this key; a key of another draft is an error."""
-    mine = session.exec(select(Submission).where(Submission.draft_id == draft.id)).first()
+    # One query for both: this runs before every submit.
+    found = session.exec(select(Submission).where(
+        or_(Submission.draft_id == draft.id, Submission.idempotency_key == idempotency_key)
+    )).all()
+    mine = next((s for s in found if s.draft_id == draft.id), None)
     if mine is not None:
         return mine
-    keyed = session.exec(
-        select(Submission).where(Submission.idempotency_key == idempotency_key)
-    ).first()
-    if keyed is not None:
+    if found:
         raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} belongs to another draft")
     return None
 
@@ -288,7 +290,7 @@ def submit(session: Session, draft: Draft, idempotency_key: str, *,
     if existing is not None:
         return existing
 
-    version = session.get(BundleVersion, draft.bundle_version_id)
+    version = get_version(session, draft.bundle_version_id)
     bundle = bundle_of(version)
     # A copy: compose caches the composition, which must not share the draft's dict.
     answers = copy.deepcopy(draft.answers)
@@ -336,22 +338,25 @@ def _store(session: Session, draft: Draft, idempotency_key: str, composition: Co
     )
     session.add(submission)
     session.flush()  # the unique constraints speak here, before any task is written
+    rows = []
     for step in composition.plan.steps:
         due = add_working_days(today, step.finish_day)
-        session.add(Task(
-            submission_id=submission.id,
-            department_code=step.department,
-            matter_code=step.matter,
-            status="waiting" if step.waits_for else "pending",
-            waits_for=list(step.waits_for),
-            slice_data=step.slice.project(data),
-            slice_materials=[{"id": mid, **materials[mid]}
-                             for mid in step.slice.materials if mid in materials],
-            promised_days=step.promised_days,
-            due_date=due.date,
-            due_estimated=due.estimated,
-            created_at=now,
-        ))
+        rows.append({
+            "submission_id": submission.id,
+            "department_code": step.department,
+            "matter_code": step.matter,
+            "status": "waiting" if step.waits_for else "pending",
+            "waits_for": list(step.waits_for),
+            "slice_data": step.slice.project(data),
+            "slice_materials": [{"id": mid, **materials[mid]}
+                                for mid in step.slice.materials if mid in materials],
+            "promised_days": step.promised_days,
+            "due_date": due.date,
+            "due_estimated": due.estimated,
+            "created_at": now,
+        })
+    # One multi-row INSERT, without building an ORM object per task: this is the hot path.
+    session.execute(insert(Task), rows)
     draft.submitted_at = now
     session.add(draft)
     session.commit()

@@ -7,7 +7,7 @@ from flask import abort, request, session
 from onething.app import get_session
 from onething.compose import compose
 from onething.models import Draft
-from onething.publishing import bundle_of
+from onething.publishing import bundle_of, get_version
 from onething.workflow import find_draft
 
 # The tokens this browser holds, kept in the signed session cookie so that a resume
@@ -18,6 +18,8 @@ SUBMISSIONS = "submission_tokens"
 
 def remember(store: str, key: str, token: str) -> None:
     """Keep a secret token (of a draft or a submission) in the signed session cookie."""
+    if session.get(store, {}).get(key) == token:
+        return  # unchanged: no new cookie to sign and send
     tokens = dict(session.get(store, {}))
     tokens[key] = token
     session[store] = tokens
@@ -41,10 +43,8 @@ def load_draft(public_id: str) -> Draft:
 
 
 def version_of(draft: Draft):
-    """The bundle version a draft is pinned to."""
-    from onething.models import BundleVersion
-
-    return get_session().get(BundleVersion, draft.bundle_version_id)
+    """The bundle version a draft is pinned to (its snapshot loads only when needed)."""
+    return get_version(get_session(), draft.bundle_version_id)
 
 
 def composition_of(draft: Draft):
