@@ -269,3 +269,19 @@ def test_a_tampered_idempotency_key_is_refused_and_changes_nothing(app, client):
     assert response.status_code == 400 and "<html" in response.text
     with app.app_context():
         assert get_session().exec(select(Submission)).all() == []
+
+
+def test_a_submitted_draft_is_frozen(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt_url = submit(client, draft_url)
+    late = client.post(f"{draft_url}/materials/premises-floor-plan",
+                       data={"action": "upload", "file": (io.BytesIO(PDF), "late.pdf")},
+                       content_type="multipart/form-data")
+    assert late.status_code == 302 and late.headers["Location"].endswith("/review")
+    assert client.get(f"{draft_url}/review").headers["Location"] == receipt_url
+    changed = client.post(f"{draft_url}/form", data={**FORM, "entity_name": "改名"})
+    assert changed.status_code == 302
+    with app.app_context():
+        assert get_session().exec(select(Submission)).one().data["entity_name"] != "改名"

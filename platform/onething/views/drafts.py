@@ -116,6 +116,9 @@ def material(public_id: str, material_id: str):
     # The limit applies while werkzeug streams the body, before anything is kept.
     request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + 64 * 1024
     draft = load_draft(public_id)
+    if draft.submitted_at:
+        # What was submitted is what the departments got: the draft is frozen.
+        return redirect(url_for("drafts.review", public_id=public_id))
     composition = composition_of(draft)
     merged = next((m for m in composition.materials if m.id == material_id), None)
     if merged is None or not merged.upload:
