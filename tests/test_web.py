@@ -285,3 +285,14 @@ def test_a_submitted_draft_is_frozen(app, client):
     assert changed.status_code == 302
     with app.app_context():
         assert get_session().exec(select(Submission)).one().data["entity_name"] != "改名"
+
+
+def test_an_emptied_field_stays_empty(client):
+    draft_url = start(client)
+    client.post(f"{draft_url}/form", data={**FORM, "registered_capital": "50"})
+    client.post(f"{draft_url}/form", data={**FORM, "registered_capital": "",
+                                           "matters.business-registration.shareholder_count": ""})
+    page = client.get(f"{draft_url}/form").text
+    assert re.search(r'name="registered_capital"[^>]*value=""', page, re.S)
+    assert re.search(r'name="matters.business-registration.shareholder_count"[^>]*value=""',
+                     page, re.S)

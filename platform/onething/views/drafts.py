@@ -54,6 +54,16 @@ SIGNATURES = {
 CHUNK = 64 * 1024
 
 
+def changes_between(old: dict, new: dict) -> dict:
+    """What save_draft needs to turn old into new: None removes an emptied field."""
+    changes = {key: new.get(key) for key in set(old) | set(new) if key != "matters"}
+    old_matters, new_matters = old.get("matters", {}), new.get("matters", {})
+    if old_matters or new_matters:
+        changes["matters"] = {code: new_matters.get(code)
+                              for code in set(old_matters) | set(new_matters)}
+    return changes
+
+
 def _errors_for(composition, data) -> dict[str, list[FieldError]]:
     return field_errors(composition, data)
 
@@ -67,9 +77,9 @@ def form(public_id: str):
     composition = composition_of(draft)
     errors: dict = {}
     if request.method == "POST":
-        data = merge_data(draft.data or {}, parse_form(composition.layout, request.form),
-                          composition.layout)
-        save_draft(get_session(), draft, data=data)
+        old = draft.data or {}
+        data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
+        save_draft(get_session(), draft, data=changes_between(old, data))
         get_session().commit()
         errors = _errors_for(composition, {**data, "answers": draft.answers})
         if not errors:
