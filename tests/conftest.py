@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -31,6 +32,27 @@ def copy_schemas(target: Path, catalog: Path = SCHEMAS / "catalog") -> Path:
     shutil.copytree(SCHEMAS / "fields", root / "fields")
     shutil.copytree(catalog, root / "catalog")
     return root
+
+
+def apply_edits(root: Path, edits: list[dict]) -> None:
+    """Change files of a schemas copy: replace raw text, set or delete a JSON pointer."""
+    for edit in edits:
+        path = root / edit["file"]
+        if "raw" in edit:
+            path.write_text(edit["raw"], encoding="utf-8")
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        *parents, last = [part.replace("~1", "/").replace("~0", "~")
+                          for part in edit["pointer"].split("/")[1:]]
+        target = data
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        key = int(last) if isinstance(target, list) else last
+        if edit.get("delete"):
+            del target[key]
+        else:
+            target[key] = edit["value"]
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -12,28 +12,9 @@ from onething.cli import main
 from onething.loader import load_catalog
 from onething.problems import DefinitionError
 
+from conftest import apply_edits
+
 BROKEN = sorted((Path(__file__).parent / "data" / "broken").glob("*.json"))
-
-
-def apply_edits(root: Path, edits: list[dict]) -> None:
-    """Change files of a schemas copy: replace raw text, set or delete a JSON pointer."""
-    for edit in edits:
-        path = root / edit["file"]
-        if "raw" in edit:
-            path.write_text(edit["raw"], encoding="utf-8")
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        *parents, last = [part.replace("~1", "/").replace("~0", "~")
-                          for part in edit["pointer"].split("/")[1:]]
-        target = data
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        key = int(last) if isinstance(target, list) else last
-        if edit.get("delete"):
-            del target[key]
-        else:
-            target[key] = edit["value"]
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def test_mini_catalog_is_clean(mini_root):

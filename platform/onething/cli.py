@@ -173,6 +173,45 @@ def build(check_only: bool, out: Path | None, schemas: Path | None) -> None:
     click.echo(f"{out}: wrote {len(files)} files")
 
 
+@main.command(name="diff")
+@click.argument("old", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("bundles", nargs=-1)
+@click.option("--answers", default=None, help="Compare the compositions for these answers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def diff_command(old: Path, new: Path, bundles: tuple[str, ...], answers: str | None,
+                 as_json: bool) -> None:
+    """Show what changes for applicants and departments between two schemas folders."""
+    from onething.compose import compose
+    from onething.diff import describe, diff_compositions
+    from onething.loader import load_catalog
+
+    catalogs = []
+    for root in (old, new):
+        try:
+            catalogs.append(load_catalog(root))
+        except DefinitionError as error:
+            report(error.problems)
+            sys.exit(EXIT_DEFINITIONS)
+    before, after = catalogs
+    parsed = json.loads(answers) if answers else None
+    codes = bundles or sorted(set(before.bundles) | set(after.bundles))
+    result = {}
+    for code in codes:
+        if code not in before.bundles or code not in after.bundles:
+            result[code] = "added" if code in after.bundles else "removed"
+            continue
+        result[code] = diff_compositions(compose(before.bundles[code], parsed),
+                                         compose(after.bundles[code], parsed))
+    if as_json:
+        click.echo(json.dumps({code: (d if isinstance(d, str) else d.as_dict())
+                               for code, d in result.items()}, ensure_ascii=False, indent=2))
+        return
+    for code, changes in result.items():
+        text = changes if isinstance(changes, str) else describe(changes)
+        click.echo(f"== {code}\n{text}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
