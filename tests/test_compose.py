@@ -186,3 +186,22 @@ def test_matter_view_restores_the_matters_own_shape(mini_catalog):
     composition = compose(mini_catalog.bundles["mini-bundle"], {"wants_sign": True})
     assert composition.matter_view(valid_submission(), "beta") == {
         "entity_name": "青岛海风餐饮有限公司", "premises_area": 80, "note": 3}
+
+
+def test_a_change_to_the_lead_department_is_a_new_version(mini_root):
+    from conftest import apply_edits
+
+    from onething.loader import load_catalog
+
+    # A hall that leads the bundle but handles none of its matters (一窗受理 only).
+    hall = ('{"code": "hall-office", "name": "政务服务大厅", "level": "district", '
+            '"consult_phone": "12345", "address": "大厅路1号", "office_hours": "%s"}')
+    apply_edits(mini_root, [
+        {"file": "catalog/departments/hall-office.json", "raw": hall % "工作日 9:00-17:00"},
+        {"file": "catalog/bundles/mini-bundle.json", "pointer": "/lead_department",
+         "value": "hall-office"}])
+    before = load_catalog(mini_root).bundles["mini-bundle"]
+    assert "hall-office" in before.department_codes()
+    apply_edits(mini_root, [
+        {"file": "catalog/departments/hall-office.json", "raw": hall % "工作日 8:30-17:30"}])
+    assert load_catalog(mini_root).bundles["mini-bundle"].version != before.version

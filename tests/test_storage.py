@@ -121,9 +121,10 @@ def test_the_snapshot_holds_exactly_what_the_bundle_needs(published, demo_catalo
         kinds.setdefault(document["kind"], set()).add(Document(**document).code)
     assert kinds["bundle"] == {"open-restaurant"}
     assert kinds["matter"] == {item.matter for item in bundle.flatten()}
+    # The matters' departments and the lead department, whose hall is the one window.
     assert kinds["department"] == {
         demo_catalog.matters[item.matter].department for item in bundle.flatten()
-    }
+    } | {bundle.data["lead_department"]}
     assert kinds["field"] == set(demo_catalog.fields)
 
 

@@ -222,6 +222,16 @@ class Bundle(Definition):
                     pending.append(child)
         return found
 
+    def department_codes(self) -> list[str]:
+        """The departments the bundle involves: its lead (一窗受理), then each matter's."""
+        codes = [self.data.get("lead_department")]
+        for child in self.nested_bundles():
+            codes.append(child.data.get("lead_department"))
+        for item in self.flatten():
+            matter = self.catalog.matters.get(item.matter)
+            codes.append(matter.department if matter else None)
+        return [code for code in dict.fromkeys(codes) if code]
+
     @cached_property
     def version(self) -> str:
         """A digest of everything the bundle's composition depends on."""
@@ -280,11 +290,10 @@ class Catalog:
         """Hash the bundle with its nested bundles, matters, departments and the field library."""
         parts = [bundle.data, *(child.data for child in bundle.nested_bundles())]
         matter_codes = sorted({item.matter for item in bundle.flatten()})
-        for code in matter_codes:
-            matter = self.matters.get(code)
-            if matter is not None:
-                parts.append(matter.data)
-                department = self.departments.get(matter.department)
-                parts.append(department.data if department else None)
+        parts.extend(self.matters[code].data for code in matter_codes if code in self.matters)
+        # The lead department's contacts are the one window's: a change there is a new version.
+        for code in bundle.department_codes():
+            department = self.departments.get(code)
+            parts.append(department.data if department else None)
         parts.extend(field.data for _, field in sorted(self.fields.items()))
         return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:16]

@@ -24,14 +24,9 @@ def snapshot(bundle: Bundle) -> list[dict]:
     """Every definition the bundle needs, as plain documents: what a version stores."""
     catalog = bundle.catalog
     picked = [bundle, *bundle.nested_bundles()]
-    departments: list = []
-    for code in dict.fromkeys(item.matter for item in bundle.flatten()):
-        matter = catalog.matters[code]
-        picked.append(matter)
-        department = catalog.departments.get(matter.department)
-        if department is not None and department not in departments:
-            departments.append(department)
-    picked += departments
+    picked += [catalog.matters[code] for code in dict.fromkeys(i.matter for i in bundle.flatten())]
+    picked += [catalog.departments[code] for code in bundle.department_codes()
+               if code in catalog.departments]
     picked += [field for _, field in sorted(catalog.fields.items())]
     return [{"kind": item.kind, "path": item.path, "data": item.data} for item in picked]
 
