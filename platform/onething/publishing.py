@@ -20,6 +20,12 @@ from onething.models import BundleVersion
 _BUNDLES: dict[str, Bundle] = {}
 
 
+# A version's snapshot is the whole catalog a bundle needs (about 140 KB of JSON). Queries
+# leave it out: bundle_of reads it only when its cache misses, so a request (or a guide's
+# poll every few seconds) that finds the bundle cached never parses it.
+WITHOUT_SNAPSHOT = defer(BundleVersion.documents)
+
+
 def snapshot(bundle: Bundle) -> list[dict]:
     """Every definition the bundle needs, as plain documents: what a version stores."""
     catalog = bundle.catalog
@@ -38,6 +44,7 @@ def latest_version(session: Session, bundle_code: str) -> BundleVersion | None:
         .where(BundleVersion.bundle_code == bundle_code)
         .order_by(col(BundleVersion.number).desc())
         .limit(1)
+        .options(WITHOUT_SNAPSHOT)
     )
     return session.exec(statement).first()
 
@@ -77,6 +84,4 @@ def bundle_of(version: BundleVersion) -> Bundle:
 
 def get_version(session: Session, version_id: int) -> BundleVersion | None:
     """A bundle version without its snapshot, which loads only if bundle_of needs it."""
-    # The snapshot is the whole catalog a bundle needs (about 140 KB of JSON); a request
-    # that finds its composition cached never reads it.
-    return session.get(BundleVersion, version_id, options=[defer(BundleVersion.documents)])
+    return session.get(BundleVersion, version_id, options=[WITHOUT_SNAPSHOT])

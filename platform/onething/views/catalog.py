@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from onething.app import get_session
 from onething.compose import compose
 from onething.models import BundleVersion
-from onething.publishing import bundle_of
+from onething.publishing import WITHOUT_SNAPSHOT, bundle_of
 
 bp = Blueprint("catalog", __name__)
 
@@ -20,7 +20,8 @@ def latest_versions(session) -> list[BundleVersion]:
     query = (select(BundleVersion)
              .join(newest, (BundleVersion.bundle_code == newest.c.bundle_code)
                    & (BundleVersion.number == newest.c.number))
-             .order_by(BundleVersion.bundle_code))
+             .order_by(BundleVersion.bundle_code)
+             .options(WITHOUT_SNAPSHOT))
     return list(session.exec(query))
 
 
