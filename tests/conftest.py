@@ -170,6 +170,27 @@ def live_server(tmp_path):
     app.extensions["onething.engine"].dispose()
 
 
+@pytest.fixture
+def live_app(tmp_path):
+    """Like live_server, but yields (URL, app): a test can publish with the app's engine."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from onething.app import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"},
+                     instance_path=tmp_path / "instance")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live_app", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    app.extensions["onething.engine"].dispose()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Launch Debian's chromium (no browser download here) without any call home: no network."""

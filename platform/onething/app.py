@@ -39,12 +39,14 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     templating.init_app(app)
     _init_database(app)
 
+    from onething import guides
     from onething.views import catalog, drafts, start, status
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(start.bp)
     app.register_blueprint(drafts.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(guides.bp)
     app.register_error_handler(HTTPException, _error_page)
     app.teardown_appcontext(_close_session)
 

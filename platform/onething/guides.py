@@ -1,0 +1,333 @@
+"""Public guides (办事指南) behind stable URLs and QR codes, and the service manual (服务手册).
+
+Service halls print QR codes on posters, desks and handbooks, so the code must
+never change while what it opens is always current. Every published bundle
+and every matter of a published bundle has a guide at ``/g/<code>``; its QR
+code encodes only that URL, so the image stays byte for byte the same across
+versions. What the URL shows is the newest published version: a bundle's own,
+or for a matter the newest published bundle version that holds it. Drafts and
+definitions that were never published are not public.
+
+A guide already open on a phone learns of a new version by polling a small
+endpoint every 2 seconds with the version's ETag; while nothing changes the
+answer is a 304 without a body. A changed version answers 200 with an
+``HX-Trigger`` that makes the page fetch its guide again, in place.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import segno
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import lazy_gettext
+
+from onething.app import get_session, htmx
+from onething.compose import compose
+from onething.definitions import Bundle, Matter
+from onething.flow import days_text, flow_svg
+from onething.forms import parse_form
+from onething.i18n import localized
+from onething.materials import merge_materials
+from onething.models import BundleVersion
+from onething.publishing import bundle_of, latest_version
+from onething.search import index_for
+from onething.views.catalog import latest_versions
+from onething.views.start import preview, question_layout
+
+bp = Blueprint("guides", __name__)
+
+# Codes are at most 64 characters (schemas/meta/common.json): longer ones need no lookup.
+CODE_MAX_LENGTH = 64
+# Polling interval of an open guide; a new version shows within this plus one request.
+POLL_SECONDS = 2
+
+AUDIENCES = {"person": lazy_gettext("People"), "enterprise": lazy_gettext("Businesses")}
+# Life events (人生事件) for people; unknown themes fall into "Other services".
+LIFE_EVENTS = {
+    "birth": lazy_gettext("Having a baby"),
+    "education": lazy_gettext("Going to school"),
+    "employment": lazy_gettext("Work and employment"),
+    "housing": lazy_gettext("Housing"),
+    "medical": lazy_gettext("Health care"),
+    "retirement": lazy_gettext("Retirement and old age"),
+    "death": lazy_gettext("After a death"),
+}
+# The three stages of an enterprise (筹备 / 准入 / 营业), and the themes that fall in each.
+STAGES = {
+    "preparation": lazy_gettext("Preparing (筹备)"),
+    "entry": lazy_gettext("Entering the market (准入)"),
+    "operation": lazy_gettext("Operating (营业)"),
+}
+STAGE_OF_THEME = {
+    "preparation": "preparation",
+    "construction": "preparation",
+    "entry": "entry",
+    "elderly-care": "entry",
+    "operation": "operation",
+}
+OTHER = lazy_gettext("Other services")
+SERVES = {
+    "natural_person": lazy_gettext("Individuals"),
+    "enterprise": lazy_gettext("Enterprises"),
+    "public_institution": lazy_gettext("Public institutions"),
+    "social_organisation": lazy_gettext("Social organisations"),
+    "unincorporated_enterprise": lazy_gettext("Unincorporated businesses"),
+    "government_agency": lazy_gettext("Government agencies"),
+    "other_organisation": lazy_gettext("Other organisations"),
+}
+
+
+@dataclass
+class Guide:
+    """What /g/<code> shows: a bundle, or a matter, from one published version."""
+
+    code: str
+    version: BundleVersion
+    bundle: Bundle
+    matter: Matter | None = None
+
+    @property
+    def kind(self) -> str:
+        """bundle or matter."""
+        return "matter" if self.matter is not None else "bundle"
+
+    @property
+    def definition(self) -> Bundle | Matter:
+        """The bundle or matter itself."""
+        return self.matter if self.matter is not None else self.bundle
+
+    @property
+    def etag(self) -> str:
+        """Names the published version the guide comes from: bundle, number and digest."""
+        return f"{self.version.bundle_code}.{self.version.number}.{self.version.digest}"
+
+
+def find_guide(session, code: str) -> Guide | None:
+    """The public guide of a code: a published bundle, or a matter of one; None otherwise."""
+    if len(code) > CODE_MAX_LENGTH:
+        return None
+    version = latest_version(session, code)
+    if version is not None:
+        return Guide(code, version, bundle_of(version))
+    holding = versions_holding(session, code)
+    if not holding:
+        return None
+    version, bundle = holding[0]
+    return Guide(code, version, bundle, bundle.catalog.matters[code])
+
+
+def versions_holding(session, matter: str) -> list[tuple[BundleVersion, Bundle]]:
+    """The newest version of each published bundle holding a matter, newest first."""
+    found = []
+    for version in latest_versions(session):
+        bundle = bundle_of(version)
+        if any(item.matter == matter for item in bundle.flatten()):
+            found.append((version, bundle))
+    return sorted(found, key=lambda pair: (pair[0].published_at, pair[0].id or 0), reverse=True)
+
+
+def guide_url(code: str) -> str:
+    """The stable absolute URL of a guide: what its QR code encodes, and nothing else."""
+    base = current_app.config.get("PUBLIC_URL")
+    path = url_for("guides.guide", code=code)
+    return base.rstrip("/") + path if base else url_for("guides.guide", code=code,
+                                                        _external=True)
+
+
+def distinct(texts) -> list[str]:
+    """Localized texts, empty and repeated ones left out, in their first order."""
+    return list(dict.fromkeys(text for text in (localized(t) for t in texts if t) if text))
+
+
+def matters_of(guide: Guide) -> list[Matter]:
+    """The matters a guide covers: the bundle's (in item order), or the matter alone."""
+    if guide.matter is not None:
+        return [guide.matter]
+    catalog = guide.bundle.catalog
+    return [catalog.matters[code] for code in dict.fromkeys(i.matter for i in
+                                                            guide.bundle.flatten())]
+
+
+def holders(guide: Guide) -> list[Bundle]:
+    """The published bundles that hold a matter (for its 'start' link), newest version first."""
+    if guide.matter is None:
+        return [guide.bundle]
+    return [bundle for _, bundle in versions_holding(get_session(), guide.code)]
+
+
+def applicants(matters: list[Matter]) -> list[str]:
+    """Who may apply for every matter (or, if no one may, for any of them)."""
+    lists = [m.data.get("serves", []) for m in matters]
+    every = [s for s in dict.fromkeys(s for serves in lists for s in serves)
+             if all(s in serves for serves in lists)]
+    return every or list(dict.fromkeys(s for serves in lists for s in serves))
+
+
+def legal_bases(matters: list[Matter]) -> list[dict]:
+    """Each law or regulation once, with every article the matters cite from it."""
+    laws: dict[str, dict] = {}
+    for matter in matters:
+        for basis in matter.data.get("legal_basis", []):
+            law = laws.setdefault(localized(basis["name"]), {
+                "name": localized(basis["name"]), "number": basis.get("number"), "articles": []})
+            article = localized(basis.get("article"))
+            if article and article not in law["articles"]:
+                law["articles"].append(article)
+    return list(laws.values())
+
+
+def panel(guide: Guide, answers: dict) -> dict:
+    """What the answers narrow: materials, the flow diagram and the savings."""
+    if guide.matter is not None:
+        conditions = {guide.matter.code: None}
+        materials = merge_materials([guide.matter], conditions, None, guide.bundle.catalog)
+        return {"complete": False, "answered": False, "materials": materials, "plan": None,
+                "savings": None, "flow": None}
+    general = compose(guide.bundle)
+    shown = preview(guide.bundle, answers) if answers else {"complete": False}
+    complete = shown["complete"]
+    plan = shown["plan"] if complete else general.plan
+    title = localized(guide.bundle.name)
+    return {
+        "complete": complete,
+        "answered": bool(answers),
+        "materials": shown["materials"] if answers else general.materials,
+        "plan": plan,
+        "savings": shown["savings"] if complete else general.savings,
+        "flow": flow_svg(plan, guide.bundle.catalog, title, ident="flow"),
+    }
+
+
+def guide_context(guide: Guide) -> dict:
+    """Everything the guide templates need."""
+    layout = question_layout(guide.bundle) if guide.matter is None else None
+    answers = parse_form(layout, request.args) if layout else {}
+    keys = {entry["path"] for entry in layout["sections"][0]["fields"]} if layout else set()
+    # The start page reads the same answers from its query string: carry them over.
+    start_args = {key: values for key, values in request.args.lists() if key in keys}
+    matters = matters_of(guide)
+    general = compose(guide.bundle) if guide.matter is None else None
+    return {
+        "guide": guide, "definition": guide.definition, "bundle": guide.bundle,
+        "catalog": guide.bundle.catalog, "version": guide.version, "layout": layout,
+        "answers": answers, "matters": matters, "holders": holders(guide),
+        "plan": general.plan if general else None, "panel": panel(guide, answers),
+        "serves": [SERVES.get(s, s) for s in applicants(matters)],
+        "audience": AUDIENCES.get(guide.bundle.data.get("audience", "")),
+        "distinct": distinct, "poll_seconds": POLL_SECONDS, "start_args": start_args,
+        "days_text": days_text, "legal_bases": legal_bases(matters),
+    }
+
+
+def not_found(code: str):
+    """The helpful 404: say what happened and offer the search, with a few guesses."""
+    code = code[:CODE_MAX_LENGTH]
+    guesses = index_for(latest_versions(get_session())).search(code.replace("-", " "), 3)
+    return render_template("guide_not_found.html", code=code, hits=guesses), 404
+
+
+@bp.get("/g/<code>")
+def guide(code: str):
+    """A guide: the full page, or for htmx the materials panel or the whole guide again."""
+    found = find_guide(get_session(), code)
+    if found is None:
+        return not_found(code)
+    context = guide_context(found)
+    if htmx and htmx.target == "guide-panel":
+        return render_template("_guide_materials.html", **context)
+    if htmx and htmx.target == "guide":
+        return render_template("_guide.html", **context)
+    return render_template("guide.html", **context)
+
+
+@bp.get("/g/<code>/live")
+def live(code: str):
+    """The open page's poll: 304 without a body while its version is current."""
+    found = find_guide(get_session(), code)
+    if found is None:
+        return Response(status=404)
+    headers = {"ETag": f'"{found.etag}"', "Cache-Control": "no-cache"}
+    if request.if_none_match.contains(found.etag):
+        return Response(status=304, headers=headers)
+    page = render_template("_guide_live.html", guide=found, poll_seconds=POLL_SECONDS,
+                           updated=bool(request.if_none_match))
+    response = Response(page, headers=headers)
+    if request.if_none_match:
+        # The page holds an older version: tell it to fetch the guide again.
+        response.headers["HX-Trigger"] = "guide-published"
+    return response
+
+
+def _qr(code: str) -> segno.QRCode:
+    # make_qr: never a Micro QR, which most phone cameras cannot read.
+    return segno.make_qr(guide_url(code), error="m")
+
+
+@bp.get("/g/<code>/qr.svg")
+def qr_svg(code: str):
+    """The guide's QR code as SVG: the stable URL only, the same bytes for every version."""
+    if find_guide(get_session(), code) is None:
+        return not_found(code)
+    out = io.BytesIO()
+    _qr(code).save(out, kind="svg", scale=8, border=4, xmldecl=False)
+    return Response(out.getvalue(), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+@bp.get("/g/<code>/qr.png")
+def qr_png(code: str):
+    """The guide's QR code as PNG, for print shops and handbooks."""
+    if find_guide(get_session(), code) is None:
+        return not_found(code)
+    out = io.BytesIO()
+    _qr(code).save(out, kind="png", scale=10, border=4)
+    return Response(out.getvalue(), mimetype="image/png",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+@bp.get("/g/<code>/poster")
+def poster(code: str):
+    """A printable A4 poster: title, QR code, flow diagram and materials on one page."""
+    found = find_guide(get_session(), code)
+    if found is None:
+        return not_found(code)
+    context = guide_context(found)
+    if found.matter is None:
+        context["poster_flow"] = flow_svg(context["plan"], found.bundle.catalog,
+                                          localized(found.bundle.name), ident="poster-flow")
+    return render_template("poster.html", link=guide_url(code), **context)
+
+
+def manual_groups(versions) -> list[dict]:
+    """Published bundles grouped by life event (people) and by stage (businesses)."""
+    people: dict[str, list] = {}
+    business: dict[str, list] = {key: [] for key in STAGES}
+    for version in versions:
+        bundle = bundle_of(version)
+        theme = bundle.data.get("theme", "")
+        entry = {"bundle": bundle, "matters": [
+            bundle.catalog.matters[c] for c in dict.fromkeys(i.matter for i in bundle.flatten())]}
+        if bundle.data.get("audience") == "person":
+            people.setdefault(theme, []).append(entry)
+        else:
+            business.setdefault(STAGE_OF_THEME.get(theme, "other"), []).append(entry)
+    groups = [{"audience": "person", "key": key, "title": LIFE_EVENTS.get(key, OTHER),
+               "entries": entries} for key, entries in sorted(
+                   people.items(), key=lambda item: (item[0] not in LIFE_EVENTS, item[0]))]
+    groups += [{"audience": "enterprise", "key": key, "title": STAGES.get(key, OTHER),
+                "entries": entries} for key, entries in business.items()]
+    return groups
+
+
+@bp.get("/manual")
+def manual():
+    """The service manual: one search box that understands a sentence, then the index."""
+    versions = latest_versions(get_session())
+    query = request.args.get("q", "").strip()[:200]
+    hits = index_for(versions).search(query) if query else []
+    if htmx and htmx.target == "search-results":
+        return render_template("_search_results.html", query=query, hits=hits)
+    return render_template("manual.html", query=query, hits=hits,
+                           groups=manual_groups(versions), audiences=AUDIENCES)

@@ -1,0 +1,147 @@
+"""One-sentence search (一句话办事) and the service manual (服务手册)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlmodel import Session
+
+from onething.loader import load_catalog
+from onething.publishing import publish_catalog
+from onething.search import build_index, index_for, load_synonyms
+from onething.views.catalog import latest_versions
+
+from conftest import DATA, SCHEMAS
+
+QUERIES = json.loads((DATA / "search_queries.json").read_text(encoding="utf-8"))["queries"]
+
+
+@pytest.fixture(scope="module")
+def index(demo_catalog):
+    """The demo catalog's bundles and matters, indexed once."""
+    return build_index(demo_catalog.bundles.values())
+
+
+def top(index, query: str, n: int = 3) -> list[str]:
+    """The codes of the first n results."""
+    return [hit.code for hit in index.search(query, n)]
+
+
+def test_the_query_list_is_large_and_names_real_guides(index):
+    assert len(QUERIES) >= 40
+    assert len({q["query"] for q in QUERIES}) == len(QUERIES)
+    assert {q["expected"] for q in QUERIES} <= set(index.codes)
+    # Every bundle and most matters are asked for at least once.
+    assert len({q["expected"] for q in QUERIES}) >= 20
+
+
+def test_top_three_accuracy_is_at_least_90_percent(index):
+    misses = [(q["query"], q["expected"], top(index, q["query"]))
+              for q in QUERIES if q["expected"] not in top(index, q["query"])]
+    accuracy = 1 - len(misses) / len(QUERIES)
+    assert accuracy >= 0.9, f"top-3 accuracy {accuracy:.0%}; misses: {misses}"
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("我想开个饭店", "open-restaurant"),
+    ("孩子出生要办什么", "newborn"),
+])
+def test_the_issue_examples_come_first(index, query, expected):
+    assert top(index, query, 1) == [expected]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("canyin", "open-restaurant"),  # full pinyin
+    ("yly", "open-care-home"),  # initials of 养老院
+    ("開飯店", "open-restaurant"),  # traditional characters meet simplified keywords
+    ("参饮店", "open-restaurant"),  # a homophone typo of 餐饮店
+    ("办卫生许可证", "food-business-licence"),  # the old name people still use
+])
+def test_pinyin_script_and_synonyms_are_understood(index, query, expected):
+    assert expected in top(index, query)
+
+
+def test_filler_words_alone_find_nothing(index):
+    assert index.search("") == []
+    assert index.search("   ") == []
+    assert index.search("我想要办什么手续") == []
+    assert index.search("！！？") == []
+
+
+def test_a_synonym_counts_once_however_many_variants_match(index):
+    # 饭店 has twenty synonyms the restaurant bundle lists as keywords; they are one concept.
+    concepts = index.terms("我想开个饭店")
+    assert sum(1 for concept in concepts if "饭店" in concept) == 1
+    assert all("我" not in concept and "想" not in concept for concept in concepts)
+
+
+def test_the_synonym_list_is_well_formed():
+    data = json.loads((SCHEMAS / "synonyms.json").read_text(encoding="utf-8"))
+    assert set(data) == {"description", "groups", "stopwords"}
+    for group in data["groups"]:
+        assert len(group) >= 2 and len(set(group)) == len(group), group
+        assert all(isinstance(word, str) and word.strip() == word and word for word in group)
+    assert len(set(data["stopwords"])) == len(data["stopwords"])
+    synonyms = load_synonyms()
+    assert not synonyms["stopwords"] & {w for g in synonyms["groups"] for w in g}
+
+
+def test_the_index_is_built_once_per_set_of_published_versions(app, demo_root):
+    engine = app.extensions["onething.engine"]
+    with Session(engine) as session:
+        first = index_for(latest_versions(session))
+        assert index_for(latest_versions(session)) is first
+    path = demo_root / "catalog" / "bundles" / "newborn.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["keywords"] = [*data["keywords"], "满月"]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with Session(engine) as session:
+        publish_catalog(session, load_catalog(demo_root), published_by="tester")
+        second = index_for(latest_versions(session))
+    assert second is not first
+    assert [hit.code for hit in second.search("满月", 1)] == ["newborn"]
+
+
+# --- the manual ------------------------------------------------------------------------------
+
+
+def test_the_manual_groups_by_life_event_and_enterprise_stage(client):
+    page = client.get("/manual").text
+    people = page[page.index('id="h-person"'):page.index('id="h-enterprise"')]
+    business = page[page.index('id="h-enterprise"'):]
+    assert "生育" in people and "新生儿出生一件事" in people and "开办餐饮店" not in people
+    stages = [business.index(stage) for stage in ("<h3>筹备</h3>", "<h3>准入</h3>",
+                                                  "<h3>营业</h3>")]
+    assert stages == sorted(stages)
+    assert business.index("建筑装饰装修审批") < stages[1]  # 筹备: renovating the premises
+    assert stages[1] < business.index("开办餐饮店") < stages[2]  # 准入
+    assert stages[2] < business.index("海域使用权确权")  # 营业
+    # Every published bundle and every matter has its guide linked.
+    for code in ("open-restaurant", "newborn", "fire-safety-check", "social-security-card"):
+        assert f'href="/g/{code}"' in page
+
+
+def test_the_manual_search_finds_a_sentence(client):
+    page = client.get("/manual", query_string={"q": "我想开个饭店"}).text
+    results = page[page.index('id="search-results"'):]
+    assert re.search(r'<ol class="results">\s*<li>\s*<a href="/g/open-restaurant"', results)
+    assert 'value="我想开个饭店"' in page
+    partial = client.get("/manual", query_string={"q": "孩子出生要办什么"},
+                         headers={"HX-Request": "true", "HX-Target": "search-results"})
+    assert "<html" not in partial.text
+    assert partial.text.index('href="/g/newborn"') < partial.text.index("</li>")
+
+
+def test_a_search_without_results_says_what_to_do(client):
+    page = client.get("/manual", query_string={"q": "我想要办什么手续"}).text
+    assert "12345" in page and 'class="results"' not in page
+
+
+@pytest.mark.parametrize(("lang", "heading"), [
+    ("zh-Hans", "服务手册"), ("zh-Hant", "服務手冊"), ("en", "Service manual"),
+])
+def test_the_manual_follows_the_language_switch(client, lang, heading):
+    page = client.get(f"/manual?lang={lang}").text
+    assert f"<h1>{heading}</h1>" in page or f"<h1>{heading} (服务手册)</h1>" in page
