@@ -189,9 +189,9 @@ def test_matter_view_restores_the_matters_own_shape(mini_catalog):
 
 
 def test_a_change_to_the_lead_department_is_a_new_version(mini_root):
-    from conftest import apply_edits
-
     from onething.loader import load_catalog
+
+    from conftest import apply_edits
 
     # A hall that leads the bundle but handles none of its matters (一窗受理 only).
     hall = ('{"code": "hall-office", "name": "政务服务大厅", "level": "district", '
