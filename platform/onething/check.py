@@ -80,7 +80,7 @@ def schema_parts(document: Document) -> Iterator[tuple[tuple, Any]]:
 
 
 def check_documents(
-    documents: list[Document], metas: dict[str, dict], root=None, expected_names: bool = True
+    documents: list[Document], metas: dict[str, dict], expected_names: bool = True
 ) -> list[Problem]:
     """Check documents against the meta-schemas, each other, and composition."""
     problems: list[Problem] = []

@@ -167,8 +167,8 @@ def _compose(bundle: Bundle, answers: dict | None) -> Composition:
 
     uses = collect_uses(matters, catalog)
     schema = build_schema(bundle, questions, matters, conditions, uses, catalog)
-    provenance = build_provenance(uses, catalog)
-    materials = merge_materials(matters, conditions, answers, catalog)
+    provenance = build_provenance(uses)
+    materials = merge_materials(matters, conditions, answers)
     plan = plan_routing(bundle, matters, conditions, uses, materials)
     layout = build_layout(bundle, matters, conditions, uses, catalog)
     savings = compute_savings(matters, uses, materials, plan, answers)
@@ -382,7 +382,7 @@ def rewrite_refs(schema: Any, catalog, defs: dict, base: str = FIELD_BASE) -> An
     return result
 
 
-def build_provenance(uses: dict[str, list[FieldUse]], catalog) -> dict[str, Provenance]:
+def build_provenance(uses: dict[str, list[FieldUse]]) -> dict[str, Provenance]:
     """For each field of the one form: who needs it and where they declared it."""
     provenance = {}
     for path, field_uses in uses.items():

@@ -182,7 +182,7 @@ def panel(guide: Guide, answers: dict) -> dict:
     """What the answers narrow: materials, the flow diagram and the savings."""
     if guide.matter is not None:
         conditions = {guide.matter.code: None}
-        materials = merge_materials([guide.matter], conditions, None, guide.bundle.catalog)
+        materials = merge_materials([guide.matter], conditions, None)
         return {"complete": False, "answered": False, "materials": materials, "plan": None,
                 "savings": None, "flow": None}
     general = compose(guide.bundle)

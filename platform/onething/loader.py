@@ -72,7 +72,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
     root = Path(root) if root is not None else default_root()
     documents, problems = read_documents(root)
     problems += check_documents(documents, read_meta(root) if (root / "meta").is_dir() else {},
-                                root=root, expected_names=True)
+                                expected_names=True)
     if problems:
         raise DefinitionError(problems)
     return Catalog(documents)

@@ -72,7 +72,7 @@ def _medium(current: str, new: str) -> str:
     return "paper"
 
 
-def merge_materials(matters, conditions: dict, answers: dict | None, catalog) -> list:
+def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
     """Merge the applicable matters' materials into one deduplicated list."""
     merged: dict[str, MergedMaterial] = {}
     occurrence_conditions: dict[str, list] = {}
