@@ -296,3 +296,15 @@ def test_an_emptied_field_stays_empty(client):
     assert re.search(r'name="registered_capital"[^>]*value=""', page, re.S)
     assert re.search(r'name="matters.business-registration.shareholder_count"[^>]*value=""',
                      page, re.S)
+
+
+def test_one_browser_keeps_its_latest_drafts_without_outgrowing_the_cookie(client):
+    # A front desk starts dozens of applications in one browser; browsers drop a
+    # session cookie over 4 KB whole, which would forget every token at once.
+    drafts = [start(client) for _ in range(40)]
+    cookie = client.get_cookie("session")
+    assert len(cookie.value) < 3000
+    assert client.get(f"{drafts[-1]}/form").status_code == 200
+    assert client.get(f"{drafts[-12]}/form").status_code == 200
+    # The oldest is forgotten by this browser, not lost: its resume link still opens it.
+    assert client.get(f"{drafts[0]}/form").status_code == 404

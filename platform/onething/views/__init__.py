@@ -14,22 +14,37 @@ from onething.workflow import find_draft
 # link or a receipt link is needed only once per device.
 DRAFTS = "draft_tokens"
 SUBMISSIONS = "submission_tokens"
+# Tokens kept per store: about 60 bytes each, so both stores stay far below 4 KB.
+REMEMBERED_PER_STORE = 12
 
 
 def remember(store: str, key: str, token: str) -> None:
     """Keep a secret token (of a draft or a submission) in the signed session cookie."""
-    if session.get(store, {}).get(key) == token:
+    pairs = _pairs(store)
+    if pairs and pairs[-1] == [key, token]:
         return  # unchanged: no new cookie to sign and send
-    tokens = dict(session.get(store, {}))
-    tokens[key] = token
-    session[store] = tokens
+    # Most recent last, and only the last few: browsers drop a cookie over 4 KB whole,
+    # which would forget every token at once (a front desk submits dozens a day).
+    pairs = [pair for pair in pairs if pair[0] != key] + [[key, token]]
+    session[store] = pairs[-REMEMBERED_PER_STORE:]
     session.permanent = True
 
 
 def remembered(store: str, key: str) -> str | None:
     """The token given in the query string, else the one this browser keeps."""
     # Never the form: reading it would parse an upload body, even one over the limit.
-    return request.args.get("token") or session.get(store, {}).get(key)
+    given = request.args.get("token")
+    if given:
+        return given
+    return next((token for name, token in _pairs(store) if name == key), None)
+
+
+def _pairs(store: str) -> list[list[str]]:
+    # [key, token] pairs; a cookie from before the cap held a dict, read it as pairs.
+    kept = session.get(store) or []
+    if isinstance(kept, dict):
+        return [[key, token] for key, token in kept.items()]
+    return [list(pair) for pair in kept if isinstance(pair, list | tuple) and len(pair) == 2]
 
 
 def load_draft(public_id: str) -> Draft:
