@@ -91,7 +91,7 @@ def _init_database(app: Flask) -> None:
     from onething.loader import load_catalog
     from onething.publishing import publish_catalog
 
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], pool_size=app.config["DATABASE_POOL_SIZE"])
     migrate(engine)
     app.extensions["onething.engine"] = engine
     if app.config["PUBLISH_ON_START"]:
