@@ -25,6 +25,7 @@ from onething.workflow import (
     create_draft,
     find_draft,
     find_submission,
+    read_draft,
     save_draft,
     submit,
     tasks_of,
@@ -326,22 +327,15 @@ def test_the_same_key_from_a_fresh_session_returns_the_same_submission(
     assert count(session, Task) == 5
 
 
-def test_a_lost_race_returns_the_winners_submission(engine, session, draft, token, monkeypatch):
-    # The loser checked before the winner committed: only the unique constraint stops it.
+def test_a_lost_race_returns_the_winners_submission(engine, session, draft, token):
+    # The loser read the draft before the winner committed: only the unique constraint stops it.
     with session_for(engine) as loser_session:
-        loser_draft = find_draft(loser_session, draft.public_id, token)
+        stale = read_draft(loser_session, draft.public_id, token)
+        loser_session.rollback()
         winner = submit(session, draft, "key-1", today=TODAY)
-        real = workflow._existing_submission
-        calls = []
-
-        def stale_first(*args):
-            calls.append(args)
-            return None if len(calls) == 1 else real(*args)
-
-        monkeypatch.setattr(workflow, "_existing_submission", stale_first)
-        result = submit(loser_session, loser_draft, "key-1", today=TODAY)
+        assert stale.submission_id is None
+        result = submit(loser_session, stale, "key-2", today=TODAY)
         assert result.id == winner.id
-        assert len(calls) == 2
     assert count(session, Submission) == 1
     assert count(session, Task) == 5
 

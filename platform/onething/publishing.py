@@ -82,6 +82,14 @@ def bundle_of(version: BundleVersion) -> Bundle:
     return bundle
 
 
+def bundle_at(session: Session, version_id: int, bundle_code: str, digest: str) -> Bundle:
+    """The bundle of a version known by its code and digest: no query when it is cached."""
+    bundle = _BUNDLES.get(f"{bundle_code}@{digest}")
+    if bundle is None:
+        bundle = bundle_of(get_version(session, version_id))
+    return bundle
+
+
 def get_version(session: Session, version_id: int) -> BundleVersion | None:
     """A bundle version without its snapshot, which loads only if bundle_of needs it."""
     return session.get(BundleVersion, version_id, options=[WITHOUT_SNAPSHOT])

@@ -11,6 +11,7 @@ the calendar before the package catches up.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,6 +31,14 @@ def is_working_day(day: dt.date, overrides: Mapping[dt.date, bool] | None = None
     """Tell whether a day is a working day, and whether that is only estimated."""
     if overrides and day in overrides:
         return overrides[day], False
+    return _calendar_day(day)
+
+
+# chinese_calendar checks each date against min()/max() of its whole holiday table,
+# which made due dates the slowest part of routing a submission; a day's answer
+# never changes within one installed calendar, so it is remembered.
+@functools.lru_cache(maxsize=4096)
+def _calendar_day(day: dt.date) -> tuple[bool, bool]:
     try:
         return chinese_calendar.is_workday(day), False
     except NotImplementedError:

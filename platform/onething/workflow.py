@@ -20,17 +20,18 @@ import hashlib
 import hmac
 import secrets
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, or_
+from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
 from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.materials import MergedMaterial
 from onething.models import BundleVersion, Draft, StoredFile, Submission, Task, utc_now
-from onething.publishing import bundle_of, get_version
+from onething.publishing import bundle_at
 from onething.validation import FieldError, field_errors
 from onething.workdays import add_working_days
 
@@ -227,7 +228,12 @@ def _material_state(stored: set[str], material: MergedMaterial, entry: Any
         # A department must be able to open every file it is routed.
         if sha256 not in stored:
             return None, "unknown_file"
-    return copy.deepcopy(entry), None
+    # Flat JSON read for this request only: a shallow copy is a copy.
+    return dict(entry), None
+
+
+_STORED_FILES = sa_select(StoredFile.__table__.c.sha256).where(
+    StoredFile.__table__.c.sha256.in_(bindparam("sha256s", expanding=True)))
 
 
 def check_materials(session: Session, composition: Composition, draft_materials: dict
@@ -238,8 +244,10 @@ def check_materials(session: Session, composition: Composition, draft_materials:
     # One query for every file the draft names, rather than one per material.
     named = {entry.get("file") for entry in draft_materials.values()
              if isinstance(entry, dict) and isinstance(entry.get("file"), str)}
-    query = select(StoredFile.sha256).where(col(StoredFile.sha256).in_(named))
-    stored = set(session.exec(query).all()) if named else set()
+    stored = set()
+    if named:
+        found = session.connection().execute(_STORED_FILES, {"sha256s": list(named)})
+        stored = set(found.scalars())
     for material in composition.materials:
         record, reason = _material_state(stored, material, draft_materials.get(material.id))
         if reason is not None:
@@ -265,19 +273,67 @@ def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:
     return found
 
 
-def _existing_submission(session: Session, draft: Draft, idempotency_key: str
+class DraftRow(NamedTuple):
+    """What submitting reads of a draft: one row joined with its version and submission."""
+
+    id: int
+    public_id: str
+    token_hash: str
+    bundle_version_id: int
+    bundle_code: str
+    digest: str
+    answers: dict
+    data: dict
+    materials: dict
+    submission_id: int | None
+
+
+_DRAFT = Draft.__table__.c
+_VERSION = BundleVersion.__table__.c
+_SUBMISSION = Submission.__table__.c
+# Submitting is the hot path: one round trip tells the draft, the bundle it is pinned to
+# (whose cached composition then needs no query) and whether it was submitted already.
+_DRAFT_ROW = (
+    sa_select(_DRAFT.id, _DRAFT.public_id, _DRAFT.token_hash, _DRAFT.bundle_version_id,
+              _VERSION.bundle_code, _VERSION.digest, _DRAFT.answers, _DRAFT.data,
+              _DRAFT.materials, _SUBMISSION.id.label("submission_id"))
+    .join_from(Draft.__table__, BundleVersion.__table__,
+               _VERSION.id == _DRAFT.bundle_version_id)
+    .outerjoin(Submission.__table__, _SUBMISSION.draft_id == _DRAFT.id)
+)
+# Built once with bound parameters, so each request reuses the compiled statement.
+_DRAFT_BY_PUBLIC_ID = _DRAFT_ROW.where(_DRAFT.public_id == bindparam("public_id"))
+_DRAFT_BY_ID = _DRAFT_ROW.where(_DRAFT.id == bindparam("id"))
+
+
+def read_draft(session: Session, public_id: str, token: str | None) -> DraftRow | None:
+    """The draft with this public id, read for submitting, if the token is its own."""
+    row = session.connection().execute(_DRAFT_BY_PUBLIC_ID, {"public_id": public_id}).first()
+    if row is None or not _token_matches(row.token_hash, token):
+        return None
+    return DraftRow(*row)
+
+
+def _existing_submission(session: Session, draft_id: int, idempotency_key: str
                          ) -> Submission | None:
     """The submission of this draft, or of this key; a key of another draft is an error."""
-    # One query for both: this runs before every submit.
+    # One query for both.
     found = session.exec(select(Submission).where(
-        or_(Submission.draft_id == draft.id, Submission.idempotency_key == idempotency_key)
+        or_(Submission.draft_id == draft_id, Submission.idempotency_key == idempotency_key)
     )).all()
-    mine = next((s for s in found if s.draft_id == draft.id), None)
+    mine = next((s for s in found if s.draft_id == draft_id), None)
     if mine is not None:
         return mine
     if found:
         raise IdempotencyKeyReused(f"idempotency key {idempotency_key!r} belongs to another draft")
     return None
+
+
+def _key_is_free(session: Session, row: DraftRow, idempotency_key: str) -> None:
+    """Raise IdempotencyKeyReused if the key submitted another draft."""
+    # Only on the way to a refusal: a reused key is the clearer error. A valid draft
+    # learns it from the unique constraint instead, which costs no query.
+    _existing_submission(session, row.id, idempotency_key)
 
 
 # SQLite has one writer at a time; waiting writers sleep in its busy handler with
@@ -292,53 +348,64 @@ def _writer(session: Session):
     return _SQLITE_WRITER if bind.dialect.name == "sqlite" else contextlib.nullcontext()
 
 
-def submit(session: Session, draft: Draft, idempotency_key: str, *,
+def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
            today: dt.date | None = None) -> Submission:
     """Validate a draft and, in one transaction, store its submission and route its tasks.
 
     Returns the existing submission when the draft was already submitted (same
     or another key). Raises SubmissionRefused, writing nothing, when answers,
-    fields or materials are not acceptable.
+    fields or materials are not acceptable, and IdempotencyKeyReused when the
+    key submitted another draft.
     """
-    existing = _existing_submission(session, draft, idempotency_key)
-    if existing is not None:
-        return existing
+    row = draft
+    if isinstance(draft, Draft):
+        # Read afresh: what is stored is what gets submitted, not unsaved changes.
+        row = DraftRow(*session.connection().execute(_DRAFT_BY_ID, {"id": draft.id}).one())
+    if row.submission_id is not None:
+        return session.get(Submission, row.submission_id)
 
-    version = get_version(session, draft.bundle_version_id)
-    bundle = bundle_of(version)
+    bundle = bundle_at(session, row.bundle_version_id, row.bundle_code, row.digest)
     # A copy: compose caches the composition, which must not share the draft's dict.
-    answers = copy.deepcopy(draft.answers)
+    answers = copy.deepcopy(row.answers)
     try:
         composition = compose(bundle, answers)
     except AnswersError as error:
+        _key_is_free(session, row, idempotency_key)
         raise SubmissionRefused(answer_errors=_answer_errors(error)) from error
-    data = submitted_data(composition, draft.data, answers)
+    data = submitted_data(composition, row.data, answers)
     errors = field_errors(composition, data)
-    materials, material_errors = check_materials(session, composition, draft.materials)
+    materials, material_errors = check_materials(session, composition, row.materials)
     if errors or material_errors:
+        _key_is_free(session, row, idempotency_key)
         raise SubmissionRefused(field_errors=errors, material_errors=material_errors)
 
     today = today or china_today()
     for _ in range(_SUBMIT_ATTEMPTS):
         try:
             with _writer(session):
-                return _store(session, draft, idempotency_key, composition, data, materials,
-                              today)
+                submission = _store(session, row, idempotency_key, composition, data,
+                                    materials, today)
         except IntegrityError:
             session.rollback()
-            # Another request submitted this draft (or key) first: theirs is the submission.
-            existing = _existing_submission(session, draft, idempotency_key)
+            # Another request submitted this draft (or used this key) first: theirs wins.
+            existing = _existing_submission(session, row.id, idempotency_key)
             if existing is not None:
                 return existing
-            # Otherwise the tracking number collided: draw another.
+            continue  # otherwise the tracking number collided: draw another
         except BaseException:
             session.rollback()
             raise
+        if isinstance(draft, Draft):
+            # The caller's draft learns it was submitted without another round trip.
+            set_committed_value(draft, "submitted_at", submission.submitted_at)
+        return submission
     raise RuntimeError("could not draw a free tracking number")
 
 
-def _store(session: Session, draft: Draft, idempotency_key: str, composition: Composition,
+def _store(session: Session, draft: DraftRow, idempotency_key: str, composition: Composition,
            data: dict, materials: dict, today: dt.date) -> Submission:
+    # SQL expressions on the session's connection, not ORM objects: this is the hot
+    # path, and the unit of work's bookkeeping cost more than the writes themselves.
     now = utc_now()
     submission = Submission(
         tracking_number=new_tracking_number(today),
@@ -352,8 +419,11 @@ def _store(session: Session, draft: Draft, idempotency_key: str, composition: Co
         submitted_at=now,
         token_hash=draft.token_hash,
     )
-    session.add(submission)
-    session.flush()  # the unique constraints speak here, before any task is written
+    connection = session.connection()
+    # The unique constraints (draft, key, tracking number) speak here, before any task.
+    submission.id = connection.execute(
+        _INSERT_SUBMISSION, submission.model_dump(exclude={"id"})
+    ).scalar_one()
     rows = []
     for step in composition.plan.steps:
         due = add_working_days(today, step.finish_day)
@@ -371,12 +441,18 @@ def _store(session: Session, draft: Draft, idempotency_key: str, composition: Co
             "due_estimated": due.estimated,
             "created_at": now,
         })
-    # One multi-row INSERT, without building an ORM object per task: this is the hot path.
-    session.execute(insert(Task), rows)
-    draft.submitted_at = now
-    session.add(draft)
+    connection.execute(_INSERT_TASK, rows)
+    connection.execute(_MARK_SUBMITTED, {"draft_id": draft.id, "now": now})
     session.commit()
     return submission
+
+
+_INSERT_SUBMISSION = insert(Submission).returning(col(Submission.id))
+_INSERT_TASK = insert(Task)
+_MARK_SUBMITTED = (
+    update(Draft).where(col(Draft.id) == bindparam("draft_id"))
+    .values(submitted_at=bindparam("now"))
+)
 
 
 def find_submission(session: Session, tracking_number: str, token: str | None

@@ -41,7 +41,7 @@ from onething.views import (
     remembered,
     version_of,
 )
-from onething.workflow import SubmissionRefused, save_draft, submit
+from onething.workflow import SubmissionRefused, read_draft, save_draft, submit
 
 bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>")
 
@@ -250,19 +250,24 @@ def review(public_id: str):
 @bp.post("/submit")
 def submit_draft(public_id: str):
     """Submit once: one transaction stores the submission and routes it to the departments."""
-    draft = load_draft(public_id)
+    token = remembered(DRAFTS, public_id)
+    # The hot path reads the draft as one plain row, not an ORM object.
+    row = read_draft(get_session(), public_id, token) if token else None
+    if row is None:
+        abort(404, description="draft")
     key = request.form.get("idempotency_key", "")
     if not 16 <= len(key) <= 64:
         abort(400, description="idempotency_key")
     try:
-        submission = submit(get_session(), draft, key)
+        submission = submit(get_session(), row, key)
     except SubmissionRefused as refused:
         get_session().rollback()
+        draft = load_draft(public_id)
         composition = composition_of(draft)
         return render_template("review.html", draft=draft, composition=composition,
                                data=draft.data or {}, get_path=get_path,
                                idempotency_key=secrets.token_urlsafe(16),
                                version=version_of(draft), refused=refused), 422
-    get_session().commit()
-    remember(SUBMISSIONS, submission.tracking_number, remembered(DRAFTS, public_id))
+    remember(DRAFTS, public_id, token)
+    remember(SUBMISSIONS, submission.tracking_number, token)
     return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))
