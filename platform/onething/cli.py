@@ -215,7 +215,9 @@ def diff_command(old: Path, new: Path, bundles: tuple[str, ...], answers: str | 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
-@click.option("--threads", default=8, show_default=True, help="Worker threads (waitress).")
+# Python runs one thread at a time: threads beyond a few only overlap database waits,
+# and with 8 the GIL hand-offs cost a submit 15% more CPU than with 4 (benchmarks/submit.py).
+@click.option("--threads", default=4, show_default=True, help="Worker threads (waitress).")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
 def serve(host: str, port: int, threads: int, dev: bool) -> None:
     """Serve the web app (waitress): migrates the database and publishes the catalog first."""

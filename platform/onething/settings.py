@@ -26,7 +26,7 @@ SETTINGS = [
             "PostgreSQL: postgresql+psycopg://user:password@host/dbname"),
     Setting("DATABASE_POOL_SIZE", 10,
             "Database connections kept open for reuse; keep it at least the server's threads "
-            "(onething serve --threads, 8 by default)"),
+            "(onething serve --threads, 4 by default)"),
     Setting("SCHEMAS", None,
             "The schemas folder published on start; default: the repository's schemas/"),
     Setting("PUBLISH_ON_START", True,

@@ -185,18 +185,22 @@ def new_tracking_number(day: dt.date) -> str:
 
 
 def submitted_data(composition: Composition, draft_data: dict, answers: dict) -> dict:
-    """The draft's data cut to the composition's fields, with the answers it was composed for."""
+    """The draft's data cut to the composition's fields, with the answers it was composed for.
+
+    The result shares values with its arguments: submitting reads a draft fresh from the
+    database and serializes the result at once, so copying would only cost time.
+    """
     properties = composition.schema["properties"]
-    data: dict[str, Any] = {"answers": copy.deepcopy(answers)}
+    data: dict[str, Any] = {"answers": answers}
     for key, value in draft_data.items():
         if key in properties and key not in RESERVED_KEYS:
-            data[key] = copy.deepcopy(value)
+            data[key] = value
     namespaces = properties.get("matters", {}).get("properties", {})
     given = draft_data.get("matters")
     if isinstance(given, dict):
         # Whole namespaces of applicable matters only: a stray key inside one is the
         # applicant's to fix (the validator names it), a whole inapplicable matter is not.
-        matters = {code: copy.deepcopy(v) for code, v in given.items() if code in namespaces}
+        matters = {code: v for code, v in given.items() if code in namespaces}
         if matters:
             data["matters"] = matters
     return data
