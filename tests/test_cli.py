@@ -96,8 +96,10 @@ def test_build_writes_every_bundle(tmp_path):
 
 def test_every_command_is_documented_in_the_readme():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for name in main.commands:
+    for name, command in main.commands.items():
         assert f"`onething {name}" in readme, f"onething {name} is not in README.md"
+        for sub in getattr(command, "commands", {}):
+            assert f"`onething {name} {sub}" in readme, f"onething {name} {sub} is not in README.md"
 
 
 def test_every_setting_is_documented_in_the_readme():

@@ -84,21 +84,46 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _init_database(app: Flask) -> None:
-    """Migrate the database and publish the catalog's changed bundles (first start included)."""
+    """Migrate the database; on first start, seed the working catalog and publish it."""
     from sqlmodel import Session
 
     from onething.db import make_engine, migrate
-    from onething.loader import load_catalog
-    from onething.publishing import publish_catalog
 
     engine = make_engine(app.config["DATABASE_URL"], pool_size=app.config["DATABASE_POOL_SIZE"])
     migrate(engine)
     app.extensions["onething.engine"] = engine
     if app.config["PUBLISH_ON_START"]:
-        catalog = load_catalog(app.config.get("SCHEMAS"))
         with Session(engine) as session:
-            publish_catalog(session, catalog, published_by="schemas/")
-            session.commit()
+            seed_and_publish(session, schemas_root(app))
+
+
+def schemas_root(app: Flask) -> Path:
+    """The schemas folder of this app: the SCHEMAS setting, else the platform's own."""
+    from onething.loader import default_root
+
+    return Path(app.config.get("SCHEMAS") or default_root())
+
+
+def seed_and_publish(session, root: Path) -> None:
+    """Load an empty working catalog from a schemas folder and publish it (first start).
+
+    Once seeded, the database owns the catalog: later changes come through the
+    console or `onething catalog import`, so a restart never undoes a publish.
+    """
+    from onething.definitions import Catalog
+    from onething.loader import read_meta
+    from onething.problems import DefinitionError
+    from onething.publishing import publish_catalog
+    from onething.working_catalog import apply_import, is_empty, plan_import
+
+    if not is_empty(session):
+        return
+    plan = plan_import(session, root, read_meta(root))
+    if plan.refused:
+        raise DefinitionError(plan.problems)
+    apply_import(session, plan, imported_by="schemas/")
+    publish_catalog(session, Catalog([source.document for source in plan.sources]),
+                    published_by="schemas/")
 
 
 def get_session():

@@ -1,4 +1,4 @@
-"""The `onething` command: check, compose and build the catalog (and, later, serve it)."""
+"""The `onething` command: check, compose and build definitions, manage the catalog, serve."""
 
 from __future__ import annotations
 
@@ -210,6 +210,100 @@ def diff_command(old: Path, new: Path, bundles: tuple[str, ...], answers: str | 
     for code, changes in result.items():
         text = changes if isinstance(changes, str) else describe(changes)
         click.echo(f"== {code}\n{text}")
+
+
+@main.group()
+def catalog() -> None:
+    """The working catalog in the database: export, import (checked, all or nothing), publish."""
+
+
+def _app_session():
+    """The configured app's database session (migrating and seeding it if it is new)."""
+    from sqlmodel import Session
+
+    from onething.app import create_app
+
+    try:
+        app = create_app()
+    except DefinitionError as error:
+        report(error.problems)
+        sys.exit(EXIT_DEFINITIONS)
+    return app, Session(app.extensions["onething.engine"])
+
+
+@catalog.command(name="export")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def catalog_export(out: Path) -> None:
+    """Write the working catalog as a schemas folder, the exact files that were imported."""
+    from onething.app import schemas_root
+    from onething.working_catalog import export
+
+    app, session = _app_session()
+    with session:
+        written = export(session, out, schemas_root(app))
+    click.echo(f"{out}: wrote {written} files")
+
+
+@catalog.command(name="import")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and show what would change; change nothing.")
+@click.option("--publish", is_flag=True, help="Publish the changed bundles after importing.")
+@click.option("--by", default="onething catalog import", show_default=True,
+              help="Who is importing, for the history.")
+def catalog_import(source: Path, dry_run: bool, publish: bool, by: str) -> None:
+    """Replace the working catalog with a schemas folder or zip: nothing if any file fails."""
+    from onething.app import schemas_root
+    from onething.loader import read_meta
+    from onething.publishing import publish_catalog
+    from onething.working_catalog import apply_import, documents, import_folder, plan_import
+
+    app, session = _app_session()
+    with session:
+        try:
+            with import_folder(source) as root:
+                plan = plan_import(session, root, read_meta(schemas_root(app)))
+                click.echo(plan.summary())
+                if plan.refused:
+                    report(plan.problems)
+                    click.echo("Refused: nothing was imported.", err=True)
+                    sys.exit(EXIT_DEFINITIONS)
+                if dry_run:
+                    click.echo("Dry run: nothing was changed.")
+                    return
+                apply_import(session, plan, imported_by=by)
+        except DefinitionError as error:
+            report(error.problems)
+            sys.exit(EXIT_DEFINITIONS)
+        click.echo("Imported.")
+        if publish:
+            from onething.definitions import Catalog
+
+            versions = publish_catalog(session, Catalog(documents(session)), published_by=by)
+            for version in versions:
+                click.echo(f"published {version.bundle_code} v{version.number}")
+
+
+@catalog.command(name="publish")
+@click.option("--by", default="onething catalog publish", show_default=True,
+              help="Who is publishing, for the history.")
+def catalog_publish(by: str) -> None:
+    """Check the whole working catalog and publish every changed bundle as a new version."""
+    from onething.app import schemas_root
+    from onething.loader import read_meta
+    from onething.working_catalog import publish_working
+
+    app, session = _app_session()
+    with session:
+        try:
+            versions = publish_working(session, read_meta(schemas_root(app)), published_by=by)
+        except DefinitionError as error:
+            report(error.problems)
+            click.echo("Refused: nothing was published.", err=True)
+            sys.exit(EXIT_DEFINITIONS)
+    for version in versions:
+        click.echo(f"published {version.bundle_code} v{version.number}")
+    if not versions:
+        click.echo("Nothing changed since the last publish.")
 
 
 @main.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from onething.definitions import Catalog, Document
@@ -32,18 +33,29 @@ def display_path(path: Path, root: Path) -> str:
     return f"{root.name}/{path.relative_to(root).as_posix()}"
 
 
-def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
+@dataclass(frozen=True)
+class Source:
+    """A definition file as read: its document, and its exact text."""
+
+    document: Document
+    relative: str  # the path inside the schemas folder, e.g. catalog/bundles/x.json
+    text: str
+
+
+def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
     """Parse every definition file; unreadable JSON becomes a problem, not a traceback."""
-    documents: list[Document] = []
+    sources: list[Source] = []
     problems: list[Problem] = []
-    if not (root / "meta").is_dir():
-        problems.append(Problem(str(root), "", "not a schemas folder: meta/ is missing"))
-        return documents, problems
+    if not (root / "meta").is_dir() and not any((root / f).is_dir() for f in FOLDERS.values()):
+        problems.append(Problem(str(root), "", "not a schemas folder: no meta/, fields/ "
+                                "or catalog/ in it"))
+        return sources, problems
     for kind, folder in FOLDERS.items():
         for path in sorted((root / folder).glob("*.json")):
             shown = display_path(path, root)
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                data = json.loads(text)
             except json.JSONDecodeError as error:
                 problems.append(Problem(
                     shown, "",
@@ -53,8 +65,17 @@ def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
             except (OSError, UnicodeDecodeError) as error:
                 problems.append(Problem(shown, "", f"cannot read the file: {error}"))
                 continue
-            documents.append(Document(kind, shown, data))
-    return documents, problems
+            relative = path.relative_to(root).as_posix()
+            sources.append(Source(Document(kind, shown, data), relative, text))
+    return sources, problems
+
+
+def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
+    """Parse every definition file of a schemas folder into documents."""
+    sources, problems = read_sources(root)
+    if not (root / "meta").is_dir():
+        problems.insert(0, Problem(str(root), "", "not a schemas folder: meta/ is missing"))
+    return [source.document for source in sources], problems
 
 
 def read_meta(root: Path) -> dict[str, dict]:

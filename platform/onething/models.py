@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -77,6 +77,8 @@ class BundleVersionBase(SQLModel):
     name: Any = Field(sa_column=_json())
     published_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     published_by: str = Field(max_length=200)
+    # Why it was published, when not plainly from the working catalog ("rollback to v2").
+    note: str | None = Field(default=None, max_length=500)
 
 
 class BundleVersion(BundleVersionBase, table=True):
@@ -96,6 +98,42 @@ class BundleVersionPublic(BundleVersionBase):
     """A bundle version as an API shows it (without the snapshot)."""
 
     id: int
+
+
+# --- the working catalog --------------------------------------------------------------------
+
+
+class CatalogEntryBase(SQLModel):
+    """One definition file of the working catalog (草稿): what administrators edit."""
+
+    kind: str = Field(max_length=20)  # field, department, matter or bundle
+    code: str = Field(max_length=100)
+    # Relative to a schemas folder, e.g. catalog/matters/food-business-licence.json.
+    path: str = Field(max_length=300, unique=True)
+    # The file's exact text: an export gives back the files that were imported, byte for
+    # byte, so a definitions repository shows only real changes in its diffs.
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CatalogEntry(CatalogEntryBase, table=True):
+    """A definition in the working catalog, with its revision for optimistic locking."""
+
+    __tablename__ = "catalog_entry"
+    __table_args__ = (UniqueConstraint("kind", "code", name="uq_catalog_entry_kind_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Bumped by every save: a save based on an older revision is refused, never merged.
+    revision: int = 1
+    updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_by: str = Field(max_length=200)
+
+
+class CatalogEntryPublic(CatalogEntryBase):
+    """A working-catalog entry as an API shows it."""
+
+    revision: int
+    updated_at: dt.datetime
+    updated_by: str
 
 
 # --- uploaded files ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ SETTINGS = [
     Setting("SCHEMAS", None,
             "The schemas folder published on start; default: the repository's schemas/"),
     Setting("PUBLISH_ON_START", True,
-            "Publish changed bundles from the schemas folder when the app starts"),
+            "On first start (an empty working catalog), load the schemas folder and publish it"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024,
             "Largest upload accepted for one material, in bytes (checked while streaming)"),
     Setting("UPLOAD_TYPES", ["application/pdf", "image/jpeg", "image/png"],

@@ -1,0 +1,347 @@
+"""The working catalog (草稿): the definitions administrators edit before publishing them.
+
+Applicants only ever see published bundle versions. Administrators edit a
+working copy of the whole catalog, one CatalogEntry per definition file, and
+publishing checks that copy with every `onething check` rule before it
+freezes the changed bundles as new numbered versions.
+
+The working catalog is config as code: it is seeded from `schemas/` on first
+start, exported as the exact files of a schemas folder, and replaced whole by
+an import that is checked first and applied all or nothing.
+
+Edits are guarded by optimistic locking: every save names the revision it was
+based on, and a save based on an older revision is refused with who changed
+the definition and when, so two administrators never silently overwrite each
+other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session, col, delete, select
+
+from onething.check import check_documents, meta_validators
+from onething.definitions import Catalog, Document
+from onething.loader import FOLDERS, Source, read_meta, read_sources
+from onething.models import BundleVersion, CatalogEntry, utc_now
+from onething.problems import DefinitionError, Problem
+from onething.publishing import bundle_of, latest_version, publish_catalog
+
+# Documents of the working catalog are named like the files of the repository's folder.
+SHOWN_ROOT = "schemas"
+# An import may not unpack more than this (a zip bomb is refused, not unpacked).
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+class StaleEdit(Exception):
+    """A save based on an older revision than the stored one: someone else saved first."""
+
+    def __init__(self, entry: CatalogEntry):
+        self.entry = entry
+        super().__init__(
+            f"{entry.path} was changed by {entry.updated_by} at {entry.updated_at:%Y-%m-%d %H:%M} "
+            f"UTC (revision {entry.revision}); reload it and apply your change again"
+        )
+
+
+def format_definition(data: object) -> str:
+    """The text a definition saved from the console gets: the schemas folder's style."""
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def path_for(kind: str, code: str) -> str:
+    """Where a definition of this kind and code lives inside a schemas folder."""
+    return f"{FOLDERS[kind]}/{code}.json"
+
+
+def _document(entry: CatalogEntry) -> Document:
+    return Document(entry.kind, f"{SHOWN_ROOT}/{entry.path}", json.loads(entry.text))
+
+
+def entries(session: Session, kind: str | None = None) -> list[CatalogEntry]:
+    """The working catalog's entries, by kind then code."""
+    statement = select(CatalogEntry).order_by(col(CatalogEntry.kind), col(CatalogEntry.code))
+    if kind is not None:
+        statement = statement.where(CatalogEntry.kind == kind)
+    return list(session.exec(statement).all())
+
+
+def documents(session: Session) -> list[Document]:
+    """The working catalog as documents, ready for `check_documents` or a Catalog."""
+    return [_document(entry) for entry in entries(session)]
+
+
+def is_empty(session: Session) -> bool:
+    """True before the working catalog was ever seeded or imported."""
+    return session.exec(select(CatalogEntry.id).limit(1)).first() is None
+
+
+def check_working(session: Session, metas: dict[str, dict]) -> list[Problem]:
+    """Every `onething check` problem of the working catalog (none: it can be published)."""
+    return check_documents(documents(session), metas, expected_names=True)
+
+
+def publish_working(session: Session, metas: dict[str, dict], published_by: str
+                    ) -> list[BundleVersion]:
+    """Check the whole working catalog and publish every changed bundle; commit.
+
+    Raises DefinitionError, publishing nothing, when any check fails.
+    """
+    found = documents(session)
+    problems = check_documents(found, metas, expected_names=True)
+    if problems:
+        raise DefinitionError(problems)
+    return publish_catalog(session, Catalog(found), published_by)
+
+
+def save_definition(session: Session, kind: str, data: dict, *, based_on: int | None,
+                    saved_by: str, metas: dict[str, dict]) -> CatalogEntry:
+    """Save one definition into the working catalog and commit.
+
+    `based_on` is the revision the editor loaded (None for a new definition).
+    The definition must pass its meta-schema, so the working catalog always
+    loads; whether it composes with the rest is publishing's question.
+    Raises StaleEdit when someone saved a newer revision, DefinitionError
+    when the definition does not fit its meta-schema.
+    """
+    code = data.get("$id", "").rsplit("/", 1)[-1] if kind == "field" else data.get("code")
+    path = path_for(kind, code) if isinstance(code, str) and code else f"{FOLDERS[kind]}/?"
+    errors = sorted(meta_validators(metas)[kind].iter_errors(data), key=lambda e: e.json_path)
+    if errors or not isinstance(code, str) or not code:
+        problems = [Problem(f"{SHOWN_ROOT}/{path}", _pointer(error.absolute_path), error.message)
+                    for error in errors]
+        if not problems:
+            problems.append(Problem(f"{SHOWN_ROOT}/{path}", "", "the definition has no code"))
+        raise DefinitionError(problems)
+    entry = session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind,
+                                                    CatalogEntry.code == code)).first()
+    if entry is None:
+        if based_on is not None:
+            raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "",
+                                           "this definition was deleted meanwhile")])
+        entry = CatalogEntry(kind=kind, code=code, path=path, text=format_definition(data),
+                             updated_by=saved_by)
+        session.add(entry)
+        session.commit()
+        return entry
+    if based_on != entry.revision:
+        raise StaleEdit(entry)
+    # Compare and set in one UPDATE: two saves racing on the same revision cannot both win.
+    updated = session.execute(
+        CatalogEntry.__table__.update()
+        .where(CatalogEntry.__table__.c.id == entry.id,
+               CatalogEntry.__table__.c.revision == based_on)
+        .values(text=format_definition(data), revision=based_on + 1, updated_at=utc_now(),
+                updated_by=saved_by)
+    )
+    if updated.rowcount != 1:
+        session.rollback()
+        session.refresh(entry)
+        raise StaleEdit(entry)
+    session.commit()
+    session.refresh(entry)
+    return entry
+
+
+def _pointer(parts) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+# --- import and export ------------------------------------------------------------------------
+
+
+@dataclass
+class ImportPlan:
+    """What an import would change in the working catalog, or why it is refused."""
+
+    sources: list[Source]
+    problems: list[Problem]
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def refused(self) -> bool:
+        """True when any file is unreadable or any check fails: nothing may be imported."""
+        return bool(self.problems)
+
+    def summary(self) -> str:
+        """One line per changed file, for people and for the command line."""
+        lines = [f"+ {path}" for path in self.added]
+        lines += [f"- {path}" for path in self.removed]
+        lines += [f"~ {path}" for path in self.changed]
+        lines.append(f"{len(self.added)} added, {len(self.removed)} removed, "
+                     f"{len(self.changed)} changed, {self.unchanged} unchanged")
+        return "\n".join(lines)
+
+
+def plan_import(session: Session, root: Path, metas: dict[str, dict]) -> ImportPlan:
+    """Read and check a schemas folder and compare it with the working catalog (a dry run)."""
+    sources, problems = read_sources(root)
+    problems += check_documents([s.document for s in sources], metas, expected_names=True)
+    plan = ImportPlan(sources, sorted(set(problems)))
+    current = {entry.path: entry.text for entry in entries(session)}
+    incoming = {source.relative: source.text for source in sources}
+    plan.added = sorted(incoming.keys() - current.keys())
+    plan.removed = sorted(current.keys() - incoming.keys())
+    both = incoming.keys() & current.keys()
+    plan.changed = sorted(path for path in both if incoming[path] != current[path])
+    plan.unchanged = len(both) - len(plan.changed)
+    return plan
+
+
+def apply_import(session: Session, plan: ImportPlan, imported_by: str) -> None:
+    """Replace the working catalog with a checked import, in one transaction; commit."""
+    if plan.refused:
+        raise DefinitionError(plan.problems)
+    current = {entry.path: entry for entry in entries(session)}
+    incoming = {source.relative: source for source in plan.sources}
+    try:
+        if plan.removed:
+            session.exec(delete(CatalogEntry).where(col(CatalogEntry.path).in_(plan.removed)))
+        now = utc_now()
+        for path in plan.changed:
+            entry = current[path]
+            entry.text = incoming[path].text
+            entry.revision += 1
+            entry.updated_at = now
+            entry.updated_by = imported_by
+            session.add(entry)
+        for path in plan.added:
+            source = incoming[path]
+            session.add(CatalogEntry(kind=source.document.kind, code=source.document.code,
+                                     path=path, text=source.text, updated_by=imported_by))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def seed(session: Session, root: Path, seeded_by: str) -> None:
+    """Load a schemas folder into an empty working catalog (first start); commit."""
+    plan = plan_import(session, root, read_meta(root))
+    apply_import(session, plan, seeded_by)
+
+
+@contextlib.contextmanager
+def import_folder(path: Path) -> Iterator[Path]:
+    """The schemas folder to import from a folder or a zip file (unpacked safely)."""
+    if path.is_dir():
+        yield path
+        return
+    if not zipfile.is_zipfile(path):
+        raise DefinitionError([Problem(str(path), "", "not a folder or a zip file")])
+    with tempfile.TemporaryDirectory(prefix="onething-import-") as folder, \
+            zipfile.ZipFile(path) as archive:
+        total = 0
+        for member in archive.infolist():
+            name = Path(member.filename)
+            # Refuse what would land outside the folder (../x, /etc/x) rather than skip it.
+            if name.is_absolute() or ".." in name.parts:
+                raise DefinitionError([Problem(f"{path.name}/{member.filename}", "",
+                                               "a path outside the archive")])
+            total += member.file_size
+            if total > MAX_IMPORT_BYTES:
+                raise DefinitionError([Problem(path.name, "", "the archive unpacks to more "
+                                               f"than {MAX_IMPORT_BYTES // 2**20} MiB")])
+        archive.extractall(folder)
+        yield _schemas_root(Path(folder))
+
+
+def _schemas_root(folder: Path) -> Path:
+    # A zip of the folder itself holds schemas/...; a zip of its contents holds catalog/...
+    children = [child for child in folder.iterdir() if child.is_dir()]
+    if any((folder / f).is_dir() for f in FOLDERS.values()):
+        return folder
+    if len(children) == 1:
+        return children[0]
+    return folder
+
+
+def export(session: Session, out: Path, platform_root: Path) -> int:
+    """Write the working catalog as a schemas folder; return how many files were written.
+
+    The definition files are written exactly as stored. The meta-schemas and the
+    other files that are not definitions come from the platform's own schemas
+    folder. Definition files in `out` that the catalog no longer has are removed,
+    so exporting over a checkout of the definitions repository leaves its diff.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in sorted(platform_root.rglob("*")):
+        relative = path.relative_to(platform_root)
+        if path.is_dir() or relative.parts[0] in {"fields", "catalog"}:
+            continue
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        written += 1
+    wanted = {entry.path: entry.text for entry in entries(session)}
+    for folder in FOLDERS.values():
+        for stale in (out / folder).glob("*.json"):
+            if stale.relative_to(out).as_posix() not in wanted:
+                stale.unlink()
+    for relative, text in wanted.items():
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Bytes, not text mode: no newline translation may change what was stored.
+        target.write_bytes(text.encode("utf-8"))
+        written += 1
+    return written
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+def history(session: Session, bundle_code: str) -> list[BundleVersion]:
+    """Every published version of a bundle, newest first (without their snapshots)."""
+    from onething.publishing import WITHOUT_SNAPSHOT
+
+    statement = (select(BundleVersion).where(BundleVersion.bundle_code == bundle_code)
+                 .order_by(col(BundleVersion.number).desc()).options(WITHOUT_SNAPSHOT))
+    return list(session.exec(statement).all())
+
+
+def version(session: Session, bundle_code: str, number: int) -> BundleVersion | None:
+    """One published version of a bundle, by its number."""
+    return session.exec(select(BundleVersion).where(
+        BundleVersion.bundle_code == bundle_code, BundleVersion.number == number)).first()
+
+
+def rollback(session: Session, bundle_code: str, number: int, published_by: str
+             ) -> BundleVersion:
+    """Publish an old version again, as the newest version; commit.
+
+    The old snapshot is copied whole, so applicants get exactly the old form;
+    drafts and submissions stay pinned to the versions they started on. The
+    working catalog is left as it is: what an administrator drafted is theirs.
+    """
+    old = version(session, bundle_code, number)
+    if old is None:
+        raise LookupError(f"{bundle_code} has no version {number}")
+    latest = latest_version(session, bundle_code)
+    again = BundleVersion(bundle_code=bundle_code, number=latest.number + 1, digest=old.digest,
+                          name=old.name, documents=old.documents, published_by=published_by,
+                          note=f"rollback to v{number}")
+    session.add(again)
+    session.commit()
+    return again
+
+
+def version_diff(older: BundleVersion, newer: BundleVersion, answers: dict | None = None,
+                 locale: str = "zh-Hans"):
+    """What changes for applicants and departments from one version to another."""
+    from onething.compose import compose
+    from onething.diff import diff_compositions
+
+    return diff_compositions(compose(bundle_of(older), answers),
+                             compose(bundle_of(newer), answers), locale)
