@@ -22,6 +22,7 @@ from onething.text import DEFAULT_LOCALE, LOCALES
 from onething.validation import FieldError
 
 PACKAGE = Path(i18n.__file__).resolve().parent
+ADMIN = PACKAGE.parents[1] / "admin" / "onething_admin"
 FIELDS = Path(__file__).resolve().parents[1] / "schemas" / "fields"
 TRANSLATED = ("zh_Hans", "zh_Hant")
 
@@ -267,14 +268,16 @@ def test_templates_get_t_and_gettext(app):
 
 
 def extracted_messages() -> dict[tuple[str, str | None], list[str]]:
-    """Every msgid marked in platform/onething (python and templates), with its locations."""
+    """Every msgid marked in the engine and the console (python and templates), with locations."""
     with (PACKAGE / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     found: dict[tuple[str, str | None], list[str]] = {}
-    for filename, lineno, message, _comments, context in extract_from_dir(
-            PACKAGE, method_map, options_map, keywords=DEFAULT_KEYWORDS):
-        msgid = message[0] if isinstance(message, tuple) else message
-        found.setdefault((msgid, context), []).append(f"{filename}:{lineno}")
+    # The console (onething_admin) shares the engine's catalogs: one domain, one workflow.
+    for folder in (PACKAGE, ADMIN):
+        for filename, lineno, message, _comments, context in extract_from_dir(
+                folder, method_map, options_map, keywords=DEFAULT_KEYWORDS):
+            msgid = message[0] if isinstance(message, tuple) else message
+            found.setdefault((msgid, context), []).append(f"{folder.name}/{filename}:{lineno}")
     return found
 
 

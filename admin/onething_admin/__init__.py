@@ -1,1 +1,19 @@
-"""The administrators' console: build, preview and publish bundles."""
+"""The administrators' console: build, preview and publish bundles (一件事) at /admin.
+
+It edits the working catalog of `onething.working_catalog` and shows, while
+the administrator works, what applicants and departments will get: the
+merged form rendered with the applicants' own templates, the savings, the
+routing and each department's slice. This package imports `onething`; the
+engine imports it only in the app factory, which mounts it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from onething_admin.views import bp
+
+
+def init_app(app: Flask) -> None:
+    """Mount the console at /admin."""
+    app.register_blueprint(bp)

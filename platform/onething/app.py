@@ -8,12 +8,19 @@ from pathlib import Path
 
 from flask import Flask, g, render_template, request
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from onething import i18n, templating
 from onething.settings import defaults
 
 htmx = HTMX()
+# CSRF tokens guard every form of a signed-in page; blueprints for signed-in people call
+# csrf.protect() (applicants' pages are reached by secret links, not by a session).
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -34,19 +41,36 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     # Uploads are streamed and limited per material; this only stops absurd requests.
     app.config.setdefault("MAX_CONTENT_LENGTH", app.config["UPLOAD_MAX_BYTES"] * 4)
 
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    # htmx sends the token as a header (hx-headers on <body> of signed-in pages).
+    app.config.setdefault("WTF_CSRF_HEADERS", ["X-CSRFToken"])
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if str(app.config.get("PUBLIC_URL") or "").startswith("https://"):
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+
     i18n.init_app(app)
     htmx.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
     templating.init_app(app)
     _init_database(app)
 
     from onething import guides
-    from onething.views import catalog, drafts, start, status
+    from onething.views import auth, catalog, drafts, start, status
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(start.bp)
     app.register_blueprint(drafts.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(guides.bp)
+    app.register_blueprint(auth.bp)
+    # The administrators' console is its own package; it imports onething, never the
+    # reverse, except here where the factory mounts it.
+    import onething_admin
+
+    onething_admin.init_app(app)
     app.register_error_handler(HTTPException, _error_page)
     app.teardown_appcontext(_close_session)
 

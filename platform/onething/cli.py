@@ -306,6 +306,43 @@ def catalog_publish(by: str) -> None:
         click.echo("Nothing changed since the last publish.")
 
 
+@main.group()
+def user() -> None:
+    """Accounts of administrators, department staff and the front desk."""
+
+
+@user.command(name="add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["administrator", "department_staff", "front_desk"]),
+              required=True, help="What the account may do.")
+@click.option("--department", default=None, help="The department of department staff.")
+@click.option("--name", "display_name", default=None, help="The name shown (default: username).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 10 characters (asked for when not given).")
+def user_add(username: str, role: str, department: str | None, display_name: str | None,
+             password: str) -> None:
+    """Create an account (the password is stored only as a hash)."""
+    from onething.accounts import AccountRefused, create_account
+    from onething.models import AccountCreate
+
+    _app, session = _app_session()
+    with session:
+        if department is not None:
+            from onething.working_catalog import entries
+
+            if department not in {e.code for e in entries(session, "department")}:
+                click.echo(f"unknown department {department!r}", err=True)
+                sys.exit(EXIT_DEFINITIONS)
+        try:
+            account = create_account(session, AccountCreate(
+                username=username, display_name=display_name or username, role=role,
+                department_code=department, password=password))
+        except AccountRefused as refused:
+            click.echo(str(refused), err=True)
+            sys.exit(EXIT_DEFINITIONS)
+    click.echo(f"created {account.role} {account.username}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")

@@ -1,6 +1,7 @@
 """A readable diff between two versions of a bundle, as applicants and departments feel it.
 
-It compares compositions, not JSON files: fields of the one form added,
+It compares compositions, not JSON files: the scenario questions (情形) asked,
+fields of the one form added,
 removed or changed (constraints, required or not, who needs them), materials
 (added, removed, flags), routing (departments, steps and who waits for whom)
 and time limits (each matter's days, the critical path). The console's version
@@ -15,12 +16,15 @@ from typing import Any
 from onething.definitions import canonical_json
 from onething.text import localize
 
+# What a diff is grouped by, in the order people read it.
+AREAS = ("questions", "fields", "materials", "routing", "time limits")
+
 
 @dataclass
 class Change:
     """One difference: what it concerns, and how."""
 
-    area: str  # fields | materials | routing | time limits
+    area: str  # questions | fields | materials | routing | time limits
     subject: str
     kind: str  # added | removed | changed
     details: list[str] = field(default_factory=list)
@@ -41,8 +45,7 @@ class VersionDiff:
 
     def by_area(self) -> dict[str, list[Change]]:
         """The changes grouped by area, in a fixed order."""
-        areas: dict[str, list[Change]] = {a: [] for a in ("fields", "materials", "routing",
-                                                           "time limits")}
+        areas: dict[str, list[Change]] = {a: [] for a in AREAS}
         for change in self.changes:
             areas[change.area].append(change)
         return {area: items for area, items in areas.items() if items}
@@ -108,6 +111,8 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
         if details:
             changes.append(Change("fields", path, "changed", details))
 
+    changes += _question_changes(old.bundle.questions, new.bundle.questions, locale)
+
     old_materials = {m.id: m.as_dict() for m in old.materials}
     new_materials = {m.id: m.as_dict() for m in new.materials}
     for material_id in new_materials.keys() - old_materials.keys():
@@ -135,9 +140,10 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
     for matter in sorted(old_steps.keys() & new_steps.keys()):
         a, b = old_steps[matter], new_steps[matter]
         details = _compare({"department": a.department, "waits_for": a.waits_for,
-                            "slice": a.slice.as_dict()},
+                            "slice": a.slice.as_dict(), "applies_when": a.condition},
                            {"department": b.department, "waits_for": b.waits_for,
-                            "slice": b.slice.as_dict()}, ("department", "waits_for", "slice"))
+                            "slice": b.slice.as_dict(), "applies_when": b.condition},
+                           ("department", "waits_for", "slice", "applies_when"))
         if details:
             changes.append(Change("routing", matter, "changed", details))
         days = _compare({"promised_days": a.promised_days, "legal_days": a.legal_days},
@@ -151,9 +157,30 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
         ("critical_path_days", "serial_days"))
     if plan:
         changes.append(Change("time limits", "bundle", "changed", plan))
-    changes.sort(key=lambda c: (("fields", "materials", "routing", "time limits").index(c.area),
-                                c.kind, c.subject))
+    changes.sort(key=lambda c: (AREAS.index(c.area), c.kind, c.subject))
     return VersionDiff(changes)
+
+
+def _question_changes(old: dict, new: dict, locale: str) -> list[Change]:
+    """Scenario questions added, removed or changed (their title, answers, required)."""
+    changes = []
+    before, after = old.get("properties", {}), new.get("properties", {})
+    for key in sorted(after.keys() - before.keys()):
+        changes.append(Change("questions", key, "added", [localize(after[key].get("title"),
+                                                                   locale)]))
+    for key in sorted(before.keys() - after.keys()):
+        changes.append(Change("questions", key, "removed", [localize(before[key].get("title"),
+                                                                     locale)]))
+    for key in sorted(before.keys() & after.keys()):
+        a, b = before[key], after[key]
+        fields = tuple(sorted(set(a) | set(b)))
+        details = _compare(a, b, fields)
+        if (key in old.get("required", [])) != (key in new.get("required", [])):
+            details.append(f"required: {key in old.get('required', [])} → "
+                           f"{key in new.get('required', [])}")
+        if details:
+            changes.append(Change("questions", key, "changed", details))
+    return changes
 
 
 def describe(diff: VersionDiff) -> str:

@@ -26,7 +26,8 @@ each ``.po`` that is newer than its ``.mo`` into
 After adding or changing strings, from the repository root::
 
     .venv/bin/pybabel extract -F platform/onething/babel.cfg -c NOTE: \\
-        --add-location=file --sort-by-file -o /tmp/onething.pot platform/onething
+        --add-location=file --sort-by-file -o /tmp/onething.pot \\
+        platform/onething admin/onething_admin
     .venv/bin/pybabel update -i /tmp/onething.pot -d platform/onething/translations
 
 then translate every new (empty or ``#, fuzzy``) entry of zh_Hans and zh_Hant,

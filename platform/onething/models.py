@@ -100,6 +100,44 @@ class BundleVersionPublic(BundleVersionBase):
     id: int
 
 
+# --- accounts ---------------------------------------------------------------------------------
+
+ROLES = ("administrator", "department_staff", "front_desk")
+
+
+class AccountBase(SQLModel):
+    """A person who signs in: an administrator, a department's staff, or the front desk."""
+
+    username: str = Field(max_length=100, unique=True, index=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(max_length=32)  # one of ROLES
+    # Department staff belong to exactly one department; the others to none.
+    department_code: str | None = Field(default=None, max_length=100)
+
+
+class Account(AccountBase, table=True):
+    """An account with its password hash (werkzeug's scrypt), never the password."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=300)
+    disabled: bool = False
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class AccountCreate(AccountBase):
+    """What creating an account takes: its fields and a password."""
+
+    password: str
+
+
+class AccountPublic(AccountBase):
+    """An account as an API shows it."""
+
+    id: int
+
+
 # --- the working catalog --------------------------------------------------------------------
 
 

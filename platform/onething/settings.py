@@ -38,7 +38,10 @@ SETTINGS = [
     Setting("SECRET_KEY", None,
             "Signs session cookies; default: a random key kept in instance/secret_key"),
     Setting("PUBLIC_URL", None,
-            "Base URL printed in QR codes and resume links; default: the request's host"),
+            "Base URL printed in QR codes and resume links; default: the request's host. "
+            "An https:// URL also marks the session cookie Secure"),
+    Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
+            "Sign-in attempts allowed per address (Flask-Limiter syntax)"),
 ]
 
 

@@ -1,0 +1,182 @@
+"""Edits the console makes to definitions: plain functions from JSON data to JSON data.
+
+Each takes a definition as stored in the working catalog and returns the
+changed copy; the views save it with the revision the editor loaded, so a
+concurrent edit is refused rather than lost (see working_catalog.save_definition).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from onething.search import initials, pinyin
+
+CODE = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class EditRefused(ValueError):
+    """An edit that makes no sense (an unknown item, a malformed code); nothing is saved."""
+
+
+def matches(query: str, *texts: Any) -> bool:
+    """Whether a console search matches: Chinese text, a code, full pinyin or initials."""
+    query = query.strip().lower().replace(" ", "")
+    if not query:
+        return True
+    for text in texts:
+        values = text.values() if isinstance(text, dict) else [text]
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            if query in value.lower() or query in pinyin(value) or query in initials(value):
+                return True
+    return False
+
+
+def new_bundle(code: str, name_zh: str, name_en: str, kind: str, lead_department: str,
+               first_matter: str) -> dict:
+    """A new bundle holding one matter and no scenario questions yet."""
+    if not CODE.match(code):
+        raise EditRefused("code")
+    name = {"zh-Hans": name_zh.strip()}
+    if name_en.strip():
+        name["en"] = name_en.strip()
+    return {
+        "code": code,
+        "name": name,
+        "kind": kind,
+        "lead_department": lead_department,
+        "questions": {"type": "object", "properties": {}},
+        "items": [{"matter": first_matter}],
+    }
+
+
+def add_item(bundle: dict, matter: str | None = None, nested: str | None = None) -> dict:
+    """Add a matter (or, for 一类事, a bundle) to a bundle; adding one twice is refused."""
+    changed = copy.deepcopy(bundle)
+    key, code = ("matter", matter) if matter else ("bundle", nested)
+    if not code or any(item.get(key) == code for item in changed["items"]):
+        raise EditRefused("item")
+    changed["items"].append({key: code})
+    return changed
+
+
+def remove_item(bundle: dict, index: int) -> dict:
+    """Remove an item, and every `after` edge that named it."""
+    changed = copy.deepcopy(bundle)
+    if not 0 <= index < len(changed["items"]) or len(changed["items"]) == 1:
+        raise EditRefused("item")
+    removed = changed["items"].pop(index)
+    code = removed.get("matter") or removed.get("bundle")
+    after = changed.get("after", {})
+    after.pop(code, None)
+    for waiting, before in list(after.items()):
+        after[waiting] = [c for c in before if c != code]
+        if not after[waiting]:
+            del after[waiting]
+    if "after" in changed and not after:
+        del changed["after"]
+    return changed
+
+
+def set_condition(bundle: dict, index: int, question: str, value: str) -> dict:
+    """Make an item apply only when a question has an answer (stored as a JSON Schema)."""
+    changed = copy.deepcopy(bundle)
+    if not 0 <= index < len(changed["items"]):
+        raise EditRefused("item")
+    item = changed["items"][index]
+    if not question:
+        item.pop("when", None)  # always applies
+        return changed
+    schema = changed["questions"]["properties"].get(question)
+    if schema is None:
+        raise EditRefused("question")
+    answer = parse_answer(schema, value)
+    item["when"] = {"properties": {question: {"const": answer}}, "required": [question]}
+    return changed
+
+
+def parse_answer(schema: dict, value: str) -> Any:
+    """A form's answer text as the question's JSON value (true/false, or one of its enum)."""
+    if schema.get("type") == "boolean":
+        if value not in ("true", "false"):
+            raise EditRefused("answer")
+        return value == "true"
+    options = schema.get("enum") or [option.get("const") for option in schema.get("oneOf", [])]
+    for option in options:
+        if json.dumps(option, ensure_ascii=False) == value:
+            return option
+    raise EditRefused("answer")
+
+
+def set_after(bundle: dict, waits: dict[str, list[str]]) -> dict:
+    """Replace the `after` edges: which approval waits for which (checked for cycles later)."""
+    changed = copy.deepcopy(bundle)
+    codes = {item.get("matter") or item.get("bundle") for item in changed["items"]}
+    edges = {}
+    for waiting, before in waits.items():
+        if waiting not in codes or not set(before) <= codes or waiting in before:
+            raise EditRefused("after")
+        if before:
+            edges[waiting] = sorted(before)
+    if edges:
+        changed["after"] = edges
+    else:
+        changed.pop("after", None)
+    return changed
+
+
+def add_question(bundle: dict, key: str, title_zh: str, title_en: str,
+                 options: list[tuple[str, str]] | None = None) -> dict:
+    """Add a scenario question: yes/no, or one of several options (value, label)."""
+    changed = copy.deepcopy(bundle)
+    properties = changed["questions"].setdefault("properties", {})
+    if not KEY.match(key) or key in properties or not title_zh.strip():
+        raise EditRefused("question")
+    title = {"zh-Hans": title_zh.strip()}
+    if title_en.strip():
+        title["en"] = title_en.strip()
+    if options:
+        properties[key] = {"type": "string", "title": title,
+                           "oneOf": [{"const": value, "title": {"zh-Hans": label}}
+                                     for value, label in options]}
+    else:
+        properties[key] = {"type": "boolean", "title": title}
+    changed["questions"].setdefault("required", []).append(key)
+    return changed
+
+
+def remove_question(bundle: dict, key: str) -> dict:
+    """Remove a question; items that depended on it apply always again."""
+    changed = copy.deepcopy(bundle)
+    properties = changed["questions"].get("properties", {})
+    if key not in properties:
+        raise EditRefused("question")
+    del properties[key]
+    required = [k for k in changed["questions"].get("required", []) if k != key]
+    if required:
+        changed["questions"]["required"] = required
+    else:
+        changed["questions"].pop("required", None)
+    for item in changed["items"]:
+        if key in json.dumps(item.get("when", {})):
+            item.pop("when", None)
+    return changed
+
+
+def condition_text(when: Any, questions: dict, locale_text) -> str | None:
+    """A `when` as people read it: "question = answer", or None when it always applies."""
+    if not when:
+        return None
+    parts = []
+    for key, rule in (when.get("properties") or {}).items():
+        title = locale_text(questions.get("properties", {}).get(key, {}).get("title", key))
+        if isinstance(rule, dict) and "const" in rule:
+            parts.append(f"{title} = {json.dumps(rule['const'], ensure_ascii=False)}")
+        else:
+            parts.append(f"{title}: {json.dumps(rule, ensure_ascii=False)}")
+    return "; ".join(parts) or json.dumps(when, ensure_ascii=False)

@@ -1,0 +1,409 @@
+"""The console's pages: the catalog, the bundle and matter editors, publishing and history.
+
+Every edit is a real form POST (it works without JavaScript) that htmx sends
+in place; the response is the editor again, with its live preview, so what
+the administrator sees is always what was saved.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+
+from onething.accounts import current_account
+from onething.app import csrf, get_session, schemas_root
+from onething.compose import AnswersError, compose
+from onething.definitions import Catalog
+from onething.loader import read_meta
+from onething.merge import CompositionError
+from onething.problems import DefinitionError
+from onething.text import localize
+from onething.working_catalog import (
+    StaleEdit,
+    documents,
+    entries,
+    history,
+    publish_working,
+    rollback,
+    save_definition,
+    version,
+    version_diff,
+)
+from onething_admin import editing
+from onething_admin.editing import EditRefused
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+KINDS = {"one_thing": _l("One thing (一件事)"), "one_class": _l("One class of things (一类事)"),
+         "one_industry_one_licence": _l("One industry, one licence (一业一证)")}
+REFUSALS = {
+    "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),
+    "item": _l("That item cannot be added or removed here."),
+    "question": _l("A question needs a new key (lowercase letters, digits, _) and a title."),
+    "answer": _l("Pick one of the question's answers."),
+    "after": _l("An approval can only wait for other items of this bundle."),
+}
+
+
+@bp.before_request
+def _guard():
+    account = current_account()
+    if account is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if account.role != "administrator":
+        abort(403)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    return None
+
+
+def _metas() -> dict:
+    return read_meta(schemas_root(current_app))
+
+
+def _entry(kind: str, code: str):
+    found = next((e for e in entries(get_session(), kind) if e.code == code), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _catalog() -> Catalog:
+    return Catalog(documents(get_session()))
+
+
+def _lang() -> str:
+    from onething.i18n import current_locale
+
+    return current_locale()
+
+
+# --- the catalog ------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    """Bundles, matters and departments, searchable by Chinese, pinyin or initials."""
+    query = request.args.get("q", "")
+    department = request.args.get("department", "")
+    level = request.args.get("level", "")
+    catalog = _catalog()
+    departments = sorted(catalog.departments.values(), key=lambda d: d.code)
+
+    def keep_matter(matter) -> bool:
+        owner = catalog.departments.get(matter.department)
+        return (editing.matches(query, matter.name, matter.code)
+                and (not department or matter.department == department)
+                and (not level or (owner is not None and owner.data.get("level") == level)))
+
+    def keep_bundle(bundle) -> bool:
+        held = [catalog.matters[i.matter] for i in bundle.flatten() if i.matter in catalog.matters]
+        return (editing.matches(query, bundle.name, bundle.code)
+                and (not department or department in bundle.department_codes())
+                and (not level or any(keep_level(m, level) for m in held)))
+
+    def keep_level(matter, wanted: str) -> bool:
+        owner = catalog.departments.get(matter.department)
+        return owner is not None and owner.data.get("level") == wanted
+
+    context = dict(
+        query=query, department=department, level=level, departments=departments,
+        catalog=catalog,
+        bundles=[b for b in sorted(catalog.bundles.values(), key=lambda b: b.code)
+                 if keep_bundle(b)],
+        matters=[m for m in sorted(catalog.matters.values(), key=lambda m: m.code)
+                 if keep_matter(m)],
+        listed_departments=[d for d in departments
+                            if editing.matches(query, d.name, d.code)
+                            and (not level or d.data.get("level") == level)
+                            and (not department or d.code == department)],
+        levels=sorted({d.data.get("level") for d in departments}),
+    )
+    template = "admin/_catalog.html" if request.headers.get("HX-Request") else "admin/index.html"
+    return render_template(template, **context)
+
+
+# --- bundles ----------------------------------------------------------------------------------
+
+
+@bp.route("/bundles/new", methods=["GET", "POST"])
+def new_bundle():
+    """Start a bundle from one matter; the editor takes it from there."""
+    catalog = _catalog()
+    error = None
+    if request.method == "POST":
+        form = request.form
+        matter = catalog.matters.get(form.get("matter", ""))
+        try:
+            if matter is None:
+                raise EditRefused("item")
+            data = editing.new_bundle(form.get("code", "").strip(), form.get("name_zh", ""),
+                                      form.get("name_en", ""), form.get("kind", "one_thing"),
+                                      matter.department, matter.code)
+            if data["code"] in catalog.bundles:
+                raise EditRefused("code")
+            save_definition(get_session(), "bundle", data, based_on=None,
+                            saved_by=current_account().username, metas=_metas())
+            return redirect(url_for("admin.bundle", code=data["code"]))
+        except EditRefused as refused:
+            error = REFUSALS[str(refused)]
+        except DefinitionError as refused:
+            error = "; ".join(str(p) for p in refused.problems)
+    return render_template("admin/new_bundle.html", kinds=KINDS, catalog=catalog, error=error,
+                           matters=sorted(catalog.matters.values(), key=lambda m: m.code)), (
+        422 if error else 200)
+
+
+def _preview(catalog: Catalog, code: str) -> dict:
+    """What the editor shows next to the definition: the composition, or what stops it."""
+    bundle = catalog.bundles.get(code)
+    if bundle is None:
+        return {"composition": None, "conflict": None, "problem": _l("This bundle cannot be read.")}
+    try:
+        composition = compose(bundle)
+    except CompositionError as conflict:
+        return {"composition": None, "conflict": conflict, "problem": None}
+    except (KeyError, ValueError, AnswersError) as broken:
+        return {"composition": None, "conflict": None, "problem": str(broken)}
+    return {"composition": composition, "conflict": None, "problem": None}
+
+
+def _render_bundle(code: str, *, message=None, problems=None, status: int = 200):
+    entry = _entry("bundle", code)
+    data = json.loads(entry.text)
+    catalog = _catalog()
+    context = dict(
+        entry=entry, data=data, catalog=catalog, kinds=KINDS, message=message,
+        problems=problems or [], versions=history(get_session(), code),
+        condition_text=lambda when: editing.condition_text(
+            when, data["questions"], lambda text: localize(text, _lang())),
+        item_code=lambda item: item.get("matter") or item.get("bundle"),
+        question_answers=question_answers,
+        **_preview(catalog, code),
+    )
+    template = ("admin/_bundle_editor.html" if request.headers.get("HX-Request")
+                else "admin/bundle.html")
+    return render_template(template, **context), status
+
+
+def question_answers(schema: dict) -> list[tuple[str, str]]:
+    """A question's possible answers: (JSON value, label) for the condition picker."""
+    if schema.get("type") == "boolean":
+        return [("true", str(_l("yes"))), ("false", str(_l("no")))]
+    if "oneOf" in schema:
+        return [(json.dumps(o.get("const"), ensure_ascii=False),
+                 localize(o.get("title", o.get("const")), _lang())) for o in schema["oneOf"]]
+    return [(json.dumps(v, ensure_ascii=False), str(v)) for v in schema.get("enum", [])]
+
+
+@bp.get("/bundles/<code>")
+def bundle(code: str):
+    """The bundle editor, with its live preview."""
+    return _render_bundle(code)
+
+
+def _edit_bundle(code: str, change):
+    """Apply one change to the stored bundle and save it against the editor's revision."""
+    entry = _entry("bundle", code)
+    try:
+        based_on = int(request.form.get("revision", ""))
+    except ValueError:
+        abort(400)
+    try:
+        changed = change(json.loads(entry.text))
+        save_definition(get_session(), "bundle", changed, based_on=based_on,
+                        saved_by=current_account().username, metas=_metas())
+    except StaleEdit as stale:
+        get_session().rollback()
+        return _render_bundle(code, status=409, message=_l(
+            "%(who)s saved this bundle at %(when)s, after you opened it. Their version is shown "
+            "below: apply your change again.", who=stale.entry.updated_by,
+            when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")))
+    except EditRefused as refused:
+        return _render_bundle(code, status=422, message=REFUSALS[str(refused)])
+    except DefinitionError as refused:
+        return _render_bundle(code, status=422, problems=refused.problems)
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("admin.bundle", code=code))
+    return _render_bundle(code)
+
+
+@bp.post("/bundles/<code>/items")
+def add_item(code: str):
+    """Add a matter (or a bundle, for 一类事)."""
+    form = request.form
+    return _edit_bundle(code, lambda data: editing.add_item(
+        data, matter=form.get("matter") or None, nested=form.get("bundle") or None))
+
+
+@bp.post("/bundles/<code>/items/<int:index>/remove")
+def remove_item(code: str, index: int):
+    """Remove an item and the edges that named it."""
+    return _edit_bundle(code, lambda data: editing.remove_item(data, index))
+
+
+@bp.post("/bundles/<code>/items/<int:index>/when")
+def set_condition(code: str, index: int):
+    """Make an item apply only for one answer of one question (or always)."""
+    question, _, value = request.form.get("condition", "").partition("=")
+    return _edit_bundle(code, lambda data: editing.set_condition(data, index, question, value))
+
+
+@bp.post("/bundles/<code>/after")
+def set_after(code: str):
+    """Which approval waits for which (the routing diagram's edges)."""
+    waits = {key.removeprefix("after."): request.form.getlist(key)
+             for key in request.form if key.startswith("after.")}
+    for waiting in request.form.getlist("items"):
+        waits.setdefault(waiting, [])
+    return _edit_bundle(code, lambda data: editing.set_after(data, waits))
+
+
+@bp.post("/bundles/<code>/questions")
+def add_question(code: str):
+    """Add a scenario question (情形): yes/no, or options written one per line as value=label."""
+    form = request.form
+    options = []
+    for line in form.get("options", "").splitlines():
+        value, _, label = line.strip().partition("=")
+        if value.strip():
+            options.append((value.strip(), (label or value).strip()))
+    return _edit_bundle(code, lambda data: editing.add_question(
+        data, form.get("key", "").strip(), form.get("title_zh", ""), form.get("title_en", ""),
+        options or None))
+
+
+@bp.post("/bundles/<code>/questions/<key>/remove")
+def remove_question(code: str, key: str):
+    """Remove a scenario question."""
+    return _edit_bundle(code, lambda data: editing.remove_question(data, key))
+
+
+@bp.get("/bundles/<code>/matters")
+def find_matters(code: str):
+    """Matters to add, found by Chinese text, pinyin or initials (an htmx partial)."""
+    query = request.args.get("q", "")
+    data = json.loads(_entry("bundle", code).text)
+    present = {item.get("matter") for item in data["items"]}
+    catalog = _catalog()
+    found = [m for m in sorted(catalog.matters.values(), key=lambda m: m.code)
+             if m.code not in present and editing.matches(query, m.name, m.code)][:20]
+    return render_template("admin/_matter_choices.html", matters=found, code=code,
+                           revision=request.args.get("revision", ""))
+
+
+@bp.post("/bundles/<code>/publish")
+def publish(code: str):
+    """Check the whole working catalog and publish every changed bundle."""
+    try:
+        published = publish_working(get_session(), _metas(), current_account().username)
+    except DefinitionError as refused:
+        get_session().rollback()
+        return _render_bundle(code, status=422, problems=refused.problems,
+                              message=_l("Not published: fix these problems first."))
+    numbers = ", ".join(f"{v.bundle_code} v{v.number}" for v in published)
+    message = (_l("Published: %(versions)s.", versions=numbers) if published
+               else _l("Nothing changed since the last publish."))
+    return _render_bundle(code, message=message)
+
+
+@bp.get("/bundles/<code>/history")
+def bundle_history(code: str):
+    """Who published which version when, and a readable diff between any two."""
+    versions = history(get_session(), code)
+    if not versions:
+        abort(404)
+    newest = versions[0].number
+    try:
+        older = int(request.args.get("from", max(newest - 1, 1)))
+        newer = int(request.args.get("to", newest))
+    except ValueError:
+        abort(400)
+    diff = None
+    a, b = version(get_session(), code, older), version(get_session(), code, newer)
+    if a is not None and b is not None and a.number != b.number:
+        diff = version_diff(a, b, locale=_lang())
+    return render_template("admin/history.html", code=code, versions=versions, diff=diff,
+                           older=older, newer=newer)
+
+
+@bp.post("/bundles/<code>/rollback")
+def rollback_bundle(code: str):
+    """Publish an old version again as the newest."""
+    try:
+        number = int(request.form.get("number", ""))
+        rollback(get_session(), code, number, current_account().username)
+    except (ValueError, LookupError):
+        abort(404)
+    return redirect(url_for("admin.bundle_history", code=code))
+
+
+# --- matters ----------------------------------------------------------------------------------
+
+
+def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
+    """Parse and validate a definition's raw JSON: (data, problems with pointers)."""
+    from onething.check import meta_validators
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
+                           f"column {error.colno})")]
+    validator = meta_validators(_metas())[kind]
+    problems = [("/".join(["", *map(str, e.absolute_path)]) if e.absolute_path else "",
+                 e.message) for e in validator.iter_errors(data)]
+    return data, sorted(problems)
+
+
+@bp.get("/matters/<code>")
+def matter(code: str):
+    """The matter editor: its fields and materials as rows, and the raw JSON in sync."""
+    entry = _entry("matter", code)
+    return render_template("admin/matter.html", entry=entry, data=json.loads(entry.text),
+                           text=entry.text, problems=[], message=None, catalog=_catalog())
+
+
+@bp.post("/matters/<code>/check")
+def check_matter(code: str):
+    """Validate the raw JSON as it is typed: only the messages come back."""
+    _, problems = _json_problems("matter", request.form.get("text", ""))
+    return render_template("admin/_json_problems.html", problems=problems)
+
+
+@bp.post("/matters/<code>")
+def save_matter(code: str):
+    """Save the raw JSON of a matter against the revision the editor loaded."""
+    entry = _entry("matter", code)
+    text = request.form.get("text", "")
+    data, problems = _json_problems("matter", text)
+    status, message = 200, None
+    if not problems and data.get("code") != code:
+        problems = [("/code", str(_l("The code cannot change here.")))]
+    if not problems:
+        try:
+            entry = save_definition(get_session(), "matter", data,
+                                    based_on=int(request.form.get("revision", "0")),
+                                    saved_by=current_account().username, metas=_metas())
+            text, message = entry.text, _l("Saved. Publish a bundle to make it live.")
+        except StaleEdit as stale:
+            get_session().rollback()
+            status, message = 409, _l(
+                "%(who)s saved this matter at %(when)s, after you opened it. Your text is "
+                "kept below; reload to see theirs.", who=stale.entry.updated_by,
+                when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC"))
+    else:
+        status = 422
+    return render_template("admin/matter.html", entry=entry, data=data or json.loads(entry.text),
+                           text=text, problems=problems, message=message,
+                           catalog=_catalog()), status

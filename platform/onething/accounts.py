@@ -1,0 +1,106 @@
+"""Accounts and signing in: who may use the console, a department's inbox, the front desk.
+
+Passwords are kept as werkzeug scrypt hashes. A signed-in browser holds only
+the account id in its signed session cookie; each request reloads the account,
+so disabling one takes effect at once. Every form of a signed-in page carries a
+CSRF token (Flask-WTF), htmx requests send it as a header, and sign-in attempts
+are rate limited per address.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import abort, g, redirect, request, session, url_for
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from onething.models import ROLES, Account, AccountCreate
+
+# Checked when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a real password")
+MIN_PASSWORD_LENGTH = 10
+SESSION_KEY = "account_id"
+
+
+class AccountRefused(ValueError):
+    """An account that cannot be created as asked."""
+
+
+def create_account(session: Session, new: AccountCreate) -> Account:
+    """Create an account (its password hashed) and commit."""
+    if new.role not in ROLES:
+        raise AccountRefused(f"unknown role {new.role!r}: one of {', '.join(ROLES)}")
+    if (new.role == "department_staff") != (new.department_code is not None):
+        raise AccountRefused("department staff, and only they, belong to a department")
+    if len(new.password) < MIN_PASSWORD_LENGTH:
+        raise AccountRefused(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if session.exec(select(Account).where(Account.username == new.username)).first():
+        raise AccountRefused(f"the username {new.username!r} is taken")
+    account = Account(**new.model_dump(exclude={"password"}),
+                      password_hash=generate_password_hash(new.password))
+    session.add(account)
+    session.commit()
+    return account
+
+
+def authenticate(session: Session, username: str, password: str) -> Account | None:
+    """The enabled account with this username and password, else None."""
+    account = session.exec(select(Account).where(Account.username == username)).first()
+    if account is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(account.password_hash, password) or account.disabled:
+        return None
+    return account
+
+
+def sign_in(account: Account) -> None:
+    """Remember the account in this browser's session, under a fresh session."""
+    # A new session on sign-in: nothing planted before it survives (session fixation).
+    kept = {key: session[key] for key in ("draft_tokens", "submission_tokens") if key in session}
+    session.clear()
+    session.update(kept)
+    session[SESSION_KEY] = account.id
+    session.permanent = True
+
+
+def sign_out() -> None:
+    """Forget the account in this browser."""
+    session.pop(SESSION_KEY, None)
+
+
+def current_account() -> Account | None:
+    """The signed-in account of this request (reloaded, so a disabled one is out at once)."""
+    if "account" not in g:
+        from onething.app import get_session
+
+        account_id = session.get(SESSION_KEY)
+        account = get_session().get(Account, account_id) if account_id else None
+        g.account = account if account is not None and not account.disabled else None
+    return g.account
+
+
+def role_required(*roles: str):
+    """A view decorator: sign in first (HTML redirect), and hold one of these roles (403)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            account = current_account()
+            if account is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if account.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def safe_next(target: str | None) -> str | None:
+    """A post-sign-in target on this site only (never //evil.example or https://…)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

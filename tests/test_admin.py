@@ -1,0 +1,280 @@
+"""The administrators' console without JavaScript: sign-in, search, editing, publishing."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from onething.accounts import create_account
+from onething.loader import read_meta
+from onething.models import AccountCreate, BundleVersion, CatalogEntry
+from onething.working_catalog import entries, save_definition
+
+from conftest import SCHEMAS
+
+PASSWORD = "correct horse battery"
+
+
+def token_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def add_account(app, username: str, role: str, department: str | None = None) -> None:
+    with Session(app.extensions["onething.engine"]) as session:
+        create_account(session, AccountCreate(username=username, display_name=username,
+                                              role=role, department_code=department,
+                                              password=PASSWORD))
+
+
+def sign_in(client, username: str = "admin") -> str:
+    page = client.get("/login").text
+    response = client.post("/login", data={"username": username, "password": PASSWORD,
+                                           "csrf_token": token_of(page)})
+    assert response.status_code == 302, response.text[:500]
+    return token_of(client.get("/admin/").text) if username == "admin" else ""
+
+
+@pytest.fixture
+def admin(app, client):
+    """A signed-in administrator's browser; yields (client, its CSRF token)."""
+    add_account(app, "admin", "administrator")
+    return client, sign_in(client)
+
+
+def revision(app, kind: str, code: str) -> int:
+    with Session(app.extensions["onething.engine"]) as session:
+        return next(e.revision for e in entries(session, kind) if e.code == code)
+
+
+def versions(app, code: str) -> list[int]:
+    with Session(app.extensions["onething.engine"]) as session:
+        return [v.number for v in session.exec(
+            select(BundleVersion).where(BundleVersion.bundle_code == code)).all()]
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+
+def test_the_console_needs_an_administrator(app, client):
+    assert client.get("/admin/").headers["Location"].startswith("/login?next=/admin/")
+    add_account(app, "desk", "front_desk")
+    sign_in(client, "desk")
+    assert client.get("/admin/").status_code == 403
+
+
+def test_a_wrong_password_is_refused_with_a_localized_message(app, client):
+    add_account(app, "admin", "administrator")
+    token = token_of(client.get("/login").text)
+    response = client.post("/login?lang=en", data={"username": "admin", "password": "wrong",
+                                                   "csrf_token": token})
+    assert response.status_code == 401
+    assert "The username or password is wrong." in response.text
+    zh = client.post("/login?lang=zh-Hans", data={"username": "nobody", "password": "wrong",
+                                     "csrf_token": token})
+    assert zh.status_code == 401 and "用户名或密码错误" in zh.text
+
+
+def test_sign_in_attempts_are_rate_limited(app, client):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    add_account(app, "admin", "administrator")
+    token = token_of(client.get("/login").text)
+    codes = [client.post("/login", data={"username": "admin", "password": "wrong",
+                                         "csrf_token": token}).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(app, admin):
+    client, _ = admin
+    before = revision(app, "bundle", "open-restaurant")
+    response = client.post("/admin/bundles/open-restaurant/questions",
+                           data={"revision": before, "key": "x", "title_zh": "问"})
+    assert response.status_code == 400
+    assert revision(app, "bundle", "open-restaurant") == before
+
+
+def test_a_sign_in_never_redirects_to_another_site(app, client):
+    add_account(app, "admin", "administrator")
+    page = client.get("/login?next=//evil.example/x").text
+    response = client.post("/login", data={"username": "admin", "password": PASSWORD,
+                                           "next": "//evil.example/x",
+                                           "csrf_token": token_of(page)})
+    assert response.headers["Location"] == "/admin/"
+
+
+# --- the catalog ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "found"), [
+    ("kbcyd", "开办餐饮店"), ("canyin", "开办餐饮店"), ("餐饮", "开办餐饮店"),
+    ("yczmls", "烟草专卖零售许可证核发"), ("open-care", "养老机构设立"),
+])
+def test_the_catalog_is_searched_by_chinese_pinyin_or_initials(admin, query, found):
+    client, _ = admin
+    page = client.get(f"/admin/?q={query}", headers={"HX-Request": "true"}).text
+    assert found in page
+    assert "<html" not in page  # htmx gets the lists only
+
+
+def test_the_catalog_filters_by_department_and_level(admin):
+    client, _ = admin
+    page = client.get("/admin/?department=sn-tobacco").text
+    matters = re.search(r'id="matter-list">(.*?)</ul>', page, re.S).group(1)
+    assert "烟草专卖零售许可证核发" in matters and "食品经营许可证核发" not in matters
+    city = client.get("/admin/?level=city").text
+    assert "开办餐饮店" not in re.search(r'id="bundle-list">(.*?)</ul>', city, re.S).group(1)
+
+
+# --- building a bundle ------------------------------------------------------------------------
+
+
+def create_convenience_store(client, token) -> None:
+    response = client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": "open-convenience-store", "name_zh": "开办便利店",
+        "name_en": "Opening a convenience store", "kind": "one_thing",
+        "matter": "business-registration"})
+    assert response.headers["Location"] == "/admin/bundles/open-convenience-store"
+
+
+def post(client, token, path: str, app, **data):
+    rev = revision(app, "bundle", "open-convenience-store")
+    return client.post(f"/admin/bundles/open-convenience-store{path}",
+                       data={"csrf_token": token, "revision": rev, **data},
+                       headers={"HX-Request": "true"})
+
+
+def test_an_administrator_builds_and_publishes_a_bundle_applicants_open_at_once(app, admin):
+    client, token = admin
+    create_convenience_store(client, token)
+    first = client.get("/admin/bundles/open-convenience-store").text
+    assert 'data-figure="forms"><th>申请表</th><td>1</td><td>1</td>' in first
+
+    added = post(client, token, "/items", app, matter="food-business-licence")
+    assert added.status_code == 200
+    assert 'data-figure="forms"><th>申请表</th><td>2</td><td>1</td>' in added.text
+    assert "食品经营许可证核发" in added.text and "<html" not in added.text
+    post(client, token, "/items", app, matter="tobacco-retail-licence")
+    post(client, token, "/questions", app, key="sells_tobacco", title_zh="是否销售烟草制品？")
+    tobacco = post(client, token, "/items/2/when", app, condition="sells_tobacco=true")
+    assert 'value="sells_tobacco=true" selected>是否销售烟草制品？ = 是' in tobacco.text
+    routed = client.post("/admin/bundles/open-convenience-store/after", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-convenience-store"),
+        "items": ["business-registration", "food-business-licence", "tobacco-retail-licence"],
+        "after.food-business-licence": "business-registration",
+        "after.tobacco-retail-licence": "business-registration"}, headers={"HX-Request": "true"})
+    assert routed.status_code == 200
+
+    with Session(app.extensions["onething.engine"]) as session:
+        stored = json.loads(session.exec(select(CatalogEntry.text).where(
+            CatalogEntry.code == "open-convenience-store")).one())
+    assert stored["items"][2]["when"] == {"properties": {"sells_tobacco": {"const": True}},
+                                          "required": ["sells_tobacco"]}
+    assert stored["after"] == {"food-business-licence": ["business-registration"],
+                               "tobacco-retail-licence": ["business-registration"]}
+
+    published = post(client, token, "/publish", app)
+    assert "open-convenience-store v1" in published.text
+    assert versions(app, "open-convenience-store") == [1]
+    start = client.get("/b/open-convenience-store")
+    assert start.status_code == 200 and "是否销售烟草制品？" in start.text
+
+
+def test_a_stale_editor_is_refused_with_who_saved_first(app, admin):
+    client, token = admin
+    create_convenience_store(client, token)
+    stale = revision(app, "bundle", "open-convenience-store")
+    post(client, token, "/items", app, matter="food-business-licence")
+    refused = client.post("/admin/bundles/open-convenience-store/items", data={
+        "csrf_token": token, "revision": stale, "matter": "tobacco-retail-licence"},
+        headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    assert "admin" in refused.text and "食品经营许可证核发" in refused.text
+    with Session(app.extensions["onething.engine"]) as session:
+        stored = json.loads(session.exec(select(CatalogEntry.text).where(
+            CatalogEntry.code == "open-convenience-store")).one())
+    assert [i["matter"] for i in stored["items"]] == ["business-registration",
+                                                      "food-business-licence"]
+
+
+def add_conflicting_matter(app) -> None:
+    """A copy of the signboard matter whose entity_name must be a number: it cannot merge."""
+    with Session(app.extensions["onething.engine"]) as session:
+        data = json.loads(next(e.text for e in entries(session, "matter")
+                               if e.code == "outdoor-signboard"))
+        data["code"] = "numbered-signboard"
+        data["name"] = {"zh-Hans": "编号招牌设置"}
+        data["form"]["properties"]["entity_name"]["type"] = "integer"
+        save_definition(session, "matter", data, based_on=None, saved_by="tester",
+                        metas=read_meta(SCHEMAS))
+
+
+def test_a_conflicting_matter_shows_inline_and_the_publish_is_refused(app, admin):
+    client, token = admin
+    add_conflicting_matter(app)
+    create_convenience_store(client, token)
+    added = post(client, token, "/items", app, matter="numbered-signboard")
+    assert 'id="conflict"' in added.text
+    assert "entity_name" in added.text
+    assert "/admin/matters/numbered-signboard" in added.text
+    refused = post(client, token, "/publish", app)
+    assert refused.status_code == 422
+    assert "numbered-signboard" in refused.text
+    assert versions(app, "open-convenience-store") == []
+
+
+def test_history_shows_a_readable_diff_and_rolls_back(app, admin):
+    client, token = admin
+    post_restaurant = lambda path, **data: client.post(  # noqa: E731
+        f"/admin/bundles/open-restaurant{path}",
+        data={"csrf_token": token, "revision": revision(app, "bundle", "open-restaurant"),
+              **data})
+    post_restaurant("/questions", key="has_terrace", title_zh="是否设置露天座位？")
+    post_restaurant("/publish")
+    page = client.get("/admin/bundles/open-restaurant/history?from=1&to=2").text
+    assert "v1 → v2" in page and "has_terrace" in page
+    client.post("/admin/bundles/open-restaurant/rollback", data={"csrf_token": token,
+                                                                 "number": 1})
+    assert sorted(versions(app, "open-restaurant")) == [1, 2, 3]
+    again = client.get("/admin/bundles/open-restaurant/history?from=1&to=3").text
+    assert "rollback to v1" in again
+    assert "No change that applicants or departments would notice." in client.get(
+        "/admin/bundles/open-restaurant/history?from=1&to=3&lang=en").text
+
+
+# --- the matter editor ------------------------------------------------------------------------
+
+
+def test_raw_json_is_checked_as_typed_with_pointers(admin):
+    client, token = admin
+    page = client.get("/admin/matters/outdoor-signboard").text
+    text = re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    data = json.loads(html.unescape(text))
+    data["time_limit"]["promised_days"] = "soon"
+    checked = client.post("/admin/matters/outdoor-signboard/check",
+                          data={"csrf_token": token, "text": json.dumps(data)})
+    assert "#/time_limit/promised_days" in checked.text
+    broken = client.post("/admin/matters/outdoor-signboard/check",
+                         data={"csrf_token": token, "text": "{"})
+    assert "invalid JSON" in broken.text
+
+
+def test_a_matter_save_is_locked_and_keeps_the_text_on_a_conflict(app, admin):
+    client, token = admin
+    rev = revision(app, "matter", "outdoor-signboard")
+    page = client.get("/admin/matters/outdoor-signboard").text
+    data = json.loads(html.unescape(re.search(
+        r'<textarea name="text"[^>]*>(.*?)</textarea>', page, re.S).group(1)))
+    data["time_limit"]["promised_days"] = 1
+    saved = client.post("/admin/matters/outdoor-signboard",
+                        data={"csrf_token": token, "revision": rev, "text": json.dumps(data)})
+    assert saved.status_code == 200 and revision(app, "matter", "outdoor-signboard") == rev + 1
+    data["time_limit"]["promised_days"] = 7
+    mine = json.dumps(data, ensure_ascii=False)
+    stale = client.post("/admin/matters/outdoor-signboard",
+                        data={"csrf_token": token, "revision": rev, "text": mine})
+    assert stale.status_code == 409
+    assert '"promised_days": 7' in html.unescape(stale.text)
+    assert revision(app, "matter", "outdoor-signboard") == rev + 1
