@@ -119,6 +119,17 @@ def test_the_catalog_is_searched_by_chinese_pinyin_or_initials(admin, query, fou
     assert "<html" not in page  # htmx gets the lists only
 
 
+def test_matters_to_add_are_found_by_pinyin_without_those_already_in(app, admin):
+    client, _ = admin
+    rev = revision(app, "bundle", "open-restaurant")
+    found = client.get(f"/admin/bundles/open-restaurant/matters?q=jianzhu&revision={rev}",
+                       headers={"HX-Request": "true"}).text
+    assert "施工许可" in found and f'name="revision" value="{rev}"' in found
+    assert "<html" not in found
+    present = client.get("/admin/bundles/open-restaurant/matters?q=yancao").text
+    assert "烟草专卖零售许可证核发" not in present  # already in the bundle
+
+
 def test_the_catalog_filters_by_department_and_level(admin):
     client, _ = admin
     page = client.get("/admin/?department=sn-tobacco").text

@@ -299,7 +299,7 @@ def find_matters(code: str):
     found = [m for m in sorted(catalog.matters.values(), key=lambda m: m.code)
              if m.code not in present and editing.matches(query, m.name, m.code)][:20]
     return render_template("admin/_matter_choices.html", matters=found, code=code,
-                           revision=request.args.get("revision", ""))
+                           catalog=catalog, revision=request.args.get("revision", ""))
 
 
 @bp.post("/bundles/<code>/publish")

@@ -1,0 +1,139 @@
+"""The administrators' console in a real browser (Debian's chromium, a desktop), with htmx."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
+
+from onething.models import BundleVersion
+from test_admin import PASSWORD, add_account, add_conflicting_matter
+
+# See tests/test_browser.py: pytest-playwright's fallback base_url fixture warns under pytest 9.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Session-scoped fixtures defined as instance methods are deprecated"
+    ":pytest.PytestRemovedIn10Warning")
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """An administrator's desk: a wide screen, Chinese (mainland) as the browser's language."""
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000},
+            "locale": "zh-CN"}
+
+
+@pytest.fixture
+def console(live_app, page: Page):
+    """A signed-in administrator in the browser; yields (base URL, app, page)."""
+    base, app = live_app
+    add_account(app, "admin", "administrator")
+    page.goto(f"{base}/admin/")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{base}/admin/")
+    return base, app, page
+
+
+def versions(app, code: str) -> list[int]:
+    with Session(app.extensions["onething.engine"]) as session:
+        return sorted(v.number for v in session.exec(
+            select(BundleVersion).where(BundleVersion.bundle_code == code)).all())
+
+
+def figure(page: Page, name: str) -> tuple[str, str]:
+    cells = page.locator(f'#savings tr[data-figure="{name}"] td')
+    return cells.nth(0).inner_text(), cells.nth(1).inner_text()
+
+
+def add_matter(page: Page, query: str, name: str) -> None:
+    page.get_by_label("添加事项（中文、拼音或首字母）").fill(query)
+    page.get_by_role("button", name=f"添加 {name}").click()
+
+
+def new_convenience_store(page: Page, base: str) -> None:
+    page.get_by_role("link", name="新建一件事").click()
+    page.get_by_label("名称（简体中文）").fill("开办便利店")
+    page.get_by_label("名称（英文）").fill("Opening a convenience store")
+    page.get_by_label("编码").fill("open-convenience-store")
+    page.get_by_label("第一个事项（其部门为牵头部门）").select_option("business-registration")
+    page.get_by_role("button", name="创建并编辑").click()
+    expect(page).to_have_url(f"{base}/admin/bundles/open-convenience-store")
+
+
+def test_an_administrator_builds_a_convenience_store_bundle_and_applicants_open_it(console):
+    base, app, page = console
+    page.get_by_label("搜索（中文、拼音或首字母）").fill("kbcyd")
+    expect(page.locator("#bundle-list")).to_contain_text("开办餐饮店")
+    expect(page.locator("#bundle-list")).not_to_contain_text("新生儿出生一件事")
+
+    new_convenience_store(page, base)
+    assert figure(page, "forms") == ("1", "1")
+    # A marker on window survives only if the page is never reloaded: the preview is htmx.
+    page.evaluate("window.stillHere = true")
+    add_matter(page, "spjy", "食品经营许可证核发")
+    expect(page.locator('#savings tr[data-figure="forms"] td').first).to_have_text("2")
+    expect(page.locator("#form-preview")).to_contain_text("食品安全管理人员")
+    add_matter(page, "yancao", "烟草专卖零售许可证核发")
+    expect(page.locator('#savings tr[data-figure="forms"] td').first).to_have_text("3")
+    before, after = figure(page, "days")
+    assert int(after) < int(before)
+    expect(page.locator("#slices")).to_contain_text("烟草")
+
+    page.get_by_label("键名").fill("sells_tobacco")
+    page.get_by_label("问题（简体中文）").fill("是否销售烟草制品？")
+    page.get_by_role("button", name="添加问题").click()
+    expect(page.locator(".questions")).to_contain_text("是否销售烟草制品？")
+    page.get_by_label("适用情形: tobacco-retail-licence").select_option(
+        label="是否销售烟草制品？ = 是")
+    expect(page.get_by_label("适用情形: tobacco-retail-licence")).to_have_value(
+        "sells_tobacco=true")
+
+    page.get_by_role("button", name="检查并发布").click()
+    expect(page.locator("#editor-message")).to_contain_text("open-convenience-store v1")
+    assert page.evaluate("window.stillHere") is True
+    assert versions(app, "open-convenience-store") == [1]
+
+    applicant = page.context.new_page()
+    applicant.goto(f"{base}/b/open-convenience-store")
+    expect(applicant.get_by_role("heading", level=1)).to_have_text("开办便利店")
+    expect(applicant.locator("body")).to_contain_text("是否销售烟草制品？")
+
+
+def test_a_conflicting_matter_shows_inline_and_the_publish_is_refused(console):
+    base, app, page = console
+    add_conflicting_matter(app)
+    new_convenience_store(page, base)
+    add_matter(page, "bianhao", "编号招牌设置")
+    conflict = page.locator("#conflict")
+    expect(conflict).to_be_visible()
+    expect(conflict).to_contain_text("entity_name")
+    expect(conflict.get_by_role("link", name="编号招牌设置")).to_have_attribute(
+        "href", "/admin/matters/numbered-signboard")
+    page.get_by_role("button", name="检查并发布").click()
+    expect(page.locator("#publish-problems")).to_contain_text("numbered-signboard")
+    expect(page.locator("#editor-message")).to_contain_text("未发布")
+    assert versions(app, "open-convenience-store") == []
+
+
+def test_a_diff_between_two_versions_shows_the_change(console):
+    base, app, page = console
+    page.goto(f"{base}/admin/bundles/open-restaurant")
+    page.get_by_label("键名").fill("has_terrace")
+    page.get_by_label("问题（简体中文）").fill("是否设置露天座位？")
+    page.get_by_role("button", name="添加问题").click()
+    expect(page.locator(".questions")).to_contain_text("是否设置露天座位？")
+    page.get_by_role("button", name="检查并发布").click()
+    expect(page.locator("#editor-message")).to_contain_text("open-restaurant v2")
+    assert versions(app, "open-restaurant") == [1, 2]
+    page.get_by_role("link", name=re.compile("版本历史")).click()
+    page.get_by_label("比较").select_option("1")
+    page.get_by_label("与").select_option("2")
+    page.get_by_role("button", name="查看变化").click()
+    diff = page.locator("#diff")
+    expect(diff).to_contain_text("v1 → v2")
+    expect(diff).to_contain_text("has_terrace")
+    expect(diff).to_contain_text("是否设置露天座位？")
