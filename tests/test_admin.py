@@ -289,3 +289,86 @@ def test_a_matter_save_is_locked_and_keeps_the_text_on_a_conflict(app, admin):
     assert stale.status_code == 409
     assert '"promised_days": 7' in html.unescape(stale.text)
     assert revision(app, "matter", "outdoor-signboard") == rev + 1
+
+
+# --- config as code in the console ------------------------------------------------------------
+
+
+def zipped(root, prefix: str = "schemas/") -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                archive.write(path, prefix + path.relative_to(root).as_posix())
+    return buffer.getvalue()
+
+
+def test_the_console_exports_the_exact_files_of_schemas(admin):
+    import io
+    import zipfile
+
+    client, _ = admin
+    response = client.get("/admin/catalog/export.zip")
+    assert response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        exported = {name.removeprefix("schemas/"): archive.read(name)
+                    for name in archive.namelist()}
+    expected = {p.relative_to(SCHEMAS).as_posix(): p.read_bytes()
+                for p in SCHEMAS.rglob("*") if p.is_file()}
+    assert exported == expected
+
+
+def upload(client, token, data: bytes):
+    import io
+
+    return client.post("/admin/catalog/import", data={
+        "csrf_token": token, "archive": (io.BytesIO(data), "schemas.zip")},
+        content_type="multipart/form-data")
+
+
+def test_an_import_shows_a_dry_run_first_and_applies_only_when_confirmed(app, admin, tmp_path):
+    from conftest import apply_edits, copy_schemas
+
+    client, token = admin
+    root = copy_schemas(tmp_path)
+    apply_edits(root, [{"file": "catalog/matters/outdoor-signboard.json",
+                        "pointer": "/time_limit/promised_days", "value": 3}])
+    before = revision(app, "matter", "outdoor-signboard")
+    dry = upload(client, token, zipped(root))
+    assert dry.status_code == 200
+    assert "~ <code>catalog/matters/outdoor-signboard.json</code>" in dry.text
+    assert revision(app, "matter", "outdoor-signboard") == before
+    confirm = re.search(r'action="(/admin/catalog/import/[^"]+)"', dry.text).group(1)
+    done = client.post(confirm, data={"csrf_token": token})
+    assert 'id="import-result"' in done.text
+    assert revision(app, "matter", "outdoor-signboard") == before + 1
+    assert client.post(confirm, data={"csrf_token": token}).status_code == 404  # used up
+    published = client.post("/admin/catalog/publish", data={"csrf_token": token})
+    assert "open-restaurant v2" in published.text
+
+
+def test_a_broken_import_is_refused_whole_in_the_console(app, admin, tmp_path):
+    from conftest import apply_edits, copy_schemas
+
+    client, token = admin
+    root = copy_schemas(tmp_path)
+    apply_edits(root, [
+        {"file": "catalog/matters/outdoor-signboard.json",
+         "pointer": "/time_limit/promised_days", "value": 3},
+        {"file": "catalog/matters/fire-safety-check.json",
+         "pointer": "/time_limit/promised_days", "value": "soon"}])
+    before = {(e.path, e.revision) for e in _entries(app)}
+    refused = upload(client, token, zipped(root))
+    assert refused.status_code == 422
+    assert "catalog/matters/fire-safety-check.json#/time_limit/promised_days" in refused.text
+    assert "/admin/catalog/import/" not in refused.text  # nothing to confirm
+    assert {(e.path, e.revision) for e in _entries(app)} == before
+    assert upload(client, token, b"not a zip").status_code == 422
+
+
+def _entries(app):
+    with Session(app.extensions["onething.engine"]) as session:
+        return entries(session)

@@ -407,3 +407,128 @@ def save_matter(code: str):
     return render_template("admin/matter.html", entry=entry, data=data or json.loads(entry.text),
                            text=text, problems=problems, message=message,
                            catalog=_catalog()), status
+
+
+# --- config as code: export and import --------------------------------------------------------
+
+# An uploaded import waits here between its dry run and its confirmation.
+IMPORTS = "imports"
+MAX_IMPORT_UPLOAD = 20 * 1024 * 1024
+
+
+@bp.get("/catalog/export.zip")
+def export_zip():
+    """The working catalog as a zip of the exact files of a schemas folder."""
+    import io
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from flask import send_file
+
+    from onething.models import utc_now
+    from onething.working_catalog import export
+
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="onething-export-") as folder:
+        root = Path(folder) / "schemas"
+        export(get_session(), root, schemas_root(current_app))
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(root.parent).as_posix())
+    buffer.seek(0)
+    name = f"onething-schemas-{utc_now():%Y%m%d-%H%M}.zip"
+    return send_file(buffer, mimetype="application/zip", as_attachment=True, download_name=name)
+
+
+def _imports_folder():
+    from pathlib import Path
+
+    folder = Path(current_app.instance_path) / IMPORTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _upload_path(upload_id: str):
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", upload_id):
+        abort(404)
+    path = _imports_folder() / f"{upload_id}.zip"
+    if not path.exists():
+        abort(404)
+    return path
+
+
+def _plan(path):
+    from onething.working_catalog import import_folder, plan_import
+
+    with import_folder(path) as root:
+        return plan_import(get_session(), root, _metas())
+
+
+@bp.route("/catalog/import", methods=["GET", "POST"])
+def import_catalog():
+    """Upload a zip of a schemas folder: a dry run shows what would change, nothing changes."""
+    import secrets
+    import zipfile
+
+    if request.method == "GET":
+        return render_template("admin/import.html", plan=None, upload_id=None, error=None)
+    upload = request.files.get("archive")
+    upload_id = secrets.token_urlsafe(18)
+    path = _imports_folder() / f"{upload_id}.zip"
+    size = 0
+    with path.open("wb") as out:
+        while upload is not None and (chunk := upload.stream.read(64 * 1024)):
+            size += len(chunk)
+            if size > MAX_IMPORT_UPLOAD:
+                out.close()
+                path.unlink()
+                return render_template("admin/import.html", plan=None, upload_id=None,
+                                       error=_l("The archive is too large.")), 413
+            out.write(chunk)
+    if size == 0 or not zipfile.is_zipfile(path):
+        path.unlink(missing_ok=True)
+        return render_template("admin/import.html", plan=None, upload_id=None,
+                               error=_l("Choose a zip file of a schemas folder.")), 422
+    try:
+        plan = _plan(path)
+    except DefinitionError as refused:
+        path.unlink(missing_ok=True)
+        return render_template("admin/import.html", plan=None, upload_id=None,
+                               error="; ".join(str(p) for p in refused.problems)), 422
+    if plan.refused:
+        path.unlink(missing_ok=True)
+    return render_template("admin/import.html", plan=plan,
+                           upload_id=None if plan.refused else upload_id, error=None), (
+        422 if plan.refused else 200)
+
+
+@bp.post("/catalog/import/<upload_id>")
+def apply_catalog_import(upload_id: str):
+    """Import what the dry run showed, all or nothing, then offer to publish."""
+    from onething.working_catalog import apply_import
+
+    path = _upload_path(upload_id)
+    # Planned again: the working catalog may have changed since the dry run.
+    plan = _plan(path)
+    if plan.refused:
+        return render_template("admin/import.html", plan=plan, upload_id=None, error=None), 422
+    apply_import(get_session(), plan, imported_by=current_account().username)
+    path.unlink(missing_ok=True)
+    return render_template("admin/import.html", plan=plan, upload_id=None, error=None,
+                           imported=True)
+
+
+@bp.post("/catalog/publish")
+def publish_all():
+    """Check the whole working catalog and publish every changed bundle."""
+    try:
+        published = publish_working(get_session(), _metas(), current_account().username)
+    except DefinitionError as refused:
+        get_session().rollback()
+        return render_template("admin/published.html", published=[],
+                               problems=refused.problems), 422
+    return render_template("admin/published.html", published=published, problems=[])
