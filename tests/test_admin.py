@@ -372,3 +372,105 @@ def test_a_broken_import_is_refused_whole_in_the_console(app, admin, tmp_path):
 def _entries(app):
     with Session(app.extensions["onething.engine"]) as session:
         return entries(session)
+
+
+# --- the matter editor's rows -----------------------------------------------------------------
+
+
+def stored_matter(app, code: str) -> dict:
+    with Session(app.extensions["onething.engine"]) as session:
+        return json.loads(next(e.text for e in entries(session, "matter") if e.code == code))
+
+
+def edit_matter(client, app, token, path: str, **data):
+    return client.post(f"/admin/matters/outdoor-signboard{path}", data={
+        "csrf_token": token, "revision": revision(app, "matter", "outdoor-signboard"), **data},
+        headers={"HX-Request": "true"})
+
+
+def test_fields_are_rows_shared_or_local_and_the_raw_json_follows(app, admin):
+    client, token = admin
+    shared = edit_matter(client, app, token, "/fields", source="library",
+                         library_key="legal_representative", required="1")
+    assert shared.status_code == 200 and 'data-field="legal_representative"' in shared.text
+    local = edit_matter(client, app, token, "/fields", source="local", key="sign_count",
+                        type="integer", title_zh="招牌数量", title_en="Number of signs",
+                        minimum="1", maximum="5", required="1")
+    assert local.status_code == 200
+    form = stored_matter(app, "outdoor-signboard")["form"]
+    assert form["properties"]["legal_representative"] == {
+        "$ref": "https://onething.example/fields/legal_representative"}
+    assert form["properties"]["sign_count"] == {
+        "type": "integer", "title": {"zh-Hans": "招牌数量", "en": "Number of signs"},
+        "minimum": 1, "maximum": 5}
+    assert {"legal_representative", "sign_count"} <= set(form["required"])
+    # The raw JSON shown is the definition as saved.
+    raw = html.unescape(re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', local.text,
+                                  re.S).group(1))
+    assert json.loads(raw)["form"]["properties"]["sign_count"]["maximum"] == 5
+
+    optional = edit_matter(client, app, token, "/fields/sign_count/required", required="false")
+    assert optional.status_code == 200
+    assert "sign_count" not in stored_matter(app, "outdoor-signboard")["form"]["required"]
+    edit_matter(client, app, token, "/fields/sign_count/remove")
+    assert "sign_count" not in stored_matter(app, "outdoor-signboard")["form"]["properties"]
+    bad = edit_matter(client, app, token, "/fields", source="local", key="Bad Key",
+                      type="string", title_zh="x")
+    assert bad.status_code == 422 and "A field needs" not in bad.text  # localized
+    assert "字段需要" in bad.text
+
+
+def test_materials_are_rows_with_their_flags(app, admin):
+    client, token = admin
+    added = edit_matter(client, app, token, "/materials", id="lease-contract",
+                        name_zh="租赁合同", necessity="deferrable", commitment="1")
+    assert added.status_code == 200
+    material = next(m for m in stored_matter(app, "outdoor-signboard")["materials"]
+                    if m["id"] == "lease-contract")
+    assert material["necessity"] == "deferrable" and material["commitment"] is True
+    edit_matter(client, app, token, "/materials/lease-contract", necessity="required",
+                shared_data="1")
+    material = next(m for m in stored_matter(app, "outdoor-signboard")["materials"]
+                    if m["id"] == "lease-contract")
+    assert material["necessity"] == "required" and material.get("shared_data") is True
+    assert "commitment" not in material
+    edit_matter(client, app, token, "/materials/lease-contract/remove")
+    assert all(m["id"] != "lease-contract"
+               for m in stored_matter(app, "outdoor-signboard")["materials"])
+
+
+def test_guide_elements_are_a_form(app, admin):
+    client, token = admin
+    saved = edit_matter(client, app, token, "/guide", handling="promised", legal_days="20",
+                        promised_days="3", visits="0", consult_phone="0532-12345678",
+                        complaint_phone="12345", **{"hours.zh-Hans": "工作日 9:00-17:00",
+                                                    "hours.en": "Weekdays 9:00-17:00"})
+    assert saved.status_code == 200
+    data = stored_matter(app, "outdoor-signboard")
+    assert data["time_limit"]["promised_days"] == 3 and data["visits"] == 0
+    assert data["hours"] == {"zh-Hans": "工作日 9:00-17:00", "en": "Weekdays 9:00-17:00"}
+    refused = edit_matter(client, app, token, "/guide", legal_days="x", promised_days="3",
+                          visits="0")
+    assert refused.status_code == 422
+    assert stored_matter(app, "outdoor-signboard")["time_limit"]["legal_days"] == 20
+
+
+def test_a_class_of_things_takes_whole_bundles_found_by_search(app, admin):
+    client, token = admin
+    client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": "start-a-care-business", "name_zh": "养老服务创业",
+        "kind": "one_class", "matter": "business-registration"})
+    rev = revision(app, "bundle", "start-a-care-business")
+    found = client.get(f"/admin/bundles/start-a-care-business/matters?q=yanglao&revision={rev}")
+    assert 'name="bundle" value="open-care-home"' in found.text
+    added = client.post("/admin/bundles/start-a-care-business/items", data={
+        "csrf_token": token, "revision": rev, "bundle": "open-care-home"},
+        headers={"HX-Request": "true"})
+    assert added.status_code == 200
+    with Session(app.extensions["onething.engine"]) as session:
+        stored = json.loads(session.exec(select(CatalogEntry.text).where(
+            CatalogEntry.code == "start-a-care-business")).one())
+    assert {"bundle": "open-care-home"} in stored["items"]
+    # A plain 一件事 is offered matters only.
+    plain = client.get("/admin/bundles/open-restaurant/matters?q=yanglao").text
+    assert 'name="bundle"' not in plain

@@ -180,3 +180,151 @@ def condition_text(when: Any, questions: dict, locale_text) -> str | None:
         else:
             parts.append(f"{title}: {json.dumps(rule, ensure_ascii=False)}")
     return "; ".join(parts) or json.dumps(when, ensure_ascii=False)
+
+
+# --- matters ----------------------------------------------------------------------------------
+
+FIELD_TYPES = ("string", "integer", "number", "boolean", "date")
+NECESSITIES = ("required", "optional", "deferrable")
+
+
+def _localized(zh: str, hant: str = "", en: str = "") -> dict:
+    text = {"zh-Hans": zh.strip()}
+    if hant.strip():
+        text["zh-Hant"] = hant.strip()
+    if en.strip():
+        text["en"] = en.strip()
+    return text
+
+
+def add_field(matter: dict, key: str, *, library: dict | None = None, kind: str = "string",
+              title_zh: str = "", title_en: str = "", required: bool = False,
+              minimum: str = "", maximum: str = "", max_length: str = "",
+              options: list[tuple[str, str]] | None = None) -> dict:
+    """Add a field row: a shared one from the library (by its key), or a local one."""
+    changed = copy.deepcopy(matter)
+    form = changed["form"]
+    properties = form.setdefault("properties", {})
+    if not KEY.match(key) or key in properties:
+        raise EditRefused("field")
+    if library is not None:
+        if key not in library:
+            raise EditRefused("field")
+        properties[key] = {"$ref": library[key]}
+    else:
+        if kind not in FIELD_TYPES or not title_zh.strip():
+            raise EditRefused("field")
+        schema: dict[str, Any] = ({"type": "string", "format": "date"} if kind == "date"
+                                  else {"type": kind})
+        schema["title"] = _localized(title_zh, en=title_en)
+        try:
+            if minimum.strip():
+                schema["minimum"] = float(minimum) if kind == "number" else int(minimum)
+            if maximum.strip():
+                schema["maximum"] = float(maximum) if kind == "number" else int(maximum)
+            if max_length.strip() and kind == "string":
+                schema["maxLength"] = int(max_length)
+        except ValueError as error:
+            raise EditRefused("bounds") from error
+        if options and kind == "string":
+            schema["oneOf"] = [{"const": value, "title": {"zh-Hans": label}}
+                               for value, label in options]
+        properties[key] = schema
+    if required:
+        form.setdefault("required", []).append(key)
+    return changed
+
+
+def remove_field(matter: dict, key: str) -> dict:
+    """Remove a field row (and its required mark)."""
+    changed = copy.deepcopy(matter)
+    form = changed["form"]
+    if key not in form.get("properties", {}):
+        raise EditRefused("field")
+    del form["properties"][key]
+    if key in form.get("required", []):
+        form["required"] = [k for k in form["required"] if k != key]
+    return changed
+
+
+def set_required(matter: dict, key: str, required: bool) -> dict:
+    """Mark a field required or optional."""
+    changed = copy.deepcopy(matter)
+    form = changed["form"]
+    if key not in form.get("properties", {}):
+        raise EditRefused("field")
+    keys = [k for k in form.get("required", []) if k != key]
+    if required:
+        keys.append(key)
+    form["required"] = keys
+    return changed
+
+
+def add_material(matter: dict, material_id: str, name_zh: str, necessity: str,
+                 commitment: bool, shared_data: bool, medium: str = "either",
+                 copies: int = 1) -> dict:
+    """Add a material row with its flags (容缺 deferrable, 告知承诺, 电子证照 shared data)."""
+    changed = copy.deepcopy(matter)
+    if (not CODE.match(material_id) or not name_zh.strip() or necessity not in NECESSITIES
+            or any(m["id"] == material_id for m in changed["materials"])):
+        raise EditRefused("material")
+    material = {"id": material_id, "name": _localized(name_zh), "type": "other",
+                "medium": medium, "copies": copies, "necessity": necessity,
+                "source": "applicant"}
+    if commitment:
+        material["commitment"] = True
+    if shared_data:
+        material["shared_data"] = True
+    changed["materials"].append(material)
+    return changed
+
+
+def set_material(matter: dict, material_id: str, necessity: str, commitment: bool,
+                 shared_data: bool) -> dict:
+    """Change a material's flags."""
+    changed = copy.deepcopy(matter)
+    material = next((m for m in changed["materials"] if m["id"] == material_id), None)
+    if material is None or necessity not in NECESSITIES:
+        raise EditRefused("material")
+    material["necessity"] = necessity
+    for flag, value in (("commitment", commitment), ("shared_data", shared_data)):
+        if value:
+            material[flag] = True
+        else:
+            material.pop(flag, None)
+    return changed
+
+
+def remove_material(matter: dict, material_id: str) -> dict:
+    """Remove a material row."""
+    changed = copy.deepcopy(matter)
+    kept = [m for m in changed["materials"] if m["id"] != material_id]
+    if len(kept) == len(changed["materials"]):
+        raise EditRefused("material")
+    changed["materials"] = kept
+    return changed
+
+
+GUIDE_TEXTS = ("location", "hours")
+GUIDE_SCALARS = ("consult_phone", "complaint_phone")
+
+
+def set_guide(matter: dict, form: dict[str, str]) -> dict:
+    """The guide elements (办事指南) a form edits: time limits, visits, places, hours, phones."""
+    changed = copy.deepcopy(matter)
+    try:
+        changed["time_limit"]["legal_days"] = int(form["legal_days"])
+        changed["time_limit"]["promised_days"] = int(form["promised_days"])
+        changed["visits"] = int(form["visits"])
+    except (KeyError, ValueError) as error:
+        raise EditRefused("guide") from error
+    if form.get("handling") in ("on_the_spot", "promised"):
+        changed["handling"] = form["handling"]
+    for name in GUIDE_TEXTS:
+        if form.get(f"{name}.zh-Hans", "").strip():
+            changed[name] = _localized(form[f"{name}.zh-Hans"], form.get(f"{name}.zh-Hant", ""),
+                                       form.get(f"{name}.en", ""))
+    for name in GUIDE_SCALARS:
+        if form.get(name, "").strip():
+            changed[name] = form[name].strip()
+    return changed

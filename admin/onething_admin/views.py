@@ -52,6 +52,11 @@ REFUSALS = {
     "question": _l("A question needs a new key (lowercase letters, digits, _) and a title."),
     "answer": _l("Pick one of the question's answers."),
     "after": _l("An approval can only wait for other items of this bundle."),
+    "field": _l("A field needs a new key (lowercase letters, digits, _), a type and a title; "
+                "a shared one must be in the library."),
+    "bounds": _l("Bounds are numbers."),
+    "material": _l("A material needs a new id (lowercase letters, digits, dashes) and a name."),
+    "guide": _l("Time limits and visits are whole numbers."),
 }
 
 
@@ -225,10 +230,7 @@ def _edit_bundle(code: str, change):
                         saved_by=current_account().username, metas=_metas())
     except StaleEdit as stale:
         get_session().rollback()
-        return _render_bundle(code, status=409, message=_l(
-            "%(who)s saved this bundle at %(when)s, after you opened it. Their version is shown "
-            "below: apply your change again.", who=stale.entry.updated_by,
-            when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")))
+        return _render_bundle(code, status=409, message=_stale_message(stale, "bundle"))
     except EditRefused as refused:
         return _render_bundle(code, status=422, message=REFUSALS[str(refused)])
     except DefinitionError as refused:
@@ -298,8 +300,15 @@ def find_matters(code: str):
     catalog = _catalog()
     found = [m for m in sorted(catalog.matters.values(), key=lambda m: m.code)
              if m.code not in present and editing.matches(query, m.name, m.code)][:20]
-    return render_template("admin/_matter_choices.html", matters=found, code=code,
-                           catalog=catalog, revision=request.args.get("revision", ""))
+    # 一类事: whole bundles can be items too (never itself, never one already in).
+    nested = []
+    if data.get("kind") == "one_class":
+        held = {item.get("bundle") for item in data["items"]}
+        nested = [b for b in sorted(catalog.bundles.values(), key=lambda b: b.code)
+                  if b.code != code and b.code not in held
+                  and editing.matches(query, b.name, b.code)][:10]
+    return render_template("admin/_matter_choices.html", matters=found, bundles=nested,
+                           code=code, catalog=catalog, revision=request.args.get("revision", ""))
 
 
 @bp.post("/bundles/<code>/publish")
@@ -366,12 +375,148 @@ def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
     return data, sorted(problems)
 
 
+def _render_matter(code: str, *, text: str | None = None, problems=(), message=None,
+                   status: int = 200):
+    entry = _entry("matter", code)
+    shown = text if text is not None else entry.text
+    try:
+        data = json.loads(shown)
+    except json.JSONDecodeError:
+        data = json.loads(entry.text)
+    catalog = _catalog()
+    template = ("admin/_matter_editor.html" if request.headers.get("HX-Request")
+                else "admin/matter.html")
+    return render_template(
+        template, entry=entry, data=data, text=shown, problems=list(problems),
+        message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
+        necessities=editing.NECESSITIES, library=sorted(catalog.fields),
+        used_by=sorted(b.code for b in catalog.bundles.values()
+                       if any(i.matter == code for i in b.flatten())),
+    ), status
+
+
 @bp.get("/matters/<code>")
 def matter(code: str):
-    """The matter editor: its fields and materials as rows, and the raw JSON in sync."""
+    """The matter editor: fields, materials and guide elements as forms, and the raw JSON."""
+    return _render_matter(code)
+
+
+def _edit_matter(code: str, change):
+    """Apply one change to the stored matter and save it against the editor's revision."""
     entry = _entry("matter", code)
-    return render_template("admin/matter.html", entry=entry, data=json.loads(entry.text),
-                           text=entry.text, problems=[], message=None, catalog=_catalog())
+    try:
+        based_on = int(request.form.get("revision", ""))
+    except ValueError:
+        abort(400)
+    try:
+        changed = change(json.loads(entry.text))
+        save_definition(get_session(), "matter", changed, based_on=based_on,
+                        saved_by=current_account().username, metas=_metas())
+    except StaleEdit as stale:
+        get_session().rollback()
+        return _render_matter(code, status=409, message=_stale_message(stale, "matter"))
+    except EditRefused as refused:
+        return _render_matter(code, status=422, message=REFUSALS[str(refused)])
+    except DefinitionError as refused:
+        return _render_matter(code, status=422, problems=[
+            (p.pointer, p.message) for p in refused.problems])
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("admin.matter", code=code))
+    return _render_matter(code, message=_l("Saved. Publish a bundle to make it live."))
+
+
+def _stale_message(stale: StaleEdit, kind: str):
+    when = stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+    if kind == "matter":
+        return _l("%(who)s saved this matter at %(when)s, after you opened it. Their version "
+                  "is shown: apply your change again.", who=stale.entry.updated_by, when=when)
+    return _l("%(who)s saved this bundle at %(when)s, after you opened it. Their version is "
+              "shown below: apply your change again.", who=stale.entry.updated_by, when=when)
+
+
+def _options(text: str) -> list[tuple[str, str]]:
+    options = []
+    for line in text.splitlines():
+        value, _, label = line.strip().partition("=")
+        if value.strip():
+            options.append((value.strip(), (label or value).strip()))
+    return options
+
+
+@bp.post("/matters/<code>/fields")
+def add_field(code: str):
+    """Add a field: one of the shared library, or a local one with its type and bounds."""
+    form = request.form
+    if form.get("source") == "library":
+        library = {key: field.uri for key, field in _catalog().fields.items()}
+        return _edit_matter(code, lambda data: editing.add_field(
+            data, form.get("library_key", ""), library=library,
+            required=bool(form.get("required"))))
+    return _edit_matter(code, lambda data: editing.add_field(
+        data, form.get("key", "").strip(), kind=form.get("type", "string"),
+        title_zh=form.get("title_zh", ""), title_en=form.get("title_en", ""),
+        required=bool(form.get("required")), minimum=form.get("minimum", ""),
+        maximum=form.get("maximum", ""), max_length=form.get("max_length", ""),
+        options=_options(form.get("options", "")) or None))
+
+
+@bp.post("/matters/<code>/fields/<key>/remove")
+def remove_field(code: str, key: str):
+    """Remove a field row."""
+    return _edit_matter(code, lambda data: editing.remove_field(data, key))
+
+
+@bp.post("/matters/<code>/fields/<key>/required")
+def set_required(code: str, key: str):
+    """Mark a field required or optional."""
+    required = request.form.get("required") == "true"
+    return _edit_matter(code, lambda data: editing.set_required(data, key, required))
+
+
+@bp.post("/matters/<code>/materials")
+def add_material(code: str):
+    """Add a material row with its flags."""
+    form = request.form
+    return _edit_matter(code, lambda data: editing.add_material(
+        data, form.get("id", "").strip(), form.get("name_zh", ""),
+        form.get("necessity", "required"), bool(form.get("commitment")),
+        bool(form.get("shared_data"))))
+
+
+@bp.post("/matters/<code>/materials/<material_id>")
+def set_material(code: str, material_id: str):
+    """Change a material's flags (容缺, 告知承诺, shared data)."""
+    form = request.form
+    return _edit_matter(code, lambda data: editing.set_material(
+        data, material_id, form.get("necessity", ""), bool(form.get("commitment")),
+        bool(form.get("shared_data"))))
+
+
+@bp.post("/matters/<code>/materials/<material_id>/remove")
+def remove_material(code: str, material_id: str):
+    """Remove a material row."""
+    return _edit_matter(code, lambda data: editing.remove_material(data, material_id))
+
+
+@bp.post("/matters/<code>/guide")
+def set_guide(code: str):
+    """Save the guide elements form (时限, 到现场次数, 地点, 时间, 电话)."""
+    return _edit_matter(code, lambda data: editing.set_guide(data, request.form.to_dict()))
+
+
+def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
+    """Parse and validate a definition's raw JSON: (data, problems with pointers)."""
+    from onething.check import meta_validators
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
+                           f"column {error.colno})")]
+    validator = meta_validators(_metas())[kind]
+    problems = [("/".join(["", *map(str, e.absolute_path)]) if e.absolute_path else "",
+                 e.message) for e in validator.iter_errors(data)]
+    return data, sorted(problems)
 
 
 @bp.post("/matters/<code>/check")
@@ -384,29 +529,24 @@ def check_matter(code: str):
 @bp.post("/matters/<code>")
 def save_matter(code: str):
     """Save the raw JSON of a matter against the revision the editor loaded."""
-    entry = _entry("matter", code)
     text = request.form.get("text", "")
     data, problems = _json_problems("matter", text)
-    status, message = 200, None
     if not problems and data.get("code") != code:
         problems = [("/code", str(_l("The code cannot change here.")))]
-    if not problems:
-        try:
-            entry = save_definition(get_session(), "matter", data,
-                                    based_on=int(request.form.get("revision", "0")),
-                                    saved_by=current_account().username, metas=_metas())
-            text, message = entry.text, _l("Saved. Publish a bundle to make it live.")
-        except StaleEdit as stale:
-            get_session().rollback()
-            status, message = 409, _l(
-                "%(who)s saved this matter at %(when)s, after you opened it. Your text is "
-                "kept below; reload to see theirs.", who=stale.entry.updated_by,
-                when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC"))
-    else:
-        status = 422
-    return render_template("admin/matter.html", entry=entry, data=data or json.loads(entry.text),
-                           text=text, problems=problems, message=message,
-                           catalog=_catalog()), status
+    if problems:
+        return _render_matter(code, text=text, problems=problems, status=422)
+    try:
+        save_definition(get_session(), "matter", data,
+                        based_on=int(request.form.get("revision", "0")),
+                        saved_by=current_account().username, metas=_metas())
+    except StaleEdit as stale:
+        get_session().rollback()
+        # Their version in the rows, yours kept in the raw JSON: nothing typed is lost.
+        return _render_matter(code, text=text, status=409, message=_l(
+            "%(who)s saved this matter at %(when)s, after you opened it. Your text is "
+            "kept below; reload to see theirs.", who=stale.entry.updated_by,
+            when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")))
+    return _render_matter(code, message=_l("Saved. Publish a bundle to make it live."))
 
 
 # --- config as code: export and import --------------------------------------------------------
