@@ -474,3 +474,19 @@ def test_a_class_of_things_takes_whole_bundles_found_by_search(app, admin):
     # A plain 一件事 is offered matters only.
     plain = client.get("/admin/bundles/open-restaurant/matters?q=yanglao").text
     assert 'name="bundle"' not in plain
+
+
+def test_the_routing_diagram_starts_each_approval_where_what_it_waits_for_ends(demo_catalog):
+    from onething.compose import compose
+    from onething_admin.diagram import routing_diagram
+
+    answers = {"has_business_licence": False, "public_gathering_place": True,
+               "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
+    plan = compose(demo_catalog.bundle("open-restaurant"), answers).plan
+    diagram = routing_diagram(plan)
+    bars = {bar.matter: bar for bar in diagram.bars}
+    registration, food = bars["business-registration"], bars["food-business-licence"]
+    assert food.x == registration.x + registration.width
+    assert food.critical and registration.critical and not bars["outdoor-signboard"].critical
+    assert len(diagram.arrows) == sum(len(step.waits_for) for step in plan.steps)
+    assert diagram.days == plan.critical_path_days == 5

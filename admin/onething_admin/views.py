@@ -40,6 +40,7 @@ from onething.working_catalog import (
     version_diff,
 )
 from onething_admin import editing
+from onething_admin.diagram import routing_diagram
 from onething_admin.editing import EditRefused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -180,7 +181,8 @@ def _preview(catalog: Catalog, code: str) -> dict:
         return {"composition": None, "conflict": conflict, "problem": None}
     except (KeyError, ValueError, AnswersError) as broken:
         return {"composition": None, "conflict": None, "problem": str(broken)}
-    return {"composition": composition, "conflict": None, "problem": None}
+    return {"composition": composition, "conflict": None, "problem": None,
+            "diagram": routing_diagram(composition.plan)}
 
 
 def _render_bundle(code: str, *, message=None, problems=None, status: int = 200):
