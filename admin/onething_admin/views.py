@@ -26,7 +26,7 @@ from onething.compose import AnswersError, compose
 from onething.definitions import Catalog
 from onething.loader import read_meta
 from onething.merge import CompositionError
-from onething.problems import DefinitionError
+from onething.problems import DefinitionError, pointer
 from onething.text import localize
 from onething.working_catalog import (
     StaleEdit,
@@ -219,27 +219,44 @@ def bundle(code: str):
     return _render_bundle(code)
 
 
-def _edit_bundle(code: str, change):
-    """Apply one change to the stored bundle and save it against the editor's revision."""
-    entry = _entry("bundle", code)
+def _edit(kind: str, code: str, change):
+    """Apply one change to a stored definition and save it against the editor's revision.
+
+    The answer is the editor again: with the saved definition, or with why nothing
+    was saved (409 someone saved first, 422 the edit or the definition is refused).
+    """
+    render = _render_bundle if kind == "bundle" else _render_matter
+    entry = _entry(kind, code)
     try:
         based_on = int(request.form.get("revision", ""))
     except ValueError:
         abort(400)
     try:
         changed = change(json.loads(entry.text))
-        save_definition(get_session(), "bundle", changed, based_on=based_on,
+        save_definition(get_session(), kind, changed, based_on=based_on,
                         saved_by=current_account().username, metas=_metas())
     except StaleEdit as stale:
         get_session().rollback()
-        return _render_bundle(code, status=409, message=_stale_message(stale, "bundle"))
+        return render(code, status=409, message=_stale_message(stale, kind))
     except EditRefused as refused:
-        return _render_bundle(code, status=422, message=REFUSALS[str(refused)])
+        return render(code, status=422, message=REFUSALS[str(refused)])
     except DefinitionError as refused:
-        return _render_bundle(code, status=422, problems=refused.problems)
+        problems = refused.problems if kind == "bundle" else [
+            (p.pointer, p.message) for p in refused.problems]
+        return render(code, status=422, problems=problems)
     if not request.headers.get("HX-Request"):
-        return redirect(url_for("admin.bundle", code=code))
-    return _render_bundle(code)
+        return redirect(url_for(f"admin.{kind}", code=code))
+    if kind == "matter":
+        return render(code, message=_l("Saved. Publish a bundle to make it live."))
+    return render(code)
+
+
+def _edit_bundle(code: str, change):
+    return _edit("bundle", code, change)
+
+
+def _edit_matter(code: str, change):
+    return _edit("matter", code, change)
 
 
 @bp.post("/bundles/<code>/items")
@@ -277,14 +294,9 @@ def set_after(code: str):
 def add_question(code: str):
     """Add a scenario question (情形): yes/no, or options written one per line as value=label."""
     form = request.form
-    options = []
-    for line in form.get("options", "").splitlines():
-        value, _, label = line.strip().partition("=")
-        if value.strip():
-            options.append((value.strip(), (label or value).strip()))
     return _edit_bundle(code, lambda data: editing.add_question(
         data, form.get("key", "").strip(), form.get("title_zh", ""), form.get("title_en", ""),
-        options or None))
+        _options(form.get("options", "")) or None))
 
 
 @bp.post("/bundles/<code>/questions/<key>/remove")
@@ -362,21 +374,6 @@ def rollback_bundle(code: str):
 # --- matters ----------------------------------------------------------------------------------
 
 
-def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
-    """Parse and validate a definition's raw JSON: (data, problems with pointers)."""
-    from onething.check import meta_validators
-
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
-                           f"column {error.colno})")]
-    validator = meta_validators(_metas())[kind]
-    problems = [("/".join(["", *map(str, e.absolute_path)]) if e.absolute_path else "",
-                 e.message) for e in validator.iter_errors(data)]
-    return data, sorted(problems)
-
-
 def _render_matter(code: str, *, text: str | None = None, problems=(), message=None,
                    status: int = 200):
     entry = _entry("matter", code)
@@ -401,30 +398,6 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), message=N
 def matter(code: str):
     """The matter editor: fields, materials and guide elements as forms, and the raw JSON."""
     return _render_matter(code)
-
-
-def _edit_matter(code: str, change):
-    """Apply one change to the stored matter and save it against the editor's revision."""
-    entry = _entry("matter", code)
-    try:
-        based_on = int(request.form.get("revision", ""))
-    except ValueError:
-        abort(400)
-    try:
-        changed = change(json.loads(entry.text))
-        save_definition(get_session(), "matter", changed, based_on=based_on,
-                        saved_by=current_account().username, metas=_metas())
-    except StaleEdit as stale:
-        get_session().rollback()
-        return _render_matter(code, status=409, message=_stale_message(stale, "matter"))
-    except EditRefused as refused:
-        return _render_matter(code, status=422, message=REFUSALS[str(refused)])
-    except DefinitionError as refused:
-        return _render_matter(code, status=422, problems=[
-            (p.pointer, p.message) for p in refused.problems])
-    if not request.headers.get("HX-Request"):
-        return redirect(url_for("admin.matter", code=code))
-    return _render_matter(code, message=_l("Saved. Publish a bundle to make it live."))
 
 
 def _stale_message(stale: StaleEdit, kind: str):
@@ -516,8 +489,7 @@ def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
         return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
                            f"column {error.colno})")]
     validator = meta_validators(_metas())[kind]
-    problems = [("/".join(["", *map(str, e.absolute_path)]) if e.absolute_path else "",
-                 e.message) for e in validator.iter_errors(data)]
+    problems = [(pointer(*e.absolute_path), e.message) for e in validator.iter_errors(data)]
     return data, sorted(problems)
 
 

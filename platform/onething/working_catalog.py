@@ -32,7 +32,7 @@ from onething.check import check_documents, meta_validators
 from onething.definitions import Catalog, Document
 from onething.loader import FOLDERS, Source, read_meta, read_sources
 from onething.models import BundleVersion, CatalogEntry, utc_now
-from onething.problems import DefinitionError, Problem
+from onething.problems import DefinitionError, Problem, pointer
 from onething.publishing import bundle_of, latest_version, publish_catalog
 
 # Documents of the working catalog are named like the files of the repository's folder.
@@ -116,7 +116,7 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
     path = path_for(kind, code) if isinstance(code, str) and code else f"{FOLDERS[kind]}/?"
     errors = sorted(meta_validators(metas)[kind].iter_errors(data), key=lambda e: e.json_path)
     if errors or not isinstance(code, str) or not code:
-        problems = [Problem(f"{SHOWN_ROOT}/{path}", _pointer(error.absolute_path), error.message)
+        problems = [Problem(f"{SHOWN_ROOT}/{path}", pointer(*error.absolute_path), error.message)
                     for error in errors]
         if not problems:
             problems.append(Problem(f"{SHOWN_ROOT}/{path}", "", "the definition has no code"))
@@ -149,10 +149,6 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
     session.commit()
     session.refresh(entry)
     return entry
-
-
-def _pointer(parts) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 # --- import and export ------------------------------------------------------------------------
