@@ -490,3 +490,21 @@ def test_the_routing_diagram_starts_each_approval_where_what_it_waits_for_ends(d
     assert food.critical and registration.critical and not bars["outdoor-signboard"].critical
     assert len(diagram.arrows) == sum(len(step.waits_for) for step in plan.steps)
     assert diagram.days == plan.critical_path_days == 5
+
+
+def test_conditions_and_fee_are_part_of_the_guide_form(app, admin):
+    client, token = admin
+    saved = edit_matter(client, app, token, "/guide", legal_days="20", promised_days="2",
+                        visits="1", fee_charged="false", **{
+                            "conditions.zh-Hans": "招牌位于经营场所外立面\n内容与营业执照一致",
+                            "conditions.en": "On the business's façade\nMatches the licence",
+                            "fee.zh-Hans": "不收费"})
+    assert saved.status_code == 200
+    data = stored_matter(app, "outdoor-signboard")
+    assert data["conditions"] == [
+        {"zh-Hans": "招牌位于经营场所外立面", "en": "On the business's façade"},
+        {"zh-Hans": "内容与营业执照一致", "en": "Matches the licence"}]
+    assert data["fee"]["charged"] is False and data["fee"]["basis"] == {"zh-Hans": "不收费"}
+    # The form shows what is stored, so saving it unchanged changes nothing.
+    page = client.get("/admin/matters/outdoor-signboard").text
+    assert "招牌位于经营场所外立面\n内容与营业执照一致" in page

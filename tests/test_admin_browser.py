@@ -101,6 +101,12 @@ def test_an_administrator_builds_a_convenience_store_bundle_and_applicants_open_
     applicant.goto(f"{base}/b/open-convenience-store")
     expect(applicant.get_by_role("heading", level=1)).to_have_text("开办便利店")
     expect(applicant.locator("body")).to_contain_text("是否销售烟草制品？")
+    applicant.locator('input[name="sells_tobacco"][value="true"]').check()
+    applicant.get_by_role("button", name="开始申请").click()
+    applicant.wait_for_url(re.compile(r"/d/[^/]+/form$"))
+    # The one form of the new bundle: the shared fields once, the tobacco licence's own too.
+    expect(applicant.locator('[name="entity_name"]')).to_have_count(1)
+    expect(applicant.locator('[name^="matters.tobacco-retail-licence."]').first).to_be_visible()
 
 
 def test_a_conflicting_matter_shows_inline_and_the_publish_is_refused(console):

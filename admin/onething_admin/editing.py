@@ -198,7 +198,8 @@ def _localized(zh: str, hant: str = "", en: str = "") -> dict:
 
 
 def add_field(matter: dict, key: str, *, library: dict | None = None, kind: str = "string",
-              title_zh: str = "", title_en: str = "", required: bool = False,
+              title_zh: str = "", title_en: str = "", title_hant: str = "",
+              required: bool = False,
               minimum: str = "", maximum: str = "", max_length: str = "",
               options: list[tuple[str, str]] | None = None) -> dict:
     """Add a field row: a shared one from the library (by its key), or a local one."""
@@ -216,7 +217,7 @@ def add_field(matter: dict, key: str, *, library: dict | None = None, kind: str 
             raise EditRefused("field")
         schema: dict[str, Any] = ({"type": "string", "format": "date"} if kind == "date"
                                   else {"type": kind})
-        schema["title"] = _localized(title_zh, en=title_en)
+        schema["title"] = _localized(title_zh, title_hant, title_en)
         try:
             if minimum.strip():
                 schema["minimum"] = float(minimum) if kind == "number" else int(minimum)
@@ -327,4 +328,18 @@ def set_guide(matter: dict, form: dict[str, str]) -> dict:
     for name in GUIDE_SCALARS:
         if form.get(name, "").strip():
             changed[name] = form[name].strip()
+    # 受理条件: one per line, the lines of each language matched by position.
+    lines = {locale: [line.strip() for line in form.get(f"conditions.{locale}", "").splitlines()
+                      if line.strip()] for locale in ("zh-Hans", "zh-Hant", "en")}
+    if lines["zh-Hans"]:
+        changed["conditions"] = [
+            _localized(zh, *(lines[other][i] if i < len(lines[other]) else ""
+                             for other in ("zh-Hant", "en")))
+            for i, zh in enumerate(lines["zh-Hans"])]
+    if "fee_charged" in form or form.get("fee.zh-Hans", "").strip():
+        fee = changed.setdefault("fee", {})
+        fee["charged"] = form.get("fee_charged") == "true"
+        if form.get("fee.zh-Hans", "").strip():
+            fee["basis"] = _localized(form["fee.zh-Hans"], form.get("fee.zh-Hant", ""),
+                                      form.get("fee.en", ""))
     return changed

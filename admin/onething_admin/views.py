@@ -430,6 +430,7 @@ def add_field(code: str):
     return _edit_matter(code, lambda data: editing.add_field(
         data, form.get("key", "").strip(), kind=form.get("type", "string"),
         title_zh=form.get("title_zh", ""), title_en=form.get("title_en", ""),
+        title_hant=form.get("title_hant", ""),
         required=bool(form.get("required")), minimum=form.get("minimum", ""),
         maximum=form.get("maximum", ""), max_length=form.get("max_length", ""),
         options=_options(form.get("options", "")) or None))
