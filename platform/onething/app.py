@@ -58,7 +58,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething import guides
-    from onething.views import auth, catalog, drafts, start, status
+    from onething.views import auth, catalog, drafts, inbox, start, status
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(start.bp)
@@ -66,6 +66,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(status.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
     # The administrators' console is its own package; it imports onething, never the
     # reverse, except here where the factory mounts it.
     import onething_admin

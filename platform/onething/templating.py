@@ -28,6 +28,7 @@ NOT_FOUND = {
     "draft": _l("This draft link is not valid. Open the link you were given, or start again."),
     "submission": _l("No case matches this tracking number and access code."),
     "bundle": _l("This service is not published."),
+    "task": _l("No task of your department matches."),
 }
 
 
@@ -81,7 +82,12 @@ def display_value(entry: dict, value) -> str:
 
 def task_state(task) -> str:
     """A task's state for the applicant."""
-    return str(TASK_STATES.get(task.status, task.status))
+    return task_state_name(task.status)
+
+
+def task_state_name(status: str) -> str:
+    """A task status, localized."""
+    return str(TASK_STATES.get(status, status))
 
 
 def upload_problem(code: str) -> str:
@@ -122,7 +128,8 @@ def init_app(app) -> None:
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
-        task_state=task_state, upload_problem=upload_problem, error_title=error_title,
+        task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
+        error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
     )
     app.jinja_env.filters["department_name"] = department_name

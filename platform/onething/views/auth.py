@@ -32,7 +32,8 @@ def login():
         account = authenticate(get_session(), username, request.form.get("password", ""))
         if account is not None:
             sign_in(account)
-            home = "admin.index" if account.role == "administrator" else "catalog.index"
+            home = {"administrator": "admin.index", "department_staff": "inbox.index"}.get(
+                account.role, "catalog.index")
             return redirect(target or url_for(home))
         error = _l("The username or password is wrong.")
     return render_template("login.html", next=target, error=error,

@@ -1,0 +1,115 @@
+"""A department's inbox: only its own tasks, each with only its slice of the submission.
+
+Staff belong to one department. Everything here is looked up through that
+department, so a task of another department is simply not found (404), in
+lists, pages and file downloads alike; nothing says it exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from onething.accounts import current_account, role_required
+from onething.app import csrf, get_session
+from onething.compose import compose
+from onething.models import BundleVersion, StoredFile, Submission, Task
+from onething.publishing import bundle_of, get_version
+from onething.workdays import add_working_days
+from onething.workflow import china_today
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+# A task due within this many working days is highlighted as soon due.
+SOON_DAYS = 2
+STATUSES = ("pending", "waiting")
+
+
+@bp.before_request
+@role_required("department_staff")
+def _guard():
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+
+
+def _department() -> str:
+    return current_account().department_code
+
+
+def _own_task(task_id: int) -> Task:
+    """A task of the signed-in person's department; any other is not found."""
+    task = get_session().exec(select(Task).where(
+        Task.id == task_id, Task.department_code == _department())).first()
+    if task is None:
+        abort(404, description="task")
+    return task
+
+
+@bp.get("/")
+def index():
+    """The department's tasks, filtered by status, bundle and due date, with counts."""
+    session = get_session()
+    department = _department()
+    status = request.args.get("status", "")
+    bundle = request.args.get("bundle", "")
+    due = request.args.get("due", "")
+    today = china_today()
+    soon = add_working_days(today, SOON_DAYS).date
+    statement = (select(Task, Submission.tracking_number, BundleVersion.bundle_code)
+                 .join(Submission, col(Submission.id) == col(Task.submission_id))
+                 .join(BundleVersion, col(BundleVersion.id) == col(Submission.bundle_version_id))
+                 .where(Task.department_code == department)
+                 .order_by(col(Task.due_date), col(Task.id)))
+    if status in STATUSES:
+        statement = statement.where(Task.status == status)
+    if bundle:
+        statement = statement.where(BundleVersion.bundle_code == bundle)
+    if due == "overdue":
+        statement = statement.where(col(Task.due_date) < today)
+    elif due == "soon":
+        statement = statement.where(col(Task.due_date) >= today, col(Task.due_date) <= soon)
+    rows = session.exec(statement.limit(500)).all()
+    counts = dict(session.exec(select(Task.status, func.count()).where(
+        Task.department_code == department).group_by(Task.status)).all())
+    bundles = sorted(set(session.exec(
+        select(BundleVersion.bundle_code).join(Submission, col(Submission.bundle_version_id)
+                                               == col(BundleVersion.id))
+        .join(Task, col(Task.submission_id) == col(Submission.id))
+        .where(Task.department_code == department)).all()))
+    template = "_inbox_rows.html" if request.headers.get("HX-Request") else "inbox.html"
+    return render_template(template, rows=rows, counts=counts, bundles=bundles,
+                           status=status, bundle=bundle, due=due, today=today, soon=soon,
+                           statuses=STATUSES, account=current_account())
+
+
+@bp.get("/tasks/<int:task_id>")
+def task(task_id: int):
+    """One task: its slice of fields, its materials, what is still owed and what was promised."""
+    task = _own_task(task_id)
+    submission = get_session().get(Submission, task.submission_id)
+    version = get_version(get_session(), submission.bundle_version_id)
+    composition = compose(bundle_of(version), submission.answers)
+    return render_template("task.html", task=task, submission=submission,
+                           composition=composition, today=china_today(),
+                           account=current_account())
+
+
+@bp.get("/tasks/<int:task_id>/materials/<material_id>")
+def material(task_id: int, material_id: str):
+    """Download a material of the task's slice (never one of another department's)."""
+    task = _own_task(task_id)
+    entry = next((m for m in task.slice_materials
+                  if m.get("id") == material_id and m.get("state") == "uploaded"), None)
+    if entry is None:
+        abort(404, description="task")
+    stored = get_session().get(StoredFile, entry["file"])
+    path = Path(current_app.instance_path) / "files" / entry["file"][:2] / entry["file"]
+    if stored is None or not path.exists():
+        abort(404, description="task")
+    return send_file(path, mimetype=stored.content_type, as_attachment=True,
+                     download_name=entry.get("filename") or f"{material_id}",
+                     last_modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))

@@ -1,0 +1,112 @@
+"""Departments' inbox: each department sees only its tasks, each task only its slice."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from onething.models import Task
+from test_admin import PASSWORD, add_account, token_of
+from test_web import PDF, fill, start, submit, upload_everything
+
+# Values of the restaurant case (tests/test_web.py FORM) and the only departments that need them.
+PRIVATE = {
+    "王海风": {"sn-amr", "sn-tobacco"},                 # legal representative
+    "11010519491231002X": {"sn-amr", "sn-tobacco"},     # their ID number
+    "李青": {"sn-amr", "sn-fire"},                      # contact name
+    "赵安": {"sn-amr"},                                 # food safety manager
+    "13705322222": {"sn-amr"},                          # their mobile
+    "海风小馆": {"sn-urban-mgmt"},                      # signboard text
+    "餐饮服务；食品销售": {"sn-amr"},                   # business scope
+}
+DEPARTMENTS = ("sn-amr", "sn-fire", "sn-urban-mgmt", "sn-tobacco")
+
+
+@pytest.fixture
+def routed(app, client):
+    """The whole restaurant case submitted; returns its tasks by department."""
+    draft = start(client)
+    fill(client, draft)
+    upload_everything(client, draft)
+    submit(client, draft)
+    for department in DEPARTMENTS:
+        add_account(app, f"staff-{department}", "department_staff", department)
+    with Session(app.extensions["onething.engine"]) as session:
+        tasks = session.exec(select(Task)).all()
+    by_department: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_department.setdefault(task.department_code, []).append(task)
+    return by_department
+
+
+def staff(app, department: str):
+    browser = app.test_client()
+    page = browser.get("/login").text
+    response = browser.post("/login", data={"username": f"staff-{department}",
+                                            "password": PASSWORD, "csrf_token": token_of(page)})
+    assert response.headers["Location"] == "/inbox/"
+    return browser
+
+
+@pytest.mark.parametrize("department", DEPARTMENTS)
+def test_no_page_of_a_department_holds_another_departments_values(app, routed, department):
+    browser = staff(app, department)
+    pages = [browser.get("/inbox/").text]
+    for task in routed[department]:
+        response = browser.get(f"/inbox/tasks/{task.id}")
+        assert response.status_code == 200
+        pages.append(response.text)
+    text = "\n".join(pages)
+    for value, allowed in PRIVATE.items():
+        if department in allowed:
+            assert value in text, f"{department} needs {value}"
+        else:
+            assert value not in text, f"{department} must not see {value}"
+
+
+def test_a_task_of_another_department_is_not_found(app, routed):
+    browser = staff(app, "sn-urban-mgmt")
+    tobacco = routed["sn-tobacco"][0]
+    assert browser.get(f"/inbox/tasks/{tobacco.id}").status_code == 404
+    material = tobacco.slice_materials[0]["id"]
+    assert browser.get(f"/inbox/tasks/{tobacco.id}/materials/{material}").status_code == 404
+    listed = browser.get("/inbox/").text
+    assert f"/inbox/tasks/{tobacco.id}" not in listed
+
+
+def test_a_department_downloads_only_its_own_materials(app, routed):
+    browser = staff(app, "sn-tobacco")
+    task = routed["sn-tobacco"][0]
+    uploaded = next(m for m in task.slice_materials if m["state"] == "uploaded")
+    with browser.get(f"/inbox/tasks/{task.id}/materials/{uploaded['id']}") as response:
+        assert response.status_code == 200 and response.data == PDF
+    food = routed["sn-amr"][0].slice_materials
+    theirs = next(m["id"] for m in food if m["id"] not in
+                  {own["id"] for own in task.slice_materials})
+    assert browser.get(f"/inbox/tasks/{task.id}/materials/{theirs}").status_code == 404
+
+
+def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
+    browser = staff(app, "sn-amr")
+    page = browser.get("/inbox/").text
+    counts = dict(re.findall(r'status=(\w+)">[^<]+</a>: <strong>(\d+)</strong>', page))
+    statuses = [t.status for t in routed["sn-amr"]]
+    assert counts == {"pending": str(statuses.count("pending")),
+                      "waiting": str(statuses.count("waiting"))}
+    waiting = browser.get("/inbox/?status=waiting", headers={"HX-Request": "true"}).text
+    assert "<html" not in waiting
+    waiting_ids = {t.id for t in routed["sn-amr"] if t.status == "waiting"}
+    assert set(map(int, re.findall(r'data-task="(\d+)"', waiting))) == waiting_ids
+    assert 'data-task=' not in browser.get("/inbox/?due=overdue").text
+
+
+def test_only_department_staff_have_an_inbox(app, routed, client):
+    assert client.get("/inbox/").headers["Location"].startswith("/login")
+    add_account(app, "desk", "front_desk")
+    desk = app.test_client()
+    page = desk.get("/login").text
+    desk.post("/login", data={"username": "desk", "password": PASSWORD,
+                              "csrf_token": token_of(page)})
+    assert desk.get("/inbox/").status_code == 403
