@@ -93,8 +93,8 @@ def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
     page = browser.get("/inbox/").text
     counts = dict(re.findall(r'status=(\w+)">[^<]+</a>: <strong>(\d+)</strong>', page))
     statuses = [t.status for t in routed["sn-amr"]]
-    assert counts == {"pending": str(statuses.count("pending")),
-                      "waiting": str(statuses.count("waiting"))}
+    assert counts == {status: str(statuses.count(status)) for status in
+                      ("pending", "accepted", "waiting", "approved", "rejected", "stopped")}
     waiting = browser.get("/inbox/?status=waiting", headers={"HX-Request": "true"}).text
     assert "<html" not in waiting
     waiting_ids = {t.id for t in routed["sn-amr"] if t.status == "waiting"}

@@ -311,6 +311,27 @@ class Task(TaskBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
+    # The decision: approved with a certificate number, or rejected / stopped with a reason.
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    certificate_number: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+# --- the audit log ----------------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One action, appended and never changed: who, when, what, and the state before and after."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    actor: str = Field(max_length=200)  # a username, or "system" for what follows from it
+    action: str = Field(max_length=50)
+    subject: str = Field(max_length=100, index=True)  # e.g. "task:42"
+    before: dict | None = Field(default=None, sa_column=_json(nullable=True))
+    after: dict | None = Field(default=None, sa_column=_json(nullable=True))
 
 
 class TaskPublic(TaskBase):

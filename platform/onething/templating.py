@@ -22,6 +22,17 @@ UPLOAD_PROBLEMS = {
 TASK_STATES = {
     "waiting": _l("Waiting for an earlier approval"),
     "pending": _l("With the department"),
+    "accepted": _l("Accepted, being examined"),
+    "approved": _l("Approved"),
+    "rejected": _l("Refused"),
+    "stopped": _l("Stopped: an earlier approval was refused"),
+}
+DECISION_PROBLEMS = {
+    "not_decidable": _l("This task cannot take that decision in its present state; nothing "
+                        "was changed."),
+    "certificate_number": _l("Approving needs the certificate number."),
+    "reason": _l("Refusing needs a reason the applicant can act on."),
+    "unknown_action": _l("Unknown decision."),
 }
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {
@@ -85,6 +96,11 @@ def task_state(task) -> str:
     return task_state_name(task.status)
 
 
+def decision_problem(refused) -> str:
+    """Why a decision was refused, localized."""
+    return str(DECISION_PROBLEMS.get(refused.code, refused.code))
+
+
 def task_state_name(status: str) -> str:
     """A task status, localized."""
     return str(TASK_STATES.get(status, status))
@@ -129,6 +145,7 @@ def init_app(app) -> None:
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
+        decision_problem=decision_problem,
         error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
     )

@@ -26,7 +26,7 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 # A task due within this many working days is highlighted as soon due.
 SOON_DAYS = 2
-STATUSES = ("pending", "waiting")
+STATUSES = ("pending", "accepted", "waiting", "approved", "rejected", "stopped")
 
 
 @bp.before_request
@@ -89,13 +89,22 @@ def index():
 @bp.get("/tasks/<int:task_id>")
 def task(task_id: int):
     """One task: its slice of fields, its materials, what is still owed and what was promised."""
-    task = _own_task(task_id)
-    submission = get_session().get(Submission, task.submission_id)
-    version = get_version(get_session(), submission.bundle_version_id)
+    return _render_task(_own_task(task_id))
+
+
+def _render_task(task: Task, *, refused=None, status: int = 200):
+    from onething.decisions import ALLOWED, audit_of
+
+    session = get_session()
+    submission = session.get(Submission, task.submission_id)
+    version = get_version(session, submission.bundle_version_id)
     composition = compose(bundle_of(version), submission.answers)
-    return render_template("task.html", task=task, submission=submission,
+    actions = [action for action, states in ALLOWED.items() if task.status in states]
+    template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
+    return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
-                           account=current_account())
+                           account=current_account(), actions=actions, refused=refused,
+                           audit=audit_of(session, task)), status
 
 
 @bp.get("/tasks/<int:task_id>/materials/<material_id>")
@@ -113,3 +122,22 @@ def material(task_id: int, material_id: str):
     return send_file(path, mimetype=stored.content_type, as_attachment=True,
                      download_name=entry.get("filename") or f"{material_id}",
                      last_modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
+
+
+@bp.post("/tasks/<int:task_id>/decide")
+def decide_task(task_id: int):
+    """Accept, approve (with a certificate number) or reject (with a reason) a task."""
+    from onething.decisions import DecisionRefused, decide
+
+    task = _own_task(task_id)
+    form = request.form
+    try:
+        decide(get_session(), task, form.get("action", ""), current_account().username,
+               certificate_number=form.get("certificate_number"), reason=form.get("reason"))
+    except DecisionRefused as refused:
+        return _render_task(task, refused=refused, status=409 if refused.task else 422)
+    if not request.headers.get("HX-Request"):
+        from flask import redirect, url_for
+
+        return redirect(url_for("inbox.task", task_id=task.id))
+    return _render_task(task)

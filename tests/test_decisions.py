@@ -1,0 +1,104 @@
+"""Decisions on tasks: unlocking, stopping, certificates released together, the audit log."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from onething.decisions import DecisionRefused, decide
+from onething.models import AuditEntry, Submission, Task
+from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
+from test_web import fill, start, submit, upload_everything  # noqa: F401
+
+
+def tasks_by_matter(app) -> dict[str, Task]:
+    with Session(app.extensions["onething.engine"]) as session:
+        return {t.matter_code: t for t in session.exec(select(Task)).all()}
+
+
+def post_decision(browser, task_id: int, **data):
+    page = browser.get(f"/inbox/tasks/{task_id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return browser.post(f"/inbox/tasks/{task_id}/decide", data={"csrf_token": token, **data},
+                        headers={"HX-Request": "true"})
+
+
+def test_approving_the_business_licence_unlocks_the_food_licence(app, routed):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    tasks = tasks_by_matter(app)
+    registration, food = tasks["business-registration"], tasks["food-business-licence"]
+    assert food.status == "waiting"
+    assert post_decision(amr, registration.id, action="accept").status_code == 200
+    approved = post_decision(amr, registration.id, action="approve",
+                             certificate_number="91370202MA3C000001")
+    assert approved.status_code == 200 and "91370202MA3C000001" in approved.text
+    tasks = tasks_by_matter(app)
+    assert tasks["food-business-licence"].status == "pending"
+    assert tasks["tobacco-retail-licence"].status == "pending"  # waited for registration too
+    with Session(app.extensions["onething.engine"]) as session:
+        actions = [(e.actor, e.action, e.before["status"], e.after["status"]) for e in
+                   session.exec(select(AuditEntry).where(
+                       AuditEntry.subject == f"task:{food.id}")).all()]
+    assert actions == [("system", "unlock", "waiting", "pending")]
+
+
+def test_a_decision_out_of_turn_is_409_and_changes_nothing(app, routed):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    food = tasks_by_matter(app)["food-business-licence"]
+    refused = post_decision(amr, food.id, action="approve", certificate_number="X")
+    assert refused.status_code == 409
+    assert 'id="decision-refused"' in refused.text
+    assert tasks_by_matter(app)["food-business-licence"].status == "waiting"
+    registration = tasks_by_matter(app)["business-registration"]
+    missing = post_decision(amr, registration.id, action="reject", reason="")
+    assert missing.status_code == 422
+    assert tasks_by_matter(app)["business-registration"].status == "pending"
+    with Session(app.extensions["onething.engine"]) as session:
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+def test_a_refusal_upstream_stops_what_waits_and_says_why(app, routed):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    post_decision(amr, registration.id, action="reject", reason="名称与已登记企业重复")
+    tasks = tasks_by_matter(app)
+    assert tasks["business-registration"].status == "rejected"
+    assert tasks["food-business-licence"].status == "stopped"
+    assert tasks["tobacco-retail-licence"].status == "stopped"
+    assert tasks["outdoor-signboard"].status == "pending"  # waits for nothing
+    food = staff(app, "sn-amr").get(f"/inbox/tasks/{tasks['food-business-licence'].id}").text
+    assert "市场主体设立登记" in food  # names the refused matter
+    assert 'name="action"' not in food  # nothing left to decide
+    with Session(app.extensions["onething.engine"]) as session:
+        assert session.exec(select(Submission)).one().status == "rejected"
+
+
+def test_certificates_are_released_together_when_all_are_approved(app, client, routed):  # noqa: F811
+    tasks = tasks_by_matter(app)
+    with Session(app.extensions["onething.engine"]) as session:
+        submission = session.exec(select(Submission)).one()
+        order = ["business-registration", "food-business-licence", "fire-safety-check",
+                 "outdoor-signboard", "tobacco-retail-licence"]
+        for number, matter in enumerate(order):
+            task = session.get(Task, tasks[matter].id)
+            decide(session, task, "accept", "tester")
+            decide(session, task, "approve", "tester", certificate_number=f"CERT-{number}")
+            if number == 0:
+                status_page = client.get(f"/s/{submission.tracking_number}").text
+                assert "CERT-0" not in status_page  # not yet: released together
+        session.refresh(submission)
+        assert submission.status == "approved"
+    page = client.get(f"/s/{submission.tracking_number}").text
+    assert all(f"CERT-{n}" in page for n in range(5))
+
+
+def test_two_people_deciding_at_once_cannot_both_win(app, routed):  # noqa: F811
+    engine = app.extensions["onething.engine"]
+    task_id = tasks_by_matter(app)["business-registration"].id
+    with Session(engine) as first, Session(engine) as second:
+        mine, theirs = first.get(Task, task_id), second.get(Task, task_id)
+        decide(first, mine, "accept", "a")
+        with pytest.raises(DecisionRefused):
+            decide(second, theirs, "accept", "b")
