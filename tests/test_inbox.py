@@ -110,3 +110,8 @@ def test_only_department_staff_have_an_inbox(app, routed, client):
     desk.post("/login", data={"username": "desk", "password": PASSWORD,
                               "csrf_token": token_of(page)})
     assert desk.get("/inbox/").status_code == 403
+
+
+def test_an_impossible_task_id_is_not_found(app, routed):
+    browser = staff(app, "sn-amr")
+    assert browser.get("/inbox/tasks/9223372036854775808").status_code == 404

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -50,6 +50,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     if str(app.config.get("PUBLIC_URL") or "").startswith("https://"):
         app.config.setdefault("SESSION_COOKIE_SECURE", True)
 
+    # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it.
+    app.json.ensure_ascii = False
+
     i18n.init_app(app)
     htmx.init_app(app)
     csrf.init_app(app)
@@ -58,7 +61,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething import guides
-    from onething.views import auth, catalog, drafts, inbox, start, status
+    from onething.views import api, auth, catalog, drafts, inbox, start, status
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(start.bp)
@@ -67,6 +70,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(api.bp)
     # The administrators' console is its own package; it imports onething, never the
     # reverse, except here where the factory mounts it.
     import onething_admin
@@ -74,6 +78,17 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     onething_admin.init_app(app)
     app.register_error_handler(HTTPException, _error_page)
     app.teardown_appcontext(_close_session)
+
+    @app.before_request
+    def refuse_nul_characters():
+        """A NUL in the path or query is never meant: 400 here, not a database error later."""
+        # PostgreSQL refuses NUL in text, so such a value would otherwise end as a 500.
+        # The form is not read here: that would parse an upload's body before its checks.
+        if "\x00" in request.path or any("\x00" in key or "\x00" in value
+                                          for key, value in request.args.items(multi=True)):
+            from werkzeug.exceptions import BadRequest
+
+            raise BadRequest()
 
     @app.get("/healthz")
     def healthz():
@@ -171,6 +186,13 @@ def _close_session(exception: BaseException | None) -> None:
 
 
 def _error_page(error: HTTPException):
-    """Render HTTP errors as localized pages (or just the message for htmx)."""
+    """Render HTTP errors as localized pages (or just the message for htmx; JSON for the API)."""
+    if request.path.startswith("/api/"):
+        from onething.templating import error_text
+
+        response = jsonify({"error": error.name.lower().replace(" ", "_"),
+                            "message": error_text(error)})
+        response.status_code = error.code
+        return response
     template = "_error.html" if request.headers.get("HX-Request") else "error.html"
     return render_template(template, error=error), error.code

@@ -343,6 +343,28 @@ def user_add(username: str, role: str, department: str | None, display_name: str
     click.echo(f"created {account.role} {account.username}")
 
 
+@main.group()
+def token() -> None:
+    """API tokens of departments' business systems."""
+
+
+@token.command(name="add")
+@click.argument("department")
+@click.option("--name", required=True, help="Which system holds it, for the record.")
+@click.option("--days", default=365, show_default=True, help="Days until it expires.")
+def token_add(department: str, name: str, days: int) -> None:
+    """Create an API token for a department's system and print it (shown only once)."""
+    from onething.views.api import new_token
+    from onething.working_catalog import entries
+
+    _app, session = _app_session()
+    with session:
+        if department not in {e.code for e in entries(session, "department")}:
+            click.echo(f"unknown department {department!r}", err=True)
+            sys.exit(EXIT_DEFINITIONS)
+        click.echo(new_token(session, department, name, days))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")

@@ -317,6 +317,39 @@ class Task(TaskBase, table=True):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+# --- API tokens of departments' systems ------------------------------------------------------
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of one department's business system; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_code: str = Field(max_length=100, index=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=SHA256_HEX_LENGTH, unique=True, index=True)
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
+    revoked: bool = False
+
+
+class ApiDecision(SQLModel, table=True):
+    """A decision posted through the API, by its idempotency key: a retry gets the same answer."""
+
+    __tablename__ = "api_decision"
+    __table_args__ = (UniqueConstraint("department_code", "idempotency_key",
+                                       name="uq_api_decision_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_code: str = Field(max_length=100)
+    idempotency_key: str = Field(max_length=200)
+    task_id: int = Field(foreign_key="task.id")
+    request: dict = Field(sa_column=_json())
+    status_code: int
+    response: dict = Field(sa_column=_json())
+
+
 # --- the audit log ----------------------------------------------------------------------------
 
 

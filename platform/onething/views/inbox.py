@@ -42,6 +42,8 @@ def _department() -> str:
 
 def _own_task(task_id: int) -> Task:
     """A task of the signed-in person's department; any other is not found."""
+    if not 1 <= task_id <= 2**31 - 1:
+        abort(404, description="task")
     task = get_session().exec(select(Task).where(
         Task.id == task_id, Task.department_code == _department())).first()
     if task is None:
