@@ -115,3 +115,11 @@ def test_only_department_staff_have_an_inbox(app, routed, client):
 def test_an_impossible_task_id_is_not_found(app, routed):
     browser = staff(app, "sn-amr")
     assert browser.get("/inbox/tasks/9223372036854775808").status_code == 404
+
+
+def test_a_task_page_has_one_decision_panel(app, routed):
+    browser = staff(app, "sn-amr")
+    task = next(t for t in routed["sn-amr"] if t.status == "pending")
+    page = browser.get(f"/inbox/tasks/{task.id}").text
+    assert page.count('id="decision"') == 1
+    assert "<title>" in page and 'id="decision"' not in page.split("</title>")[0]

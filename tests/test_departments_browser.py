@@ -1,0 +1,86 @@
+"""The department side in a real browser: the restaurant case decided, certificates released."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
+
+from onething.decisions import decide
+from onething.models import Submission, Task
+from test_admin import PASSWORD, add_account
+from test_web import fill, start, submit, upload_everything
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Session-scoped fixtures defined as instance methods are deprecated"
+    ":pytest.PytestRemovedIn10Warning")
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A department's desk: a wide screen, Chinese (mainland)."""
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900},
+            "locale": "zh-CN"}
+
+
+def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_released(
+        live_app, page: Page):
+    base, app = live_app
+    applicant = app.test_client()
+    draft = start(applicant)
+    fill(applicant, draft)
+    link = re.search(r'class="link" value="([^"]+)"', applicant.get(f"{draft}/form").text).group(1)
+    token = re.search(r"token=([^&]+)", link).group(1)
+    upload_everything(applicant, draft)
+    receipt = submit(applicant, draft)
+    tracking = receipt.rstrip("/").rsplit("/", 1)[-1]
+    add_account(app, "amr", "department_staff", "sn-amr")
+
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill("amr")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{base}/inbox/")
+    rows = page.locator("#inbox-rows tbody tr")
+    expect(rows).to_have_count(2)
+
+    page.locator("#inbox-rows a").filter(has_text=tracking).first.click()
+    if "食品经营许可" in page.locator("h1").inner_text():  # open the registration first
+        page.go_back()
+        page.locator("#inbox-rows a").filter(has_text=tracking).nth(1).click()
+    expect(page.locator("h1")).to_contain_text("市场主体设立登记")
+    page.get_by_role("button", name="受理").click()
+    expect(page.locator("#task-state")).to_contain_text("已受理")
+    page.get_by_label("证照编号").fill("91370202MA3C00001X")
+    page.get_by_role("button", name="准予许可").click()
+    expect(page.locator("#task-state")).to_contain_text("91370202MA3C00001X")
+    expect(page.locator("#audit")).to_contain_text("approve")
+
+    page.goto(f"{base}/inbox/?status=pending")
+    food = page.locator("#inbox-rows tbody tr").filter(has_text="food-business-licence")
+    expect(food).to_have_count(1)  # unlocked: it waited only for the registration
+    food.get_by_role("link").click()
+    page.get_by_role("button", name="受理").click()
+    page.get_by_label("证照编号").fill("JY13702020000001")
+    page.get_by_role("button", name="准予许可").click()
+    expect(page.locator("#task-state")).to_contain_text("JY13702020000001")
+
+    status = page.context.new_page()
+    status.goto(f"{base}/s/{tracking}?token={token}")
+    expect(status.locator("#certificates")).to_have_count(0)  # released together
+    with Session(app.extensions["onething.engine"]) as session:
+        for task in session.exec(select(Task).where(Task.status != "approved")).all():
+            if task.status == "waiting":
+                continue
+            decide(session, task, "accept", "tester")
+            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}")
+        for task in session.exec(select(Task).where(Task.status == "pending")).all():
+            decide(session, task, "accept", "tester")
+            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}")
+        assert session.exec(select(Submission)).one().status == "approved"
+    status.reload()
+    certificates = status.locator("#certificates")
+    expect(certificates).to_contain_text("91370202MA3C00001X")
+    expect(certificates).to_contain_text("JY13702020000001")
