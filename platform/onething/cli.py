@@ -344,6 +344,40 @@ def user_add(username: str, role: str, department: str | None, display_name: str
 
 
 @main.group()
+def webhook() -> None:
+    """Webhooks of departments' systems."""
+
+
+@webhook.command(name="set")
+@click.argument("department")
+@click.argument("url")
+def webhook_set(department: str, url: str) -> None:
+    """Send a department's events to URL; print the new signing secret (shown only once)."""
+    from onething.webhooks import set_webhook
+    from onething.working_catalog import entries
+
+    if not url.startswith(("https://", "http://")):
+        click.echo("the URL must be http(s)://", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    _app, session = _app_session()
+    with session:
+        if department not in {e.code for e in entries(session, "department")}:
+            click.echo(f"unknown department {department!r}", err=True)
+            sys.exit(EXIT_DEFINITIONS)
+        click.echo(set_webhook(session, department, url))
+
+
+@webhook.command(name="deliver")
+def webhook_deliver() -> None:
+    """Deliver the due webhook events once."""
+    from onething.webhooks import deliver_due
+
+    _app, session = _app_session()
+    with session:
+        click.echo(f"delivered {deliver_due(session)}")
+
+
+@main.group()
 def token() -> None:
     """API tokens of departments' business systems."""
 
@@ -387,6 +421,10 @@ def serve(host: str, port: int, threads: int, dev: bool) -> None:
         return
     import waitress
 
+    if app.config["WEBHOOK_INTERVAL"]:
+        from onething.webhooks import start_deliverer
+
+        start_deliverer(app.extensions["onething.engine"], float(app.config["WEBHOOK_INTERVAL"]))
     waitress.serve(app, host=host, port=port, threads=threads, ident="onething")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from onething import webhooks
 from onething.models import AuditEntry, Submission, Task, utc_now
 
 ACTIONS = ("accept", "approve", "reject")
@@ -77,11 +78,13 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         _log(session, actor, action, task, before)
         siblings = session.exec(select(Task).where(
             Task.submission_id == task.submission_id)).all()
+        changed = [task]
         if action == "approve":
-            _unlock(session, siblings)
+            changed += _unlock(session, siblings)
         elif action == "reject":
-            _stop(session, siblings, task)
+            changed += _stop(session, siblings, task)
         _aggregate(session, task.submission_id, siblings)
+        webhooks.enqueue(session, "task.status_changed", changed)
         session.commit()
     except BaseException:
         session.rollback()
@@ -89,17 +92,20 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     return task
 
 
-def _unlock(session: Session, tasks: list[Task]) -> None:
+def _unlock(session: Session, tasks: list[Task]) -> list[Task]:
     approved = {t.matter_code for t in tasks if t.status == "approved"}
+    unlocked = []
     for waiting in tasks:
         if waiting.status == "waiting" and set(waiting.waits_for) <= approved:
             before = snapshot(waiting)
             waiting.status = "pending"
             session.add(waiting)
             _log(session, "system", "unlock", waiting, before)
+            unlocked.append(waiting)
+    return unlocked
 
 
-def _stop(session: Session, tasks: list[Task], rejected: Task) -> None:
+def _stop(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:
     # Everything that waits for the rejected matter, directly or through another task.
     blocked = {rejected.matter_code}
     changed = True
@@ -109,6 +115,7 @@ def _stop(session: Session, tasks: list[Task], rejected: Task) -> None:
             if task.matter_code not in blocked and blocked & set(task.waits_for):
                 blocked.add(task.matter_code)
                 changed = True
+    stopped = []
     for task in tasks:
         if task.matter_code in blocked and task is not rejected and task.status not in FINAL:
             before = snapshot(task)
@@ -117,6 +124,8 @@ def _stop(session: Session, tasks: list[Task], rejected: Task) -> None:
             task.decided_at = utc_now()
             session.add(task)
             _log(session, "system", "stop", task, before)
+            stopped.append(task)
+    return stopped
 
 
 def _aggregate(session: Session, submission_id: int, tasks: list[Task]) -> None:

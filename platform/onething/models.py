@@ -350,6 +350,40 @@ class ApiDecision(SQLModel, table=True):
     response: dict = Field(sa_column=_json())
 
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+class Webhook(SQLModel, table=True):
+    """Where a department's system wants events, and the secret their signatures use."""
+
+    __tablename__ = "webhook"
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_code: str = Field(max_length=100, unique=True)
+    url: str = Field(max_length=1000)
+    # Kept as is: signing needs the secret itself, not a hash of it.
+    secret: str = Field(max_length=200)
+    active: bool = True
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event for a department's system, written in the transaction of what it reports."""
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=64, unique=True)
+    department_code: str = Field(max_length=100, index=True)
+    event: str = Field(max_length=50)
+    payload: dict = Field(sa_column=_json())
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime,
+                                         index=True)
+    delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
 # --- the audit log ----------------------------------------------------------------------------
 
 

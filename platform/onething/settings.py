@@ -40,6 +40,8 @@ SETTINGS = [
     Setting("PUBLIC_URL", None,
             "Base URL printed in QR codes and resume links; default: the request's host. "
             "An https:// URL also marks the session cookie Secure"),
+    Setting("WEBHOOK_INTERVAL", 5,
+            "Seconds between webhook delivery rounds in onething serve (0: no deliverer)"),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
             "Sign-in attempts allowed per address (Flask-Limiter syntax)"),
 ]

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
+from onething import webhooks
 from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.materials import MergedMaterial
 from onething.models import BundleVersion, Draft, StoredFile, Submission, Task, utc_now
@@ -447,12 +448,21 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
         })
     connection.execute(_INSERT_TASK, rows)
     connection.execute(_MARK_SUBMITTED, {"draft_id": draft.id, "now": now})
+    # The outbox in the same transaction: an event exactly when the routing happened.
+    departments = webhooks.listening(session)
+    if departments & {row["department_code"] for row in rows}:
+        routed = connection.execute(_TASKS_OF, {"submission_id": submission.id}).all()
+        webhooks.enqueue(session, "task.routed", routed, departments)
     session.commit()
     return submission
 
 
 _INSERT_SUBMISSION = insert(Submission).returning(col(Submission.id))
 _INSERT_TASK = insert(Task)
+_TASKS_OF = sa_select(Task.__table__.c.id, Task.__table__.c.submission_id,
+                      Task.__table__.c.department_code, Task.__table__.c.matter_code,
+                      Task.__table__.c.status).where(
+    Task.__table__.c.submission_id == bindparam("submission_id"))
 _MARK_SUBMITTED = (
     update(Draft).where(col(Draft.id) == bindparam("draft_id"))
     .values(submitted_at=bindparam("now"))
