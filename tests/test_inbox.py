@@ -123,3 +123,24 @@ def test_a_task_page_has_one_decision_panel(app, routed):
     page = browser.get(f"/inbox/tasks/{task.id}").text
     assert page.count('id="decision"') == 1
     assert "<title>" in page and 'id="decision"' not in page.split("</title>")[0]
+
+
+def test_a_front_desk_application_is_on_record_as_theirs(app):
+    from onething.models import AuditEntry, Draft
+
+    add_account(app, "desk", "front_desk")
+    desk = app.test_client()
+    page = desk.get("/login").text
+    desk.post("/login", data={"username": "desk", "password": PASSWORD,
+                              "csrf_token": token_of(page)})
+    draft = start(desk)
+    fill(desk, draft)
+    upload_everything(desk, draft)
+    receipt = desk.get(submit(desk, draft)).text
+    tracking = re.search(r"OT\d{8}-[0-9A-Z]{6}", receipt).group(0)
+    with Session(app.extensions["onething.engine"]) as session:
+        assert session.exec(select(Draft)).one().created_by == "desk"
+        actions = {(e.actor, e.action) for e in session.exec(select(AuditEntry)).all()}
+        assert {("desk", "start_for_applicant"), ("desk", "submit_for_applicant")} <= actions
+    assert "qr.svg" in receipt  # the QR code and number to hand over
+    assert tracking in receipt

@@ -247,6 +247,19 @@ def review(public_id: str):
                            version=version_of(draft), refused=None)
 
 
+def _record_front_desk(submission) -> None:
+    """Put on record a front-desk clerk who submitted on the applicant's behalf."""
+    from onething.accounts import current_account
+    from onething.models import AuditEntry
+
+    account = current_account()
+    if account is not None and account.role == "front_desk":
+        get_session().add(AuditEntry(actor=account.username, action="submit_for_applicant",
+                                     subject=f"submission:{submission.id}",
+                                     after={"tracking_number": submission.tracking_number}))
+        get_session().commit()
+
+
 @bp.post("/submit")
 def submit_draft(public_id: str):
     """Submit once: one transaction stores the submission and routes it to the departments."""
@@ -270,4 +283,5 @@ def submit_draft(public_id: str):
                                version=version_of(draft), refused=refused), 422
     remember(DRAFTS, public_id, token)
     remember(SUBMISSIONS, submission.tracking_number, token)
+    _record_front_desk(submission)
     return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))

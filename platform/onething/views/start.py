@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from onething.accounts import current_account
 from onething.app import get_session, htmx
 from onething.compose import AnswersError, compose, merged_questions
 from onething.forms import parse_form
 from onething.layout import describe_field
+from onething.models import AuditEntry
 from onething.publishing import bundle_of, latest_version
 from onething.scenario import answer_errors, holds
 from onething.validation import FieldError
@@ -65,8 +67,16 @@ def start(code: str):
                 [k for k in error.validator_value if k not in answers] or [""])[0]
             errors.setdefault(str(key), error)
         if not errors:
-            draft, token = create_draft(get_session(), version)
+            # 一窗受理 / 帮办代办: a front-desk clerk filling it in for the applicant is on
+            # record, on the draft and in the audit log.
+            account = current_account()
+            clerk = account.username if account and account.role == "front_desk" else None
+            draft, token = create_draft(get_session(), version, created_by=clerk)
             draft.answers = answers
+            if clerk:
+                get_session().add(AuditEntry(actor=clerk, action="start_for_applicant",
+                                             subject=f"draft:{draft.id}",
+                                             after={"bundle": code}))
             get_session().commit()
             remember(DRAFTS, draft.public_id, token)
             return redirect(url_for("drafts.form", public_id=draft.public_id))
