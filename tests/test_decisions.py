@@ -102,3 +102,47 @@ def test_two_people_deciding_at_once_cannot_both_win(app, routed):  # noqa: F811
         decide(first, mine, "accept", "a")
         with pytest.raises(DecisionRefused):
             decide(second, theirs, "accept", "b")
+
+
+def test_a_correction_round_trip(app, client, routed):  # noqa: F811
+    import io
+
+    from test_web import PDF
+
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    material = registration.slice_materials[0]["id"]
+    unknown = post_decision(amr, registration.id, action="supplement",
+                            fields=["signboard_text"], reason="x")
+    assert unknown.status_code == 422
+    assert tasks_by_matter(app)["business-registration"].status == "pending"
+    asked = post_decision(amr, registration.id, action="supplement",
+                          fields=["business_scope"], materials=[material],
+                          reason="经营范围请按规范表述填写")
+    assert asked.status_code == 200 and 'id="supplement-open"' in asked.text
+    with Session(app.extensions["onething.engine"]) as session:
+        tracking = session.exec(select(Submission)).one().tracking_number
+    status = client.get(f"/s/{tracking}").text
+    link = re.search(r'href="(/s/[^"]+/corrections/\d+)"', status).group(1)
+    page = client.get(link).text
+    assert 'name="business_scope"' in page and 'name="entity_name"' not in page
+    assert "经营范围请按规范表述填写" in page
+    empty = client.post(link, data={"business_scope": ""}, content_type="multipart/form-data")
+    assert empty.status_code == 422
+    assert tasks_by_matter(app)["business-registration"].status == "supplement"
+    sent = client.post(link, data={"business_scope": "餐饮服务（不含网络销售）",
+                                   f"material.{material}": (io.BytesIO(PDF + b"%v2"), "v2.pdf")},
+                       content_type="multipart/form-data")
+    assert sent.status_code == 302
+    task = tasks_by_matter(app)["business-registration"]
+    assert task.status == "pending" and task.supplement is None
+    assert task.slice_data["business_scope"] == "餐饮服务（不含网络销售）"
+    assert next(m for m in task.slice_materials if m["id"] == material)["filename"] == "v2.pdf"
+    with Session(app.extensions["onething.engine"]) as session:
+        submission = session.exec(select(Submission)).one()
+        assert submission.data["business_scope"] == "餐饮服务（不含网络销售）"
+        assert submission.data["entity_name"] == "青岛海风餐饮有限公司"  # nothing else moved
+        actions = [e.action for e in session.exec(select(AuditEntry).where(
+            AuditEntry.subject == f"task:{task.id}")).all()]
+    assert actions == ["supplement", "resubmit"]
+    assert client.get(link).status_code == 404  # answered: the link is closed

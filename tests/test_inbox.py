@@ -94,7 +94,8 @@ def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
     counts = dict(re.findall(r'status=(\w+)">[^<]+</a>: <strong>(\d+)</strong>', page))
     statuses = [t.status for t in routed["sn-amr"]]
     assert counts == {status: str(statuses.count(status)) for status in
-                      ("pending", "accepted", "waiting", "approved", "rejected", "stopped")}
+                      ("pending", "accepted", "supplement", "waiting", "approved", "rejected",
+                       "stopped")}
     waiting = browser.get("/inbox/?status=waiting", headers={"HX-Request": "true"}).text
     assert "<html" not in waiting
     waiting_ids = {t.id for t in routed["sn-amr"] if t.status == "waiting"}

@@ -14,15 +14,19 @@ transaction as the change itself.
 
 from __future__ import annotations
 
+import copy
+
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from onething import webhooks
+from onething.forms import get_path, set_path
 from onething.models import AuditEntry, Submission, Task, utc_now
 
-ACTIONS = ("accept", "approve", "reject")
+ACTIONS = ("accept", "approve", "reject", "supplement")
 # From which states each decision may be taken.
-ALLOWED = {"accept": {"pending"}, "approve": {"accepted"}, "reject": {"pending", "accepted"}}
+ALLOWED = {"accept": {"pending"}, "approve": {"accepted"}, "reject": {"pending", "accepted"},
+           "supplement": {"pending", "accepted"}}
 FINAL = {"approved", "rejected", "stopped"}
 
 
@@ -39,7 +43,7 @@ class DecisionRefused(Exception):
 def snapshot(task: Task) -> dict:
     """What the audit log keeps of a task's state."""
     return {"status": task.status, "certificate_number": task.certificate_number,
-            "reason": task.reason}
+            "reason": task.reason, "supplement": task.supplement}
 
 
 def _log(session: Session, actor: str, action: str, task: Task, before: dict) -> None:
@@ -48,12 +52,24 @@ def _log(session: Session, actor: str, action: str, task: Task, before: dict) ->
 
 
 def decide(session: Session, task: Task, action: str, actor: str, *,
-           certificate_number: str | None = None, reason: str | None = None) -> Task:
-    """Take one decision on a task, with everything that follows from it; commit."""
+           certificate_number: str | None = None, reason: str | None = None,
+           fields: list[str] | None = None, materials: list[str] | None = None) -> Task:
+    """Take one decision on a task, with everything that follows from it; commit.
+
+    A supplement (补正) names fields (paths of the task's slice) and materials
+    (ids of its slice) for the applicant to correct; anything else is refused.
+    """
     if action not in ACTIONS:
         raise DecisionRefused("unknown_action")
     if task.status not in ALLOWED[action]:
         raise DecisionRefused("not_decidable", task)
+    if action == "supplement":
+        fields, materials = list(fields or []), list(materials or [])
+        own = {m["id"] for m in task.slice_materials}
+        if not (fields or materials) or any(
+                get_path(task.slice_data, path) is None for path in fields) or (
+                set(materials) - own):
+            raise DecisionRefused("supplement_items")
     if action == "approve" and not (certificate_number or "").strip():
         raise DecisionRefused("certificate_number")
     if action == "reject" and not (reason or "").strip():
@@ -61,7 +77,10 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     try:
         before = snapshot(task)
         now = utc_now()
-        values = {"accept": {"status": "accepted"},
+        values = {"supplement": {"status": "supplement", "supplement": {
+                      "fields": fields, "materials": materials, "note": (reason or "").strip(),
+                      "from": before["status"]}},
+                  "accept": {"status": "accepted"},
                   "approve": {"status": "approved", "decided_at": now,
                               "certificate_number": (certificate_number or "").strip()},
                   "reject": {"status": "rejected", "decided_at": now,
@@ -143,6 +162,42 @@ def _aggregate(session: Session, submission_id: int, tasks: list[Task]) -> None:
         session.add(submission)
         session.add(AuditEntry(actor="system", action="status", subject=f"submission:"
                                f"{submission.id}", before=before, after={"status": status}))
+
+
+def resubmit(session: Session, task: Task, submission: Submission, data: dict,
+             materials: dict, actor: str) -> Task:
+    """The applicant's corrections: update the submission and the task's slice; commit.
+
+    Only what the request named may change (the caller checks the values). The
+    task goes back to where it was when the correction was asked for.
+    """
+    request = task.supplement
+    if task.status != "supplement" or not request:
+        raise DecisionRefused("not_decidable", task)
+    try:
+        before = snapshot(task)
+        merged = copy.deepcopy(submission.data)
+        for path in request["fields"]:
+            set_path(merged, path, get_path(data, path))
+        submission.data = merged
+        submission.materials = {**submission.materials,
+                                **{mid: materials[mid] for mid in request["materials"]}}
+        slice_data = copy.deepcopy(task.slice_data)
+        for path in request["fields"]:
+            set_path(slice_data, path, get_path(data, path))
+        task.slice_data = slice_data
+        task.slice_materials = [
+            {"id": m["id"], **materials[m["id"]]} if m["id"] in request["materials"] else m
+            for m in task.slice_materials]
+        task.status, task.supplement = request["from"], None
+        session.add_all([submission, task])
+        _log(session, actor, "resubmit", task, before)
+        webhooks.enqueue(session, "task.status_changed", [task])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return task
 
 
 def audit_of(session: Session, task: Task) -> list[AuditEntry]:

@@ -26,6 +26,7 @@ TASK_STATES = {
     "approved": _l("Approved"),
     "rejected": _l("Refused"),
     "stopped": _l("Stopped: an earlier approval was refused"),
+    "supplement": _l("Correction requested (补正)"),
 }
 DECISION_PROBLEMS = {
     "not_decidable": _l("This task cannot take that decision in its present state; nothing "
@@ -33,6 +34,8 @@ DECISION_PROBLEMS = {
     "certificate_number": _l("Approving needs the certificate number."),
     "reason": _l("Refusing needs a reason the applicant can act on."),
     "unknown_action": _l("Unknown decision."),
+    "supplement_items": _l("A correction names at least one field or material of this task, "
+                           "and only those."),
 }
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {

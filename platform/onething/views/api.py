@@ -23,7 +23,8 @@ from onething.app import get_session
 from onething.models import ApiDecision, ApiToken, Submission, Task, utc_now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-TASK_STATUSES = ("waiting", "pending", "accepted", "approved", "rejected", "stopped")
+TASK_STATUSES = ("waiting", "pending", "accepted", "supplement", "approved", "rejected",
+                 "stopped")
 # Row ids are 32-bit integers in both databases.
 MAX_ID = 2**31 - 1
 

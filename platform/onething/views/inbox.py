@@ -26,7 +26,7 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 # A task due within this many working days is highlighted as soon due.
 SOON_DAYS = 2
-STATUSES = ("pending", "accepted", "waiting", "approved", "rejected", "stopped")
+STATUSES = ("pending", "accepted", "supplement", "waiting", "approved", "rejected", "stopped")
 
 
 @bp.before_request
@@ -135,7 +135,8 @@ def decide_task(task_id: int):
     form = request.form
     try:
         decide(get_session(), task, form.get("action", ""), current_account().username,
-               certificate_number=form.get("certificate_number"), reason=form.get("reason"))
+               certificate_number=form.get("certificate_number"), reason=form.get("reason"),
+               fields=form.getlist("fields"), materials=form.getlist("materials"))
     except DecisionRefused as refused:
         return _render_task(task, refused=refused, status=409 if refused.task else 422)
     if not request.headers.get("HX-Request"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 
 import segno
@@ -75,3 +76,56 @@ def qr(tracking_number: str):
         out, kind="svg", scale=4, border=2, xmldecl=False, title="QR")
     return Response(out.getvalue(), mimetype="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/<tracking_number>/corrections/<int:task_id>", methods=["GET", "POST"])
+def correction(tracking_number: str, task_id: int):
+    """A department's request for correction (补正): only the fields and materials it named."""
+    from onething.decisions import DecisionRefused, resubmit
+    from onething.forms import fields_of, get_path, parse_field, set_path
+    from onething.models import Task
+    from onething.validation import field_errors
+    from onething.views.drafts import store_upload
+
+    submission, _token = load_submission(tracking_number)
+    task = get_session().get(Task, task_id) if 1 <= task_id <= 2**31 - 1 else None
+    if task is None or task.submission_id != submission.id or not task.supplement:
+        abort(404, description="submission")
+    version = get_session().get(BundleVersion, submission.bundle_version_id)
+    bundle = bundle_of(version)
+    composition = compose(bundle, submission.answers)
+    requested = task.supplement
+    entries = [e for e in fields_of(composition.layout) if e["path"] in requested["fields"]]
+    data = submission.data
+    errors: dict = {}
+    upload_errors: dict = {}
+    if request.method == "POST":
+        data = copy.deepcopy(submission.data)
+        for entry in entries:
+            set_path(data, entry["path"], parse_field(entry, request.form))
+        found = field_errors(composition, data)
+        errors = {path: found[path] for path in found
+                  if any(path == p or path.startswith(p + ".") for p in requested["fields"])}
+        materials = {}
+        for material_id in requested["materials"]:
+            upload = request.files.get(f"material.{material_id}")
+            stored, problem = store_upload(upload) if upload and upload.filename else (
+                None, "missing")
+            if problem:
+                upload_errors[material_id] = problem
+            else:
+                materials[material_id] = {"state": "uploaded", "file": stored.sha256,
+                                          "filename": upload.filename, "size": stored.size,
+                                          "content_type": stored.content_type}
+        if not errors and not upload_errors:
+            try:
+                resubmit(get_session(), task, submission, data, materials, "applicant")
+            except DecisionRefused:
+                abort(404, description="submission")
+            from flask import redirect
+
+            return redirect(url_for("status.receipt", tracking_number=tracking_number))
+    return render_template("correction.html", submission=submission, bundle=bundle,
+                           composition=composition, task=task, entries=entries, data=data,
+                           errors=errors, upload_errors=upload_errors, get_path=get_path), (
+        422 if errors or upload_errors else 200)
