@@ -108,3 +108,28 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for setting in SETTINGS:
         assert f"| `{setting.name}` |" in readme, f"setting {setting.name} is not in README.md"
+
+
+def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_does_not(tmp_path):
+    from sqlmodel import Session, select
+
+    from onething.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, authenticate
+    from onething.app import create_app
+    from onething.models import Account
+
+    demo = create_app({"TESTING": True}, instance_path=tmp_path / "demo")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    with Session(demo.extensions["onething.engine"]) as session:
+        for username, _name, role, department in DEMO_ACCOUNTS:
+            account = authenticate(session, username, DEMO_PASSWORD)
+            assert account is not None and account.role == role
+            assert account.department_code == department
+            assert f"| `{username}` |" in readme
+    assert f"`{DEMO_PASSWORD}`" in readme
+    demo.extensions["onething.engine"].dispose()
+    configured = create_app({"TESTING": True,
+                             "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"},
+                            instance_path=tmp_path / "prod")
+    with Session(configured.extensions["onething.engine"]) as session:
+        assert session.exec(select(Account)).all() == []
+    configured.extensions["onething.engine"].dispose()

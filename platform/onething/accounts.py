@@ -106,3 +106,30 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+# Accounts of the demo (README lists them): one per role, on the demo catalog's departments.
+DEMO_PASSWORD = "onething-demo"
+DEMO_ACCOUNTS = (
+    ("admin", "管理员（演示）", "administrator", None),
+    ("amr", "市场监管局（演示）", "department_staff", "sn-amr"),
+    ("fire", "消防救援大队（演示）", "department_staff", "sn-fire"),
+    ("urban", "城管局（演示）", "department_staff", "sn-urban-mgmt"),
+    ("tobacco", "烟草专卖局（演示）", "department_staff", "sn-tobacco"),
+    ("desk", "综合窗口（演示）", "front_desk", None),
+)
+
+
+def add_demo_accounts(session: Session) -> None:
+    """Create the demo accounts that are missing (their departments must exist)."""
+    from onething.working_catalog import entries
+
+    departments = {e.code for e in entries(session, "department")}
+    for username, name, role, department in DEMO_ACCOUNTS:
+        if department is not None and department not in departments:
+            continue
+        if session.exec(select(Account).where(Account.username == username)).first():
+            continue
+        create_account(session, AccountCreate(username=username, display_name=name, role=role,
+                                              department_code=department,
+                                              password=DEMO_PASSWORD))

@@ -36,8 +36,13 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
-    if not app.config.get("DATABASE_URL"):
+    embedded = not app.config.get("DATABASE_URL")
+    if embedded:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'onething.sqlite3'}"
+    if app.config["DEMO_ACCOUNTS"] is None:
+        # The embedded demo gets sign-in accounts to try every role; a configured production
+        # database never does by default, where known passwords would be a door left open.
+        app.config["DEMO_ACCOUNTS"] = embedded
     # Uploads are streamed and limited per material; this only stops absurd requests.
     app.config.setdefault("MAX_CONTENT_LENGTH", app.config["UPLOAD_MAX_BYTES"] * 4)
 
@@ -135,6 +140,10 @@ def _init_database(app: Flask) -> None:
     if app.config["PUBLISH_ON_START"]:
         with Session(engine) as session:
             seed_and_publish(session, schemas_root(app))
+            if app.config.get("DEMO_ACCOUNTS"):
+                from onething.accounts import add_demo_accounts
+
+                add_demo_accounts(session)
 
 
 def schemas_root(app: Flask) -> Path:

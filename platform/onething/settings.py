@@ -42,6 +42,9 @@ SETTINGS = [
             "An https:// URL also marks the session cookie Secure"),
     Setting("WEBHOOK_INTERVAL", 5,
             "Seconds between webhook delivery rounds in onething serve (0: no deliverer)"),
+    Setting("DEMO_ACCOUNTS", None,
+            "Create the README's demo accounts on start; on by default only for the embedded "
+            "SQLite database (no DATABASE_URL given)"),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
             "Sign-in attempts allowed per address (Flask-Limiter syntax)"),
 ]
