@@ -146,3 +146,21 @@ def test_a_correction_round_trip(app, client, routed):  # noqa: F811
             AuditEntry.subject == f"task:{task.id}")).all()]
     assert actions == ["supplement", "resubmit"]
     assert client.get(link).status_code == 404  # answered: the link is closed
+
+
+def test_the_audit_log_cannot_be_changed_or_deleted(app, routed):  # noqa: F811
+    from sqlalchemy import delete, update
+    from sqlalchemy.exc import DatabaseError
+
+    with Session(app.extensions["onething.engine"]) as session:
+        task = session.get(Task, tasks_by_matter(app)["business-registration"].id)
+        decide(session, task, "accept", "tester")
+        logged = [(e.id, e.actor, e.action) for e in session.exec(select(AuditEntry)).all()]
+        assert ("tester", "accept") in [(actor, action) for _, actor, action in logged]
+        for statement in (update(AuditEntry).values(actor="someone else"), delete(AuditEntry)):
+            with pytest.raises(DatabaseError, match="append-only"):
+                session.execute(statement)
+                session.commit()
+            session.rollback()
+        assert [(e.id, e.actor, e.action)
+                for e in session.exec(select(AuditEntry)).all()] == logged
