@@ -164,3 +164,36 @@ def test_the_audit_log_cannot_be_changed_or_deleted(app, routed):  # noqa: F811
             session.rollback()
         assert [(e.id, e.actor, e.action)
                 for e in session.exec(select(AuditEntry)).all()] == logged
+
+
+def test_an_issued_certificate_file_reaches_the_applicant_once_released(app, client, routed):  # noqa: F811
+    import io
+
+    from test_web import PDF
+
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    post_decision(amr, registration.id, action="accept")
+    page = amr.get(f"/inbox/tasks/{registration.id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    wrong = amr.post(f"/inbox/tasks/{registration.id}/decide", data={
+        "csrf_token": token, "action": "approve", "certificate_number": "91370202MA3C00001X",
+        "certificate_file": (io.BytesIO(b"not a pdf"), "licence.txt")},
+        content_type="multipart/form-data")
+    assert wrong.status_code == 422
+    assert tasks_by_matter(app)["business-registration"].status == "accepted"
+    issued = amr.post(f"/inbox/tasks/{registration.id}/decide", data={
+        "csrf_token": token, "action": "approve", "certificate_number": "91370202MA3C00001X",
+        "certificate_file": (io.BytesIO(PDF), "营业执照.pdf")}, content_type="multipart/form-data")
+    assert issued.status_code == 302
+    with Session(app.extensions["onething.engine"]) as session:
+        tracking = session.exec(select(Submission)).one().tracking_number
+    url = f"/s/{tracking}/certificates/{registration.id}"
+    assert client.get(url).status_code == 404  # released together: not yet
+    with Session(app.extensions["onething.engine"]) as session:
+        for task in session.exec(select(Task).where(Task.status != "approved")).all():
+            decide(session, task, "accept", "tester")
+            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}")
+    with client.get(url) as response:
+        assert response.status_code == 200 and response.data == PDF
+    assert url in client.get(f"/s/{tracking}").text

@@ -53,7 +53,8 @@ def _log(session: Session, actor: str, action: str, task: Task, before: dict) ->
 
 def decide(session: Session, task: Task, action: str, actor: str, *,
            certificate_number: str | None = None, reason: str | None = None,
-           fields: list[str] | None = None, materials: list[str] | None = None) -> Task:
+           fields: list[str] | None = None, materials: list[str] | None = None,
+           certificate_file: dict | None = None) -> Task:
     """Take one decision on a task, with everything that follows from it; commit.
 
     A supplement (补正) names fields (paths of the task's slice) and materials
@@ -82,7 +83,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
                       "from": before["status"]}},
                   "accept": {"status": "accepted"},
                   "approve": {"status": "approved", "decided_at": now,
-                              "certificate_number": (certificate_number or "").strip()},
+                              "certificate_number": (certificate_number or "").strip(),
+                              "certificate_file": certificate_file},
                   "reject": {"status": "rejected", "decided_at": now,
                              "reason": (reason or "").strip()}}[action]
         # Compare and set: of two people deciding the same task at once, one wins and

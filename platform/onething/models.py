@@ -315,6 +315,8 @@ class Task(TaskBase, table=True):
     decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     certificate_number: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
+    # The issued certificate's file, if one was given: {"file", "filename", "content_type"}.
+    certificate_file: dict | None = Field(default=None, sa_column=_json(nullable=True))
     # An open request for correction (补正): {"fields", "materials", "note", "from"}.
     supplement: dict | None = Field(default=None, sa_column=_json(nullable=True))
 

@@ -94,7 +94,7 @@ def task(task_id: int):
     return _render_task(_own_task(task_id))
 
 
-def _render_task(task: Task, *, refused=None, status: int = 200):
+def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200):
     from onething.decisions import ALLOWED, audit_of
 
     session = get_session()
@@ -106,6 +106,7 @@ def _render_task(task: Task, *, refused=None, status: int = 200):
     return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
                            account=current_account(), actions=actions, refused=refused,
+                           certificate_upload_problem=upload_problem,
                            audit=audit_of(session, task)), status
 
 
@@ -130,13 +131,23 @@ def material(task_id: int, material_id: str):
 def decide_task(task_id: int):
     """Accept, approve (with a certificate number) or reject (with a reason) a task."""
     from onething.decisions import DecisionRefused, decide
+    from onething.views.drafts import store_upload
 
     task = _own_task(task_id)
     form = request.form
+    certificate_file = None
+    upload = request.files.get("certificate_file")
+    if form.get("action") == "approve" and upload is not None and upload.filename:
+        stored, problem = store_upload(upload)
+        if problem:
+            return _render_task(task, upload_problem=problem, status=422)
+        certificate_file = {"file": stored.sha256, "filename": upload.filename,
+                            "content_type": stored.content_type}
     try:
         decide(get_session(), task, form.get("action", ""), current_account().username,
                certificate_number=form.get("certificate_number"), reason=form.get("reason"),
-               fields=form.getlist("fields"), materials=form.getlist("materials"))
+               fields=form.getlist("fields"), materials=form.getlist("materials"),
+               certificate_file=certificate_file)
     except DecisionRefused as refused:
         return _render_task(task, refused=refused, status=409 if refused.task else 422)
     if not request.headers.get("HX-Request"):

@@ -129,3 +129,27 @@ def correction(tracking_number: str, task_id: int):
                            composition=composition, task=task, entries=entries, data=data,
                            errors=errors, upload_errors=upload_errors, get_path=get_path), (
         422 if errors or upload_errors else 200)
+
+
+@bp.get("/<tracking_number>/certificates/<int:task_id>")
+def certificate(tracking_number: str, task_id: int):
+    """Download an issued certificate's file, once it is released to the applicant."""
+    from pathlib import Path
+
+    from flask import send_file
+
+    from onething.models import Task
+
+    submission, _token = load_submission(tracking_number)
+    task = get_session().get(Task, task_id) if 1 <= task_id <= 2**31 - 1 else None
+    version = get_session().get(BundleVersion, submission.bundle_version_id)
+    released = submission.status == "approved" or bundle_of(version).release == "per_matter"
+    if (task is None or task.submission_id != submission.id or not task.certificate_file
+            or task.status != "approved" or not released):
+        abort(404, description="submission")
+    stored = task.certificate_file
+    path = Path(current_app.instance_path) / "files" / stored["file"][:2] / stored["file"]
+    if not path.exists():
+        abort(404, description="submission")
+    return send_file(path, mimetype=stored["content_type"], as_attachment=True,
+                     download_name=stored["filename"])
