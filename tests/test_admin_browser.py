@@ -11,11 +11,6 @@ from sqlmodel import Session, select
 from onething.models import BundleVersion
 from test_admin import PASSWORD, add_account, add_conflicting_matter
 
-# See tests/test_browser.py: pytest-playwright's fallback base_url fixture warns under pytest 9.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Session-scoped fixtures defined as instance methods are deprecated"
-    ":pytest.PytestRemovedIn10Warning")
-
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):

@@ -9,14 +9,6 @@ from playwright.sync_api import Page, expect
 
 from test_web import ANSWERS, FORM, PDF
 
-# pytest-playwright 0.10 (without pytest-base-url) registers its fallback `base_url` fixture as
-# a session-scoped instance method of a plugin class (_BaseUrlFallback), which pytest 9 deprecates
-# with a PytestRemovedIn10Warning when the fixture is set up; filterwarnings=error would turn that
-# into an error before the first test. Ignore that one warning, only here.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Session-scoped fixtures defined as instance methods are deprecated"
-    ":pytest.PytestRemovedIn10Warning")
-
 TRACKING = re.compile(r"OT\d{8}-[0-9A-Z]{6}")
 TOBACCO = "烟草专卖零售许可证核发"
 

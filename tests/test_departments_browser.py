@@ -13,10 +13,6 @@ from onething.models import Submission, Task
 from test_admin import PASSWORD, add_account
 from test_web import fill, start, submit, upload_everything
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Session-scoped fixtures defined as instance methods are deprecated"
-    ":pytest.PytestRemovedIn10Warning")
-
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):

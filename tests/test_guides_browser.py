@@ -14,11 +14,6 @@ from sqlmodel import Session
 from onething.loader import load_catalog
 from onething.publishing import publish_catalog
 
-# See tests/test_browser.py: pytest-playwright's fallback base_url fixture warns under pytest 9.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Session-scoped fixtures defined as instance methods are deprecated"
-    ":pytest.PytestRemovedIn10Warning")
-
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 PHONE = {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2,
          "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
