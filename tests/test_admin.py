@@ -508,3 +508,38 @@ def test_conditions_and_fee_are_part_of_the_guide_form(app, admin):
     # The form shows what is stored, so saving it unchanged changes nothing.
     page = client.get("/admin/matters/outdoor-signboard").text
     assert "招牌位于经营场所外立面\n内容与营业执照一致" in page
+
+
+def test_a_matter_can_apply_for_several_answers_of_one_question(app, admin):
+    client, token = admin
+    with Session(app.extensions["onething.engine"]) as session:
+        data = json.loads(next(e.text for e in entries(session, "bundle")
+                               if e.code == "open-restaurant"))
+    options = [json.dumps(o["const"], ensure_ascii=False)
+               for o in data["questions"]["properties"]["fire_route"]["oneOf"]]
+    index = next(i for i, item in enumerate(data["items"])
+                 if item.get("matter") == "fire-safety-check")
+    picked = client.post(f"/admin/bundles/open-restaurant/items/{index}/when", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-restaurant"),
+        "condition": [f"fire_route={value}" for value in options]},
+        headers={"HX-Request": "true"})
+    assert picked.status_code == 200
+    with Session(app.extensions["onething.engine"]) as session:
+        stored = json.loads(next(e.text for e in entries(session, "bundle")
+                                 if e.code == "open-restaurant"))
+    assert stored["items"][index]["when"] == {
+        "properties": {"fire_route": {"enum": [json.loads(v) for v in options]}},
+        "required": ["fire_route"]}
+    mixed = client.post(f"/admin/bundles/open-restaurant/items/{index}/when", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-restaurant"),
+        "condition": [f"fire_route={options[0]}", "sells_tobacco=true"]},
+        headers={"HX-Request": "true"})
+    assert mixed.status_code == 422  # one question per condition
+    always = client.post(f"/admin/bundles/open-restaurant/items/{index}/when", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-restaurant")},
+        headers={"HX-Request": "true"})
+    assert always.status_code == 200
+    with Session(app.extensions["onething.engine"]) as session:
+        stored = json.loads(next(e.text for e in entries(session, "bundle")
+                                 if e.code == "open-restaurant"))
+    assert "when" not in stored["items"][index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -128,16 +129,28 @@ def test_a_task_page_has_one_decision_panel(app, routed):
 
 def test_a_front_desk_application_is_on_record_as_theirs(app):
     from onething.models import AuditEntry, Draft
+    from test_web import ANSWERS, FORM
 
     add_account(app, "desk", "front_desk")
     desk = app.test_client()
     page = desk.get("/login").text
     desk.post("/login", data={"username": "desk", "password": PASSWORD,
                               "csrf_token": token_of(page)})
-    draft = start(desk)
-    fill(desk, draft)
-    upload_everything(desk, draft)
-    receipt = desk.get(submit(desk, draft)).text
+    # A signed-in clerk's posts need the CSRF token the pages carry: another site's
+    # form riding the clerk's session is refused and starts nothing.
+    assert desk.post("/b/open-restaurant", data=ANSWERS).status_code == 400
+    token = token_of(desk.get("/b/open-restaurant").text)
+    started = desk.post("/b/open-restaurant", data={**ANSWERS, "csrf_token": token})
+    draft = started.headers["Location"].removesuffix("/form")
+    assert desk.post(f"{draft}/form", data={**FORM, "csrf_token": token}).status_code == 302
+    for material_id in re.findall(r'/materials/([a-z0-9-]+)"', desk.get(f"{draft}/materials").text):
+        desk.post(f"{draft}/materials/{material_id}",
+                  data={"action": "upload", "file": (io.BytesIO(PDF), "a.pdf"),
+                        "csrf_token": token}, content_type="multipart/form-data")
+    review = desk.get(f"{draft}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    done = desk.post(f"{draft}/submit", data={"idempotency_key": key, "csrf_token": token})
+    receipt = desk.get(done.headers["Location"]).text
     tracking = re.search(r"OT\d{8}-[0-9A-Z]{6}", receipt).group(0)
     with Session(app.extensions["onething.engine"]) as session:
         assert session.exec(select(Draft)).one().created_by == "desk"

@@ -83,20 +83,28 @@ def remove_item(bundle: dict, index: int) -> dict:
     return changed
 
 
-def set_condition(bundle: dict, index: int, question: str, value: str) -> dict:
-    """Make an item apply only when a question has an answer (stored as a JSON Schema)."""
+def set_condition(bundle: dict, index: int, picks: list[tuple[str, str]]) -> dict:
+    """Make an item apply only for some answers of one question (stored as a JSON Schema).
+
+    No pick: the item always applies. One answer is a `const`, several an `enum`.
+    """
     changed = copy.deepcopy(bundle)
     if not 0 <= index < len(changed["items"]):
         raise EditRefused("item")
     item = changed["items"][index]
-    if not question:
+    if not picks:
         item.pop("when", None)  # always applies
         return changed
+    questions = {question for question, _ in picks}
+    if len(questions) != 1:
+        raise EditRefused("answer")  # one question per condition, several of its answers
+    question = questions.pop()
     schema = changed["questions"]["properties"].get(question)
     if schema is None:
         raise EditRefused("question")
-    answer = parse_answer(schema, value)
-    item["when"] = {"properties": {question: {"const": answer}}, "required": [question]}
+    answers = [parse_answer(schema, value) for _, value in picks]
+    rule = {"const": answers[0]} if len(answers) == 1 else {"enum": answers}
+    item["when"] = {"properties": {question: rule}, "required": [question]}
     return changed
 
 

@@ -275,9 +275,10 @@ def remove_item(code: str, index: int):
 
 @bp.post("/bundles/<code>/items/<int:index>/when")
 def set_condition(code: str, index: int):
-    """Make an item apply only for one answer of one question (or always)."""
-    question, _, value = request.form.get("condition", "").partition("=")
-    return _edit_bundle(code, lambda data: editing.set_condition(data, index, question, value))
+    """Make an item apply only for some answers of one question (or always)."""
+    picks = [tuple(pick.partition("=")[::2]) for pick in request.form.getlist("condition")
+             if pick]
+    return _edit_bundle(code, lambda data: editing.set_condition(data, index, picks))
 
 
 @bp.post("/bundles/<code>/after")

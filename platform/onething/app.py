@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request, session
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -94,6 +94,15 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
             from werkzeug.exceptions import BadRequest
 
             raise BadRequest()
+
+    @app.before_request
+    def protect_signed_in_forms():
+        """A signed-in clerk's posts on the applicants' pages carry a CSRF token too."""
+        # Applicants are reached by secret links, not sessions, so their posts need none;
+        # a front-desk clerk's session could be ridden by another site's form.
+        if (request.method == "POST" and "account_id" in session
+                and request.blueprint in ("start", "drafts", "status")):
+            csrf.protect()
 
     @app.get("/healthz")
     def healthz():
