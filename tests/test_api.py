@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlmodel import Session, select
@@ -119,7 +120,7 @@ def test_the_openapi_document_describes_every_route(app, client):
 
     document = client.get("/api/v1/openapi.json").json
     assert document["openapi"].startswith("3.1")
-    api_rules = {rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace(">", "}")
+    api_rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
                  for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
                  and not rule.rule.endswith("openapi.json") and "materials" not in rule.rule}
     assert api_rules == set(document["paths"])

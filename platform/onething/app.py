@@ -12,6 +12,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from onething import i18n, templating
 from onething.settings import defaults
@@ -57,6 +58,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it.
     app.json.ensure_ascii = False
+
+    app.url_map.converters["row_id"] = RowIdConverter
 
     i18n.init_app(app)
     htmx.init_app(app)
@@ -116,6 +119,15 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         return response
 
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """`<row_id:name>`: a row id, 1 up to MAX_ROW_ID; any other number matches no route (404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        from onething.models import MAX_ROW_ID
+
+        super().__init__(url_map, min=1, max=MAX_ROW_ID)
 
 
 def default_instance_path() -> Path:

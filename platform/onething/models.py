@@ -30,6 +30,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 SHA256_HEX_LENGTH = 64
+# Row ids are 32-bit integers in both databases; a URL with a larger one names nothing.
+MAX_ROW_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator):

@@ -20,13 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from onething.app import get_session
-from onething.models import ApiDecision, ApiToken, Submission, Task, utc_now
+from onething.models import MAX_ROW_ID, ApiDecision, ApiToken, Submission, Task, utc_now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 TASK_STATUSES = ("waiting", "pending", "accepted", "supplement", "approved", "rejected",
                  "stopped")
-# Row ids are 32-bit integers in both databases.
-MAX_ID = 2**31 - 1
 
 ERRORS = {
     "unauthorized": _l("A valid API token is needed (Authorization: Bearer …)."),
@@ -70,8 +68,6 @@ def _authenticate():
 
 
 def _task(task_id: int) -> Task | None:
-    if not 1 <= task_id <= MAX_ID:
-        return None  # beyond any row id (and beyond SQLite's integers): simply not found
     return get_session().exec(select(Task).where(
         Task.id == task_id, Task.department_code == g.api_department)).first()
 
@@ -109,7 +105,7 @@ def tasks():
     return jsonify({"tasks": [task_json(task, number) for task, number in rows]})
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get("/tasks/<row_id:task_id>")
 def task(task_id: int):
     """One task with its slice: its fields and its materials (download links)."""
     found = _task(task_id)
@@ -119,26 +115,26 @@ def task(task_id: int):
     return jsonify(task_json(found, number, full=True))
 
 
-@bp.get("/tasks/<int:task_id>/materials/<material_id>")
+@bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
 def material(task_id: int, material_id: str):
     """Download one uploaded material of the task's slice."""
-    from pathlib import Path
+    from flask import send_file
 
-    from flask import current_app, send_file
+    from onething.uploads import stored_path
 
     found = _task(task_id)
     entry = next((m for m in (found.slice_materials if found else [])
                   if m.get("id") == material_id and m.get("state") == "uploaded"), None)
     if entry is None:
         return _error("not_found", 404)
-    path = Path(current_app.instance_path) / "files" / entry["file"][:2] / entry["file"]
+    path = stored_path(entry["file"])
     if not path.exists():
         return _error("not_found", 404)
     return send_file(path, mimetype=entry.get("content_type", "application/octet-stream"),
                      as_attachment=True, download_name=entry.get("filename") or material_id)
 
 
-@bp.post("/tasks/<int:task_id>/decisions")
+@bp.post("/tasks/<row_id:task_id>/decisions")
 def post_decision(task_id: int):
     """Take a decision; the same idempotency key always gets the first answer."""
     from onething.decisions import DecisionRefused, decide
@@ -214,7 +210,7 @@ _ERROR = {"type": "object", "required": ["error", "message"],
 
 
 _TASK_ID = {"name": "task_id", "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}}
 
 
 def _responses(ok: dict, *codes: int) -> dict:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
-import tempfile
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -30,7 +27,8 @@ from onething.forms import (
     parse_field,
     parse_form,
 )
-from onething.models import StoredFile, Submission
+from onething.models import Submission
+from onething.uploads import store_upload
 from onething.validation import FieldError, field_errors
 from onething.views import (
     DRAFTS,
@@ -45,13 +43,6 @@ from onething.workflow import SubmissionRefused, read_draft, save_draft, submit
 
 bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>")
 
-# The first bytes of each accepted content type: the declared type is not trusted.
-SIGNATURES = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-}
-CHUNK = 64 * 1024
 
 
 def changes_between(old: dict, new: dict) -> dict:
@@ -173,42 +164,6 @@ def _material_response(draft, composition, merged, problem):
         return render_template("materials.html", draft=draft, composition=composition,
                                problems={merged.id: problem}), 422
     return redirect(url_for("drafts.materials", public_id=draft.public_id))
-
-
-def store_upload(upload) -> tuple[StoredFile | None, str | None]:
-    """Copy an upload in chunks to content-addressed storage, checking its type and size."""
-    limit = current_app.config["UPLOAD_MAX_BYTES"]
-    allowed = current_app.config["UPLOAD_TYPES"]
-    folder = Path(current_app.instance_path) / "files"
-    folder.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    head = upload.stream.read(16)
-    content_type = next((kind for kind in allowed
-                         if any(head.startswith(sig) for sig in SIGNATURES.get(kind, ()))), None)
-    if content_type is None:
-        return None, "wrong_type"
-    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as out:
-        chunk = head
-        while chunk:
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                Path(out.name).unlink(missing_ok=True)
-                return None, "too_large"
-            digest.update(chunk)
-            out.write(chunk)
-            chunk = upload.stream.read(CHUNK)
-    sha = digest.hexdigest()
-    target = folder / sha[:2] / sha
-    target.parent.mkdir(exist_ok=True)
-    Path(out.name).replace(target)
-    session = get_session()
-    stored = session.get(StoredFile, sha)
-    if stored is None:
-        stored = StoredFile(sha256=sha, size=size, content_type=content_type)
-        session.add(stored)
-        session.flush()
-    return stored, None
 
 
 @bp.errorhandler(RequestEntityTooLarge)

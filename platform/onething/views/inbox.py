@@ -8,9 +8,8 @@ lists, pages and file downloads alike; nothing says it exists.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -19,6 +18,7 @@ from onething.app import csrf, get_session
 from onething.compose import compose
 from onething.models import BundleVersion, StoredFile, Submission, Task
 from onething.publishing import bundle_of, get_version
+from onething.uploads import store_upload, stored_path
 from onething.workdays import add_working_days
 from onething.workflow import china_today
 
@@ -42,8 +42,6 @@ def _department() -> str:
 
 def _own_task(task_id: int) -> Task:
     """A task of the signed-in person's department; any other is not found."""
-    if not 1 <= task_id <= 2**31 - 1:
-        abort(404, description="task")
     task = get_session().exec(select(Task).where(
         Task.id == task_id, Task.department_code == _department())).first()
     if task is None:
@@ -88,7 +86,7 @@ def index():
                            statuses=STATUSES, account=current_account())
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get("/tasks/<row_id:task_id>")
 def task(task_id: int):
     """One task: its slice of fields, its materials, what is still owed and what was promised."""
     return _render_task(_own_task(task_id))
@@ -110,7 +108,7 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            audit=audit_of(session, task)), status
 
 
-@bp.get("/tasks/<int:task_id>/materials/<material_id>")
+@bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
 def material(task_id: int, material_id: str):
     """Download a material of the task's slice (never one of another department's)."""
     task = _own_task(task_id)
@@ -119,7 +117,7 @@ def material(task_id: int, material_id: str):
     if entry is None:
         abort(404, description="task")
     stored = get_session().get(StoredFile, entry["file"])
-    path = Path(current_app.instance_path) / "files" / entry["file"][:2] / entry["file"]
+    path = stored_path(entry["file"])
     if stored is None or not path.exists():
         abort(404, description="task")
     return send_file(path, mimetype=stored.content_type, as_attachment=True,
@@ -127,11 +125,10 @@ def material(task_id: int, material_id: str):
                      last_modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
 
 
-@bp.post("/tasks/<int:task_id>/decide")
+@bp.post("/tasks/<row_id:task_id>/decide")
 def decide_task(task_id: int):
     """Accept, approve (with a certificate number) or reject (with a reason) a task."""
     from onething.decisions import DecisionRefused, decide
-    from onething.views.drafts import store_upload
 
     task = _own_task(task_id)
     form = request.form

@@ -78,17 +78,17 @@ def qr(tracking_number: str):
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
-@bp.route("/<tracking_number>/corrections/<int:task_id>", methods=["GET", "POST"])
+@bp.route("/<tracking_number>/corrections/<row_id:task_id>", methods=["GET", "POST"])
 def correction(tracking_number: str, task_id: int):
     """A department's request for correction (补正): only the fields and materials it named."""
     from onething.decisions import DecisionRefused, resubmit
     from onething.forms import fields_of, get_path, parse_field, set_path
     from onething.models import Task
+    from onething.uploads import store_upload
     from onething.validation import field_errors
-    from onething.views.drafts import store_upload
 
     submission, _token = load_submission(tracking_number)
-    task = get_session().get(Task, task_id) if 1 <= task_id <= 2**31 - 1 else None
+    task = get_session().get(Task, task_id)
     if task is None or task.submission_id != submission.id or not task.supplement:
         abort(404, description="submission")
     version = get_session().get(BundleVersion, submission.bundle_version_id)
@@ -131,24 +131,23 @@ def correction(tracking_number: str, task_id: int):
         422 if errors or upload_errors else 200)
 
 
-@bp.get("/<tracking_number>/certificates/<int:task_id>")
+@bp.get("/<tracking_number>/certificates/<row_id:task_id>")
 def certificate(tracking_number: str, task_id: int):
     """Download an issued certificate's file, once it is released to the applicant."""
-    from pathlib import Path
-
     from flask import send_file
 
     from onething.models import Task
+    from onething.uploads import stored_path
 
     submission, _token = load_submission(tracking_number)
-    task = get_session().get(Task, task_id) if 1 <= task_id <= 2**31 - 1 else None
+    task = get_session().get(Task, task_id)
     version = get_session().get(BundleVersion, submission.bundle_version_id)
     released = submission.status == "approved" or bundle_of(version).release == "per_matter"
     if (task is None or task.submission_id != submission.id or not task.certificate_file
             or task.status != "approved" or not released):
         abort(404, description="submission")
     stored = task.certificate_file
-    path = Path(current_app.instance_path) / "files" / stored["file"][:2] / stored["file"]
+    path = stored_path(stored["file"])
     if not path.exists():
         abort(404, description="submission")
     return send_file(path, mimetype=stored["content_type"], as_attachment=True,

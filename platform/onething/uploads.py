@@ -1,0 +1,70 @@
+"""Uploaded files: checked while streaming, stored on disk under their SHA-256.
+
+Materials (drafts and corrections) and issued certificates (the inbox) are
+stored the same way; every download finds a file through `stored_path`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+
+from onething.app import get_session
+from onething.models import StoredFile
+
+# The first bytes of each accepted content type: the declared type is not trusted.
+SIGNATURES = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+}
+CHUNK = 64 * 1024
+
+
+def files_folder() -> Path:
+    """Where stored files live: files/ in the instance folder."""
+    return Path(current_app.instance_path) / "files"
+
+
+def stored_path(sha256: str) -> Path:
+    """The path of a stored file, by its SHA-256 (fanned out by its first two digits)."""
+    return files_folder() / sha256[:2] / sha256
+
+
+def store_upload(upload) -> tuple[StoredFile | None, str | None]:
+    """Copy an upload in chunks to content-addressed storage, checking its type and size."""
+    limit = current_app.config["UPLOAD_MAX_BYTES"]
+    allowed = current_app.config["UPLOAD_TYPES"]
+    folder = files_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    head = upload.stream.read(16)
+    content_type = next((kind for kind in allowed
+                         if any(head.startswith(sig) for sig in SIGNATURES.get(kind, ()))), None)
+    if content_type is None:
+        return None, "wrong_type"
+    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as out:
+        chunk = head
+        while chunk:
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                Path(out.name).unlink(missing_ok=True)
+                return None, "too_large"
+            digest.update(chunk)
+            out.write(chunk)
+            chunk = upload.stream.read(CHUNK)
+    sha = digest.hexdigest()
+    target = stored_path(sha)
+    target.parent.mkdir(exist_ok=True)
+    Path(out.name).replace(target)
+    session = get_session()
+    stored = session.get(StoredFile, sha)
+    if stored is None:
+        stored = StoredFile(sha256=sha, size=size, content_type=content_type)
+        session.add(stored)
+        session.flush()
+    return stored, None
