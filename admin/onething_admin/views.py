@@ -21,18 +21,18 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 
 from onething.accounts import current_account
-from onething.app import csrf, get_session, schemas_root
+from onething.app import csrf, get_session, meta_schemas, schemas_root
 from onething.compose import AnswersError, compose
 from onething.definitions import Catalog
-from onething.loader import read_meta
 from onething.merge import CompositionError
-from onething.problems import DefinitionError, pointer
+from onething.problems import DefinitionError
 from onething.text import localize
 from onething.working_catalog import (
     StaleEdit,
     documents,
-    entries,
+    find_entry,
     history,
+    meta_problems,
     publish_working,
     rollback,
     save_definition,
@@ -74,11 +74,11 @@ def _guard():
 
 
 def _metas() -> dict:
-    return read_meta(schemas_root(current_app))
+    return meta_schemas(current_app)
 
 
 def _entry(kind: str, code: str):
-    found = next((e for e in entries(get_session(), kind) if e.code == code), None)
+    found = find_entry(get_session(), kind, code)
     if found is None:
         abort(404)
     return found
@@ -483,16 +483,12 @@ def set_guide(code: str):
 
 def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
     """Parse and validate a definition's raw JSON: (data, problems with pointers)."""
-    from onething.check import meta_validators
-
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
                            f"column {error.colno})")]
-    validator = meta_validators(_metas())[kind]
-    problems = [(pointer(*e.absolute_path), e.message) for e in validator.iter_errors(data)]
-    return data, sorted(problems)
+    return data, sorted((p.pointer, p.message) for p in meta_problems(kind, data, _metas(), ""))
 
 
 @bp.post("/matters/<code>/check")

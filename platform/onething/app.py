@@ -174,6 +174,15 @@ def schemas_root(app: Flask) -> Path:
     return Path(app.config.get("SCHEMAS") or default_root())
 
 
+def meta_schemas(app: Flask) -> dict[str, dict]:
+    """The meta-schemas of this app's schemas folder, read once (they are platform files)."""
+    from onething.loader import read_meta
+
+    if "onething.metas" not in app.extensions:
+        app.extensions["onething.metas"] = read_meta(schemas_root(app))
+    return app.extensions["onething.metas"]
+
+
 def seed_and_publish(session, root: Path) -> None:
     """Load an empty working catalog from a schemas folder and publish it (first start).
 

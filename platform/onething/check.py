@@ -50,16 +50,28 @@ def _errors(validator, instance, prefix: tuple = ()) -> Iterator[tuple[str, str]
         yield pointer(*prefix, *detail.absolute_path), detail.message
 
 
+# Built validators by the identity of the metas dict they came from (kept alive here, so
+# the id cannot be reused): the console checks a definition on every keystroke.
+_META_VALIDATORS: dict[int, tuple[dict, dict[str, Draft202012Validator]]] = {}
+
+
 def meta_validators(metas: dict[str, dict]) -> dict[str, Draft202012Validator]:
-    """A compiled validator per kind, resolving the meta-schemas' shared $defs."""
+    """A compiled validator per kind, resolving the meta-schemas' shared $defs (built once)."""
+    cached = _META_VALIDATORS.get(id(metas))
+    if cached is not None and cached[0] is metas:
+        return cached[1]
     registry = Registry().with_resources(
         (meta["$id"], Resource.from_contents(meta)) for meta in metas.values() if "$id" in meta
     )
-    return {
+    validators = {
         kind: Draft202012Validator(metas[kind], registry=registry, format_checker=FORMAT_CHECKER)
         for kind in ("department", "matter", "bundle", "field")
         if kind in metas
     }
+    if len(_META_VALIDATORS) >= 32:
+        _META_VALIDATORS.clear()
+    _META_VALIDATORS[id(metas)] = (metas, validators)
+    return validators
 
 
 def schema_parts(document: Document) -> Iterator[tuple[tuple, Any]]:

@@ -66,6 +66,19 @@ def _document(entry: CatalogEntry) -> Document:
     return Document(entry.kind, f"{SHOWN_ROOT}/{entry.path}", json.loads(entry.text))
 
 
+def meta_problems(kind: str, data: object, metas: dict[str, dict], file: str) -> list[Problem]:
+    """Where a definition breaks its meta-schema, each problem with its JSON pointer."""
+    validator = meta_validators(metas)[kind]
+    return [Problem(file, pointer(*error.absolute_path), error.message)
+            for error in sorted(validator.iter_errors(data), key=lambda e: e.json_path)]
+
+
+def find_entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
+    """One definition of the working catalog, by kind and code."""
+    return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind,
+                                                   CatalogEntry.code == code)).first()
+
+
 def entries(session: Session, kind: str | None = None) -> list[CatalogEntry]:
     """The working catalog's entries, by kind then code."""
     statement = select(CatalogEntry).order_by(col(CatalogEntry.kind), col(CatalogEntry.code))
@@ -112,17 +125,14 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
     Raises StaleEdit when someone saved a newer revision, DefinitionError
     when the definition does not fit its meta-schema.
     """
-    code = data.get("$id", "").rsplit("/", 1)[-1] if kind == "field" else data.get("code")
-    path = path_for(kind, code) if isinstance(code, str) and code else f"{FOLDERS[kind]}/?"
-    errors = sorted(meta_validators(metas)[kind].iter_errors(data), key=lambda e: e.json_path)
-    if errors or not isinstance(code, str) or not code:
-        problems = [Problem(f"{SHOWN_ROOT}/{path}", pointer(*error.absolute_path), error.message)
-                    for error in errors]
-        if not problems:
-            problems.append(Problem(f"{SHOWN_ROOT}/{path}", "", "the definition has no code"))
+    code = Document(kind, "", data).code
+    path = path_for(kind, code) if code else f"{FOLDERS[kind]}/?"
+    problems = meta_problems(kind, data, metas, f"{SHOWN_ROOT}/{path}")
+    if not problems and not code:
+        problems = [Problem(f"{SHOWN_ROOT}/{path}", "", "the definition has no code")]
+    if problems:
         raise DefinitionError(problems)
-    entry = session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind,
-                                                    CatalogEntry.code == code)).first()
+    entry = find_entry(session, kind, code)
     if entry is None:
         if based_on is not None:
             raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "",
