@@ -8,12 +8,13 @@ import json
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, insert, inspect, literal
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from onething.compose import compose
-from onething.db import make_engine, migrate, session_for
+from onething.db import DriverStatement, make_engine, migrate, session_for
 from onething.definitions import Catalog, Document
 from onething.loader import load_catalog
 from onething.models import BundleVersion, Draft, StoredFile
@@ -89,6 +90,63 @@ def test_a_plain_postgresql_url_uses_psycopg_3():
     engine = make_engine("postgresql://user@localhost/onething")
     assert engine.url.drivername == "postgresql+psycopg"
     engine.dispose()
+
+
+# --- driver statements (the submit hot path) ---------------------------------------------------
+
+
+_DRAFT = Draft.__table__.c
+_INSERT_DRAFT = DriverStatement(
+    insert(Draft).values({name: bindparam(name) for name in (
+        "public_id", "token_hash", "bundle_version_id", "answers", "data", "materials",
+        "created_at", "updated_at")}).returning(_DRAFT.id))
+_DRAFT_BY_ID = DriverStatement(
+    sa_select(_DRAFT.public_id, _DRAFT.data, _DRAFT.updated_at, _DRAFT.submitted_at,
+              literal("fixed").label("literal"))
+    .where(_DRAFT.id == bindparam("id")))
+
+
+def test_a_driver_statement_writes_and_reads_what_core_does(engine, session, published):
+    # JSON and aware timestamps go through the columns' own types, as Core binds them.
+    when = dt.datetime(2026, 9, 28, 8, 30, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    data = {"entity_name": "海风<b>餐饮</b>", "matters": {"x": {"n": 1.5, "ok": True}}}
+    connection = session.connection()
+    ((draft_id,),) = _INSERT_DRAFT.rows(connection, {
+        "public_id": "driver", "token_hash": "0" * 64,
+        "bundle_version_id": published["open-restaurant"].id, "answers": {}, "data": data,
+        "materials": {}, "created_at": when, "updated_at": when})
+    session.commit()
+    with session_for(engine) as other:
+        stored = other.get(Draft, draft_id)
+        assert stored.data == data
+        assert stored.updated_at == when and stored.updated_at.utcoffset() == dt.timedelta(0)
+        assert _DRAFT_BY_ID.rows(other.connection(), {"id": draft_id}) == [
+            ("driver", data, when, None, "fixed")]
+        assert _DRAFT_BY_ID.rows(other.connection(), {"id": draft_id + 1}) == []
+
+
+def test_a_driver_statement_raises_the_drivers_integrity_error(engine, session, published):
+    values = {"public_id": "twice", "token_hash": "0" * 64,
+              "bundle_version_id": published["open-restaurant"].id, "answers": {}, "data": {},
+              "materials": {}, "created_at": dt.datetime.now(dt.UTC),
+              "updated_at": dt.datetime.now(dt.UTC)}
+    _INSERT_DRAFT.rows(session.connection(), values)
+    with pytest.raises(engine.dialect.loaded_dbapi.IntegrityError):
+        _INSERT_DRAFT.rows(session.connection(), values)
+    session.rollback()
+    # The failed transaction wrote nothing, not even the first row.
+    assert session.exec(select(Draft).where(Draft.public_id == "twice")).first() is None
+
+
+def test_a_driver_statement_refuses_naive_timestamps(session, published):
+    # The column type's own check runs: the hot path cannot store an ambiguous time.
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _INSERT_DRAFT.rows(session.connection(), {
+            "public_id": "naive", "token_hash": "0" * 64,
+            "bundle_version_id": published["open-restaurant"].id, "answers": {}, "data": {},
+            "materials": {}, "created_at": dt.datetime(2026, 1, 1),
+            "updated_at": dt.datetime(2026, 1, 1)})
+    session.rollback()
 
 
 # --- publishing -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
 from sqlmodel import select
 
 from onething.app import get_session
@@ -308,3 +309,26 @@ def test_one_browser_keeps_its_latest_drafts_without_outgrowing_the_cookie(clien
     assert client.get(f"{drafts[-12]}/form").status_code == 200
     # The oldest is forgotten by this browser, not lost: its resume link still opens it.
     assert client.get(f"{drafts[0]}/form").status_code == 404
+
+
+def test_a_session_cookie_signed_before_plain_json_still_holds_its_tokens(app, client):
+    # Cookies written with Flask's tagged JSON stay readable: a browser keeps its tokens
+    # across the upgrade that made session cookies plain JSON.
+    draft_url = start(client)
+    public_id = draft_url.rsplit("/", 1)[-1]
+    token = client.get_cookie("session")
+    kept = app.session_interface.get_signing_serializer(app).loads(token.value)
+    old = SecureCookieSessionInterface().get_signing_serializer(app).dumps(kept)
+    other = app.test_client()
+    other.set_cookie("session", old)
+    assert other.get(f"{draft_url}/form").status_code == 200
+    assert kept["draft_tokens"][-1][0] == public_id
+
+
+def test_a_forged_session_cookie_holds_nothing(app, client):
+    draft_url = start(client)
+    cookie = client.get_cookie("session").value
+    payload, signature = cookie.rsplit(".", 1)
+    other = app.test_client()
+    other.set_cookie("session", f"{payload}.{signature[::-1]}")
+    assert other.get(f"{draft_url}/form").status_code == 404

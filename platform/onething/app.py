@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from onething import i18n, templating
+from onething.session_cookie import SessionCookie
 from onething.settings import defaults
 
 htmx = HTMX()
@@ -60,6 +61,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.json.ensure_ascii = False
 
     app.url_map.converters["row_id"] = RowIdConverter
+    app.session_interface = SessionCookie()
 
     i18n.init_app(app)
     htmx.init_app(app)

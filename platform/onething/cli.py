@@ -419,8 +419,14 @@ def serve(host: str, port: int, threads: int, dev: bool) -> None:
     if dev:
         app.run(host=host, port=port, debug=True)
         return
+    import logging
+
     import waitress
 
+    # waitress logs a warning for every request that waits for a free thread, so a busy
+    # hour writes a line per request, costing CPU exactly when the server has none to
+    # spare. Saturation shows in response times; errors are still logged.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     if app.config["WEBHOOK_INTERVAL"]:
         from onething.webhooks import start_deliverer
 

@@ -85,3 +85,88 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 def session_for(engine: Engine) -> Session:
     """A new session; objects stay readable after commit, as request handlers expect."""
     return Session(engine, expire_on_commit=False)
+
+
+class DriverStatement:
+    """A Core statement compiled once per dialect and run on the driver's own cursor.
+
+    For the submit hot path only. SQLAlchemy's execution context (cache keys,
+    parameter coercion, the result proxy) cost more than the statements themselves
+    there. The SQL is still SQLAlchemy's, compiled for the connection's dialect,
+    with the column types' own bind and result processors, on the connection's
+    current transaction: only the per-call bookkeeping is skipped. Errors are the
+    driver's (`dialect.loaded_dbapi.IntegrityError`, …), not SQLAlchemy's.
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        # dialect -> (sql, parameter names or None when named, bind processors)
+        self._compiled: dict = {}
+        # (dialect, column types) -> result processors, found on the first fetch
+        self._results: dict = {}
+
+    def _for(self, dialect):
+        found = self._compiled.get(dialect)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            processors = {}
+            for name, bind in compiled.binds.items():
+                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    processors[name] = processor
+            names = list(compiled.positiontup) if compiled.positional else None
+            # Values the statement carries itself (a separator, a literal), as Core binds them.
+            fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
+                     if not bind.required}
+            found = self._compiled[dialect] = (compiled.string, names, processors, fixed)
+        return found
+
+    def _parameters(self, dialect, values: dict):
+        _, names, processors, fixed = self._for(dialect)
+        processed = {name: processors[name](value) if name in processors else value
+                     for name, value in (fixed | values).items()}
+        return processed if names is None else tuple(processed[name] for name in names)
+
+    def execute(self, connection, values: dict | None = None):
+        """Run on an SQLAlchemy Connection's DB-API connection; return the driver's cursor."""
+        dialect = connection.dialect
+        cursor = connection.connection.cursor()
+        cursor.execute(self._for(dialect)[0], self._parameters(dialect, values or {}))
+        return cursor
+
+    def executemany(self, connection, rows: list[dict]) -> None:
+        """Run once per row of parameters (one round trip where the driver pipelines)."""
+        dialect = connection.dialect
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(self._for(dialect)[0],
+                               [self._parameters(dialect, row) for row in rows])
+        finally:
+            cursor.close()
+
+    def rows(self, connection, values: dict | None = None) -> list[tuple]:
+        """Every row of a SELECT (or RETURNING), with the columns' types applied."""
+        cursor = self.execute(connection, values)
+        try:
+            fetched = cursor.fetchall()
+            description = cursor.description
+        finally:
+            cursor.close()
+        if not fetched:
+            return []
+        processors = self._result_processors(connection.dialect, description)
+        if not any(processors):
+            return [tuple(row) for row in fetched]
+        return [tuple(value if process is None or value is None else process(value)
+                      for process, value in zip(processors, row, strict=True))
+                for row in fetched]
+
+    def _result_processors(self, dialect, description) -> list:
+        key = (dialect, tuple(column[1] for column in description))
+        found = self._results.get(key)
+        if found is None:
+            found = [column.type.dialect_impl(dialect).result_processor(dialect, code)
+                     for column, code in zip(self.statement.exported_columns, key[1],
+                                             strict=True)]
+            self._results[key] = found
+        return found

@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
 import threading
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
@@ -30,8 +31,17 @@ from sqlmodel import Session, col, select
 
 from onething import webhooks
 from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
+from onething.db import DriverStatement
 from onething.materials import MergedMaterial
-from onething.models import BundleVersion, Draft, StoredFile, Submission, Task, utc_now
+from onething.models import (
+    BundleVersion,
+    Draft,
+    StoredFile,
+    Submission,
+    Task,
+    Webhook,
+    utc_now,
+)
 from onething.publishing import bundle_at
 from onething.validation import FieldError, field_errors
 from onething.workdays import add_working_days
@@ -237,8 +247,12 @@ def _material_state(stored: set[str], material: MergedMaterial, entry: Any
     return dict(entry), None
 
 
-_STORED_FILES = sa_select(StoredFile.__table__.c.sha256).where(
-    StoredFile.__table__.c.sha256.in_(bindparam("sha256s", expanding=True)))
+@functools.lru_cache(maxsize=64)
+def _stored_files(count: int) -> DriverStatement:
+    # One statement per number of files, each compiled once: a draft names a handful.
+    sha256 = StoredFile.__table__.c.sha256
+    return DriverStatement(sa_select(sha256).where(
+        sha256.in_([bindparam(f"f{i}") for i in range(count)])))
 
 
 def check_materials(session: Session, composition: Composition, draft_materials: dict
@@ -247,12 +261,13 @@ def check_materials(session: Session, composition: Composition, draft_materials:
     recorded: dict[str, dict] = {}
     errors: dict[str, str] = {}
     # One query for every file the draft names, rather than one per material.
-    named = {entry.get("file") for entry in draft_materials.values()
-             if isinstance(entry, dict) and isinstance(entry.get("file"), str)}
+    named = sorted({entry.get("file") for entry in draft_materials.values()
+                    if isinstance(entry, dict) and isinstance(entry.get("file"), str)})
     stored = set()
     if named:
-        found = session.connection().execute(_STORED_FILES, {"sha256s": list(named)})
-        stored = set(found.scalars())
+        found = _stored_files(len(named)).rows(
+            session.connection(), {f"f{i}": sha256 for i, sha256 in enumerate(named)})
+        stored = {sha256 for (sha256,) in found}
     for material in composition.materials:
         record, reason = _material_state(stored, material, draft_materials.get(material.id))
         if reason is not None:
@@ -291,32 +306,37 @@ class DraftRow(NamedTuple):
     data: dict
     materials: dict
     submission_id: int | None
+    # How many departments' systems want events: when none do, submitting asks no more.
+    webhooks: int
 
 
 _DRAFT = Draft.__table__.c
 _VERSION = BundleVersion.__table__.c
 _SUBMISSION = Submission.__table__.c
+_WEBHOOK = Webhook.__table__.c
 # Submitting is the hot path: one round trip tells the draft, the bundle it is pinned to
-# (whose cached composition then needs no query) and whether it was submitted already.
+# (whose cached composition then needs no query), whether it was submitted already, and
+# which departments' systems want to hear of it.
 _DRAFT_ROW = (
     sa_select(_DRAFT.id, _DRAFT.public_id, _DRAFT.token_hash, _DRAFT.bundle_version_id,
               _VERSION.bundle_code, _VERSION.digest, _DRAFT.answers, _DRAFT.data,
-              _DRAFT.materials, _SUBMISSION.id.label("submission_id"))
+              _DRAFT.materials, _SUBMISSION.id.label("submission_id"),
+              sa_select(func.count()).select_from(Webhook.__table__)
+              .where(_WEBHOOK.active.is_(True)).scalar_subquery().label("webhooks"))
     .join_from(Draft.__table__, BundleVersion.__table__,
                _VERSION.id == _DRAFT.bundle_version_id)
     .outerjoin(Submission.__table__, _SUBMISSION.draft_id == _DRAFT.id)
 )
-# Built once with bound parameters, so each request reuses the compiled statement.
-_DRAFT_BY_PUBLIC_ID = _DRAFT_ROW.where(_DRAFT.public_id == bindparam("public_id"))
-_DRAFT_BY_ID = _DRAFT_ROW.where(_DRAFT.id == bindparam("id"))
+_DRAFT_BY_PUBLIC_ID = DriverStatement(_DRAFT_ROW.where(_DRAFT.public_id == bindparam("public_id")))
+_DRAFT_BY_ID = DriverStatement(_DRAFT_ROW.where(_DRAFT.id == bindparam("id")))
 
 
 def read_draft(session: Session, public_id: str, token: str | None) -> DraftRow | None:
     """The draft with this public id, read for submitting, if the token is its own."""
-    row = session.connection().execute(_DRAFT_BY_PUBLIC_ID, {"public_id": public_id}).first()
-    if row is None or not _token_matches(row.token_hash, token):
+    rows = _DRAFT_BY_PUBLIC_ID.rows(session.connection(), {"public_id": public_id})
+    if not rows or not _token_matches(rows[0][2], token):
         return None
-    return DraftRow(*row)
+    return DraftRow(*rows[0])
 
 
 def _existing_submission(session: Session, draft_id: int, idempotency_key: str
@@ -365,7 +385,7 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
     row = draft
     if isinstance(draft, Draft):
         # Read afresh: what is stored is what gets submitted, not unsaved changes.
-        row = DraftRow(*session.connection().execute(_DRAFT_BY_ID, {"id": draft.id}).one())
+        row = DraftRow(*_DRAFT_BY_ID.rows(session.connection(), {"id": draft.id})[0])
     if row.submission_id is not None:
         return session.get(Submission, row.submission_id)
 
@@ -385,12 +405,14 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
         raise SubmissionRefused(field_errors=errors, material_errors=material_errors)
 
     today = today or china_today()
+    # The hot path's statements raise the driver's errors, the rest SQLAlchemy's.
+    conflicts = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
     for _ in range(_SUBMIT_ATTEMPTS):
         try:
             with _writer(session):
                 submission = _store(session, row, idempotency_key, composition, data,
                                     materials, today)
-        except IntegrityError:
+        except conflicts:
             session.rollback()
             # Another request submitted this draft (or used this key) first: theirs wins.
             existing = _existing_submission(session, row.id, idempotency_key)
@@ -409,31 +431,29 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
 
 def _store(session: Session, draft: DraftRow, idempotency_key: str, composition: Composition,
            data: dict, materials: dict, today: dt.date) -> Submission:
-    # SQL expressions on the session's connection, not ORM objects: this is the hot
-    # path, and the unit of work's bookkeeping cost more than the writes themselves.
+    # Compiled statements on the driver's cursor, not ORM objects: this is the hot path,
+    # and the unit of work's bookkeeping cost more than the writes themselves.
     now = utc_now()
-    submission = Submission(
-        tracking_number=new_tracking_number(today),
-        draft_id=draft.id,
-        bundle_version_id=draft.bundle_version_id,
-        idempotency_key=idempotency_key,
-        answers=data["answers"],
-        data=data,
-        materials=materials,
-        status="routed",
-        submitted_at=now,
-        token_hash=draft.token_hash,
-    )
+    values = {
+        "tracking_number": new_tracking_number(today),
+        "draft_id": draft.id,
+        "bundle_version_id": draft.bundle_version_id,
+        "idempotency_key": idempotency_key,
+        "answers": data["answers"],
+        "data": data,
+        "materials": materials,
+        "status": "routed",
+        "submitted_at": now,
+        "token_hash": draft.token_hash,
+    }
     connection = session.connection()
     # The unique constraints (draft, key, tracking number) speak here, before any task.
-    submission.id = connection.execute(
-        _INSERT_SUBMISSION, submission.model_dump(exclude={"id"})
-    ).scalar_one()
+    ((submission_id,),) = _INSERT_SUBMISSION.rows(connection, values)
     rows = []
     for step in composition.plan.steps:
         due = add_working_days(today, step.finish_day)
         rows.append({
-            "submission_id": submission.id,
+            "submission_id": submission_id,
             "department_code": step.department,
             "matter_code": step.matter,
             "status": "waiting" if step.waits_for else "pending",
@@ -446,24 +466,36 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "due_estimated": due.estimated,
             "created_at": now,
         })
-    connection.execute(_INSERT_TASK, rows)
-    connection.execute(_MARK_SUBMITTED, {"draft_id": draft.id, "now": now})
+    _INSERT_TASK.executemany(connection, rows)
+    _MARK_SUBMITTED.execute(connection, {"draft_id": draft.id, "now": now}).close()
     # The outbox in the same transaction: an event exactly when the routing happened.
-    departments = webhooks.listening(session)
-    if departments & {row["department_code"] for row in rows}:
-        routed = connection.execute(_TASKS_OF, {"submission_id": submission.id}).all()
-        webhooks.enqueue(session, "task.routed", routed, departments)
+    listening = webhooks.listening(session) if draft.webhooks else set()
+    if listening & {row["department_code"] for row in rows}:
+        routed = connection.execute(_TASKS_OF, {"submission_id": submission_id}).all()
+        webhooks.enqueue(session, "task.routed", routed, listening)
     session.commit()
-    return submission
+    # Built after the commit, from what was written: the caller reads it, nobody saves it.
+    return Submission(id=submission_id, **values)
 
 
-_INSERT_SUBMISSION = insert(Submission).returning(col(Submission.id))
-_INSERT_TASK = insert(Task)
+def _insert(model, columns: list[str], returning=None) -> DriverStatement:
+    # Exactly these columns, each a bound parameter of its own name.
+    statement = insert(model).values({name: bindparam(name) for name in columns})
+    return DriverStatement(statement.returning(returning) if returning is not None
+                           else statement)
+
+
+_INSERT_SUBMISSION = _insert(Submission, [
+    "tracking_number", "draft_id", "bundle_version_id", "idempotency_key", "answers", "data",
+    "materials", "status", "submitted_at", "token_hash"], returning=col(Submission.id))
+_INSERT_TASK = _insert(Task, [
+    "submission_id", "department_code", "matter_code", "status", "waits_for", "slice_data",
+    "slice_materials", "promised_days", "due_date", "due_estimated", "created_at"])
 _TASKS_OF = sa_select(Task.__table__.c.id, Task.__table__.c.submission_id,
                       Task.__table__.c.department_code, Task.__table__.c.matter_code,
                       Task.__table__.c.status).where(
     Task.__table__.c.submission_id == bindparam("submission_id"))
-_MARK_SUBMITTED = (
+_MARK_SUBMITTED = DriverStatement(
     update(Draft).where(col(Draft.id) == bindparam("draft_id"))
     .values(submitted_at=bindparam("now"))
 )
