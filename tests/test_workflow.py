@@ -17,7 +17,7 @@ from onething import workflow
 from onething.compose import compose
 from onething.db import session_for
 from onething.loader import load_catalog
-from onething.models import Draft, StoredFile, Submission, Task
+from onething.models import AuditEntry, Draft, StoredFile, Submission, Task
 from onething.publishing import bundle_of, publish_catalog
 from onething.workflow import (
     IdempotencyKeyReused,
@@ -399,6 +399,22 @@ def test_an_invalid_draft_is_refused_and_nothing_is_written(session, draft):
     assert refused.value.material_errors == {}
     assert_nothing_written(session, draft)
     assert draft.data == before
+
+
+def test_a_clerks_submission_is_on_record_in_its_own_transaction(session, draft):
+    submission = submit(session, draft, "key-1", today=TODAY, clerk="desk")
+    entries = session.exec(select(AuditEntry)).all()
+    assert [(e.actor, e.action, e.subject, e.after) for e in entries] == [
+        ("desk", "submit_for_applicant", f"submission:{submission.id}",
+         {"tracking_number": submission.tracking_number})]
+
+
+def test_a_refused_clerks_submission_puts_nothing_on_record(session, draft):
+    save_draft(session, draft, materials={"signboard-design": None})
+    with pytest.raises(SubmissionRefused):
+        submit(session, draft, "key-1", today=TODAY, clerk="desk")
+    assert_nothing_written(session, draft)
+    assert session.exec(select(AuditEntry)).all() == []
 
 
 def test_a_missing_required_material_is_refused(session, draft):

@@ -134,16 +134,6 @@ class DriverStatement:
         cursor.execute(self._for(dialect)[0], self._parameters(dialect, values or {}))
         return cursor
 
-    def executemany(self, connection, rows: list[dict]) -> None:
-        """Run once per row of parameters (one round trip where the driver pipelines)."""
-        dialect = connection.dialect
-        cursor = connection.connection.cursor()
-        try:
-            cursor.executemany(self._for(dialect)[0],
-                               [self._parameters(dialect, row) for row in rows])
-        finally:
-            cursor.close()
-
     def rows(self, connection, values: dict | None = None) -> list[tuple]:
         """Every row of a SELECT (or RETURNING), with the columns' types applied."""
         cursor = self.execute(connection, values)

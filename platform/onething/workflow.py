@@ -34,6 +34,7 @@ from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.db import DriverStatement
 from onething.materials import MergedMaterial
 from onething.models import (
+    AuditEntry,
     BundleVersion,
     Draft,
     StoredFile,
@@ -374,13 +375,15 @@ def _writer(session: Session):
 
 
 def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
-           today: dt.date | None = None) -> Submission:
+           today: dt.date | None = None, clerk: str | None = None) -> Submission:
     """Validate a draft and, in one transaction, store its submission and route its tasks.
 
-    Returns the existing submission when the draft was already submitted (same
-    or another key). Raises SubmissionRefused, writing nothing, when answers,
-    fields or materials are not acceptable, and IdempotencyKeyReused when the
-    key submitted another draft.
+    A front-desk `clerk` submitting on the applicant's behalf is put on record
+    (audit log) in the same transaction. Returns the existing submission when
+    the draft was already submitted (same or another key). Raises
+    SubmissionRefused, writing nothing, when answers, fields or materials are
+    not acceptable, and IdempotencyKeyReused when the key submitted another
+    draft.
     """
     row = draft
     if isinstance(draft, Draft):
@@ -411,7 +414,7 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
         try:
             with _writer(session):
                 submission = _store(session, row, idempotency_key, composition, data,
-                                    materials, today)
+                                    materials, today, clerk)
         except conflicts:
             session.rollback()
             # Another request submitted this draft (or used this key) first: theirs wins.
@@ -430,7 +433,7 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
 
 
 def _store(session: Session, draft: DraftRow, idempotency_key: str, composition: Composition,
-           data: dict, materials: dict, today: dt.date) -> Submission:
+           data: dict, materials: dict, today: dt.date, clerk: str | None) -> Submission:
     # Compiled statements on the driver's cursor, not ORM objects: this is the hot path,
     # and the unit of work's bookkeeping cost more than the writes themselves.
     now = utc_now()
@@ -466,31 +469,45 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "due_estimated": due.estimated,
             "created_at": now,
         })
-    _INSERT_TASK.executemany(connection, rows)
+    # One multi-row INSERT: one statement for the driver to send, not one per task.
+    _insert_tasks(len(rows)).execute(
+        connection, {f"{name}_{i}": value for i, row in enumerate(rows)
+                     for name, value in row.items()}).close()
     _MARK_SUBMITTED.execute(connection, {"draft_id": draft.id, "now": now}).close()
     # The outbox in the same transaction: an event exactly when the routing happened.
     listening = webhooks.listening(session) if draft.webhooks else set()
     if listening & {row["department_code"] for row in rows}:
         routed = connection.execute(_TASKS_OF, {"submission_id": submission_id}).all()
         webhooks.enqueue(session, "task.routed", routed, listening)
+    if clerk is not None:
+        session.add(AuditEntry(actor=clerk, action="submit_for_applicant",
+                               subject=f"submission:{submission_id}",
+                               after={"tracking_number": values["tracking_number"]}))
     session.commit()
     # Built after the commit, from what was written: the caller reads it, nobody saves it.
     return Submission(id=submission_id, **values)
 
 
-def _insert(model, columns: list[str], returning=None) -> DriverStatement:
-    # Exactly these columns, each a bound parameter of its own name.
-    statement = insert(model).values({name: bindparam(name) for name in columns})
-    return DriverStatement(statement.returning(returning) if returning is not None
-                           else statement)
+_SUBMISSION_COLUMNS = ("tracking_number", "draft_id", "bundle_version_id", "idempotency_key",
+                       "answers", "data", "materials", "status", "submitted_at", "token_hash")
+_INSERT_SUBMISSION = DriverStatement(
+    insert(Submission).values({name: bindparam(name) for name in _SUBMISSION_COLUMNS})
+    .returning(col(Submission.id)))
+_TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "status", "waits_for",
+                 "slice_data", "slice_materials", "promised_days", "due_date", "due_estimated",
+                 "created_at")
 
 
-_INSERT_SUBMISSION = _insert(Submission, [
-    "tracking_number", "draft_id", "bundle_version_id", "idempotency_key", "answers", "data",
-    "materials", "status", "submitted_at", "token_hash"], returning=col(Submission.id))
-_INSERT_TASK = _insert(Task, [
-    "submission_id", "department_code", "matter_code", "status", "waits_for", "slice_data",
-    "slice_materials", "promised_days", "due_date", "due_estimated", "created_at"])
+@functools.lru_cache(maxsize=64)
+def _insert_tasks(count: int) -> DriverStatement:
+    # One statement per number of tasks, compiled once: a routing plan has a handful.
+    # Typed by their columns: only the first row's values would be otherwise.
+    columns = Task.__table__.c
+    return DriverStatement(insert(Task).values([
+        {name: bindparam(f"{name}_{i}", type_=columns[name].type) for name in _TASK_COLUMNS}
+        for i in range(count)]))
+
+
 _TASKS_OF = sa_select(Task.__table__.c.id, Task.__table__.c.submission_id,
                       Task.__table__.c.department_code, Task.__table__.c.matter_code,
                       Task.__table__.c.status).where(

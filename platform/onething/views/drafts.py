@@ -202,17 +202,12 @@ def review(public_id: str):
                            version=version_of(draft), refused=None)
 
 
-def _record_front_desk(submission) -> None:
-    """Put on record a front-desk clerk who submitted on the applicant's behalf."""
+def _front_desk_clerk() -> str | None:
+    """The signed-in front-desk clerk submitting on an applicant's behalf, if it is one."""
     from onething.accounts import current_account
-    from onething.models import AuditEntry
 
     account = current_account()
-    if account is not None and account.role == "front_desk":
-        get_session().add(AuditEntry(actor=account.username, action="submit_for_applicant",
-                                     subject=f"submission:{submission.id}",
-                                     after={"tracking_number": submission.tracking_number}))
-        get_session().commit()
+    return account.username if account is not None and account.role == "front_desk" else None
 
 
 @bp.post("/submit")
@@ -227,7 +222,8 @@ def submit_draft(public_id: str):
     if not 16 <= len(key) <= 64:
         abort(400, description="idempotency_key")
     try:
-        submission = submit(get_session(), row, key)
+        # A clerk's submission is put on record in its own transaction: both or neither.
+        submission = submit(get_session(), row, key, clerk=_front_desk_clerk())
     except SubmissionRefused as refused:
         get_session().rollback()
         draft = load_draft(public_id)
@@ -238,5 +234,4 @@ def submit_draft(public_id: str):
                                version=version_of(draft), refused=refused), 422
     remember(DRAFTS, public_id, token)
     remember(SUBMISSIONS, submission.tracking_number, token)
-    _record_front_desk(submission)
     return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))
