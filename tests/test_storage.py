@@ -138,6 +138,16 @@ def test_a_driver_statement_raises_the_drivers_integrity_error(engine, session, 
     assert session.exec(select(Draft).where(Draft.public_id == "twice")).first() is None
 
 
+def test_a_driver_statement_refuses_an_untyped_parameter(session):
+    # Core types only the first row of a multi-row INSERT: the others would reach the
+    # driver unconverted, so an untyped parameter is refused before anything runs.
+    statement = DriverStatement(insert(StoredFile).values(
+        [{"sha256": bindparam(f"sha256_{i}"), "size": bindparam(f"size_{i}"),
+          "content_type": bindparam(f"type_{i}")} for i in range(2)]))
+    with pytest.raises(TypeError, match="sha256_1"):
+        statement.execute(session.connection(), {})
+
+
 def test_a_driver_statement_refuses_naive_timestamps(session, published):
     # The column type's own check runs: the hot path cannot store an ambiguous time.
     with pytest.raises(ValueError, match="timezone-aware"):

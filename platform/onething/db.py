@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.types import NullType
 from sqlmodel import Session
 
 import onething.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -111,6 +112,9 @@ class DriverStatement:
             compiled = self.statement.compile(dialect=dialect)
             processors = {}
             for name, bind in compiled.binds.items():
+                if isinstance(bind.type, NullType):
+                    # Untyped, a JSON or timestamp value would reach the driver raw.
+                    raise TypeError(f"bind parameter {name!r} needs a type")
                 processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
                     processors[name] = processor
