@@ -253,7 +253,7 @@ def _stored_files(count: int) -> DriverStatement:
     # One statement per number of files, each compiled once: a draft names a handful.
     sha256 = StoredFile.__table__.c.sha256
     return DriverStatement(sa_select(sha256).where(
-        sha256.in_([bindparam(f"f{i}") for i in range(count)])))
+        sha256.in_([bindparam(f"f{i}", type_=sha256.type) for i in range(count)])))
 
 
 def check_materials(session: Session, composition: Composition, draft_materials: dict
