@@ -1,0 +1,21 @@
+"""The benchmarks still run: a tiny submit run on SQLite, every request answered."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_submit_benchmark_runs_and_every_submit_succeeds(tmp_path):
+    # Its figures are not checked here (timed assertions do not belong in tests), only
+    # that it runs and that its submits succeed: a failed submit makes it exit 1.
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "submit.py"), "--only", "sqlite",
+         "--submissions", "20", "--clients", "2"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failures 0" in result.stdout
+    assert "[sqlite] ratio" in result.stdout
