@@ -101,7 +101,7 @@ class DriverStatement:
 
     def __init__(self, statement):
         self.statement = statement
-        # dialect -> (sql, parameter names or None when named, bind processors)
+        # dialect -> (sql, parameter names or None when named, bind processors, fixed values)
         self._compiled: dict = {}
         # (dialect, column types) -> result processors, found on the first fetch
         self._results: dict = {}
@@ -135,7 +135,11 @@ class DriverStatement:
         """Run on an SQLAlchemy Connection's DB-API connection; return the driver's cursor."""
         dialect = connection.dialect
         cursor = connection.connection.cursor()
-        cursor.execute(self._for(dialect)[0], self._parameters(dialect, values or {}))
+        try:
+            cursor.execute(self._for(dialect)[0], self._parameters(dialect, values or {}))
+        except BaseException:
+            cursor.close()
+            raise
         return cursor
 
     def rows(self, connection, values: dict | None = None) -> list[tuple]:
