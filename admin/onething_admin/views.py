@@ -488,7 +488,7 @@ def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
     except json.JSONDecodeError as error:
         return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
                            f"column {error.colno})")]
-    return data, sorted((p.pointer, p.message) for p in meta_problems(kind, data, _metas(), ""))
+    return data, [(p.pointer, p.message) for p in meta_problems(kind, data, _metas(), "")]
 
 
 @bp.post("/matters/<code>/check")

@@ -192,17 +192,12 @@ def seed_and_publish(session, root: Path) -> None:
     console or `onething catalog import`, so a restart never undoes a publish.
     """
     from onething.definitions import Catalog
-    from onething.loader import read_meta
-    from onething.problems import DefinitionError
     from onething.publishing import publish_catalog
-    from onething.working_catalog import apply_import, is_empty, plan_import
+    from onething.working_catalog import is_empty, seed
 
     if not is_empty(session):
         return
-    plan = plan_import(session, root, read_meta(root))
-    if plan.refused:
-        raise DefinitionError(plan.problems)
-    apply_import(session, plan, imported_by="schemas/")
+    plan = seed(session, root, seeded_by="schemas/")
     publish_catalog(session, Catalog([source.document for source in plan.sources]),
                     published_by="schemas/")
 

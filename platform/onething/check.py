@@ -41,7 +41,8 @@ _SCHEMA_CHECKER = Draft202012Validator(
 )
 
 
-def _errors(validator, instance, prefix: tuple = ()) -> Iterator[tuple[str, str]]:
+def schema_errors(validator, instance, prefix: tuple = ()) -> Iterator[tuple[str, str]]:
+    """Each (JSON pointer, message) where an instance breaks a schema, clearest branch first."""
     for error in validator.iter_errors(instance):
         # A oneOf/anyOf failure says little; its best-matching branch says what is wrong.
         # Branches that fail on type alone are the ones the author did not mean.
@@ -106,11 +107,11 @@ def check_documents(
         found = []
         if document.kind in validators:
             found = [Problem(document.path, where, message)
-                     for where, message in _errors(validators[document.kind], document.data)]
+                     for where, message in schema_errors(validators[document.kind], document.data)]
         if not found:
             for path, part in schema_parts(document):
                 found += [Problem(document.path, where, f"not a valid JSON Schema: {message}")
-                          for where, message in _errors(_SCHEMA_CHECKER,
+                          for where, message in schema_errors(_SCHEMA_CHECKER,
                                                         standardize_schema(part), path)]
         if found:
             problems += found

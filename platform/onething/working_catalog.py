@@ -28,11 +28,11 @@ from pathlib import Path
 
 from sqlmodel import Session, col, delete, select
 
-from onething.check import check_documents, meta_validators
+from onething.check import check_documents, meta_validators, schema_errors
 from onething.definitions import Catalog, Document
 from onething.loader import FOLDERS, Source, read_meta, read_sources
 from onething.models import BundleVersion, CatalogEntry, utc_now
-from onething.problems import DefinitionError, Problem, pointer
+from onething.problems import DefinitionError, Problem
 from onething.publishing import bundle_of, latest_version, publish_catalog
 
 # Documents of the working catalog are named like the files of the repository's folder.
@@ -68,9 +68,9 @@ def _document(entry: CatalogEntry) -> Document:
 
 def meta_problems(kind: str, data: object, metas: dict[str, dict], file: str) -> list[Problem]:
     """Where a definition breaks its meta-schema, each problem with its JSON pointer."""
-    validator = meta_validators(metas)[kind]
-    return [Problem(file, pointer(*error.absolute_path), error.message)
-            for error in sorted(validator.iter_errors(data), key=lambda e: e.json_path)]
+    # The same words and pointers as `onething check`, sorted so each lands by its field.
+    return [Problem(file, where, message) for where, message
+            in sorted(schema_errors(meta_validators(metas)[kind], data))]
 
 
 def find_entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
@@ -95,11 +95,6 @@ def documents(session: Session) -> list[Document]:
 def is_empty(session: Session) -> bool:
     """True before the working catalog was ever seeded or imported."""
     return session.exec(select(CatalogEntry.id).limit(1)).first() is None
-
-
-def check_working(session: Session, metas: dict[str, dict]) -> list[Problem]:
-    """Every `onething check` problem of the working catalog (none: it can be published)."""
-    return check_documents(documents(session), metas, expected_names=True)
 
 
 def publish_working(session: Session, metas: dict[str, dict], published_by: str
@@ -232,10 +227,14 @@ def apply_import(session: Session, plan: ImportPlan, imported_by: str) -> None:
         raise
 
 
-def seed(session: Session, root: Path, seeded_by: str) -> None:
-    """Load a schemas folder into an empty working catalog (first start); commit."""
+def seed(session: Session, root: Path, seeded_by: str) -> ImportPlan:
+    """Load a schemas folder into an empty working catalog (first start); commit.
+
+    Raises DefinitionError, loading nothing, when any definition is refused.
+    """
     plan = plan_import(session, root, read_meta(root))
     apply_import(session, plan, seeded_by)
+    return plan
 
 
 @contextlib.contextmanager
