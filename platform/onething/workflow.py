@@ -317,7 +317,7 @@ _SUBMISSION = Submission.__table__.c
 _WEBHOOK = Webhook.__table__.c
 # Submitting is the hot path: one round trip tells the draft, the bundle it is pinned to
 # (whose cached composition then needs no query), whether it was submitted already, and
-# which departments' systems want to hear of it.
+# whether any department's system listens for events (asked for by name only then).
 _DRAFT_ROW = (
     sa_select(_DRAFT.id, _DRAFT.public_id, _DRAFT.token_hash, _DRAFT.bundle_version_id,
               _VERSION.bundle_code, _VERSION.digest, _DRAFT.answers, _DRAFT.data,

@@ -44,7 +44,6 @@ from onething.workflow import SubmissionRefused, read_draft, save_draft, submit
 bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>")
 
 
-
 def changes_between(old: dict, new: dict) -> dict:
     """What save_draft needs to turn old into new: None removes an emptied field."""
     changes = {key: new.get(key) for key in set(old) | set(new) if key != "matters"}
