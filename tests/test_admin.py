@@ -543,3 +543,26 @@ def test_a_matter_can_apply_for_several_answers_of_one_question(app, admin):
         stored = json.loads(next(e.text for e in entries(session, "bundle")
                                  if e.code == "open-restaurant"))
     assert "when" not in stored["items"][index]
+
+
+def test_removing_a_question_frees_only_the_items_that_name_it():
+    # A question key that happens to appear inside another condition's text (here "a" in
+    # "has_licence" and in the answer "chain") must not free that condition too.
+    from onething_admin.editing import remove_question
+
+    bundle = {
+        "questions": {"properties": {"a": {"type": "boolean"},
+                                     "has_licence": {"type": "string"}},
+                      "required": ["a", "has_licence"]},
+        "items": [
+            {"matter": "x", "when": {"properties": {"a": {"const": True}}, "required": ["a"]}},
+            {"matter": "y", "when": {"properties": {"has_licence": {"const": "chain"}},
+                                     "required": ["has_licence"]}},
+            {"matter": "z"},
+        ],
+    }
+    changed = remove_question(bundle, "a")
+    assert "when" not in changed["items"][0]
+    assert changed["items"][1]["when"] == bundle["items"][1]["when"]
+    assert changed["questions"] == {"properties": {"has_licence": {"type": "string"}},
+                                    "required": ["has_licence"]}

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from onething.scenario import named_questions
 from onething.search import initials, pinyin
 
 CODE = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
@@ -171,7 +172,7 @@ def remove_question(bundle: dict, key: str) -> dict:
     else:
         changed["questions"].pop("required", None)
     for item in changed["items"]:
-        if key in json.dumps(item.get("when", {})):
+        if key in named_questions(item.get("when")):
             item.pop("when", None)
     return changed
 
