@@ -36,7 +36,6 @@ from onething.working_catalog import (
     publish_working,
     rollback,
     save_definition,
-    version,
     version_diff,
 )
 from onething_admin import editing
@@ -354,7 +353,9 @@ def bundle_history(code: str):
     except ValueError:
         abort(400)
     diff = None
-    a, b = version(get_session(), code, older), version(get_session(), code, newer)
+    # The listed versions are the ones to compare: no second query for two of them.
+    by_number = {v.number: v for v in versions}
+    a, b = by_number.get(older), by_number.get(newer)
     if a is not None and b is not None and a.number != b.number:
         diff = version_diff(a, b, locale=_lang())
     return render_template("admin/history.html", code=code, versions=versions, diff=diff,

@@ -29,11 +29,13 @@ from pathlib import Path
 from sqlmodel import Session, col, delete, select
 
 from onething.check import check_documents, meta_validators, schema_errors
+from onething.compose import compose
 from onething.definitions import Catalog, Document
+from onething.diff import diff_compositions
 from onething.loader import FOLDERS, Source, read_meta, read_sources
 from onething.models import BundleVersion, CatalogEntry, utc_now
 from onething.problems import DefinitionError, Problem
-from onething.publishing import bundle_of, latest_version, publish_catalog
+from onething.publishing import WITHOUT_SNAPSHOT, bundle_of, latest_version, publish_catalog
 
 # Documents of the working catalog are named like the files of the repository's folder.
 SHOWN_ROOT = "schemas"
@@ -309,8 +311,6 @@ def export(session: Session, out: Path, platform_root: Path) -> int:
 
 def history(session: Session, bundle_code: str) -> list[BundleVersion]:
     """Every published version of a bundle, newest first (without their snapshots)."""
-    from onething.publishing import WITHOUT_SNAPSHOT
-
     statement = (select(BundleVersion).where(BundleVersion.bundle_code == bundle_code)
                  .order_by(col(BundleVersion.number).desc()).options(WITHOUT_SNAPSHOT))
     return list(session.exec(statement).all())
@@ -345,8 +345,5 @@ def rollback(session: Session, bundle_code: str, number: int, published_by: str
 def version_diff(older: BundleVersion, newer: BundleVersion, answers: dict | None = None,
                  locale: str = "zh-Hans"):
     """What changes for applicants and departments from one version to another."""
-    from onething.compose import compose
-    from onething.diff import diff_compositions
-
     return diff_compositions(compose(bundle_of(older), answers),
                              compose(bundle_of(newer), answers), locale)
