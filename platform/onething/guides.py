@@ -17,10 +17,10 @@ answer is a 304 without a body. A changed version answers 200 with an
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import segno
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext
 
 from onething.app import get_session, htmx
@@ -33,6 +33,7 @@ from onething.materials import merge_materials
 from onething.models import BundleVersion
 from onething.publishing import bundle_of, latest_version
 from onething.search import index_for
+from onething.views import public_url
 from onething.views.catalog import latest_versions
 from onething.views.start import preview, question_layout
 
@@ -87,6 +88,8 @@ class Guide:
     version: BundleVersion
     bundle: Bundle
     matter: Matter | None = None
+    # The published bundles holding it (for a matter's 'start' links), newest version first.
+    holders: list[Bundle] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -110,12 +113,14 @@ def find_guide(session, code: str) -> Guide | None:
         return None
     version = latest_version(session, code)
     if version is not None:
-        return Guide(code, version, bundle_of(version))
+        bundle = bundle_of(version)
+        return Guide(code, version, bundle, holders=[bundle])
     holding = versions_holding(session, code)
     if not holding:
         return None
     version, bundle = holding[0]
-    return Guide(code, version, bundle, bundle.catalog.matters[code])
+    return Guide(code, version, bundle, bundle.catalog.matters[code],
+                 holders=[holder for _, holder in holding])
 
 
 def versions_holding(session, matter: str) -> list[tuple[BundleVersion, Bundle]]:
@@ -130,10 +135,7 @@ def versions_holding(session, matter: str) -> list[tuple[BundleVersion, Bundle]]
 
 def guide_url(code: str) -> str:
     """The stable absolute URL of a guide: what its QR code encodes, and nothing else."""
-    base = current_app.config.get("PUBLIC_URL")
-    path = url_for("guides.guide", code=code)
-    return base.rstrip("/") + path if base else url_for("guides.guide", code=code,
-                                                        _external=True)
+    return public_url("guides.guide", code=code)
 
 
 def distinct(texts) -> list[str]:
@@ -148,13 +150,6 @@ def matters_of(guide: Guide) -> list[Matter]:
     catalog = guide.bundle.catalog
     return [catalog.matters[code] for code in dict.fromkeys(i.matter for i in
                                                             guide.bundle.flatten())]
-
-
-def holders(guide: Guide) -> list[Bundle]:
-    """The published bundles that hold a matter (for its 'start' link), newest version first."""
-    if guide.matter is None:
-        return [guide.bundle]
-    return [bundle for _, bundle in versions_holding(get_session(), guide.code)]
 
 
 def applicants(matters: list[Matter]) -> list[str]:
@@ -212,7 +207,7 @@ def guide_context(guide: Guide) -> dict:
     return {
         "guide": guide, "definition": guide.definition, "bundle": guide.bundle,
         "catalog": guide.bundle.catalog, "version": guide.version, "layout": layout,
-        "answers": answers, "matters": matters, "holders": holders(guide),
+        "answers": answers, "matters": matters, "holders": guide.holders,
         "plan": general.plan if general else None, "panel": panel(guide, answers),
         "serves": [SERVES.get(s, s) for s in applicants(matters)],
         "audience": AUDIENCES.get(guide.bundle.data.get("audience", "")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, request, session
+from flask import abort, current_app, request, session, url_for
 
 from onething.app import get_session
 from onething.compose import compose
@@ -45,6 +45,15 @@ def _pairs(store: str) -> list[list[str]]:
     if isinstance(kept, dict):
         return [[key, token] for key, token in kept.items()]
     return [list(pair) for pair in kept if isinstance(pair, list | tuple) and len(pair) == 2]
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute URL for QR codes and links: under PUBLIC_URL when set, else this host."""
+    # Behind a proxy the request's host is the proxy's: PUBLIC_URL is what people reach.
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)
 
 
 def load_draft(public_id: str) -> Draft:

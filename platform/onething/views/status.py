@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     render_template,
     request,
     url_for,
@@ -20,10 +19,11 @@ from onething.app import get_session
 from onething.compose import compose
 from onething.models import BundleVersion
 from onething.publishing import bundle_of
-from onething.views import SUBMISSIONS, remember, remembered
+from onething.views import SUBMISSIONS, public_url, remember, remembered
 from onething.workflow import find_submission, tasks_of
 
 bp = Blueprint("status", __name__, url_prefix="/s")
+
 
 def load_submission(tracking_number: str):
     """The submission, if the request holds its token; 404 otherwise (no hint which is wrong)."""
@@ -37,10 +37,7 @@ def load_submission(tracking_number: str):
 
 def status_url(tracking_number: str, token: str) -> str:
     """The absolute URL of the status page, with its token, for QR codes."""
-    base = current_app.config.get("PUBLIC_URL")
-    path = url_for("status.receipt", tracking_number=tracking_number, token=token)
-    return base.rstrip("/") + path if base else url_for(
-        "status.receipt", tracking_number=tracking_number, token=token, _external=True)
+    return public_url("status.receipt", tracking_number=tracking_number, token=token)
 
 
 @bp.get("/")
