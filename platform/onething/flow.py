@@ -22,8 +22,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
 
-from onething.i18n import localized
 from onething.routing import RoutingPlan, Step
+from onething.templating import department_name, matter_name
 
 WIDTH = 360
 PAD = 12
@@ -106,14 +106,11 @@ def rows_of(plan: RoutingPlan, catalog) -> list[Row]:
     numbers = {step.matter: number for number, (_index, step) in enumerate(ordered, start=1)}
     rows = []
     for number, (_index, step) in enumerate(ordered, start=1):
-        department = catalog.departments.get(step.department)
-        matter = catalog.matters.get(step.matter)
         rows.append(Row(
             number=number,
             step=step,
-            department=localized(department.data.get("short_name") or department.name)
-            if department else step.department,
-            matter=localized(matter.name) if matter else step.matter,
+            department=department_name(step.department, catalog),
+            matter=matter_name(step.matter, catalog),
             start=step.finish_day - step.promised_days,
             finish=step.finish_day,
             critical=step.matter in plan.critical_path,
