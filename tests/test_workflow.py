@@ -401,6 +401,21 @@ def test_an_invalid_draft_is_refused_and_nothing_is_written(session, draft):
     assert draft.data == before
 
 
+def test_a_clerks_draft_is_on_record_with_its_answers_in_one_commit(engine, session, version):
+    draft, _ = create_draft(session, version, created_by="desk", answers=ANSWERS)
+    with session_for(engine) as other:
+        stored = other.get(Draft, draft.id)
+        assert (stored.created_by, stored.answers) == ("desk", ANSWERS)
+        entries = other.exec(select(AuditEntry)).all()
+        assert [(e.actor, e.action, e.subject, e.after) for e in entries] == [
+            ("desk", "start_for_applicant", f"draft:{draft.id}", {"bundle": "open-restaurant"})]
+
+
+def test_an_applicants_own_draft_puts_nothing_on_record(session, version):
+    create_draft(session, version)
+    assert session.exec(select(AuditEntry)).all() == []
+
+
 def test_a_clerks_submission_is_on_record_in_its_own_transaction(session, draft):
     submission = submit(session, draft, "key-1", today=TODAY, clerk="desk")
     entries = session.exec(select(AuditEntry)).all()

@@ -104,17 +104,28 @@ def china_today() -> dt.date:
 
 
 def create_draft(
-    session: Session, version: BundleVersion, created_by: str | None = None
+    session: Session, version: BundleVersion, created_by: str | None = None,
+    answers: dict | None = None,
 ) -> tuple[Draft, str]:
-    """Start a draft on a bundle version; return it with its secret resume token."""
+    """Start a draft on a bundle version; return it with its secret resume token; commit.
+
+    A front-desk clerk's (`created_by`) draft is put on record (audit log) in the
+    same transaction.
+    """
     token = secrets.token_urlsafe(TOKEN_BYTES)
     draft = Draft(
         public_id=secrets.token_urlsafe(PUBLIC_ID_BYTES),
         token_hash=token_hash(token),
         bundle_version_id=version.id,
         created_by=created_by,
+        answers=copy.deepcopy(answers or {}),
     )
     session.add(draft)
+    if created_by is not None:
+        session.flush()  # the draft's id, for the audit entry
+        session.add(AuditEntry(actor=created_by, action="start_for_applicant",
+                               subject=f"draft:{draft.id}",
+                               after={"bundle": version.bundle_code}))
     session.commit()
     return draft, token
 

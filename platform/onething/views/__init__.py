@@ -47,6 +47,14 @@ def _pairs(store: str) -> list[list[str]]:
     return [list(pair) for pair in kept if isinstance(pair, list | tuple) and len(pair) == 2]
 
 
+def front_desk_clerk() -> str | None:
+    """The signed-in front-desk clerk acting for an applicant, if the request has one."""
+    from onething.accounts import current_account
+
+    account = current_account()
+    return account.username if account is not None and account.role == "front_desk" else None
+
+
 def public_url(endpoint: str, **values) -> str:
     """An absolute URL for QR codes and links: under PUBLIC_URL when set, else this host."""
     # Behind a proxy the request's host is the proxy's: PUBLIC_URL is what people reach.

@@ -34,6 +34,7 @@ from onething.views import (
     DRAFTS,
     SUBMISSIONS,
     composition_of,
+    front_desk_clerk,
     load_draft,
     remember,
     remembered,
@@ -201,14 +202,6 @@ def review(public_id: str):
                            version=version_of(draft), refused=None)
 
 
-def _front_desk_clerk() -> str | None:
-    """The signed-in front-desk clerk submitting on an applicant's behalf, if it is one."""
-    from onething.accounts import current_account
-
-    account = current_account()
-    return account.username if account is not None and account.role == "front_desk" else None
-
-
 @bp.post("/submit")
 def submit_draft(public_id: str):
     """Submit once: one transaction stores the submission and routes it to the departments."""
@@ -222,7 +215,7 @@ def submit_draft(public_id: str):
         abort(400, description="idempotency_key")
     try:
         # A clerk's submission is put on record in its own transaction: both or neither.
-        submission = submit(get_session(), row, key, clerk=_front_desk_clerk())
+        submission = submit(get_session(), row, key, clerk=front_desk_clerk())
     except SubmissionRefused as refused:
         get_session().rollback()
         draft = load_draft(public_id)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from onething.accounts import current_account
 from onething.app import get_session, htmx
 from onething.compose import AnswersError, compose, merged_questions
 from onething.forms import parse_form
 from onething.layout import describe_field
-from onething.models import AuditEntry
 from onething.publishing import bundle_of, latest_version
 from onething.scenario import answer_errors, holds
 from onething.validation import FieldError
-from onething.views import DRAFTS, remember
+from onething.views import DRAFTS, front_desk_clerk, remember
 from onething.workflow import create_draft
 
 bp = Blueprint("start", __name__)
@@ -69,15 +67,8 @@ def start(code: str):
         if not errors:
             # 一窗受理 / 帮办代办: a front-desk clerk filling it in for the applicant is on
             # record, on the draft and in the audit log.
-            account = current_account()
-            clerk = account.username if account and account.role == "front_desk" else None
-            draft, token = create_draft(get_session(), version, created_by=clerk)
-            draft.answers = answers
-            if clerk:
-                get_session().add(AuditEntry(actor=clerk, action="start_for_applicant",
-                                             subject=f"draft:{draft.id}",
-                                             after={"bundle": code}))
-            get_session().commit()
+            draft, token = create_draft(get_session(), version, created_by=front_desk_clerk(),
+                                        answers=answers)
             remember(DRAFTS, draft.public_id, token)
             return redirect(url_for("drafts.form", public_id=draft.public_id))
     errors_by_path = {key: [FieldError(key, e.validator, e.message, (), e.validator_value)]
