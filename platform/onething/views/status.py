@@ -17,8 +17,7 @@ from flask import (
 
 from onething.app import get_session
 from onething.compose import compose
-from onething.models import BundleVersion
-from onething.publishing import bundle_of
+from onething.publishing import bundle_of, get_version
 from onething.views import SUBMISSIONS, public_url, remember, remembered
 from onething.workflow import find_submission, tasks_of
 
@@ -53,7 +52,7 @@ def lookup():
 def receipt(tracking_number: str):
     """The receipt and the case's progress: each department, its state and due date."""
     submission, token = load_submission(tracking_number)
-    version = get_session().get(BundleVersion, submission.bundle_version_id)
+    version = get_version(get_session(), submission.bundle_version_id)
     bundle = bundle_of(version)
     composition = compose(bundle, submission.answers)
     tasks = tasks_of(get_session(), submission)
@@ -88,7 +87,7 @@ def correction(tracking_number: str, task_id: int):
     task = get_session().get(Task, task_id)
     if task is None or task.submission_id != submission.id or not task.supplement:
         abort(404, description="submission")
-    version = get_session().get(BundleVersion, submission.bundle_version_id)
+    version = get_version(get_session(), submission.bundle_version_id)
     bundle = bundle_of(version)
     composition = compose(bundle, submission.answers)
     requested = task.supplement
@@ -138,10 +137,12 @@ def certificate(tracking_number: str, task_id: int):
 
     submission, _token = load_submission(tracking_number)
     task = get_session().get(Task, task_id)
-    version = get_session().get(BundleVersion, submission.bundle_version_id)
-    released = submission.status == "approved" or bundle_of(version).release == "per_matter"
     if (task is None or task.submission_id != submission.id or not task.certificate_file
-            or task.status != "approved" or not released):
+            or task.status != "approved"):
+        abort(404, description="submission")
+    # Released when the whole submission is approved, or matter by matter if the bundle says.
+    if submission.status != "approved" and bundle_of(
+            get_version(get_session(), submission.bundle_version_id)).release != "per_matter":
         abort(404, description="submission")
     stored = task.certificate_file
     path = stored_path(stored["file"])
