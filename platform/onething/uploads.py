@@ -68,3 +68,20 @@ def store_upload(upload) -> tuple[StoredFile | None, str | None]:
         session.add(stored)
         session.flush()
     return stored, None
+
+
+def uploaded_entry(stored: StoredFile, filename: str) -> dict:
+    """How a draft or a submission records an uploaded material."""
+    # The name is the applicant's: kept for downloads, cut to a sane length.
+    return {"state": "uploaded", "file": stored.sha256, "filename": filename[:200],
+            "size": stored.size, "content_type": stored.content_type}
+
+
+def slice_material(task, material_id: str) -> tuple[dict, Path] | None:
+    """An uploaded material of a task's slice and its file, or None (not there, not routed)."""
+    entry = next((m for m in task.slice_materials
+                  if m.get("id") == material_id and m.get("state") == "uploaded"), None)
+    if entry is None:
+        return None
+    path = stored_path(entry["file"])
+    return (entry, path) if path.exists() else None

@@ -120,18 +120,15 @@ def material(task_id: int, material_id: str):
     """Download one uploaded material of the task's slice."""
     from flask import send_file
 
-    from onething.uploads import stored_path
+    from onething.uploads import slice_material
 
-    found = _task(task_id)
-    entry = next((m for m in (found.slice_materials if found else [])
-                  if m.get("id") == material_id and m.get("state") == "uploaded"), None)
-    if entry is None:
+    task = _task(task_id)
+    found = slice_material(task, material_id) if task is not None else None
+    if found is None:
         return _error("not_found", 404)
-    path = stored_path(entry["file"])
-    if not path.exists():
-        return _error("not_found", 404)
-    return send_file(path, mimetype=entry.get("content_type", "application/octet-stream"),
-                     as_attachment=True, download_name=entry.get("filename") or material_id)
+    entry, path = found
+    return send_file(path, mimetype=entry["content_type"], as_attachment=True,
+                     download_name=entry.get("filename") or material_id)
 
 
 @bp.post("/tasks/<row_id:task_id>/decisions")

@@ -28,7 +28,7 @@ from onething.forms import (
     parse_form,
 )
 from onething.models import Submission
-from onething.uploads import store_upload
+from onething.uploads import store_upload, uploaded_entry
 from onething.validation import FieldError, field_errors
 from onething.views import (
     DRAFTS,
@@ -145,9 +145,7 @@ def material(public_id: str, material_id: str):
         else:
             stored, problem = store_upload(upload)
             if stored is not None:
-                entries[material_id] = {"state": "uploaded", "file": stored.sha256,
-                                        "filename": upload.filename[:200], "size": stored.size,
-                                        "content_type": stored.content_type}
+                entries[material_id] = uploaded_entry(stored, upload.filename)
     else:
         problem = "not_allowed"
     if problem is None:

@@ -7,8 +7,6 @@ lists, pages and file downloads alike; nothing says it exists.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, render_template, request, send_file
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -16,9 +14,9 @@ from sqlmodel import col, select
 from onething.accounts import current_account, role_required
 from onething.app import csrf, get_session
 from onething.compose import compose
-from onething.models import BundleVersion, StoredFile, Submission, Task
+from onething.models import BundleVersion, Submission, Task
 from onething.publishing import bundle_of, get_version
-from onething.uploads import store_upload, stored_path
+from onething.uploads import slice_material, store_upload
 from onething.workdays import add_working_days
 from onething.workflow import china_today
 
@@ -111,18 +109,12 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
 def material(task_id: int, material_id: str):
     """Download a material of the task's slice (never one of another department's)."""
-    task = _own_task(task_id)
-    entry = next((m for m in task.slice_materials
-                  if m.get("id") == material_id and m.get("state") == "uploaded"), None)
-    if entry is None:
+    found = slice_material(_own_task(task_id), material_id)
+    if found is None:
         abort(404, description="task")
-    stored = get_session().get(StoredFile, entry["file"])
-    path = stored_path(entry["file"])
-    if stored is None or not path.exists():
-        abort(404, description="task")
-    return send_file(path, mimetype=stored.content_type, as_attachment=True,
-                     download_name=entry.get("filename") or f"{material_id}",
-                     last_modified=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
+    entry, path = found
+    return send_file(path, mimetype=entry["content_type"], as_attachment=True,
+                     download_name=entry.get("filename") or material_id)
 
 
 @bp.post("/tasks/<row_id:task_id>/decide")

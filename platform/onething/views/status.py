@@ -80,7 +80,7 @@ def correction(tracking_number: str, task_id: int):
     from onething.decisions import DecisionRefused, resubmit
     from onething.forms import fields_of, get_path, parse_field, set_path
     from onething.models import Task
-    from onething.uploads import store_upload
+    from onething.uploads import store_upload, uploaded_entry
     from onething.validation import field_errors
 
     submission, _token = load_submission(tracking_number)
@@ -110,9 +110,7 @@ def correction(tracking_number: str, task_id: int):
             if problem:
                 upload_errors[material_id] = problem
             else:
-                materials[material_id] = {"state": "uploaded", "file": stored.sha256,
-                                          "filename": upload.filename, "size": stored.size,
-                                          "content_type": stored.content_type}
+                materials[material_id] = uploaded_entry(stored, upload.filename)
         if not errors and not upload_errors:
             try:
                 resubmit(get_session(), task, submission, data, materials, "applicant")
