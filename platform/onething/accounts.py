@@ -17,10 +17,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from onething.models import ROLES, Account, AccountCreate
 
-# Checked when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a real password")
 MIN_PASSWORD_LENGTH = 10
 SESSION_KEY = "account_id"
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked when the username is unknown, so a wrong name costs as long as a wrong
+    # password. Made on first use: hashing on import slowed every start and CLI command.
+    return generate_password_hash("not a real password")
 
 
 class AccountRefused(ValueError):
@@ -50,7 +55,7 @@ def authenticate(session: Session, username: str, password: str) -> Account | No
         return None  # no username holds one, and PostgreSQL refuses it in a query
     account = session.exec(select(Account).where(Account.username == username)).first()
     if account is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(account.password_hash, password) or account.disabled:
         return None

@@ -217,6 +217,15 @@ def catalog() -> None:
     """The working catalog in the database: export, import (checked, all or nothing), publish."""
 
 
+def _require_department(session, code: str) -> None:
+    """Exit with a message unless the working catalog defines this department."""
+    from onething.working_catalog import find_entry
+
+    if find_entry(session, "department", code) is None:
+        click.echo(f"unknown department {code!r}", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+
+
 def _app_session():
     """The configured app's database session (migrating and seeding it if it is new)."""
     from sqlmodel import Session
@@ -328,11 +337,7 @@ def user_add(username: str, role: str, department: str | None, display_name: str
     _app, session = _app_session()
     with session:
         if department is not None:
-            from onething.working_catalog import entries
-
-            if department not in {e.code for e in entries(session, "department")}:
-                click.echo(f"unknown department {department!r}", err=True)
-                sys.exit(EXIT_DEFINITIONS)
+            _require_department(session, department)
         try:
             account = create_account(session, AccountCreate(
                 username=username, display_name=display_name or username, role=role,
@@ -354,16 +359,13 @@ def webhook() -> None:
 def webhook_set(department: str, url: str) -> None:
     """Send a department's events to URL; print the new signing secret (shown only once)."""
     from onething.webhooks import set_webhook
-    from onething.working_catalog import entries
 
     if not url.startswith(("https://", "http://")):
         click.echo("the URL must be http(s)://", err=True)
         sys.exit(EXIT_DEFINITIONS)
     _app, session = _app_session()
     with session:
-        if department not in {e.code for e in entries(session, "department")}:
-            click.echo(f"unknown department {department!r}", err=True)
-            sys.exit(EXIT_DEFINITIONS)
+        _require_department(session, department)
         click.echo(set_webhook(session, department, url))
 
 
@@ -389,13 +391,10 @@ def token() -> None:
 def token_add(department: str, name: str, days: int) -> None:
     """Create an API token for a department's system and print it (shown only once)."""
     from onething.views.api import new_token
-    from onething.working_catalog import entries
 
     _app, session = _app_session()
     with session:
-        if department not in {e.code for e in entries(session, "department")}:
-            click.echo(f"unknown department {department!r}", err=True)
-            sys.exit(EXIT_DEFINITIONS)
+        _require_department(session, department)
         click.echo(new_token(session, department, name, days))
 
 
