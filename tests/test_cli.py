@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
 
-from onething.cli import main
+from onething.cli import EXIT_DEFINITIONS, main
 
 from conftest import REPO, SCHEMAS
 
@@ -133,3 +134,17 @@ def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_doe
     with Session(configured.extensions["onething.engine"]) as session:
         assert session.exec(select(Account)).all() == []
     configured.extensions["onething.engine"].dispose()
+
+
+@pytest.mark.parametrize("command", [
+    ["token", "add", "{department}", "--name", "test system"],
+    ["webhook", "set", "{department}", "https://example.org/hook"],
+])
+def test_department_commands_refuse_an_unknown_department(tmp_path, monkeypatch, command):
+    monkeypatch.setenv("ONETHING_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
+    unknown = invoke(*[part.format(department="nowhere-office") for part in command])
+    assert unknown.exit_code == EXIT_DEFINITIONS
+    assert "unknown department 'nowhere-office'" in unknown.output
+    known = invoke(*[part.format(department="qd-amr") for part in command])
+    assert known.exit_code == 0, known.output
