@@ -71,6 +71,11 @@ def index():
     elif due == "soon":
         statement = statement.where(col(Task.due_date) >= today, col(Task.due_date) <= soon)
     rows = session.exec(statement.limit(500)).all()
+    context = {"rows": rows, "status": status, "bundle": bundle, "due": due, "today": today,
+               "soon": soon, "statuses": STATUSES, "account": current_account()}
+    if request.headers.get("HX-Request"):
+        # A filter change swaps the rows only: the counts and the bundle list stay on the page.
+        return render_template("_inbox_rows.html", **context)
     counts = dict(session.exec(select(Task.status, func.count()).where(
         Task.department_code == department).group_by(Task.status)).all())
     bundles = sorted(set(session.exec(
@@ -78,10 +83,7 @@ def index():
                                                == col(BundleVersion.id))
         .join(Task, col(Task.submission_id) == col(Submission.id))
         .where(Task.department_code == department)).all()))
-    template = "_inbox_rows.html" if request.headers.get("HX-Request") else "inbox.html"
-    return render_template(template, rows=rows, counts=counts, bundles=bundles,
-                           status=status, bundle=bundle, due=due, today=today, soon=soon,
-                           statuses=STATUSES, account=current_account())
+    return render_template("inbox.html", counts=counts, bundles=bundles, **context)
 
 
 @bp.get("/tasks/<row_id:task_id>")
