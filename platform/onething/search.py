@@ -130,9 +130,6 @@ class Entry:
     kind: str
     name: Any
     description: Any
-    audience: str | None = None
-    theme: str | None = None
-    bundles: list[str] = field(default_factory=list)
     texts: list[tuple[float, str]] = field(default_factory=list)
     # Names and keywords, whole: found inside a sentence they weigh extra.
     phrases: list[str] = field(default_factory=list)
@@ -162,8 +159,7 @@ def _localized_texts(text: Any) -> list[str]:
 def bundle_entry(bundle: Bundle) -> Entry:
     """A bundle's entry: its names, keywords, the matters it holds and its description."""
     catalog = bundle.catalog
-    entry = Entry(bundle.code, "bundle", bundle.name, bundle.data.get("description"),
-                  bundle.data.get("audience"), bundle.data.get("theme"))
+    entry = Entry(bundle.code, "bundle", bundle.name, bundle.data.get("description"))
     names = _localized_texts(bundle.name)
     keywords = [normalize(k) for k in bundle.data.get("keywords", [])]
     entry.texts += [(NAME, text) for text in names] + [(KEYWORD, k) for k in keywords]
@@ -177,11 +173,10 @@ def bundle_entry(bundle: Bundle) -> Entry:
     return entry
 
 
-def matter_entry(matter: Matter, bundles: list[str]) -> Entry:
+def matter_entry(matter: Matter) -> Entry:
     """A matter's entry: its names, its result, its department and its description."""
     catalog = matter.catalog
-    entry = Entry(matter.code, "matter", matter.name, matter.data.get("description"),
-                  bundles=bundles)
+    entry = Entry(matter.code, "matter", matter.name, matter.data.get("description"))
     entry.texts += [(NAME, text) for text in _localized_texts(matter.name)]
     result = matter.data.get("result", {}).get("name")
     entry.texts += [(RESULT, text) for text in _localized_texts(result)]
@@ -327,15 +322,13 @@ def build_index(bundles: Iterable[Bundle], synonyms: dict | None = None) -> Sear
     """Index bundles and their matters; a matter's entry comes from the last bundle holding it."""
     bundles = list(bundles)
     entries: list[Entry] = [bundle_entry(bundle) for bundle in bundles]
-    holders: dict[str, list[str]] = {}
     source: dict[str, Matter] = {}
     for bundle in bundles:
         for code in dict.fromkeys(item.matter for item in bundle.flatten()):
             matter = bundle.catalog.matters.get(code)
             if matter is not None:
-                holders.setdefault(code, []).append(bundle.code)
                 source[code] = matter
-    entries += [matter_entry(matter, holders[code]) for code, matter in sorted(source.items())]
+    entries += [matter_entry(matter) for _code, matter in sorted(source.items())]
     return SearchIndex(entries, synonyms or load_synonyms())
 
 
