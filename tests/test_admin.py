@@ -50,6 +50,11 @@ def revision(app, kind: str, code: str) -> int:
         return next(e.revision for e in entries(session, kind) if e.code == code)
 
 
+def all_entries(app) -> list:
+    with Session(app.extensions["onething.engine"]) as session:
+        return entries(session)
+
+
 def versions(app, code: str) -> list[int]:
     with Session(app.extensions["onething.engine"]) as session:
         return [v.number for v in session.exec(
@@ -148,6 +153,18 @@ def create_convenience_store(client, token) -> None:
         "name_en": "Opening a convenience store", "kind": "one_thing",
         "matter": "business-registration"})
     assert response.headers["Location"] == "/admin/bundles/open-convenience-store"
+
+
+@pytest.mark.parametrize("taken", ["open-restaurant", "business-registration"])
+def test_a_new_bundle_cannot_take_a_code_a_bundle_or_matter_holds(app, admin, taken):
+    client, token = admin
+    before = {(e.kind, e.code, e.revision) for e in all_entries(app)}
+    response = client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": taken, "name_zh": "重名", "kind": "one_thing",
+        "matter": "business-registration"})
+    assert response.status_code == 422
+    assert "该编码已被一件事或事项使用" in response.text
+    assert {(e.kind, e.code, e.revision) for e in all_entries(app)} == before
 
 
 def post(client, token, path: str, app, **data):

@@ -162,6 +162,21 @@ def test_a_definition_that_breaks_its_meta_schema_is_not_saved(seeded):
     assert signboard(seeded) == (signboard(seeded)[0], revision)
 
 
+def test_a_new_bundle_with_a_matters_code_is_refused_before_publishing(seeded):
+    # Both would have their guide at /g/<code>.
+    data = {"code": "outdoor-signboard", "name": {"zh-Hans": "户外招牌"}, "kind": "one_thing",
+            "lead_department": "sn-urban-mgmt", "items": [{"matter": "outdoor-signboard"}],
+            "questions": {"type": "object", "properties": {}}}
+    with pytest.raises(DefinitionError) as refused:
+        save_definition(seeded, "bundle", data, based_on=None, saved_by="admin", metas=METAS)
+    [problem] = refused.value.problems
+    assert problem.file == "schemas/catalog/bundles/outdoor-signboard.json"
+    assert problem.pointer == "/code"
+    assert "schemas/catalog/matters/outdoor-signboard.json" in problem.message
+    assert problem.matters == ("outdoor-signboard",)
+    assert [e.code for e in entries(seeded, "bundle") if e.code == "outdoor-signboard"] == []
+
+
 def test_publishing_a_conflict_is_refused_and_publishes_nothing(seeded):
     # The signboard matter starts to require the shared entity_name as a number: it cannot
     # merge with the other matters of the restaurant bundle.

@@ -48,6 +48,8 @@ KINDS = {"one_thing": _l("One thing (一件事)"), "one_class": _l("One class of
          "one_industry_one_licence": _l("One industry, one licence (一业一证)")}
 REFUSALS = {
     "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),
+    "taken": _l("That code is already used by a bundle or a matter: each has its own guide "
+                "address, /g/<code>."),
     "item": _l("That item cannot be added or removed here."),
     "question": _l("A question needs a new key (lowercase letters, digits, _) and a title."),
     "answer": _l("Pick one of the question's answers."),
@@ -155,8 +157,8 @@ def new_bundle():
             data = editing.new_bundle(form.get("code", "").strip(), form.get("name_zh", ""),
                                       form.get("name_en", ""), form.get("kind", "one_thing"),
                                       matter.department, matter.code)
-            if data["code"] in catalog.bundles:
-                raise EditRefused("code")
+            if data["code"] in catalog.bundles or data["code"] in catalog.matters:
+                raise EditRefused("taken")
             save_definition(get_session(), "bundle", data, based_on=None,
                             saved_by=current_account().username, metas=_metas())
             return redirect(url_for("admin.bundle", code=data["code"]))

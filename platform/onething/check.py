@@ -32,6 +32,8 @@ from onething.scenario import named_questions
 from onething.text import standardize_schema
 
 LEVELS = ("province", "city", "district", "town", "village")
+# Matters and bundles share one namespace of codes: both get a guide at /g/<code>.
+GUIDE_KINDS = ("matter", "bundle")
 # Top-level keywords a matter's form may use; cross-field logic could not be split
 # between the shared part of the one form and the matter's own part.
 FORM_KEYWORDS = {"type", "properties", "required", "title", "description", "additionalProperties",
@@ -146,8 +148,7 @@ def _check_names(documents: list[Document], expected_names: bool) -> list[Proble
             where = "/$id" if document.kind == "field" else "/code"
             problems.append(Problem(document.path, where,
                                     f"the file of {code!r} must be named {code}.json"))
-        # Matters and bundles share one namespace: both get a guide at /g/<code>.
-        space = "guide" if document.kind in ("matter", "bundle") else document.kind
+        space = "guide" if document.kind in GUIDE_KINDS else document.kind
         if (space, code) in seen:
             problems.append(Problem(document.path, "/code",
                                     f"code {code!r} is already used by {seen[(space, code)]}"))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, delete, select
 
-from onething.check import check_documents, meta_validators, schema_errors
+from onething.check import GUIDE_KINDS, check_documents, meta_validators, schema_errors
 from onething.compose import compose
 from onething.definitions import Catalog, Document
 from onething.diff import diff_compositions
@@ -79,6 +79,15 @@ def find_entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
     """One definition of the working catalog, by kind and code."""
     return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind,
                                                    CatalogEntry.code == code)).first()
+
+
+def _guide_code_holder(session: Session, kind: str, code: str) -> CatalogEntry | None:
+    """The matter or bundle of another kind already holding a code a new one wants."""
+    if kind not in GUIDE_KINDS:
+        return None
+    return session.exec(select(CatalogEntry).where(
+        col(CatalogEntry.kind).in_([k for k in GUIDE_KINDS if k != kind]),
+        CatalogEntry.code == code)).first()
 
 
 def entries(session: Session, kind: str | None = None) -> list[CatalogEntry]:
@@ -134,6 +143,12 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
         if based_on is not None:
             raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "",
                                            "this definition was deleted meanwhile")])
+        holder = _guide_code_holder(session, kind, code)
+        if holder is not None:
+            # Refused here, not only at publish: the administrator is still at the form.
+            raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "/code",
+                                           f"code {code!r} is already used by "
+                                           f"{SHOWN_ROOT}/{holder.path}", matters=(code,))])
         entry = CatalogEntry(kind=kind, code=code, path=path, text=format_definition(data),
                              updated_by=saved_by)
         session.add(entry)
