@@ -320,3 +320,17 @@ def test_no_stale_strings_and_consistent_placeholders(locale):
              not in found]
     assert not stale, f"no longer in the code (pybabel update makes them #~): {stale}"
     assert [(message.id, errors) for message, errors in po.check()] == []
+
+
+def test_every_audit_action_the_platform_writes_has_a_localized_name():
+    # The log shows actions by name: one written without a name would show as a raw code.
+    import re
+
+    from onething.decisions import ACTIONS
+    from onething.templating import AUDIT_ACTIONS
+
+    source = "\n".join(path.read_text() for path in Path(i18n.__file__).parent.rglob("*.py"))
+    written = set(re.findall(r'AuditEntry\([^)]*?action="(\w+)"', source, re.S))
+    written |= set(re.findall(r'_log\(session, [^,]+, "(\w+)"', source))
+    assert {"status", "unlock", "stop", "resubmit", "submit_for_applicant"} <= written
+    assert set(ACTIONS) | written <= set(AUDIT_ACTIONS)

@@ -127,6 +127,25 @@ def test_a_task_page_has_one_decision_panel(app, routed):
     assert "<title>" in page and 'id="decision"' not in page.split("</title>")[0]
 
 
+def test_the_audit_log_reads_in_the_staffs_language(app, routed):
+    # Registration is approved: the food licence waiting for it is unlocked by the platform.
+    browser = staff(app, "sn-amr")
+    registration = next(t for t in routed["sn-amr"] if t.matter_code == "business-registration")
+    page = browser.get(f"/inbox/tasks/{registration.id}").text
+    token = token_of(page)
+    for data in ({"action": "accept"}, {"action": "approve", "certificate_number": "91370202MA"}):
+        assert browser.post(f"/inbox/tasks/{registration.id}/decide",
+                            data={**data, "csrf_token": token}).status_code == 302
+    log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>',
+                    browser.get(f"/inbox/tasks/{registration.id}").text, re.S).group(1)
+    assert "staff-sn-amr · 已受理: " in log and "staff-sn-amr · 已办结: " in log
+    licence = next(t for t in routed["sn-amr"] if t.matter_code == "food-business-licence")
+    english = browser.get(f"/inbox/tasks/{licence.id}?lang=en").text
+    log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>', english, re.S).group(1)
+    assert "the platform · Unlocked by an earlier approval:" in log
+    assert "accept:" not in log and "unlock" not in log
+
+
 def test_a_front_desk_application_is_on_record_as_theirs(app):
     from onething.models import AuditEntry, Draft
     from test_web import ANSWERS, FORM

@@ -28,6 +28,19 @@ TASK_STATES = {
     "stopped": _l("Stopped: an earlier approval was refused"),
     "supplement": _l("Correction requested (补正)"),
 }
+# What an audit entry records (its `action`), as the people reading the log say it.
+AUDIT_ACTIONS = {
+    "accept": _l("Accepted (受理)"),
+    "approve": _l("Approved"),
+    "reject": _l("Refused"),
+    "supplement": _l("Correction requested (补正)"),
+    "resubmit": _l("Correction supplied by the applicant"),
+    "unlock": _l("Unlocked by an earlier approval"),
+    "stop": _l("Stopped by an earlier refusal"),
+    "status": _l("Status changed"),
+    "start_for_applicant": _l("Started at the front desk for the applicant"),
+    "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
+}
 DECISION_PROBLEMS = {
     "not_decidable": _l("This task cannot take that decision in its present state; nothing "
                         "was changed."),
@@ -109,6 +122,16 @@ def task_state_name(status: str) -> str:
     return str(TASK_STATES.get(status, status))
 
 
+def audit_action_name(action: str) -> str:
+    """An audit entry's action, localized (an unknown code is shown as it is)."""
+    return str(AUDIT_ACTIONS.get(action, action))
+
+
+def audit_actor_name(actor: str) -> str:
+    """Who did it: a username, or the platform itself for what follows from another decision."""
+    return _("the platform") if actor == "system" else actor
+
+
 def upload_problem(code: str) -> str:
     """Why an upload was refused."""
     return str(UPLOAD_PROBLEMS.get(code, _("The file could not be accepted.")))
@@ -148,8 +171,8 @@ def init_app(app) -> None:
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
-        decision_problem=decision_problem,
-        error_title=error_title,
+        decision_problem=decision_problem, audit_action_name=audit_action_name,
+        audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
     )
     app.jinja_env.filters["department_name"] = department_name
