@@ -342,3 +342,16 @@ def test_a_submitted_draft_cannot_be_saved(session, published):
     session.commit()
     with pytest.raises(DraftSubmitted):
         save_draft(session, draft, data={"entity_name": "甲乙"})
+
+
+def test_a_bundles_matter_codes_list_each_matter_once_in_item_order():
+    # 一类事: a matter held directly and again through a nested bundle counts once.
+    documents = [
+        Document("bundle", "bundles/outer.json", {"code": "outer", "items": [
+            {"matter": "b"}, {"bundle": "inner"}, {"matter": "c", "when": {"x": True}}]}),
+        Document("bundle", "bundles/inner.json", {"code": "inner", "items": [
+            {"matter": "a"}, {"matter": "b"}]}),
+    ]
+    catalog = Catalog(documents)
+    assert catalog.bundle("outer").matter_codes() == ["b", "a", "c"]
+    assert [item.matter for item in catalog.bundle("outer").flatten()] == ["b", "a", "b", "c"]

@@ -114,7 +114,7 @@ def index():
                 and (not level or (owner is not None and owner.data.get("level") == level)))
 
     def keep_bundle(bundle) -> bool:
-        held = [catalog.matters[i.matter] for i in bundle.flatten() if i.matter in catalog.matters]
+        held = [catalog.matters[c] for c in bundle.matter_codes() if c in catalog.matters]
         return (editing.matches(query, bundle.name, bundle.code)
                 and (not department or department in bundle.department_codes())
                 and (not level or any(keep_level(m, level) for m in held)))
@@ -394,7 +394,7 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), message=N
         message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
         necessities=editing.NECESSITIES, library=sorted(catalog.fields),
         used_by=sorted(b.code for b in catalog.bundles.values()
-                       if any(i.matter == code for i in b.flatten())),
+                       if code in b.matter_codes()),
     ), status
 
 

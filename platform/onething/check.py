@@ -304,7 +304,7 @@ def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
             if code in codes:
                 problems.append(Problem(at, f"/items/{index}", f"{code!r} is listed twice"))
             codes.add(code)
-        flat = {item.matter for item in bundle.flatten()}
+        flat = set(bundle.matter_codes())
         for code, befores in bundle.after.items():
             if code not in flat:
                 problems.append(Problem(at, pointer("after", code),

@@ -209,6 +209,10 @@ class Bundle(Definition):
             if child is not None and child.code not in stack:
                 child._flatten(items, conditions + when, (*stack, child.code))
 
+    def matter_codes(self) -> list[str]:
+        """The code of every matter reachable through the items, once each, in item order."""
+        return list(dict.fromkeys(item.matter for item in self.flatten()))
+
     def nested_bundles(self) -> list[Bundle]:
         """The bundles nested in this one, at any depth."""
         found: list[Bundle] = []
@@ -289,8 +293,8 @@ class Catalog:
     def digest_of(self, bundle: Bundle) -> str:
         """Hash the bundle with its nested bundles, matters, departments and the field library."""
         parts = [bundle.data, *(child.data for child in bundle.nested_bundles())]
-        matter_codes = sorted({item.matter for item in bundle.flatten()})
-        parts.extend(self.matters[code].data for code in matter_codes if code in self.matters)
+        parts.extend(self.matters[code].data for code in sorted(bundle.matter_codes())
+                     if code in self.matters)
         # The lead department's contacts are the one window's: a change there is a new version.
         for code in bundle.department_codes():
             department = self.departments.get(code)

@@ -128,7 +128,7 @@ def versions_holding(session, matter: str) -> list[tuple[BundleVersion, Bundle]]
     found = []
     for version in latest_versions(session):
         bundle = bundle_of(version)
-        if any(item.matter == matter for item in bundle.flatten()):
+        if matter in bundle.matter_codes():
             found.append((version, bundle))
     return sorted(found, key=lambda pair: (pair[0].published_at, pair[0].id or 0), reverse=True)
 
@@ -148,8 +148,7 @@ def matters_of(guide: Guide) -> list[Matter]:
     if guide.matter is not None:
         return [guide.matter]
     catalog = guide.bundle.catalog
-    return [catalog.matters[code] for code in dict.fromkeys(i.matter for i in
-                                                            guide.bundle.flatten())]
+    return [catalog.matters[code] for code in guide.bundle.matter_codes()]
 
 
 def applicants(matters: list[Matter]) -> list[str]:
@@ -303,7 +302,7 @@ def manual_groups(versions) -> list[dict]:
         bundle = bundle_of(version)
         theme = bundle.data.get("theme", "")
         entry = {"bundle": bundle, "matters": [
-            bundle.catalog.matters[c] for c in dict.fromkeys(i.matter for i in bundle.flatten())]}
+            bundle.catalog.matters[code] for code in bundle.matter_codes()]}
         if bundle.data.get("audience") == "person":
             people.setdefault(theme, []).append(entry)
         else:

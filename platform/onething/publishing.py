@@ -30,7 +30,7 @@ def snapshot(bundle: Bundle) -> list[dict]:
     """Every definition the bundle needs, as plain documents: what a version stores."""
     catalog = bundle.catalog
     picked = [bundle, *bundle.nested_bundles()]
-    picked += [catalog.matters[code] for code in dict.fromkeys(i.matter for i in bundle.flatten())]
+    picked += [catalog.matters[code] for code in bundle.matter_codes()]
     picked += [catalog.departments[code] for code in bundle.department_codes()
                if code in catalog.departments]
     picked += [field for _, field in sorted(catalog.fields.items())]

@@ -163,7 +163,7 @@ def bundle_entry(bundle: Bundle) -> Entry:
     names = _localized_texts(bundle.name)
     keywords = [normalize(k) for k in bundle.data.get("keywords", [])]
     entry.texts += [(NAME, text) for text in names] + [(KEYWORD, k) for k in keywords]
-    for code in dict.fromkeys(item.matter for item in bundle.flatten()):
+    for code in bundle.matter_codes():
         matter = catalog.matters.get(code)
         if matter is not None:
             entry.texts += [(PART, text) for text in _localized_texts(matter.name)]
@@ -324,7 +324,7 @@ def build_index(bundles: Iterable[Bundle], synonyms: dict | None = None) -> Sear
     entries: list[Entry] = [bundle_entry(bundle) for bundle in bundles]
     source: dict[str, Matter] = {}
     for bundle in bundles:
-        for code in dict.fromkeys(item.matter for item in bundle.flatten()):
+        for code in bundle.matter_codes():
             matter = bundle.catalog.matters.get(code)
             if matter is not None:
                 source[code] = matter
