@@ -334,3 +334,10 @@ def test_every_audit_action_the_platform_writes_has_a_localized_name():
     written |= set(re.findall(r'_log\(session, [^,]+, "(\w+)"', source))
     assert {"status", "unlock", "stop", "resubmit", "submit_for_applicant"} <= written
     assert set(ACTIONS) | written <= set(AUDIT_ACTIONS)
+
+
+def test_every_task_status_has_a_localized_name():
+    from onething.models import TASK_STATUSES
+    from onething.templating import TASK_STATES
+
+    assert set(TASK_STATES) == set(TASK_STATUSES)

@@ -288,12 +288,17 @@ class SubmissionPublic(SubmissionBase):
 # --- tasks ------------------------------------------------------------------------------------
 
 
+# A task's statuses, in the order department staff meet them: new, in hand, waiting on
+# someone else, then done one way or the other.
+TASK_STATUSES = ("pending", "accepted", "supplement", "waiting", "approved", "rejected", "stopped")
+
+
 class TaskBase(SQLModel):
     """One department's work on one matter of a submission, with its slice and due date."""
 
     department_code: str = Field(max_length=100, index=True)
     matter_code: str = Field(max_length=100)
-    # "waiting" while it waits for other tasks' approval, else "pending".
+    # One of TASK_STATUSES: "waiting" while it waits for other tasks' approval, else "pending".
     status: str = Field(max_length=32)
     waits_for: list[str] = Field(default_factory=list, sa_column=_json())
     slice_data: dict = Field(sa_column=_json())

@@ -20,11 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from onething.app import get_session
-from onething.models import MAX_ROW_ID, ApiDecision, ApiToken, Submission, Task, utc_now
+from onething.models import (
+    MAX_ROW_ID,
+    TASK_STATUSES,
+    ApiDecision,
+    ApiToken,
+    Submission,
+    Task,
+    utc_now,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-TASK_STATUSES = ("waiting", "pending", "accepted", "supplement", "approved", "rejected",
-                 "stopped")
 
 ERRORS = {
     "unauthorized": _l("A valid API token is needed (Authorization: Bearer …)."),

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from onething.accounts import current_account, role_required
 from onething.app import csrf, get_session
 from onething.compose import compose
-from onething.models import BundleVersion, Submission, Task
+from onething.models import TASK_STATUSES, BundleVersion, Submission, Task
 from onething.publishing import bundle_of, get_version
 from onething.uploads import slice_material, store_upload
 from onething.workdays import add_working_days
@@ -24,7 +24,6 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 # A task due within this many working days is highlighted as soon due.
 SOON_DAYS = 2
-STATUSES = ("pending", "accepted", "supplement", "waiting", "approved", "rejected", "stopped")
 
 
 @bp.before_request
@@ -62,7 +61,7 @@ def index():
                  .join(BundleVersion, col(BundleVersion.id) == col(Submission.bundle_version_id))
                  .where(Task.department_code == department)
                  .order_by(col(Task.due_date), col(Task.id)))
-    if status in STATUSES:
+    if status in TASK_STATUSES:
         statement = statement.where(Task.status == status)
     if bundle:
         statement = statement.where(BundleVersion.bundle_code == bundle)
@@ -72,7 +71,7 @@ def index():
         statement = statement.where(col(Task.due_date) >= today, col(Task.due_date) <= soon)
     rows = session.exec(statement.limit(500)).all()
     context = {"rows": rows, "status": status, "bundle": bundle, "due": due, "today": today,
-               "soon": soon, "statuses": STATUSES, "account": current_account()}
+               "soon": soon, "statuses": TASK_STATUSES, "account": current_account()}
     if request.headers.get("HX-Request"):
         # A filter change swaps the rows only: the counts and the bundle list stay on the page.
         return render_template("_inbox_rows.html", **context)
