@@ -87,3 +87,20 @@ def test_a_broken_build_keeps_the_previous_output(mini_root):
 
     assert result.exit_code == 2
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_folder_that_is_not_a_schemas_folder_is_said_once(tmp_path):
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(DefinitionError) as refused:
+        load_catalog(tmp_path)
+    assert [p.message for p in refused.value.problems] == [
+        "not a schemas folder: no meta/, fields/ or catalog/ in it"]
+
+
+def test_a_schemas_folder_without_meta_is_told_so(mini_root):
+    import shutil
+
+    shutil.rmtree(mini_root / "meta")
+    with pytest.raises(DefinitionError) as refused:
+        load_catalog(mini_root)
+    assert [p.message for p in refused.value.problems] == ["not a schemas folder: meta/ is missing"]

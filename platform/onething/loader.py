@@ -46,7 +46,7 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
     """Parse every definition file; unreadable JSON becomes a problem, not a traceback."""
     sources: list[Source] = []
     problems: list[Problem] = []
-    if not (root / "meta").is_dir() and not any((root / f).is_dir() for f in FOLDERS.values()):
+    if not (root / "meta").is_dir() and not _holds_definitions(root):
         problems.append(Problem(str(root), "", "not a schemas folder: no meta/, fields/ "
                                 "or catalog/ in it"))
         return sources, problems
@@ -70,10 +70,15 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
     return sources, problems
 
 
+def _holds_definitions(root: Path) -> bool:
+    return any((root / folder).is_dir() for folder in FOLDERS.values())
+
+
 def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
     """Parse every definition file of a schemas folder into documents."""
     sources, problems = read_sources(root)
-    if not (root / "meta").is_dir():
+    # A folder with nothing of ours in it was named as such by read_sources: once is enough.
+    if not (root / "meta").is_dir() and _holds_definitions(root):
         problems.insert(0, Problem(str(root), "", "not a schemas folder: meta/ is missing"))
     return [source.document for source in sources], problems
 
@@ -92,8 +97,10 @@ def load_catalog(root: Path | None = None) -> Catalog:
 
     root = Path(root) if root is not None else default_root()
     documents, problems = read_documents(root)
-    problems += check_documents(documents, read_meta(root) if (root / "meta").is_dir() else {},
-                                expected_names=True)
+    if not (root / "meta").is_dir():
+        # Nothing can be checked without the meta-schemas; the folder's problem says why.
+        raise DefinitionError(problems)
+    problems += check_documents(documents, read_meta(root), expected_names=True)
     if problems:
         raise DefinitionError(problems)
     return Catalog(documents)
