@@ -188,6 +188,8 @@ def test_an_administrator_builds_and_publishes_a_bundle_applicants_open_at_once(
     post(client, token, "/questions", app, key="sells_tobacco", title_zh="是否销售烟草制品？")
     tobacco = post(client, token, "/items/2/when", app, condition="sells_tobacco=true")
     assert 'value="sells_tobacco=true" selected>是否销售烟草制品？ = 是' in tobacco.text
+    # The summary under the picker says the answer as the picker does, not the JSON value.
+    assert "<small>是否销售烟草制品？ = 是</small>" in tobacco.text
     routed = client.post("/admin/bundles/open-convenience-store/after", data={
         "csrf_token": token, "revision": revision(app, "bundle", "open-convenience-store"),
         "items": ["business-registration", "food-business-licence", "tobacco-retail-licence"],
@@ -509,6 +511,19 @@ def test_the_routing_diagram_starts_each_approval_where_what_it_waits_for_ends(d
     assert diagram.days == plan.critical_path_days == 5
 
 
+def test_the_routing_diagrams_names_stay_in_their_column(app, admin):
+    from onething_admin.diagram import LABEL
+
+    client, _ = admin
+    page = client.get("/admin/bundles/open-restaurant").text
+    svg = re.search(r'<svg id="routing-diagram".*?</svg>', page, re.S).group(0)
+    names = re.findall(r'<text x="4" y="\d+" font-size="12">([^<]+)</text>', svg)
+    assert len(names) == 6
+    # A Chinese character is about as wide as the font is tall (12 px).
+    assert all(4 + 12 * len(name) <= LABEL for name in names), names
+    assert "公众聚集场所投入使用、营业前消…" in names
+
+
 def test_conditions_and_fee_are_part_of_the_guide_form(app, admin):
     client, token = admin
     saved = edit_matter(client, app, token, "/guide", legal_days="20", promised_days="2",
@@ -541,6 +556,7 @@ def test_a_matter_can_apply_for_several_answers_of_one_question(app, admin):
         "condition": [f"fire_route={value}" for value in options]},
         headers={"HX-Request": "true"})
     assert picked.status_code == 200
+    assert "<small>消防安全检查办理方式 = 告知承诺 / 现场检查</small>" in picked.text
     with Session(app.extensions["onething.engine"]) as session:
         stored = json.loads(next(e.text for e in entries(session, "bundle")
                                  if e.code == "open-restaurant"))

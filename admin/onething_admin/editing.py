@@ -177,18 +177,35 @@ def remove_question(bundle: dict, key: str) -> dict:
     return changed
 
 
-def condition_text(when: Any, questions: dict, locale_text) -> str | None:
-    """A `when` as people read it: "question = answer", or None when it always applies."""
+def condition_text(when: Any, questions: dict, locale_text, answers) -> str | None:
+    """A `when` as people read it: "question = answer", or None when it always applies.
+
+    `answers(schema)` gives a question's (JSON value, label) pairs, the labels the
+    condition picker shows, so the summary says 是 where the definition says true.
+    """
     if not when:
         return None
     parts = []
     for key, rule in (when.get("properties") or {}).items():
-        title = locale_text(questions.get("properties", {}).get(key, {}).get("title", key))
-        if isinstance(rule, dict) and "const" in rule:
-            parts.append(f"{title} = {json.dumps(rule['const'], ensure_ascii=False)}")
+        schema = questions.get("properties", {}).get(key, {})
+        title = locale_text(schema.get("title", key))
+        values = _rule_values(rule)
+        if values is not None:
+            labels = dict(answers(schema))
+            shown = [json.dumps(value, ensure_ascii=False) for value in values]
+            parts.append(f"{title} = {' / '.join(labels.get(s, s) for s in shown)}")
         else:
             parts.append(f"{title}: {json.dumps(rule, ensure_ascii=False)}")
     return "; ".join(parts) or json.dumps(when, ensure_ascii=False)
+
+
+def _rule_values(rule: Any) -> list | None:
+    """The answers a condition accepts (its const, or its enum), else None."""
+    if isinstance(rule, dict) and "const" in rule:
+        return [rule["const"]]
+    if isinstance(rule, dict) and isinstance(rule.get("enum"), list):
+        return rule["enum"]
+    return None
 
 
 # --- matters ----------------------------------------------------------------------------------

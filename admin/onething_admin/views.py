@@ -194,7 +194,7 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200)
         entry=entry, data=data, catalog=catalog, kinds=KINDS, message=message,
         problems=problems or [], versions=history(get_session(), code),
         condition_text=lambda when: editing.condition_text(
-            when, data["questions"], lambda text: localize(text, _lang())),
+            when, data["questions"], lambda text: localize(text, _lang()), question_answers),
         item_code=lambda item: item.get("matter") or item.get("bundle"),
         question_answers=question_answers,
         **_preview(catalog, code),
