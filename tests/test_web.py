@@ -219,6 +219,22 @@ def test_a_status_page_needs_its_token(app, client):
     assert app.test_client().get(f"/s/{tracking}?token=guess").status_code == 404
 
 
+def test_the_receipt_tells_the_submission_time_in_beijing_time(app, client):
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt = client.get(submit(client, draft_url)).text
+    with Session(app.extensions["onething.engine"]) as session:
+        submitted = session.exec(select(Submission)).one().submitted_at
+    beijing = (submitted + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    assert f"提交时间：{beijing}（北京时间）" in receipt
+    assert "UTC" not in receipt
+
+
 def test_html_in_a_field_is_escaped_everywhere(client):
     draft_url = start(client)
     client.post(f"{draft_url}/form", data={**FORM, "entity_name": "<script>alert(1)</script>餐厅"})

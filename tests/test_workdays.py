@@ -53,3 +53,14 @@ def test_overrides_correct_the_calendar():
 def test_negative_days_are_refused():
     with pytest.raises(ValueError):
         add_working_days(D(2026, 11, 20), -1)
+
+
+def test_a_moment_is_shown_on_the_halls_clock():
+    from onething.workdays import china_time
+
+    # 20:30 UTC is already the next morning in Beijing.
+    moment = dt.datetime(2026, 11, 22, 20, 30, tzinfo=dt.UTC)
+    assert china_time(moment) == "2026-11-23 04:30"
+    assert china_time(moment, "%Y-%m-%d") == "2026-11-23"
+    with pytest.raises(ValueError):
+        china_time(moment.replace(tzinfo=None))

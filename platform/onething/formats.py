@@ -25,6 +25,8 @@ import re
 
 import jsonschema
 
+from onething.workdays import china_today
+
 __all__ = [
     "FORMAT_CHECKER",
     "RESIDENT_ID_PROVINCES",
@@ -66,10 +68,6 @@ _RESIDENT_ID_RE = re.compile(r"[1-9][0-9]{16}[0-9X]", re.ASCII)
 _FIRST17_RE = re.compile(r"[0-9]{17}", re.ASCII)
 
 _EARLIEST_BIRTH = _dt.date(1900, 1, 1)
-# Numbers are issued in China, so "today" is the date in China Standard Time;
-# a baby born just after midnight in Beijing must not be refused by a server
-# that runs on UTC.
-_CHINA_TZ = _dt.timezone(_dt.timedelta(hours=8), "CST")
 
 
 def resident_id_check_char(first17: str) -> str:
@@ -97,7 +95,9 @@ def is_resident_id(value: str) -> bool:
     if value[:2] not in RESIDENT_ID_PROVINCES:
         return False
     born = _birth_date(value[6:14])
-    if born is None or not _EARLIEST_BIRTH <= born <= _dt.datetime.now(_CHINA_TZ).date():
+    # Numbers are issued in China: a baby born just after midnight in Beijing must not be
+    # refused by a server that runs on UTC.
+    if born is None or not _EARLIEST_BIRTH <= born <= china_today():
         return False
     return resident_id_check_char(value[:17]) == value[17]
 

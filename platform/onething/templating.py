@@ -12,6 +12,7 @@ from onething.forms import get_path, resolved_field
 from onething.i18n import localized
 from onething.layout import options
 from onething.messages import message_for
+from onething.workdays import china_time
 
 UPLOAD_PROBLEMS = {
     "too_large": _l("The file is larger than allowed."),
@@ -175,5 +176,7 @@ def init_app(app) -> None:
         audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
     )
+    # Every page shows moments as the hall's clock does (China Standard Time).
+    app.jinja_env.filters["china_time"] = china_time
     app.jinja_env.filters["department_name"] = department_name
     app.jinja_env.filters["matter_name"] = matter_name

@@ -17,6 +17,22 @@ from dataclasses import dataclass
 
 import chinese_calendar
 
+# Halls work in China Standard Time (UTC+8 all year), whatever zone the server's clock is in.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def china_today() -> dt.date:
+    """Today's date in China Standard Time."""
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+def china_time(moment: dt.datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware moment (as every stored one is) as the clock on a hall's wall shows it."""
+    if moment.tzinfo is None:
+        # astimezone would read it in the server's zone: a wrong time, shown as right.
+        raise ValueError("a naive datetime has no moment to show")
+    return moment.astimezone(CHINA_TZ).strftime(pattern)
+
 
 @dataclass(frozen=True)
 class DueDate:

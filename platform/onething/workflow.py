@@ -45,7 +45,7 @@ from onething.models import (
 )
 from onething.publishing import bundle_at
 from onething.validation import FieldError, field_errors
-from onething.workdays import add_working_days
+from onething.workdays import add_working_days, china_today
 
 # secrets.token_urlsafe(24): 192 bits, beyond guessing even with the public id known.
 TOKEN_BYTES = 24
@@ -53,8 +53,6 @@ PUBLIC_ID_BYTES = 16
 # Crockford's base32: no I, L, O or U, so a number read out over the phone survives.
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TRACKING_SUFFIX_LENGTH = 6
-# The hall works in China Standard Time, whatever the server's clock zone.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 # Tries at a fresh tracking number if one collides (32**6 per day makes this rare).
 _SUBMIT_ATTEMPTS = 5
 
@@ -93,11 +91,6 @@ class IdempotencyKeyReused(Exception):
 def token_hash(token: str) -> str:
     """The SHA-256 (hex) of a secret token: what the database keeps instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def china_today() -> dt.date:
-    """Today's date in China Standard Time."""
-    return dt.datetime.now(CHINA_TZ).date()
 
 
 # --- drafts -----------------------------------------------------------------------------------

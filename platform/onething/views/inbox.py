@@ -17,8 +17,7 @@ from onething.compose import compose
 from onething.models import TASK_STATUSES, BundleVersion, Submission, Task
 from onething.publishing import bundle_of, get_version
 from onething.uploads import slice_material, store_upload
-from onething.workdays import add_working_days
-from onething.workflow import china_today
+from onething.workdays import add_working_days, china_today
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
