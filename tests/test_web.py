@@ -235,6 +235,13 @@ def test_the_receipt_tells_the_submission_time_in_beijing_time(app, client):
     assert "UTC" not in receipt
 
 
+def test_the_review_names_each_part_of_a_group(client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    review = client.get(f"{draft_url}/review").text
+    assert "<dd>姓名 王海风；居民身份证号码 11010519491231002X；手机号码 13805320000</dd>" in review
+
+
 def test_html_in_a_field_is_escaped_everywhere(client):
     draft_url = start(client)
     client.post(f"{draft_url}/form", data={**FORM, "entity_name": "<script>alert(1)</script>餐厅"})

@@ -100,8 +100,9 @@ def display_value(entry: dict, value) -> str:
     if value is None:
         return "—"
     if entry.get("children") and isinstance(value, dict):
-        return "；".join(display_value(child, value.get(child["key"]))
-                        for child in entry["children"])
+        # Each part named: three bare numbers in a row leave the reader to guess which is which.
+        return "；".join(f"{localized(child['title'])} {display_value(child, value[child['key']])}"
+                        for child in entry["children"] if value.get(child["key"]) is not None)
     choices = {repr(o["value"]): localized(o["title"]) for o in entry.get("options") or []}
     if isinstance(value, list):
         return "、".join(choices.get(repr(v), str(v)) for v in value)
