@@ -138,6 +138,13 @@ def test_guides_follow_the_language_switch(client, lang, title, heading):
     assert f"<h1>{title}</h1>" in client.get(f"/g/open-restaurant/poster?lang={lang}").text
 
 
+@pytest.mark.parametrize("lang, listed", [
+    ("zh-Hans", "企业: 企业法人、非法人企业"),
+    ("en", "Businesses: Enterprises, Unincorporated businesses")])
+def test_lists_are_written_as_the_language_writes_them(client, lang, listed):
+    assert f"<dd>{listed}</dd>" in client.get(f"/g/open-restaurant?lang={lang}").text
+
+
 def test_an_unknown_code_gets_a_helpful_404_with_the_search(client):
     response = client.get("/g/open-restaurnt")
     assert response.status_code == 404

@@ -131,6 +131,15 @@ def localized(text: Any) -> str:
     return localize(text, current_locale())
 
 
+# How a language separates a list's items: the enumeration comma (顿号) in Chinese.
+LIST_SEPARATORS = {"en": ", "}
+
+
+def join_list(items) -> str:
+    """Items joined as the current language writes a list: 甲、乙 in Chinese, "a, b" in English."""
+    return LIST_SEPARATORS.get(current_locale(), "、").join(str(item) for item in items)
+
+
 def compile_catalogs(target: Path, source: Path = CATALOGS) -> list[Path]:
     """Compile each source/<locale>/LC_MESSAGES/*.po newer than its .mo into target; list them."""
     compiled = []

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from onething.commitments import commitment_letter
 from onething.forms import get_path, resolved_field
-from onething.i18n import localized
+from onething.i18n import join_list, localized
 from onething.layout import options
 from onething.messages import message_for
 from onething.workdays import china_time
@@ -105,7 +105,7 @@ def display_value(entry: dict, value) -> str:
                         for child in entry["children"] if value.get(child["key"]) is not None)
     choices = {repr(o["value"]): localized(o["title"]) for o in entry.get("options") or []}
     if isinstance(value, list):
-        return "、".join(choices.get(repr(v), str(v)) for v in value)
+        return join_list(choices.get(repr(v), str(v)) for v in value)
     return choices.get(repr(value), str(value))
 
 
@@ -179,5 +179,6 @@ def init_app(app) -> None:
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
+    app.jinja_env.filters["join_list"] = join_list
     app.jinja_env.filters["department_name"] = department_name
     app.jinja_env.filters["matter_name"] = matter_name
