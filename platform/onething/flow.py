@@ -120,9 +120,9 @@ def rows_of(plan: RoutingPlan, catalog) -> list[Row]:
     return rows
 
 
-def describe(plan: RoutingPlan, catalog) -> str:
+def describe(plan: RoutingPlan, catalog, rows: list[Row] | None = None) -> str:
     """The diagram in words, for screen readers and for people who prefer text."""
-    rows = rows_of(plan, catalog)
+    rows = rows_of(plan, catalog) if rows is None else rows
     parts = []
     for row in rows:
         when = (_("after step %(steps)s", steps=", ".join(str(n) for n in row.after))
@@ -219,7 +219,7 @@ def flow_svg(plan: RoutingPlan, catalog, title: str, ident: str = "flow") -> Mar
         f'font-family="system-ui, &quot;PingFang SC&quot;, &quot;Noto Sans CJK SC&quot;, '
         f'&quot;Microsoft YaHei&quot;, sans-serif">'
         f'<title id="{escape(title_id)}">{escape(title)}</title>'
-        f'<desc id="{escape(desc_id)}">{escape(describe(plan, catalog))}</desc>'
+        f'<desc id="{escape(desc_id)}">{escape(describe(plan, catalog, rows))}</desc>'
         + "".join(grid) + "".join(parts) + "</svg>"
     )
     return Markup(svg)

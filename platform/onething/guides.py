@@ -172,7 +172,7 @@ def legal_bases(matters: list[Matter]) -> list[dict]:
     return list(laws.values())
 
 
-def panel(guide: Guide, answers: dict) -> dict:
+def panel(guide: Guide, answers: dict, flow_ident: str = "flow") -> dict:
     """What the answers narrow: materials, the flow diagram and the savings."""
     if guide.matter is not None:
         conditions = {guide.matter.code: None}
@@ -190,12 +190,12 @@ def panel(guide: Guide, answers: dict) -> dict:
         "materials": shown["materials"] if answers else general.materials,
         "plan": plan,
         "savings": shown["savings"] if complete else general.savings,
-        "flow": flow_svg(plan, guide.bundle.catalog, title, ident="flow"),
+        "flow": flow_svg(plan, guide.bundle.catalog, title, ident=flow_ident),
     }
 
 
-def guide_context(guide: Guide) -> dict:
-    """Everything the guide templates need."""
+def guide_context(guide: Guide, flow_ident: str = "flow") -> dict:
+    """Everything the guide templates need (`flow_ident`: the flow diagram's SVG id)."""
     layout = question_layout(guide.bundle) if guide.matter is None else None
     answers = parse_form(layout, request.args) if layout else {}
     keys = {entry["path"] for entry in layout["sections"][0]["fields"]} if layout else set()
@@ -207,7 +207,7 @@ def guide_context(guide: Guide) -> dict:
         "guide": guide, "definition": guide.definition, "bundle": guide.bundle,
         "catalog": guide.bundle.catalog, "version": guide.version, "layout": layout,
         "answers": answers, "matters": matters, "holders": guide.holders,
-        "plan": general.plan if general else None, "panel": panel(guide, answers),
+        "plan": general.plan if general else None, "panel": panel(guide, answers, flow_ident),
         "serves": [SERVES.get(s, s) for s in applicants(matters)],
         "audience": AUDIENCES.get(guide.bundle.data.get("audience", "")),
         "distinct": distinct, "poll_seconds": POLL_SECONDS, "start_args": start_args,
@@ -287,10 +287,9 @@ def poster(code: str):
     found = find_guide(get_session(), code)
     if found is None:
         return not_found(code)
-    context = guide_context(found)
-    if found.matter is None:
-        context["poster_flow"] = flow_svg(context["plan"], found.bundle.catalog,
-                                          localized(found.bundle.name), ident="poster-flow")
+    # The panel's diagram is the poster's: drawing a second one cost as much again.
+    context = guide_context(found, flow_ident="poster-flow")
+    context["poster_flow"] = context["panel"]["flow"]
     return render_template("poster.html", link=guide_url(code), **context)
 
 
