@@ -128,6 +128,11 @@ def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_doe
             assert f"| `{username}` |" in readme
     assert f"`{DEMO_PASSWORD}`" in readme
     demo.extensions["onething.engine"].dispose()
+    # A restart finds them there and adds none again.
+    again = create_app({"TESTING": True}, instance_path=tmp_path / "demo")
+    with Session(again.extensions["onething.engine"]) as session:
+        assert len(session.exec(select(Account)).all()) == len(DEMO_ACCOUNTS)
+    again.extensions["onething.engine"].dispose()
     configured = create_app({"TESTING": True,
                              "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}"},
                             instance_path=tmp_path / "prod")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from flask import abort, g, redirect, request, session, url_for
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from onething.models import ROLES, Account, AccountCreate
@@ -130,10 +130,12 @@ def add_demo_accounts(session: Session) -> None:
     from onething.working_catalog import entries
 
     departments = {e.code for e in entries(session, "department")}
+    existing = set(session.exec(select(Account.username).where(
+        col(Account.username).in_([account[0] for account in DEMO_ACCOUNTS]))).all())
     for username, name, role, department in DEMO_ACCOUNTS:
         if department is not None and department not in departments:
             continue
-        if session.exec(select(Account).where(Account.username == username)).first():
+        if username in existing:
             continue
         create_account(session, AccountCreate(username=username, display_name=name, role=role,
                                               department_code=department,
