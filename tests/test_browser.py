@@ -178,6 +178,23 @@ def test_a_field_shows_its_message_on_blur_without_a_reload(live_server, page: P
 
 
 @pytest.mark.browser
+def test_the_division_field_offers_places_by_name(live_server, page: Page):
+    start_draft(page, live_server)
+    name = "premises_address.division_code"
+    box = field(page, name)
+    box.click()
+    box.press_sequentially("市南")
+    options = page.locator("#f-premises_address-division_code-divisions option")
+    expect(options.first).to_have_attribute("value", "370202")
+    expect(options.first).to_have_text("山东省青岛市市南区")
+    # Picked (the browser fills in the code), the check names the place under the field.
+    box.fill("370202")
+    box.press("Tab")
+    expect(page.locator("#msg-premises_address-division_code .note")).to_have_text(
+        "山东省青岛市市南区")
+
+
+@pytest.mark.browser
 def test_a_resume_link_restores_the_draft_in_another_browser(
         live_server, page: Page, browser, browser_context_args):
     draft_url = start_draft(page, live_server)

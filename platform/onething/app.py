@@ -71,11 +71,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething import guides
-    from onething.views import api, auth, catalog, drafts, inbox, start, status
+    from onething.views import api, auth, catalog, divisions, drafts, inbox, start, status
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(start.bp)
     app.register_blueprint(drafts.bp)
+    app.register_blueprint(divisions.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from onething.commitments import commitment_letter
+from onething.divisions import full_name
 from onething.forms import get_path, resolved_field
 from onething.i18n import join_list, localized
 from onething.layout import options
@@ -103,10 +104,20 @@ def display_value(entry: dict, value) -> str:
         # Each part named: three bare numbers in a row leave the reader to guess which is which.
         return "；".join(f"{localized(child['title'])} {display_value(child, value[child['key']])}"
                         for child in entry["children"] if value.get(child["key"]) is not None)
+    if entry.get("widget") == "division":
+        return f"{value} {division_note(value)}"
     choices = {repr(o["value"]): localized(o["title"]) for o in entry.get("options") or []}
     if isinstance(value, list):
         return join_list(choices.get(repr(v), str(v)) for v in value)
     return choices.get(repr(value), str(value))
+
+
+def division_note(code) -> str | None:
+    """What a division code names, said under its field: the place, or that none is known."""
+    if not isinstance(code, str) or not code:
+        return None
+    return full_name(code) or _("No division in the platform's table has this code: please "
+                                "check it.")
 
 
 def task_state(task) -> str:
@@ -169,6 +180,7 @@ def resume_link(draft) -> str:
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
+        division_note=division_note,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,

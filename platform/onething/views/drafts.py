@@ -28,6 +28,7 @@ from onething.forms import (
     parse_form,
 )
 from onething.models import Submission
+from onething.templating import division_note
 from onething.uploads import store_upload, uploaded_entry
 from onething.validation import FieldError, field_errors
 from onething.views import (
@@ -99,8 +100,9 @@ def check(public_id: str):
     else:
         errors = [FieldError(path, e.validator, e.message, (), e.validator_value)
                   for e in check_field(composition, entry, value)]
+    note = division_note(value) if entry["widget"] == "division" else None
     return render_template("_field_message.html", path=path, errors=errors,
-                           composition=composition)
+                           composition=composition, note=note)
 
 
 @bp.route("/materials", methods=["GET"])

@@ -1,0 +1,72 @@
+"""Administrative divisions (行政区划, GB/T 2260): a code's full name, and codes found by name.
+
+Applicants know where their shop is (市南区), not its six-digit code (370202):
+the one form's division field offers matching divisions as they type, and
+review pages and department slices show the name beside the code. The table
+is `schemas/divisions.json`, down to county level.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+# Suggestions offered at a time: enough for every 市南区 or 朝阳区 of the country.
+SUGGESTIONS = 12
+
+
+def _table_path() -> Path:
+    from onething.loader import default_root
+
+    return default_root() / "divisions.json"
+
+
+@lru_cache(maxsize=4)
+def load_divisions(path: str | None = None) -> dict[str, tuple[str, str]]:
+    """Every division by code: its own name and its full name (市南区, 山东省青岛市市南区)."""
+    names = json.loads(Path(path or _table_path()).read_text(encoding="utf-8"))["divisions"]
+    return {code: (name, _full_name(names, code)) for code, name in names.items()}
+
+
+def _full_name(names: dict[str, str], code: str) -> str:
+    # A county sits under its prefecture (XXXX00) and province (XX0000); a municipality's
+    # districts and the counties a province governs directly have no prefecture entry.
+    province, prefecture = code[:2] + "0000", code[:4] + "00"
+    parts = [names.get(province)] if code != province else []
+    if prefecture not in (code, province):
+        parts.append(names.get(prefecture))
+    return "".join(part for part in [*parts, names[code]] if part)
+
+
+def full_name(code: str | None) -> str | None:
+    """The full name of a division code, or None for one the table does not have."""
+    found = load_divisions().get(code) if isinstance(code, str) else None
+    return found[1] if found else None
+
+
+def search(query: str, limit: int = SUGGESTIONS) -> list[tuple[str, str]]:
+    """(code, full name) of the divisions a query names, best first.
+
+    A code's first digits, or a part of the name: 市南 finds 市南区 before a 天津市南开区
+    that only holds it across the 市 of 天津市 and the 南 of 南开区.
+    """
+    query = unicodedata.normalize("NFKC", query or "").strip()
+    if not query:
+        return []
+    terms = query.split()  # "青岛 市南": every word somewhere in the full name
+    ranked = []
+    for code, (name, full) in load_divisions().items():
+        if code.startswith(query) or name.startswith(query):
+            rank = 0
+        elif query in name:
+            rank = 1
+        elif all(term in full for term in terms):
+            rank = 2
+        else:
+            continue
+        # An address is filed at county level: districts and counties before their cities.
+        ranked.append((rank, code.endswith("00"), code, full))
+    ranked.sort()
+    return [(code, full) for _, _, code, full in ranked[:limit]]

@@ -1,0 +1,76 @@
+"""Administrative divisions (行政区划): full names, suggestions by name, and the form's picker."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from onething.divisions import full_name, search
+from test_web import fill, start
+
+from conftest import SCHEMAS
+
+FIELD = "premises_address.division_code"
+
+
+@pytest.mark.parametrize("code, name", [
+    ("370202", "山东省青岛市市南区"),  # a district under a prefecture-level city
+    ("110101", "北京市东城区"),        # a municipality's district: no prefecture level
+    ("429004", "湖北省仙桃市"),        # a county-level city the province governs directly
+    ("370200", "山东省青岛市"),
+    ("370000", "山东省"),
+    ("999999", None),
+    (None, None),
+])
+def test_a_code_has_its_full_name(code, name):
+    assert full_name(code) == name
+
+
+def test_the_table_holds_six_digit_codes_under_known_provinces():
+    divisions = json.loads((SCHEMAS / "divisions.json").read_text(encoding="utf-8"))["divisions"]
+    assert len(divisions) > 3000
+    assert all(re.fullmatch(r"[1-9]\d{5}", code) for code in divisions)
+    assert all(code[:2] + "0000" in divisions for code in divisions)
+
+
+@pytest.mark.parametrize("query, first", [
+    ("市南", "370202"),        # its own name, before 天津市南开区 that holds 市南 across two names
+    ("3702", "370202"),        # the first digits of a code, counties before their city
+    ("青岛 市南", "370202"),   # words anywhere in the full name
+    ("東城", None), ("", None), ("   ", None),
+])
+def test_suggestions_put_the_named_division_first(query, first):
+    found = search(query)
+    assert (found[0][0] if found else None) == first
+    assert len(found) <= 12
+
+
+def test_the_field_offers_divisions_as_the_applicant_types(client):
+    draft_url = start(client)
+    form = client.get(f"{draft_url}/form").text
+    field_id = "f-" + FIELD.replace(".", "-")
+    assert f'list="{field_id}-divisions"' in form
+    datalist = re.search(rf'<datalist id="{field_id}-divisions"[^>]*>', form).group(0)
+    assert 'hx-get="/divisions"' in datalist and f"from:#{field_id}" in datalist
+    offered = client.get("/divisions", query_string={"field": FIELD, FIELD: "市南"}).text
+    assert offered.strip().startswith('<option value="370202">山东省青岛市市南区</option>')
+    assert "<html" not in offered
+
+
+def test_a_checked_code_says_which_place_it_names(client):
+    draft_url = start(client)
+    known = client.get(f"{draft_url}/check", query_string={"field": FIELD, FIELD: "370202"}).text
+    assert '<p class="note">山东省青岛市市南区</p>' in known and 'class="error"' not in known
+    unknown = client.get(f"{draft_url}/check", query_string={"field": FIELD, FIELD: "999999"})
+    assert "平台的行政区划表中没有这个代码，请核对。" in unknown.text
+    malformed = client.get(f"{draft_url}/check", query_string={"field": FIELD, FIELD: "市南"})
+    assert 'class="error"' in malformed.text and 'class="note"' not in malformed.text
+
+
+def test_the_review_shows_the_place_beside_the_code(client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    assert "所在地区 370202 山东省青岛市市南区；详细地址 香港中路10号" in \
+        client.get(f"{draft_url}/review").text
