@@ -52,7 +52,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     page.get_by_label("证照编号").fill("91370202MA3C00001X")
     page.get_by_role("button", name="准予许可").click()
     expect(page.locator("#task-state")).to_contain_text("91370202MA3C00001X")
-    expect(page.locator("#audit")).to_contain_text("amr · 已办结: 已受理，审查中 → 已办结")
+    expect(page.locator("#audit")).to_contain_text("amr · 已办结：已受理，审查中 → 已办结")
 
     page.goto(f"{base}/inbox/?status=pending")
     food = page.locator("#inbox-rows tbody tr").filter(has_text="food-business-licence")

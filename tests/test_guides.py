@@ -139,7 +139,7 @@ def test_guides_follow_the_language_switch(client, lang, title, heading):
 
 
 @pytest.mark.parametrize("lang, listed", [
-    ("zh-Hans", "企业: 企业法人、非法人企业"),
+    ("zh-Hans", "企业：企业法人、非法人企业"),
     ("en", "Businesses: Enterprises, Unincorporated businesses")])
 def test_lists_are_written_as_the_language_writes_them(client, lang, listed):
     assert f"<dd>{listed}</dd>" in client.get(f"/g/open-restaurant?lang={lang}").text

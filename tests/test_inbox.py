@@ -92,7 +92,7 @@ def test_a_department_downloads_only_its_own_materials(app, routed):
 def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
     browser = staff(app, "sn-amr")
     page = browser.get("/inbox/").text
-    counts = dict(re.findall(r'status=(\w+)">[^<]+</a>: <strong>(\d+)</strong>', page))
+    counts = dict(re.findall(r'status=(\w+)">[^<]+</a>：<strong>(\d+)</strong>', page))
     statuses = [t.status for t in routed["sn-amr"]]
     assert counts == {status: str(statuses.count(status)) for status in
                       ("pending", "accepted", "supplement", "waiting", "approved", "rejected",
@@ -138,7 +138,7 @@ def test_the_audit_log_reads_in_the_staffs_language(app, routed):
                             data={**data, "csrf_token": token}).status_code == 302
     log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>',
                     browser.get(f"/inbox/tasks/{registration.id}").text, re.S).group(1)
-    assert "staff-sn-amr · 已受理: " in log and "staff-sn-amr · 已办结: " in log
+    assert "staff-sn-amr · 已受理：" in log and "staff-sn-amr · 已办结：" in log
     licence = next(t for t in routed["sn-amr"] if t.matter_code == "food-business-licence")
     english = browser.get(f"/inbox/tasks/{licence.id}?lang=en").text
     log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>', english, re.S).group(1)

@@ -133,6 +133,13 @@ def localized(text: Any) -> str:
 
 # How a language separates a list's items: the enumeration comma (顿号) in Chinese.
 LIST_SEPARATORS = {"en": ", "}
+# How a language puts a label before its value: the full-width colon in Chinese.
+COLONS = {"en": ": "}
+
+
+def colon() -> str:
+    """The colon between a label and its value: "：" in Chinese, ": " in English."""
+    return COLONS.get(current_locale(), "：")
 
 
 def join_list(items) -> str:

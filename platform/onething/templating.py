@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from onething.commitments import commitment_letter
 from onething.divisions import full_name
 from onething.forms import get_path, resolved_field
-from onething.i18n import join_list, localized
+from onething.i18n import colon, join_list, localized
 from onething.layout import options
 from onething.messages import message_for
 from onething.workdays import china_time
@@ -180,7 +180,7 @@ def resume_link(draft) -> str:
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
-        division_note=division_note,
+        division_note=division_note, colon=colon,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
