@@ -28,6 +28,11 @@ def test_a_code_has_its_full_name(code, name):
     assert full_name(code) == name
 
 
+def test_a_zh_hant_reader_gets_the_name_in_traditional_characters():
+    assert full_name("370202", "zh-Hant") == "山東省青島市市南區"
+    assert search("市南區", locale="zh-Hant")[0] == ("370202", "山東省青島市市南區")
+
+
 def test_the_table_holds_six_digit_codes_under_known_provinces():
     divisions = json.loads((SCHEMAS / "divisions.json").read_text(encoding="utf-8"))["divisions"]
     assert len(divisions) > 3000
@@ -39,7 +44,8 @@ def test_the_table_holds_six_digit_codes_under_known_provinces():
     ("市南", "370202"),        # its own name, before 天津市南开区 that holds 市南 across two names
     ("3702", "370202"),        # the first digits of a code, counties before their city
     ("青岛 市南", "370202"),   # words anywhere in the full name
-    ("東城", None), ("", None), ("   ", None),
+    ("東城", "110101"),        # typed in traditional characters
+    ("", None), ("   ", None),
 ])
 def test_suggestions_put_the_named_division_first(query, first):
     found = search(query)
@@ -57,6 +63,9 @@ def test_the_field_offers_divisions_as_the_applicant_types(client):
     offered = client.get("/divisions", query_string={"field": FIELD, FIELD: "市南"}).text
     assert offered.strip().startswith('<option value="370202">山东省青岛市市南区</option>')
     assert "<html" not in offered
+    hant = client.get("/divisions",
+                      query_string={"field": FIELD, FIELD: "市南區", "lang": "zh-Hant"})
+    assert hant.text.strip() == '<option value="370202">山東省青島市市南區</option>'
 
 
 def test_a_checked_code_says_which_place_it_names(client):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+
+import opencc
 
 # Suggestions offered at a time: enough for every 市南区 or 朝阳区 of the country.
 SUGGESTIONS = 12
@@ -40,19 +42,28 @@ def _full_name(names: dict[str, str], code: str) -> str:
     return "".join(part for part in [*parts, names[code]] if part)
 
 
-def full_name(code: str | None) -> str | None:
-    """The full name of a division code, or None for one the table does not have."""
+@cache
+def _converter(config: str) -> opencc.OpenCC:
+    # The table is in simplified characters: t2s reads a zh-Hant search, s2t writes for one.
+    return opencc.OpenCC(config)
+
+
+def full_name(code: str | None, locale: str = "zh-Hans") -> str | None:
+    """The full name of a division code in a locale's script, or None for an unknown code."""
     found = load_divisions().get(code) if isinstance(code, str) else None
-    return found[1] if found else None
+    if found is None:
+        return None
+    return _converter("s2t").convert(found[1]) if locale == "zh-Hant" else found[1]
 
 
-def search(query: str, limit: int = SUGGESTIONS) -> list[tuple[str, str]]:
-    """(code, full name) of the divisions a query names, best first.
+def search(query: str, limit: int = SUGGESTIONS, locale: str = "zh-Hans"
+           ) -> list[tuple[str, str]]:
+    """(code, full name in the locale's script) of the divisions a query names, best first.
 
-    A code's first digits, or a part of the name: 市南 finds 市南区 before a 天津市南开区
-    that only holds it across the 市 of 天津市 and the 南 of 南开区.
+    A code's first digits, or a part of the name, in either script: 市南 (or 市南區) finds
+    市南区 before a 天津市南开区 that only holds it across the 市 of 天津市 and the 南 of 南开区.
     """
-    query = unicodedata.normalize("NFKC", query or "").strip()
+    query = _converter("t2s").convert(unicodedata.normalize("NFKC", query or "").strip())
     if not query:
         return []
     terms = query.split()  # "青岛 市南": every word somewhere in the full name
@@ -69,4 +80,4 @@ def search(query: str, limit: int = SUGGESTIONS) -> list[tuple[str, str]]:
         # An address is filed at county level: districts and counties before their cities.
         ranked.append((rank, code.endswith("00"), code, full))
     ranked.sort()
-    return [(code, full) for _, _, code, full in ranked[:limit]]
+    return [(code, full_name(code, locale)) for _, _, code, _ in ranked[:limit]]

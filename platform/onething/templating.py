@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from onething.commitments import commitment_letter
 from onething.divisions import full_name
 from onething.forms import get_path, resolved_field
-from onething.i18n import colon, join_list, localized
+from onething.i18n import colon, current_locale, join_list, localized
 from onething.layout import options
 from onething.messages import message_for
 from onething.workdays import china_time
@@ -116,8 +116,8 @@ def division_note(code) -> str | None:
     """What a division code names, said under its field: the place, or that none is known."""
     if not isinstance(code, str) or not code:
         return None
-    return full_name(code) or _("No division in the platform's table has this code: please "
-                                "check it.")
+    return full_name(code, current_locale()) or _(
+        "No division in the platform's table has this code: please check it.")
 
 
 def task_state(task) -> str:

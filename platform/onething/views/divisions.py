@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from onething.divisions import search
+from onething.i18n import current_locale
 
 bp = Blueprint("divisions", __name__)
 
@@ -14,4 +15,5 @@ def suggest():
     """The divisions a query names, as <option>s for the field's datalist."""
     # The field's input is sent under its own name (hx-include); `field` says which.
     query = request.args.get(request.args.get("field", ""), "") or request.args.get("q", "")
-    return render_template("_division_options.html", divisions=search(query[:40]))
+    return render_template("_division_options.html",
+                           divisions=search(query[:40], locale=current_locale()))
