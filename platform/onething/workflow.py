@@ -339,9 +339,8 @@ _DRAFT_BY_ID = DriverStatement(_DRAFT_ROW.where(_DRAFT.id == bindparam("id")))
 def read_draft(session: Session, public_id: str, token: str | None) -> DraftRow | None:
     """The draft with this public id, read for submitting, if the token is its own."""
     rows = _DRAFT_BY_PUBLIC_ID.rows(session.connection(), {"public_id": public_id})
-    if not rows or not _token_matches(rows[0][2], token):
-        return None
-    return DraftRow(*rows[0])
+    row = DraftRow(*rows[0]) if rows else None
+    return row if row is not None and _token_matches(row.token_hash, token) else None
 
 
 def _existing_submission(session: Session, draft_id: int, idempotency_key: str

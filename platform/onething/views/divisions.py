@@ -14,6 +14,6 @@ bp = Blueprint("divisions", __name__)
 def suggest():
     """The divisions a query names, as <option>s for the field's datalist."""
     # The field's input is sent under its own name (hx-include); `field` says which.
-    query = request.args.get(request.args.get("field", ""), "") or request.args.get("q", "")
+    query = request.args.get(request.args.get("field", ""), "")
     return render_template("_division_options.html",
                            divisions=search(query[:40], locale=current_locale()))

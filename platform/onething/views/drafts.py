@@ -214,7 +214,7 @@ def submit_draft(public_id: str):
     if not 16 <= len(key) <= 64:
         abort(400, description="idempotency_key")
     try:
-        # A clerk's submission is put on record in its own transaction: both or neither.
+        # A clerk's submission is put on record in the submission's transaction: both or neither.
         submission = submit(get_session(), row, key, clerk=front_desk_clerk())
     except SubmissionRefused as refused:
         get_session().rollback()
