@@ -26,10 +26,10 @@ import time
 
 from jsonschema import Draft202012Validator
 
-from onething.compose import clear_cache, compose
-from onething.definitions import FIELD_BASE, Catalog, Document
-from onething.formats import FORMAT_CHECKER
-from onething.validation import build_validator, clear_validators, validator_for
+from onething.catalog.definitions import FIELD_BASE, Catalog, Document
+from onething.catalog.formats import FORMAT_CHECKER
+from onething.composer.compose import clear_cache, compose
+from onething.composer.validation import build_validator, clear_validators, validator_for
 
 LIBRARY_SIZE = 120
 DEPARTMENTS = 12

@@ -98,11 +98,11 @@ def postgres_cluster():
 
 def prepare_drafts(database_url: str, instance: Path, count: int) -> list[tuple[str, str]]:
     """Complete restaurant drafts, made through the workflow API: (public id, token) pairs."""
-    from onething.app import create_app
-    from onething.db import session_for
-    from onething.models import StoredFile
-    from onething.publishing import latest_version
-    from onething.workflow import create_draft, save_draft
+    from onething.cases.workflow import create_draft, save_draft
+    from onething.publishing.versions import latest_version
+    from onething.storage.db import session_for
+    from onething.storage.models import StoredFile
+    from onething.web.app import create_app
 
     app = create_app({"DATABASE_URL": database_url}, instance_path=instance)
     engine = app.extensions["onething.engine"]
@@ -113,8 +113,8 @@ def prepare_drafts(database_url: str, instance: Path, count: int) -> list[tuple[
             session.add(StoredFile(sha256=sha, size=1, content_type="application/pdf"))
             session.commit()
         version = latest_version(session, "open-restaurant")
-        from onething.compose import compose
-        from onething.publishing import bundle_of
+        from onething.composer.compose import compose
+        from onething.publishing.versions import bundle_of
 
         composition = compose(bundle_of(version), ANSWERS)
         materials = {m.id: {"state": "uploaded", "file": sha, "filename": "a.pdf", "size": 1,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import text
 
-from onething.db import make_engine, migrate, session_for
-from onething.loader import load_catalog
-from onething.publishing import publish_catalog
+from onething.publishing.check import load_catalog
+from onething.publishing.versions import publish_catalog
+from onething.storage.db import make_engine, migrate, session_for
 
 # Hypothesis deadlines are timed assertions: on a loaded 2-core machine they fail for
 # reasons that say nothing about the code. Speed is measured in benchmarks/ instead.
@@ -129,7 +129,7 @@ def published(session, demo_catalog):
 @pytest.fixture
 def app(blank_engine, tmp_path):
     """The web app on a fresh database (SQLite and PostgreSQL), with its own instance folder."""
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     url = blank_engine.url.render_as_string(hide_password=False)
     app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_MAX_BYTES": 64 * 1024},
@@ -155,7 +155,7 @@ def live_server(tmp_path):
 
     from werkzeug.serving import make_server
 
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
                       "UPLOAD_MAX_BYTES": 64 * 1024}, instance_path=tmp_path / "instance")
@@ -177,7 +177,7 @@ def live_app(tmp_path):
 
     from werkzeug.serving import make_server
 
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"},
                      instance_path=tmp_path / "instance")

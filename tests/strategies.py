@@ -19,7 +19,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from onething.formats import (
+from onething.catalog.formats import (
     RESIDENT_ID_PROVINCES,
     USCC_ALPHABET,
     USCC_REGISTRATION_AUTHORITIES,

@@ -9,10 +9,10 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from onething.accounts import create_account
-from onething.loader import read_meta
-from onething.models import AccountCreate, BundleVersion, CatalogEntry
-from onething.working_catalog import entries, save_definition
+from onething.accounts.service import create_account
+from onething.catalog.loader import read_meta
+from onething.publishing.working_catalog import entries, save_definition
+from onething.storage.models import AccountCreate, BundleVersion, CatalogEntry
 
 from conftest import SCHEMAS
 
@@ -496,7 +496,7 @@ def test_a_class_of_things_takes_whole_bundles_found_by_search(app, admin):
 
 
 def test_the_routing_diagram_starts_each_approval_where_what_it_waits_for_ends(demo_catalog):
-    from onething.compose import compose
+    from onething.composer.compose import compose
     from onething_admin.diagram import routing_diagram
 
     answers = {"has_business_licence": False, "public_gathering_place": True,

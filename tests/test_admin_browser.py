@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from onething.models import BundleVersion
+from onething.storage.models import BundleVersion
 from test_admin import PASSWORD, add_account, add_conflicting_matter
 
 
@@ -138,3 +138,4 @@ def test_a_diff_between_two_versions_shows_the_change(console):
     expect(diff).to_contain_text("v1 → v2")
     expect(diff).to_contain_text("has_terrace")
     expect(diff).to_contain_text("是否设置露天座位？")
+

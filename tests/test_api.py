@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from onething.models import ApiToken, AuditEntry, Task
-from onething.views.api import new_token
+from onething.departments.api import new_token
+from onething.storage.models import ApiToken, AuditEntry, Task
 from test_inbox import PRIVATE, routed  # noqa: F401  (the routed restaurant case)
 
 

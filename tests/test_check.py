@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from onething.catalog.problems import DefinitionError
 from onething.cli import main
-from onething.loader import load_catalog
-from onething.problems import DefinitionError
+from onething.publishing.check import load_catalog
 
 from conftest import apply_edits
 

@@ -104,7 +104,7 @@ def test_every_command_is_documented_in_the_readme():
 
 
 def test_every_setting_is_documented_in_the_readme():
-    from onething.settings import SETTINGS
+    from onething.web.settings import SETTINGS
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for setting in SETTINGS:
@@ -114,9 +114,9 @@ def test_every_setting_is_documented_in_the_readme():
 def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_does_not(tmp_path):
     from sqlmodel import Session, select
 
-    from onething.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD, authenticate
-    from onething.app import create_app
-    from onething.models import Account
+    from onething.accounts.service import DEMO_ACCOUNTS, DEMO_PASSWORD, authenticate
+    from onething.storage.models import Account
+    from onething.web.app import create_app
 
     demo = create_app({"TESTING": True}, instance_path=tmp_path / "demo")
     readme = (REPO / "README.md").read_text(encoding="utf-8")
@@ -153,3 +153,4 @@ def test_department_commands_refuse_an_unknown_department(tmp_path, monkeypatch,
     assert "unknown department 'nowhere-office'" in unknown.output
     known = invoke(*[part.format(department="qd-amr") for part in command])
     assert known.exit_code == 0, known.output
+

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from onething.compose import AnswersError, clear_cache, compose
-from onething.formats import FORMAT_CHECKER
+from onething.catalog.formats import FORMAT_CHECKER
+from onething.composer.compose import AnswersError, clear_cache, compose
 
 
 def valid_submission(**overrides):
@@ -189,7 +189,7 @@ def test_matter_view_restores_the_matters_own_shape(mini_catalog):
 
 
 def test_a_change_to_the_lead_department_is_a_new_version(mini_root):
-    from onething.loader import load_catalog
+    from onething.publishing.check import load_catalog
 
     from conftest import apply_edits
 

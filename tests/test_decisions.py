@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from onething.decisions import DecisionRefused, decide
-from onething.models import AuditEntry, Submission, Task
+from onething.cases.decisions import DecisionRefused, decide
+from onething.storage.models import AuditEntry, Submission, Task
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 from test_web import fill, start, submit, upload_everything  # noqa: F401
 

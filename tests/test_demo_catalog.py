@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from onething.compose import compose
+from onething.composer.compose import compose
 
 REQUIRED_BUNDLES = ["open-restaurant", "open-care-home", "renovation-approval", "newborn",
                     "sea-area-rights"]

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from onething.decisions import decide
-from onething.models import Submission, Task
+from onething.cases.decisions import decide
+from onething.storage.models import Submission, Task
 from test_admin import PASSWORD, add_account
 from test_web import fill, start, submit, upload_everything
 

@@ -7,9 +7,9 @@ import json
 from click.testing import CliRunner
 
 from onething.cli import main
-from onething.compose import compose
-from onething.diff import diff_compositions
-from onething.loader import load_catalog
+from onething.composer.compose import compose
+from onething.publishing.check import load_catalog
+from onething.publishing.diff import diff_compositions
 
 from conftest import apply_edits
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from onething.divisions import full_name, search
+from onething.catalog.divisions import full_name, search
 from test_web import fill, start
 
 from conftest import SCHEMAS
@@ -83,3 +83,4 @@ def test_the_review_shows_the_place_beside_the_code(client):
     fill(client, draft_url)
     assert "所在地区 370202 山东省青岛市市南区；详细地址 香港中路10号" in \
         client.get(f"{draft_url}/review").text
+

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from referencing import Registry, Resource
 
-from onething.formats import FORMAT_CHECKER, resident_id_check_char
+from onething.catalog.formats import FORMAT_CHECKER, resident_id_check_char
 
 from strategies import CUSTOM_FORMATS, resident_ids
 

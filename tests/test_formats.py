@@ -1,4 +1,4 @@
-"""Tests for onething.formats: GB 11643 resident IDs and GB 32100 credit codes."""
+"""Tests for onething.catalog.formats: GB 11643 resident IDs and GB 32100 credit codes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onething.formats import (
+from onething.catalog.formats import (
     FORMAT_CHECKER,
     USCC_ALPHABET,
     is_resident_id,

@@ -12,11 +12,11 @@ import pytest
 import segno
 from sqlmodel import Session
 
-from onething.compose import compose
-from onething.definitions import Catalog
-from onething.flow import flow_svg, text_width, wrap
-from onething.loader import load_catalog
-from onething.publishing import publish_catalog
+from onething.catalog.definitions import Catalog
+from onething.composer.compose import compose
+from onething.guides.flow import flow_svg, text_width, wrap
+from onething.publishing.check import load_catalog
+from onething.publishing.versions import publish_catalog
 
 RESTAURANT_ANSWERS = {"has_business_licence": "true", "public_gathering_place": "false",
                       "outdoor_signboard": "false", "sells_tobacco": "false"}
@@ -44,7 +44,7 @@ def rename_matter(root: Path, matter: str, name: dict) -> None:
 @pytest.fixture
 def bare_app(blank_engine, tmp_path):
     """The web app on a fresh database that publishes nothing by itself."""
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     url = blank_engine.url.render_as_string(hide_password=False)
     app = create_app({"TESTING": True, "DATABASE_URL": url, "PUBLISH_ON_START": False},
@@ -207,7 +207,7 @@ def test_qr_codes_stay_byte_identical_across_versions(app, client, demo_root):
 
 
 def test_qr_codes_use_the_public_url(blank_engine, tmp_path):
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     url = blank_engine.url.render_as_string(hide_password=False)
     app = create_app({"TESTING": True, "DATABASE_URL": url,

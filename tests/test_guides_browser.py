@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session
 
-from onething.loader import load_catalog
-from onething.publishing import publish_catalog
+from onething.publishing.check import load_catalog
+from onething.publishing.versions import publish_catalog
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 PHONE = {"viewport": {"width": 360, "height": 780}, "device_scale_factor": 2,

@@ -15,13 +15,13 @@ from flask import Flask, jsonify, render_template_string, request
 from flask_babel import force_locale, gettext, ngettext
 from jsonschema import Draft202012Validator
 
-from onething import i18n
-from onething.formats import FORMAT_CHECKER
-from onething.messages import MESSAGES, Plural, message_for
-from onething.text import DEFAULT_LOCALE, LOCALES
-from onething.validation import FieldError
+from onething.cases.messages import MESSAGES, Plural, message_for
+from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.text import DEFAULT_LOCALE, LOCALES
+from onething.composer.validation import FieldError
+from onething.web import i18n
 
-PACKAGE = Path(i18n.__file__).resolve().parent
+PACKAGE = Path(i18n.__file__).resolve().parents[1]  # platform/onething
 ADMIN = PACKAGE.parents[1] / "admin" / "onething_admin"
 FIELDS = Path(__file__).resolve().parents[1] / "schemas" / "fields"
 TRANSLATED = ("zh_Hans", "zh_Hant")
@@ -326,10 +326,10 @@ def test_every_audit_action_the_platform_writes_has_a_localized_name():
     # The log shows actions by name: one written without a name would show as a raw code.
     import re
 
-    from onething.decisions import ACTIONS
-    from onething.templating import AUDIT_ACTIONS
+    from onething.cases.decisions import ACTIONS
+    from onething.web.templating import AUDIT_ACTIONS
 
-    source = "\n".join(path.read_text() for path in Path(i18n.__file__).parent.rglob("*.py"))
+    source = "\n".join(path.read_text() for path in PACKAGE.rglob("*.py"))
     written = set(re.findall(r'AuditEntry\([^)]*?action="(\w+)"', source, re.S))
     written |= set(re.findall(r'_log\(session, [^,]+, "(\w+)"', source))
     assert {"status", "unlock", "stop", "resubmit", "submit_for_applicant"} <= written
@@ -337,7 +337,7 @@ def test_every_audit_action_the_platform_writes_has_a_localized_name():
 
 
 def test_every_task_status_has_a_localized_name():
-    from onething.models import TASK_STATUSES
-    from onething.templating import TASK_STATES
+    from onething.storage.models import TASK_STATUSES
+    from onething.web.templating import TASK_STATES
 
     assert set(TASK_STATES) == set(TASK_STATUSES)

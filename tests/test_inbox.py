@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from onething.models import Task
+from onething.storage.models import Task
 from test_admin import PASSWORD, add_account, token_of
 from test_web import PDF, fill, start, submit, upload_everything
 
@@ -147,7 +147,7 @@ def test_the_audit_log_reads_in_the_staffs_language(app, routed):
 
 
 def test_a_front_desk_application_is_on_record_as_theirs(app):
-    from onething.models import AuditEntry, Draft
+    from onething.storage.models import AuditEntry, Draft
     from test_web import ANSWERS, FORM
 
     add_account(app, "desk", "front_desk")

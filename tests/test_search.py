@@ -8,10 +8,10 @@ import re
 import pytest
 from sqlmodel import Session
 
-from onething.loader import load_catalog
-from onething.publishing import publish_catalog
-from onething.search import build_index, index_for, load_synonyms
-from onething.views.catalog import latest_versions
+from onething.guides.home import latest_versions
+from onething.guides.search import build_index, index_for, load_synonyms
+from onething.publishing.check import load_catalog
+from onething.publishing.versions import publish_catalog
 
 from conftest import DATA, SCHEMAS
 

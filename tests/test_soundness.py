@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 
-from onething.compose import compose, merged_questions
-from onething.formats import FORMAT_CHECKER
-from onething.loader import load_catalog
-from onething.text import standardize_schema
-from onething.validation import field_errors, validator_for
+from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.text import standardize_schema
+from onething.composer.compose import compose, merged_questions
+from onething.composer.validation import field_errors, validator_for
+from onething.publishing.check import load_catalog
 
 from strategies import CUSTOM_FORMATS, cache_regex_strategies
 

@@ -13,19 +13,13 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
-from onething.compose import compose
-from onething.db import DriverStatement, make_engine, migrate, session_for
-from onething.definitions import Catalog, Document
-from onething.loader import load_catalog
-from onething.models import BundleVersion, Draft, StoredFile
-from onething.publishing import bundle_of, latest_version, publish_catalog, snapshot
-from onething.workflow import (
-    DraftSubmitted,
-    create_draft,
-    find_draft,
-    save_draft,
-    token_hash,
-)
+from onething.cases.workflow import DraftSubmitted, create_draft, find_draft, save_draft, token_hash
+from onething.catalog.definitions import Catalog, Document
+from onething.composer.compose import compose
+from onething.publishing.check import load_catalog
+from onething.publishing.versions import bundle_of, latest_version, publish_catalog, snapshot
+from onething.storage.db import DriverStatement, make_engine, migrate, session_for
+from onething.storage.models import BundleVersion, Draft, StoredFile
 
 TABLES = {"bundle_version", "stored_file", "draft", "submission", "task"}
 

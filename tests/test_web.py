@@ -10,8 +10,8 @@ import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlmodel import select
 
-from onething.app import get_session
-from onething.models import Draft, StoredFile, Submission, Task
+from onething.storage.models import Draft, StoredFile, Submission, Task
+from onething.web.extensions import get_session
 
 ANSWERS = {"has_business_licence": "false", "public_gathering_place": "true",
            "fire_route": "commitment", "outdoor_signboard": "true", "sells_tobacco": "true"}
@@ -265,8 +265,8 @@ def test_a_commitment_letter_quotes_the_matters_conditions_and_is_kept(app, clie
     page = client.get(f"{draft_url}/materials").text
     assert "site-readiness" in page
     with app.app_context():
-        from onething.compose import compose
-        from onething.publishing import bundle_of, latest_version
+        from onething.composer.compose import compose
+        from onething.publishing.versions import bundle_of, latest_version
 
         version = latest_version(get_session(), "renovation-approval")
         composition = compose(bundle_of(version), {"building_status": "under_construction",

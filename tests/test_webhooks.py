@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlmodel import Session, select
 
-from onething.decisions import decide
-from onething.models import OutboxEvent, Task
-from onething.webhooks import backoff, deliver_due, set_webhook
+from onething.cases.decisions import decide
+from onething.departments.webhooks import backoff, deliver_due, set_webhook
+from onething.storage.models import OutboxEvent, Task
 from test_web import fill, start, submit, upload_everything
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import chinese_calendar
 import pytest
 
-from onething.workdays import add_working_days, is_working_day
+from onething.catalog.workdays import add_working_days, is_working_day
 
 D = dt.date
 
@@ -56,7 +56,7 @@ def test_negative_days_are_refused():
 
 
 def test_a_moment_is_shown_on_the_halls_clock():
-    from onething.workdays import china_time
+    from onething.catalog.workdays import china_time
 
     # 20:30 UTC is already the next morning in Beijing.
     moment = dt.datetime(2026, 11, 22, 20, 30, tzinfo=dt.UTC)

@@ -13,13 +13,8 @@ import chinese_calendar
 import pytest
 from sqlmodel import func, select
 
-from onething import workflow
-from onething.compose import compose
-from onething.db import session_for
-from onething.loader import load_catalog
-from onething.models import AuditEntry, Draft, StoredFile, Submission, Task
-from onething.publishing import bundle_of, publish_catalog
-from onething.workflow import (
+from onething.cases import workflow
+from onething.cases.workflow import (
     IdempotencyKeyReused,
     SubmissionRefused,
     create_draft,
@@ -30,6 +25,11 @@ from onething.workflow import (
     submit,
     tasks_of,
 )
+from onething.composer.compose import compose
+from onething.publishing.check import load_catalog
+from onething.publishing.versions import bundle_of, publish_catalog
+from onething.storage.db import session_for
+from onething.storage.models import AuditEntry, Draft, StoredFile, Submission, Task
 
 # A Monday just before the National Day holiday (1–7 October 2026).
 TODAY = dt.date(2026, 9, 28)

@@ -11,13 +11,12 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import select
 
+from onething.catalog.loader import read_meta
+from onething.catalog.problems import DefinitionError
 from onething.cli import main
-from onething.compose import compose
-from onething.loader import read_meta
-from onething.models import BundleVersion, CatalogEntry
-from onething.problems import DefinitionError
-from onething.publishing import bundle_of, latest_version
-from onething.working_catalog import (
+from onething.composer.compose import compose
+from onething.publishing.versions import bundle_of, latest_version
+from onething.publishing.working_catalog import (
     StaleEdit,
     apply_import,
     documents,
@@ -33,6 +32,7 @@ from onething.working_catalog import (
     version,
     version_diff,
 )
+from onething.storage.models import BundleVersion, CatalogEntry
 
 from conftest import DATA, SCHEMAS, apply_edits, copy_schemas
 
@@ -210,7 +210,7 @@ def test_rollback_publishes_the_old_version_again_and_a_diff_names_the_change(se
 
 
 def test_a_restart_with_changed_schemas_does_not_undo_the_database(blank_engine, tmp_path):
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     root = copy_schemas(tmp_path)
     url = blank_engine.url.render_as_string(hide_password=False)

@@ -1,6 +1,6 @@
 """The administrators' console: build, preview and publish bundles (一件事) at /admin.
 
-It edits the working catalog of `onething.working_catalog` and shows, while
+It edits the working catalog of `onething.publishing.working_catalog` and shows, while
 the administrator works, what applicants and departments will get: the
 merged form rendered with the applicants' own templates, the savings, the
 routing and each department's slice. This package imports `onething`; the

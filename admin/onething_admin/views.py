@@ -20,14 +20,13 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from onething.accounts import current_account
-from onething.app import csrf, get_session, meta_schemas, schemas_root
-from onething.compose import AnswersError, compose
-from onething.definitions import Catalog
-from onething.merge import CompositionError
-from onething.problems import DefinitionError
-from onething.text import localize
-from onething.working_catalog import (
+from onething.accounts.service import current_account
+from onething.catalog.definitions import Catalog
+from onething.catalog.problems import DefinitionError
+from onething.catalog.text import localize
+from onething.composer.compose import AnswersError, compose
+from onething.composer.merge import CompositionError
+from onething.publishing.working_catalog import (
     StaleEdit,
     documents,
     find_entry,
@@ -38,6 +37,8 @@ from onething.working_catalog import (
     save_definition,
     version_diff,
 )
+from onething.web.extensions import csrf, get_session, meta_schemas
+from onething.web.settings import schemas_root
 from onething_admin import editing
 from onething_admin.diagram import routing_diagram
 from onething_admin.editing import EditRefused
@@ -90,7 +91,7 @@ def _catalog() -> Catalog:
 
 
 def _lang() -> str:
-    from onething.i18n import current_locale
+    from onething.web.i18n import current_locale
 
     return current_locale()
 
@@ -541,8 +542,8 @@ def export_zip():
 
     from flask import send_file
 
-    from onething.models import utc_now
-    from onething.working_catalog import export
+    from onething.publishing.working_catalog import export
+    from onething.storage.models import utc_now
 
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="onething-export-") as folder:
@@ -577,7 +578,7 @@ def _upload_path(upload_id: str):
 
 
 def _plan(path):
-    from onething.working_catalog import import_folder, plan_import
+    from onething.publishing.working_catalog import import_folder, plan_import
 
     with import_folder(path) as root:
         return plan_import(get_session(), root, _metas())
@@ -624,7 +625,7 @@ def import_catalog():
 @bp.post("/catalog/import/<upload_id>")
 def apply_catalog_import(upload_id: str):
     """Import what the dry run showed, all or nothing, then offer to publish."""
-    from onething.working_catalog import apply_import
+    from onething.publishing.working_catalog import apply_import
 
     path = _upload_path(upload_id)
     # Planned again: the working catalog may have changed since the dry run.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from onething.problems import DefinitionError
-from onething.text import LOCALES, localize
+from onething.catalog.problems import DefinitionError
+from onething.catalog.text import LOCALES, localize
 
 # Exit status for definitions that were refused (click uses 2 for usage errors too:
 # both mean "what you gave me is wrong", neither is a crash).
@@ -24,7 +24,8 @@ lang_option = click.option("--lang", type=click.Choice(LOCALES), default="zh-Han
 
 
 def _load(schemas: Path | None):
-    from onething.loader import default_root, load_catalog
+    from onething.catalog.loader import default_root
+    from onething.publishing.check import load_catalog
 
     root = schemas or default_root()
     try:
@@ -65,7 +66,7 @@ def check(schemas: Path | None) -> None:
 @lang_option
 def compose_command(bundle: str, answers: str | None, as_json: bool, schemas, lang) -> None:
     """Show one bundle's merged form, materials, routing plan and savings."""
-    from onething.compose import AnswersError, compose
+    from onething.composer.compose import AnswersError, compose
 
     catalog, _ = _load(schemas)
     if bundle not in catalog.bundles:
@@ -155,7 +156,7 @@ def describe(composition, catalog, lang: str) -> str:
 @schemas_option
 def build(check_only: bool, out: Path | None, schemas: Path | None) -> None:
     """Compile schemas/ into generated/<bundle>/ (form schema, layout, routing, savings)."""
-    from onething import build as builder
+    from onething.publishing import build as builder
 
     catalog, root = _load(schemas)
     out = out or root.resolve().parent / "generated"
@@ -182,9 +183,9 @@ def build(check_only: bool, out: Path | None, schemas: Path | None) -> None:
 def diff_command(old: Path, new: Path, bundles: tuple[str, ...], answers: str | None,
                  as_json: bool) -> None:
     """Show what changes for applicants and departments between two schemas folders."""
-    from onething.compose import compose
-    from onething.diff import describe, diff_compositions
-    from onething.loader import load_catalog
+    from onething.composer.compose import compose
+    from onething.publishing.check import load_catalog
+    from onething.publishing.diff import describe, diff_compositions
 
     catalogs = []
     for root in (old, new):
@@ -219,7 +220,7 @@ def catalog() -> None:
 
 def _require_department(session, code: str) -> None:
     """Exit with a message unless the working catalog defines this department."""
-    from onething.working_catalog import find_entry
+    from onething.publishing.working_catalog import find_entry
 
     if find_entry(session, "department", code) is None:
         click.echo(f"unknown department {code!r}", err=True)
@@ -230,7 +231,7 @@ def _app_session():
     """The configured app's database session (migrating and seeding it if it is new)."""
     from sqlmodel import Session
 
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     try:
         app = create_app()
@@ -244,8 +245,8 @@ def _app_session():
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 def catalog_export(out: Path) -> None:
     """Write the working catalog as a schemas folder, the exact files that were imported."""
-    from onething.app import schemas_root
-    from onething.working_catalog import export
+    from onething.publishing.working_catalog import export
+    from onething.web.settings import schemas_root
 
     app, session = _app_session()
     with session:
@@ -261,10 +262,15 @@ def catalog_export(out: Path) -> None:
               help="Who is importing, for the history.")
 def catalog_import(source: Path, dry_run: bool, publish: bool, by: str) -> None:
     """Replace the working catalog with a schemas folder or zip: nothing if any file fails."""
-    from onething.app import schemas_root
-    from onething.loader import read_meta
-    from onething.publishing import publish_catalog
-    from onething.working_catalog import apply_import, documents, import_folder, plan_import
+    from onething.catalog.loader import read_meta
+    from onething.publishing.versions import publish_catalog
+    from onething.publishing.working_catalog import (
+        apply_import,
+        documents,
+        import_folder,
+        plan_import,
+    )
+    from onething.web.settings import schemas_root
 
     app, session = _app_session()
     with session:
@@ -285,7 +291,7 @@ def catalog_import(source: Path, dry_run: bool, publish: bool, by: str) -> None:
             sys.exit(EXIT_DEFINITIONS)
         click.echo("Imported.")
         if publish:
-            from onething.definitions import Catalog
+            from onething.catalog.definitions import Catalog
 
             versions = publish_catalog(session, Catalog(documents(session)), published_by=by)
             for version in versions:
@@ -297,9 +303,9 @@ def catalog_import(source: Path, dry_run: bool, publish: bool, by: str) -> None:
               help="Who is publishing, for the history.")
 def catalog_publish(by: str) -> None:
     """Check the whole working catalog and publish every changed bundle as a new version."""
-    from onething.app import schemas_root
-    from onething.loader import read_meta
-    from onething.working_catalog import publish_working
+    from onething.catalog.loader import read_meta
+    from onething.publishing.working_catalog import publish_working
+    from onething.web.settings import schemas_root
 
     app, session = _app_session()
     with session:
@@ -331,8 +337,8 @@ def user() -> None:
 def user_add(username: str, role: str, department: str | None, display_name: str | None,
              password: str) -> None:
     """Create an account (the password is stored only as a hash)."""
-    from onething.accounts import AccountRefused, create_account
-    from onething.models import AccountCreate
+    from onething.accounts.service import AccountRefused, create_account
+    from onething.storage.models import AccountCreate
 
     _app, session = _app_session()
     with session:
@@ -358,7 +364,7 @@ def webhook() -> None:
 @click.argument("url")
 def webhook_set(department: str, url: str) -> None:
     """Send a department's events to URL; print the new signing secret (shown only once)."""
-    from onething.webhooks import set_webhook
+    from onething.departments.webhooks import set_webhook
 
     if not url.startswith(("https://", "http://")):
         click.echo("the URL must be http(s)://", err=True)
@@ -372,7 +378,7 @@ def webhook_set(department: str, url: str) -> None:
 @webhook.command(name="deliver")
 def webhook_deliver() -> None:
     """Deliver the due webhook events once."""
-    from onething.webhooks import deliver_due
+    from onething.departments.webhooks import deliver_due
 
     _app, session = _app_session()
     with session:
@@ -390,7 +396,7 @@ def token() -> None:
 @click.option("--days", default=365, show_default=True, help="Days until it expires.")
 def token_add(department: str, name: str, days: int) -> None:
     """Create an API token for a department's system and print it (shown only once)."""
-    from onething.views.api import new_token
+    from onething.departments.api import new_token
 
     _app, session = _app_session()
     with session:
@@ -407,7 +413,7 @@ def token_add(department: str, name: str, days: int) -> None:
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
 def serve(host: str, port: int, threads: int, dev: bool) -> None:
     """Serve the web app (waitress): migrates the database and publishes the catalog first."""
-    from onething.app import create_app
+    from onething.web.app import create_app
 
     try:
         app = create_app()
@@ -427,7 +433,7 @@ def serve(host: str, port: int, threads: int, dev: bool) -> None:
     # spare. Saturation shows in response times; errors are still logged.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     if app.config["WEBHOOK_INTERVAL"]:
-        from onething.webhooks import start_deliverer
+        from onething.departments.webhooks import start_deliverer
 
         start_deliverer(app.extensions["onething.engine"], float(app.config["WEBHOOK_INTERVAL"]))
     waitress.serve(app, host=host, port=port, threads=threads, ident="onething")

@@ -15,7 +15,7 @@ from flask import abort, g, redirect, request, session, url_for
 from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from onething.models import ROLES, Account, AccountCreate
+from onething.storage.models import ROLES, Account, AccountCreate
 
 MIN_PASSWORD_LENGTH = 10
 SESSION_KEY = "account_id"
@@ -80,7 +80,7 @@ def sign_out() -> None:
 def current_account() -> Account | None:
     """The signed-in account of this request (reloaded, so a disabled one is out at once)."""
     if "account" not in g:
-        from onething.app import get_session
+        from onething.web.extensions import get_session
 
         account_id = session.get(SESSION_KEY)
         account = get_session().get(Account, account_id) if account_id else None
@@ -127,7 +127,7 @@ DEMO_ACCOUNTS = (
 
 def add_demo_accounts(session: Session) -> None:
     """Create the demo accounts that are missing (their departments must exist)."""
-    from onething.working_catalog import entries
+    from onething.publishing.working_catalog import entries
 
     departments = {e.code for e in entries(session, "department")}
     existing = set(session.exec(select(Account.username).where(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from onething.accounts import authenticate, current_account, safe_next, sign_in, sign_out
-from onething.app import csrf, get_session, limiter
+from onething.accounts.service import authenticate, current_account, safe_next, sign_in, sign_out
+from onething.web.extensions import csrf, get_session, limiter
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("auth", __name__, template_folder="templates")
 
 
 def _login_limit() -> str:

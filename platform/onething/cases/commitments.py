@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from onething.i18n import localized
+from onething.web.i18n import localized
 
 
 def commitment_letter(composition, material) -> dict:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import copy
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from onething import webhooks
-from onething.forms import get_path, set_path
-from onething.models import AuditEntry, Submission, Task, utc_now
+from onething.cases import events
+from onething.cases.forms import get_path, set_path
+from onething.storage.models import AuditEntry, Submission, Task, utc_now
 
 ACTIONS = ("accept", "approve", "reject", "supplement")
 # From which states each decision may be taken.
@@ -105,7 +106,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         elif action == "reject":
             changed += _stop(session, siblings, task)
         _aggregate(session, task.submission_id, siblings)
-        webhooks.enqueue(session, "task.status_changed", changed)
+        events.enqueue(session, "task.status_changed", changed)
         session.commit()
     except BaseException:
         session.rollback()
@@ -194,7 +195,7 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
         task.status, task.supplement = request["from"], None
         session.add_all([submission, task])
         _log(session, actor, "resubmit", task, before)
-        webhooks.enqueue(session, "task.status_changed", [task])
+        events.enqueue(session, "task.status_changed", [task])
         session.commit()
     except BaseException:
         session.rollback()
@@ -206,3 +207,19 @@ def audit_of(session: Session, task: Task) -> list[AuditEntry]:
     """The audit log of a task, oldest first."""
     return list(session.exec(select(AuditEntry).where(AuditEntry.subject == f"task:{task.id}")
                              .order_by(AuditEntry.id)).all())
+
+
+DECISION_PROBLEMS = {
+    "not_decidable": _l("This task cannot take that decision in its present state; nothing "
+                        "was changed."),
+    "certificate_number": _l("Approving needs the certificate number."),
+    "reason": _l("Refusing needs a reason the applicant can act on."),
+    "unknown_action": _l("Unknown decision."),
+    "supplement_items": _l("A correction names at least one field or material of this task, "
+                           "and only those."),
+}
+
+
+def decision_problem(refused) -> str:
+    """Why a decision was refused, localized."""
+    return str(DECISION_PROBLEMS.get(refused.code, refused.code))

@@ -12,8 +12,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from onething.formats import FORMAT_CHECKER
-from onething.layout import resolve
+from onething.catalog.formats import FORMAT_CHECKER
+from onething.composer.layout import resolve
 
 
 def fields_of(layout: dict) -> list[dict]:

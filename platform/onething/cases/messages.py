@@ -21,8 +21,8 @@ from flask_babel import lazy_gettext, lazy_pgettext, ngettext
 from flask_babel.speaklater import LazyString
 from jsonschema import ValidationError
 
-from onething.i18n import localized
-from onething.validation import FieldError
+from onething.composer.validation import FieldError
+from onething.web.i18n import localized
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from flask import current_app
 
-from onething.app import get_session
-from onething.models import StoredFile
+from onething.storage.models import StoredFile
+from onething.web.extensions import get_session
 
 # The first bytes of each accepted content type: the declared type is not trusted.
 SIGNATURES = {

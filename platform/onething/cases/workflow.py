@@ -29,11 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
-from onething import webhooks
-from onething.compose import RESERVED_KEYS, AnswersError, Composition, compose
-from onething.db import DriverStatement
-from onething.materials import MergedMaterial
-from onething.models import (
+from onething.cases import events
+from onething.catalog.workdays import add_working_days, china_today
+from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
+from onething.composer.materials import MergedMaterial
+from onething.composer.validation import FieldError, field_errors
+from onething.publishing.versions import bundle_at
+from onething.storage.db import DriverStatement
+from onething.storage.models import (
     AuditEntry,
     BundleVersion,
     Draft,
@@ -43,9 +46,6 @@ from onething.models import (
     Webhook,
     utc_now,
 )
-from onething.publishing import bundle_at
-from onething.validation import FieldError, field_errors
-from onething.workdays import add_working_days, china_today
 
 # secrets.token_urlsafe(24): 192 bits, beyond guessing even with the public id known.
 TOKEN_BYTES = 24
@@ -478,10 +478,10 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
                      for name, value in row.items()}).close()
     _MARK_SUBMITTED.execute(connection, {"draft_id": draft.id, "now": now}).close()
     # The outbox in the same transaction: an event exactly when the routing happened.
-    listening = webhooks.listening(session) if draft.webhooks else set()
+    listening = events.listening(session) if draft.webhooks else set()
     if listening & {row["department_code"] for row in rows}:
         routed = connection.execute(_TASKS_OF, {"submission_id": submission_id}).all()
-        webhooks.enqueue(session, "task.routed", routed, listening)
+        events.enqueue(session, "task.routed", routed, listening)
     if clerk is not None:
         session.add(AuditEntry(actor=clerk, action="submit_for_applicant",
                                subject=f"submission:{submission_id}",

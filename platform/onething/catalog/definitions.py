@@ -2,7 +2,7 @@
 
 A Catalog is built from plain JSON documents, whether they come from files in
 `schemas/` or from published versions in the database. It does not validate:
-`onething.check` does, and `onething.loader.load_catalog` refuses a catalog
+`onething.publishing.check` does, and `onething.publishing.check.load_catalog` refuses a catalog
 with problems.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from onething.text import localize, standardize_schema
+from onething.catalog.text import localize, standardize_schema
 
 FIELD_BASE = "https://onething.example/fields/"
 META_BASE = "https://onething.example/meta/"

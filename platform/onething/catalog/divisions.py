@@ -20,7 +20,7 @@ SUGGESTIONS = 12
 
 
 def _table_path() -> Path:
-    from onething.loader import default_root
+    from onething.catalog.loader import default_root
 
     return default_root() / "divisions.json"
 

@@ -25,7 +25,7 @@ import re
 
 import jsonschema
 
-from onething.workdays import china_today
+from onething.catalog.workdays import china_today
 
 __all__ = [
     "FORMAT_CHECKER",

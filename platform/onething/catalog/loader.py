@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from onething.definitions import Catalog, Document
-from onething.problems import DefinitionError, Problem
+from onething.catalog.definitions import Document
+from onething.catalog.problems import Problem
 
 # Where each kind of definition lives under schemas/.
 FOLDERS = {
@@ -23,7 +23,7 @@ def default_root() -> Path:
     """The schemas folder: $ONETHING_SCHEMAS, the repository's, or the copy in the wheel."""
     if os.environ.get("ONETHING_SCHEMAS"):
         return Path(os.environ["ONETHING_SCHEMAS"])
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # onething/
     repository = package.parents[1] / "schemas"
     return repository if (repository / "meta").is_dir() else package / "_schemas"
 
@@ -89,18 +89,3 @@ def read_meta(root: Path) -> dict[str, dict]:
         path.stem: json.loads(path.read_text(encoding="utf-8"))
         for path in sorted((root / "meta").glob("*.json"))
     }
-
-
-def load_catalog(root: Path | None = None) -> Catalog:
-    """Read and check a schemas folder; a broken one raises DefinitionError with every problem."""
-    from onething.check import check_documents
-
-    root = Path(root) if root is not None else default_root()
-    documents, problems = read_documents(root)
-    if not (root / "meta").is_dir():
-        # Nothing can be checked without the meta-schemas; the folder's problem says why.
-        raise DefinitionError(problems)
-    problems += check_documents(documents, read_meta(root), expected_names=True)
-    if problems:
-        raise DefinitionError(problems)
-    return Catalog(documents)

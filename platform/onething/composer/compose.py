@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from onething.definitions import FIELD_BASE, Bundle, Matter, canonical_json
-from onething.layout import build_layout
-from onething.materials import MergedMaterial, merge_materials
-from onething.merge import TIGHTENING, CompositionError, Site, Use, merge_constraints
-from onething.routing import RoutingPlan, plan_routing
-from onething.savings import Savings, compute_savings
-from onething.scenario import all_of, answer_errors, any_of, holds
-from onething.text import standardize_schema
+from onething.catalog.definitions import FIELD_BASE, Bundle, Matter, canonical_json
+from onething.catalog.text import standardize_schema
+from onething.composer.layout import build_layout
+from onething.composer.materials import MergedMaterial, merge_materials
+from onething.composer.merge import TIGHTENING, CompositionError, Site, Use, merge_constraints
+from onething.composer.routing import RoutingPlan, plan_routing
+from onething.composer.savings import Savings, compute_savings
+from onething.composer.scenario import all_of, answer_errors, any_of, holds
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Top-level keys of a submission that are not shared fields.

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
-from onething.definitions import FIELD_BASE
-from onething.text import as_map
+from onething.catalog.definitions import FIELD_BASE
+from onething.catalog.text import as_map
 
 SECTIONS = {
     "applicant": {"zh-Hans": "申请人信息", "zh-Hant": "申請人資訊", "en": "Applicant"},

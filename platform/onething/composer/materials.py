@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from onething.scenario import all_of, any_of, holds
+from onething.composer.scenario import all_of, any_of, holds
 
 NECESSITY_ORDER = {"optional": 0, "deferrable": 1, "required": 2}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from onething.problems import Problem
+from onething.catalog.problems import Problem
 
 # Keywords a matter may put beside a shared field's $ref: each can only narrow it.
 TIGHTENING = (

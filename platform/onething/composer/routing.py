@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from onething.merge import CompositionError, Site
+from onething.composer.merge import CompositionError, Site
 
 # 行政许可法 art. 42: joint handling (统一/联合/集中办理) must decide within 45 working days.
 JOINT_HANDLING_LIMIT_DAYS = 45

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from onething.scenario import holds
+from onething.composer.scenario import holds
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from onething.definitions import canonical_json
-from onething.formats import FORMAT_CHECKER
+from onething.catalog.definitions import canonical_json
+from onething.catalog.formats import FORMAT_CHECKER
 
 # Keywords whose subschemas are evaluated against the same answers object.
 _SAME_INSTANCE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else")

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
-from onething.formats import FORMAT_CHECKER, is_resident_id, is_uscc
+from onething.catalog.formats import FORMAT_CHECKER, is_resident_id, is_uscc
 
 # The named formats with check digits, for the compiled validator (python-jsonschema
 # gets the same functions through FORMAT_CHECKER).

@@ -19,8 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from onething.app import get_session
-from onething.models import (
+from onething.storage.models import (
     MAX_ROW_ID,
     TASK_STATUSES,
     ApiDecision,
@@ -29,6 +28,7 @@ from onething.models import (
     Task,
     utc_now,
 )
+from onething.web.extensions import get_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -126,7 +126,7 @@ def material(task_id: int, material_id: str):
     """Download one uploaded material of the task's slice."""
     from flask import send_file
 
-    from onething.uploads import slice_material
+    from onething.cases.uploads import slice_material
 
     task = _task(task_id)
     found = slice_material(task, material_id) if task is not None else None
@@ -140,8 +140,7 @@ def material(task_id: int, material_id: str):
 @bp.post("/tasks/<row_id:task_id>/decisions")
 def post_decision(task_id: int):
     """Take a decision; the same idempotency key always gets the first answer."""
-    from onething.decisions import DecisionRefused, decide
-    from onething.templating import decision_problem
+    from onething.cases.decisions import DecisionRefused, decide, decision_problem
 
     session = get_session()
     found = _task(task_id)

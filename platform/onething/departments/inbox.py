@@ -11,15 +11,15 @@ from flask import Blueprint, abort, render_template, request, send_file
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from onething.accounts import current_account, role_required
-from onething.app import csrf, get_session
-from onething.compose import compose
-from onething.models import TASK_STATUSES, BundleVersion, Submission, Task
-from onething.publishing import bundle_of, get_version
-from onething.uploads import slice_material, store_upload
-from onething.workdays import add_working_days, china_today
+from onething.accounts.service import current_account, role_required
+from onething.cases.uploads import slice_material, store_upload
+from onething.catalog.workdays import add_working_days, china_today
+from onething.composer.compose import compose
+from onething.publishing.versions import bundle_of, get_version
+from onething.storage.models import TASK_STATUSES, BundleVersion, Submission, Task
+from onething.web.extensions import csrf, get_session
 
-bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 
 # A task due within this many working days is highlighted as soon due.
 SOON_DAYS = 2
@@ -91,7 +91,7 @@ def task(task_id: int):
 
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200):
-    from onething.decisions import ALLOWED, audit_of
+    from onething.cases.decisions import ALLOWED, audit_of
 
     session = get_session()
     submission = session.get(Submission, task.submission_id)
@@ -120,7 +120,7 @@ def material(task_id: int, material_id: str):
 @bp.post("/tasks/<row_id:task_id>/decide")
 def decide_task(task_id: int):
     """Accept, approve (with a certificate number) or reject (with a reason) a task."""
-    from onething.decisions import DecisionRefused, decide
+    from onething.cases.decisions import DecisionRefused, decide
 
     task = _own_task(task_id)
     form = request.form

@@ -22,11 +22,11 @@ import json
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
-from onething.models import OutboxEvent, Task, Webhook, utc_now
+from onething.storage.models import OutboxEvent, Webhook, utc_now
 
 MAX_BACKOFF = dt.timedelta(minutes=15)
 GIVE_UP_AFTER = dt.timedelta(days=3)
@@ -44,27 +44,6 @@ def set_webhook(session: Session, department: str, url: str) -> str:
     session.add(hook)
     session.commit()
     return secret
-
-
-def listening(session: Session) -> set[str]:
-    """The departments whose systems want events."""
-    return set(session.exec(select(Webhook.department_code).where(
-        col(Webhook.active).is_(True))).all())
-
-
-def enqueue(session: Session, event: str, tasks: Iterable[Task],
-            departments: set[str] | None = None) -> None:
-    """Add one event per task for departments with a webhook (the caller commits)."""
-    tasks = list(tasks)
-    if not tasks:
-        return
-    listening_ = listening(session) if departments is None else departments
-    for task in tasks:
-        if task.department_code in listening_:
-            session.add(OutboxEvent(
-                delivery_id=secrets.token_hex(16), department_code=task.department_code,
-                event=event, payload={"task_id": task.id, "submission_id": task.submission_id,
-                                      "matter": task.matter_code, "status": task.status}))
 
 
 def signature(secret: str, body: bytes) -> str:

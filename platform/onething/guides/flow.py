@@ -22,8 +22,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
 
-from onething.routing import RoutingPlan, Step
-from onething.templating import department_name, matter_name
+from onething.composer.routing import RoutingPlan, Step
+from onething.web.i18n import department_name, matter_name
 
 WIDTH = 360
 PAD = 12

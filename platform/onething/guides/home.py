@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlmodel import func, select
 
-from onething.app import get_session
-from onething.compose import compose
-from onething.models import BundleVersion
-from onething.publishing import WITHOUT_SNAPSHOT, bundle_of
+from onething.composer.compose import compose
+from onething.publishing.versions import WITHOUT_SNAPSHOT, bundle_of
+from onething.storage.models import BundleVersion
+from onething.web.extensions import get_session
 
-bp = Blueprint("catalog", __name__)
+bp = Blueprint("catalog", __name__, template_folder="templates")
 
 
 def latest_versions(session) -> list[BundleVersion]:

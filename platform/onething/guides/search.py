@@ -39,8 +39,8 @@ from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
-from onething.definitions import Bundle, Matter
-from onething.text import LOCALES, localize
+from onething.catalog.definitions import Bundle, Matter
+from onething.catalog.text import LOCALES, localize
 
 with warnings.catch_warnings():
     # jieba 0.42 imports pkg_resources, which newer setuptools deprecates with a warning
@@ -64,7 +64,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]+")
 
 
 def _synonyms_path() -> Path:
-    from onething.loader import default_root
+    from onething.catalog.loader import default_root
 
     return default_root() / "synonyms.json"
 
@@ -342,7 +342,7 @@ _INDEX_LOCK = threading.Lock()
 
 def index_for(versions) -> SearchIndex:
     """The index of a set of published versions, built once and kept until the set changes."""
-    from onething.publishing import bundle_of
+    from onething.publishing.versions import bundle_of
 
     ordered = sorted(versions, key=lambda v: (v.published_at, v.id or 0))
     key = tuple((v.bundle_code, v.digest) for v in ordered)

@@ -23,21 +23,21 @@ import segno
 from flask import Blueprint, Response, render_template, request
 from flask_babel import lazy_gettext
 
-from onething.app import get_session, htmx
-from onething.compose import compose
-from onething.definitions import Bundle, Matter
-from onething.flow import days_text, flow_svg
-from onething.forms import parse_form
-from onething.i18n import localized
-from onething.materials import merge_materials
-from onething.models import BundleVersion
-from onething.publishing import bundle_of, latest_version
-from onething.search import index_for
-from onething.views import public_url
-from onething.views.catalog import latest_versions
-from onething.views.start import preview, question_layout
+from onething.cases.forms import parse_form
+from onething.cases.views import public_url
+from onething.cases.views.start import preview, question_layout
+from onething.catalog.definitions import Bundle, Matter
+from onething.composer.compose import compose
+from onething.composer.materials import merge_materials
+from onething.guides.flow import days_text, flow_svg
+from onething.guides.home import latest_versions
+from onething.guides.search import index_for
+from onething.publishing.versions import bundle_of, latest_version
+from onething.storage.models import BundleVersion
+from onething.web.extensions import get_session, htmx
+from onething.web.i18n import localized
 
-bp = Blueprint("guides", __name__)
+bp = Blueprint("guides", __name__, template_folder="templates")
 
 # Codes are at most 64 characters (schemas/meta/common.json): longer ones need no lookup.
 CODE_MAX_LENGTH = 64

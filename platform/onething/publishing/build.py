@@ -12,8 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from onething.compose import compose
-from onething.definitions import Catalog
+from onething.catalog.definitions import Catalog
+from onething.composer.compose import compose
 
 OUTPUTS = {
     "form.schema.json": lambda c: c.schema,

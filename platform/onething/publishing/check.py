@@ -15,6 +15,7 @@ and the matters at fault. The rules, in order:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,14 +23,21 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
-from onething.compose import RESERVED_KEYS, AnswersError, compose, is_shared, merged_questions
-from onething.definitions import FIELD_BASE, Catalog, Document
-from onething.formats import FORMAT_CHECKER
-from onething.merge import ANNOTATIONS, TIGHTENING, CompositionError
-from onething.problems import Problem, pointer
-from onething.routing import JOINT_HANDLING_LIMIT_DAYS
-from onething.scenario import named_questions
-from onething.text import standardize_schema
+from onething.catalog.definitions import FIELD_BASE, Catalog, Document
+from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.loader import default_root, read_documents, read_meta
+from onething.catalog.problems import DefinitionError, Problem, pointer
+from onething.catalog.text import standardize_schema
+from onething.composer.compose import (
+    RESERVED_KEYS,
+    AnswersError,
+    compose,
+    is_shared,
+    merged_questions,
+)
+from onething.composer.merge import ANNOTATIONS, TIGHTENING, CompositionError
+from onething.composer.routing import JOINT_HANDLING_LIMIT_DAYS
+from onething.composer.scenario import named_questions
 
 LEVELS = ("province", "city", "district", "town", "village")
 # Matters and bundles share one namespace of codes: both get a guide at /g/<code>.
@@ -370,3 +378,16 @@ def _check_compositions(catalog: Catalog) -> list[Problem]:
                 f"{JOINT_HANDLING_LIMIT_DAYS} allowed for joint handling (行政许可法 art. 42)",
                 tuple(plan.critical_path)))
     return problems
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    """Read and check a schemas folder; a broken one raises DefinitionError with every problem."""
+    root = Path(root) if root is not None else default_root()
+    documents, problems = read_documents(root)
+    if not (root / "meta").is_dir():
+        # Nothing can be checked without the meta-schemas; the folder's problem says why.
+        raise DefinitionError(problems)
+    problems += check_documents(documents, read_meta(root), expected_names=True)
+    if problems:
+        raise DefinitionError(problems)
+    return Catalog(documents)

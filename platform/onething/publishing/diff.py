@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from onething.definitions import canonical_json
-from onething.text import localize
+from onething.catalog.definitions import canonical_json
+from onething.catalog.text import localize
 
 # What a diff is grouped by, in the order people read it.
 AREAS = ("questions", "fields", "materials", "routing", "time limits")

@@ -12,8 +12,8 @@ from __future__ import annotations
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from onething.definitions import Bundle, Catalog, Document
-from onething.models import BundleVersion
+from onething.catalog.definitions import Bundle, Catalog, Document
+from onething.storage.models import BundleVersion
 
 # Bundles rebuilt from snapshots, by code and digest. Catalog and compose are pure,
 # so one rebuilt Bundle serves every request on that version.

@@ -28,14 +28,19 @@ from pathlib import Path
 
 from sqlmodel import Session, col, delete, select
 
-from onething.check import GUIDE_KINDS, check_documents, meta_validators, schema_errors
-from onething.compose import compose
-from onething.definitions import Catalog, Document
-from onething.diff import diff_compositions
-from onething.loader import FOLDERS, Source, read_meta, read_sources
-from onething.models import BundleVersion, CatalogEntry, utc_now
-from onething.problems import DefinitionError, Problem
-from onething.publishing import WITHOUT_SNAPSHOT, bundle_of, latest_version, publish_catalog
+from onething.catalog.definitions import Catalog, Document
+from onething.catalog.loader import FOLDERS, Source, read_meta, read_sources
+from onething.catalog.problems import DefinitionError, Problem
+from onething.composer.compose import compose
+from onething.publishing.check import GUIDE_KINDS, check_documents, meta_validators, schema_errors
+from onething.publishing.diff import diff_compositions
+from onething.publishing.versions import (
+    WITHOUT_SNAPSHOT,
+    bundle_of,
+    latest_version,
+    publish_catalog,
+)
+from onething.storage.models import BundleVersion, CatalogEntry, utc_now
 
 # Documents of the working catalog are named like the files of the repository's folder.
 SHOWN_ROOT = "schemas"
@@ -362,3 +367,16 @@ def version_diff(older: BundleVersion, newer: BundleVersion, answers: dict | Non
     """What changes for applicants and departments from one version to another."""
     return diff_compositions(compose(bundle_of(older), answers),
                              compose(bundle_of(newer), answers), locale)
+
+
+def seed_and_publish(session, root: Path) -> None:
+    """Load an empty working catalog from a schemas folder and publish it (first start).
+
+    Once seeded, the database owns the catalog: later changes come through the
+    console or `onething catalog import`, so a restart never undoes a publish.
+    """
+    if not is_empty(session):
+        return
+    plan = seed(session, root, seeded_by="schemas/")
+    publish_catalog(session, Catalog([source.document for source in plan.sources]),
+                    published_by="schemas/")

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import NullType
 from sqlmodel import Session
 
-import onething.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import onething.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -6,23 +6,14 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template, request, session
-from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from onething import i18n, templating
-from onething.session_cookie import SessionCookie
-from onething.settings import defaults
-
-htmx = HTMX()
-# CSRF tokens guard every form of a signed-in page; blueprints for signed-in people call
-# csrf.protect() (applicants' pages are reached by secret links, not by a session).
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+from onething.web import i18n, templating
+from onething.web.extensions import close_session, csrf, htmx, limiter
+from onething.web.session_cookie import SessionCookie
+from onething.web.settings import defaults, schemas_root
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -70,8 +61,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     templating.init_app(app)
     _init_database(app)
 
-    from onething import guides
-    from onething.views import api, auth, catalog, divisions, drafts, inbox, start, status
+    from onething.accounts import views as auth
+    from onething.cases.views import divisions, drafts, start, status
+    from onething.departments import api, inbox
+    from onething.guides import home as catalog
+    from onething.guides import views as guides
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(start.bp)
@@ -88,7 +82,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     onething_admin.init_app(app)
     app.register_error_handler(HTTPException, _error_page)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_session)
 
     @app.before_request
     def refuse_nul_characters():
@@ -128,7 +122,7 @@ class RowIdConverter(IntegerConverter):
     """`<row_id:name>`: a row id, 1 up to MAX_ROW_ID; any other number matches no route (404)."""
 
     def __init__(self, url_map, *args, **kwargs):
-        from onething.models import MAX_ROW_ID
+        from onething.storage.models import MAX_ROW_ID
 
         super().__init__(url_map, min=1, max=MAX_ROW_ID)
 
@@ -137,7 +131,7 @@ def default_instance_path() -> Path:
     """$ONETHING_INSTANCE_PATH, else instance/ at the root of a repository checkout."""
     if os.environ.get("ONETHING_INSTANCE_PATH"):
         return Path(os.environ["ONETHING_INSTANCE_PATH"]).resolve()
-    repository = Path(__file__).resolve().parents[2]
+    repository = Path(__file__).resolve().parents[3]
     if (repository / "schemas" / "meta").is_dir():
         return repository / "instance"
     return Path.cwd() / "instance"
@@ -156,7 +150,8 @@ def _init_database(app: Flask) -> None:
     """Migrate the database; on first start, seed the working catalog and publish it."""
     from sqlmodel import Session
 
-    from onething.db import make_engine, migrate
+    from onething.publishing.working_catalog import seed_and_publish
+    from onething.storage.db import make_engine, migrate
 
     engine = make_engine(app.config["DATABASE_URL"], pool_size=app.config["DATABASE_POOL_SIZE"])
     migrate(engine)
@@ -165,67 +160,15 @@ def _init_database(app: Flask) -> None:
         with Session(engine) as session:
             seed_and_publish(session, schemas_root(app))
             if app.config.get("DEMO_ACCOUNTS"):
-                from onething.accounts import add_demo_accounts
+                from onething.accounts.service import add_demo_accounts
 
                 add_demo_accounts(session)
-
-
-def schemas_root(app: Flask) -> Path:
-    """The schemas folder of this app: the SCHEMAS setting, else the platform's own."""
-    from onething.loader import default_root
-
-    return Path(app.config.get("SCHEMAS") or default_root())
-
-
-def meta_schemas(app: Flask) -> dict[str, dict]:
-    """The meta-schemas of this app's schemas folder, read once (they are platform files)."""
-    from onething.loader import read_meta
-
-    if "onething.metas" not in app.extensions:
-        app.extensions["onething.metas"] = read_meta(schemas_root(app))
-    return app.extensions["onething.metas"]
-
-
-def seed_and_publish(session, root: Path) -> None:
-    """Load an empty working catalog from a schemas folder and publish it (first start).
-
-    Once seeded, the database owns the catalog: later changes come through the
-    console or `onething catalog import`, so a restart never undoes a publish.
-    """
-    from onething.definitions import Catalog
-    from onething.publishing import publish_catalog
-    from onething.working_catalog import is_empty, seed
-
-    if not is_empty(session):
-        return
-    plan = seed(session, root, seeded_by="schemas/")
-    publish_catalog(session, Catalog([source.document for source in plan.sources]),
-                    published_by="schemas/")
-
-
-def get_session():
-    """The request's database session, opened on first use and closed in teardown."""
-    from flask import current_app
-
-    from onething.db import session_for
-
-    if "db_session" not in g:
-        g.db_session = session_for(current_app.extensions["onething.engine"])
-    return g.db_session
-
-
-def _close_session(exception: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        if exception is not None:
-            session.rollback()
-        session.close()
 
 
 def _error_page(error: HTTPException):
     """Render HTTP errors as localized pages (or just the message for htmx; JSON for the API)."""
     if request.path.startswith("/api/"):
-        from onething.templating import error_text
+        from onething.web.templating import error_text
 
         response = jsonify({"error": error.name.lower().replace(" ", "_"),
                             "message": error_text(error)})

@@ -48,14 +48,14 @@ from babel.messages.pofile import read_po
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale
 
-from onething.text import DEFAULT_LOCALE, LOCALES, localize
+from onething.catalog.text import DEFAULT_LOCALE, LOCALES, localize
 
 # flask_babel caches loaded translations per locale on this instance: every app of one
 # process shares the catalogs below.
 babel = Babel()
 
 # Where the .po files live, inside the package so that an installed wheel has them.
-CATALOGS = Path(__file__).resolve().parent / "translations"
+CATALOGS = Path(__file__).resolve().parents[1] / "translations"
 DOMAIN = "messages"
 
 # Our locale codes (BCP 47, as in definitions and <html lang>) and Babel's identifiers
@@ -200,3 +200,15 @@ def init_app(app) -> None:
         locales=LOCALES,
         locale_names=LOCALE_NAMES,
     )
+
+
+def department_name(code: str, catalog) -> str:
+    """A department's name in the current locale (its code if unknown)."""
+    department = catalog.departments.get(code)
+    return localized(department.data.get("short_name") or department.name) if department else code
+
+
+def matter_name(code: str, catalog) -> str:
+    """A matter's name in the current locale."""
+    matter = catalog.matters.get(code)
+    return localized(matter.name) if matter else code

@@ -8,7 +8,11 @@ variables. A test fails when a setting is missing from the README.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,10 @@ SETTINGS = [
 def defaults() -> dict[str, Any]:
     """The default value of every setting, for app.config."""
     return {setting.name: setting.default for setting in SETTINGS}
+
+
+def schemas_root(app: Flask) -> Path:
+    """The schemas folder of this app: the SCHEMAS setting, else the platform's own."""
+    from onething.catalog.loader import default_root
+
+    return Path(app.config.get("SCHEMAS") or default_root())

@@ -7,13 +7,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from onething.commitments import commitment_letter
-from onething.divisions import full_name
-from onething.forms import get_path, resolved_field
-from onething.i18n import colon, current_locale, join_list, localized
-from onething.layout import options
-from onething.messages import message_for
-from onething.workdays import china_time
+from onething.cases.commitments import commitment_letter
+from onething.cases.decisions import decision_problem
+from onething.cases.forms import get_path, resolved_field
+from onething.cases.messages import message_for
+from onething.cases.views.divisions import division_note
+from onething.catalog.workdays import china_time
+from onething.composer.layout import options
+from onething.web.i18n import colon, department_name, join_list, localized, matter_name
 
 UPLOAD_PROBLEMS = {
     "too_large": _l("The file is larger than allowed."),
@@ -43,15 +44,6 @@ AUDIT_ACTIONS = {
     "start_for_applicant": _l("Started at the front desk for the applicant"),
     "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
 }
-DECISION_PROBLEMS = {
-    "not_decidable": _l("This task cannot take that decision in its present state; nothing "
-                        "was changed."),
-    "certificate_number": _l("Approving needs the certificate number."),
-    "reason": _l("Refusing needs a reason the applicant can act on."),
-    "unknown_action": _l("Unknown decision."),
-    "supplement_items": _l("A correction names at least one field or material of this task, "
-                           "and only those."),
-}
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {
     "draft": _l("This draft link is not valid. Open the link you were given, or start again."),
@@ -59,18 +51,6 @@ NOT_FOUND = {
     "bundle": _l("This service is not published."),
     "task": _l("No task of your department matches."),
 }
-
-
-def department_name(code: str, catalog) -> str:
-    """A department's name in the current locale (its code if unknown)."""
-    department = catalog.departments.get(code)
-    return localized(department.data.get("short_name") or department.name) if department else code
-
-
-def matter_name(code: str, catalog) -> str:
-    """A matter's name in the current locale."""
-    matter = catalog.matters.get(code)
-    return localized(matter.name) if matter else code
 
 
 def field_message(composition, error) -> str:
@@ -112,22 +92,9 @@ def display_value(entry: dict, value) -> str:
     return choices.get(repr(value), str(value))
 
 
-def division_note(code) -> str | None:
-    """What a division code names, said under its field: the place, or that none is known."""
-    if not isinstance(code, str) or not code:
-        return None
-    return full_name(code, current_locale()) or _(
-        "No division in the platform's table has this code: please check it.")
-
-
 def task_state(task) -> str:
     """A task's state for the applicant."""
     return task_state_name(task.status)
-
-
-def decision_problem(refused) -> str:
-    """Why a decision was refused, localized."""
-    return str(DECISION_PROBLEMS.get(refused.code, refused.code))
 
 
 def task_state_name(status: str) -> str:
@@ -171,7 +138,7 @@ def error_text(error: HTTPException) -> str:
 
 def resume_link(draft) -> str:
     """The secret link that opens a draft on another device."""
-    from onething.views import DRAFTS, remembered
+    from onething.cases.views import DRAFTS, remembered
 
     token = remembered(DRAFTS, draft.public_id) or ""
     return url_for("drafts.form", public_id=draft.public_id, token=token, _external=True)

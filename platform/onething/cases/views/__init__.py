@@ -1,14 +1,14 @@
-"""The applicants' web: one blueprint per feature, with helpers they share."""
+"""The applicants' pages: a blueprint per step (start, drafts, status, divisions), and helpers."""
 
 from __future__ import annotations
 
 from flask import abort, current_app, request, session, url_for
 
-from onething.app import get_session
-from onething.compose import compose
-from onething.models import Draft
-from onething.publishing import bundle_of, get_version
-from onething.workflow import find_draft
+from onething.cases.workflow import find_draft
+from onething.composer.compose import compose
+from onething.publishing.versions import bundle_of, get_version
+from onething.storage.models import Draft
+from onething.web.extensions import get_session
 
 # The tokens this browser holds, kept in the signed session cookie so that a resume
 # link or a receipt link is needed only once per device.
@@ -49,7 +49,7 @@ def _pairs(store: str) -> list[list[str]]:
 
 def front_desk_clerk() -> str | None:
     """The signed-in front-desk clerk acting for an applicant, if the request has one."""
-    from onething.accounts import current_account
+    from onething.accounts.service import current_account
 
     account = current_account()
     return account.username if account is not None and account.role == "front_desk" else None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
-from onething.divisions import search
-from onething.i18n import current_locale
+from onething.catalog.divisions import full_name, search
+from onething.web.i18n import current_locale
 
-bp = Blueprint("divisions", __name__)
+bp = Blueprint("divisions", __name__, template_folder="../templates")
 
 
 @bp.get("/divisions")
@@ -17,3 +18,11 @@ def suggest():
     query = request.args.get(request.args.get("field", ""), "")
     return render_template("_division_options.html",
                            divisions=search(query[:40], locale=current_locale()))
+
+
+def division_note(code) -> str | None:
+    """What a division code names, said under its field: the place, or that none is known."""
+    if not isinstance(code, str) or not code:
+        return None
+    return full_name(code, current_locale()) or _(
+        "No division in the platform's table has this code: please check it.")

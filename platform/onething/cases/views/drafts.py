@@ -17,9 +17,8 @@ from flask import (
 from sqlmodel import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from onething.app import get_session, htmx
-from onething.commitments import commitment_letter, letter_text
-from onething.forms import (
+from onething.cases.commitments import commitment_letter, letter_text
+from onething.cases.forms import (
     check_field,
     fields_of,
     get_path,
@@ -27,11 +26,8 @@ from onething.forms import (
     parse_field,
     parse_form,
 )
-from onething.models import Submission
-from onething.templating import division_note
-from onething.uploads import store_upload, uploaded_entry
-from onething.validation import FieldError, field_errors
-from onething.views import (
+from onething.cases.uploads import store_upload, uploaded_entry
+from onething.cases.views import (
     DRAFTS,
     SUBMISSIONS,
     composition_of,
@@ -41,9 +37,13 @@ from onething.views import (
     remembered,
     version_of,
 )
-from onething.workflow import SubmissionRefused, read_draft, save_draft, submit
+from onething.cases.views.divisions import division_note
+from onething.cases.workflow import SubmissionRefused, read_draft, save_draft, submit
+from onething.composer.validation import FieldError, field_errors
+from onething.storage.models import Submission
+from onething.web.extensions import get_session, htmx
 
-bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>")
+bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>", template_folder="../templates")
 
 
 def changes_between(old: dict, new: dict) -> dict:

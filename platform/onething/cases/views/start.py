@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from onething.app import get_session, htmx
-from onething.compose import AnswersError, compose, merged_questions
-from onething.forms import parse_form
-from onething.layout import describe_field
-from onething.publishing import bundle_of, latest_version
-from onething.scenario import answer_errors, holds
-from onething.validation import FieldError
-from onething.views import DRAFTS, front_desk_clerk, remember
-from onething.workflow import create_draft
+from onething.cases.forms import parse_form
+from onething.cases.views import DRAFTS, front_desk_clerk, remember
+from onething.cases.workflow import create_draft
+from onething.composer.compose import AnswersError, compose, merged_questions
+from onething.composer.layout import describe_field
+from onething.composer.scenario import answer_errors, holds
+from onething.composer.validation import FieldError
+from onething.publishing.versions import bundle_of, latest_version
+from onething.web.extensions import get_session, htmx
 
-bp = Blueprint("start", __name__)
+bp = Blueprint("start", __name__, template_folder="../templates")
 
 
 def question_layout(bundle) -> dict:

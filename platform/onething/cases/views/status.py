@@ -15,13 +15,13 @@ from flask import (
     url_for,
 )
 
-from onething.app import get_session
-from onething.compose import compose
-from onething.publishing import bundle_of, get_version
-from onething.views import SUBMISSIONS, public_url, remember, remembered
-from onething.workflow import find_submission, tasks_of
+from onething.cases.views import SUBMISSIONS, public_url, remember, remembered
+from onething.cases.workflow import find_submission, tasks_of
+from onething.composer.compose import compose
+from onething.publishing.versions import bundle_of, get_version
+from onething.web.extensions import get_session
 
-bp = Blueprint("status", __name__, url_prefix="/s")
+bp = Blueprint("status", __name__, url_prefix="/s", template_folder="../templates")
 
 
 def load_submission(tracking_number: str):
@@ -77,11 +77,11 @@ def qr(tracking_number: str):
 @bp.route("/<tracking_number>/corrections/<row_id:task_id>", methods=["GET", "POST"])
 def correction(tracking_number: str, task_id: int):
     """A department's request for correction (补正): only the fields and materials it named."""
-    from onething.decisions import DecisionRefused, resubmit
-    from onething.forms import fields_of, get_path, parse_field, set_path
-    from onething.models import Task
-    from onething.uploads import store_upload, uploaded_entry
-    from onething.validation import field_errors
+    from onething.cases.decisions import DecisionRefused, resubmit
+    from onething.cases.forms import fields_of, get_path, parse_field, set_path
+    from onething.cases.uploads import store_upload, uploaded_entry
+    from onething.composer.validation import field_errors
+    from onething.storage.models import Task
 
     submission, _token = load_submission(tracking_number)
     task = get_session().get(Task, task_id)
@@ -130,8 +130,8 @@ def certificate(tracking_number: str, task_id: int):
     """Download an issued certificate's file, once it is released to the applicant."""
     from flask import send_file
 
-    from onething.models import Task
-    from onething.uploads import stored_path
+    from onething.cases.uploads import stored_path
+    from onething.storage.models import Task
 
     submission, _token = load_submission(tracking_number)
     task = get_session().get(Task, task_id)

@@ -1,6 +1,6 @@
 """Alembic environment: the storage tables of SQLModel.metadata, on SQLite or PostgreSQL.
 
-`onething.db.migrate(engine)` passes its connection in `config.attributes`;
+`onething.storage.db.migrate(engine)` passes its connection in `config.attributes`;
 the `alembic` command line (with `-x url=...` or sqlalchemy.url) works too.
 """
 
@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import onething.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import onething.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -47,7 +47,7 @@ def run_online() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    from onething.db import make_engine
+    from onething.storage.db import make_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
