@@ -154,3 +154,31 @@ def test_department_commands_refuse_an_unknown_department(tmp_path, monkeypatch,
     known = invoke(*[part.format(department="qd-amr") for part in command])
     assert known.exit_code == 0, known.output
 
+
+@pytest.mark.parametrize(("role", "extra"), [
+    ("administrator", []),
+    ("department_staff", ["--department", "qd-amr"]),
+    ("front_desk", ["--name", "王小明"]),
+])
+def test_user_add_creates_an_account_that_signs_in(tmp_path, monkeypatch, role, extra):
+    monkeypatch.setenv("ONETHING_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
+    result = CliRunner().invoke(main, ["user", "add", "lin", "--role", role, *extra],
+                                input="a long password\na long password\n")
+    assert result.exit_code == 0, result.output
+    assert f"created {role} lin" in result.output
+
+    from onething.web.app import create_app
+
+    app = create_app()
+    client = app.test_client()
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))[1]
+    signed_in = client.post("/login", data={"username": "lin", "password": "a long password",
+                                            "csrf_token": token})
+    assert signed_in.status_code == 302
+    assert "/login" not in signed_in.headers["Location"]
+    again = CliRunner().invoke(main, ["user", "add", "lin", "--role", role, *extra],
+                               input="a long password\na long password\n")
+    assert again.exit_code == EXIT_DEFINITIONS
+    app.extensions["onething.engine"].dispose()

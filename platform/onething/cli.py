@@ -351,7 +351,9 @@ def user_add(username: str, role: str, department: str | None, display_name: str
         except AccountRefused as refused:
             click.echo(str(refused), err=True)
             sys.exit(EXIT_DEFINITIONS)
-    click.echo(f"created {account.role} {account.username}")
+        # Inside the session: the commit expired the account, and a closed session could
+        # not load its attributes again (DetachedInstanceError after the account was made).
+        click.echo(f"created {account.role} {account.username}")
 
 
 @main.group()
