@@ -84,3 +84,22 @@ def test_the_review_shows_the_place_beside_the_code(client):
     assert "所在地区 370202 山东省青岛市市南区；详细地址 香港中路10号" in \
         client.get(f"{draft_url}/review").text
 
+
+def test_a_schemas_folder_without_the_table_shows_codes_as_they_are(client, tmp_path,
+                                                                     monkeypatch):
+    import shutil
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, schemas, ignore=shutil.ignore_patterns("divisions.json"))
+    monkeypatch.setenv("ONETHING_SCHEMAS", str(schemas))
+    assert full_name("370202") is None and search("市南") == []
+    draft_url = start(client)
+    checked = client.get(f"{draft_url}/check", query_string={"field": FIELD, FIELD: "370202"})
+    assert checked.status_code == 200
+    assert 'class="note"' not in checked.text and 'class="error"' not in checked.text
+    fill(client, draft_url)
+    assert client.get(f"{draft_url}/form").status_code == 200
+    review = client.get(f"{draft_url}/review")
+    assert review.status_code == 200
+    assert "所在地区 370202；详细地址 香港中路10号" in review.text
+    assert client.get("/divisions", query_string={"field": FIELD, FIELD: "市南"}).text.strip() == ""

@@ -25,10 +25,22 @@ def _table_path() -> Path:
     return default_root() / "divisions.json"
 
 
-@lru_cache(maxsize=4)
 def load_divisions(path: str | None = None) -> dict[str, tuple[str, str]]:
-    """Every division by code: its own name and its full name (市南区, 山东省青岛市市南区)."""
-    names = json.loads(Path(path or _table_path()).read_text(encoding="utf-8"))["divisions"]
+    """Every division by code: its own name and its full name (市南区, 山东省青岛市市南区).
+
+    Empty for a schemas folder without the table: its codes are then shown as they are.
+    """
+    return _read_table(str(path or _table_path()))
+
+
+@lru_cache(maxsize=4)
+def _read_table(path: str) -> dict[str, tuple[str, str]]:
+    # Keyed by the path itself, so that another schemas folder reads its own table.
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    names = json.loads(text)["divisions"]
     return {code: (name, _full_name(names, code)) for code, name in names.items()}
 
 

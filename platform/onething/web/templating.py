@@ -85,7 +85,8 @@ def display_value(entry: dict, value) -> str:
         return "；".join(f"{localized(child['title'])} {display_value(child, value[child['key']])}"
                         for child in entry["children"] if value.get(child["key"]) is not None)
     if entry.get("widget") == "division":
-        return f"{value} {division_note(value)}"
+        note = division_note(value)
+        return f"{value} {note}" if note else str(value)
     choices = {repr(o["value"]): localized(o["title"]) for o in entry.get("options") or []}
     if isinstance(value, list):
         return join_list(choices.get(repr(v), str(v)) for v in value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
-from onething.catalog.divisions import full_name, search
+from onething.catalog.divisions import full_name, load_divisions, search
 from onething.web.i18n import current_locale
 
 bp = Blueprint("divisions", __name__, template_folder="../templates")
@@ -22,7 +22,7 @@ def suggest():
 
 def division_note(code) -> str | None:
     """What a division code names, said under its field: the place, or that none is known."""
-    if not isinstance(code, str) or not code:
-        return None
+    if not isinstance(code, str) or not code or not load_divisions():
+        return None  # without a table, nothing can be said of a code
     return full_name(code, current_locale()) or _(
         "No division in the platform's table has this code: please check it.")
