@@ -139,3 +139,24 @@ def test_a_diff_between_two_versions_shows_the_change(console):
     expect(diff).to_contain_text("has_terrace")
     expect(diff).to_contain_text("是否设置露天座位？")
 
+
+def test_a_search_typed_the_moment_an_edit_is_swapped_in_is_not_lost(console):
+    """The matter search answers input given right after the editor is replaced."""
+    base, _app, page = console
+    new_convenience_store(page, base)
+    # As soon as the editor's new content is in the document, type into its new search box
+    # in the browser's next task: no later than a person or a test could.
+    page.evaluate("""() => {
+        const editor = document.getElementById("bundle-editor");
+        new MutationObserver((changes, observer) => {
+            const search = document.getElementById("matter-search");
+            if (!search) return;
+            observer.disconnect();
+            setTimeout(() => {
+                search.value = "yancao";
+                search.dispatchEvent(new Event("input", {bubbles: true}));
+            }, 0);
+        }).observe(editor, {childList: true});
+    }""")
+    add_matter(page, "spjy", "食品经营许可证核发")
+    expect(page.get_by_role("button", name="添加 烟草专卖零售许可证核发")).to_be_visible()
