@@ -7,12 +7,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from onething.catalog.loader import read_documents, read_meta
 from onething.catalog.problems import DefinitionError
+from onething.catalog.text import standardize_schema
 from onething.cli import main
+from onething.publishing import check as checking
 from onething.publishing.check import load_catalog
 
-from conftest import apply_edits
+from conftest import SCHEMAS, apply_edits
 
 BROKEN = sorted((Path(__file__).parent / "data" / "broken").glob("*.json"))
 
@@ -104,3 +109,91 @@ def test_a_schemas_folder_without_meta_is_told_so(mini_root):
     with pytest.raises(DefinitionError) as refused:
         load_catalog(mini_root)
     assert [p.message for p in refused.value.problems] == ["not a schemas folder: meta/ is missing"]
+
+
+# --- the fast path: whatever jsonschema-rs accepts, python-jsonschema accepts too ---------------
+
+METAS = read_meta(SCHEMAS)
+DOCUMENTS = read_documents(SCHEMAS)[0]
+# Values a careless or hostile author might put anywhere: wrong types, control characters,
+# the spaces Python and ECMAScript regexes disagree on, bad regexes, huge numbers.
+ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False), st.text(max_size=12),
+    st.sampled_from(["", "X", "https://a\x1cb", "https://a\x85b", "https://a\ufeffb",
+                     "attachments/a b.pdf", "(", "(?<n>a)", "[z-a]", "a{2,1}", "code\n",
+                     "0532-8287", "９"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                          max_size=2),
+)
+
+
+def _paths(node, prefix=()):
+    """Every (path, value) inside a JSON document."""
+    yield prefix, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, (*prefix, index))
+
+
+def _replaced(node, path, value):
+    if not path:
+        return value
+    copy = dict(node) if isinstance(node, dict) else list(node)
+    copy[path[0]] = _replaced(node[path[0]], path[1:], value)
+    return copy
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_definition_the_fast_path_accepts_has_no_problem_python_jsonschema_would_find(data):
+    document = data.draw(st.sampled_from(DOCUMENTS))
+    path, _ = data.draw(st.sampled_from(list(_paths(document.data))))
+    mutated = _replaced(document.data, path, data.draw(ODD_VALUES))
+    fast = checking._fast_meta_validators(METAS)[document.kind]
+    if checking._fast_valid(fast, mutated):
+        assert list(checking.meta_validators(METAS)[document.kind].iter_errors(mutated)) == []
+
+
+FORMS = [standardize_schema(part) for document in DOCUMENTS
+         for _, part in checking.schema_parts(document) if isinstance(part, dict)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_form_the_fast_path_accepts_is_a_valid_json_schema_for_python_jsonschema(data):
+    form = data.draw(st.sampled_from(FORMS))
+    path, _ = data.draw(st.sampled_from(list(_paths(form))))
+    mutated = _replaced(form, path, data.draw(ODD_VALUES))
+    if checking._fast_valid(checking._fast_schema_checker(), mutated) and \
+            checking._patterns_compile(mutated):
+        assert list(checking._SCHEMA_CHECKER.iter_errors(mutated)) == []
+
+
+@pytest.mark.parametrize("pattern", ["(", "(?<name>a)", "[z-a]", "a{2,1}", "(?P<x>a)(?P<x>b)"])
+def test_a_pattern_python_cannot_compile_is_reported_though_the_fast_path_might_take_it(
+        pattern, mini_root):
+    apply_edits(mini_root, [{"file": "catalog/matters/alpha.json",
+                             "pointer": "/form/properties/alpha_note",
+                             "value": {"type": "string", "title": "注", "pattern": pattern}}])
+    with pytest.raises(DefinitionError) as caught:
+        load_catalog(mini_root)
+    assert any(p.pointer.startswith("/form/properties/alpha_note/pattern")
+               and "not a valid JSON Schema" in p.message for p in caught.value.problems)
+
+
+@pytest.mark.parametrize("href", ["https://a.example/f.pdf", "attachments/f.pdf", "https://a\x1cb",
+                                  "https://a\x85b", "https://a\ufeffb", "attachments/a b.pdf",
+                                  "attachments/a\u3000b.pdf", "ftp://a/b"])
+def test_the_fast_path_and_python_jsonschema_agree_on_an_attachments_address(href):
+    # Python's \s and ECMAScript's differ (\x1c-\x1f, \x85, \ufeff): the meta-schema
+    # names the ones Python alone counts, so the fast path never takes what Python refuses.
+    matter = next(d for d in DOCUMENTS if d.kind == "matter").data
+    material = {**matter["materials"][0], "blank_form": {"href": href}}
+    data = {**matter, "materials": [material, *matter["materials"][1:]]}
+    fast = checking._fast_valid(checking._fast_meta_validators(METAS)["matter"], data)
+    python = not list(checking.meta_validators(METAS)["matter"].iter_errors(data))
+    assert fast <= python
