@@ -54,7 +54,12 @@ def new_convenience_store(page: Page, base: str) -> None:
     page.get_by_label("名称（简体中文）").fill("开办便利店")
     page.get_by_label("名称（英文）").fill("Opening a convenience store")
     page.get_by_label("编码").fill("open-convenience-store")
-    page.get_by_label("第一个事项（其部门为牵头部门）").select_option("business-registration")
+    first = page.get_by_label("第一个事项（其部门为牵头部门）")
+    # Typed as initials, the matter is offered by name; the form takes its code.
+    first.fill("sczt")
+    expect(page.locator('#matter-options option[value="business-registration"]')).to_have_text(
+        re.compile("市场主体设立登记"))
+    first.fill("business-registration")
     page.get_by_role("button", name="创建并编辑").click()
     expect(page).to_have_url(f"{base}/admin/bundles/open-convenience-store")
 

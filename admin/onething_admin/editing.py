@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
+from onething.catalog.text import initials, pinyin
 from onething.composer.scenario import named_questions
-from onething.guides.search import initials, pinyin
 
 CODE = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
+from sqlmodel import col, select
 
 from onething.accounts.service import current_account
 from onething.catalog.definitions import Catalog
@@ -27,16 +28,22 @@ from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
 from onething.composer.merge import CompositionError
 from onething.publishing.working_catalog import (
+    Page,
     StaleEdit,
-    documents,
+    document,
+    find_entries,
     find_entry,
     history,
+    holders,
     meta_problems,
+    publish_services,
     publish_working,
     rollback,
     save_definition,
+    scope,
     version_diff,
 )
+from onething.storage.models import CatalogEntry
 from onething.web.extensions import csrf, get_session, meta_schemas
 from onething.web.settings import schemas_root
 from onething_admin import editing
@@ -86,8 +93,25 @@ def _entry(kind: str, code: str):
     return found
 
 
-def _catalog() -> Catalog:
-    return Catalog(documents(get_session()))
+def _scope(kind: str, code: str) -> Catalog:
+    """What one bundle or matter needs from the working catalog, and nothing else."""
+    return scope(get_session(), kind, code)
+
+
+def _page_catalog(*pages: Page) -> Catalog:
+    """The listed entries with the departments they name, for their localized names."""
+    rows = [entry for page in pages for entry in page.rows]
+    wanted = sorted({entry.department_code for entry in rows if entry.department_code})
+    departments = [] if not wanted else get_session().exec(select(CatalogEntry).where(
+        CatalogEntry.kind == "department", col(CatalogEntry.code).in_(wanted))).all()
+    return Catalog(document(entry) for entry in [*rows, *departments])
+
+
+def _page_number(name: str) -> int:
+    try:
+        return max(1, int(request.args.get(name, "1")))
+    except ValueError:
+        return 1
 
 
 def _lang() -> str:
@@ -101,41 +125,24 @@ def _lang() -> str:
 
 @bp.get("/")
 def index():
-    """Bundles, matters and departments, searchable by Chinese, pinyin or initials."""
+    """Bundles, matters and departments, searchable by Chinese, pinyin or initials, 50 a page."""
+    session = get_session()
     query = request.args.get("q", "")
     department = request.args.get("department", "")
     level = request.args.get("level", "")
-    catalog = _catalog()
-    departments = sorted(catalog.departments.values(), key=lambda d: d.code)
-
-    def keep_matter(matter) -> bool:
-        owner = catalog.departments.get(matter.department)
-        return (editing.matches(query, matter.name, matter.code)
-                and (not department or matter.department == department)
-                and (not level or (owner is not None and owner.data.get("level") == level)))
-
-    def keep_bundle(bundle) -> bool:
-        held = [catalog.matters[c] for c in bundle.matter_codes() if c in catalog.matters]
-        return (editing.matches(query, bundle.name, bundle.code)
-                and (not department or department in bundle.department_codes())
-                and (not level or any(keep_level(m, level) for m in held)))
-
-    def keep_level(matter, wanted: str) -> bool:
-        owner = catalog.departments.get(matter.department)
-        return owner is not None and owner.data.get("level") == wanted
-
+    filters = dict(query=query, department=department, level=level)
+    bundles = find_entries(session, "bundle", page=_page_number("bundles"), **filters)
+    matters = find_entries(session, "matter", page=_page_number("matters"), **filters)
+    listed = find_entries(session, "department", page=_page_number("departments"), **filters)
+    all_departments = session.exec(select(CatalogEntry).where(
+        CatalogEntry.kind == "department").order_by(col(CatalogEntry.code))).all()
     context = dict(
-        query=query, department=department, level=level, departments=departments,
-        catalog=catalog,
-        bundles=[b for b in sorted(catalog.bundles.values(), key=lambda b: b.code)
-                 if keep_bundle(b)],
-        matters=[m for m in sorted(catalog.matters.values(), key=lambda m: m.code)
-                 if keep_matter(m)],
-        listed_departments=[d for d in departments
-                            if editing.matches(query, d.name, d.code)
-                            and (not level or d.data.get("level") == level)
-                            and (not department or d.code == department)],
-        levels=sorted({d.data.get("level") for d in departments}),
+        query=query, department=department, level=level,
+        departments=Catalog(document(entry) for entry in all_departments).departments.values(),
+        catalog=_page_catalog(bundles, matters, listed), bundles=bundles, matters=matters,
+        listed_departments=listed,
+        levels=sorted({entry.level for entry in all_departments if entry.level}),
+        page_args={key: value for key, value in request.args.items()},
     )
     template = "admin/_catalog.html" if request.headers.get("HX-Request") else "admin/index.html"
     return render_template(template, **context)
@@ -147,29 +154,40 @@ def index():
 @bp.route("/bundles/new", methods=["GET", "POST"])
 def new_bundle():
     """Start a bundle from one matter; the editor takes it from there."""
-    catalog = _catalog()
+    session = get_session()
     error = None
     if request.method == "POST":
         form = request.form
-        matter = catalog.matters.get(form.get("matter", ""))
+        entry = find_entry(session, "matter", form.get("matter", "").strip())
         try:
-            if matter is None:
+            if entry is None:
                 raise EditRefused("item")
+            matter = document(entry).data
             data = editing.new_bundle(form.get("code", "").strip(), form.get("name_zh", ""),
                                       form.get("name_en", ""), form.get("kind", "one_thing"),
-                                      matter.department, matter.code)
-            if data["code"] in catalog.bundles or data["code"] in catalog.matters:
+                                      matter["department"], matter["code"])
+            if (find_entry(session, "bundle", data["code"]) is not None
+                    or find_entry(session, "matter", data["code"]) is not None):
                 raise EditRefused("taken")
-            save_definition(get_session(), "bundle", data, based_on=None,
+            save_definition(session, "bundle", data, based_on=None,
                             saved_by=current_account().username, metas=_metas())
             return redirect(url_for("admin.bundle", code=data["code"]))
         except EditRefused as refused:
             error = REFUSALS[str(refused)]
         except DefinitionError as refused:
             error = "; ".join(str(p) for p in refused.problems)
-    return render_template("admin/new_bundle.html", kinds=KINDS, catalog=catalog, error=error,
-                           matters=sorted(catalog.matters.values(), key=lambda m: m.code)), (
+    return render_template("admin/new_bundle.html", kinds=KINDS, error=error), (
         422 if error else 200)
+
+
+@bp.get("/matters/choices")
+def matter_choices():
+    """Matters whose name, code, pinyin or initials match, as datalist options (htmx)."""
+    found = find_entries(get_session(), "matter", query=request.args.get("matter", ""),
+                         size=20)
+    catalog = _page_catalog(found)
+    return render_template("admin/_matter_options.html", catalog=catalog,
+                           matters=[catalog.matters[e.code] for e in found.rows])
 
 
 def _preview(catalog: Catalog, code: str) -> dict:
@@ -190,7 +208,7 @@ def _preview(catalog: Catalog, code: str) -> dict:
 def _render_bundle(code: str, *, message=None, problems=None, status: int = 200):
     entry = _entry("bundle", code)
     data = json.loads(entry.text)
-    catalog = _catalog()
+    catalog = _scope("bundle", code)
     context = dict(
         entry=entry, data=data, catalog=catalog, kinds=KINDS, message=message,
         problems=problems or [], versions=history(get_session(), code),
@@ -311,28 +329,29 @@ def remove_question(code: str, key: str):
 @bp.get("/bundles/<code>/matters")
 def find_matters(code: str):
     """Matters to add, found by Chinese text, pinyin or initials (an htmx partial)."""
+    session = get_session()
     query = request.args.get("q", "")
     data = json.loads(_entry("bundle", code).text)
-    present = {item.get("matter") for item in data["items"]}
-    catalog = _catalog()
-    found = [m for m in sorted(catalog.matters.values(), key=lambda m: m.code)
-             if m.code not in present and editing.matches(query, m.name, m.code)][:20]
+    present = tuple(item["matter"] for item in data["items"] if "matter" in item)
+    found = find_entries(session, "matter", query=query, size=20, exclude=present)
     # 一类事: whole bundles can be items too (never itself, never one already in).
-    nested = []
+    nested = Page([], 1, 0)
     if data.get("kind") == "one_class":
-        held = {item.get("bundle") for item in data["items"]}
-        nested = [b for b in sorted(catalog.bundles.values(), key=lambda b: b.code)
-                  if b.code != code and b.code not in held
-                  and editing.matches(query, b.name, b.code)][:10]
-    return render_template("admin/_matter_choices.html", matters=found, bundles=nested,
+        held = tuple(item["bundle"] for item in data["items"] if "bundle" in item)
+        nested = find_entries(session, "bundle", query=query, size=10, exclude=(*held, code))
+    catalog = _page_catalog(found, nested)
+    return render_template("admin/_matter_choices.html",
+                           matters=[catalog.matters[e.code] for e in found.rows],
+                           bundles=[catalog.bundles[e.code] for e in nested.rows],
                            code=code, catalog=catalog, revision=request.args.get("revision", ""))
 
 
 @bp.post("/bundles/<code>/publish")
 def publish(code: str):
-    """Check the whole working catalog and publish every changed bundle."""
+    """Check this bundle with all it holds, and publish it if it changed (no other)."""
     try:
-        published = publish_working(get_session(), _metas(), current_account().username)
+        published = publish_services(get_session(), [code], _metas(),
+                                     current_account().username)
     except DefinitionError as refused:
         get_session().rollback()
         return _render_bundle(code, status=422, problems=refused.problems,
@@ -387,15 +406,14 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), message=N
         data = json.loads(shown)
     except json.JSONDecodeError:
         data = json.loads(entry.text)
-    catalog = _catalog()
+    catalog = _scope("matter", code)
     template = ("admin/_matter_editor.html" if request.headers.get("HX-Request")
                 else "admin/matter.html")
     return render_template(
         template, entry=entry, data=data, text=shown, problems=list(problems),
         message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
         necessities=editing.NECESSITIES, library=sorted(catalog.fields),
-        used_by=sorted(b.code for b in catalog.bundles.values()
-                       if code in b.matter_codes()),
+        used_by=holders(get_session(), "matter", code),
     ), status
 
 
@@ -428,7 +446,7 @@ def add_field(code: str):
     """Add a field: one of the shared library, or a local one with its type and bounds."""
     form = request.form
     if form.get("source") == "library":
-        library = {key: field.uri for key, field in _catalog().fields.items()}
+        library = {key: field.uri for key, field in _scope("matter", code).fields.items()}
         return _edit_matter(code, lambda data: editing.add_field(
             data, form.get("library_key", ""), library=library,
             required=bool(form.get("required"))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -227,8 +228,12 @@ def _require_department(session, code: str) -> None:
         sys.exit(EXIT_DEFINITIONS)
 
 
+@contextlib.contextmanager
 def _app_session():
-    """The configured app's database session (migrating and seeding it if it is new)."""
+    """The configured app and a database session (migrating and seeding it if it is new).
+
+    The engine is closed on the way out: a command leaves no connection behind.
+    """
     from sqlmodel import Session
 
     from onething.web.app import create_app
@@ -238,7 +243,12 @@ def _app_session():
     except DefinitionError as error:
         report(error.problems)
         sys.exit(EXIT_DEFINITIONS)
-    return app, Session(app.extensions["onething.engine"])
+    engine = app.extensions["onething.engine"]
+    try:
+        with Session(engine) as session:
+            yield app, session
+    finally:
+        engine.dispose()
 
 
 @catalog.command(name="export")
@@ -248,8 +258,7 @@ def catalog_export(out: Path) -> None:
     from onething.publishing.working_catalog import export
     from onething.web.settings import schemas_root
 
-    app, session = _app_session()
-    with session:
+    with _app_session() as (app, session):
         written = export(session, out, schemas_root(app))
     click.echo(f"{out}: wrote {written} files")
 
@@ -272,8 +281,7 @@ def catalog_import(source: Path, dry_run: bool, publish: bool, by: str) -> None:
     )
     from onething.web.settings import schemas_root
 
-    app, session = _app_session()
-    with session:
+    with _app_session() as (app, session):
         try:
             with import_folder(source) as root:
                 plan = plan_import(session, root, read_meta(schemas_root(app)))
@@ -299,24 +307,32 @@ def catalog_import(source: Path, dry_run: bool, publish: bool, by: str) -> None:
 
 
 @catalog.command(name="publish")
+@click.argument("codes", nargs=-1)
 @click.option("--by", default="onething catalog publish", show_default=True,
               help="Who is publishing, for the history.")
-def catalog_publish(by: str) -> None:
-    """Check the whole working catalog and publish every changed bundle as a new version."""
+def catalog_publish(codes: tuple[str, ...], by: str) -> None:
+    """Publish the bundles named (each checked with all it holds), or every changed one.
+
+    With no CODES the whole working catalog is checked and every bundle whose definitions
+    changed since it was last published is published; a rolled-back bundle stays rolled
+    back until its definitions change. Named bundles are published whenever they differ
+    from what applicants see, and no other is.
+    """
     from onething.catalog.loader import read_meta
-    from onething.publishing.working_catalog import publish_working
+    from onething.publishing.working_catalog import publish_services, publish_working
     from onething.web.settings import schemas_root
 
-    app, session = _app_session()
-    with session:
+    with _app_session() as (app, session):
+        metas = read_meta(schemas_root(app))
         try:
-            versions = publish_working(session, read_meta(schemas_root(app)), published_by=by)
+            versions = (publish_services(session, list(codes), metas, published_by=by) if codes
+                        else publish_working(session, metas, published_by=by))
         except DefinitionError as error:
             report(error.problems)
             click.echo("Refused: nothing was published.", err=True)
             sys.exit(EXIT_DEFINITIONS)
-    for version in versions:
-        click.echo(f"published {version.bundle_code} v{version.number}")
+        for version in versions:
+            click.echo(f"published {version.bundle_code} v{version.number}")
     if not versions:
         click.echo("Nothing changed since the last publish.")
 
@@ -340,8 +356,7 @@ def user_add(username: str, role: str, department: str | None, display_name: str
     from onething.accounts.service import AccountRefused, create_account
     from onething.storage.models import AccountCreate
 
-    _app, session = _app_session()
-    with session:
+    with _app_session() as (_app, session):
         if department is not None:
             _require_department(session, department)
         try:
@@ -371,8 +386,7 @@ def webhook_set(department: str, url: str) -> None:
     if not url.startswith(("https://", "http://")):
         click.echo("the URL must be http(s)://", err=True)
         sys.exit(EXIT_DEFINITIONS)
-    _app, session = _app_session()
-    with session:
+    with _app_session() as (_app, session):
         _require_department(session, department)
         click.echo(set_webhook(session, department, url))
 
@@ -382,8 +396,7 @@ def webhook_deliver() -> None:
     """Deliver the due webhook events once."""
     from onething.departments.webhooks import deliver_due
 
-    _app, session = _app_session()
-    with session:
+    with _app_session() as (_app, session):
         click.echo(f"delivered {deliver_due(session)}")
 
 
@@ -400,8 +413,7 @@ def token_add(department: str, name: str, days: int) -> None:
     """Create an API token for a department's system and print it (shown only once)."""
     from onething.departments.api import new_token
 
-    _app, session = _app_session()
-    with session:
+    with _app_session() as (_app, session):
         _require_department(session, department)
         click.echo(new_token(session, department, name, days))
 

@@ -37,10 +37,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
-
 from onething.catalog.definitions import Bundle, Matter
-from onething.catalog.text import LOCALES, localize
+from onething.catalog.text import HAN, LOCALES, initials, localize, pinyin
 
 with warnings.catch_warnings():
     # jieba 0.42 imports pkg_resources, which newer setuptools deprecates with a warning
@@ -60,7 +58,6 @@ SINGLE = 0.3  # one character alone ("店", "证") says little
 WHOLE_KEYWORD = 1.6  # a whole keyword or name inside the sentence
 
 _LATIN = re.compile(r"[a-z0-9]+")
-_HAN = re.compile(r"[\u3400-\u9fff]+")
 
 
 def _synonyms_path() -> Path:
@@ -82,19 +79,6 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
 
 
-# Names are few and searched on every keystroke of the console: each reading is worked
-# out once (pypinyin was nine tenths of a keystroke's time).
-@lru_cache(maxsize=16384)
-def pinyin(text: str) -> str:
-    """The reading of the Chinese characters of a text, without tones or spaces."""
-    return "".join(lazy_pinyin("".join(_HAN.findall(text)), errors="ignore"))
-
-
-@lru_cache(maxsize=16384)
-def initials(text: str) -> str:
-    """The first letters of the reading of a text's Chinese characters ("kbcyd")."""
-    return "".join(lazy_pinyin("".join(_HAN.findall(text)), style=Style.FIRST_LETTER,
-                               errors="ignore"))
 
 
 # --- the segmenter ---------------------------------------------------------------------------
@@ -108,7 +92,7 @@ def teach(words: Iterable[str]) -> None:
     """Add words to the segmenter's dictionary (once each), so they stay whole."""
     with _TOKENIZER_LOCK:
         for word in words:
-            if len(word) > 1 and _HAN.search(word) and word not in _TAUGHT:
+            if len(word) > 1 and HAN.search(word) and word not in _TAUGHT:
                 _TOKENIZER.add_word(word, freq=2000)
                 _TAUGHT.add(word)
 
@@ -211,13 +195,13 @@ class SearchIndex:
                 self.groups.setdefault(word, set()).update(w for w in group if w != word)
         teach([*self.groups, *(p for e in entries for p in e.phrases)])
         for entry in entries:
-            zh_texts = [t for w, t in entry.texts if w >= PART and _HAN.search(t)]
+            zh_texts = [t for w, t in entry.texts if w >= PART and HAN.search(t)]
             for text in zh_texts:
                 for word in segment(text):
-                    if _HAN.search(word) and len(word) > 1:
+                    if HAN.search(word) and len(word) > 1:
                         entry.readings.add(pinyin(word))
-            entry.spellings = [pinyin(p) for p in entry.phrases if _HAN.search(p)]
-            entry.letters = {initials(p) for p in entry.phrases if _HAN.search(p)}
+            entry.spellings = [pinyin(p) for p in entry.phrases if HAN.search(p)]
+            entry.letters = {initials(p) for p in entry.phrases if HAN.search(p)}
         self._df: dict[str, int] = {}
 
     @property
@@ -246,12 +230,12 @@ class SearchIndex:
             variants = {word: 1.0, **{other: SYNONYM for other in self.groups.get(word, ())}}
             concept = concepts.setdefault(frozenset(variants), {})
             for variant, weight in variants.items():
-                if _HAN.fullmatch(variant) and len(variant) == 1:
+                if HAN.fullmatch(variant) and len(variant) == 1:
                     weight *= SINGLE
                 concept[variant] = max(concept.get(variant, 0.0), weight)
 
         for word in segment(text):
-            if _HAN.search(word):
+            if HAN.search(word):
                 if len(word) > 2 and not self._known(word):
                     # A word no entry uses may still hold words they do: 开饭店 → 饭店.
                     for part in parts(word):
@@ -273,7 +257,7 @@ class SearchIndex:
         if not text:
             return []
         terms = self.terms(text)
-        han = "".join(_HAN.findall(text))
+        han = "".join(HAN.findall(text))
         stripped = "".join(t for t in segment(han) if t not in self.stopwords)
         reading = pinyin(stripped)
         latin = "".join(_LATIN.findall(text)) if not han else ""
@@ -306,7 +290,7 @@ class SearchIndex:
         if found:
             # The heaviest text counts; being in several texts adds a little.
             return weight * self._rarity(term) * (max(found) + 0.1 * min(len(found), 4))
-        if _HAN.search(term) and len(term) > 1 and pinyin(term) in entry.readings:
+        if HAN.search(term) and len(term) > 1 and pinyin(term) in entry.readings:
             return weight * PINYIN * KEYWORD
         return 0.0
 

@@ -49,17 +49,28 @@ def latest_version(session: Session, bundle_code: str) -> BundleVersion | None:
     return session.exec(statement).first()
 
 
-def publish_catalog(session: Session, catalog: Catalog, published_by: str) -> list[BundleVersion]:
-    """Publish the next version of every bundle whose digest changed; commit; return them."""
+def publish_catalog(session: Session, catalog: Catalog, published_by: str,
+                    codes: list[str] | None = None) -> list[BundleVersion]:
+    """Publish the next version of bundles whose definitions changed; commit; return them.
+
+    Named `codes` are published when they differ from what applicants see now. Without
+    codes, every bundle of the catalog whose definitions changed since they were last
+    published from the working catalog: a rolled-back bundle stays rolled back.
+    """
     published = []
-    for code, bundle in sorted(catalog.bundles.items()):
+    for code in sorted(codes if codes is not None else catalog.bundles):
+        bundle = catalog.bundle(code)
         latest = latest_version(session, code)
-        if latest is not None and latest.digest == bundle.version:
-            continue
+        if latest is not None:
+            standing = latest.digest if codes is not None else (latest.source_digest
+                                                                 or latest.digest)
+            if standing == bundle.version:
+                continue
         version = BundleVersion(
             bundle_code=code,
             number=latest.number + 1 if latest is not None else 1,
             digest=bundle.version,
+            source_digest=bundle.version,
             name=bundle.name,
             documents=snapshot(bundle),
             published_by=published_by,

@@ -26,11 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, insert, tuple_
 from sqlmodel import Session, col, delete, select
 
 from onething.catalog.definitions import Catalog, Document
 from onething.catalog.loader import FOLDERS, Source, read_meta, read_sources
 from onething.catalog.problems import DefinitionError, Problem
+from onething.catalog.text import initials, localize, pinyin
 from onething.composer.compose import compose
 from onething.publishing.check import GUIDE_KINDS, check_documents, meta_validators, schema_errors
 from onething.publishing.diff import diff_compositions
@@ -40,7 +42,7 @@ from onething.publishing.versions import (
     latest_version,
     publish_catalog,
 )
-from onething.storage.models import BundleVersion, CatalogEntry, utc_now
+from onething.storage.models import BundleVersion, CatalogEntry, CatalogReference, utc_now
 
 # Documents of the working catalog are named like the files of the repository's folder.
 SHOWN_ROOT = "schemas"
@@ -59,6 +61,213 @@ class StaleEdit(Exception):
         )
 
 
+# --- the index: what lists, searches and scoped loads read instead of every definition -------
+
+# Between the texts of a search column: no query holds it, so no match spans two texts.
+SEARCH_SEPARATOR = "\x1f"
+# Rows a list shows at a time.
+PAGE_SIZE = 50
+
+
+def search_text(*texts: object) -> str:
+    """What a console search is matched against: each text lower-cased, its pinyin, initials."""
+    parts = []
+    for text in texts:
+        for value in (text.values() if isinstance(text, dict) else [text]):
+            if isinstance(value, str) and value:
+                parts += [value.lower(), pinyin(value), initials(value)]
+    return SEARCH_SEPARATOR.join(part for part in parts if part)
+
+
+def index_of(kind: str, data: object) -> tuple[dict, list[tuple[str, str]]]:
+    """The index columns of a definition, and the (kind, code) of each definition it names."""
+    data = data if isinstance(data, dict) else {}
+    name = data.get("title") if kind == "field" else data.get("name")
+    code = data.get("code") if kind != "field" else str(data.get("$id", "")).rsplit("/", 1)[-1]
+    columns = {"name": localize(name) if name is not None else None,
+               "search_text": search_text(name, code), "department_code": None, "level": None}
+    references: list[tuple[str, str]] = []
+
+    def name_(target_kind: str, target: object) -> None:
+        if isinstance(target, str) and target:
+            references.append((target_kind, target))
+
+    if kind == "matter":
+        department = data.get("department")
+        columns["department_code"] = department if isinstance(department, str) else None
+        name_("department", department)
+    elif kind == "department":
+        level = data.get("level")
+        columns["level"] = level if isinstance(level, str) else None
+        name_("department", data.get("parent"))
+    elif kind == "bundle":
+        name_("department", data.get("lead_department"))
+        for item in data.get("items") or []:
+            if isinstance(item, dict):
+                name_("matter", item.get("matter"))
+                name_("bundle", item.get("bundle"))
+    return columns, list(dict.fromkeys(references))
+
+
+def _index(session: Session, entries_: list[CatalogEntry]) -> None:
+    """Set the index columns of entries and replace their references (the caller commits)."""
+    if not entries_:
+        return
+    rows = []
+    for entry in entries_:
+        columns, references = index_of(entry.kind, json.loads(entry.text))
+        for key, value in columns.items():
+            setattr(entry, key, value)
+        session.add(entry)
+        rows += [{"source_kind": entry.kind, "source_code": entry.code, "target_kind": kind,
+                  "target_code": code} for kind, code in references]
+    _forget_references(session, [(entry.kind, entry.code) for entry in entries_])
+    if rows:
+        session.execute(insert(CatalogReference), rows)
+
+
+def _forget_references(session: Session, sources: list[tuple[str, str]]) -> None:
+    for start in range(0, len(sources), 500):
+        batch = sources[start:start + 500]
+        session.execute(delete(CatalogReference).where(
+            tuple_(CatalogReference.source_kind, CatalogReference.source_code).in_(batch)))
+
+
+def reindex(session: Session) -> int:
+    """Index the entries saved before the index existed; commit; return how many."""
+    missing = list(session.exec(select(CatalogEntry).where(
+        col(CatalogEntry.search_text).is_(None))).all())
+    _index(session, missing)
+    session.commit()
+    return len(missing)
+
+
+def _named_by(session: Session, sources: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (kind, code) of the definitions some definitions name directly."""
+    found: set[tuple[str, str]] = set()
+    sources_ = sorted(sources)
+    for start in range(0, len(sources_), 500):
+        found.update(session.execute(
+            select(CatalogReference.target_kind, CatalogReference.target_code).where(
+                tuple_(CatalogReference.source_kind, CatalogReference.source_code).in_(
+                    sources_[start:start + 500]))).all())
+    return found
+
+
+def scope(session: Session, kind: str, code: str) -> Catalog:
+    """The definitions one bundle or matter needs, and no others.
+
+    The definition itself, whatever it names at any depth (nested bundles, matters,
+    departments and their parents) and the field library: what the editor, the preview,
+    a check before publishing and the snapshot of a version read.
+    """
+    wanted = {(kind, code)}
+    frontier = set(wanted)
+    while frontier:
+        frontier = _named_by(session, frontier) - wanted
+        wanted |= frontier
+    keys = sorted(wanted)
+    found = list(session.exec(select(CatalogEntry).where(CatalogEntry.kind == "field")).all())
+    for start in range(0, len(keys), 500):
+        found += session.exec(select(CatalogEntry).where(
+            tuple_(CatalogEntry.kind, CatalogEntry.code).in_(keys[start:start + 500]))).all()
+    return Catalog(document(entry) for entry in found)
+
+
+def holders(session: Session, kind: str, code: str) -> list[str]:
+    """The codes of the bundles holding a matter (or a bundle), at any depth, sorted."""
+    held, found = {(kind, code)}, set()
+    while held:
+        rows = set()
+        keys = sorted(held)
+        for start in range(0, len(keys), 500):
+            rows.update(session.execute(
+                select(CatalogReference.source_code).where(
+                    CatalogReference.source_kind == "bundle",
+                    tuple_(CatalogReference.target_kind, CatalogReference.target_code).in_(
+                        keys[start:start + 500]))).scalars().all())
+        held = {("bundle", bundle) for bundle in rows - found}
+        found |= rows
+    return sorted(found)
+
+
+@dataclass
+class Page:
+    """One page of a list: its rows, which page it is and how many rows there are in all."""
+
+    rows: list[CatalogEntry]
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        """How many pages the list has (one, when it is empty)."""
+        return max(1, -(-self.total // self.size))
+
+
+def find_entries(session: Session, kind: str, query: str = "", department: str = "",
+                 level: str = "", page: int = 1, size: int = PAGE_SIZE,
+                 exclude: tuple[str, ...] = ()) -> Page:
+    """A page of the working catalog's entries of one kind, by code, filtered in the database.
+
+    `query` is Chinese text, a code, full pinyin or initials (spaces ignored); `department`
+    keeps a department itself, its matters, or the bundles involving it; `level` keeps
+    departments of that level, their matters, or bundles with a matter at that level.
+    """
+    statement = select(CatalogEntry).where(CatalogEntry.kind == kind)
+    query = query.strip().lower().replace(" ", "")
+    if query:
+        statement = statement.where(col(CatalogEntry.search_text).contains(query,
+                                                                          autoescape=True))
+    if exclude:
+        statement = statement.where(col(CatalogEntry.code).not_in(exclude))
+    at_level = select(CatalogEntry.code).where(CatalogEntry.kind == "department",
+                                               CatalogEntry.level == level)
+    if kind == "department":
+        if department:
+            statement = statement.where(CatalogEntry.code == department)
+        if level:
+            statement = statement.where(CatalogEntry.level == level)
+    elif kind == "matter":
+        if department:
+            statement = statement.where(CatalogEntry.department_code == department)
+        if level:
+            statement = statement.where(col(CatalogEntry.department_code).in_(at_level))
+    elif kind == "bundle" and (department or level):
+        matters = select(CatalogEntry.code).where(CatalogEntry.kind == "matter")
+        if department:
+            matters = matters.where(CatalogEntry.department_code == department)
+        if level:
+            matters = matters.where(col(CatalogEntry.department_code).in_(at_level))
+        named = [CatalogReference.target_kind == "matter",
+                 col(CatalogReference.target_code).in_(matters)]
+        direct = select(CatalogReference.source_code).where(
+            CatalogReference.source_kind == "bundle", *named)
+        if department:
+            # The lead department (一窗受理) is involved too, whatever its matters.
+            direct = direct.union(select(CatalogReference.source_code).where(
+                CatalogReference.source_kind == "bundle",
+                CatalogReference.target_kind == "department",
+                CatalogReference.target_code == department))
+        codes = set(session.execute(direct).scalars().all())
+        codes |= set(holders_of_bundles(session, codes))
+        statement = statement.where(col(CatalogEntry.code).in_(sorted(codes)))
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    number = min(max(page, 1), max(1, -(-total // size)))
+    rows = list(session.exec(statement.order_by(col(CatalogEntry.code))
+                             .offset((number - 1) * size).limit(size)).all())
+    return Page(rows, number, total, size)
+
+
+def holders_of_bundles(session: Session, codes: set[str]) -> list[str]:
+    """The bundles holding any of these bundles, at any depth."""
+    found: set[str] = set()
+    for code in codes:
+        found.update(holders(session, "bundle", code))
+    return sorted(found - codes)
+
+
 def format_definition(data: object) -> str:
     """The text a definition saved from the console gets: the schemas folder's style."""
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
@@ -69,7 +278,8 @@ def path_for(kind: str, code: str) -> str:
     return f"{FOLDERS[kind]}/{code}.json"
 
 
-def _document(entry: CatalogEntry) -> Document:
+def document(entry: CatalogEntry) -> Document:
+    """A working-catalog entry as a Document, named like the repository's file."""
     return Document(entry.kind, f"{SHOWN_ROOT}/{entry.path}", json.loads(entry.text))
 
 
@@ -105,7 +315,7 @@ def entries(session: Session, kind: str | None = None) -> list[CatalogEntry]:
 
 def documents(session: Session) -> list[Document]:
     """The working catalog as documents, ready for `check_documents` or a Catalog."""
-    return [_document(entry) for entry in entries(session)]
+    return [document(entry) for entry in entries(session)]
 
 
 def is_empty(session: Session) -> bool:
@@ -124,6 +334,30 @@ def publish_working(session: Session, metas: dict[str, dict], published_by: str
     if problems:
         raise DefinitionError(problems)
     return publish_catalog(session, Catalog(found), published_by)
+
+
+def publish_services(session: Session, codes: list[str], metas: dict[str, dict],
+                     published_by: str) -> list[BundleVersion]:
+    """Check and publish the named bundles, each with all it holds, and no other; commit.
+
+    Only what the bundles need is read and checked, so one publish at city scale reads a
+    few dozen definitions, not the catalog. Raises DefinitionError, publishing nothing,
+    when any of them fails a check.
+    """
+    problems: list[Problem] = []
+    documents_: dict[tuple[str, str], Document] = {}
+    for code in dict.fromkeys(codes):
+        if find_entry(session, "bundle", code) is None:
+            problems.append(Problem(f"{SHOWN_ROOT}/{path_for('bundle', code)}", "",
+                                    f"the working catalog has no bundle {code!r}"))
+            continue
+        for item in scope(session, "bundle", code):
+            documents_[(item.kind, item.code)] = Document(item.kind, item.path, item.data)
+    found = list(documents_.values())
+    problems += check_documents(found, metas, expected_names=True)
+    if problems:
+        raise DefinitionError(sorted(set(problems)))
+    return publish_catalog(session, Catalog(found), published_by, codes=list(dict.fromkeys(codes)))
 
 
 def save_definition(session: Session, kind: str, data: dict, *, based_on: int | None,
@@ -156,23 +390,29 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
                                            f"{SHOWN_ROOT}/{holder.path}", matters=(code,))])
         entry = CatalogEntry(kind=kind, code=code, path=path, text=format_definition(data),
                              updated_by=saved_by)
-        session.add(entry)
+        _index(session, [entry])
         session.commit()
         return entry
     if based_on != entry.revision:
         raise StaleEdit(entry)
+    columns, references = index_of(kind, data)
     # Compare and set in one UPDATE: two saves racing on the same revision cannot both win.
     updated = session.execute(
         CatalogEntry.__table__.update()
         .where(CatalogEntry.__table__.c.id == entry.id,
                CatalogEntry.__table__.c.revision == based_on)
         .values(text=format_definition(data), revision=based_on + 1, updated_at=utc_now(),
-                updated_by=saved_by)
+                updated_by=saved_by, **columns)
     )
     if updated.rowcount != 1:
         session.rollback()
         session.refresh(entry)
         raise StaleEdit(entry)
+    _forget_references(session, [(kind, code)])
+    if references:
+        session.execute(insert(CatalogReference), [
+            {"source_kind": kind, "source_code": code, "target_kind": target_kind,
+             "target_code": target_code} for target_kind, target_code in references])
     session.commit()
     session.refresh(entry)
     return entry
@@ -230,19 +470,23 @@ def apply_import(session: Session, plan: ImportPlan, imported_by: str) -> None:
     incoming = {source.relative: source for source in plan.sources}
     try:
         if plan.removed:
+            _forget_references(session, [(current[path].kind, current[path].code)
+                                         for path in plan.removed])
             session.exec(delete(CatalogEntry).where(col(CatalogEntry.path).in_(plan.removed)))
         now = utc_now()
+        touched = []
         for path in plan.changed:
             entry = current[path]
             entry.text = incoming[path].text
             entry.revision += 1
             entry.updated_at = now
             entry.updated_by = imported_by
-            session.add(entry)
+            touched.append(entry)
         for path in plan.added:
             source = incoming[path]
-            session.add(CatalogEntry(kind=source.document.kind, code=source.document.code,
-                                     path=path, text=source.text, updated_by=imported_by))
+            touched.append(CatalogEntry(kind=source.document.kind, code=source.document.code,
+                                        path=path, text=source.text, updated_by=imported_by))
+        _index(session, touched)
         session.commit()
     except BaseException:
         session.rollback()
@@ -355,6 +599,7 @@ def rollback(session: Session, bundle_code: str, number: int, published_by: str
         raise LookupError(f"{bundle_code} has no version {number}")
     latest = latest_version(session, bundle_code)
     again = BundleVersion(bundle_code=bundle_code, number=latest.number + 1, digest=old.digest,
+                          source_digest=latest.source_digest or latest.digest,
                           name=old.name, documents=old.documents, published_by=published_by,
                           note=f"rollback to v{number}")
     session.add(again)

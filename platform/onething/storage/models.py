@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -94,6 +94,10 @@ class BundleVersion(BundleVersionBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     # [{"kind", "path", "data"}]: the bundle, nested bundles, matters, departments, fields.
     documents: list[dict] = Field(sa_column=_json())
+    # The working catalog's digest this version stands for. A rollback keeps the one it
+    # replaced, so "publish every changed bundle" leaves a rolled-back bundle alone until
+    # its definitions change again (None: the version's own digest).
+    source_digest: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH)
 
 
 class BundleVersionPublic(BundleVersionBase):
@@ -166,6 +170,31 @@ class CatalogEntry(CatalogEntryBase, table=True):
     revision: int = 1
     updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     updated_by: str = Field(max_length=200)
+    # What the console lists, filters and searches by, derived from the text at each save
+    # so that no page reads every definition: the name in simplified Chinese, the lower-case
+    # names with their pinyin and initials, a matter's department, a department's level.
+    name: str | None = Field(default=None, sa_column=Column(Text))
+    search_text: str | None = Field(default=None, sa_column=Column(Text))
+    department_code: str | None = Field(default=None, max_length=100, index=True)
+    level: str | None = Field(default=None, max_length=32)
+
+
+class CatalogReference(SQLModel, table=True):
+    """One working-catalog definition naming another: a bundle its items and lead department,
+    a matter its department, a department its parent. Kept with the entries at each save.
+    """
+
+    __tablename__ = "catalog_reference"
+    __table_args__ = (
+        Index("ix_catalog_reference_source", "source_kind", "source_code"),
+        Index("ix_catalog_reference_target", "target_kind", "target_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_kind: str = Field(max_length=20)
+    source_code: str = Field(max_length=100)
+    target_kind: str = Field(max_length=20)
+    target_code: str = Field(max_length=100)
 
 
 class CatalogEntryPublic(CatalogEntryBase):

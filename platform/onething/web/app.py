@@ -150,12 +150,15 @@ def _init_database(app: Flask) -> None:
     """Migrate the database; on first start, seed the working catalog and publish it."""
     from sqlmodel import Session
 
-    from onething.publishing.working_catalog import seed_and_publish
+    from onething.publishing.working_catalog import reindex, seed_and_publish
     from onething.storage.db import make_engine, migrate
 
     engine = make_engine(app.config["DATABASE_URL"], pool_size=app.config["DATABASE_POOL_SIZE"])
     migrate(engine)
     app.extensions["onething.engine"] = engine
+    with Session(engine) as session:
+        # Entries saved before the console's index existed are indexed once.
+        reindex(session)
     if app.config["PUBLISH_ON_START"]:
         with Session(engine) as session:
             seed_and_publish(session, schemas_root(app))
