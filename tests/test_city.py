@@ -207,7 +207,7 @@ def test_a_rollback_stays_when_other_bundles_and_everything_changed_are_publishe
     again = runner.invoke(main, ["catalog", "publish", code])
     assert again.output.strip() == f"published {code} v4"
     unknown = runner.invoke(main, ["catalog", "publish", "no-such-bundle"])
-    assert unknown.exit_code == 2 and "no bundle 'no-such-bundle'" in unknown.output
+    assert unknown.exit_code == 2 and "no bundle or matter 'no-such-bundle'" in unknown.output
 
 
 def test_a_new_bundle_finds_its_first_matter_by_name(console):
@@ -224,3 +224,45 @@ def test_a_new_bundle_finds_its_first_matter_by_name(console):
         "csrf_token": token_of(page), "code": "city-other", "name_zh": "又一件事",
         "kind": "one_thing", "matter": "no-such-matter"})
     assert refused.status_code == 422
+
+
+def test_a_matter_no_bundle_holds_has_a_guide_and_is_published_alone(city, console):
+    with session_of(city) as session:
+        held = {code for (code,) in session.execute(select(CatalogEntry.code).where(
+            CatalogEntry.kind == "matter")).all() if holders(session, "matter", code)}
+        alone = next(e.code for e in find_entries(session, "matter", query="pds-", size=200).rows
+                     if e.code not in held)
+    guide = console.get(f"/g/{alone}")
+    assert guide.status_code == 200 and f'href="/b/{alone}"' in guide.text
+    assert "单独申请本事项" in guide.text and "所属“一件事”" not in guide.text
+    assert console.get(f"/b/{alone}").status_code == 200
+    # Edited and published from its editor: a new version of it, of nothing else.
+    with session_of(city) as session:
+        entry = find_entry(session, "matter", alone)
+        data = json.loads(entry.text)
+        data["time_limit"]["promised_days"] = 0
+        data["handling"] = "on_the_spot"
+        save_definition(session, "matter", data, based_on=entry.revision, saved_by="t",
+                        metas=_metas(city))
+        before = session.exec(select(BundleVersion.id)).all()
+    editor = console.get(f"/admin/matters/{alone}").text
+    published = console.post(f"/admin/matters/{alone}/publish",
+                             data={"csrf_token": token_of(editor)}, headers={"HX-Request": "1"})
+    assert published.status_code == 200 and f"{alone} v2" in published.text
+    with session_of(city) as session:
+        assert len(session.exec(select(BundleVersion.id)).all()) == len(before) + 1
+    assert versions(city, alone) == [1, 2]
+
+
+def test_the_home_page_lists_fifty_bundles_a_page(city):
+    client = city.test_client()
+    first = client.get("/").text
+    codes = re.findall(r'<h2><a href="/b/([a-z0-9-]+)"', first)
+    assert len(codes) == 50 and "第 1 页，共 2 页" in first and 'rel="next"' in first
+    second = client.get("/", query_string={"page": 2}).text
+    rest = re.findall(r'<h2><a href="/b/([a-z0-9-]+)"', second)
+    with session_of(city) as session:
+        bundles = session.exec(select(BundleVersion.bundle_code).where(
+            BundleVersion.kind == "bundle").distinct()).all()
+    assert sorted(codes + rest) == sorted(bundles) and not set(codes) & set(rest)
+    assert client.get("/", query_string={"page": "x"}).status_code == 200

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from onething.storage.models import Task
 from test_admin import PASSWORD, add_account, token_of
-from test_web import PDF, fill, start, submit, upload_everything
+from test_web import FORM, PDF, fill, start, submit, upload_everything
 
 # Values of the restaurant case (tests/test_web.py FORM) and the only departments that need them.
 PRIVATE = {
@@ -177,3 +177,31 @@ def test_a_front_desk_application_is_on_record_as_theirs(app):
         assert {("desk", "start_for_applicant"), ("desk", "submit_for_applicant")} <= actions
     assert "qr.svg" in receipt  # the QR code and number to hand over
     assert tracking in receipt
+
+
+def test_a_matter_applied_for_alone_goes_the_one_form_way_to_its_departments_inbox(app, client):
+    """Every matter is a service: its guide, the same form, review, receipt and inbox."""
+    guide = client.get("/g/outdoor-signboard").text
+    assert 'href="/b/outdoor-signboard"' in guide
+    start_page = client.get("/b/outdoor-signboard")
+    assert start_page.status_code == 200 and "户外招牌设施设置审核" in start_page.text
+    started = client.post("/b/outdoor-signboard", data={})
+    assert started.status_code == 302, started.text[:500]
+    draft = started.headers["Location"].removesuffix("/form")
+    form = {key: value for key, value in FORM.items()
+            if not key.startswith("matters.") or key.startswith("matters.outdoor-signboard.")}
+    filled = client.post(f"{draft}/form", data=form)
+    assert filled.status_code == 302, re.findall(r'class="error">([^<]*)', filled.text)
+    upload_everything(client, draft)
+    receipt = submit(client, draft)
+    assert client.get(receipt).status_code == 200
+    with Session(app.extensions["onething.engine"]) as session:
+        [task] = session.exec(select(Task)).all()
+    assert (task.department_code, task.matter_code) == ("sn-urban-mgmt", "outdoor-signboard")
+    assert task.status == "pending"
+    # Its slice holds what the matter declared, nothing of the restaurant's other matters.
+    assert task.slice_data["matters"]["outdoor-signboard"]["signboard_text"] == "海风小馆"
+    assert "legal_representative" not in task.slice_data
+    add_account(app, "staff-sn-urban-mgmt", "department_staff", "sn-urban-mgmt")
+    inbox = staff(app, "sn-urban-mgmt").get("/inbox/").text
+    assert f'href="/inbox/tasks/{task.id}"' in inbox and "outdoor-signboard" in inbox

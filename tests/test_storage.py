@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
 from onething.cases.workflow import DraftSubmitted, create_draft, find_draft, save_draft, token_hash
-from onething.catalog.definitions import Catalog, Document
+from onething.catalog.definitions import FIELD_BASE, Catalog, Document
 from onething.composer.compose import compose
 from onething.publishing.check import load_catalog
 from onething.publishing.versions import bundle_of, latest_version, publish_catalog, snapshot
@@ -156,11 +157,14 @@ def test_a_driver_statement_refuses_naive_timestamps(session, published):
 # --- publishing -------------------------------------------------------------------------------
 
 
-def test_publishing_creates_version_1_of_every_bundle(session, published, demo_catalog):
-    assert set(published) == set(demo_catalog.bundles)
+def test_publishing_creates_version_1_of_every_bundle_and_matter(session, published,
+                                                                demo_catalog):
+    # A matter is a service in its own right, applied for alone as a bundle of one.
+    assert set(published) == set(demo_catalog.bundles) | set(demo_catalog.matters)
     for code, version in published.items():
         assert version.number == 1
-        assert version.digest == demo_catalog.bundles[code].version
+        assert version.kind == ("bundle" if code in demo_catalog.bundles else "matter")
+        assert version.digest == demo_catalog.service(code).version
         assert version.published_by == "tester"
         assert version.published_at.tzinfo is not None
         assert latest_version(session, code).id == version.id
@@ -187,7 +191,33 @@ def test_the_snapshot_holds_exactly_what_the_bundle_needs(published, demo_catalo
     assert kinds["department"] == {
         demo_catalog.matters[item.matter].department for item in bundle.flatten()
     } | {bundle.data["lead_department"]}
-    assert kinds["field"] == set(demo_catalog.fields)
+    # The library fields its matters ask for, and no other: a change to another field of
+    # the library is no new version of this bundle.
+    forms = json.dumps([demo_catalog.matters[code].form for code in bundle.matter_codes()])
+    asked = {ref.removeprefix(FIELD_BASE) for ref in re.findall(r'"\$ref": "([^"]+)"', forms)
+             if ref.startswith(FIELD_BASE)}
+    # ... with the fields those fields are made of (an address holds a division code).
+    assert kinds["field"] == set(bundle.field_keys())
+    assert asked < kinds["field"] < set(demo_catalog.fields)
+    assert "division_code" in kinds["field"] - asked
+
+
+def test_a_matter_alone_is_published_as_its_matter_and_rebuilt_as_a_bundle_of_one(
+        engine, published, demo_catalog):
+    version = published["outdoor-signboard"]
+    kinds = {}
+    for document in version.documents:
+        kinds.setdefault(document["kind"], set()).add(Document(**document).code)
+    assert "bundle" not in kinds and kinds["matter"] == {"outdoor-signboard"}
+    assert kinds["department"] == {"sn-urban-mgmt"}
+    with session_for(engine) as other:
+        alone = bundle_of(latest_version(other, "outdoor-signboard"))
+    assert alone.alone and alone.code == "outdoor-signboard"
+    assert alone.matter_codes() == ["outdoor-signboard"] and not alone.questions["properties"]
+    assert alone.data["lead_department"] == "sn-urban-mgmt"
+    composition = compose(alone)
+    assert composition.plan.critical_path_days == demo_catalog.matters[
+        "outdoor-signboard"].data["time_limit"]["promised_days"]
 
 
 def test_a_version_rebuilds_its_bundle_with_the_same_digest(engine, published, demo_catalog):
@@ -195,8 +225,8 @@ def test_a_version_rebuilds_its_bundle_with_the_same_digest(engine, published, d
         for code in published:
             version = latest_version(other, code)
             bundle = bundle_of(version)
-            assert bundle.version == version.digest == demo_catalog.bundles[code].version
-            expected = compose(demo_catalog.bundles[code]).as_dict()
+            assert bundle.version == version.digest == demo_catalog.service(code).version
+            expected = compose(demo_catalog.service(code)).as_dict()
             assert compose(bundle).as_dict() == expected
 
 
@@ -237,7 +267,8 @@ def test_a_changed_definition_publishes_version_2_and_version_1_stays_pinned(
 
     second = publish_catalog(session, changed, "tester")
 
-    assert {v.bundle_code for v in second} == uses_food
+    # The bundles using the matter, and the matter applied for alone.
+    assert {v.bundle_code for v in second} == uses_food | {"food-business-licence"}
     assert all(v.number == 2 for v in second)
     assert publish_catalog(session, changed, "tester") == []
     with session_for(engine) as other:

@@ -54,6 +54,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 KINDS = {"one_thing": _l("One thing (一件事)"), "one_class": _l("One class of things (一类事)"),
          "one_industry_one_licence": _l("One industry, one licence (一业一证)")}
+SAVED_MATTER = _l("Saved. Publish it, or a bundle holding it, to make it live.")
 REFUSALS = {
     "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),
     "taken": _l("That code is already used by a bundle or a matter: each has its own guide "
@@ -267,7 +268,7 @@ def _edit(kind: str, code: str, change):
     if not request.headers.get("HX-Request"):
         return redirect(url_for(f"admin.{kind}", code=code))
     if kind == "matter":
-        return render(code, message=_l("Saved. Publish a bundle to make it live."))
+        return render(code, message=SAVED_MATTER)
     return render(code)
 
 
@@ -398,8 +399,8 @@ def rollback_bundle(code: str):
 # --- matters ----------------------------------------------------------------------------------
 
 
-def _render_matter(code: str, *, text: str | None = None, problems=(), message=None,
-                   status: int = 200):
+def _render_matter(code: str, *, text: str | None = None, problems=(), publish_problems=(),
+                   message=None, status: int = 200):
     entry = _entry("matter", code)
     shown = text if text is not None else entry.text
     try:
@@ -411,6 +412,7 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), message=N
                 else "admin/matter.html")
     return render_template(
         template, entry=entry, data=data, text=shown, problems=list(problems),
+        publish_problems=list(publish_problems),
         message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
         necessities=editing.NECESSITIES, library=sorted(catalog.fields),
         used_by=holders(get_session(), "matter", code),
@@ -421,6 +423,23 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), message=N
 def matter(code: str):
     """The matter editor: fields, materials and guide elements as forms, and the raw JSON."""
     return _render_matter(code)
+
+
+@bp.post("/matters/<code>/publish")
+def publish_matter(code: str):
+    """Check this matter and publish it alone (bundles holding it are published on their own)."""
+    _entry("matter", code)
+    try:
+        published = publish_services(get_session(), [code], _metas(),
+                                     current_account().username)
+    except DefinitionError as refused:
+        get_session().rollback()
+        return _render_matter(code, status=422, publish_problems=refused.problems,
+                              message=_l("Not published: fix these problems first."))
+    message = (_l("Published: %(versions)s.", versions=", ".join(
+        f"{v.bundle_code} v{v.number}" for v in published)) if published
+        else _l("Nothing changed since the last publish."))
+    return _render_matter(code, message=message)
 
 
 def _stale_message(stale: StaleEdit, kind: str):
@@ -540,7 +559,7 @@ def save_matter(code: str):
             "%(who)s saved this matter at %(when)s, after you opened it. Your text is "
             "kept below; reload to see theirs.", who=stale.entry.updated_by,
             when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")))
-    return _render_matter(code, message=_l("Saved. Publish a bundle to make it live."))
+    return _render_matter(code, message=SAVED_MATTER)
 
 
 # --- config as code: export and import --------------------------------------------------------

@@ -236,6 +236,33 @@ class Bundle(Definition):
             codes.append(matter.department if matter else None)
         return [code for code in dict.fromkeys(codes) if code]
 
+    @property
+    def alone(self) -> bool:
+        """True for a matter applied for alone: a bundle of one, under the matter's code."""
+        return self.code in self.catalog.matters
+
+    def field_keys(self) -> list[str]:
+        """The library fields the bundle's matters use, with those they use in turn, sorted."""
+        return list(self._field_keys)
+
+    @cached_property
+    def _field_keys(self) -> tuple[str, ...]:
+        # Worked out once: the digest and the snapshot of a version both need it.
+        found: set[str] = set()
+        pending: list[Any] = [self.catalog.matters[code].form for code in self.matter_codes()
+                              if code in self.catalog.matters]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                field = self.catalog.field_for_ref(node.get("$ref"))
+                if field is not None and field.key not in found:
+                    found.add(field.key)
+                    pending.append(field.data)
+                pending.extend(node.values())
+            elif isinstance(node, list):
+                pending.extend(node)
+        return tuple(sorted(found))
+
     @cached_property
     def version(self) -> str:
         """A digest of everything the bundle's composition depends on."""
@@ -290,8 +317,25 @@ class Catalog:
         except KeyError:
             raise KeyError(f"unknown bundle {code!r}") from None
 
+    def service(self, code: str) -> Bundle:
+        """What people apply for under a code: a bundle, or a matter alone as a bundle of one.
+
+        A matter applied for alone goes through the same one form, materials, review,
+        routing and inbox as a bundle: it is one, holding only that matter.
+        """
+        if code in self.bundles:
+            return self.bundles[code]
+        matter = self.matters.get(code)
+        if matter is None:
+            raise KeyError(f"unknown bundle or matter {code!r}")
+        return Bundle(Document("bundle", matter.path, alone(matter.data)), self)
+
+    def services(self) -> list[str]:
+        """The code of everything people can apply for: every bundle and every matter."""
+        return sorted({*self.bundles, *self.matters})
+
     def digest_of(self, bundle: Bundle) -> str:
-        """Hash the bundle with its nested bundles, matters, departments and the field library."""
+        """Hash the bundle with its nested bundles, matters, departments and the fields they use."""
         parts = [bundle.data, *(child.data for child in bundle.nested_bundles())]
         parts.extend(self.matters[code].data for code in sorted(bundle.matter_codes())
                      if code in self.matters)
@@ -299,5 +343,20 @@ class Catalog:
         for code in bundle.department_codes():
             department = self.departments.get(code)
             parts.append(department.data if department else None)
-        parts.extend(field.data for _, field in sorted(self.fields.items()))
+        # Only the library fields it uses: editing one field is a new version of the services
+        # asking for it, not of every service of the city.
+        parts.extend(self.fields[key].data for key in bundle.field_keys())
         return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:16]
+
+
+def alone(matter: dict) -> dict:
+    """A matter applied for alone, written as the bundle of one it is published as."""
+    return {
+        "code": matter["code"],
+        "name": matter["name"],
+        **({"description": matter["description"]} if "description" in matter else {}),
+        "kind": "one_thing",
+        "lead_department": matter["department"],
+        "questions": {"type": "object", "properties": {}},
+        "items": [{"matter": matter["code"]}],
+    }

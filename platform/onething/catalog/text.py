@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 LOCALES = ("zh-Hans", "zh-Hant", "en")
 DEFAULT_LOCALE = "zh-Hans"
@@ -69,13 +69,17 @@ def standardize_schema(schema: Any) -> Any:
 # Names are searched on every keystroke of the console: each reading is worked out once
 # (pypinyin was nine tenths of a keystroke's time).
 @lru_cache(maxsize=16384)
+def readings(text: str) -> tuple[str, str]:
+    """The pinyin of a text's Chinese characters without tones or spaces, and its initials."""
+    syllables = lazy_pinyin("".join(HAN.findall(text)), errors="ignore")
+    return "".join(syllables), "".join(syllable[:1] for syllable in syllables)
+
+
 def pinyin(text: str) -> str:
     """The reading of the Chinese characters of a text, without tones or spaces."""
-    return "".join(lazy_pinyin("".join(HAN.findall(text)), errors="ignore"))
+    return readings(text)[0]
 
 
-@lru_cache(maxsize=16384)
 def initials(text: str) -> str:
     """The first letters of the reading of a text's Chinese characters ("kbcyd")."""
-    return "".join(lazy_pinyin("".join(HAN.findall(text)), style=Style.FIRST_LETTER,
-                               errors="ignore"))
+    return readings(text)[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from sqlmodel import func, select
 
 from onething.composer.compose import compose
@@ -13,24 +13,41 @@ from onething.web.extensions import get_session
 bp = Blueprint("catalog", __name__, template_folder="templates")
 
 
-def latest_versions(session) -> list[BundleVersion]:
-    """The newest published version of every bundle, by code."""
+# Bundles the home page shows at a time.
+PAGE_SIZE = 50
+
+
+def _latest(kind: str):
     newest = (select(BundleVersion.bundle_code, func.max(BundleVersion.number).label("number"))
+              .where(BundleVersion.kind == kind)
               .group_by(BundleVersion.bundle_code).subquery())
-    query = (select(BundleVersion)
-             .join(newest, (BundleVersion.bundle_code == newest.c.bundle_code)
-                   & (BundleVersion.number == newest.c.number))
-             .order_by(BundleVersion.bundle_code)
-             .options(WITHOUT_SNAPSHOT))
-    return list(session.exec(query))
+    return (select(BundleVersion)
+            .join(newest, (BundleVersion.bundle_code == newest.c.bundle_code)
+                  & (BundleVersion.number == newest.c.number))
+            .order_by(BundleVersion.bundle_code)
+            .options(WITHOUT_SNAPSHOT))
+
+
+def latest_versions(session, kind: str = "bundle") -> list[BundleVersion]:
+    """The newest published version of every bundle (or of every matter alone), by code."""
+    return list(session.exec(_latest(kind)))
 
 
 @bp.get("/")
 def index():
-    """List the bundles people can apply for."""
+    """The bundles people can apply for, 50 a page, with what each saves."""
+    session = get_session()
+    query = _latest("bundle")
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    try:
+        number = min(max(int(request.args.get("page", "1")), 1), pages)
+    except ValueError:
+        number = 1
     entries = []
-    for version in latest_versions(get_session()):
+    for version in session.exec(query.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)):
         bundle = bundle_of(version)
         entries.append({"version": version, "bundle": bundle,
                         "savings": compose(bundle).savings})
-    return render_template("catalog.html", entries=entries)
+    return render_template("catalog.html", entries=entries, total=total, page=number,
+                           pages=pages)

@@ -33,6 +33,7 @@ from onething.guides.flow import days_text, flow_svg
 from onething.guides.home import latest_versions
 from onething.guides.search import index_for
 from onething.publishing.versions import bundle_of, latest_version
+from onething.publishing.working_catalog import holders
 from onething.storage.models import BundleVersion
 from onething.web.extensions import get_session, htmx
 from onething.web.i18n import localized
@@ -112,23 +113,33 @@ def find_guide(session, code: str) -> Guide | None:
     if len(code) > CODE_MAX_LENGTH:
         return None
     version = latest_version(session, code)
-    if version is not None:
-        bundle = bundle_of(version)
+    if version is None:
+        # A matter held by published bundles, before it was first published alone.
+        holding = versions_holding(session, code)
+        if not holding:
+            return None
+        version, bundle = holding[0]
+        return Guide(code, version, bundle, bundle.catalog.matters[code],
+                     holders=[held for _, held in holding])
+    bundle = bundle_of(version)
+    if not bundle.alone:
         return Guide(code, version, bundle, holders=[bundle])
-    holding = versions_holding(session, code)
-    if not holding:
-        return None
-    version, bundle = holding[0]
+    # A matter's guide: applying for it alone, or within a bundle holding it.
+    holding = [held for _, held in versions_holding(session, code)]
     return Guide(code, version, bundle, bundle.catalog.matters[code],
-                 holders=[holder for _, holder in holding])
+                 holders=[bundle, *holding])
 
 
 def versions_holding(session, matter: str) -> list[tuple[BundleVersion, Bundle]]:
-    """The newest version of each published bundle holding a matter, newest first."""
+    """The newest version of each published bundle holding a matter, newest first.
+
+    The working catalog's references name the candidates, so a city's other bundles are
+    never read; each candidate's published version decides.
+    """
     found = []
-    for version in latest_versions(session):
-        bundle = bundle_of(version)
-        if matter in bundle.matter_codes():
+    for code in holders(session, "matter", matter):
+        version = latest_version(session, code)
+        if version is not None and matter in (bundle := bundle_of(version)).matter_codes():
             found.append((version, bundle))
     return sorted(found, key=lambda pair: (pair[0].published_at, pair[0].id or 0), reverse=True)
 
@@ -234,6 +245,7 @@ def guide(code: str):
     if htmx and htmx.target == "guide":
         return render_template("_guide.html", **context)
     return render_template("guide.html", **context)
+
 
 
 @bp.get("/g/<code>/live")

@@ -9,11 +9,12 @@ nothing.
 
 from __future__ import annotations
 
+from sqlalchemy import func, insert
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from onething.catalog.definitions import Bundle, Catalog, Document
-from onething.storage.models import BundleVersion
+from onething.storage.models import BundleVersion, utc_now
 
 # Bundles rebuilt from snapshots, by code and digest. Catalog and compose are pure,
 # so one rebuilt Bundle serves every request on that version.
@@ -24,16 +25,21 @@ _BUNDLES: dict[str, Bundle] = {}
 # leave it out: bundle_of reads it only when its cache misses, so a request (or a guide's
 # poll every few seconds) that finds the bundle cached never parses it.
 WITHOUT_SNAPSHOT = defer(BundleVersion.documents)
+# Versions written by one INSERT when a catalog is published.
+PUBLISH_BATCH = 500
 
 
 def snapshot(bundle: Bundle) -> list[dict]:
-    """Every definition the bundle needs, as plain documents: what a version stores."""
+    """Every definition the bundle needs, as plain documents: what a version stores.
+
+    A matter alone is stored as its matter: its bundle of one is rebuilt from it.
+    """
     catalog = bundle.catalog
-    picked = [bundle, *bundle.nested_bundles()]
+    picked = [] if bundle.alone else [bundle, *bundle.nested_bundles()]
     picked += [catalog.matters[code] for code in bundle.matter_codes()]
     picked += [catalog.departments[code] for code in bundle.department_codes()
                if code in catalog.departments]
-    picked += [field for _, field in sorted(catalog.fields.items())]
+    picked += [catalog.fields[key] for key in bundle.field_keys()]
     return [{"kind": item.kind, "path": item.path, "data": item.data} for item in picked]
 
 
@@ -51,35 +57,65 @@ def latest_version(session: Session, bundle_code: str) -> BundleVersion | None:
 
 def publish_catalog(session: Session, catalog: Catalog, published_by: str,
                     codes: list[str] | None = None) -> list[BundleVersion]:
-    """Publish the next version of bundles whose definitions changed; commit; return them.
+    """Publish the next version of services whose definitions changed; commit; return them.
 
-    Named `codes` are published when they differ from what applicants see now. Without
-    codes, every bundle of the catalog whose definitions changed since they were last
-    published from the working catalog: a rolled-back bundle stays rolled back.
+    Named `codes` (bundles or matters) are published when they differ from what
+    applicants see now. Without codes, every bundle and matter of the catalog whose
+    definitions changed since they were last published from the working catalog: a
+    rolled-back one stays rolled back.
     """
-    published = []
-    for code in sorted(codes if codes is not None else catalog.bundles):
-        bundle = catalog.bundle(code)
-        latest = latest_version(session, code)
-        if latest is not None:
-            standing = latest.digest if codes is not None else (latest.source_digest
-                                                                 or latest.digest)
-            if standing == bundle.version:
-                continue
-        version = BundleVersion(
-            bundle_code=code,
-            number=latest.number + 1 if latest is not None else 1,
-            digest=bundle.version,
-            source_digest=bundle.version,
-            name=bundle.name,
-            documents=snapshot(bundle),
-            published_by=published_by,
-        )
-        session.add(version)
-        published.append(version)
-    # Two administrators publishing at once collide on (bundle_code, number): one fails whole.
+    wanted = sorted(codes if codes is not None else catalog.services())
+    standing = _standing(session, wanted if codes is not None else None)
+    now = utc_now()
+    ids: list[int] = []
+    rows: list[dict] = []
+    for code in wanted:
+        bundle = catalog.service(code)
+        number, digest, source_digest = standing.get(code, (0, None, None))
+        if bundle.version == (digest if codes is not None else source_digest or digest):
+            continue
+        rows.append({"bundle_code": code, "number": number + 1, "digest": bundle.version,
+                     "source_digest": bundle.version,
+                     "kind": "matter" if bundle.alone else "bundle", "name": bundle.name,
+                     "documents": snapshot(bundle), "published_by": published_by,
+                     "published_at": now, "note": None})
+        if len(rows) == PUBLISH_BATCH:
+            ids += _insert(session, rows)
+            rows = []
+    ids += _insert(session, rows)
+    # All or nothing: two administrators publishing at once collide on (bundle_code,
+    # number), and one of them fails whole.
     session.commit()
+    published = []
+    for start in range(0, len(ids), PUBLISH_BATCH):
+        published += session.exec(select(BundleVersion).where(
+            col(BundleVersion.id).in_(ids[start:start + PUBLISH_BATCH]))
+            .order_by(BundleVersion.bundle_code).options(WITHOUT_SNAPSHOT)).all()
     return published
+
+
+def _insert(session: Session, rows: list[dict]) -> list[int]:
+    # Multi-row INSERTs, a batch of snapshots at a time: a city's first start publishes
+    # twelve thousand versions, which one at a time took half a minute and held them all.
+    if not rows:
+        return []
+    return list(session.scalars(insert(BundleVersion).returning(BundleVersion.id), rows))
+
+
+def _standing(session: Session, codes: list[str] | None) -> dict[str, tuple]:
+    """(number, digest, source digest) of the newest version of each code, in one query."""
+    newest = select(BundleVersion.bundle_code,
+                    func.max(BundleVersion.number).label("number")).group_by(
+        BundleVersion.bundle_code)
+    if codes is not None:
+        newest = newest.where(col(BundleVersion.bundle_code).in_(codes))
+    newest = newest.subquery()
+    rows = session.execute(
+        select(BundleVersion.bundle_code, BundleVersion.number, BundleVersion.digest,
+               BundleVersion.source_digest)
+        .join(newest, (BundleVersion.bundle_code == newest.c.bundle_code)
+              & (BundleVersion.number == newest.c.number))).all()
+    return {code: (number, digest, source) for code, number, digest, source in rows}
 
 
 def bundle_of(version: BundleVersion) -> Bundle:
@@ -88,7 +124,7 @@ def bundle_of(version: BundleVersion) -> Bundle:
     bundle = _BUNDLES.get(key)
     if bundle is None:
         documents = (Document(d["kind"], d["path"], d["data"]) for d in version.documents)
-        bundle = Catalog(documents).bundle(version.bundle_code)
+        bundle = Catalog(documents).service(version.bundle_code)
         _BUNDLES[key] = bundle
     return bundle
 

@@ -338,7 +338,7 @@ def publish_working(session: Session, metas: dict[str, dict], published_by: str
 
 def publish_services(session: Session, codes: list[str], metas: dict[str, dict],
                      published_by: str) -> list[BundleVersion]:
-    """Check and publish the named bundles, each with all it holds, and no other; commit.
+    """Check and publish the named bundles and matters, each with all it needs, no other; commit.
 
     Only what the bundles need is read and checked, so one publish at city scale reads a
     few dozen definitions, not the catalog. Raises DefinitionError, publishing nothing,
@@ -347,11 +347,12 @@ def publish_services(session: Session, codes: list[str], metas: dict[str, dict],
     problems: list[Problem] = []
     documents_: dict[tuple[str, str], Document] = {}
     for code in dict.fromkeys(codes):
-        if find_entry(session, "bundle", code) is None:
+        kind = next((kind for kind in GUIDE_KINDS if find_entry(session, kind, code)), None)
+        if kind is None:
             problems.append(Problem(f"{SHOWN_ROOT}/{path_for('bundle', code)}", "",
-                                    f"the working catalog has no bundle {code!r}"))
+                                    f"the working catalog has no bundle or matter {code!r}"))
             continue
-        for item in scope(session, "bundle", code):
+        for item in scope(session, kind, code):
             documents_[(item.kind, item.code)] = Document(item.kind, item.path, item.data)
     found = list(documents_.values())
     problems += check_documents(found, metas, expected_names=True)

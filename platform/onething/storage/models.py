@@ -98,6 +98,9 @@ class BundleVersion(BundleVersionBase, table=True):
     # replaced, so "publish every changed bundle" leaves a rolled-back bundle alone until
     # its definitions change again (None: the version's own digest).
     source_digest: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH)
+    # "bundle", or "matter" for a matter applied for alone (its bundle of one).
+    kind: str = Field(default="bundle", max_length=20,
+                      sa_column_kwargs={"server_default": "bundle"})
 
 
 class BundleVersionPublic(BundleVersionBase):

@@ -1,5 +1,5 @@
 """The working catalog's index (names, search text, departments, levels, references), and
-the working-catalog digest each bundle version stands for.
+the working-catalog digest and the kind (a bundle, or a matter alone) of each version.
 
 Revision ID: 0010
 Revises: 0009
@@ -44,11 +44,14 @@ def upgrade() -> None:
                     ["target_kind", "target_code"])
     with op.batch_alter_table("bundle_version") as batch:
         batch.add_column(sa.Column("source_digest", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("kind", sa.String(length=20), nullable=False,
+                                   server_default="bundle"))
 
 
 def downgrade() -> None:
     """Drop them again."""
     with op.batch_alter_table("bundle_version") as batch:
+        batch.drop_column("kind")
         batch.drop_column("source_digest")
     op.drop_table("catalog_reference")
     with op.batch_alter_table("catalog_entry") as batch:
