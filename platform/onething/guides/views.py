@@ -16,12 +16,15 @@ answer is a 304 without a body. A changed version answers 200 with an
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 
 import segno
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+from sqlalchemy import func, select
 
 from onething.cases.forms import parse_form
 from onething.cases.views import public_url
@@ -244,8 +247,89 @@ def guide(code: str):
         return render_template("_guide_materials.html", **context)
     if htmx and htmx.target == "guide":
         return render_template("_guide.html", **context)
-    return render_template("guide.html", **context)
+    return render_template("guide.html", seo=search_engine_view(found), **context)
 
+
+# A search engine shows about this many characters of a page's description.
+DESCRIPTION_LENGTH = 150
+
+
+def search_engine_view(guide: Guide) -> dict:
+    """What search engines read of a guide: its description and schema.org data."""
+    definition = guide.definition
+    name = localized(definition.name)
+    text = localized(definition.data.get("description")) or _(
+        "Service guide for %(name)s: conditions, materials, time limits, fees and where to "
+        "apply.", name=name)
+    description = " ".join(text.split())
+    if len(description) > DESCRIPTION_LENGTH:
+        description = description[:DESCRIPTION_LENGTH - 1] + "…"
+    catalog = guide.bundle.catalog
+    provider = catalog.departments.get(definition.department if guide.matter is not None
+                                       else definition.data.get("lead_department"))
+    structured = {
+        "@context": "https://schema.org",
+        "@type": "GovernmentService",
+        "name": name,
+        "description": description,
+        "serviceType": str(_("Matter (事项)") if guide.matter is not None
+                           else _("One thing (一件事)")),
+        "url": guide_url(guide.code),
+        "areaServed": {"@type": "AdministrativeArea",
+                       "name": current_app.config["AREA_SERVED"]},
+    }
+    if provider is not None:
+        structured["provider"] = {"@type": "GovernmentOrganization",
+                                  "name": localized(provider.name)}
+    return {"description": description, "structured_data": structured}
+
+
+# The sitemap protocol's limit of URLs in one file (sitemaps.org).
+SITEMAP_URLS = 50_000
+
+
+def _guide_codes(session) -> list[tuple[str, dt.datetime]]:
+    """Every published code with a guide, and when it was last published."""
+    return [(code, published) for code, published in session.execute(
+        select(BundleVersion.bundle_code, func.max(BundleVersion.published_at))
+        .group_by(BundleVersion.bundle_code).order_by(BundleVersion.bundle_code)).all()]
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    """Every published guide, or past 50,000 an index of sitemap files of at most that many."""
+    codes = _guide_codes(get_session())
+    if len(codes) <= SITEMAP_URLS:
+        return _sitemap_response("sitemap.xml", urls=codes)
+    files = [public_url("guides.sitemap_part", number=number)
+             for number in range(1, -(-len(codes) // SITEMAP_URLS) + 1)]
+    return _sitemap_response("sitemap_index.xml", files=files)
+
+
+@bp.get("/sitemap-<int:number>.xml")
+def sitemap_part(number: int):
+    """One file of a sitemap index."""
+    codes = _guide_codes(get_session())
+    part = codes[(number - 1) * SITEMAP_URLS:number * SITEMAP_URLS] if number >= 1 else []
+    if not part:
+        abort(404)
+    return _sitemap_response("sitemap.xml", urls=part)
+
+
+def _sitemap_response(template: str, **context) -> Response:
+    if "urls" in context:
+        context["urls"] = [(guide_url(code), published) for code, published in context["urls"]]
+    return Response(render_template(template, **context), mimetype="application/xml")
+
+
+@bp.get("/robots.txt")
+def robots():
+    """Guides are for everyone; drafts, cases, the inbox, the console and the API are not."""
+    lines = ["User-agent: *", "Allow: /"]
+    lines += [f"Disallow: {path}" for path in ("/admin/", "/inbox/", "/api/", "/d/", "/s/",
+                                               "/login")]
+    lines.append(f"Sitemap: {public_url('guides.sitemap')}")
+    return Response("\n".join(lines) + "\n", mimetype="text/plain")
 
 
 @bp.get("/g/<code>/live")

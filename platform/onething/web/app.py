@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request, session
+from flask import Flask, jsonify, render_template, request, send_from_directory, session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -103,6 +103,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         if (request.method == "POST" and "account_id" in session
                 and request.blueprint in ("start", "drafts", "status")):
             csrf.protect()
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """The icon browsers ask for at the root, whatever the page links."""
+        return send_from_directory(app.static_folder, "favicon.ico",
+                                   mimetype="image/vnd.microsoft.icon", max_age=86400)
 
     @app.get("/healthz")
     def healthz():

@@ -51,6 +51,9 @@ SETTINGS = [
             "SQLite database (no DATABASE_URL given)"),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
             "Sign-in attempts allowed per address (Flask-Limiter syntax)"),
+    Setting("AREA_SERVED", "青岛市",
+            "The area the hall serves, named in each guide's structured data for search "
+            "engines (schema.org GovernmentService areaServed)"),
 ]
 
 
