@@ -266,3 +266,46 @@ def test_the_home_page_lists_fifty_bundles_a_page(city):
             BundleVersion.kind == "bundle").distinct()).all()
     assert sorted(codes + rest) == sorted(bundles) and not set(codes) & set(rest)
     assert client.get("/", query_string={"page": "x"}).status_code == 200
+
+
+class Stopped(BaseException):
+    """A first start stopped where a kill would stop it (not an error the code catches)."""
+
+
+@pytest.mark.parametrize("stop_in", ["seeding", "publishing"])
+def test_a_first_start_stopped_halfway_leaves_nothing_half_done_and_continues(
+        city_root, tmp_path, monkeypatch, stop_in):
+    from onething.publishing import versions, working_catalog
+    from onething.web.app import create_app
+
+    config = {"TESTING": True, "SCHEMAS": str(city_root), "DEMO_ACCOUNTS": False,
+              "DATABASE_URL": f"sqlite:///{tmp_path / 'stopped.db'}"}
+    calls = []
+
+    def stop(original, at: int):
+        def stopping(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == at:  # with part of the work gone to the database already
+                raise Stopped()
+            return original(*args, **kwargs)
+        return stopping
+
+    if stop_in == "publishing":
+        monkeypatch.setattr(versions, "_insert", stop(versions._insert, 2))
+    else:
+        monkeypatch.setattr(working_catalog, "index_of", stop(working_catalog.index_of, 1000))
+    with pytest.raises(Stopped):
+        create_app(config, instance_path=tmp_path / "instance")
+    engine = make_engine(config["DATABASE_URL"])
+    with Session(engine) as session:
+        assert session.exec(select(BundleVersion)).all() == []
+        seeded = len(session.exec(select(CatalogEntry)).all())
+    assert seeded == (0 if stop_in == "seeding" else MATTERS + 260 + 39 + 90)
+    monkeypatch.undo()
+    app = create_app(config, instance_path=tmp_path / "instance")
+    with Session(engine) as session:
+        services = session.exec(select(BundleVersion.bundle_code)).all()
+        assert len(services) == len(set(services)) == MATTERS + 90
+        assert len(session.exec(select(CatalogEntry)).all()) == MATTERS + 260 + 39 + 90
+    app.extensions["onething.engine"].dispose()
+    engine.dispose()

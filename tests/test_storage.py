@@ -380,3 +380,20 @@ def test_a_bundles_matter_codes_list_each_matter_once_in_item_order():
     catalog = Catalog(documents)
     assert catalog.bundle("outer").matter_codes() == ["b", "a", "c"]
     assert [item.matter for item in catalog.bundle("outer").flatten()] == ["b", "a", "b", "c"]
+
+
+def test_rebuilt_bundles_are_kept_up_to_a_bound_least_recently_used_first(
+        engine, published, monkeypatch):
+    from onething.publishing import versions
+
+    monkeypatch.setattr(versions, "BUNDLE_CACHE_SIZE", 3)
+    monkeypatch.setattr(versions, "_BUNDLES", versions.OrderedDict())
+    with session_for(engine) as other:
+        codes = sorted(published)[:5]
+        rebuilt = {code: bundle_of(latest_version(other, code)) for code in codes}
+        assert len(versions._BUNDLES) == 3
+        # The newest three are kept, and asking for one keeps it from being dropped next.
+        assert bundle_of(latest_version(other, codes[2])) is rebuilt[codes[2]]
+        bundle_of(latest_version(other, codes[0]))
+        kept = [key.split("@")[0] for key in versions._BUNDLES]
+        assert kept == [codes[4], codes[2], codes[0]]

@@ -9,6 +9,10 @@ nothing.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
 from sqlalchemy import func, insert
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -17,8 +21,28 @@ from onething.catalog.definitions import Bundle, Catalog, Document
 from onething.storage.models import BundleVersion, utc_now
 
 # Bundles rebuilt from snapshots, by code and digest. Catalog and compose are pure,
-# so one rebuilt Bundle serves every request on that version.
-_BUNDLES: dict[str, Bundle] = {}
+# so one rebuilt Bundle serves every request on that version. A city publishes some
+# twelve thousand services: the least recently used beyond this many are rebuilt again
+# when asked for (a bundle of one takes about 1 ms to rebuild).
+BUNDLE_CACHE_SIZE = 1024
+_BUNDLES: OrderedDict[str, Bundle] = OrderedDict()
+_BUNDLES_LOCK = threading.Lock()
+
+
+def _cached(key: str) -> Bundle | None:
+    with _BUNDLES_LOCK:
+        bundle = _BUNDLES.get(key)
+        if bundle is not None:
+            _BUNDLES.move_to_end(key)
+        return bundle
+
+
+def _keep(key: str, bundle: Bundle) -> None:
+    with _BUNDLES_LOCK:
+        _BUNDLES[key] = bundle
+        _BUNDLES.move_to_end(key)
+        while len(_BUNDLES) > BUNDLE_CACHE_SIZE:
+            _BUNDLES.popitem(last=False)
 
 
 # A version's snapshot is the whole catalog a bundle needs (about 140 KB of JSON). Queries
@@ -55,8 +79,13 @@ def latest_version(session: Session, bundle_code: str) -> BundleVersion | None:
     return session.exec(statement).first()
 
 
+# Told how far a long step has come: (what it is doing, done, out of).
+Progress = Callable[[str, int, int], None]
+
+
 def publish_catalog(session: Session, catalog: Catalog, published_by: str,
-                    codes: list[str] | None = None) -> list[BundleVersion]:
+                    codes: list[str] | None = None, progress: Progress | None = None
+                    ) -> list[BundleVersion]:
     """Publish the next version of services whose definitions changed; commit; return them.
 
     Named `codes` (bundles or matters) are published when they differ from what
@@ -69,7 +98,9 @@ def publish_catalog(session: Session, catalog: Catalog, published_by: str,
     now = utc_now()
     ids: list[int] = []
     rows: list[dict] = []
-    for code in wanted:
+    for done, code in enumerate(wanted):
+        if progress and done % PUBLISH_BATCH == 0:
+            progress("publishing", done, len(wanted))
         bundle = catalog.service(code)
         number, digest, source_digest = standing.get(code, (0, None, None))
         if bundle.version == (digest if codes is not None else source_digest or digest):
@@ -83,6 +114,8 @@ def publish_catalog(session: Session, catalog: Catalog, published_by: str,
             ids += _insert(session, rows)
             rows = []
     ids += _insert(session, rows)
+    if progress:
+        progress("publishing", len(wanted), len(wanted))
     # All or nothing: two administrators publishing at once collide on (bundle_code,
     # number), and one of them fails whole.
     session.commit()
@@ -121,17 +154,17 @@ def _standing(session: Session, codes: list[str] | None) -> dict[str, tuple]:
 def bundle_of(version: BundleVersion) -> Bundle:
     """The bundle as it was published in this version, rebuilt from the snapshot."""
     key = f"{version.bundle_code}@{version.digest}"
-    bundle = _BUNDLES.get(key)
+    bundle = _cached(key)
     if bundle is None:
         documents = (Document(d["kind"], d["path"], d["data"]) for d in version.documents)
         bundle = Catalog(documents).service(version.bundle_code)
-        _BUNDLES[key] = bundle
+        _keep(key, bundle)
     return bundle
 
 
 def bundle_at(session: Session, version_id: int, bundle_code: str, digest: str) -> Bundle:
     """The bundle of a version known by its code and digest: no query when it is cached."""
-    bundle = _BUNDLES.get(f"{bundle_code}@{digest}")
+    bundle = _cached(f"{bundle_code}@{digest}")
     if bundle is None:
         bundle = bundle_of(get_version(session, version_id))
     return bundle

@@ -38,6 +38,7 @@ from onething.publishing.check import GUIDE_KINDS, check_documents, meta_validat
 from onething.publishing.diff import diff_compositions
 from onething.publishing.versions import (
     WITHOUT_SNAPSHOT,
+    Progress,
     bundle_of,
     latest_version,
     publish_catalog,
@@ -494,13 +495,21 @@ def apply_import(session: Session, plan: ImportPlan, imported_by: str) -> None:
         raise
 
 
-def seed(session: Session, root: Path, seeded_by: str) -> ImportPlan:
+def seed(session: Session, root: Path, seeded_by: str, progress: Progress | None = None
+         ) -> ImportPlan:
     """Load a schemas folder into an empty working catalog (first start); commit.
 
     Raises DefinitionError, loading nothing, when any definition is refused.
     """
+    if progress:
+        progress("checking the definitions", 0, 1)
     plan = plan_import(session, root, read_meta(root))
+    if progress:
+        progress("checking the definitions", 1, 1)
+        progress("seeding the working catalog", 0, len(plan.sources))
     apply_import(session, plan, seeded_by)
+    if progress:
+        progress("seeding the working catalog", len(plan.sources), len(plan.sources))
     return plan
 
 
@@ -615,14 +624,18 @@ def version_diff(older: BundleVersion, newer: BundleVersion, answers: dict | Non
                              compose(bundle_of(newer), answers), locale)
 
 
-def seed_and_publish(session, root: Path) -> None:
+def seed_and_publish(session: Session, root: Path, progress: Progress | None = None) -> None:
     """Load an empty working catalog from a schemas folder and publish it (first start).
 
     Once seeded, the database owns the catalog: later changes come through the
     console or `onething catalog import`, so a restart never undoes a publish.
+    Seeding and publishing are one transaction each: a first start stopped during
+    either leaves nothing half done, and the next start takes up where it stopped (it
+    seeds an empty catalog, and publishes a seeded one nothing was ever published from).
     """
-    if not is_empty(session):
+    if is_empty(session):
+        seed(session, root, seeded_by="schemas/", progress=progress)
+    elif session.exec(select(BundleVersion.id).limit(1)).first() is not None:
         return
-    plan = seed(session, root, seeded_by="schemas/")
-    publish_catalog(session, Catalog([source.document for source in plan.sources]),
-                    published_by="schemas/")
+    publish_catalog(session, Catalog(documents(session)), published_by="schemas/",
+                    progress=progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request, send_from_directory, session
@@ -167,11 +168,24 @@ def _init_database(app: Flask) -> None:
         reindex(session)
     if app.config["PUBLISH_ON_START"]:
         with Session(engine) as session:
-            seed_and_publish(session, schemas_root(app))
+            # A city's first start takes a while: a terminal is shown how far it has come.
+            progress = _terminal_progress if sys.stderr.isatty() and not app.testing else None
+            seed_and_publish(session, schemas_root(app), progress)
             if app.config.get("DEMO_ACCOUNTS"):
                 from onething.accounts.service import add_demo_accounts
 
                 add_demo_accounts(session)
+
+
+def _terminal_progress(stage: str, done: int, total: int) -> None:
+    """A progress bar on the terminal, one line per stage."""
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r{stage:<28} [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{done:,}/{total:,}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def _error_page(error: HTTPException):
