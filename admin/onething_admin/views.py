@@ -206,7 +206,8 @@ def _preview(catalog: Catalog, code: str) -> dict:
             "diagram": routing_diagram(composition.plan)}
 
 
-def _render_bundle(code: str, *, message=None, problems=None, status: int = 200):
+def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
+                   open_condition: int | None = None, open_after: str | None = None):
     entry = _entry("bundle", code)
     data = json.loads(entry.text)
     catalog = _scope("bundle", code)
@@ -216,7 +217,8 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200)
         condition_text=lambda when: editing.condition_text(
             when, data["questions"], lambda text: localize(text, _lang()), question_answers),
         item_code=lambda item: item.get("matter") or item.get("bundle"),
-        question_answers=question_answers,
+        question_answers=question_answers, open_condition=open_condition,
+        open_after=open_after,
         **_preview(catalog, code),
     )
     template = ("admin/_bundle_editor.html" if request.headers.get("HX-Request")
@@ -294,6 +296,18 @@ def remove_item(code: str, index: int):
     return _edit_bundle(code, lambda data: editing.remove_item(data, index))
 
 
+@bp.get("/bundles/<code>/items/<int:index>/when")
+def condition_picker(code: str, index: int):
+    """The editor with one item's condition picker open (the others stay summaries)."""
+    return _render_bundle(code, open_condition=index)
+
+
+@bp.get("/bundles/<code>/after/<item>")
+def after_picker(code: str, item: str):
+    """The editor with one item's 'waits for' choices open."""
+    return _render_bundle(code, open_after=item)
+
+
 @bp.post("/bundles/<code>/items/<int:index>/when")
 def set_condition(code: str, index: int):
     """Make an item apply only for some answers of one question (or always)."""
@@ -309,7 +323,9 @@ def set_after(code: str):
              for key in request.form if key.startswith("after.")}
     for waiting in request.form.getlist("items"):
         waits.setdefault(waiting, [])
-    return _edit_bundle(code, lambda data: editing.set_after(data, waits))
+    # The items posted are set; the edges of the others stay as they are.
+    return _edit_bundle(code, lambda data: editing.set_after(
+        data, {**data.get("after", {}), **waits}))
 
 
 @bp.post("/bundles/<code>/questions")
