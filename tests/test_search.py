@@ -139,6 +139,15 @@ def test_a_search_without_results_says_what_to_do(client):
     assert "12345" in page and 'class="results"' not in page
 
 
+@pytest.mark.parametrize("query", ["开理发店", "开个理发店要什么手续", "我想开宠物店"])
+def test_a_service_the_catalog_lacks_is_said_so_not_answered_with_lookalikes(
+        index, client, query):
+    # 开 and 店 alone would find 开办餐饮店 and 开办养老机构: not what was asked for.
+    assert index.search(query) == []
+    page = client.get("/manual", query_string={"q": query}).text
+    assert "12345" in page and 'class="results"' not in page
+
+
 @pytest.mark.parametrize(("lang", "heading"), [
     ("zh-Hans", "服务手册"), ("zh-Hant", "服務手冊"), ("en", "Service manual"),
 ])

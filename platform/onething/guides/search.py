@@ -263,18 +263,25 @@ class SearchIndex:
         latin = "".join(_LATIN.findall(text)) if not han else ""
         hits = []
         for entry in self.entries:
-            score = 0.0
+            score = bonus = 0.0
+            # A lone character (开, 店) says too little to stand alone: an entry needs a
+            # word of two or more characters, a whole phrase or a reading, so that 开理发店
+            # finds nothing in a catalog without barbers rather than every 开办.
+            substantial = False
             for concept in terms:
-                score += max(self._term_score(entry, term, weight)
-                             for term, weight in concept.items())
+                best, term = max((self._term_score(entry, term, weight), term)
+                                 for term, weight in concept.items())
+                score += best
+                substantial = substantial or (best > 0 and len(term) > 1)
             for phrase in entry.phrases:
                 if len(phrase) > 1 and phrase in text:
-                    score += WHOLE_KEYWORD * min(len(phrase), 6)
+                    bonus += WHOLE_KEYWORD * min(len(phrase), 6)
             if len(reading) >= 4 and any(reading in s for s in entry.spellings):
-                score += PINYIN * KEYWORD * 2
+                bonus += PINYIN * KEYWORD * 2
             if len(latin) >= 2:
-                score += self._latin(entry, latin)
-            if score > 0:
+                bonus += self._latin(entry, latin)
+            score += bonus
+            if score > 0 and (substantial or bonus > 0):
                 hits.append(Hit(entry, round(score, 4)))
         # Bundles first on a tie: people mostly want the whole thing done.
         hits.sort(key=lambda h: (-h.score, h.entry.kind != "bundle", h.entry.code))
