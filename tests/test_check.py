@@ -197,3 +197,28 @@ def test_the_fast_path_and_python_jsonschema_agree_on_an_attachments_address(hre
     fast = checking._fast_valid(checking._fast_meta_validators(METAS)["matter"], data)
     python = not list(checking.meta_validators(METAS)["matter"].iter_errors(data))
     assert fast <= python
+
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=5), children, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 2]))
+def test_definitions_are_read_as_the_standard_library_reads_them(value, indent):
+    from onething.catalog.loader import parse_json
+
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    assert json.dumps(parse_json(text)) == json.dumps(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ['{"a": 1, "a": 2}', "[1e400]", '"\\ud800"', "[NaN]",
+                                  "[" + "9" * 50 + "]", '{"x": -0.0}'])
+def test_json_that_orjson_refuses_or_reads_its_own_way_is_read_as_before(text):
+    from onething.catalog.loader import parse_json
+
+    assert json.dumps(parse_json(text)) == json.dumps(json.loads(text))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from onething.catalog.definitions import Document
 from onething.catalog.problems import Problem
@@ -42,6 +46,26 @@ class Source:
     text: str
 
 
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as Python values, exactly as the standard library reads it, but faster.
+
+    orjson reads a city's 140 MB of definitions in a third of the time. What it refuses
+    (NaN, lone surrogates), reads otherwise (integers past 64 bits) or cannot read goes
+    to the standard library, which gives the same values and the messages `check` has
+    always printed.
+    """
+    # orjson reads an integer past 64 bits as a float: such a text goes the standard way.
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
     """Parse every definition file; unreadable JSON becomes a problem, not a traceback."""
     sources: list[Source] = []
@@ -55,7 +79,7 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
             shown = display_path(path, root)
             try:
                 text = path.read_text(encoding="utf-8")
-                data = json.loads(text)
+                data = parse_json(text)
             except json.JSONDecodeError as error:
                 problems.append(Problem(
                     shown, "",

@@ -89,6 +89,9 @@ class BundleVersion(BundleVersionBase, table=True):
     __tablename__ = "bundle_version"
     __table_args__ = (
         UniqueConstraint("bundle_code", "number", name="uq_bundle_version_code_number"),
+        # The home page and the manual list the newest version of each bundle: read from
+        # this index, not from rows that each carry a snapshot of tens of kilobytes.
+        Index("ix_bundle_version_kind_code_number", "kind", "bundle_code", "number"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -46,11 +46,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("source_digest", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("kind", sa.String(length=20), nullable=False,
                                    server_default="bundle"))
+        batch.create_index("ix_bundle_version_kind_code_number",
+                           ["kind", "bundle_code", "number"])
 
 
 def downgrade() -> None:
     """Drop them again."""
     with op.batch_alter_table("bundle_version") as batch:
+        batch.drop_index("ix_bundle_version_kind_code_number")
         batch.drop_column("kind")
         batch.drop_column("source_digest")
     op.drop_table("catalog_reference")
