@@ -24,7 +24,15 @@ def upgrade() -> None:
     Existing entries are indexed when the app starts (`reindex` of the working catalog):
     the index is derived from each entry's text by the platform's own code.
     """
-    with op.batch_alter_table("catalog_entry") as batch:
+    # On SQLite the table is rebuilt with the index columns before the definition's text:
+    # a row keeps its first columns on its own page and the rest on overflow pages, so a
+    # search reads 12,000 short rows instead of 140 MB. (PostgreSQL stores long text
+    # apart from its row already.)
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("catalog_entry", recreate="always" if sqlite else "auto",
+                              partial_reordering=[("path", "name", "search_text",
+                                                   "department_code", "level", "text")]
+                              if sqlite else None) as batch:
         batch.add_column(sa.Column("name", sa.Text(), nullable=True))
         batch.add_column(sa.Column("search_text", sa.Text(), nullable=True))
         batch.add_column(sa.Column("department_code", sa.String(length=100), nullable=True))
