@@ -159,18 +159,25 @@ def test_publishing_one_bundle_never_republishes_another(city, console):
     with session_of(city) as session:
         first, second = [e.code for e in find_entries(session, "bundle", query="shb-bundle-00",
                                                       size=2).rows]
-        for code in (first, second):
-            entry = find_entry(session, "bundle", code)
-            data = json.loads(entry.text)
-            data["keywords"] = [*data.get("keywords", []), "一次办好"]
-            save_definition(session, "bundle", data, based_on=entry.revision, saved_by="t",
-                            metas=_metas(city))
+    for code in (first, second):
+        edit(city, "bundle", code, lambda data: data.update(
+            keywords=[*data.get("keywords", []), "一次办好"]))
     editor = console.get(f"/admin/bundles/{first}").text
     published = console.post(f"/admin/bundles/{first}/publish",
                              data={"csrf_token": token_of(editor)}, headers={"HX-Request": "1"})
     assert published.status_code == 200
     assert f"{first} v2" in published.text and second not in published.text
     assert versions(city, first) == [1, 2] and versions(city, second) == [1]
+
+
+def edit(app, kind: str, code: str, change) -> None:
+    """Change one definition of the working catalog, as the console saves it."""
+    with session_of(app) as session:
+        entry = find_entry(session, kind, code)
+        data = json.loads(entry.text)
+        change(data)
+        save_definition(session, kind, data, based_on=entry.revision, saved_by="t",
+                        metas=_metas(app))
 
 
 def _metas(app):
@@ -184,12 +191,9 @@ def test_a_rollback_stays_when_other_bundles_and_everything_changed_are_publishe
     with session_of(city) as session:
         code, other = [e.code for e in find_entries(session, "bundle", query="lsh-bundle-00",
                                                     size=2).rows]
-        for name in (code, other):
-            entry = find_entry(session, "bundle", name)
-            data = json.loads(entry.text)
-            data["description"] = {"zh-Hans": f"{name} 的新说明"}
-            save_definition(session, "bundle", data, based_on=entry.revision, saved_by="t",
-                            metas=_metas(city))
+    for name in (code, other):
+        edit(city, "bundle", name, lambda data, name=name: data.update(
+            description={"zh-Hans": f"{name} 的新说明"}))
     runner = CliRunner(env={"ONETHING_DATABASE_URL": city.config["DATABASE_URL"],
                             "ONETHING_SCHEMAS": city.config["SCHEMAS"],
                             "ONETHING_INSTANCE_PATH": city.instance_path})
@@ -237,13 +241,9 @@ def test_a_matter_no_bundle_holds_has_a_guide_and_is_published_alone(city, conso
     assert "单独申请本事项" in guide.text and "所属“一件事”" not in guide.text
     assert console.get(f"/b/{alone}").status_code == 200
     # Edited and published from its editor: a new version of it, of nothing else.
+    edit(city, "matter", alone, lambda data: data.update(
+        handling="on_the_spot", time_limit={**data["time_limit"], "promised_days": 0}))
     with session_of(city) as session:
-        entry = find_entry(session, "matter", alone)
-        data = json.loads(entry.text)
-        data["time_limit"]["promised_days"] = 0
-        data["handling"] = "on_the_spot"
-        save_definition(session, "matter", data, based_on=entry.revision, saved_by="t",
-                        metas=_metas(city))
         before = session.exec(select(BundleVersion.id)).all()
     editor = console.get(f"/admin/matters/{alone}").text
     published = console.post(f"/admin/matters/{alone}/publish",

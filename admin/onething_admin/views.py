@@ -363,20 +363,26 @@ def find_matters(code: str):
                            code=code, catalog=catalog, revision=request.args.get("revision", ""))
 
 
-@bp.post("/bundles/<code>/publish")
-def publish(code: str):
-    """Check this bundle with all it holds, and publish it if it changed (no other)."""
+def _publish(code: str) -> tuple[str, list]:
+    """Check and publish one bundle or matter: (what the editor says, the problems)."""
     try:
         published = publish_services(get_session(), [code], _metas(),
                                      current_account().username)
     except DefinitionError as refused:
         get_session().rollback()
-        return _render_bundle(code, status=422, problems=refused.problems,
-                              message=_l("Not published: fix these problems first."))
-    numbers = ", ".join(f"{v.bundle_code} v{v.number}" for v in published)
-    message = (_l("Published: %(versions)s.", versions=numbers) if published
-               else _l("Nothing changed since the last publish."))
-    return _render_bundle(code, message=message)
+        return _l("Not published: fix these problems first."), refused.problems
+    if not published:
+        return _l("Nothing changed since the last publish."), []
+    return _l("Published: %(versions)s.", versions=", ".join(
+        f"{v.bundle_code} v{v.number}" for v in published)), []
+
+
+@bp.post("/bundles/<code>/publish")
+def publish(code: str):
+    """Check this bundle with all it holds, and publish it if it changed (no other)."""
+    message, problems = _publish(code)
+    return _render_bundle(code, message=message, problems=problems,
+                          status=422 if problems else 200)
 
 
 @bp.get("/bundles/<code>/history")
@@ -445,17 +451,9 @@ def matter(code: str):
 def publish_matter(code: str):
     """Check this matter and publish it alone (bundles holding it are published on their own)."""
     _entry("matter", code)
-    try:
-        published = publish_services(get_session(), [code], _metas(),
-                                     current_account().username)
-    except DefinitionError as refused:
-        get_session().rollback()
-        return _render_matter(code, status=422, publish_problems=refused.problems,
-                              message=_l("Not published: fix these problems first."))
-    message = (_l("Published: %(versions)s.", versions=", ".join(
-        f"{v.bundle_code} v{v.number}" for v in published)) if published
-        else _l("Nothing changed since the last publish."))
-    return _render_matter(code, message=message)
+    message, problems = _publish(code)
+    return _render_matter(code, message=message, publish_problems=problems,
+                          status=422 if problems else 200)
 
 
 def _stale_message(stale: StaleEdit, kind: str):
