@@ -154,3 +154,16 @@ def test_a_service_the_catalog_lacks_is_said_so_not_answered_with_lookalikes(
 def test_the_manual_follows_the_language_switch(client, lang, heading):
     page = client.get(f"/manual?lang={lang}").text
     assert f"<h1>{heading}</h1>" in page or f"<h1>{heading} (服务手册)</h1>" in page
+
+
+def test_looking_only_where_a_term_can_score_changes_no_result(index, demo_catalog,
+                                                                monkeypatch):
+    # The character postings only spare work: scoring every entry gives the same results.
+    queries = [q["query"] for q in QUERIES]
+    queries += [matter.name["zh-Hans"][:cut] for matter in demo_catalog.matters.values()
+                for cut in (2, 4)] + ["kbcyd", "xiaofang", "消防 检查", "12345", "店"]
+    pruned = {q: [(h.code, h.score) for h in index.search(q)] for q in queries}
+    everyone = frozenset(range(len(index.entries)))
+    monkeypatch.setattr(type(index), "_candidates", lambda self, term: everyone)
+    assert {q: [(h.code, h.score) for h in index.search(q)] for q in queries} == pruned
+    assert any(pruned.values())

@@ -202,16 +202,46 @@ class SearchIndex:
                         entry.readings.add(pinyin(word))
             entry.spellings = [pinyin(p) for p in entry.phrases if HAN.search(p)]
             entry.letters = {initials(p) for p in entry.phrases if HAN.search(p)}
+        # Which entries hold a character, and which a reading: a term is looked for only in
+        # the entries holding each of its characters, not in all twelve thousand of a city.
+        self._by_char: dict[str, set[int]] = {}
+        self._by_reading: dict[str, set[int]] = {}
+        for number, entry in enumerate(entries):
+            for char in {char for _, text in entry.texts for char in text}:
+                self._by_char.setdefault(char, set()).add(number)
+            for reading in entry.readings:
+                self._by_reading.setdefault(reading, set()).add(number)
         self._df: dict[str, int] = {}
+        self._holding: dict[str, frozenset[int]] = {}
 
     @property
     def codes(self) -> list[str]:
         """The codes of every entry."""
         return [entry.code for entry in self.entries]
 
+    def _holders(self, term: str) -> frozenset[int]:
+        """The entries one of whose texts contains the term."""
+        found = self._holding.get(term)
+        if found is None:
+            postings = [self._by_char.get(char, set()) for char in set(term)]
+            candidates = set.intersection(*postings) if postings else set()
+            found = frozenset(n for n in candidates
+                              if any(term in t for _, t in self.entries[n].texts))
+            if len(self._holding) > 4096:
+                self._holding.clear()
+            self._holding[term] = found
+        return found
+
+    def _candidates(self, term: str) -> frozenset[int] | set[int]:
+        """Every entry a term can score for: it holds the term, or the term's reading."""
+        found = self._holders(term)
+        if HAN.search(term) and len(term) > 1:
+            return found | self._by_reading.get(pinyin(term), set())
+        return found
+
     def _rarity(self, term: str) -> float:
         if term not in self._df:
-            self._df[term] = sum(1 for e in self.entries if any(term in t for _, t in e.texts))
+            self._df[term] = len(self._holders(term))
         count = self._df[term]
         return math.log(1 + len(self.entries) / count) if count else 0.0
 
@@ -262,13 +292,17 @@ class SearchIndex:
         reading = pinyin(stripped)
         latin = "".join(_LATIN.findall(text)) if not han else ""
         hits = []
-        for entry in self.entries:
+        scoring = set()
+        for concept in terms:
+            for term in concept:
+                scoring |= self._candidates(term)
+        for number, entry in enumerate(self.entries):
             score = bonus = 0.0
             # A lone character (开, 店) says too little to stand alone: an entry needs a
             # word of two or more characters, a whole phrase or a reading, so that 开理发店
             # finds nothing in a catalog without barbers rather than every 开办.
             substantial = False
-            for concept in terms:
+            for concept in terms if number in scoring else ():
                 best, term = max((self._term_score(entry, term, weight), term)
                                  for term, weight in concept.items())
                 score += best
