@@ -11,6 +11,9 @@ from sqlmodel import Session, select
 from onething.storage.models import BundleVersion
 from test_admin import PASSWORD, add_account, add_conflicting_matter
 
+# Every test here drives chromium: `-m browser` selects them with the others.
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):

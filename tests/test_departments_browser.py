@@ -13,6 +13,9 @@ from onething.storage.models import Submission, Task
 from test_admin import PASSWORD, add_account
 from test_web import fill, start, submit, upload_everything
 
+# Every test here drives chromium: `-m browser` selects them with the others.
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
