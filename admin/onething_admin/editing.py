@@ -12,7 +12,6 @@ import json
 import re
 from typing import Any
 
-from onething.catalog.text import initials, pinyin
 from onething.composer.scenario import named_questions
 
 CODE = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
@@ -21,21 +20,6 @@ KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 class EditRefused(ValueError):
     """An edit that makes no sense (an unknown item, a malformed code); nothing is saved."""
-
-
-def matches(query: str, *texts: Any) -> bool:
-    """Whether a console search matches: Chinese text, a code, full pinyin or initials."""
-    query = query.strip().lower().replace(" ", "")
-    if not query:
-        return True
-    for text in texts:
-        values = text.values() if isinstance(text, dict) else [text]
-        for value in values:
-            if not isinstance(value, str):
-                continue
-            if query in value.lower() or query in pinyin(value) or query in initials(value):
-                return True
-    return False
 
 
 def new_bundle(code: str, name_zh: str, name_en: str, kind: str, lead_department: str,

@@ -28,7 +28,6 @@ from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
 from onething.composer.merge import CompositionError
 from onething.publishing.working_catalog import (
-    Page,
     StaleEdit,
     document,
     find_entries,
@@ -43,6 +42,7 @@ from onething.publishing.working_catalog import (
     scope,
     version_diff,
 )
+from onething.storage.db import Page
 from onething.storage.models import CatalogEntry
 from onething.web.extensions import csrf, get_session, meta_schemas
 from onething.web.settings import schemas_root
@@ -352,7 +352,7 @@ def find_matters(code: str):
     present = tuple(item["matter"] for item in data["items"] if "matter" in item)
     found = find_entries(session, "matter", query=query, size=20, exclude=present)
     # 一类事: whole bundles can be items too (never itself, never one already in).
-    nested = Page([], 1, 0)
+    nested = Page([], 1, 0, 10)
     if data.get("kind") == "one_class":
         held = tuple(item["bundle"] for item in data["items"] if "bundle" in item)
         nested = find_entries(session, "bundle", query=query, size=10, exclude=(*held, code))

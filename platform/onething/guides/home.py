@@ -7,6 +7,7 @@ from sqlmodel import func, select
 
 from onething.composer.compose import compose
 from onething.publishing.versions import WITHOUT_SNAPSHOT, bundle_of
+from onething.storage.db import paginate
 from onething.storage.models import BundleVersion
 from onething.web.extensions import get_session
 
@@ -36,18 +37,15 @@ def latest_versions(session, kind: str = "bundle") -> list[BundleVersion]:
 @bp.get("/")
 def index():
     """The bundles people can apply for, 50 a page, with what each saves."""
-    session = get_session()
-    query = _latest("bundle")
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    pages = max(1, -(-total // PAGE_SIZE))
     try:
-        number = min(max(int(request.args.get("page", "1")), 1), pages)
+        number = int(request.args.get("page", "1"))
     except ValueError:
         number = 1
+    page = paginate(get_session(), _latest("bundle"), number, PAGE_SIZE)
     entries = []
-    for version in session.exec(query.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)):
+    for version in page.rows:
         bundle = bundle_of(version)
         entries.append({"version": version, "bundle": bundle,
                         "savings": compose(bundle).savings})
-    return render_template("catalog.html", entries=entries, total=total, page=number,
-                           pages=pages)
+    return render_template("catalog.html", entries=entries, total=page.total,
+                           page=page.number, pages=page.pages)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, insert, tuple_
+from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, delete, select
 
 from onething.catalog.definitions import Catalog, Document
@@ -43,6 +43,7 @@ from onething.publishing.versions import (
     latest_version,
     publish_catalog,
 )
+from onething.storage.db import Page, paginate
 from onething.storage.models import BundleVersion, CatalogEntry, CatalogReference, utc_now
 
 # Documents of the working catalog are named like the files of the repository's folder.
@@ -193,21 +194,6 @@ def holders(session: Session, kind: str, code: str) -> list[str]:
     return sorted(found)
 
 
-@dataclass
-class Page:
-    """One page of a list: its rows, which page it is and how many rows there are in all."""
-
-    rows: list[CatalogEntry]
-    number: int
-    total: int
-    size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        """How many pages the list has (one, when it is empty)."""
-        return max(1, -(-self.total // self.size))
-
-
 def find_entries(session: Session, kind: str, query: str = "", department: str = "",
                  level: str = "", page: int = 1, size: int = PAGE_SIZE,
                  exclude: tuple[str, ...] = ()) -> Page:
@@ -255,11 +241,7 @@ def find_entries(session: Session, kind: str, query: str = "", department: str =
         codes = set(session.execute(direct).scalars().all())
         codes |= set(holders_of_bundles(session, codes))
         statement = statement.where(col(CatalogEntry.code).in_(sorted(codes)))
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    number = min(max(page, 1), max(1, -(-total // size)))
-    rows = list(session.exec(statement.order_by(col(CatalogEntry.code))
-                             .offset((number - 1) * size).limit(size)).all())
-    return Page(rows, number, total, size)
+    return paginate(session, statement.order_by(col(CatalogEntry.code)), page, size)
 
 
 def holders_of_bundles(session: Session, codes: set[str]) -> list[str]:

@@ -7,6 +7,7 @@ created a year ago. `migrate(engine)` runs them without an alembic.ini.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -15,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import NullType
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
 import onething.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -168,3 +169,27 @@ class DriverStatement:
                                              strict=True)]
             self._results[key] = found
         return found
+
+
+@dataclass
+class Page:
+    """One page of a list: its rows, which page it is and how many rows there are in all."""
+
+    rows: list
+    number: int
+    total: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the list has (one, when it is empty)."""
+        return max(1, -(-self.total // self.size))
+
+
+def paginate(session: Session, statement, number: int, size: int) -> Page:
+    """A page of an ordered statement's rows, counted in the database; a page past the
+    end is the last one."""
+    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    number = min(max(number, 1), max(1, -(-total // size)))
+    rows = list(session.exec(statement.offset((number - 1) * size).limit(size)).all())
+    return Page(rows, number, total, size)
