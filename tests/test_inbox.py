@@ -185,6 +185,9 @@ def test_a_matter_applied_for_alone_goes_the_one_form_way_to_its_departments_inb
     assert 'href="/b/outdoor-signboard"' in guide
     start_page = client.get("/b/outdoor-signboard")
     assert start_page.status_code == 200 and "户外招牌设施设置审核" in start_page.text
+    # No questions to answer and nothing bundled to compare with: neither is shown.
+    assert "您的情形" not in start_page.text and "依次办理" not in start_page.text
+    assert "您的情形" in client.get("/b/open-restaurant").text
     started = client.post("/b/outdoor-signboard", data={})
     assert started.status_code == 302, started.text[:500]
     draft = started.headers["Location"].removesuffix("/form")
