@@ -309,3 +309,24 @@ def test_a_first_start_stopped_halfway_leaves_nothing_half_done_and_continues(
         assert len(session.exec(select(CatalogEntry)).all()) == MATTERS + 260 + 39 + 90
     app.extensions["onething.engine"].dispose()
     engine.dispose()
+
+
+def test_the_manual_finds_and_lists_matters_no_bundle_holds(city):
+    with session_of(city) as session:
+        held = {code for (code,) in session.execute(select(CatalogEntry.code).where(
+            CatalogEntry.kind == "matter")).all() if holders(session, "matter", code)}
+        alone = [e for e in find_entries(session, "matter", query="lsh-", size=200).rows
+                 if e.code not in held][:5]
+        # District copies share names: people name the district's department too.
+        queries = {e.code: find_entry(session, "department", e.department_code).name
+                   + " " + e.name for e in alone}
+    client = city.test_client()
+    for entry in alone:
+        found = client.get("/manual", query_string={"q": queries[entry.code]},
+                           headers={"HX-Request": "true", "HX-Target": "search-results"}).text
+        assert entry.code in re.findall(r'<a href="/g/([^"]+)"', found)[:3], queries
+    listed = client.get("/manual", query_string={"kind": "matter", "page": 3}).text
+    assert len(re.findall(r'<a href="/g/([^"]+)"><strong>', listed)) == 50
+    assert f"共 {MATTERS:,} 项服务" in listed or f"共 {MATTERS} 项服务" in listed
+    overview = client.get("/manual").text
+    assert len(overview) < 60_000 and "/manual?kind=matter" in overview

@@ -175,7 +175,10 @@ def test_what_is_not_published_is_not_public(bare_app, demo_catalog):
         assert "出生" not in response.text.split('id="search-results"')[0]
         assert client.get(f"/g/{code}/qr.svg").status_code == 404
     assert "新生儿出生一件事" not in client.get("/manual").text
-    assert "newborn" not in client.get("/manual?q=孩子出生").text
+    found = client.get("/manual?q=孩子出生").text
+    assert 'href="/g/newborn"' not in found and 'href="/g/birth-medical-certificate"' not in found
+    # The newborn's other matters are published alone, and found as such.
+    assert 'href="/g/newborn-medical-insurance"' in found
 
 
 # --- QR codes ------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ import re
 import pytest
 from sqlmodel import Session
 
-from onething.guides.home import latest_versions
-from onething.guides.search import build_index, index_for, load_synonyms
+from onething.guides.search import build_index, directory_index, load_synonyms
 from onething.publishing.check import load_catalog
 from onething.publishing.versions import publish_catalog
 
@@ -21,7 +20,7 @@ QUERIES = json.loads((DATA / "search_queries.json").read_text(encoding="utf-8"))
 @pytest.fixture(scope="module")
 def index(demo_catalog):
     """The demo catalog's bundles and matters, indexed once."""
-    return build_index(demo_catalog.bundles.values())
+    return build_index(demo_catalog)
 
 
 def top(index, query: str, n: int = 3) -> list[str]:
@@ -91,15 +90,15 @@ def test_the_synonym_list_is_well_formed():
 def test_the_index_is_built_once_per_set_of_published_versions(app, demo_root):
     engine = app.extensions["onething.engine"]
     with Session(engine) as session:
-        first = index_for(latest_versions(session))
-        assert index_for(latest_versions(session)) is first
+        first = directory_index(session)
+        assert directory_index(session) is first
     path = demo_root / "catalog" / "bundles" / "newborn.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data["keywords"] = [*data["keywords"], "满月"]
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     with Session(engine) as session:
         publish_catalog(session, load_catalog(demo_root), published_by="tester")
-        second = index_for(latest_versions(session))
+        second = directory_index(session)
     assert second is not first
     assert [hit.code for hit in second.search("满月", 1)] == ["newborn"]
 
@@ -118,9 +117,47 @@ def test_the_manual_groups_by_life_event_and_enterprise_stage(client):
     assert business.index("建筑装饰装修审批") < stages[1]  # 筹备: renovating the premises
     assert stages[1] < business.index("开办餐饮店") < stages[2]  # 准入
     assert stages[2] < business.index("海域使用权确权")  # 营业
-    # Every published bundle and every matter has its guide linked.
-    for code in ("open-restaurant", "newborn", "fire-safety-check", "social-security-card"):
-        assert f'href="/g/{code}"' in page
+    # Every published bundle has its guide linked, with how many matters it holds.
+    assert re.search(r'href="/g/open-restaurant"><strong>开办餐饮店</strong></a>\s*'
+                     r'<span class="hint">\d+ 个事项</span>', page)
+    assert 'href="/g/newborn"' in page
+    # The matters are a link away: a city has twelve thousand of them.
+    assert 'href="/g/fire-safety-check"' not in page
+    assert 'href="/manual?kind=matter"' in page
+
+
+def test_the_manual_lists_every_matter_by_department_a_page_at_a_time(client, monkeypatch,
+                                                                       demo_catalog):
+    from onething.guides import views
+
+    monkeypatch.setattr(views, "MANUAL_PAGE_SIZE", 7)
+    pages = [client.get("/manual", query_string={"kind": "matter", "page": n}).text
+             for n in (1, 2, 3, 4)]
+    codes = [re.findall(r'<a href="/g/([^"]+)"><strong>', page) for page in pages]
+    assert [len(c) for c in codes] == [7, 7, 6, 6]  # a page past the end is the last
+    assert sorted(codes[0] + codes[1] + codes[2]) == sorted(demo_catalog.matters)
+    assert "共 20 项服务" in pages[0] and 'rel="next"' in pages[0] and 'rel="prev"' in pages[2]
+    # One department's matters, with the department chosen in the filter.
+    fire = [m.code for m in demo_catalog.matters.values() if m.department == "sn-fire"]
+    page = client.get("/manual", query_string={"kind": "matter", "department": "sn-fire"}).text
+    assert re.findall(r'<a href="/g/([^"]+)"><strong>', page) == sorted(fire)
+    assert '<option value="sn-fire" selected>' in page
+    assert client.get("/manual?kind=matter&department=nowhere").status_code == 404
+    assert client.get("/manual?kind=matter&page=x").status_code == 200
+
+
+def test_a_group_of_the_manual_shows_a_few_and_links_to_all(client, monkeypatch):
+    from onething.guides import views
+
+    monkeypatch.setattr(views, "GROUP_PREVIEW", 1)
+    page = client.get("/manual").text
+    entry = page[page.index("<h3>准入</h3>"):page.index("<h3>营业</h3>")]
+    assert len(re.findall(r'class="card"', entry)) == 1
+    link = re.search(r'href="(/manual\?group=enterprise(?::|%3A)entry)">[^<]*?(\d+)', entry)
+    listed = client.get(link.group(1).replace("&amp;", "&")).text
+    found = re.findall(r'<a href="/g/([^"]+)"><strong>', listed)
+    assert len(found) == int(link.group(2)) >= 2 and "open-restaurant" in found
+    assert "<h1>准入</h1>" in listed
 
 
 def test_the_manual_search_finds_a_sentence(client):
@@ -158,12 +195,94 @@ def test_the_manual_follows_the_language_switch(client, lang, heading):
 
 def test_looking_only_where_a_term_can_score_changes_no_result(index, demo_catalog,
                                                                 monkeypatch):
-    # The character postings only spare work: scoring every entry gives the same results.
+    # The postings only spare work: looking for every term in every entry gives the same
+    # results.
     queries = [q["query"] for q in QUERIES]
     queries += [matter.name["zh-Hans"][:cut] for matter in demo_catalog.matters.values()
                 for cut in (2, 4)] + ["kbcyd", "xiaofang", "消防 检查", "12345", "店"]
-    pruned = {q: [(h.code, h.score) for h in index.search(q)] for q in queries}
-    everyone = frozenset(range(len(index.entries)))
-    monkeypatch.setattr(type(index), "_candidates", lambda self, term: everyone)
-    assert {q: [(h.code, h.score) for h in index.search(q)] for q in queries} == pruned
+
+    def results(index):
+        return {q: [(h.code, h.score) for h in index.search(q)] for q in queries}
+
+    def fresh():
+        return build_index(demo_catalog)
+
+    pruned = results(fresh())
     assert any(pruned.values())
+    everyone = set(range(len(index.entries)))
+    monkeypatch.setattr(type(index), "_narrowed", staticmethod(lambda table, keys: everyone))
+    assert results(fresh()) == pruned
+
+
+# --- the public directory ----------------------------------------------------------------------
+
+
+def test_every_published_service_has_one_directory_row_for_its_newest_version(app, demo_catalog):
+    from sqlalchemy import func, select
+
+    from onething.storage.models import BundleVersion, PublishedService
+
+    with Session(app.extensions["onething.engine"]) as session:
+        rows = session.exec(select(PublishedService)).scalars().all()
+        newest = dict(session.execute(select(BundleVersion.bundle_code, func.max(
+            BundleVersion.id)).group_by(BundleVersion.bundle_code)).all())
+    assert {row.code: row.version_id for row in rows} == newest
+    assert {row.code for row in rows} == set(demo_catalog.services())
+    by_code = {row.code: row for row in rows}
+    assert by_code["open-restaurant"].kind == "bundle" and by_code["open-restaurant"].matters > 1
+    signboard = by_code["outdoor-signboard"]
+    assert signboard.kind == "matter" and signboard.matters == 1
+    assert signboard.department_code == demo_catalog.matters["outdoor-signboard"].department
+    assert ["name", "户外招牌设施设置审核"] in signboard.search["texts"]
+
+
+def test_versions_published_before_the_directory_get_their_rows_at_start(app, tmp_path):
+    from sqlalchemy import delete, func, select
+
+    from onething.storage.models import PublishedService
+    from onething.web.app import create_app
+
+    engine = app.extensions["onething.engine"]
+    with Session(engine) as session:
+        before = session.execute(select(func.count()).select_from(PublishedService)).scalar()
+        session.execute(delete(PublishedService).where(PublishedService.kind == "matter"))
+        session.commit()
+    assert 'href="/g/outdoor-signboard"' not in app.test_client().get(
+        "/manual", query_string={"q": "户外招牌"}).text
+    again = create_app({"TESTING": True, "DATABASE_URL": app.config["DATABASE_URL"]},
+                       instance_path=tmp_path / "again")
+    try:
+        with Session(engine) as session:
+            assert session.execute(select(func.count()).select_from(
+                PublishedService)).scalar() == before
+        assert 'href="/g/outdoor-signboard"' in again.test_client().get(
+            "/manual", query_string={"q": "户外招牌"}).text
+    finally:
+        again.extensions["onething.engine"].dispose()
+
+
+def test_a_rollback_is_what_the_directory_and_the_search_show(app, demo_root):
+    from sqlalchemy import select
+
+    from onething.publishing.working_catalog import rollback
+    from onething.storage.models import BundleVersion, PublishedService
+
+    engine = app.extensions["onething.engine"]
+    path = demo_root / "catalog" / "matters" / "outdoor-signboard.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["name"] = {**data["name"], "zh-Hans": "夜光灯箱设置许可"}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with Session(engine) as session:
+        publish_catalog(session, load_catalog(demo_root), published_by="tester",
+                        codes=["outdoor-signboard"])
+    client = app.test_client()
+    assert 'href="/g/outdoor-signboard"' in client.get("/manual?q=夜光灯箱").text
+    with Session(engine) as session:
+        again = rollback(session, "outdoor-signboard", 1, "tester")
+        assert again.kind == "matter"  # a matter alone stays one when rolled back
+        row = session.exec(select(PublishedService).where(
+            PublishedService.code == "outdoor-signboard")).scalars().one()
+        assert row.version_id == again.id and row.kind == "matter"
+        assert session.get(BundleVersion, again.id).number == 3
+    assert 'href="/g/outdoor-signboard"' not in client.get("/manual?q=夜光灯箱").text
+    assert 'href="/g/outdoor-signboard"' in client.get("/manual?q=户外招牌").text

@@ -24,21 +24,26 @@ the next publication changes that set.
 
 from __future__ import annotations
 
+import gc
+import heapq
 import json
 import logging
 import math
 import re
 import threading
-import unicodedata
 import warnings
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from onething.catalog.definitions import Bundle, Matter
-from onething.catalog.text import HAN, LOCALES, initials, localize, pinyin
+from onething.catalog.definitions import Catalog
+from onething.catalog.text import HAN, normalize, pinyin, sounds
+from onething.publishing.directory import generation, listing
+from onething.storage.models import PublishedService
 
 with warnings.catch_warnings():
     # jieba 0.42 imports pkg_resources, which newer setuptools deprecates with a warning
@@ -74,13 +79,6 @@ def load_synonyms(path: str | None = None) -> dict:
     return {"groups": groups, "stopwords": {normalize(w) for w in data.get("stopwords", [])}}
 
 
-def normalize(text: str) -> str:
-    """Fold full-width forms and case, and collapse spaces: how texts are compared."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
-
-
-
-
 # --- the segmenter ---------------------------------------------------------------------------
 
 _TOKENIZER = jieba.Tokenizer()
@@ -109,6 +107,10 @@ def parts(word: str) -> list[str]:
 
 # --- entries and the index -------------------------------------------------------------------
 
+# The weight of each role of a service's texts (publishing.directory.ROLES).
+WEIGHTS = {"name": NAME, "keyword": KEYWORD, "part": PART, "result": RESULT,
+           "department": DEPARTMENT, "description": DESCRIPTION}
+
 
 @dataclass
 class Entry:
@@ -121,9 +123,20 @@ class Entry:
     texts: list[tuple[float, str]] = field(default_factory=list)
     # Names and keywords, whole: found inside a sentence they weigh extra.
     phrases: list[str] = field(default_factory=list)
-    readings: set[str] = field(default_factory=set)
+    # The pinyin of each phrase, in full and as initials.
     spellings: list[str] = field(default_factory=list)
-    letters: set[str] = field(default_factory=set)
+    letters: list[str] = field(default_factory=list)
+    # The readings of its names, keywords and parts, character by character (text.sounds).
+    sound: str = ""
+
+    @classmethod
+    def of(cls, row: dict) -> Entry:
+        """The entry of a directory row (publishing.directory.listing)."""
+        search = row["search"]
+        return cls(row["code"], row["kind"], row["name"], row.get("description"),
+                   texts=[(WEIGHTS[role], text) for role, text in search["texts"]],
+                   phrases=search["phrases"], spellings=search["spellings"],
+                   letters=search["letters"])
 
 
 @dataclass(frozen=True)
@@ -139,52 +152,39 @@ class Hit:
         return self.entry.code
 
 
-def _localized_texts(text: Any) -> list[str]:
-    return list(dict.fromkeys(normalize(localize(text, locale)) for locale in LOCALES
-                              if localize(text, locale)))
+class _Haystack:
+    """Many short strings joined into one, to find every one holding a substring at C speed."""
 
+    def __init__(self, strings: list[str]):
+        self.starts: list[int] = []
+        position = 1
+        for string in strings:
+            self.starts.append(position)
+            position += len(string) + 1
+        # Each string follows a newline, so "\n" + a prefix finds the strings starting with it.
+        self.text = "".join("\n" + string for string in strings)
 
-def bundle_entry(bundle: Bundle) -> Entry:
-    """A bundle's entry: its names, keywords, the matters it holds and its description."""
-    catalog = bundle.catalog
-    entry = Entry(bundle.code, "bundle", bundle.name, bundle.data.get("description"))
-    names = _localized_texts(bundle.name)
-    keywords = [normalize(k) for k in bundle.data.get("keywords", [])]
-    entry.texts += [(NAME, text) for text in names] + [(KEYWORD, k) for k in keywords]
-    for code in bundle.matter_codes():
-        matter = catalog.matters.get(code)
-        if matter is not None:
-            entry.texts += [(PART, text) for text in _localized_texts(matter.name)]
-    entry.texts += [(DESCRIPTION, text)
-                    for text in _localized_texts(bundle.data.get("description"))]
-    entry.phrases = [normalize(localize(bundle.name)), *keywords]
-    return entry
-
-
-def matter_entry(matter: Matter) -> Entry:
-    """A matter's entry: its names, its result, its department and its description."""
-    catalog = matter.catalog
-    entry = Entry(matter.code, "matter", matter.name, matter.data.get("description"))
-    entry.texts += [(NAME, text) for text in _localized_texts(matter.name)]
-    result = matter.data.get("result", {}).get("name")
-    entry.texts += [(RESULT, text) for text in _localized_texts(result)]
-    department = catalog.departments.get(matter.department)
-    if department is not None:
-        entry.texts += [(DEPARTMENT, text) for text in _localized_texts(department.name)]
-    entry.texts += [(DESCRIPTION, text)
-                    for text in _localized_texts(matter.data.get("description"))]
-    # "《出生医学证明》首次签发" is also asked for as "出生医学证明", and "出生登记（户口登记）"
-    # as "出生登记"; what the brackets add is often a qualifier ("（新生儿）"), not a name.
-    name = normalize(localize(matter.name))
-    entry.phrases = [name, *re.findall(r"《([^》]+)》", name),
-                     *(p for p in [re.split(r"[（(]", name)[0]] if p != name and len(p) > 1)]
-    if result:
-        entry.phrases.append(normalize(localize(result)))
-    return entry
+    def holding(self, needle: str, prefix: bool = False) -> set[int]:
+        """The numbers of the strings holding the needle (or starting with it)."""
+        found: set[int] = set()
+        if not needle or "\n" in needle:
+            return found
+        needle = "\n" + needle if prefix else needle
+        position = self.text.find(needle)
+        while position >= 0:
+            found.add(bisect_right(self.starts, position + prefix) - 1)
+            position = self.text.find(needle, position + 1)
+        return found
 
 
 class SearchIndex:
-    """Entries with their texts, readings and term statistics, ready to rank a query."""
+    """Entries with their texts, readings and term statistics, ready to rank a query.
+
+    A query costs what its words hold, not what the catalog holds: a term is looked for
+    in the entries holding each of its characters (a reading, each of its syllables),
+    a phrase by the substrings of the sentence, and typed pinyin in one long string of
+    every name's pinyin, searched at C speed.
+    """
 
     def __init__(self, entries: list[Entry], synonyms: dict):
         self.entries = entries
@@ -194,55 +194,92 @@ class SearchIndex:
             for word in group:
                 self.groups.setdefault(word, set()).update(w for w in group if w != word)
         teach([*self.groups, *(p for e in entries for p in e.phrases)])
-        for entry in entries:
-            zh_texts = [t for w, t in entry.texts if w >= PART and HAN.search(t)]
-            for text in zh_texts:
-                for word in segment(text):
-                    if HAN.search(word) and len(word) > 1:
-                        entry.readings.add(pinyin(word))
-            entry.spellings = [pinyin(p) for p in entry.phrases if HAN.search(p)]
-            entry.letters = {initials(p) for p in entry.phrases if HAN.search(p)}
-        # Which entries hold a character, and which a reading: a term is looked for only in
-        # the entries holding each of its characters, not in all twelve thousand of a city.
-        self._by_char: dict[str, set[int]] = {}
-        self._by_reading: dict[str, set[int]] = {}
+        self._by_phrase: dict[str, set[int]] = {}
+        spellings: list[str] = []
+        letters: list[str] = []
+        self._spelling_owner: list[int] = []
+        self._letters_owner: list[int] = []
+        # Which entries hold a character, and which a syllable: a rare term is looked for
+        # only in the entries holding all of its characters.
+        self._by_char: defaultdict[str, list[int]] = defaultdict(list)
+        self._by_syllable: defaultdict[str, list[int]] = defaultdict(list)
+        self._han_texts = [[(w, t) for w, t in entry.texts if HAN.search(t)]
+                           for entry in entries]
         for number, entry in enumerate(entries):
-            for char in {char for _, text in entry.texts for char in text}:
-                self._by_char.setdefault(char, set()).add(number)
-            for reading in entry.readings:
-                self._by_reading.setdefault(reading, set()).add(number)
-        self._df: dict[str, int] = {}
-        self._holding: dict[str, frozenset[int]] = {}
+            entry.sound = "|".join(sounds(t) for w, t in entry.texts
+                                   if w >= PART and HAN.search(t))
+            for char in set("".join(t for _, t in entry.texts)):
+                self._by_char[char].append(number)
+            for reading in set(entry.sound.split()):
+                self._by_syllable[reading].append(number)
+            for phrase in entry.phrases:
+                if len(phrase) > 1:
+                    self._by_phrase.setdefault(phrase, set()).add(number)
+            spellings += entry.spellings
+            self._spelling_owner += [number] * len(entry.spellings)
+            letters += entry.letters
+            self._letters_owner += [number] * len(entry.letters)
+        self._longest_phrase = max(map(len, self._by_phrase), default=0)
+        self._spellings = _Haystack(spellings)
+        self._letters = _Haystack(letters)
+        # Per term: the entries holding it with the weight it scores there. A term's
+        # holdings are kept for the next query asking it, up to this many terms.
+        self._holding: dict[str, dict[int, float]] = {}
+        self._sounding: dict[str, frozenset[int]] = {}
+
+    TERMS_KEPT = 4096
 
     @property
     def codes(self) -> list[str]:
         """The codes of every entry."""
         return [entry.code for entry in self.entries]
 
-    def _holders(self, term: str) -> frozenset[int]:
-        """The entries one of whose texts contains the term."""
+    @staticmethod
+    def _narrowed(table: dict[str, list[int]], keys: Iterable[str]) -> set[int]:
+        """The entries listed under every key: the rarest key's list, intersected."""
+        lists = sorted((table.get(key, ()) for key in set(keys)), key=len)
+        if not lists:
+            return set()
+        found = set(lists[0])
+        for other in lists[1:]:
+            found.intersection_update(other)
+        return found
+
+    def _holders(self, term: str) -> dict[int, float]:
+        """The entries one of whose texts contains the term, with its weight there."""
         found = self._holding.get(term)
         if found is None:
-            postings = [self._by_char.get(char, set()) for char in set(term)]
-            candidates = set.intersection(*postings) if postings else set()
-            found = frozenset(n for n in candidates
-                              if any(term in t for _, t in self.entries[n].texts))
-            if len(self._holding) > 4096:
+            weights: dict[int, list[float]] = {}
+            # A Chinese term is only looked for in texts with Chinese in them.
+            texts = self._han_texts if HAN.search(term) else [e.texts for e in self.entries]
+            for number in self._narrowed(self._by_char, term):
+                held = [w for w, t in texts[number] if term in t]
+                if held:
+                    weights[number] = held
+            # The heaviest text counts; being in several texts adds a little.
+            found = {number: max(held) + 0.1 * min(len(held), 4)
+                     for number, held in weights.items()}
+            if len(self._holding) > self.TERMS_KEPT:
                 self._holding.clear()
             self._holding[term] = found
         return found
 
-    def _candidates(self, term: str) -> frozenset[int] | set[int]:
-        """Every entry a term can score for: it holds the term, or the term's reading."""
-        found = self._holders(term)
-        if HAN.search(term) and len(term) > 1:
-            return found | self._by_reading.get(pinyin(term), set())
+    def _homophones(self, term: str) -> frozenset[int]:
+        """The entries whose names, keywords or parts read like the term (a typo, a script)."""
+        if not (HAN.search(term) and len(term) > 1):
+            return frozenset()
+        found = self._sounding.get(term)
+        if found is None:
+            spoken = sounds(term)
+            found = frozenset(n for n in self._narrowed(self._by_syllable, spoken.split())
+                              if spoken in self.entries[n].sound)
+            if len(self._sounding) > self.TERMS_KEPT:
+                self._sounding.clear()
+            self._sounding[term] = found
         return found
 
     def _rarity(self, term: str) -> float:
-        if term not in self._df:
-            self._df[term] = len(self._holders(term))
-        count = self._df[term]
+        count = len(self._holders(term))
         return math.log(1 + len(self.entries) / count) if count else 0.0
 
     def terms(self, query: str) -> list[dict[str, float]]:
@@ -281,6 +318,15 @@ class SearchIndex:
                 add(word)
         return list(concepts.values())
 
+    def _phrases_in(self, text: str) -> set[str]:
+        """The phrases of any entry standing whole in the text."""
+        found: set[str] = set()
+        for start in range(len(text)):
+            for end in range(start + 2, min(len(text), start + self._longest_phrase) + 1):
+                if text[start:end] in self._by_phrase:
+                    found.add(text[start:end])
+        return found
+
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         """The best entries for a sentence, best first; nothing for an empty query."""
         text = normalize(query)
@@ -291,49 +337,60 @@ class SearchIndex:
         stripped = "".join(t for t in segment(han) if t not in self.stopwords)
         reading = pinyin(stripped)
         latin = "".join(_LATIN.findall(text)) if not han else ""
-        hits = []
-        scoring = set()
+        # Term by term, over the entries holding each: a query costs what its words hold.
+        # A lone character (开, 店) says too little to stand alone: an entry needs a word of
+        # two or more characters, a whole phrase or a reading, so that 开理发店 finds
+        # nothing in a catalog without barbers rather than every 开办.
+        scores: dict[int, float] = {}
+        substantial: set[int] = set()
         for concept in terms:
-            for term in concept:
-                scoring |= self._candidates(term)
-        for number, entry in enumerate(self.entries):
-            score = bonus = 0.0
-            # A lone character (开, 店) says too little to stand alone: an entry needs a
-            # word of two or more characters, a whole phrase or a reading, so that 开理发店
-            # finds nothing in a catalog without barbers rather than every 开办.
-            substantial = False
-            for concept in terms if number in scoring else ():
-                best, term = max((self._term_score(entry, term, weight), term)
-                                 for term, weight in concept.items())
-                score += best
-                substantial = substantial or (best > 0 and len(term) > 1)
-            for phrase in entry.phrases:
-                if len(phrase) > 1 and phrase in text:
-                    bonus += WHOLE_KEYWORD * min(len(phrase), 6)
-            if len(reading) >= 4 and any(reading in s for s in entry.spellings):
-                bonus += PINYIN * KEYWORD * 2
-            if len(latin) >= 2:
-                bonus += self._latin(entry, latin)
-            score += bonus
-            if score > 0 and (substantial or bonus > 0):
-                hits.append(Hit(entry, round(score, 4)))
-        # Bundles first on a tie: people mostly want the whole thing done.
-        hits.sort(key=lambda h: (-h.score, h.entry.kind != "bundle", h.entry.code))
-        return hits[:limit]
+            best: dict[int, tuple[float, str]] = {}
+            for term, weight in concept.items():
+                held = self._holders(term)
+                if held:
+                    rarity = self._rarity(term)
+                    for number, strength in held.items():
+                        found = (weight * rarity * strength, term)
+                        if found > best.get(number, (0.0, "")):
+                            best[number] = found
+                for number in self._homophones(term):
+                    if number not in held:
+                        found = (weight * PINYIN * KEYWORD, term)
+                        if found > best.get(number, (0.0, "")):
+                            best[number] = found
+            for number, (score, term) in best.items():
+                scores[number] = scores.get(number, 0.0) + score
+                if score > 0 and len(term) > 1:
+                    substantial.add(number)
+        # Bonuses: a whole name or keyword in the sentence, its reading, pinyin typed.
+        bonuses: dict[int, float] = {}
+        for phrase in self._phrases_in(text):
+            for number in self._by_phrase[phrase]:
+                bonuses[number] = bonuses.get(number, 0.0) + WHOLE_KEYWORD * min(len(phrase), 6)
+        if len(reading) >= 4:
+            for number in {self._spelling_owner[n] for n in self._spellings.holding(reading)}:
+                bonuses[number] = bonuses.get(number, 0.0) + PINYIN * KEYWORD * 2
+        if len(latin) >= 2:
+            typed = {self._letters_owner[n] for n in self._letters.holding(latin, prefix=True)}
+            if len(latin) >= 4:
+                typed |= {self._spelling_owner[n] for n in self._spellings.holding(latin)}
+            for number in typed:
+                bonuses[number] = bonuses.get(number, 0.0) + self._latin(
+                    self.entries[number], latin)
+        ranked = []
+        for number in scores.keys() | bonuses.keys():
+            bonus = bonuses.get(number, 0.0)
+            score = scores.get(number, 0.0) + bonus
+            if score > 0 and (number in substantial or bonus > 0):
+                entry = self.entries[number]
+                # Bundles first on a tie: people mostly want the whole thing done.
+                ranked.append((-round(score, 4), entry.kind != "bundle", entry.code, number))
+        return [Hit(self.entries[number], -score)
+                for score, _bundle, _code, number in heapq.nsmallest(limit, ranked)]
 
     def _known(self, word: str) -> bool:
         """Whether any entry's text holds the word or one of its synonyms."""
-        return any(self._rarity(w) for w in (word, *self.groups.get(word, ())))
-
-    def _term_score(self, entry: Entry, term: str, weight: float) -> float:
-        """How much one term says for an entry: its heaviest text, or its reading."""
-        found = [w for w, t in entry.texts if term in t]
-        if found:
-            # The heaviest text counts; being in several texts adds a little.
-            return weight * self._rarity(term) * (max(found) + 0.1 * min(len(found), 4))
-        if HAN.search(term) and len(term) > 1 and pinyin(term) in entry.readings:
-            return weight * PINYIN * KEYWORD
-        return 0.0
+        return any(self._holders(w) for w in (word, *self.groups.get(word, ())))
 
     @staticmethod
     def _latin(entry: Entry, letters: str) -> float:
@@ -347,35 +404,39 @@ class SearchIndex:
         return 0.0
 
 
-def build_index(bundles: Iterable[Bundle], synonyms: dict | None = None) -> SearchIndex:
-    """Index bundles and their matters; a matter's entry comes from the last bundle holding it."""
-    bundles = list(bundles)
-    entries: list[Entry] = [bundle_entry(bundle) for bundle in bundles]
-    source: dict[str, Matter] = {}
-    for bundle in bundles:
-        for code in bundle.matter_codes():
-            matter = bundle.catalog.matters.get(code)
-            if matter is not None:
-                source[code] = matter
-    entries += [matter_entry(matter) for _code, matter in sorted(source.items())]
-    return SearchIndex(entries, synonyms or load_synonyms())
+def build_index(catalog: Catalog, synonyms: dict | None = None) -> SearchIndex:
+    """Index every bundle and matter of a catalog, as publishing them would."""
+    rows = [listing(catalog.service(code)) for code in catalog.services()]
+    return SearchIndex([Entry.of(row) for row in rows], synonyms or load_synonyms())
 
 
-_INDEX: dict[tuple, SearchIndex] = {}
+_INDEX: dict[tuple[int, int], SearchIndex] = {}
 _INDEX_LOCK = threading.Lock()
 
 
-def index_for(versions) -> SearchIndex:
-    """The index of a set of published versions, built once and kept until the set changes."""
-    from onething.publishing.versions import bundle_of
+def directory_index(session) -> SearchIndex:
+    """The index of the public directory, built once and kept until a publication changes it.
 
-    ordered = sorted(versions, key=lambda v: (v.published_at, v.id or 0))
-    key = tuple((v.bundle_code, v.digest) for v in ordered)
+    One index per process: a city's takes about 60 MB.
+    """
+    from sqlmodel import select
+
+    key = generation(session)
     with _INDEX_LOCK:
         index = _INDEX.get(key)
         if index is None:
-            index = build_index([bundle_of(v) for v in ordered])
-            # Only the newest set is ever asked for again.
+            rows = session.exec(select(
+                PublishedService.code, PublishedService.kind, PublishedService.name,
+                PublishedService.description, PublishedService.search)
+                .order_by(PublishedService.code)).all()
+            entries = [Entry.of(row._asdict()) for row in rows]
+            index = SearchIndex(entries, load_synonyms())
+            # Only the newest directory is ever asked for again.
             _INDEX.clear()
             _INDEX[key] = index
+            # The index is a few million long-lived objects: left to the cyclic garbage
+            # collector, a full collection would walk them all during some later search
+            # (150 ms). They hold no cycles; reference counting frees the old index.
+            gc.collect()
+            gc.freeze()
     return index

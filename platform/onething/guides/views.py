@@ -33,11 +33,11 @@ from onething.catalog.definitions import Bundle, Matter
 from onething.composer.compose import compose
 from onething.composer.materials import merge_materials
 from onething.guides.flow import days_text, flow_svg
-from onething.guides.home import latest_versions
-from onething.guides.search import index_for
+from onething.guides.search import directory_index
 from onething.publishing.versions import bundle_of, latest_version
 from onething.publishing.working_catalog import holders
-from onething.storage.models import BundleVersion
+from onething.storage.db import paginate
+from onething.storage.models import BundleVersion, PublishedService
 from onething.web.extensions import get_session, htmx
 from onething.web.i18n import localized
 
@@ -232,7 +232,7 @@ def guide_context(guide: Guide, flow_ident: str = "flow") -> dict:
 def not_found(code: str):
     """The helpful 404: say what happened and offer the search, with a few guesses."""
     code = code[:CODE_MAX_LENGTH]
-    guesses = index_for(latest_versions(get_session())).search(code.replace("-", " "), 3)
+    guesses = directory_index(get_session()).search(code.replace("-", " "), 3)
     return render_template("guide_not_found.html", code=code, hits=guesses), 404
 
 
@@ -389,34 +389,123 @@ def poster(code: str):
     return render_template("poster.html", link=guide_url(code), **context)
 
 
-def manual_groups(versions) -> list[dict]:
-    """Published bundles grouped by life event (people) and by stage (businesses)."""
-    people: dict[str, list] = {}
-    business: dict[str, list] = {key: [] for key in STAGES}
-    for version in versions:
-        bundle = bundle_of(version)
-        theme = bundle.data.get("theme", "")
-        entry = {"bundle": bundle, "matters": [
-            bundle.catalog.matters[code] for code in bundle.matter_codes()]}
-        if bundle.data.get("audience") == "person":
-            people.setdefault(theme, []).append(entry)
-        else:
-            business.setdefault(STAGE_OF_THEME.get(theme, "other"), []).append(entry)
-    groups = [{"audience": "person", "key": key, "title": LIFE_EVENTS.get(key, OTHER),
-               "entries": entries} for key, entries in sorted(
-                   people.items(), key=lambda item: (item[0] not in LIFE_EVENTS, item[0]))]
-    groups += [{"audience": "enterprise", "key": key, "title": STAGES.get(key, OTHER),
-                "entries": entries} for key, entries in business.items()]
+# Bundles a group of the manual shows before linking to all of them.
+GROUP_PREVIEW = 6
+# Rows a list of the manual shows at a time.
+MANUAL_PAGE_SIZE = 50
+_LISTED = (PublishedService.code, PublishedService.kind, PublishedService.name,
+           PublishedService.audience, PublishedService.theme, PublishedService.matters)
+
+
+def _group_key(audience: str | None, theme: str | None) -> tuple[str, str]:
+    """The group of the manual a bundle falls in: a life event, or a business stage."""
+    if audience == "person":
+        return "person", theme or ""
+    return "enterprise", STAGE_OF_THEME.get(theme or "", "other")
+
+
+def _group_title(audience: str, key: str):
+    if audience == "person":
+        return LIFE_EVENTS.get(key, OTHER)
+    return STAGES.get(key, OTHER)
+
+
+def manual_groups(session) -> list[dict]:
+    """Published bundles grouped by life event (people) and by stage (businesses).
+
+    Each group shows its first few bundles and how many it holds in all.
+    """
+    people: dict[str, dict] = {}
+    business: dict[str, dict] = {key: {"entries": [], "total": 0} for key in STAGES}
+    rows = session.exec(select(*_LISTED).where(PublishedService.kind == "bundle")
+                        .order_by(PublishedService.code)).all()
+    for row in rows:
+        audience, key = _group_key(row.audience, row.theme)
+        group = (people if audience == "person" else business).setdefault(
+            key, {"entries": [], "total": 0})
+        group["total"] += 1
+        if len(group["entries"]) < GROUP_PREVIEW:
+            group["entries"].append(row)
+    groups = [{"audience": "person", "key": key, "title": _group_title("person", key), **group}
+              for key, group in sorted(people.items(),
+                                       key=lambda item: (item[0] not in LIFE_EVENTS, item[0]))]
+    groups += [{"audience": "enterprise", "key": key, "title": _group_title("enterprise", key),
+                **group} for key, group in business.items()]
     return groups
+
+
+def _in_group(audience: str, key: str):
+    """The SQL condition of one group of the manual."""
+    if audience == "person":
+        theme = (PublishedService.theme == key) if key else PublishedService.theme.is_(None)
+        return (PublishedService.audience == "person") & theme
+    other = (PublishedService.audience != "person") | PublishedService.audience.is_(None)
+    themes = [theme for theme, stage in STAGE_OF_THEME.items() if stage == key]
+    if key == "other":
+        return other & (PublishedService.theme.is_(None)
+                        | PublishedService.theme.not_in(list(STAGE_OF_THEME)))
+    return other & PublishedService.theme.in_(themes)
+
+
+def _departments(session) -> list[dict]:
+    """The departments with matters to apply for alone, by name, with how many each has."""
+    counts = dict(session.execute(
+        select(PublishedService.department_code, func.count())
+        .where(PublishedService.kind == "matter")
+        .group_by(PublishedService.department_code)).all())
+    first = (select(func.min(PublishedService.id)).where(PublishedService.kind == "matter")
+             .group_by(PublishedService.department_code))
+    names = session.execute(select(PublishedService.department_code,
+                                   PublishedService.department_name)
+                            .where(PublishedService.id.in_(first))).all()
+    departments = [{"code": code, "name": localized(name) if name else code,
+                    "count": counts.get(code, 0)} for code, name in names if code]
+    return sorted(departments, key=lambda d: d["name"])
+
+
+def _page_number() -> int:
+    try:
+        return int(request.args.get("page", "1"))
+    except ValueError:
+        return 1
+
+
+def manual_list(session):
+    """One group of bundles, or the matters applied for alone (of one department), 50 a page."""
+    statement = select(*_LISTED).order_by(PublishedService.code)
+    context: dict = {"group": None, "department": None, "departments": None}
+    group = request.args.get("group", "")
+    audience, _sep, key = group.partition(":")
+    if audience in AUDIENCES:
+        statement = statement.where(PublishedService.kind == "bundle", _in_group(audience, key))
+        context["group"] = {"audience": audience, "key": key, "arg": group,
+                            "title": _group_title(audience, key)}
+    else:
+        statement = statement.where(PublishedService.kind == "matter")
+        department = request.args.get("department", "")[:CODE_MAX_LENGTH]
+        context["departments"] = _departments(session)
+        if department:
+            statement = statement.where(PublishedService.department_code == department)
+            context["department"] = next(
+                (d for d in context["departments"] if d["code"] == department), None)
+            if context["department"] is None:
+                abort(404)
+    page = paginate(session, statement, _page_number(), MANUAL_PAGE_SIZE)
+    return render_template("manual_list.html", rows=page.rows, total=page.total,
+                           page=page.number, pages=page.pages, **context)
 
 
 @bp.get("/manual")
 def manual():
     """The service manual: one search box that understands a sentence, then the index."""
-    versions = latest_versions(get_session())
+    session = get_session()
+    if "group" in request.args or request.args.get("kind") == "matter":
+        return manual_list(session)
     query = request.args.get("q", "").strip()[:200]
-    hits = index_for(versions).search(query) if query else []
+    hits = directory_index(session).search(query) if query else []
     if htmx and htmx.target == "search-results":
         return render_template("_search_results.html", query=query, hits=hits)
-    return render_template("manual.html", query=query, hits=hits,
-                           groups=manual_groups(versions), audiences=AUDIENCES)
+    matters = session.execute(select(func.count()).select_from(PublishedService)
+                              .where(PublishedService.kind == "matter")).scalar_one()
+    return render_template("manual.html", query=query, hits=hits, matters=matters,
+                           groups=manual_groups(session), audiences=AUDIENCES)

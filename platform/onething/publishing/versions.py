@@ -18,6 +18,7 @@ from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from onething.catalog.definitions import Bundle, Catalog, Document
+from onething.publishing import directory
 from onething.storage.models import BundleVersion, utc_now
 
 # Bundles rebuilt from snapshots, by code and digest. Catalog and compose are pure,
@@ -98,6 +99,7 @@ def publish_catalog(session: Session, catalog: Catalog, published_by: str,
     now = utc_now()
     ids: list[int] = []
     rows: list[dict] = []
+    bundles: list[Bundle] = []
     for done, code in enumerate(wanted):
         if progress and done % PUBLISH_BATCH == 0:
             progress("publishing", done, len(wanted))
@@ -110,10 +112,11 @@ def publish_catalog(session: Session, catalog: Catalog, published_by: str,
                      "kind": "matter" if bundle.alone else "bundle", "name": bundle.name,
                      "documents": snapshot(bundle), "published_by": published_by,
                      "published_at": now, "note": None})
+        bundles.append(bundle)
         if len(rows) == PUBLISH_BATCH:
-            ids += _insert(session, rows)
-            rows = []
-    ids += _insert(session, rows)
+            ids += _insert(session, rows, bundles)
+            rows, bundles = [], []
+    ids += _insert(session, rows, bundles)
     if progress:
         progress("publishing", len(wanted), len(wanted))
     # All or nothing: two administrators publishing at once collide on (bundle_code,
@@ -127,12 +130,14 @@ def publish_catalog(session: Session, catalog: Catalog, published_by: str,
     return published
 
 
-def _insert(session: Session, rows: list[dict]) -> list[int]:
+def _insert(session: Session, rows: list[dict], bundles: list[Bundle]) -> list[int]:
     # Multi-row INSERTs, a batch of snapshots at a time: a city's first start publishes
     # twelve thousand versions, which one at a time took half a minute and held them all.
     if not rows:
         return []
-    return list(session.scalars(insert(BundleVersion).returning(BundleVersion.id), rows))
+    ids = list(session.scalars(insert(BundleVersion).returning(BundleVersion.id), rows))
+    directory.record(session, zip(ids, bundles, strict=True))
+    return ids
 
 
 def _standing(session: Session, codes: list[str] | None) -> dict[str, tuple]:

@@ -34,6 +34,7 @@ from onething.catalog.loader import FOLDERS, Source, read_meta, read_sources
 from onething.catalog.problems import DefinitionError, Problem
 from onething.catalog.text import initials, localize, pinyin
 from onething.composer.compose import compose
+from onething.publishing import directory
 from onething.publishing.check import GUIDE_KINDS, check_documents, meta_validators, schema_errors
 from onething.publishing.diff import diff_compositions
 from onething.publishing.versions import (
@@ -604,8 +605,10 @@ def rollback(session: Session, bundle_code: str, number: int, published_by: str
     again = BundleVersion(bundle_code=bundle_code, number=latest.number + 1, digest=old.digest,
                           source_digest=latest.source_digest or latest.digest,
                           name=old.name, documents=old.documents, published_by=published_by,
-                          note=f"rollback to v{number}")
+                          kind=old.kind, note=f"rollback to v{number}")
     session.add(again)
+    session.flush()
+    directory.record(session, [(again.id, bundle_of(old))])
     session.commit()
     return again
 

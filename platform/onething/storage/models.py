@@ -106,6 +106,32 @@ class BundleVersion(BundleVersionBase, table=True):
                       sa_column_kwargs={"server_default": "bundle"})
 
 
+class PublishedService(SQLModel, table=True):
+    """The public directory's row for a bundle or a matter alone: its newest published version.
+
+    Written with each publication and rollback, so the manual lists, filters and
+    searches services without rebuilding any bundle from its snapshot.
+    """
+
+    __tablename__ = "published_service"
+    __table_args__ = (Index("ix_published_service_kind_code", "kind", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=100, unique=True)
+    kind: str = Field(max_length=20)  # "bundle" or "matter"
+    version_id: int = Field(foreign_key="bundle_version.id", index=True)
+    name: Any = Field(sa_column=_json())
+    description: Any = Field(default=None, sa_column=_json(nullable=True))
+    audience: str | None = Field(default=None, max_length=32)
+    theme: str | None = Field(default=None, max_length=100)
+    department_code: str | None = Field(default=None, max_length=100, index=True)
+    department_name: Any = Field(default=None, sa_column=_json(nullable=True))
+    # How many matters it holds (1 for a matter alone).
+    matters: int = 1
+    # {"texts": [[role, text]], "phrases", "spellings", "letters"}: see publishing.directory.
+    search: dict = Field(sa_column=_json())
+
+
 class BundleVersionPublic(BundleVersionBase):
     """A bundle version as an API shows it (without the snapshot)."""
 

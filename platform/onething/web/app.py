@@ -157,6 +157,8 @@ def _init_database(app: Flask) -> None:
     """Migrate the database; on first start, seed the working catalog and publish it."""
     from sqlmodel import Session
 
+    from onething.publishing.directory import refresh
+    from onething.publishing.versions import bundle_of
     from onething.publishing.working_catalog import reindex, seed_and_publish
     from onething.storage.db import make_engine, migrate
 
@@ -175,6 +177,9 @@ def _init_database(app: Flask) -> None:
                 from onething.accounts.service import add_demo_accounts
 
                 add_demo_accounts(session)
+    with Session(engine) as session:
+        # Versions published before the public directory existed get their rows once.
+        refresh(session, bundle_of)
 
 
 def _terminal_progress(stage: str, done: int, total: int) -> None:
