@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from onething.catalog.loader import read_documents, read_meta
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import standardize_schema
+from onething.composer.compose import compose
 from onething.cli import main
 from onething.publishing import check as checking
 from onething.publishing.check import load_catalog
@@ -222,3 +223,49 @@ def test_json_that_orjson_refuses_or_reads_its_own_way_is_read_as_before(text):
     from onething.catalog.loader import parse_json
 
     assert json.dumps(parse_json(text)) == json.dumps(json.loads(text))
+
+
+AREA = {"type": "number", "title": {"zh-Hans": "项目用地面积（平方米）", "en": "Site area (㎡)"}}
+
+
+@pytest.mark.parametrize(("beta_when", "gamma_when", "conflict"), [
+    # An EIA report form from 1,000 ㎡ up, a filing below: they never apply together.
+    ({"properties": {"area": {"exclusiveMaximum": 1000}}, "required": ["area"]},
+     {"properties": {"area": {"minimum": 1000}}, "required": ["area"]}, False),
+    # Overlapping thresholds: from 900 to 1,000 ㎡ both apply, and no area fits both.
+    ({"properties": {"area": {"exclusiveMaximum": 1000}}, "required": ["area"]},
+     {"properties": {"area": {"minimum": 900}}, "required": ["area"]}, True),
+    ({"properties": {"wants_sign": {"const": False}}, "required": ["wants_sign"]},
+     {"properties": {"wants_sign": {"const": True}}, "required": ["wants_sign"]}, False),
+    (None, {"properties": {"wants_sign": {"const": True}}, "required": ["wants_sign"]}, True),
+])
+def test_a_conflict_counts_only_between_matters_that_can_apply_together(
+        mini_root, beta_when, gamma_when, conflict):
+    edits = [{"file": "catalog/bundles/mini-bundle.json", "pointer": "/questions/properties/area",
+              "value": AREA},
+             {"file": "catalog/matters/gamma.json",
+              "pointer": "/form/properties/premises_area/minimum", "value": 1000},
+             {"file": "catalog/bundles/mini-bundle.json", "pointer": "/items/2/when",
+              "value": gamma_when}]
+    if beta_when is not None:
+        edits.append({"file": "catalog/bundles/mini-bundle.json", "pointer": "/items/1/when",
+                      "value": beta_when})
+    apply_edits(mini_root, edits)
+    if conflict:
+        with pytest.raises(DefinitionError) as refused:
+            load_catalog(mini_root)
+        assert {(p.file, p.message.split(" (")[0]) for p in refused.value.problems} == {
+            (f"schemas/catalog/matters/{m}.json",
+             "field 'premises_area': minimum 1000 is not below maximum 500")
+            for m in ("beta", "gamma")}
+        return
+    catalog = load_catalog(mini_root)
+    bundle = catalog.bundle("mini-bundle")
+    answers = {"wants_sign": True, "area": 2000} if "area" in gamma_when["properties"] else {
+        "wants_sign": True}
+    big = compose(bundle, answers)
+    assert "gamma" in [m.code for m in big.matters] and "beta" not in [m.code for m in big.matters]
+    assert big.schema["properties"]["premises_area"]["minimum"] == 1000
+    small = compose(bundle, {**answers, "wants_sign": False, "area": 10})
+    assert "beta" in [m.code for m in small.matters]
+    assert small.schema["properties"]["premises_area"]["maximum"] == 500

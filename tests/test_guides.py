@@ -124,8 +124,9 @@ def test_a_matter_guide_follows_the_newest_published_version(app, client, demo_r
     rename_matter(demo_root, "fire-safety-check", {"zh-Hans": "开业前消防安全检查（新版）"})
     with Session(app.extensions["onething.engine"]) as session:
         published = publish_catalog(session, load_catalog(demo_root), published_by="tester")
-        assert {v.bundle_code for v in published} == {"open-restaurant", "open-care-home",
-                                                      "fire-safety-check"}
+        # Every service holding it, the 一类事 nesting the restaurant included.
+        assert {v.bundle_code for v in published} == {
+            "open-restaurant", "open-care-home", "restaurant-from-fit-out", "fire-safety-check"}
     assert "开业前消防安全检查（新版）" in client.get("/g/fire-safety-check").text
 
 

@@ -242,6 +242,47 @@ class Bundle(Definition):
                     pending.append(child)
         return found
 
+    def stages(self) -> list[tuple[Bundle, tuple[Any, ...]]]:
+        """Every bundle nested in this one, with each way to reach it: its item conditions.
+
+        A nested bundle (a stage of a 一类事) applies when the conditions on the way to
+        one of its occurrences all hold; its own questions are asked only then.
+        """
+        found: list[tuple[Bundle, tuple[Any, ...]]] = []
+        pending: list[tuple[Bundle, tuple[Any, ...], tuple[str, ...]]] = [
+            (self, (), (self.code,))]
+        while pending:
+            bundle, conditions, stack = pending.pop(0)
+            for item in bundle.data.get("items", []):
+                child = self.catalog.bundles.get(item.get("bundle"))
+                if child is None or child.code in stack:
+                    continue
+                when = (item["when"],) if "when" in item else ()
+                found.append((child, conditions + when))
+                pending.append((child, conditions + when, (*stack, child.code)))
+        return found
+
+    def waits(self) -> dict[str, dict[str, tuple[str, str]]]:
+        """Who waits for whom: the `after` edges of this bundle and of every nested one.
+
+        matter -> {matter it waits for: (file, JSON pointer of the edge)}. A name in an
+        edge may be a nested bundle, standing for each of its matters; a matter never
+        waits for itself.
+        """
+        bundles = [self, *(child for child, _ in self.stages())]
+        matters_of = {bundle.code: bundle.matter_codes() for bundle in bundles}
+        edges: dict[str, dict[str, tuple[str, str]]] = {}
+        for bundle in dict.fromkeys(bundles):
+            own = set(matters_of[bundle.code])
+            for key, befores in bundle.after.items():
+                for index, before in enumerate(befores):
+                    site = (bundle.path, f"/after/{_escape(key)}/{index}")
+                    for waiting in matters_of.get(key, [key] if key in own else []):
+                        for needed in matters_of.get(before, [before]):
+                            if needed != waiting:
+                                edges.setdefault(waiting, {}).setdefault(needed, site)
+        return edges
+
     def department_codes(self) -> list[str]:
         """The departments the bundle involves: its lead (一窗受理), then each matter's."""
         codes = [self.data.get("lead_department")]
@@ -285,6 +326,10 @@ class Bundle(Definition):
     def version(self) -> str:
         """A digest of everything the bundle's composition depends on."""
         return self.catalog.digest_of(self)
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 class Catalog:

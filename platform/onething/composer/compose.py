@@ -9,6 +9,7 @@ savings. Without answers the merged schema carries the scenario logic as
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -17,10 +18,17 @@ from onething.catalog.definitions import FIELD_BASE, Bundle, Matter, canonical_j
 from onething.catalog.text import standardize_schema
 from onething.composer.layout import build_layout
 from onething.composer.materials import MergedMaterial, merge_materials
-from onething.composer.merge import TIGHTENING, CompositionError, Site, Use, merge_constraints
+from onething.composer.merge import (
+    TIGHTENING,
+    CompositionError,
+    CompositionErrors,
+    Site,
+    Use,
+    merge_constraints,
+)
 from onething.composer.routing import RoutingPlan, plan_routing
 from onething.composer.savings import Savings, compute_savings
-from onething.composer.scenario import all_of, answer_errors, any_of, holds
+from onething.composer.scenario import all_of, answer_errors, any_of, can_hold_together, holds
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Top-level keys of a submission that are not shared fields.
@@ -179,11 +187,16 @@ def _compose(bundle: Bundle, answers: dict | None) -> Composition:
 
 
 def merged_questions(bundle: Bundle) -> dict:
-    """The questionnaire of a bundle and every bundle nested in it, as one schema."""
+    """The questionnaire of a bundle and every bundle nested in it, as one schema.
+
+    A nested bundle's own rules (which of its questions are required, and how they
+    depend on each other) hold only when that bundle applies: a stage of a 一类事
+    that the answers leave out asks nothing.
+    """
     questions = copy.deepcopy(bundle.questions)
     origin = {key: (bundle, f"/questions/properties/{key}") for key in questions["properties"]}
     extra_rules = []
-    for child in bundle.nested_bundles():
+    for child, condition in stage_conditions(bundle).values():
         for key, schema in child.questions.get("properties", {}).items():
             pointer = f"/questions/properties/{key}"
             if key in origin:
@@ -199,10 +212,19 @@ def merged_questions(bundle: Bundle) -> dict:
             origin[key] = (child, pointer)
         rest = {k: v for k, v in child.questions.items() if k not in ("properties", "type")}
         if rest:
-            extra_rules.append(copy.deepcopy(rest))
+            rule = copy.deepcopy(rest)
+            extra_rules.append(rule if condition is None else {"if": condition, "then": rule})
     if extra_rules:
         questions.setdefault("allOf", []).extend(extra_rules)
     return questions
+
+
+def stage_conditions(bundle: Bundle) -> dict[str, tuple[Bundle, Any]]:
+    """Each nested bundle, by code, with the condition under which it applies (None: always)."""
+    paths: dict[str, tuple[Bundle, list]] = {}
+    for child, conditions in bundle.stages():
+        paths.setdefault(child.code, (child, []))[1].append(all_of(list(conditions)))
+    return {code: (child, any_of(conditions)) for code, (child, conditions) in paths.items()}
 
 
 def owner_schema(bundle: Bundle, key: str) -> Any:
@@ -259,6 +281,7 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
     then: dict[str, dict] = {m.code: {} for m in matters if conditions[m.code] is not None}
     defs: dict[str, Any] = {}
 
+    conflicts: list[CompositionError] = []
     for field_uses in uses.values():
         if not field_uses[0].shared:
             continue
@@ -268,7 +291,13 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
         all_uses = [base] + [
             Use(u.site, {k: v for k, v in u.schema.items() if k in TIGHTENING}) for u in field_uses
         ]
-        merge_constraints(key, all_uses)  # raises on any conflict, conditional or not
+        try:
+            merge_constraints(key, all_uses)
+        except CompositionError:
+            found = field_conflicts(key, base, all_uses[1:], field_uses, conditions, questions)
+            if found:
+                conflicts += found
+                continue
         always = [use for use, u in zip(all_uses[1:], field_uses, strict=True)
                   if conditions[u.matter.code] is None]
         prop = {"$ref": f"#/$defs/{key}", **merge_constraints(key, [base, *always])}
@@ -285,6 +314,9 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
             if u.required:
                 clause.setdefault("required", []).append(key)
         include_field(key, catalog, defs)
+
+    if conflicts:
+        raise CompositionErrors(conflicts)
 
     namespaces: dict[str, Any] = {}
     always_required = []
@@ -351,6 +383,30 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
     if defs:
         schema["$defs"] = dict(sorted(defs.items()))
     return schema
+
+
+def field_conflicts(key, base, own, field_uses, conditions, questions) -> list:
+    """The pairs of declarations of one shared field that contradict each other and can
+    apply together: a matter and the library, or two matters whose conditions can hold at
+    once. Alternatives (an EIA report form for ≥ 1000 ㎡, a filing below) never meet.
+    """
+    found = []
+    for use in own:
+        try:
+            merge_constraints(key, [base, use])
+        except CompositionError as error:
+            found.append(error)
+    pairs = list(zip(own, field_uses, strict=True))
+    for (one, first), (other, second) in itertools.combinations(pairs, 2):
+        try:
+            merge_constraints(key, [base, one, other])
+        except CompositionError as error:
+            if error in found or any(e.sites == error.sites for e in found):
+                continue
+            if can_hold_together([conditions[first.matter.code],
+                                  conditions[second.matter.code]], questions):
+                found.append(error)
+    return found
 
 
 def include_field(key: str, catalog, defs: dict) -> None:

@@ -97,6 +97,25 @@ class CompositionError(Exception):
         ]
 
 
+class CompositionErrors(CompositionError):
+    """Several conflicts in one bundle, each reported with both of its sites."""
+
+    def __init__(self, errors: list[CompositionError]):
+        first = errors[0]
+        super().__init__(first.field, first.reason, first.sites)
+        self.errors = errors
+        self.args = ("; ".join(str(error) for error in errors),)
+
+    @property
+    def matters(self) -> tuple[str, ...]:
+        """The matters at fault in any of the conflicts."""
+        return tuple(dict.fromkeys(m for error in self.errors for m in error.matters))
+
+    def problems(self) -> list[Problem]:
+        """Every conflict's problems."""
+        return [problem for error in self.errors for problem in error.problems()]
+
+
 def _types(value: Any) -> set[str]:
     types = set(value) if isinstance(value, list) else {value}
     # An integer is a number, so "number" admits what "integer" narrows it to.

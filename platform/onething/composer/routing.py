@@ -10,6 +10,7 @@ submission holds personal data.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,14 +130,16 @@ def plan_routing(bundle, matters, conditions, uses, materials) -> RoutingPlan:
         for code in material.matters:
             materials_of[code].append(material.id)
     steps: dict[str, Step] = {}
+    # Nested bundles (the stages of a 一类事) keep their own edges.
+    edges = bundle.waits()
     for matter in matters:
         step_slice = Slice(fields=fields_of[matter.code], materials=materials_of[matter.code])
-        waits_for = [code for code in bundle.after.get(matter.code, []) if code in present]
+        waits_for = [code for code in edges.get(matter.code, {}) if code in present]
         steps[matter.code] = Step(
             matter.code, matter.department, matter.promised_days, matter.legal_days,
             waits_for, conditions.get(matter.code), step_slice,
         )
-    order = topological_order(bundle, steps)
+    order = topological_order(bundle, steps, edges)
     finish: dict[str, int] = {}
     legal: dict[str, int] = {}
     previous: dict[str, str | None] = {}
@@ -166,8 +169,13 @@ def plan_routing(bundle, matters, conditions, uses, materials) -> RoutingPlan:
     )
 
 
-def topological_order(bundle, steps: dict[str, Step]) -> list[str]:
-    """Order the steps so each comes after those it waits for; a cycle is a CompositionError."""
+def topological_order(bundle, steps: dict[str, Step],
+                      edges: dict[str, dict[str, tuple[str, str]]] | None = None) -> list[str]:
+    """Order the steps so each comes after those it waits for; a cycle is a CompositionError.
+
+    The error points at each edge of the cycle where it was written (`Bundle.waits`).
+    """
+    edges = edges if edges is not None else bundle.waits()
     order: list[str] = []
     state: dict[str, str] = {}
 
@@ -179,7 +187,7 @@ def topological_order(bundle, steps: dict[str, Step]) -> list[str]:
             raise CompositionError(
                 "after",
                 "the after edges form a cycle: " + " → ".join(cycle),
-                [Site(c, bundle.path, f"/after/{c}") for c in cycle[:-1]],
+                [Site(c, *edges[c][after]) for c, after in itertools.pairwise(cycle)],
             )
         state[code] = "active"
         for before in steps[code].waits_for:

@@ -212,7 +212,8 @@ def guide_context(guide: Guide, flow_ident: str = "flow") -> dict:
     """Everything the guide templates need (`flow_ident`: the flow diagram's SVG id)."""
     layout = question_layout(guide.bundle) if guide.matter is None else None
     answers = parse_form(layout, request.args) if layout else {}
-    keys = {entry["path"] for entry in layout["sections"][0]["fields"]} if layout else set()
+    keys = {entry["path"] for section in layout["sections"] for entry in section["fields"]
+            } if layout else set()
     # The start page reads the same answers from its query string: carry them over.
     start_args = {key: values for key, values in request.args.lists() if key in keys}
     matters = matters_of(guide)

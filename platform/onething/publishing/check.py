@@ -397,17 +397,20 @@ def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
             if code in codes:
                 problems.append(Problem(at, f"/items/{index}", f"{code!r} is listed twice"))
             codes.add(code)
-        flat = set(bundle.matter_codes())
+        # An edge names matters of the bundle, or bundles nested in it (all their matters).
+        holding = {code: {code} for code in bundle.matter_codes()}
+        holding.update({child.code: set(child.matter_codes()) for child, _ in bundle.stages()})
         for code, befores in bundle.after.items():
-            if code not in flat:
+            if code not in holding:
                 problems.append(Problem(at, pointer("after", code),
-                                        f"{code!r} is not a matter of this bundle", (code,)))
+                                        f"{code!r} is not a matter of this bundle, nor a "
+                                        "bundle nested in it", (code,)))
             for index, before in enumerate(befores):
-                if before not in flat:
+                if before not in holding:
                     problems.append(Problem(at, pointer("after", code, index),
-                                            f"{before!r} is not a matter of this bundle",
-                                            (before,)))
-                elif before == code:
+                                            f"{before!r} is not a matter of this bundle, nor "
+                                            "a bundle nested in it", (before,)))
+                elif holding[before] & holding.get(code, set()):
                     problems.append(Problem(at, pointer("after", code, index),
                                             "a matter cannot wait for itself", (code,)))
         problems += _check_conditions(catalog, bundle)

@@ -8,7 +8,12 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from onething.cases.forms import parse_form
 from onething.cases.views import DRAFTS, front_desk_clerk, remember
 from onething.cases.workflow import create_draft
-from onething.composer.compose import AnswersError, compose, merged_questions
+from onething.composer.compose import (
+    AnswersError,
+    compose,
+    merged_questions,
+    stage_conditions,
+)
 from onething.composer.layout import describe_field
 from onething.composer.scenario import answer_errors, holds
 from onething.composer.validation import FieldError
@@ -19,15 +24,34 @@ bp = Blueprint("start", __name__, template_folder="../templates")
 
 
 def question_layout(bundle) -> dict:
-    """The questionnaire laid out like a form section, one entry per question."""
+    """The questionnaire laid out as form sections: the bundle's own questions first, then
+    one section per nested bundle (a stage of a 一类事), asked only when that stage applies.
+    """
     questions = merged_questions(bundle)
-    required = set(questions.get("required", []))
-    fields = []
-    for key, schema in questions["properties"].items():
-        entry = describe_field(key, key, schema, bundle.catalog)
-        entry["required"] = "always" if key in required else "optional"
-        fields.append(entry)
-    return {"sections": [{"id": "questions", "fields": fields}]}
+    sections = [{"id": "questions", "title": None, "condition": None,
+                 "keys": list(bundle.questions.get("properties", {})),
+                 "required": set(bundle.questions.get("required", []))}]
+    asked = set(sections[0]["keys"])
+    for code, (child, condition) in stage_conditions(bundle).items():
+        keys = [k for k in child.questions.get("properties", {}) if k not in asked]
+        asked.update(keys)
+        if keys:
+            sections.append({"id": f"stage-{code}", "title": child.name, "condition": condition,
+                             "keys": keys, "required": set(child.questions.get("required", []))})
+    for section in sections:
+        section["fields"] = []
+        for key in section.pop("keys"):
+            entry = describe_field(key, key, questions["properties"][key], bundle.catalog)
+            entry["required"] = "always" if key in section["required"] else "optional"
+            section["fields"].append(entry)
+        del section["required"]
+    return {"sections": sections}
+
+
+def applicable_sections(layout: dict, answers: dict) -> list[dict]:
+    """The stage sections the answers so far leave in."""
+    return [section for section in layout["sections"][1:]
+            if holds(section["condition"], answers)]
 
 
 def preview(bundle, answers: dict) -> dict:
@@ -74,7 +98,8 @@ def start(code: str):
     errors_by_path = {key: [FieldError(key, e.validator, e.message, (), e.validator_value)]
                       for key, e in errors.items()}
     context = {"bundle": bundle, "version": version, "layout": layout, "answers": answers,
+               "stages": applicable_sections(layout, answers),
                "errors_by_path": errors_by_path, "preview": preview(bundle, answers)}
     if htmx and request.method == "GET":
-        return render_template("_scenario.html", **context)
+        return render_template("_situation.html", **context)
     return render_template("start.html", **context), 422 if errors else 200
