@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from onething.catalog.loader import read_documents, read_meta
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import standardize_schema
-from onething.composer.compose import compose
 from onething.cli import main
+from onething.composer.compose import compose
 from onething.publishing import check as checking
 from onething.publishing.check import load_catalog
 

@@ -3,7 +3,6 @@ asked only when the stage applies (the demo's restaurant-from-fit-out)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
