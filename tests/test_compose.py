@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -205,3 +207,52 @@ def test_a_change_to_the_lead_department_is_a_new_version(mini_root):
     apply_edits(mini_root, [
         {"file": "catalog/departments/hall-office.json", "raw": hall % "工作日 8:30-17:30"}])
     assert load_catalog(mini_root).bundles["mini-bundle"].version != before.version
+
+
+def test_savings_never_add_alternatives_together(demo_catalog):
+    # Registering a business and verifying a licence it already has are alternatives.
+    savings = compose(demo_catalog.bundles["open-restaurant"]).savings
+    assert (savings.forms.before_low, savings.forms.before) == (2, 5)
+    assert savings.forms.before_text == "2–5" and savings.forms.after_text == "1"
+    heaviest = {"has_business_licence": False, "public_gathering_place": True,
+                "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
+    exact = compose(demo_catalog.bundles["open-restaurant"], heaviest).savings
+    # The heaviest situation is exactly the top of each range.
+    assert exact.forms.before == savings.forms.before
+    assert exact.days.before == savings.days.before
+    assert exact.forms.before_text == "5"
+    # Every situation's figures lie within the ranges.
+    for licence in (True, False):
+        for gathering in (True, False):
+            one = compose(demo_catalog.bundles["open-restaurant"], {
+                **heaviest, "has_business_licence": licence,
+                "public_gathering_place": gathering}).savings
+            for name in ("forms", "materials", "days", "visits", "fields"):
+                general, case = getattr(savings, name), getattr(one, name)
+                assert general.before_low <= case.before <= general.before, name
+                assert general.after_low <= case.after <= general.after, name
+
+
+def test_a_one_class_bundle_counts_only_the_stages_chosen(demo_catalog):
+    savings = compose(demo_catalog.bundles["restaurant-from-fit-out"]).savings
+    everything = len(compose(demo_catalog.bundles["restaurant-from-fit-out"]).matters)
+    # Only fitting out, under construction, no special fire project: one permit.
+    assert savings.forms.before_low == 1
+    # Both stages, yet never the licence registration and its verification together.
+    assert savings.forms.before == everything - 1
+
+
+def test_the_same_savings_show_on_every_page(client, demo_catalog):
+    savings = compose(demo_catalog.bundles["open-restaurant"]).savings
+    home = client.get("/").text
+    assert (f"{savings.forms.before_text} 张表合为 1 张，{savings.days.before_text} 个工作日"
+            f"缩短为 {savings.days.after_text} 个") in home
+    guide = client.get("/g/open-restaurant").text
+    table = guide[guide.index('class="savings-table"'):]
+    assert f"<td>{savings.forms.before_text}</td><td>1</td>" in table
+    assert f"<td>{savings.days.before_text}</td><td>{savings.days.after_text}</td>" in table
+    from click.testing import CliRunner
+
+    from onething.cli import main
+    shown = CliRunner().invoke(main, ["compose", "open-restaurant"]).output
+    assert re.search(rf"forms\s+{savings.forms.before_text} → 1", shown)

@@ -108,8 +108,8 @@ def describe(composition, catalog, lang: str) -> str:
         f"{localize(m.name, lang)} [{m.code}]" + (" (if …)" if composition.conditions[m.code]
                                                   else "")
         for m in composition.matters))
-    lines += ["", f"ONE FORM: {savings.fields.after} fields "
-              f"(the separate forms asked {savings.fields.before})"]
+    lines += ["", f"ONE FORM: {savings.fields.after_text} fields "
+              f"(the separate forms asked {savings.fields.before_text})"]
     marks = {"always": "*", "conditional": "?", "optional": " "}
     for section in composition.layout["sections"]:
         lines.append(f"  {localize(section['title'], lang)}")
@@ -118,8 +118,8 @@ def describe(composition, catalog, lang: str) -> str:
             lines.append(f"    {marks[entry['required']]} {localize(entry['title'], lang)} "
                          f"[{entry['path']}, {entry['widget']}] ← {needed}")
     lines.append("  (* required, ? required in some scenarios)")
-    lines += ["", f"ONE SET OF MATERIALS: {savings.materials.after} to hand over "
-              f"(separately: {savings.materials.before})"]
+    lines += ["", f"ONE SET OF MATERIALS: {savings.materials.after_text} to hand over "
+              f"(separately: {savings.materials.before_text})"]
     for material in composition.materials:
         flags = [material.necessity]
         if material.commitment:
@@ -143,7 +143,7 @@ def describe(composition, catalog, lang: str) -> str:
     for label, figure in (("forms", savings.forms), ("fields", savings.fields),
                           ("materials", savings.materials), ("visits", savings.visits),
                           ("working days", savings.days)):
-        lines.append(f"    {label:<13} {figure.before:>3} → {figure.after:<3} "
+        lines.append(f"    {label:<13} {figure.before_text:>5} → {figure.after_text:<5} "
                      f"(-{figure.percent}%)")
     lines.append(f"    departments   {savings.departments} behind one window")
     return "\n".join(lines)

@@ -28,7 +28,13 @@ from onething.composer.merge import (
 )
 from onething.composer.routing import RoutingPlan, plan_routing
 from onething.composer.savings import Savings, compute_savings
-from onething.composer.scenario import all_of, answer_errors, any_of, can_hold_together, holds
+from onething.composer.scenario import (
+    all_of,
+    answer_errors,
+    any_of,
+    can_hold_together,
+    holds,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # Top-level keys of a submission that are not shared fields.
@@ -179,7 +185,8 @@ def _compose(bundle: Bundle, answers: dict | None) -> Composition:
     materials = merge_materials(matters, conditions, answers)
     plan = plan_routing(bundle, matters, conditions, uses, materials)
     layout = build_layout(bundle, matters, conditions, uses, catalog)
-    savings = compute_savings(matters, uses, materials, plan, answers)
+    savings = compute_savings(matters, uses, materials, plan, answers,
+                              None if answers is not None else (questions, conditions))
     return Composition(
         bundle, answers, matters, conditions, schema, layout, provenance, materials, plan,
         savings, uses,

@@ -98,6 +98,21 @@ class RoutingPlan:
         """The step of one matter."""
         return next(step for step in self.steps if step.matter == matter)
 
+    def critical_days(self, present: set[str]) -> int:
+        """The committed time limit when only these matters apply."""
+        steps = {step.matter: step for step in self.steps if step.matter in present}
+        finish: dict[str, int] = {}
+
+        def finish_of(code: str) -> int:
+            # The plan's edges are acyclic (plan_routing refused a cycle).
+            if code not in finish:
+                step = steps[code]
+                finish[code] = step.promised_days + max(
+                    (finish_of(c) for c in step.waits_for if c in steps), default=0)
+            return finish[code]
+
+        return max((finish_of(code) for code in steps), default=0)
+
     @property
     def over_joint_limit(self) -> bool:
         """Whether the plan breaks the 45-working-day limit of 行政许可法 art. 42."""

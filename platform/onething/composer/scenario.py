@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -100,6 +101,119 @@ def can_hold_together(conditions: list[Any], questions: dict) -> bool:
         if validator.is_valid(answers):
             return True
     return False
+
+
+# Beyond this many distinct situations, a bundle's savings are shown without ranges.
+MAX_SITUATIONS = 5_000
+
+
+def conjuncts(condition: Any) -> list[Any]:
+    """The parts of a condition that must all hold (allOf taken apart); [] for always."""
+    if condition is None or condition is True:
+        return []
+    if isinstance(condition, dict) and set(condition) == {"allOf"}:
+        return [part for sub in condition["allOf"] for part in conjuncts(sub)]
+    return [condition]
+
+
+@dataclass
+class Situations:
+    """The distinct situations an applicant can be in, as far as some conditions tell.
+
+    Each condition is split into conjuncts; conjuncts naming common questions are tried
+    together (every representative answer of those questions the questionnaire accepts),
+    the others apart. A situation says which of the distinct conditions hold, as bits.
+    """
+
+    needs: list[int]  # per condition: its bit in a situation
+    outcomes: list[int]  # one per distinct situation
+
+    def holds(self, index: int, outcome: int) -> bool:
+        """Whether condition `index` holds in a situation."""
+        return bool(outcome >> self.needs[index] & 1)
+
+
+def situations(questions: dict, conditions: list[Any]) -> Situations | None:
+    """The situations of a questionnaire for these conditions; None when too many."""
+    parts: dict[str, int] = {}
+    bodies: list[Any] = []
+    needs = []
+    for condition in conditions:
+        mask = 0
+        for part in conjuncts(condition):
+            key = canonical_json(part)
+            if key not in parts:
+                parts[key] = len(bodies)
+                bodies.append(part)
+            mask |= 1 << parts[key]
+        needs.append(mask)
+    # Conjuncts sharing a question are one component (union-find over question names).
+    owner: dict[str, int] = {}
+    parent = list(range(len(bodies)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for index, body in enumerate(bodies):
+        for name in sorted(named_questions(body)):
+            if name in owner:
+                parent[root(index)] = root(owner[name])
+            else:
+                owner[name] = index
+    components: dict[int, list[int]] = {}
+    for index in range(len(bodies)):
+        components.setdefault(root(index), []).append(index)
+    distinct = sorted(set(needs))
+    # Component by component: which distinct conditions can still all hold. A condition
+    # holds when its conjuncts hold in every component it spans.
+    states = {(1 << len(distinct)) - 1}
+    for members in components.values():
+        outcomes = _outcomes(questions, [bodies[i] for i in members], members)
+        if outcomes is None:
+            return None
+        span = sum(1 << i for i in members)
+        effects = {sum(1 << k for k, need in enumerate(distinct)
+                       if need & span & outcome == need & span) for outcome in outcomes}
+        states = {state & effect for state in states for effect in effects}
+        if len(states) > MAX_SITUATIONS:
+            return None
+    place = {need: k for k, need in enumerate(distinct)}
+    return Situations([place[need] for need in needs], sorted(states))
+
+
+def _outcomes(questions: dict, bodies: list[Any], indexes: list[int]) -> list[int] | None:
+    """Which of these conjuncts can hold together: one mask per distinct outcome."""
+    both = {"allOf": bodies}
+    names = sorted(named_questions(both))
+    properties = questions.get("properties", {})
+    choices = [_candidates(properties.get(name, {}), _numbers(both, name),
+                           _strings(both, name)) for name in names]
+    total = 1
+    for values in choices:
+        total *= len(values)
+    if total > MAX_COMBINATIONS:
+        return None
+    questionnaire = _validator(canonical_json(questions))
+    checks = [_validator(canonical_json(body)) for body in bodies]
+    found: set[int] = set()
+    for combination in itertools.product(*choices):
+        answers = {name: value for name, value in zip(names, combination, strict=True)
+                   if value is not _ABSENT}
+        # What the questionnaire refuses is no applicant's answers (unanswered questions
+        # of other components aside).
+        if any(not (error.validator == "required" and not error.path and
+                    set(error.validator_value) - set(answers) <= set(properties) - set(names))
+               for error in questionnaire.iter_errors(answers)):
+            continue
+        mask = 0
+        for index, check in zip(indexes, checks, strict=True):
+            if check.is_valid(answers):
+                mask |= 1 << index
+        found.add(mask)
+    return sorted(found) or None
 
 
 def _options(schema: dict) -> list | None:
