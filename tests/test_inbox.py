@@ -208,3 +208,45 @@ def test_a_matter_applied_for_alone_goes_the_one_form_way_to_its_departments_inb
     add_account(app, "staff-sn-urban-mgmt", "department_staff", "sn-urban-mgmt")
     inbox = staff(app, "sn-urban-mgmt").get("/inbox/").text
     assert f'href="/inbox/tasks/{task.id}"' in inbox and "outdoor-signboard" in inbox
+
+
+def test_the_lead_department_follows_every_task_without_any_slice(app, routed):
+    # 开办餐饮店 is led by the approval bureau, none of whose own matters applies.
+    add_account(app, "staff-sn-approval", "department_staff", "sn-approval")
+    lead = staff(app, "sn-approval")
+    assert "data-task=" not in lead.get("/inbox/").text  # no task of its own
+    listing = lead.get("/inbox/cases").text
+    tracking = re.findall(r'data-case="([^"]+)"', listing)
+    assert len(tracking) == 1 and "开办餐饮店" in listing
+    every = [task for tasks in routed.values() for task in tasks]
+    assert f"已办结 0 项，共 {len(every)} 项" in listing
+    case = lead.get(f"/inbox/cases/{tracking[0]}").text
+    assert sorted(map(int, re.findall(r'data-task="(\d+)"', case))) == sorted(
+        task.id for task in every)
+    for task in every:
+        assert task.due_date.isoformat() in case
+    # Coordination, not the case file: no department's personal fields reach the lead.
+    for value in PRIVATE:
+        assert value not in listing and value not in case, value
+    # A department that does not lead the case neither lists nor opens it.
+    other = staff(app, "sn-fire")
+    assert "data-case=" not in other.get("/inbox/cases").text
+    assert other.get(f"/inbox/cases/{tracking[0]}").status_code == 404
+
+
+def test_cases_submitted_before_the_lead_department_was_kept_get_it(app, routed):
+    from alembic import command
+
+    from onething.storage.db import alembic_config, migrate
+    from onething.storage.models import Submission
+
+    engine = app.extensions["onething.engine"]
+    engine.dispose()
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    migrate(engine)
+    with Session(engine) as session:
+        assert [s.lead_department for s in session.exec(select(Submission)).all()] == [
+            "sn-approval"]

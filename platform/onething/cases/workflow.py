@@ -451,6 +451,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
         "status": "routed",
         "submitted_at": now,
         "token_hash": draft.token_hash,
+        "lead_department": composition.plan.lead_department,
     }
     connection = session.connection()
     # The unique constraints (draft, key, tracking number) speak here, before any task.
@@ -492,7 +493,8 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
 
 
 _SUBMISSION_COLUMNS = ("tracking_number", "draft_id", "bundle_version_id", "idempotency_key",
-                       "answers", "data", "materials", "status", "submitted_at", "token_hash")
+                       "answers", "data", "materials", "status", "submitted_at", "token_hash",
+                       "lead_department")
 _INSERT_SUBMISSION = DriverStatement(
     insert(Submission).values({name: bindparam(name) for name in _SUBMISSION_COLUMNS})
     .returning(col(Submission.id)))

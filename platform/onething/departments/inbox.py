@@ -3,6 +3,10 @@
 Staff belong to one department. Everything here is looked up through that
 department, so a task of another department is simply not found (404), in
 lists, pages and file downloads alike; nothing says it exists.
+
+The lead department (牵头部门) of a bundle, whose window accepts its cases (一窗受理),
+also follows each case it leads: every task's department, status and due date, so it
+can coordinate, but none of the fields or materials of the other departments' slices.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from onething.cases.uploads import slice_material, store_upload
 from onething.catalog.workdays import add_working_days, china_today
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
+from onething.storage.db import paginate
 from onething.storage.models import TASK_STATUSES, BundleVersion, Submission, Task
 from onething.web.extensions import csrf, get_session
 
@@ -23,6 +28,12 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="template
 
 # A task due within this many working days is highlighted as soon due.
 SOON_DAYS = 2
+# Cases the lead department sees at a time.
+CASES_PAGE_SIZE = 50
+# What the lead department sees of another department's task: never its slice.
+_COORDINATION = (Task.id, Task.submission_id, Task.matter_code, Task.department_code,
+                 Task.status, Task.waits_for, Task.due_date, Task.due_estimated,
+                 Task.decided_at)
 
 
 @bp.before_request
@@ -144,3 +155,45 @@ def decide_task(task_id: int):
 
         return redirect(url_for("inbox.task", task_id=task.id))
     return _render_task(task)
+
+
+@bp.get("/cases")
+def cases():
+    """The cases this department leads, newest first, 50 a page, with each task's progress."""
+    session = get_session()
+    try:
+        number = int(request.args.get("page", "1"))
+    except ValueError:
+        number = 1
+    statement = (select(Submission.id, Submission.tracking_number, Submission.submitted_at,
+                        BundleVersion.bundle_code, BundleVersion.name)
+                 .join(BundleVersion, col(BundleVersion.id) == col(Submission.bundle_version_id))
+                 .where(Submission.lead_department == _department())
+                 .order_by(col(Submission.submitted_at).desc(), col(Submission.id).desc()))
+    page = paginate(session, statement, number, CASES_PAGE_SIZE)
+    tasks: dict[int, list] = {row.id: [] for row in page.rows}
+    if tasks:
+        for task in session.exec(select(*_COORDINATION).where(
+                col(Task.submission_id).in_(list(tasks))).order_by(col(Task.id))).all():
+            tasks[task.submission_id].append(task)
+    return render_template("inbox_cases.html", rows=page.rows, tasks=tasks, total=page.total,
+                           page=page.number, pages=page.pages, today=china_today(),
+                           account=current_account())
+
+
+@bp.get("/cases/<tracking_number>")
+def case(tracking_number: str):
+    """One case this department leads: every task's department, status, due date, decision."""
+    session = get_session()
+    submission = session.exec(select(Submission).where(
+        Submission.tracking_number == tracking_number[:32],
+        Submission.lead_department == _department())).first()
+    if submission is None:
+        abort(404, description="task")
+    version = get_version(session, submission.bundle_version_id)
+    tasks = session.exec(select(*_COORDINATION, Task.certificate_number, Task.reason)
+                         .where(Task.submission_id == submission.id)
+                         .order_by(col(Task.id))).all()
+    return render_template("inbox_case.html", submission=submission, version=version,
+                           catalog=bundle_of(version).catalog, tasks=tasks, today=china_today(),
+                           account=current_account())

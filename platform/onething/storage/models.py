@@ -324,6 +324,9 @@ class SubmissionBase(SQLModel):
     materials: dict = Field(sa_column=_json())
     status: str = Field(default="routed", max_length=32)
     submitted_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # The lead department (牵头部门), whose window accepted the case (一窗受理): it follows
+    # every task of it, whether or not any of its own matters applies.
+    lead_department: str | None = Field(default=None, max_length=100, index=True)
 
 
 class Submission(SubmissionBase, table=True):
