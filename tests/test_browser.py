@@ -219,3 +219,17 @@ def test_a_resume_link_restores_the_draft_in_another_browser(
         expect_values(elsewhere, part)
     finally:
         other.close()
+
+
+def test_shareholders_are_added_row_by_row_and_kept(page: Page, live_server: str):
+    start_draft(page, live_server)
+    fill(page, {"entity_name": FORM["entity_name"], "shareholders.0.name": "王海风"})
+    page.get_by_role("button", name="添加一行").click()
+    second = field(page, "shareholders.1.name")
+    expect(second).to_be_visible()
+    expect(field(page, "shareholders.0.name")).to_have_value("王海风")
+    expect(field(page, "entity_name")).to_have_value(FORM["entity_name"])
+    second.fill("赵安")
+    page.get_by_role("button", name="删除第 1 行").click()
+    expect(field(page, "shareholders.0.name")).to_have_value("赵安")
+    expect(field(page, "shareholders.1.name")).to_have_count(0)

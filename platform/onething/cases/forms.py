@@ -8,12 +8,13 @@ the applicant sees it again next to its message and nothing is lost.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from onething.catalog.formats import FORMAT_CHECKER
-from onething.composer.layout import resolve
+from onething.composer.layout import resolve, row_entries
 
 
 def fields_of(layout: dict) -> list[dict]:
@@ -22,12 +23,17 @@ def fields_of(layout: dict) -> list[dict]:
 
 
 def get_path(data: dict, path: str) -> Any:
-    """The value at a dotted path, or None."""
+    """The value at a dotted path (a number picks a row of a repeating group), or None."""
     node: Any = data
     for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit():
+            if int(part) >= len(node):
+                return None
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
             return None
-        node = node[part]
     return node
 
 
@@ -38,6 +44,27 @@ def set_path(data: dict, path: str, value: Any) -> None:
     for part in parents:
         node = node.setdefault(part, {})
     node[last] = value
+
+
+# The buttons of a repeating group: add a row to it, or remove one of its rows. Both
+# post the whole form, so what was typed is saved first, with JavaScript or without.
+ADD_ROW, REMOVE_ROW = "_add_row", "_remove_row"
+
+
+def row_numbers(entry: dict, form) -> list[int]:
+    """The rows of a repeating group present in posted form data, in order."""
+    prefix = entry["path"] + "."
+    found = set()
+    for name in form:
+        if name.startswith(prefix):
+            number = name[len(prefix):].split(".", 1)[0]
+            if number.isdigit() and int(number) < ROW_LIMIT:
+                found.add(int(number))
+    return sorted(found)
+
+
+# No repeating group has more rows than this, whatever a request posts.
+ROW_LIMIT = 500
 
 
 def convert(entry: dict, raw: str) -> Any:
@@ -59,6 +86,20 @@ def convert(entry: dict, raw: str) -> Any:
 
 def parse_field(entry: dict, form) -> Any:
     """The value of one field from submitted form data; None when left empty."""
+    if entry["widget"] == "rows":
+        removed = form.get(REMOVE_ROW, "")
+        rows = []
+        for number in row_numbers(entry, form):
+            if removed == f"{entry['path']}.{number}":
+                continue
+            row = {}
+            for child in row_entries(entry, number):
+                value = parse_field(child, form)
+                if value is not None:
+                    row[child["path"].rsplit(".", 1)[1]] = value
+            if row:  # a row left empty is no row
+                rows.append(row)
+        return rows or None
     if entry.get("children"):
         group = {}
         for child in entry["children"]:
@@ -113,7 +154,9 @@ def field_schema(composition, path: str) -> dict:
     else:
         node, rest = schema["properties"][parts[0]], parts[1:]
     for part in rest:
-        node = _deref(node, schema)["properties"][part]
+        node = _deref(node, schema)
+        # A row number steps into the items of a repeating group.
+        node = node["items"] if part.isdigit() else node["properties"][part]
     return {"$defs": schema.get("$defs", {}), **node}
 
 
@@ -154,3 +197,48 @@ def resolved_field(composition, path: str) -> dict:
     for part in parts[3:] if parts[0] == "matters" else parts[1:]:
         schema = resolve(schema.get("properties", {}).get(part, {}), catalog)
     return schema
+
+
+def with_empty_row(layout: dict, data: dict, path: str) -> dict:
+    """The data with one more, empty row in the repeating group at `path`, to show."""
+    entry = next((e for e in fields_of(layout) if e["path"] == path and e["widget"] == "rows"),
+                 None)
+    if entry is None:
+        return data
+    rows = list(get_path(data, path) or [])
+    # An empty group already shows one empty row: the second click adds the second.
+    rows += [{}] * (2 if not rows else 1)
+    if entry.get("max_rows"):
+        rows = rows[:entry["max_rows"]]
+    shown = copy.deepcopy(data)
+    set_path(shown, path, rows)
+    return shown
+
+
+def find_entry(layout: dict, path: str) -> dict | None:
+    """The layout entry of a field, a part of a group, or a field of a repeating group's row."""
+    for entry in fields_of(layout):
+        found = _find(entry, path)
+        if found is not None:
+            return found
+    return None
+
+
+def _find(entry: dict, path: str) -> dict | None:
+    if entry["path"] == path:
+        return entry
+    if not path.startswith(entry["path"] + "."):
+        return None
+    if entry["widget"] == "rows":
+        number = path[len(entry["path"]) + 1:].split(".", 1)[0]
+        if number.isdigit() and int(number) < ROW_LIMIT:
+            for child in row_entries(entry, int(number)):
+                found = _find(child, path)
+                if found is not None:
+                    return found
+        return None
+    for child in entry.get("children", []):
+        found = _find(child, path)
+        if found is not None:
+            return found
+    return None

@@ -113,7 +113,34 @@ def describe_field(key: str, path: str, schema: dict, catalog) -> dict:
              "required": "always" if child in required else "optional"}
             for child, sub in resolved.get("properties", {}).items()
         ]
+    item = resolve(resolved.get("items"), catalog) if resolved.get("type") == "array" else {}
+    if item.get("type") == "object":
+        # A repeating group (shareholders, vessels, premises): rows of the item's fields,
+        # each named path.<row>.<key>; `item` lays out one row with paths relative to it.
+        required = set(item.get("required", []))
+        entry["widget"] = "rows"
+        entry.pop("options", None)
+        entry["item"] = [
+            {**describe_field(child, child, sub, catalog),
+             "required": "always" if child in required else "optional"}
+            for child, sub in item.get("properties", {}).items()
+        ]
+        entry["min_rows"] = resolved.get("minItems", 0)
+        entry["max_rows"] = resolved.get("maxItems")
     return entry
+
+
+def row_entries(entry: dict, row: int) -> list[dict]:
+    """The fields of one row of a repeating group, with their full paths."""
+    return [_rebase(child, f"{entry['path']}.{row}") for child in entry["item"]]
+
+
+def _rebase(entry: dict, prefix: str) -> dict:
+    rebased = {**entry, "path": f"{prefix}.{entry['path']}"}
+    if "children" in entry:
+        rebased["children"] = [_rebase({**c, "path": c["path"].split(".")[-1]},
+                                        rebased["path"]) for c in entry["children"]]
+    return rebased
 
 
 def _required(field_uses, conditions) -> str:

@@ -95,11 +95,13 @@ def clear_validators() -> None:
 
 
 def _field_path(parts: list) -> str:
-    # A field is named by its keys up to the first array index: "food_items", not
-    # "food_items.2"; "legal_representative.id_number" for a part of a group.
+    # A field is named by its keys up to an array index: "food_items", not "food_items.2";
+    # "legal_representative.id_number" for a part of a group. A row of a repeating group
+    # is named by its number: "shareholders.1.id_number".
     names = []
-    for part in parts:
-        if isinstance(part, int):
+    for index, part in enumerate(parts):
+        if isinstance(part, int) and not (index + 1 < len(parts)
+                                          and isinstance(parts[index + 1], str)):
             break
         names.append(str(part))
     return ".".join(names)

@@ -13,7 +13,7 @@ from onething.cases.forms import get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
 from onething.catalog.workdays import china_time
-from onething.composer.layout import options
+from onething.composer.layout import options, row_entries
 from onething.web.i18n import colon, department_name, join_list, localized, matter_name
 
 UPLOAD_PROBLEMS = {
@@ -84,6 +84,11 @@ def display_value(entry: dict, value) -> str:
         # Each part named: three bare numbers in a row leave the reader to guess which is which.
         return "；".join(f"{localized(child['title'])} {display_value(child, value[child['key']])}"
                         for child in entry["children"] if value.get(child["key"]) is not None)
+    if entry.get("widget") == "rows" and isinstance(value, list):
+        # One line per row, numbered, each part named.
+        rows = [display_value({"children": entry["item"]}, row) for row in value
+                if isinstance(row, dict)]
+        return "\n".join(f"{number}. {row}" for number, row in enumerate(rows, 1))
     if entry.get("widget") == "division":
         note = division_note(value)
         return f"{value} {note}" if note else str(value)
@@ -156,6 +161,7 @@ def init_app(app) -> None:
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
+        row_entries=row_entries,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time

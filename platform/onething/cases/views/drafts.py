@@ -19,12 +19,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from onething.cases.commitments import commitment_letter, letter_text
 from onething.cases.forms import (
+    ADD_ROW,
+    REMOVE_ROW,
     check_field,
-    fields_of,
+    find_entry,
     get_path,
     merge_data,
     parse_field,
     parse_form,
+    with_empty_row,
 )
 from onething.cases.uploads import store_upload, uploaded_entry
 from onething.cases.views import (
@@ -68,17 +71,23 @@ def form(public_id: str):
         return redirect(url_for("drafts.review", public_id=public_id))
     composition = composition_of(draft)
     errors: dict = {}
+    shown = None
     if request.method == "POST":
         old = draft.data or {}
         data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
         save_draft(get_session(), draft, data=changes_between(old, data))
         get_session().commit()
-        errors = _errors_for(composition, {**data, "answers": draft.answers})
-        if not errors:
-            return redirect(url_for("drafts.materials", public_id=public_id))
+        if ADD_ROW in request.form or REMOVE_ROW in request.form:
+            # A row added or removed: saved, and the form shown again to go on typing.
+            shown = with_empty_row(composition.layout, data, request.form.get(ADD_ROW, ""))
+        else:
+            errors = _errors_for(composition, {**data, "answers": draft.answers})
+            if not errors:
+                return redirect(url_for("drafts.materials", public_id=public_id))
     status = 422 if errors else 200
     return render_template("form.html", draft=draft, composition=composition,
-                           data=draft.data or {}, errors=errors, get_path=get_path), status
+                           data=shown or draft.data or {}, errors=errors,
+                           get_path=get_path), status
 
 
 @bp.get("/check")
@@ -87,10 +96,7 @@ def check(public_id: str):
     draft = load_draft(public_id)
     composition = composition_of(draft)
     path = request.args.get("field", "")
-    entry = next((f for f in fields_of(composition.layout) if f["path"] == path), None)
-    if entry is None:
-        for parent in fields_of(composition.layout):
-            entry = next((c for c in parent.get("children", []) if c["path"] == path), entry)
+    entry = find_entry(composition.layout, path)
     if entry is None:
         abort(404, description="field")
     value = parse_field(entry, request.args)
