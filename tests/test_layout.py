@@ -51,3 +51,23 @@ def test_the_engine_never_imports_the_console():
         if imports_console(path) and path.name != "app.py"  # the factory mounts the console
     ]
     assert offenders == []
+
+
+def test_a_bundle_names_its_own_sections(demo_root):
+    import json as _json
+
+    from onething.composer.compose import compose
+    from onething.publishing.check import load_catalog
+
+    path = demo_root / "catalog" / "bundles" / "open-care-home.json"
+    data = _json.loads(path.read_text(encoding="utf-8"))
+    data["sections"] = {"entity": {"zh-Hans": "养老机构信息", "en": "The care home"}}
+    path.write_text(_json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    catalog = load_catalog(demo_root)
+    titles = {s["id"]: s["title"] for s in compose(catalog.bundles["open-care-home"]).layout[
+        "sections"]}
+    assert titles["entity"]["zh-Hans"] == "养老机构信息" and titles["entity"]["en"] == "The care home"
+    # Other bundles keep the library's names.
+    others = {s["id"]: s["title"] for s in compose(catalog.bundles["open-restaurant"]).layout[
+        "sections"]}
+    assert others["entity"]["zh-Hans"] == "经营主体信息"

@@ -167,6 +167,12 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
             topics.setdefault(library.section, []).append(entry)
         else:
             own[first.matter.code].append(entry)
+    # A bundle may name its sections itself (幼儿信息 rather than 新生儿信息); a 一类事's own
+    # names come before its stages'.
+    named: dict[str, Any] = {}
+    for source in [bundle, *(child for child, _ in bundle.stages())]:
+        for section, title in source.data.get("sections", {}).items():
+            named.setdefault(section, title)
     sections = []
     for section, entries in topics.items():
         if entries:
@@ -174,7 +180,8 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
             sections.append({
                 "id": section,
                 "kind": "topic",
-                "title": SECTIONS.get(section, as_map(section)),
+                "title": as_map(named[section]) if section in named
+                else SECTIONS.get(section, as_map(section)),
                 "fields": entries,
             })
     for matter in matters:
