@@ -114,44 +114,78 @@ def compute_savings(matters, uses, materials, plan, answers, general=None) -> Sa
     )
 
 
+# Past this many distinct sets of matters, the time limit's range is read from the
+# lightest and the heaviest of them only (adding matters never shortens a critical path).
+CRITICAL_PATHS_TRIED = 64
+
+
 def _over_situations(matters, uses, materials, plan, questions, conditions) -> Savings | None:
     pairs = [(m, material) for m in matters for material in m.materials]
     found = situations(questions, [conditions.get(m.code) for m in matters] + [
         all_of([conditions.get(m.code), material.get("when")]) for m, material in pairs])
     if found is None:
         return None
-    uploaded = {m.id for m in materials if m.upload}
-    fields_of = [{path for path, field_uses in uses.items()
-                  if any(u.matter.code == m.code for u in field_uses)} for m in matters]
-    forms, fields, handed, visits, days = [], [], [], [], []
-    departments = 0
+    # Everything a condition brings, summed or as bitsets, so that a situation is read
+    # condition by condition: which matters (as bits), how many forms, fields, materials,
+    # visits and days, which fields, uploads and departments (as bits).
+    fields_of: dict[str, int] = {}
+    for bit, field_uses in enumerate(uses.values()):
+        for use in field_uses:
+            fields_of[use.matter.code] = fields_of.get(use.matter.code, 0) | 1 << bit
+    uploaded = {m.id: bit for bit, m in enumerate(m for m in materials if m.upload)}
+    departments = {d: bit for bit, d in enumerate(dict.fromkeys(m.department for m in matters))}
+    brings: dict[int, list] = {}
     count = len(matters)
-    seen: set[tuple] = set()
-    # Matters and materials grouped by the condition they need: a situation is read
-    # condition by condition, not item by item.
-    by_need: dict[int, tuple[list[int], list[int]]] = {}
     for index, need in enumerate(found.needs):
-        group = by_need.setdefault(need, ([], []))
-        group[0 if index < count else 1].append(index if index < count else index - count)
+        # [matters, forms, own fields, visits, days, max visits, fields, departments,
+        #  materials, uploads]
+        got = brings.setdefault(need, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        if index < count:
+            matter = matters[index]
+            got[0] |= 1 << index
+            got[1] += 1
+            got[2] += matter.field_count()
+            got[3] += matter.visits
+            got[4] += matter.promised_days
+            got[5] = max(got[5], matter.visits)
+            got[6] |= fields_of.get(matter.code, 0)
+            got[7] |= 1 << departments[matter.department]
+        else:
+            _, material = pairs[index - count]
+            got[8] += 1
+            if material["id"] in uploaded:
+                got[9] |= 1 << uploaded[material["id"]]
+    forms, fields, handed, visits, befores = [], [], [], [], []
+    present_sets: dict[int, int] = {}
+    most_departments = 0
+    table = [(1 << need, *got) for need, got in brings.items()]
     for outcome in found.outcomes:
-        present: list[int] = []
-        given: list[int] = []
-        for need, (held, handed_in) in by_need.items():
-            if outcome >> need & 1:
-                present += held
-                given += handed_in
-        handed.append((len(given), len({pairs[j][1]["id"] for j in given} & uploaded)))
-        key = tuple(sorted(present))
-        if key in seen:  # the same matters with other materials
-            continue
-        seen.add(key)
-        chosen = [matters[i] for i in key]
-        forms.append((len(chosen), 1 if chosen else 0))
-        fields.append((sum(m.field_count() for m in chosen),
-                       len(set().union(*(fields_of[i] for i in key)))))
-        visits.append((sum(m.visits for m in chosen), max((m.visits for m in chosen), default=0)))
-        days.append((sum(m.promised_days for m in chosen),
-                     plan.critical_days({m.code for m in chosen})))
-        departments = max(departments, len({m.department for m in chosen}))
+        bits = forms_n = own = trips = days_n = most = paths = offices = handed_n = ups = 0
+        for flag, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9 in table:
+            if outcome & flag:
+                bits |= b0
+                forms_n += b1
+                own += b2
+                trips += b3
+                days_n += b4
+                most = b5 if b5 > most else most
+                paths |= b6
+                offices |= b7
+                handed_n += b8
+                ups |= b9
+        forms.append((forms_n, 1 if forms_n else 0))
+        fields.append((own, paths.bit_count()))
+        handed.append((handed_n, ups.bit_count()))
+        visits.append((trips, most))
+        befores.append(days_n)
+        present_sets[bits] = forms_n
+        most_departments = max(most_departments, offices.bit_count())
+    chosen = sorted(present_sets, key=lambda bits: present_sets[bits])
+    if len(chosen) > CRITICAL_PATHS_TRIED:
+        half = CRITICAL_PATHS_TRIED // 2
+        chosen = chosen[:half] + chosen[-half:]
+    afters = [plan.critical_days({matters[i].code for i in range(count) if bits >> i & 1})
+              for bits in chosen]
+    days = Figure(max(befores), max(afters), min(befores), min(afters))
     return Savings(forms=_figure(forms), fields=_figure(fields), materials=_figure(handed),
-                   visits=_figure(visits), days=_figure(days), departments=departments)
+                   visits=_figure(visits), days=days, departments=most_departments)
