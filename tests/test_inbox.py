@@ -219,7 +219,7 @@ def test_the_lead_department_follows_every_task_without_any_slice(app, routed):
     tracking = re.findall(r'data-case="([^"]+)"', listing)
     assert len(tracking) == 1 and "开办餐饮店" in listing
     every = [task for tasks in routed.values() for task in tasks]
-    assert f"已办结 0 项，共 {len(every)} 项" in listing
+    assert f"已批准 0 项，共 {len(every)} 项" in listing
     case = lead.get(f"/inbox/cases/{tracking[0]}").text
     assert sorted(map(int, re.findall(r'data-task="(\d+)"', case))) == sorted(
         task.id for task in every)
@@ -250,3 +250,22 @@ def test_cases_submitted_before_the_lead_department_was_kept_get_it(app, routed)
     with Session(engine) as session:
         assert [s.lead_department for s in session.exec(select(Submission)).all()] == [
             "sn-approval"]
+
+
+def test_the_lead_sees_that_a_task_was_refused_but_not_the_words_written_to_the_applicant(
+        app, routed):
+    from test_decisions import post_decision
+
+    registration = next(t for t in routed["sn-amr"] if t.matter_code == "business-registration")
+    refused = post_decision(staff(app, "sn-amr"), registration.id, action="reject",
+                            reason="王海风（11010519491231002X）的名称与已登记企业重复")
+    assert refused.status_code == 200
+    add_account(app, "staff-sn-approval", "department_staff", "sn-approval")
+    lead = staff(app, "sn-approval")
+    listing = lead.get("/inbox/cases").text
+    assert "有事项不予批准" in listing
+    tracking = re.findall(r'data-case="([^"]+)"', listing)[0]
+    case = lead.get(f"/inbox/cases/{tracking}").text
+    assert "11010519491231002X" not in case and "王海风" not in case
+    assert "rejected:" not in case
+    assert "因“市场主体设立登记（营业执照办理）”未获准而终止" in case

@@ -66,7 +66,8 @@ def test_a_bundle_names_its_own_sections(demo_root):
     catalog = load_catalog(demo_root)
     titles = {s["id"]: s["title"] for s in compose(catalog.bundles["open-care-home"]).layout[
         "sections"]}
-    assert titles["entity"]["zh-Hans"] == "养老机构信息" and titles["entity"]["en"] == "The care home"
+    assert titles["entity"]["zh-Hans"] == "养老机构信息"
+    assert titles["entity"]["en"] == "The care home"
     # Other bundles keep the library's names.
     others = {s["id"]: s["title"] for s in compose(catalog.bundles["open-restaurant"]).layout[
         "sections"]}

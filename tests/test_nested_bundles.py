@@ -103,3 +103,21 @@ def test_the_start_page_asks_a_stages_questions_only_when_it_applies(client):
         "stages": "fit_out", "building_status": "under_construction",
         "special_fire_project": "false"})
     assert started.status_code == 302, started.text[:300]
+
+
+def test_every_unanswered_question_of_the_stages_chosen_is_named_at_once(client):
+    refused = client.post(f"/b/{CLASS}", data={"stages": ["fit_out", "opening"]})
+    assert refused.status_code == 422 and 'class="error summary"' in refused.text
+    flagged = set(re.findall(r'id="msg-([a-z_]+)"[^>]*>\s*<p class="error">', refused.text))
+    assert flagged == {"building_status", "special_fire_project", "has_business_licence",
+                       "public_gathering_place", "outdoor_signboard", "sells_tobacco"}
+
+
+def test_a_one_class_bundle_is_called_what_it_is(client):
+    found = client.get("/manual", query_string={"q": "餐饮店装修开业"},
+                       headers={"HX-Request": "true", "HX-Target": "search-results"}).text
+    first = found[found.index(f'href="/g/{CLASS}"'):]
+    assert '<span class="tag">一类事</span>' in first[:first.index("</li>")]
+    guide = client.get(f"/g/{CLASS}").text
+    assert '<p class="kind">办事指南 · 一类事</p>' in guide
+    assert '"serviceType": "一类事"' in guide or '"serviceType":"一类事"' in guide

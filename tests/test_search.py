@@ -143,6 +143,12 @@ def test_the_manual_lists_every_matter_by_department_a_page_at_a_time(client, mo
     assert re.findall(r'<a href="/g/([^"]+)"><strong>', page) == sorted(fire)
     assert '<option value="sn-fire" selected>' in page
     assert client.get("/manual?kind=matter&department=nowhere").status_code == 404
+    assert client.get("/manual?group=foo:bar").status_code == 404
+    assert client.get("/manual?group=enterprise:nowhere").status_code == 404
+    # Departments in the order of their names' pinyin (市南区 … before 青岛市 …).
+    names = re.findall(r'<option value="[a-z0-9-]+"[^>]*>([^（<]+)（\d+）</option>', page)
+    from onething.catalog.text import pinyin
+    assert names == sorted(names, key=pinyin) and len(names) > 5
     assert client.get("/manual?kind=matter&page=x").status_code == 200
 
 

@@ -27,6 +27,7 @@ from onething.catalog.problems import DefinitionError
 from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
 from onething.composer.merge import CompositionError
+from onething.guides.views import SERVICE_KINDS
 from onething.publishing.working_catalog import (
     StaleEdit,
     document,
@@ -52,8 +53,7 @@ from onething_admin.editing import EditRefused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
-KINDS = {"one_thing": _l("One thing (一件事)"), "one_class": _l("One class of things (一类事)"),
-         "one_industry_one_licence": _l("One industry, one licence (一业一证)")}
+KINDS = SERVICE_KINDS
 SAVED_MATTER = _l("Saved. Publish it, or a bundle holding it, to make it live.")
 REFUSALS = {
     "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),

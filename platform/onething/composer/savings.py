@@ -33,6 +33,12 @@ class Figure:
         return round(100 * self.saved / self.before) if self.before else 0
 
     @property
+    def ranged(self) -> bool:
+        """Whether the figure depends on the applicant's situation."""
+        return (self.before_low not in (None, self.before)
+                or self.after_low not in (None, self.after))
+
+    @property
     def before_text(self) -> str:
         """The before figure as shown: "3–5" when it depends on the situation."""
         return _span(self.before_low, self.before)

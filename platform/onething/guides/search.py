@@ -128,6 +128,8 @@ class Entry:
     letters: list[str] = field(default_factory=list)
     # The readings of its names, keywords and parts, character by character (text.sounds).
     sound: str = ""
+    # A bundle's kind: one_thing (一件事), one_class (一类事) or one_industry_one_licence.
+    variety: str | None = None
 
     @classmethod
     def of(cls, row: dict) -> Entry:
@@ -136,7 +138,7 @@ class Entry:
         return cls(row["code"], row["kind"], row["name"], row.get("description"),
                    texts=[(WEIGHTS[role], text) for role, text in search["texts"]],
                    phrases=search["phrases"], spellings=search["spellings"],
-                   letters=search["letters"])
+                   letters=search["letters"], variety=search.get("variety"))
 
 
 @dataclass(frozen=True)

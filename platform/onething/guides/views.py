@@ -30,6 +30,7 @@ from onething.cases.forms import parse_form
 from onething.cases.views import public_url
 from onething.cases.views.start import preview, question_layout
 from onething.catalog.definitions import Bundle, Matter
+from onething.catalog.text import pinyin
 from onething.composer.compose import compose
 from onething.composer.materials import merge_materials
 from onething.guides.flow import days_text, flow_svg
@@ -73,6 +74,16 @@ STAGE_OF_THEME = {
     "operation": "operation",
 }
 OTHER = lazy_gettext("Other services")
+# What a service is called by its kind: a matter, or a bundle of one of three kinds.
+SERVICE_KINDS = {"one_thing": lazy_gettext("One thing (一件事)"),
+                 "one_class": lazy_gettext("One class of things (一类事)"),
+                 "one_industry_one_licence": lazy_gettext("One industry, one licence (一业一证)")}
+
+
+@bp.app_template_global()
+def service_kind_name(kind: str | None) -> str:
+    """A service's kind as people say it ("matter" for a matter applied for alone)."""
+    return str(SERVICE_KINDS.get(kind or "", lazy_gettext("Matter (事项)")))
 SERVES = {
     "natural_person": lazy_gettext("Individuals"),
     "enterprise": lazy_gettext("Enterprises"),
@@ -273,8 +284,8 @@ def search_engine_view(guide: Guide) -> dict:
         "@type": "GovernmentService",
         "name": name,
         "description": description,
-        "serviceType": str(_("Matter (事项)") if guide.matter is not None
-                           else _("One thing (一件事)")),
+        "serviceType": service_kind_name(None if guide.matter is not None
+                                         else guide.bundle.data.get("kind")),
         "url": guide_url(guide.code),
         "areaServed": {"@type": "AdministrativeArea",
                        "name": current_app.config["AREA_SERVED"]},
@@ -461,7 +472,8 @@ def _departments(session) -> list[dict]:
                             .where(PublishedService.id.in_(first))).all()
     departments = [{"code": code, "name": localized(name) if name else code,
                     "count": counts.get(code, 0)} for code, name in names if code]
-    return sorted(departments, key=lambda d: d["name"])
+    # In the order of their names' pinyin, as Chinese lists are: 城阳区 before 市南区.
+    return sorted(departments, key=lambda d: (pinyin(d["name"]), d["name"]))
 
 
 def _page_number() -> int:
@@ -477,6 +489,10 @@ def manual_list(session):
     context: dict = {"group": None, "department": None, "departments": None}
     group = request.args.get("group", "")
     audience, _sep, key = group.partition(":")
+    # A life event is any theme (or none); a business stage one of the three, or other.
+    if group and audience != "person" and not (
+            audience == "enterprise" and key in (*STAGES, "other")):
+        abort(404)
     if audience in AUDIENCES:
         statement = statement.where(PublishedService.kind == "bundle", _in_group(audience, key))
         context["group"] = {"audience": audience, "key": key, "arg": group,

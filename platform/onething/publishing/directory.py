@@ -72,7 +72,9 @@ def search_document(bundle: Bundle) -> dict:
     phrases = list(dict.fromkeys(p for p in phrases if p))
     spoken = [readings(p) for p in phrases if HAN.search(p)]
     return {"texts": texts, "phrases": phrases,
-            "spellings": [full for full, _ in spoken], "letters": [first for _, first in spoken]}
+            "spellings": [full for full, _ in spoken], "letters": [first for _, first in spoken],
+            # A bundle's kind (一件事, 一类事, 一业一证), which its search result says.
+            "variety": None if bundle.alone else bundle.data.get("kind")}
 
 
 def listing(bundle: Bundle) -> dict:

@@ -85,9 +85,11 @@ def start(code: str):
     errors = {}
     if request.method == "POST":
         for error in answer_errors(merged_questions(bundle), answers):
-            key = error.path[0] if error.path else (
-                [k for k in error.validator_value if k not in answers] or [""])[0]
-            errors.setdefault(str(key), error)
+            # Every question a "required" leaves unanswered is named, not only the first.
+            keys = [error.path[0]] if error.path else (
+                [k for k in error.validator_value if k not in answers] or [""])
+            for key in keys:
+                errors.setdefault(str(key), error)
         if not errors:
             # 一窗受理 / 帮办代办: a front-desk clerk filling it in for the applicant is on
             # record, on the draft and in the audit log.
