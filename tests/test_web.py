@@ -23,6 +23,9 @@ FORM = {
     "premises_address.division_code": "370202", "premises_address.detail": "香港中路10号",
     "premises_area": "120",
     "matters.business-registration.shareholder_count": "2",
+    # A limited company lists its shareholders (one row shown; more are added by a button).
+    "shareholders.0.name": "王海风", "shareholders.0.id_number": "11010519491231002X",
+    "shareholders.0.contribution": "30",
     "matters.food-business-licence.main_business_format": "catering_operator",
     "matters.food-business-licence.food_business_items": ["hot_food", "cold_food"],
     "matters.food-business-licence.food_safety_manager_name": "赵安",

@@ -27,6 +27,7 @@ from onething.composer.merge import (
     merge_constraints,
 )
 from onething.composer.routing import RoutingPlan, plan_routing
+from onething.composer.rules import form_rules, lift_rule
 from onething.composer.savings import Savings, compute_savings
 from onething.composer.scenario import (
     all_of,
@@ -366,6 +367,20 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
             properties["matters"]["required"] = always_required
             required.append("matters")
 
+    # A matter's own rules between its fields (a field required only for a company):
+    # lifted onto the merged submission's paths, holding only when the matter applies.
+    shared_of = {m.code: {u.key for field_uses in uses.values() for u in field_uses
+                          if u.shared and u.matter.code == m.code} for m in matters}
+    lifted_rules = []
+    for matter in matters:
+        for rule in form_rules(matter):
+            lifted = rewrite_refs(lift_rule(rule, matter, shared_of[matter.code]), catalog, defs)
+            condition = conditions[matter.code]
+            lifted_rules.append({**({"if": {"properties": {"answers": condition},
+                                            "required": ["answers"]}, "then": lifted}
+                                    if condition is not None else lifted),
+                                 "x-matter": matter.code})
+
     schema: dict[str, Any] = {
         "$schema": SCHEMA_DIALECT,
         "title": bundle.label(),
@@ -385,6 +400,7 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
         for code, clause in then.items()
         if clause
     ]
+    rules += lifted_rules
     if rules:
         schema["allOf"] = rules
     if defs:

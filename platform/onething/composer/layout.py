@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 
 from onething.catalog.definitions import FIELD_BASE
 from onething.catalog.text import as_map
+from onething.composer.rules import rule_required
 
 SECTIONS = {
     "applicant": {"zh-Hans": "申请人信息", "zh-Hant": "申請人資訊", "en": "Applicant"},
@@ -152,12 +153,16 @@ def _required(field_uses, conditions) -> str:
 
 def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
     """Sections by topic for the shared fields, then one section per matter's own fields."""
+
     topics: dict[str, list[dict]] = {section: [] for section in SECTIONS}
     own: dict[str, list[dict]] = {m.code: [] for m in matters}
     for path, field_uses in uses.items():
         first = field_uses[0]
         entry = describe_field(first.key, path, first.schema, catalog)
         entry["required"] = _required(field_uses, conditions)
+        if entry["required"] == "optional" and any(
+                u.key in rule_required(u.matter) for u in field_uses):
+            entry["required"] = "conditional"  # required by a rule between fields
         entry["needed_by"] = [u.matter.code for u in field_uses]
         entry["departments"] = list(dict.fromkeys(u.matter.department for u in field_uses))
         entry["conditional"] = all(conditions[u.matter.code] is not None for u in field_uses)

@@ -40,6 +40,7 @@ from onething.composer.compose import (
 )
 from onething.composer.merge import ANNOTATIONS, TIGHTENING, CompositionError
 from onething.composer.routing import JOINT_HANDLING_LIMIT_DAYS
+from onething.composer.rules import RULE_KEYWORDS, rule_required
 from onething.composer.scenario import named_questions
 
 LEVELS = ("province", "city", "district", "town", "village")
@@ -47,8 +48,9 @@ LEVELS = ("province", "city", "district", "town", "village")
 GUIDE_KINDS = ("matter", "bundle")
 # Top-level keywords a matter's form may use; cross-field logic could not be split
 # between the shared part of the one form and the matter's own part.
+# The rules between fields (composer.rules) may also stand at the top of a form.
 FORM_KEYWORDS = {"type", "properties", "required", "title", "description", "additionalProperties",
-                 "$comment"}
+                 "$comment", *RULE_KEYWORDS}
 _SCHEMA_CHECKER = Draft202012Validator(
     Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
 )
@@ -337,8 +339,13 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
             problems.append(Problem(
                 at, f"/form/{keyword}",
                 f"a form may not use {keyword!r} at its top level: its fields are split "
-                "between the one form's shared part and the matter's own part",
-                (matter.code,)))
+                "between the one form's shared part and the matter's own part (rules "
+                "between fields use if/then/else, allOf, anyOf, oneOf, not or "
+                "dependentRequired)", (matter.code,)))
+        if not set(form) - FORM_KEYWORDS:
+            for key in sorted(rule_required(matter) - set(form["properties"])):
+                problems.append(Problem(at, "/form", f"a rule requires {key!r}, which is not "
+                                        "in properties", (matter.code,)))
         for key in form.get("required", []):
             if key not in form["properties"]:
                 problems.append(Problem(at, "/form/required",
