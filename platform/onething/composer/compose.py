@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 
 from onething.catalog.definitions import FIELD_BASE, Bundle, Matter, canonical_json
 from onething.catalog.text import standardize_schema
+from onething.catalog.units import convert, convert_bounds, quantity
 from onething.composer.layout import build_layout
 from onething.composer.materials import MergedMaterial, merge_materials
 from onething.composer.merge import (
@@ -105,6 +106,8 @@ class Composition:
     plan: RoutingPlan
     savings: Savings
     uses: dict[str, list[FieldUse]]
+    # (matter, field path) -> (the one form's unit, the matter's unit), where they differ.
+    units: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -127,6 +130,8 @@ class Composition:
                 source = data if use.shared else data.get("matters", {}).get(matter, {})
                 if use.key in source:
                     view[use.key] = source[use.key]
+                    if (matter, use.key) in self.units:
+                        view[use.key] = convert(view[use.key], *self.units[matter, use.key])
         return view
 
     def as_dict(self) -> dict:
@@ -181,16 +186,17 @@ def _compose(bundle: Bundle, answers: dict | None) -> Composition:
     matters = [catalog.matters[code] for code in conditions]
 
     uses = collect_uses(matters, catalog)
+    units = field_units(uses, catalog)
     schema = build_schema(bundle, questions, matters, conditions, uses, catalog)
     provenance = build_provenance(uses)
     materials = merge_materials(matters, conditions, answers)
-    plan = plan_routing(bundle, matters, conditions, uses, materials)
+    plan = plan_routing(bundle, matters, conditions, uses, materials, units)
     layout = build_layout(bundle, matters, conditions, uses, catalog)
     savings = compute_savings(matters, uses, materials, plan, answers,
                               None if answers is not None else (questions, conditions))
     return Composition(
         bundle, answers, matters, conditions, schema, layout, provenance, materials, plan,
-        savings, uses,
+        savings, uses, units,
     )
 
 
@@ -296,8 +302,12 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
         key = field_uses[0].key
         library = catalog.fields[key]
         base = Use(Site(None, library.path, ""), library_constraints(library, catalog))
+        unit = library.data.get("x-unit")
         all_uses = [base] + [
-            Use(u.site, {k: v for k, v in u.schema.items() if k in TIGHTENING}) for u in field_uses
+            Use(u.site, convert_bounds({k: v for k, v in u.schema.items() if k in TIGHTENING},
+                                       u.schema.get("x-unit", unit), unit)
+                if unit else {k: v for k, v in u.schema.items() if k in TIGHTENING})
+            for u in field_uses
         ]
         try:
             merge_constraints(key, all_uses)
@@ -430,6 +440,42 @@ def field_conflicts(key, base, own, field_uses, conditions, questions) -> list:
                                   conditions[second.matter.code]], questions):
                 found.append(error)
     return found
+
+
+def field_units(uses: dict[str, list[FieldUse]], catalog) -> dict:
+    """Where a matter counts a shared quantity in another unit than the one form asks in.
+
+    A matter naming a unit the library field does not have, one of another quantity, or
+    re-titling a quantity (亩 under a ㎡ title) is a CompositionError with both pointers.
+    """
+    units: dict[tuple[str, str], tuple[str, str]] = {}
+    for path, field_uses in uses.items():
+        for use in field_uses:
+            wanted = use.schema.get("x-unit") if isinstance(use.schema, dict) else None
+            library = catalog.fields.get(use.key) if use.shared else None
+            unit = library.data.get("x-unit") if library is not None else None
+            here = Site(use.matter.code, use.matter.path, f"/form/properties/{use.key}/x-unit")
+            if wanted is None:
+                if unit and "title" in use.schema and canonical_json(
+                        use.schema["title"]) != canonical_json(library.data.get("title")):
+                    raise CompositionError(
+                        use.key, f"a quantity in {unit} keeps the library's title; say the "
+                        "matter's own unit with x-unit", [
+                            Site(None, library.path, "/title"),
+                            Site(use.matter.code, use.matter.path,
+                                 f"/form/properties/{use.key}/title")])
+                continue
+            if not use.shared or not unit:
+                raise CompositionError(use.key, "x-unit needs a library field that says its "
+                                       "own unit (x-unit)", [here] + (
+                                           [Site(None, library.path, "")] if library else []))
+            if quantity(wanted) is None or quantity(wanted) != quantity(unit):
+                raise CompositionError(
+                    use.key, f"unit {wanted!r} cannot be converted to {unit!r}",
+                    [Site(None, library.path, "/x-unit"), here])
+            if wanted != unit:
+                units[use.matter.code, path] = (unit, wanted)
+    return units
 
 
 def include_field(key: str, catalog, defs: dict) -> None:

@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from onething.catalog.units import convert
 from onething.composer.merge import CompositionError, Site
 
 # 行政许可法 art. 42: joint handling (统一/联合/集中办理) must decide within 45 working days.
@@ -26,11 +27,14 @@ class Slice:
 
     fields: list[str] = field(default_factory=list)
     materials: list[str] = field(default_factory=list)
+    # field path -> (the one form's unit, this slice's unit): values arrive converted.
+    units: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add(self, other: Slice) -> None:
         """Take in another slice's fields and materials."""
         self.fields = list(dict.fromkeys([*self.fields, *other.fields]))
         self.materials = list(dict.fromkeys([*self.materials, *other.materials]))
+        self.units = {**other.units, **self.units}
 
     def project(self, data: dict) -> dict:
         """Cut a merged submission down to this slice's fields."""
@@ -42,12 +46,16 @@ class Slice:
                 if key in source:
                     result.setdefault("matters", {}).setdefault(matter, {})[key] = source[key]
             elif path in data:
-                result[path] = data[path]
+                result[path] = (convert(data[path], *self.units[path]) if path in self.units
+                                else data[path])
         return result
 
     def as_dict(self) -> dict:
         """Plain JSON data."""
-        return {"fields": self.fields, "materials": self.materials}
+        plain = {"fields": self.fields, "materials": self.materials}
+        if self.units:
+            plain["units"] = {path: to for path, (_, to) in self.units.items()}
+        return plain
 
 
 @dataclass
@@ -133,7 +141,7 @@ class RoutingPlan:
         }
 
 
-def plan_routing(bundle, matters, conditions, uses, materials) -> RoutingPlan:
+def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> RoutingPlan:
     """Build the routing plan of the applicable matters."""
     present = {m.code for m in matters}
     fields_of: dict[str, list[str]] = {m.code: [] for m in matters}
@@ -148,7 +156,9 @@ def plan_routing(bundle, matters, conditions, uses, materials) -> RoutingPlan:
     # Nested bundles (the stages of a 一类事) keep their own edges.
     edges = bundle.waits()
     for matter in matters:
-        step_slice = Slice(fields=fields_of[matter.code], materials=materials_of[matter.code])
+        step_slice = Slice(fields=fields_of[matter.code], materials=materials_of[matter.code],
+                           units={path: pair for (code, path), pair in (units or {}).items()
+                                  if code == matter.code})
         waits_for = [code for code in edges.get(matter.code, {}) if code in present]
         steps[matter.code] = Step(
             matter.code, matter.department, matter.promised_days, matter.legal_days,

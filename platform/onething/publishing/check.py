@@ -31,6 +31,7 @@ from onething.catalog.formats import FORMAT_CHECKER
 from onething.catalog.loader import default_root, read_documents, read_meta
 from onething.catalog.problems import DefinitionError, Problem, pointer
 from onething.catalog.text import standardize_schema
+from onething.catalog.units import UNITS, quantity
 from onething.composer.compose import (
     RESERVED_KEYS,
     AnswersError,
@@ -346,6 +347,12 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
             for key in sorted(rule_required(matter) - set(form["properties"])):
                 problems.append(Problem(at, "/form", f"a rule requires {key!r}, which is not "
                                         "in properties", (matter.code,)))
+        for key, use in form["properties"].items():
+            unit = use.get("x-unit") if isinstance(use, dict) else None
+            if unit is not None and quantity(unit) is None:
+                problems.append(Problem(at, f"/form/properties/{key}/x-unit",
+                                        f"unknown unit {unit!r}; known: {', '.join(UNITS)}",
+                                        (matter.code,)))
         for key in form.get("required", []):
             if key not in form["properties"]:
                 problems.append(Problem(at, "/form/required",

@@ -12,6 +12,7 @@ from onething.cases.decisions import decision_problem
 from onething.cases.forms import get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
+from onething.catalog.units import unit_name
 from onething.catalog.workdays import china_time
 from onething.composer.layout import options, row_entries
 from onething.web.i18n import colon, department_name, join_list, localized, matter_name
@@ -98,6 +99,12 @@ def display_value(entry: dict, value) -> str:
     return choices.get(repr(value), str(value))
 
 
+def slice_unit(composition, matter: str, path: str) -> str:
+    """The unit a matter receives a converted quantity in (" 平方米"), else nothing."""
+    pair = composition.units.get((matter, path))
+    return f" {localized(unit_name(pair[1]))}" if pair else ""
+
+
 def task_state(task) -> str:
     """A task's state for the applicant."""
     return task_state_name(task.status)
@@ -161,7 +168,7 @@ def init_app(app) -> None:
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
-        row_entries=row_entries,
+        row_entries=row_entries, slice_unit=slice_unit,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
