@@ -261,3 +261,17 @@ def test_the_same_savings_show_on_every_page(client, demo_catalog):
     from onething.cli import main
     shown = CliRunner().invoke(main, ["compose", "open-restaurant"]).output
     assert re.search(rf"forms\s+{savings.forms.before_text} → 1", shown)
+
+
+def test_the_original_goes_to_the_department_that_must_see_it(demo_catalog, client):
+    composition = compose(demo_catalog.bundles["renovation-approval"])
+    consent = next(m for m in composition.materials if m.id == "owner-consent")
+    # Planning checks the paper original; the housing bureau takes either.
+    assert consent.medium == "paper" and consent.mixed
+    planning = demo_catalog.matters["planning-permit"].department
+    assert consent.media[planning] == "paper"
+    guide = client.get("/g/renovation-approval").text
+    item = guide[guide.index("产权人（业主）同意改造的书面意见"):]
+    item = item[:item.index("</li>")]
+    assert "纸质原件 1 份" in item and "其他部门使用扫描件" in item
+    assert "《民法典》第二百七十八条" in item  # the material's notes (填报须知)

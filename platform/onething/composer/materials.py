@@ -35,6 +35,21 @@ class MergedMaterial:
     departments: list[str] = field(default_factory=list)
     pointers: dict[str, str] = field(default_factory=dict)
     condition: Any = None
+    # What each department takes: "paper" (the original), "electronic" (a scan) or
+    # "either". The window keeps the original for those who want it, and scans it for
+    # the others.
+    media: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mixed(self) -> bool:
+        """Whether some departments want the paper original and others a scan."""
+        wants = set(self.media.values())
+        return "paper" in wants and len(wants) > 1
+
+    @property
+    def notes(self) -> list:
+        """What the applicant should know when preparing it (填报须知)."""
+        return [self.definition["notes"]] if self.definition.get("notes") else []
 
     @property
     def upload(self) -> bool:
@@ -58,6 +73,7 @@ class MergedMaterial:
             "matters": self.matters,
             "departments": self.departments,
             "pointers": self.pointers,
+            "media": self.media,
             "condition": self.condition,
         }
 
@@ -107,6 +123,9 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
                 item.matters.append(matter.code)
             if matter.department not in item.departments:
                 item.departments.append(matter.department)
+            # A department wanting the original for any of its matters gets the original.
+            if item.media.get(matter.department) != "paper":
+                item.media[matter.department] = material["medium"]
             item.pointers[matter.code] = f"{matter.path}#/materials/{index}"
             occurrence_conditions.setdefault(item.id, []).append(condition)
     for item in merged.values():
