@@ -61,7 +61,7 @@ def scenario(draw, bundle):
 
 def own_validator(matter):
     """A validator of the matter's original form, resolving library $refs."""
-    return Draft202012Validator(matter.form, registry=CATALOG.registry,
+    return Draft202012Validator(matter.own_form(), registry=CATALOG.registry,
                                 format_checker=FORMAT_CHECKER)
 
 

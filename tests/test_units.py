@@ -47,7 +47,7 @@ def test_the_registry_receives_the_sea_area_in_square_metres(demo_catalog):
     approval = composition.plan.step("sea-area-use-approval").slice
     assert registry.project(data) == {"sea_area_hectares": 123456}
     assert approval.project(data) == {"sea_area_hectares": 12.3456}
-    assert composition.matter_view(data, "sea-area-first-registration") == {
+    assert composition.matter_view(registry.project(data), "sea-area-first-registration") == {
         "sea_area_hectares": 123456}
     assert registry.as_dict()["units"] == {"sea_area_hectares": "m2"}
 

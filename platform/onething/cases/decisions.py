@@ -115,7 +115,10 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
 
 
 def _unlock(session: Session, tasks: list[Task]) -> list[Task]:
-    approved = {t.matter_code for t in tasks if t.status == "approved"}
+    # A matter is approved when every task of it is: a joint matter (联合办理) needs each
+    # of its departments' approval.
+    approved = ({t.matter_code for t in tasks if t.status == "approved"}
+                - {t.matter_code for t in tasks if t.status != "approved"})
     unlocked = []
     for waiting in tasks:
         if waiting.status == "waiting" and set(waiting.waits_for) <= approved:

@@ -156,6 +156,33 @@ class Matter(Definition):
         """The matter's materials as authored."""
         return self.data.get("materials", [])
 
+    def own_form(self) -> dict:
+        """The form as the matter's own slice is checked against: a quantity the matter
+        counts in another unit than its library field (x-unit) takes the field's bounds
+        converted to the matter's unit, as the value it receives is."""
+        from onething.catalog.units import convert_bounds, quantity
+
+        form = dict(self.form)
+        properties = dict(form.get("properties", {}))
+        for key, use in properties.items():
+            if not isinstance(use, dict) or "x-unit" not in use:
+                continue
+            library = self.catalog.field_for_ref(use.get("$ref"))
+            unit = library.data.get("x-unit") if library is not None else None
+            if unit is None or quantity(unit) != quantity(use["x-unit"]):
+                continue
+            field = {k: v for k, v in library.schema.items() if k not in ("$id", "$schema")}
+            own = {k: v for k, v in use.items() if k != "$ref"}
+            properties[key] = {"allOf": [convert_bounds(field, unit, use["x-unit"])], **own}
+        form["properties"] = properties
+        return form
+
+    @property
+    def joint_departments(self) -> list[str]:
+        """Departments handling the matter jointly with its own (联合办理), each with a task."""
+        return [code for code in self.data.get("joint_departments", [])
+                if code != self.department]
+
     @property
     def promised_days(self) -> int:
         """承诺办结时限 in working days."""
@@ -291,6 +318,7 @@ class Bundle(Definition):
         for item in self.flatten():
             matter = self.catalog.matters.get(item.matter)
             codes.append(matter.department if matter else None)
+            codes.extend(matter.joint_departments if matter else [])
         return [code for code in dict.fromkeys(codes) if code]
 
     @property

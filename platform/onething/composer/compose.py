@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 from onething.catalog.definitions import FIELD_BASE, Bundle, Matter, canonical_json
 from onething.catalog.text import standardize_schema
-from onething.catalog.units import convert, convert_bounds, quantity
+from onething.catalog.units import convert_bounds, quantity
 from onething.composer.layout import build_layout
 from onething.composer.materials import MergedMaterial, merge_materials
 from onething.composer.merge import (
@@ -121,7 +121,8 @@ class Composition:
         return f"{self.bundle.code}@{self.version}:{answers}"
 
     def matter_view(self, data: dict, matter: str) -> dict:
-        """Cut a merged submission back to one matter's own form shape (its slice)."""
+        """Cut a merged submission, or the matter's slice of it, back to the matter's own
+        form shape. Values stay as they are: a slice's are in the matter's units already."""
         view = {}
         for uses in self.uses.values():
             for use in uses:
@@ -130,8 +131,6 @@ class Composition:
                 source = data if use.shared else data.get("matters", {}).get(matter, {})
                 if use.key in source:
                     view[use.key] = source[use.key]
-                    if (matter, use.key) in self.units:
-                        view[use.key] = convert(view[use.key], *self.units[matter, use.key])
         return view
 
     def as_dict(self) -> dict:

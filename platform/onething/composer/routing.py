@@ -10,6 +10,7 @@ submission holds personal data.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,12 +181,21 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
     while end is not None:
         path.insert(0, end)
         end = previous[end]
+    # A matter handled jointly (联合办理) is a step for each of its departments: the same
+    # slice, the same place in the plan, a task and a decision each.
+    all_steps: list[Step] = []
+    for matter in matters:
+        step = steps[matter.code]
+        all_steps.append(step)
+        for department in matter.joint_departments:
+            all_steps.append(dataclasses.replace(step, department=department,
+                                                 waits_for=list(step.waits_for)))
     slices: dict[str, Slice] = {}
-    for step in steps.values():
+    for step in all_steps:
         slices.setdefault(step.department, Slice()).add(step.slice)
     return RoutingPlan(
         lead_department=bundle.data["lead_department"],
-        steps=list(steps.values()),
+        steps=all_steps,
         slices=slices,
         critical_path=path,
         critical_path_days=max(finish.values(), default=0),

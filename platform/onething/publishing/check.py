@@ -325,6 +325,14 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
         if matter.department not in known["department"]:
             problems.append(Problem(at, "/department",
                                     f"unknown department {matter.department!r}", (matter.code,)))
+        for index, joint in enumerate(matter.data.get("joint_departments", [])):
+            if joint not in known["department"]:
+                problems.append(Problem(at, f"/joint_departments/{index}",
+                                        f"unknown department {joint!r}", (matter.code,)))
+            elif joint == matter.department:
+                problems.append(Problem(at, f"/joint_departments/{index}",
+                                        "the matter's own department handles it already",
+                                        (matter.code,)))
         limits = matter.data["time_limit"]
         if limits["promised_days"] > limits["legal_days"]:
             problems.append(Problem(
