@@ -44,6 +44,8 @@ DATA = {
     "business_scope": "餐饮服务；食品销售", "contact_name": "李青", "contact_mobile": "13905321111",
     "premises_address": {"division_code": "370202", "detail": "香港中路10号"},
     "premises_area": 120,
+    "shareholders": [{"name": "王海风", "id_number": "11010519491231002X", "contribution": 30},
+                     {"name": "李青", "id_number": "11010519491231002X", "contribution": 20}],
     "matters": {
         "business-registration": {"shareholder_count": 2},
         "food-business-licence": {"main_business_format": "catering_operator",

@@ -53,6 +53,9 @@ def restaurant_data() -> dict:
         "legal_representative": {
             "name": "张海风", "id_number": "11010519491231002X", "mobile": "13800138000",
         },
+        # A limited company lists its shareholders (business registration's rule).
+        "shareholders": [{"name": "张海风", "id_number": "11010519491231002X",
+                          "contribution": 50}],
         "premises_address": {"division_code": "370202", "detail": "香港中路10号1层101室"},
         "employee_count": 8,
         "contact_name": "李小青",
