@@ -85,19 +85,11 @@ def can_hold_together(conditions: list[Any], questions: dict) -> bool:
     condition = all_of(conditions)
     if condition is None:
         return True
-    names = sorted(named_questions(condition))
-    properties = questions.get("properties", {})
-    choices = [_candidates(properties.get(name, {}), _numbers(condition, name),
-                           _strings(condition, name)) for name in names]
-    total = 1
-    for values in choices:
-        total *= len(values)
-    if total > MAX_COMBINATIONS:
+    tried = _representatives(questions, condition)
+    if tried is None:
         return True
     validator = _validator(canonical_json(condition))
-    for combination in itertools.product(*choices):
-        answers = {name: value for name, value in zip(names, combination, strict=True)
-                   if value is not _ABSENT}
+    for answers in tried:
         if validator.is_valid(answers):
             return True
     return False
@@ -187,21 +179,15 @@ def situations(questions: dict, conditions: list[Any]) -> Situations | None:
 def _outcomes(questions: dict, bodies: list[Any], indexes: list[int]) -> list[int] | None:
     """Which of these conjuncts can hold together: one mask per distinct outcome."""
     both = {"allOf": bodies}
-    names = sorted(named_questions(both))
-    properties = questions.get("properties", {})
-    choices = [_candidates(properties.get(name, {}), _numbers(both, name),
-                           _strings(both, name)) for name in names]
-    total = 1
-    for values in choices:
-        total *= len(values)
-    if total > MAX_COMBINATIONS:
+    tried = _representatives(questions, both)
+    if tried is None:
         return None
+    names = set(named_questions(both))
+    properties = questions.get("properties", {})
     questionnaire = _validator(canonical_json(questions))
     checks = [_validator(canonical_json(body)) for body in bodies]
     found: set[int] = set()
-    for combination in itertools.product(*choices):
-        answers = {name: value for name, value in zip(names, combination, strict=True)
-                   if value is not _ABSENT}
+    for answers in tried:
         # What the questionnaire refuses is no applicant's answers (unanswered questions
         # of other components aside).
         if any(not (error.validator == "required" and not error.path and
@@ -214,6 +200,22 @@ def _outcomes(questions: dict, bodies: list[Any], indexes: list[int]) -> list[in
                 mask |= 1 << index
         found.add(mask)
     return sorted(found) or None
+
+
+def _representatives(questions: dict, condition: Any):
+    """Every combination of representative answers to the questions a condition names
+    (None when there are more than MAX_COMBINATIONS), as answers dicts."""
+    names = sorted(named_questions(condition))
+    properties = questions.get("properties", {})
+    choices = [_candidates(properties.get(name, {}), _numbers(condition, name),
+                           _strings(condition, name)) for name in names]
+    total = 1
+    for values in choices:
+        total *= len(values)
+    if total > MAX_COMBINATIONS:
+        return None
+    return ({name: value for name, value in zip(names, combination, strict=True)
+             if value is not _ABSENT} for combination in itertools.product(*choices))
 
 
 def _options(schema: dict) -> list | None:
