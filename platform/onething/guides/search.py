@@ -427,14 +427,16 @@ def directory_index(session) -> SearchIndex:
     with _INDEX_LOCK:
         index = _INDEX.get(key)
         if index is None:
+            # Only the newest directory is ever asked for again: the old index goes first,
+            # and the rows are read a batch at a time, so that a process never holds two
+            # indexes, or all the rows beside the entries made of them.
+            _INDEX.clear()
             rows = session.exec(select(
                 PublishedService.code, PublishedService.kind, PublishedService.name,
                 PublishedService.description, PublishedService.search)
-                .order_by(PublishedService.code)).all()
+                .order_by(PublishedService.code).execution_options(yield_per=500))
             entries = [Entry.of(row._asdict()) for row in rows]
             index = SearchIndex(entries, load_synonyms())
-            # Only the newest directory is ever asked for again.
-            _INDEX.clear()
             _INDEX[key] = index
             # The index is a few million long-lived objects: left to the cyclic garbage
             # collector, a full collection would walk them all during some later search
