@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import delete, func, insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from onething.catalog.definitions import Bundle, Matter
@@ -111,8 +112,18 @@ def refresh(session: Session, bundle_of: Callable[[BundleVersion], Bundle],
             progress: Callable[[str, int, int], None] | None = None) -> int:
     """Write the rows missing for the newest versions (databases older than the directory).
 
-    Returns how many were written; commits.
+    Returns how many were written; commits. Two processes starting at once may both
+    write: the second's rows collide on their codes, and it reads again what is missing.
     """
+    for _attempt in range(3):
+        try:
+            return _refresh(session, bundle_of, progress)
+        except IntegrityError:
+            session.rollback()
+    return _refresh(session, bundle_of, progress)
+
+
+def _refresh(session: Session, bundle_of, progress) -> int:
     newest = (select(BundleVersion.bundle_code, func.max(BundleVersion.number).label("number"))
               .group_by(BundleVersion.bundle_code).subquery())
     missing = list(session.exec(
