@@ -20,6 +20,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from onething.catalog.text import localize, standardize_schema
+from onething.catalog.units import convert_bounds, quantity
 
 FIELD_BASE = "https://onething.example/fields/"
 # Keywords whose values are texts or instance values, never a schema with a $ref in it.
@@ -160,8 +161,6 @@ class Matter(Definition):
         """The form as the matter's own slice is checked against: a quantity the matter
         counts in another unit than its library field (x-unit) takes the field's bounds
         converted to the matter's unit, as the value it receives is."""
-        from onething.catalog.units import convert_bounds, quantity
-
         form = dict(self.form)
         properties = dict(form.get("properties", {}))
         for key, use in properties.items():

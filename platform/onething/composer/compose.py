@@ -433,7 +433,7 @@ def field_conflicts(key, base, own, field_uses, conditions, questions) -> list:
         try:
             merge_constraints(key, [base, one, other])
         except CompositionError as error:
-            if error in found or any(e.sites == error.sites for e in found):
+            if any(e.sites == error.sites for e in found):
                 continue
             if can_hold_together([conditions[first.matter.code],
                                   conditions[second.matter.code]], questions):

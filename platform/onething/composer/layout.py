@@ -155,13 +155,14 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
     """Sections by topic for the shared fields, then one section per matter's own fields."""
 
     topics: dict[str, list[dict]] = {section: [] for section in SECTIONS}
+    ruled = {matter.code: rule_required(matter) for matter in matters}
     own: dict[str, list[dict]] = {m.code: [] for m in matters}
     for path, field_uses in uses.items():
         first = field_uses[0]
         entry = describe_field(first.key, path, first.schema, catalog)
         entry["required"] = _required(field_uses, conditions)
         if entry["required"] == "optional" and any(
-                u.key in rule_required(u.matter) for u in field_uses):
+                u.key in ruled[u.matter.code] for u in field_uses):
             entry["required"] = "conditional"  # required by a rule between fields
         entry["needed_by"] = [u.matter.code for u in field_uses]
         entry["departments"] = list(dict.fromkeys(u.matter.department for u in field_uses))
