@@ -19,6 +19,14 @@ import orjson
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from onething.catalog.groups import (
+    column_schema,
+    columns,
+    narrowed,
+    required_columns,
+    restricted,
+    row_schema,
+)
 from onething.catalog.text import localize, standardize_schema
 from onething.catalog.units import convert_bounds, quantity
 
@@ -160,13 +168,27 @@ class Matter(Definition):
     def own_form(self) -> dict:
         """The form as the matter's own slice is checked against: a quantity the matter
         counts in another unit than its library field (x-unit) takes the field's bounds
-        converted to the matter's unit, as the value it receives is."""
+        converted to the matter's unit, as the value it receives is; a repeating group of
+        which it names some columns has rows of those columns alone."""
         form = dict(self.form)
         properties = dict(form.get("properties", {}))
         for key, use in properties.items():
-            if not isinstance(use, dict) or "x-unit" not in use:
+            if not isinstance(use, dict):
                 continue
             library = self.catalog.field_for_ref(use.get("$ref"))
+            row = row_schema(library)
+            if row is not None and narrowed(use) is not None:
+                # A repeating group of which the matter takes some columns: its rows hold
+                # exactly those, as its slice does.
+                taken = columns(use, row)
+                body = {k: v for k, v in library.schema.items() if k not in ("$id", "$schema")}
+                properties[key] = {
+                    **restricted(body, row, taken, required_columns(use, row),
+                                 {column: column_schema(use, column) for column in taken}),
+                    **{k: v for k, v in use.items() if k not in ("$ref", "items")}}
+                continue
+            if "x-unit" not in use:
+                continue
             unit = library.data.get("x-unit") if library is not None else None
             if unit is None or quantity(unit) != quantity(use["x-unit"]):
                 continue

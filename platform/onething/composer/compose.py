@@ -15,9 +15,19 @@ from typing import Any
 from urllib.parse import urljoin
 
 from onething.catalog.definitions import FIELD_BASE, Bundle, Matter, canonical_json
+from onething.catalog.groups import (
+    column_schema,
+    columns,
+    narrowed,
+    project_rows,
+    required_columns,
+    restricted,
+    row_schema,
+    union_columns,
+)
 from onething.catalog.text import standardize_schema
 from onething.catalog.units import convert_bounds, quantity
-from onething.composer.layout import build_layout
+from onething.composer.layout import build_layout, resolve
 from onething.composer.materials import MergedMaterial, merge_materials
 from onething.composer.merge import (
     TIGHTENING,
@@ -131,6 +141,10 @@ class Composition:
                 source = data if use.shared else data.get("matters", {}).get(matter, {})
                 if use.key in source:
                     view[use.key] = source[use.key]
+                    row = row_schema(self.bundle.catalog.fields.get(use.key)) \
+                        if use.shared and narrowed(use.schema) is not None else None
+                    if row is not None:
+                        view[use.key] = project_rows(view[use.key], columns(use.schema, row))
         return view
 
     def as_dict(self) -> dict:
@@ -330,6 +344,14 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
                 clause.setdefault("properties", {})[key] = own
             if u.required:
                 clause.setdefault("required", []).append(key)
+        row = row_schema(library)
+        if row is not None and any(narrowed(u.schema) is not None for u in field_uses):
+            found: list[CompositionError] = []
+            properties[key] = group_property(key, library, row, field_uses, conditions, then,
+                                             questions, catalog, defs, found)
+            properties[key].update({k: v for k, v in prop.items() if k != "$ref"})
+            conflicts += found
+            continue
         include_field(key, catalog, defs)
 
     if conflicts:
@@ -415,6 +437,64 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
     if defs:
         schema["$defs"] = dict(sorted(defs.items()))
     return schema
+
+
+def group_property(key, library, row, field_uses, conditions, then, questions, catalog, defs,
+                   conflicts: list) -> dict:
+    """A repeating group asked with the columns of every matter that uses it.
+
+    Each column carries the strictest of what the matters that always apply put on it;
+    a conditional matter's columns, requirements and constraints hold when it applies.
+    """
+    always = [u for u in field_uses if conditions[u.matter.code] is None]
+    taken = union_columns([u.schema for u in field_uses], row)
+    required = [column for column in taken
+                if any(column in required_columns(u.schema, row) for u in always)]
+    extra: dict[str, dict] = {}
+    for column in taken:
+        name = f"{key}.{column}"
+        base = Use(Site(None, library.path, f"/items/properties/{column}"),
+                   {k: v for k, v in resolve(row["properties"][column], catalog,
+                                             library.uri).items() if k in TIGHTENING})
+        mine = [(Use(Site(u.matter.code, u.matter.path,
+                          f"/form/properties/{u.key}/items/properties/{column}"),
+                     {k: v for k, v in column_schema(u.schema, column).items()
+                      if k in TIGHTENING}), u)
+                for u in field_uses if column in columns(u.schema, row)]
+        mine = [(use, u) for use, u in mine if use.constraints]
+        if not mine:
+            continue
+        try:
+            merge_constraints(name, [base, *(use for use, _ in mine)])
+        except CompositionError:
+            found = field_conflicts(name, base, [use for use, _ in mine], [u for _, u in mine],
+                                    conditions, questions)
+            if found:
+                conflicts += found
+                continue
+        merged = merge_constraints(name, [base, *(use for use, u in mine
+                                                  if conditions[u.matter.code] is None)])
+        if merged:
+            extra[column] = merged
+        for use, u in mine:
+            if conditions[u.matter.code] is not None:
+                own = merge_constraints(name, [use])
+                _row_clause(then[u.matter.code], key).setdefault(
+                    "properties", {})[column] = own
+    for u in field_uses:
+        if conditions[u.matter.code] is None:
+            continue
+        more = [c for c in required_columns(u.schema, row) if c not in required]
+        if more:
+            _row_clause(then[u.matter.code], key)["required"] = more
+    body = {k: v for k, v in library.schema.items() if k not in ("$id", "$schema")}
+    return rewrite_refs(restricted(body, row, taken, required, extra), catalog, defs,
+                        base=library.uri)
+
+
+def _row_clause(clause: dict, key: str) -> dict:
+    # What a conditional matter adds to each row of a group, within its `then`.
+    return clause.setdefault("properties", {}).setdefault(key, {}).setdefault("items", {})
 
 
 def field_conflicts(key, base, own, field_uses, conditions, questions) -> list:

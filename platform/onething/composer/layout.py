@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from onething.catalog.definitions import FIELD_BASE
+from onething.catalog.groups import required_columns, row_schema, union_columns
 from onething.catalog.text import as_map
 from onething.composer.rules import rule_required
 
@@ -151,6 +152,20 @@ def _required(field_uses, conditions) -> str:
     return "conditional" if flags else "optional"
 
 
+def group_columns(item: list[dict], row: dict, field_uses, conditions) -> list[dict]:
+    """The columns of a repeating group that the matters asking for it take, each required
+    always, only when a conditional matter applies, or never."""
+    taken = union_columns([u.schema for u in field_uses], row)
+    always = [u for u in field_uses if conditions[u.matter.code] is None]
+    need: dict[str, str] = {}
+    for use in field_uses:
+        for column in required_columns(use.schema, row):
+            firm = use in always or not always
+            need[column] = "always" if firm or need.get(column) == "always" else "conditional"
+    return [{**child, "required": need.get(child["key"], "optional")}
+            for child in item if child["key"] in taken]
+
+
 def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
     """Sections by topic for the shared fields, then one section per matter's own fields."""
 
@@ -159,7 +174,11 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
     own: dict[str, list[dict]] = {m.code: [] for m in matters}
     for path, field_uses in uses.items():
         first = field_uses[0]
-        entry = describe_field(first.key, path, first.schema, catalog)
+        row = row_schema(catalog.fields.get(first.key)) if first.shared else None
+        # A group's rows are laid out from the library's row, cut to the columns taken.
+        schema = {k: v for k, v in first.schema.items() if k != "items"} if row is not None \
+            else first.schema
+        entry = describe_field(first.key, path, schema, catalog)
         entry["required"] = _required(field_uses, conditions)
         if entry["required"] == "optional" and any(
                 u.key in ruled[u.matter.code] for u in field_uses):
@@ -167,6 +186,8 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
         entry["needed_by"] = [u.matter.code for u in field_uses]
         entry["departments"] = list(dict.fromkeys(u.matter.department for u in field_uses))
         entry["conditional"] = all(conditions[u.matter.code] is not None for u in field_uses)
+        if row is not None and entry["widget"] == "rows":
+            entry["item"] = group_columns(entry["item"], row, field_uses, conditions)
         if first.shared:
             library = catalog.fields[first.key]
             entry["order"] = library.data.get("x-order", 1000)

@@ -15,6 +15,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from onething.catalog.groups import columns, narrowed, project_rows, row_schema
 from onething.catalog.units import convert
 from onething.composer.merge import CompositionError, Site
 
@@ -30,12 +31,21 @@ class Slice:
     materials: list[str] = field(default_factory=list)
     # field path -> (the one form's unit, this slice's unit): values arrive converted.
     units: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # repeating group path -> the columns of each row this slice holds (absent: all).
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, other: Slice) -> None:
         """Take in another slice's fields and materials."""
+        both = {}
+        for path in {*self.columns, *other.columns}:
+            mine = self.columns.get(path) if path in self.fields else []
+            theirs = other.columns.get(path) if path in other.fields else []
+            if mine is not None and theirs is not None:  # None: every column already
+                both[path] = list(dict.fromkeys([*mine, *theirs]))
         self.fields = list(dict.fromkeys([*self.fields, *other.fields]))
         self.materials = list(dict.fromkeys([*self.materials, *other.materials]))
         self.units = {**other.units, **self.units}
+        self.columns = both
 
     def project(self, data: dict) -> dict:
         """Cut a merged submission down to this slice's fields."""
@@ -49,6 +59,8 @@ class Slice:
             elif path in data:
                 result[path] = (convert(data[path], *self.units[path]) if path in self.units
                                 else data[path])
+                if path in self.columns:
+                    result[path] = project_rows(result[path], self.columns[path])
         return result
 
     def as_dict(self) -> dict:
@@ -56,6 +68,8 @@ class Slice:
         plain = {"fields": self.fields, "materials": self.materials}
         if self.units:
             plain["units"] = {path: to for path, (_, to) in self.units.items()}
+        if self.columns:
+            plain["columns"] = self.columns
         return plain
 
 
@@ -146,9 +160,14 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
     """Build the routing plan of the applicable matters."""
     present = {m.code for m in matters}
     fields_of: dict[str, list[str]] = {m.code: [] for m in matters}
+    columns_of: dict[str, dict[str, list[str]]] = {m.code: {} for m in matters}
     for path, field_uses in uses.items():
         for use in field_uses:
             fields_of[use.matter.code].append(path)
+            if use.shared and narrowed(use.schema) is not None:
+                row = row_schema(use.matter.catalog.fields.get(use.key))
+                if row is not None:
+                    columns_of[use.matter.code][path] = columns(use.schema, row)
     materials_of: dict[str, list[str]] = {m.code: [] for m in matters}
     for material in materials:
         for code in material.matters:
@@ -159,7 +178,8 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
     for matter in matters:
         step_slice = Slice(fields=fields_of[matter.code], materials=materials_of[matter.code],
                            units={path: pair for (code, path), pair in (units or {}).items()
-                                  if code == matter.code})
+                                  if code == matter.code},
+                           columns=columns_of[matter.code])
         waits_for = [code for code in edges.get(matter.code, {}) if code in present]
         steps[matter.code] = Step(
             matter.code, matter.department, matter.promised_days, matter.legal_days,

@@ -28,6 +28,7 @@ from referencing import Registry, Resource
 
 from onething.catalog.definitions import FIELD_BASE, Catalog, Document
 from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.groups import columns, row_schema
 from onething.catalog.loader import default_root, read_documents, read_meta
 from onething.catalog.problems import DefinitionError, Problem, pointer
 from onething.catalog.text import standardize_schema
@@ -373,8 +374,10 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                                         (matter.code,)))
         for key, schema in form["properties"].items():
             if is_shared(key, schema):
-                extra = set(schema) - {"$ref", *TIGHTENING, *ANNOTATIONS}
+                extra = set(schema) - {"$ref", "items", *TIGHTENING, *ANNOTATIONS}
                 extra = {k for k in extra if not k.startswith("x-")}
+                if "items" in schema:
+                    problems += _check_group_use(matter, key, schema, catalog)
                 for keyword in sorted(extra):
                     problems.append(Problem(
                         at, f"/form/properties/{key}/{keyword}",
@@ -387,6 +390,41 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                                         f"material {material['id']!r} is listed twice",
                                         (matter.code,)))
             seen.add(material["id"])
+    return problems
+
+
+def _check_group_use(matter, key: str, schema: dict, catalog: Catalog) -> list[Problem]:
+    """A matter's choice of columns of a repeating group: only the library's columns, each
+    only narrowed, and only those it takes required."""
+    at, here = matter.path, f"/form/properties/{key}/items"
+    row = row_schema(catalog.fields.get(key))
+    items = schema["items"]
+    if row is None:
+        return [Problem(at, here, f"{key!r} is no repeating group (an array of objects in "
+                        "the field library): items cannot narrow it", (matter.code,))]
+    if not isinstance(items, dict):
+        return [Problem(at, here, "items must be an object naming columns", (matter.code,))]
+    problems = [Problem(at, f"{here}/{keyword}", f"a group's columns are chosen with "
+                        f"properties and required, not {keyword!r}", (matter.code,))
+                for keyword in sorted(set(items) - {"properties", "required", "$comment"})]
+    declared = items.get("properties", {})
+    for column, narrowing in declared.items():
+        where = pointer("form", "properties", key, "items", "properties", column)
+        if column not in row["properties"]:
+            problems.append(Problem(at, where, f"the group {key!r} has no column {column!r}; "
+                                    f"its columns: {', '.join(row['properties'])}",
+                                    (matter.code,)))
+            continue
+        keywords = set(narrowing) if isinstance(narrowing, dict) else set()
+        for keyword in sorted(keywords - {*TIGHTENING, *ANNOTATIONS}):
+            problems.append(Problem(at, f"{where}/{keyword}", "a column may only be narrowed "
+                                    f"by tightening keywords, not {keyword!r}", (matter.code,)))
+    taken = columns(schema, row)
+    for index, column in enumerate(items.get("required", [])):
+        if column not in taken:
+            problems.append(Problem(at, f"{here}/required/{index}", f"required column "
+                                    f"{column!r} is not among the columns the matter takes",
+                                    (matter.code,)))
     return problems
 
 
