@@ -120,6 +120,17 @@ def test_amounts_read_as_on_a_bill():
 # --- the catalog -------------------------------------------------------------------------------
 
 
+def test_the_sea_area_use_fee_is_computed_from_area_and_years(demo_catalog):
+    composition = compose(demo_catalog.bundles["sea-area-rights"])
+    data = {"sea_area_hectares": 12.3456, "sea_use_term_years": 50}
+    approval = demo_catalog.matters["sea-area-use-approval"]
+    [fee] = computed_fees(approval, composition.matter_values(data, approval.code))
+    assert fee.amount.yuan == Decimal("4629600.00")
+    # The registry's fees are fixed texts: nothing to compute.
+    registration = demo_catalog.matters["sea-area-first-registration"]
+    assert computed_fees(registration, composition.matter_values(data, registration.code)) == []
+
+
 def test_a_formula_computes_in_the_unit_its_matter_counts_in(demo_root):
     """The registry counts the area in ㎡: its formula reads the slice's converted value."""
     path = demo_root / "catalog" / "matters" / "sea-area-first-registration.json"
