@@ -1,12 +1,14 @@
-"""Fees computed from what the applicant enters: the formula grammar, its refusals, and
-the amounts computed from a matter's own values."""
+"""Fees computed from what the applicant enters: the formula grammar, its refusals, and the
+amounts on the guide, the review page and the department's task."""
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
+from sqlmodel import Session, select
 
 from onething.catalog.fees import (
     FORMULA_MAX_LENGTH,
@@ -18,6 +20,10 @@ from onething.catalog.fees import (
 )
 from onething.composer.compose import compose
 from onething.publishing.check import load_catalog
+from onething.storage.models import Task
+from test_admin import add_account
+from test_inbox import staff
+from test_web import submit, upload_everything
 
 SEA_FEE = "sea_area_hectares * sea_use_term_years * 7500"
 
@@ -144,3 +150,91 @@ def test_a_formula_computes_in_the_unit_its_matter_counts_in(demo_root):
     assert values == {"sea_area_hectares": 123456}
     [fee] = computed_fees(registration, values)
     assert fee.amount.yuan == Decimal("1234.56")
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def test_the_guide_writes_the_formula_in_words_beside_the_standard(client):
+    words = "Sea area applied for (hectares) × Term of sea use (years) × 7500 yuan"
+    for code in ("sea-area-use-approval", "sea-area-rights"):
+        page = client.get(f"/g/{code}?lang=en").text
+        fees = re.search(r"<dt>Fee</dt>(.*?)</dd>", page, re.S).group(1)
+        assert "The amount shown online is an estimate" in fees
+        assert words in fees, fees
+    # A fee without a formula shows its standard alone.
+    restaurant = client.get("/g/open-restaurant?lang=en").text
+    assert "× 7500" not in restaurant
+
+
+def test_a_formula_over_a_converted_quantity_names_the_unit_it_computes_in(app, demo_catalog):
+    from onething.cases.fees import fee_formula_text
+
+    matter = demo_catalog.matters["sea-area-first-registration"]
+    with app.test_request_context("/?lang=en"):
+        assert fee_formula_text(matter, {"amount": "sea_area_hectares * 2"}) == \
+            "Sea area applied for (hectares), in m² × 2 yuan"
+        assert fee_formula_text(matter, {"standard": "550"}) is None
+
+
+SEA_FORM = {
+    "entity_name": "威海海风港务有限公司", "entity_uscc": "91350100M000100Y43",
+    "legal_representative.name": "王海风", "legal_representative.id_number": "11010519491231002X",
+    "legal_representative.mobile": "13805320000",
+    "sea_area_name": "双岛湾3号泊位工程", "sea_area_hectares": "12.3456",
+    "sea_use_purpose": "transport", "sea_use_term_years": "50",
+    "contact_name": "李青", "contact_mobile": "13905321111",
+    "matters.sea-area-use-approval.sea_use_method": "permeable_structure",
+    "matters.sea-area-use-approval.sea_area_location": "威海市环翠区双岛湾东侧海域",
+    "matters.sea-area-use-approval.boundary_coordinates": "1,37°30′00″N,122°00′00″E",
+    "matters.sea-area-use-approval.project_investment": "5000",
+}
+
+
+def start_sea_use(client) -> str:
+    started = client.post("/b/sea-area-use-approval", data={})
+    assert started.status_code == 302, started.text[:500]
+    return started.headers["Location"].removesuffix("/form")
+
+
+def test_the_review_shows_each_fee_with_its_amount_and_a_total_per_department(client):
+    draft = start_sea_use(client)
+    # Saved without the term: the amount waits for it, it is not zero.
+    partial = {key: value for key, value in SEA_FORM.items() if key != "sea_use_term_years"}
+    assert client.post(f"{draft}/form", data=partial).status_code == 422
+    review = client.get(f"{draft}/review?lang=en").text
+    fees = re.search(r'<dl class="review fees" id="fees-wh-ocean">(.*?)</dl>', review, re.S)
+    assert fees is not None, review
+    assert "computed once Term of sea use (years) is entered" in fees.group(1)
+    assert "0.00 yuan" in fees.group(1) and "not counting the fees still to be computed" in \
+        fees.group(1)
+
+    filled = client.post(f"{draft}/form", data=SEA_FORM)
+    assert filled.status_code == 302, re.findall(r'class="error">([^<]*)', filled.text)
+    review = client.get(f"{draft}/review?lang=en").text
+    fees = re.search(r'<dl class="review fees" id="fees-wh-ocean">(.*?)</dl>', review, re.S)
+    assert "Sea-area use fee</dt><dd>4,629,600.00 yuan</dd>" in fees.group(1)
+    assert "<dt>Total</dt>" in fees.group(1) and "<strong>4,629,600.00 yuan</strong>" in \
+        fees.group(1)
+    assert "still to be computed" not in fees.group(1)
+
+
+def test_a_service_without_computed_fees_shows_no_fees_on_the_review(client):
+    started = client.post("/b/outdoor-signboard", data={})
+    draft = started.headers["Location"].removesuffix("/form")
+    assert '<dl class="review fees"' not in client.get(f"{draft}/review?lang=en").text
+
+
+def test_the_department_sees_the_amount_due_on_its_task(app, client):
+    draft = start_sea_use(client)
+    assert client.post(f"{draft}/form", data=SEA_FORM).status_code == 302
+    upload_everything(client, draft)
+    submit(client, draft)
+    with Session(app.extensions["onething.engine"]) as session:
+        [task] = session.exec(select(Task)).all()
+    assert task.department_code == "wh-ocean"
+    add_account(app, "staff-wh-ocean", "department_staff", "wh-ocean")
+    page = staff(app, "wh-ocean").get(f"/inbox/tasks/{task.id}?lang=en").text
+    fees = re.search(r'<dl class="review" id="slice-fees">(.*?)</dl>', page, re.S).group(1)
+    assert "Sea-area use fee</dt><dd>4,629,600.00 yuan" in fees
+    assert "Sea area applied for (hectares) × Term of sea use (years) × 7500 yuan" in fees
