@@ -147,6 +147,11 @@ class Composition:
                         view[use.key] = project_rows(view[use.key], columns(use.schema, row))
         return view
 
+    def matter_values(self, data: dict, matter: str) -> dict:
+        """A merged submission as the matter itself reads it: its slice (quantities in its
+        own units) in its own form's shape, what its fee formulas compute from."""
+        return self.matter_view(self.plan.step(matter).slice.project(data), matter)
+
     def as_dict(self) -> dict:
         """Plain JSON data for `onething compose --json` and `generated/`."""
         return {

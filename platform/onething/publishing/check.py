@@ -8,7 +8,8 @@ and the matters at fault. The rules, in order:
 3. file names match codes, and codes are unique (matters and bundles share one namespace);
 4. every reference resolves: parents, departments, items, `after` edges, field `$ref`s;
 5. no cycles: department parents, nested bundles, `after` edges, field `$ref`s;
-6. conditions name only questions their bundle asks;
+6. conditions name only questions their bundle asks, and fee formulas only numeric
+   fields of their matter's form (catalog.fees);
 7. every bundle composes, and its critical path keeps within 45 working days.
 """
 
@@ -27,6 +28,7 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 from onething.catalog.definitions import FIELD_BASE, Catalog, Document
+from onething.catalog.fees import amount_problems
 from onething.catalog.formats import FORMAT_CHECKER
 from onething.catalog.groups import columns, row_schema
 from onething.catalog.loader import default_root, read_documents, read_meta
@@ -383,6 +385,8 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                         at, f"/form/properties/{key}/{keyword}",
                         f"beside a shared field's $ref only tightening keywords may stand, "
                         f"not {keyword!r}", (matter.code,)))
+        for where, message in amount_problems(matter):
+            problems.append(Problem(at, where, message, (matter.code,)))
         seen: set[str] = set()
         for index, material in enumerate(matter.materials):
             if material["id"] in seen:

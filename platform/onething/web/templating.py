@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from onething.cases.commitments import commitment_letter
 from onething.cases.decisions import decision_problem
+from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
 from onething.cases.forms import get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
@@ -168,7 +169,9 @@ def init_app(app) -> None:
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
-        row_entries=row_entries, slice_unit=slice_unit,
+        row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
+        task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
+        money=money,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
