@@ -19,6 +19,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
+from onething.catalog.dates import DATE_BOUNDS, limits
 from onething.catalog.formats import (
     RESIDENT_ID_PROVINCES,
     USCC_ALPHABET,
@@ -28,7 +29,7 @@ from onething.catalog.formats import (
     uscc_check_char,
 )
 
-__all__ = ["CUSTOM_FORMATS", "resident_ids", "usccs"]
+__all__ = ["CUSTOM_FORMATS", "resident_ids", "usccs", "with_date_ranges"]
 
 # Sorted so that hypothesis shrinks towards the same example on every run.
 _PROVINCES = sorted(RESIDENT_ID_PROVINCES)
@@ -72,6 +73,31 @@ def usccs(draw: st.DrawFn) -> str:
 
 
 CUSTOM_FORMATS = {"cn-resident-id": resident_ids(), "cn-uscc": usccs()}
+
+
+def with_date_ranges(schema):
+    """The schema with each bounded date (formatMinimum, …, unknown to hypothesis-jsonschema)
+    turned into a format of its own whose strategy draws only dates within the bounds today.
+
+    The format is registered in CUSTOM_FORMATS, which every from_schema call here passes.
+    """
+    if isinstance(schema, list):
+        return [with_date_ranges(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: with_date_ranges(value) if key not in ("enum", "const", "examples")
+              else value for key, value in schema.items()}
+    if result.get("format") == "date" and any(key in result for key in DATE_BOUNDS):
+        low, high = limits(result)
+        name = f"date-within:{low}:{high}"
+        CUSTOM_FORMATS.setdefault(name, st.dates(
+            dt.date.fromisoformat(low) if low else dt.date(1900, 1, 1),
+            dt.date.fromisoformat(high) if high else dt.date(2999, 12, 31),
+        ).map(dt.date.isoformat))
+        for key in DATE_BOUNDS:
+            result.pop(key, None)
+        result["format"] = name
+    return result
 
 
 def cache_regex_strategies() -> None:

@@ -22,7 +22,7 @@ from onething.composer.compose import compose, merged_questions
 from onething.composer.validation import field_errors, validator_for
 from onething.publishing.check import load_catalog
 
-from strategies import CUSTOM_FORMATS, cache_regex_strategies
+from strategies import CUSTOM_FORMATS, cache_regex_strategies, with_date_ranges
 
 SETTINGS = settings(
     max_examples=25,
@@ -42,7 +42,7 @@ _STRATEGIES: dict[str, st.SearchStrategy] = {}
 
 def _strategy(key: str, schema: dict) -> st.SearchStrategy:
     if key not in _STRATEGIES:
-        _STRATEGIES[key] = from_schema(schema, custom_formats=CUSTOM_FORMATS)
+        _STRATEGIES[key] = from_schema(with_date_ranges(schema), custom_formats=CUSTOM_FORMATS)
     return _STRATEGIES[key]
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
+from onething.catalog.dates import FormValidator
 from onething.catalog.formats import FORMAT_CHECKER
 from onething.composer.layout import resolve, row_entries
 
@@ -169,7 +168,7 @@ def _deref(node: dict, schema: dict) -> dict:
     return node
 
 
-_FIELD_VALIDATORS: dict[str, Draft202012Validator] = {}
+_FIELD_VALIDATORS: dict[str, Any] = {}
 _FIELD_VALIDATOR_LIMIT = 4096
 
 
@@ -180,7 +179,7 @@ def check_field(composition, entry: dict, value: Any) -> list:
     if validator is None:
         if len(_FIELD_VALIDATORS) >= _FIELD_VALIDATOR_LIMIT:
             _FIELD_VALIDATORS.clear()
-        validator = _FIELD_VALIDATORS[key] = Draft202012Validator(
+        validator = _FIELD_VALIDATORS[key] = FormValidator(
             field_schema(composition, entry["path"]), format_checker=FORMAT_CHECKER)
     return list(validator.iter_errors(value))
 

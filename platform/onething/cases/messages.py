@@ -21,6 +21,8 @@ from flask_babel import lazy_gettext, lazy_pgettext, ngettext
 from flask_babel.speaklater import LazyString
 from jsonschema import ValidationError
 
+from onething.catalog.dates import DATE_BOUNDS, resolve
+from onething.catalog.workdays import china_today
 from onething.composer.validation import FieldError
 from onething.web.i18n import localized
 
@@ -49,6 +51,10 @@ MESSAGES: dict[str, LazyString | Plural] = {
     "exclusiveMinimum": lazy_gettext("Enter more than %(limit)s."),
     "exclusiveMaximum": lazy_gettext("Enter less than %(limit)s."),
     "multipleOf": lazy_gettext("Enter a multiple of %(limit)s."),
+    "formatMinimum": lazy_gettext("Enter a date on or after %(limit)s."),
+    "formatExclusiveMinimum": lazy_gettext("Enter a date after %(limit)s."),
+    "formatMaximum": lazy_gettext("Enter a date on or before %(limit)s."),
+    "formatExclusiveMaximum": lazy_gettext("Enter a date before %(limit)s."),
     "minLength": Plural("Enter at least %(num)s character.",
                         "Enter at least %(num)s characters."),
     "maxLength": Plural("Enter at most %(num)s character.",
@@ -156,4 +162,11 @@ def message_for(error: FieldError | ValidationError, field_schema: dict | None =
         return _render(message, num=params)
     if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
         return _render(message, limit=_number(params))
+    if key in DATE_BOUNDS:
+        # A bound counted from today reads as the date it names today.
+        try:
+            limit = resolve(params, china_today()).isoformat()
+        except (TypeError, ValueError):
+            limit = str(params)
+        return _render(message, limit=limit)
     return _render(message)

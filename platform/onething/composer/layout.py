@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
+from onething.catalog.dates import DATE_BOUNDS, bounds
 from onething.catalog.definitions import FIELD_BASE
 from onething.catalog.groups import required_columns, row_schema, union_columns
 from onething.catalog.text import as_map
@@ -152,6 +153,17 @@ def _required(field_uses, conditions) -> str:
     return "conditional" if flags else "optional"
 
 
+def date_bounds(schemas: list[dict]) -> dict[str, list[str]]:
+    """Every date bound the schemas put on a field, by keyword (for a date input's range)."""
+    found: dict[str, list[str]] = {}
+    for schema in schemas:
+        for keyword in DATE_BOUNDS:
+            for bound in bounds(schema, keyword):
+                if bound not in found.setdefault(keyword, []):
+                    found[keyword].append(bound)
+    return {keyword: values for keyword, values in found.items() if values}
+
+
 def group_columns(item: list[dict], row: dict, field_uses, conditions) -> list[dict]:
     """The columns of a repeating group that the matters asking for it take, each required
     always, only when a conditional matter applies, or never."""
@@ -186,6 +198,11 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
         entry["needed_by"] = [u.matter.code for u in field_uses]
         entry["departments"] = list(dict.fromkeys(u.matter.department for u in field_uses))
         entry["conditional"] = all(conditions[u.matter.code] is not None for u in field_uses)
+        if entry["widget"] == "date":
+            found = date_bounds([resolve(schema, catalog)] + [
+                u.schema for u in field_uses if conditions[u.matter.code] is None])
+            if found:
+                entry["date_bounds"] = found
         if row is not None and entry["widget"] == "rows":
             entry["item"] = group_columns(entry["item"], row, field_uses, conditions)
         if first.shared:

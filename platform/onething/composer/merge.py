@@ -7,9 +7,11 @@ CompositionError naming the field, both matters and both JSON pointers.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from onething.catalog.dates import DATE_BOUNDS, comparable, order
 from onething.catalog.problems import Problem
 
 # Keywords a matter may put beside a shared field's $ref: each can only narrow it.
@@ -28,12 +30,17 @@ TIGHTENING = (
     "const",
     "multipleOf",
     "format",
+    *DATE_BOUNDS,
 )
 # Annotations that may also stand beside the $ref; they do not constrain.
 ANNOTATIONS = ("title", "description", "examples", "default", "$comment")
 
 LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems")
 UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+# Keywords of which every distinct value holds: the first in place, the others in allOf.
+# Two date bounds counted from different days (a fixed date, today) have no order that
+# holds for good, so each stays.
+EACH_HOLDS = ("pattern", "multipleOf", *DATE_BOUNDS)
 # (lower, upper, strict): the pair is contradictory when lower > upper, or >= if strict.
 BOUND_PAIRS = (
     ("minimum", "maximum", False),
@@ -142,6 +149,15 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
                     f"{lower} {low} is not below {upper} {high}",
                     [origin[lower], origin[upper]],
                 )
+    for lower, upper in itertools.product(
+            (k for k, (low, _) in DATE_BOUNDS.items() if low),
+            (k for k, (low, _) in DATE_BOUNDS.items() if not low)):
+        strict = DATE_BOUNDS[lower][1] or DATE_BOUNDS[upper][1]
+        for low, high in itertools.product(merged.get(lower, []), merged.get(upper, [])):
+            if comparable(low, high) and order(low, high) >= (0 if strict else 1):
+                raise CompositionError(
+                    field, f"{lower} {low} is not before {upper} {high}",
+                    [origin[lower, low], origin[upper, high]])
     if "const" in merged and "enum" in merged and merged["const"] not in merged["enum"]:
         raise CompositionError(
             field,
@@ -152,13 +168,12 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
     result = {key: value for key, value in merged.items() if key in from_matters}
     if "type" in result:
         result["type"] = _type_value(result["type"])
-    patterns = result.pop("pattern", [])
-    multiples = result.pop("multipleOf", [])
-    extra = [{"pattern": p} for p in patterns[1:]] + [{"multipleOf": m} for m in multiples[1:]]
-    if patterns:
-        result["pattern"] = patterns[0]
-    if multiples:
-        result["multipleOf"] = multiples[0]
+    extra = []
+    for keyword in EACH_HOLDS:
+        values = result.pop(keyword, [])
+        if values:
+            result[keyword] = values[0]
+            extra += [{keyword: value} for value in values[1:]]
     if extra:
         result["allOf"] = extra
     return result
@@ -176,7 +191,8 @@ def _combine(field, keyword, value, site, merged, origin) -> None:
     if keyword not in merged:
         if keyword == "type":
             value = _types(value)
-        elif keyword in ("pattern", "multipleOf"):
+        elif keyword in EACH_HOLDS:
+            origin[keyword, value] = site
             value = [value]
         merged[keyword], origin[keyword] = value, site
         return
@@ -209,5 +225,6 @@ def _combine(field, keyword, value, site, merged, origin) -> None:
             raise CompositionError(
                 field, f"{keyword} {current!r} differs from {value!r}", [origin[keyword], site]
             )
-    elif keyword in ("pattern", "multipleOf") and value not in current:
+    elif keyword in EACH_HOLDS and value not in current:
         current.append(value)
+        origin[keyword, value] = site

@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
+from onething.catalog.dates import FAST_KEYWORDS, FormValidator
 from onething.catalog.formats import FORMAT_CHECKER, is_resident_id, is_uscc
 
 # The named formats with check digits, for the compiled validator (python-jsonschema
@@ -46,7 +47,7 @@ class CompiledForm:
         self.schema = schema
         try:
             self.fast = jsonschema_rs.validator_for(
-                schema, formats=CUSTOM_FORMATS, validate_formats=True
+                schema, formats=CUSTOM_FORMATS, validate_formats=True, keywords=FAST_KEYWORDS
             )
         except (ValueError, jsonschema_rs.ValidationError):
             # A schema the compiled validator cannot take (an exotic regex, say) still
@@ -56,7 +57,7 @@ class CompiledForm:
     @cached_property
     def detailed(self) -> Draft202012Validator:
         """python-jsonschema's validator, for errors with their keyword and values."""
-        return Draft202012Validator(self.schema, format_checker=FORMAT_CHECKER)
+        return FormValidator(self.schema, format_checker=FORMAT_CHECKER)
 
     def is_valid(self, data: Any) -> bool:
         """Tell whether a submission is valid."""

@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
+from onething.catalog.dates import DATE_BOUNDS, BoundError, check_bound
 from onething.catalog.definitions import FIELD_BASE, Catalog, Document
 from onething.catalog.fees import amount_problems
 from onething.catalog.formats import FORMAT_CHECKER
@@ -172,6 +173,26 @@ def _patterns_compile(schema: Any) -> bool:
     return True
 
 
+def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every date bound (formatMinimum, …) that cannot be read, where it stands."""
+    problems = []
+    stack = [(schema, where)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in DATE_BOUNDS:
+                    try:
+                        check_bound(value)
+                    except BoundError as error:
+                        problems.append(Problem(path, pointer(*at, key), str(error)))
+                elif key not in ("enum", "const", "examples", "default"):
+                    stack.append((value, (*at, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*at, index)) for index, item in enumerate(node))
+    return problems
+
+
 def schema_parts(document: Document) -> Iterator[tuple[tuple, Any]]:
     """The parts of a definition that are themselves JSON Schemas, with their paths."""
     data = document.data
@@ -210,6 +231,7 @@ def check_documents(
         if not found:
             for path, part in schema_parts(document):
                 part = standardize_schema(part)
+                found += _date_bound_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
                     continue
                 found += [Problem(document.path, where, f"not a valid JSON Schema: {message}")

@@ -13,6 +13,7 @@ from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, 
 from onething.cases.forms import get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
+from onething.catalog.dates import limits
 from onething.catalog.units import unit_name
 from onething.catalog.workdays import china_time
 from onething.composer.layout import options, row_entries
@@ -158,6 +159,14 @@ def resume_link(draft) -> str:
     return url_for("drafts.form", public_id=draft.public_id, token=token, _external=True)
 
 
+def date_limits(entry: dict) -> tuple[str | None, str | None]:
+    """The earliest and latest dates a date field takes today, for its input's min and max."""
+    bounds = entry.get("date_bounds") or {}
+    return limits({keyword: values[0] for keyword, values in bounds.items()} | {
+        "allOf": [{keyword: value} for keyword, values in bounds.items()
+                  for value in values[1:]]})
+
+
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
@@ -171,7 +180,7 @@ def init_app(app) -> None:
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
         task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
-        money=money,
+        money=money, date_limits=date_limits,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
