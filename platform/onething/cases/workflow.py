@@ -260,9 +260,10 @@ def _stored_files(count: int) -> DriverStatement:
         sha256.in_([bindparam(f"f{i}", type_=sha256.type) for i in range(count)])))
 
 
-def check_materials(session: Session, composition: Composition, draft_materials: dict
-                    ) -> tuple[dict[str, dict], dict[str, str]]:
-    """The applicable materials as the submission records them, and the refused ones."""
+def check_materials(session: Session, composition: Composition, draft_materials: dict,
+                    data: dict) -> tuple[dict[str, dict], dict[str, str]]:
+    """The materials the answers and the entered values call for, as the submission records
+    them, and the refused ones."""
     recorded: dict[str, dict] = {}
     errors: dict[str, str] = {}
     # One query for every file the draft names, rather than one per material.
@@ -273,7 +274,7 @@ def check_materials(session: Session, composition: Composition, draft_materials:
         found = _stored_files(len(named)).rows(
             session.connection(), {f"f{i}": sha256 for i, sha256 in enumerate(named)})
         stored = {sha256 for (sha256,) in found}
-    for material in composition.materials:
+    for material in composition.materials_for(data):
         record, reason = _material_state(stored, material, draft_materials.get(material.id))
         if reason is not None:
             errors[material.id] = reason
@@ -405,7 +406,7 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
         raise SubmissionRefused(answer_errors=_answer_errors(error)) from error
     data = submitted_data(composition, row.data, answers)
     errors = field_errors(composition, data)
-    materials, material_errors = check_materials(session, composition, row.materials)
+    materials, material_errors = check_materials(session, composition, row.materials, data)
     if errors or material_errors:
         _key_is_free(session, row, idempotency_key)
         raise SubmissionRefused(field_errors=errors, material_errors=material_errors)

@@ -152,6 +152,13 @@ class Composition:
         own units) in its own form's shape, what its fee formulas compute from."""
         return self.matter_view(self.plan.step(matter).slice.project(data), matter)
 
+    def materials_for(self, data: dict) -> list[MergedMaterial]:
+        """The materials needed for what was entered: those whose matters' conditions on
+        their own form values (when_form) hold, each read in the matter's own units."""
+        return [material for material in self.materials
+                if not material.depends_on_form or material.needed(
+                    lambda code: self.matter_values(data, code))]
+
     def as_dict(self) -> dict:
         """Plain JSON data for `onething compose --json` and `generated/`."""
         return {

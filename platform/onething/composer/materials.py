@@ -39,6 +39,20 @@ class MergedMaterial:
     # "either". The window keeps the original for those who want it, and scans it for
     # the others.
     media: dict[str, str] = field(default_factory=dict)
+    # matter -> what its form's values must satisfy for the matter to want it (when_form);
+    # None: the matter wants it whatever is entered.
+    form_conditions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def depends_on_form(self) -> bool:
+        """Whether what the applicant enters decides if it is needed at all."""
+        return bool(self.form_conditions) and all(
+            condition is not None for condition in self.form_conditions.values())
+
+    def needed(self, values_of) -> bool:
+        """Whether some matter wants it, given each matter's values (values_of(code))."""
+        return any(condition is None or holds(condition, values_of(code))
+                   for code, condition in self.form_conditions.items())
 
     @property
     def mixed(self) -> bool:
@@ -75,6 +89,7 @@ class MergedMaterial:
             "pointers": self.pointers,
             "media": self.media,
             "condition": self.condition,
+            **({"form_conditions": self.form_conditions} if self.depends_on_form else {}),
         }
 
 
@@ -127,6 +142,8 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
             if item.media.get(matter.department) != "paper":
                 item.media[matter.department] = material["medium"]
             item.pointers[matter.code] = f"{matter.path}#/materials/{index}"
+            if item.form_conditions.get(matter.code, False) is not None:
+                item.form_conditions[matter.code] = material.get("when_form")
             occurrence_conditions.setdefault(item.id, []).append(condition)
     for item in merged.values():
         item.condition = any_of(occurrence_conditions[item.id])

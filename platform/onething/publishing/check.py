@@ -201,8 +201,9 @@ def schema_parts(document: Document) -> Iterator[tuple[tuple, Any]]:
     elif document.kind == "matter":
         yield ("form",), data.get("form")
         for index, material in enumerate(data.get("materials", [])):
-            if isinstance(material, dict) and "when" in material:
-                yield ("materials", index, "when"), material["when"]
+            for key in ("when", "when_form"):
+                if isinstance(material, dict) and key in material:
+                    yield ("materials", index, key), material[key]
     elif document.kind == "bundle":
         yield ("questions",), data.get("questions")
         for index, item in enumerate(data.get("items", [])):
@@ -416,6 +417,11 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                                         f"material {material['id']!r} is listed twice",
                                         (matter.code,)))
             seen.add(material["id"])
+            for name in sorted(named_questions(material.get("when_form"))
+                               - set(form["properties"])):
+                problems.append(Problem(at, f"/materials/{index}/when_form",
+                                        f"the condition names {name!r}, which the matter's "
+                                        "form does not ask", (matter.code,)))
     return problems
 
 
