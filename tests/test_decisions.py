@@ -12,6 +12,8 @@ from onething.storage.models import AuditEntry, Submission, Task
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 from test_web import fill, start, submit, upload_everything  # noqa: F401
 
+from conftest import NEW_ENTITY_USCC, yielded
+
 
 def tasks_by_matter(app) -> dict[str, Task]:
     with Session(app.extensions["onething.engine"]) as session:
@@ -32,7 +34,8 @@ def test_approving_the_business_licence_unlocks_the_food_licence(app, routed):  
     assert food.status == "waiting"
     assert post_decision(amr, registration.id, action="accept").status_code == 200
     approved = post_decision(amr, registration.id, action="approve",
-                             certificate_number="91370202MA3C000001")
+                             certificate_number="91370202MA3C000001",
+                             **{"produced.entity_uscc": NEW_ENTITY_USCC})
     assert approved.status_code == 200 and "91370202MA3C000001" in approved.text
     tasks = tasks_by_matter(app)
     assert tasks["food-business-licence"].status == "pending"
@@ -41,7 +44,10 @@ def test_approving_the_business_licence_unlocks_the_food_licence(app, routed):  
         actions = [(e.actor, e.action, e.before["status"], e.after["status"]) for e in
                    session.exec(select(AuditEntry).where(
                        AuditEntry.subject == f"task:{food.id}")).all()]
-    assert actions == [("system", "unlock", "waiting", "pending")]
+    # The new company's code reached the food licence before it opened.
+    assert actions == [("system", "hand_over", "waiting", "waiting"),
+                       ("system", "unlock", "waiting", "pending")]
+    assert tasks["food-business-licence"].slice_data["entity_uscc"] == NEW_ENTITY_USCC
 
 
 def test_a_decision_out_of_turn_is_409_and_changes_nothing(app, routed):  # noqa: F811
@@ -84,7 +90,8 @@ def test_certificates_are_released_together_when_all_are_approved(app, client, r
         for number, matter in enumerate(order):
             task = session.get(Task, tasks[matter].id)
             decide(session, task, "accept", "tester")
-            decide(session, task, "approve", "tester", certificate_number=f"CERT-{number}")
+            decide(session, task, "approve", "tester", certificate_number=f"CERT-{number}",
+                   produced=yielded(task))
             if number == 0:
                 status_page = client.get(f"/s/{submission.tracking_number}").text
                 assert "CERT-0" not in status_page  # not yet: released together
@@ -184,6 +191,7 @@ def test_an_issued_certificate_file_reaches_the_applicant_once_released(app, cli
     assert tasks_by_matter(app)["business-registration"].status == "accepted"
     issued = amr.post(f"/inbox/tasks/{registration.id}/decide", data={
         "csrf_token": token, "action": "approve", "certificate_number": "91370202MA3C00001X",
+        "produced.entity_uscc": NEW_ENTITY_USCC,
         "certificate_file": (io.BytesIO(PDF), "营业执照.pdf")}, content_type="multipart/form-data")
     assert issued.status_code == 302
     with Session(app.extensions["onething.engine"]) as session:
@@ -193,7 +201,8 @@ def test_an_issued_certificate_file_reaches_the_applicant_once_released(app, cli
     with Session(app.extensions["onething.engine"]) as session:
         for task in session.exec(select(Task).where(Task.status != "approved")).all():
             decide(session, task, "accept", "tester")
-            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}")
+            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}",
+                   produced=yielded(task))
     with client.get(url) as response:
         assert response.status_code == 200 and response.data == PDF
     assert url in client.get(f"/s/{tracking}").text

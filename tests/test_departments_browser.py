@@ -13,6 +13,8 @@ from onething.storage.models import Submission, Task
 from test_admin import PASSWORD, add_account
 from test_web import fill, start, submit, upload_everything
 
+from conftest import NEW_ENTITY_USCC, yielded
+
 # Every test here drives chromium: `-m browser` selects them with the others.
 pytestmark = pytest.mark.browser
 
@@ -53,8 +55,18 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     page.get_by_role("button", name="受理").click()
     expect(page.locator("#task-state")).to_contain_text("已受理")
     page.get_by_label("证照编号").fill("91370202MA3C00001X")
+    # The new company's credit code goes to the licences waiting for the registration;
+    # a mistyped one is refused on the spot, with what was typed kept.
+    code = page.get_by_label("统一社会信用代码")
+    code.fill("91370202MA3C00011X")
+    page.get_by_role("button", name="准予许可").click()
+    expect(page.locator("#decision [role=alert]").first).to_be_visible()
+    expect(code).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#task-state")).to_contain_text("已受理")
+    code.fill(NEW_ENTITY_USCC)
     page.get_by_role("button", name="准予许可").click()
     expect(page.locator("#task-state")).to_contain_text("91370202MA3C00001X")
+    expect(page.locator("#task-state")).to_contain_text(NEW_ENTITY_USCC)
     expect(page.locator("#audit")).to_contain_text("amr · 已办结：已受理，审查中 → 已办结")
 
     page.goto(f"{base}/inbox/?status=pending")
@@ -74,10 +86,12 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
             if task.status == "waiting":
                 continue
             decide(session, task, "accept", "tester")
-            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}")
+            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}",
+                   produced=yielded(task))
         for task in session.exec(select(Task).where(Task.status == "pending")).all():
             decide(session, task, "accept", "tester")
-            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}")
+            decide(session, task, "approve", "tester", certificate_number=f"C-{task.id}",
+                   produced=yielded(task))
         assert session.exec(select(Submission)).one().status == "approved"
     status.reload()
     certificates = status.locator("#certificates")

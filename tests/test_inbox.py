@@ -12,6 +12,8 @@ from onething.storage.models import Task
 from test_admin import PASSWORD, add_account, token_of
 from test_web import FORM, PDF, fill, start, submit, upload_everything
 
+from conftest import NEW_ENTITY_USCC
+
 # Values of the restaurant case (tests/test_web.py FORM) and the only departments that need them.
 PRIVATE = {
     "王海风": {"sn-amr", "sn-tobacco"},                 # legal representative
@@ -133,7 +135,8 @@ def test_the_audit_log_reads_in_the_staffs_language(app, routed):
     registration = next(t for t in routed["sn-amr"] if t.matter_code == "business-registration")
     page = browser.get(f"/inbox/tasks/{registration.id}").text
     token = token_of(page)
-    for data in ({"action": "accept"}, {"action": "approve", "certificate_number": "91370202MA"}):
+    for data in ({"action": "accept"}, {"action": "approve", "certificate_number": "91370202MA",
+                                           "produced.entity_uscc": NEW_ENTITY_USCC}):
         assert browser.post(f"/inbox/tasks/{registration.id}/decide",
                             data={**data, "csrf_token": token}).status_code == 302
     log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>',

@@ -17,6 +17,8 @@ from onething.departments.webhooks import backoff, deliver_due, set_webhook
 from onething.storage.models import OutboxEvent, Task
 from test_web import fill, start, submit, upload_everything
 
+from conftest import yielded
+
 
 class Receiver:
     """An HTTP server on 127.0.0.1 that answers 503 to the first `failures` posts."""
@@ -70,7 +72,8 @@ def test_a_system_down_for_an_hour_receives_every_event_once(app, client, receiv
         registration = session.exec(select(Task).where(
             Task.matter_code == "business-registration")).one()
         decide(session, registration, "accept", "tester")
-        decide(session, registration, "approve", "tester", certificate_number="C-1")
+        decide(session, registration, "approve", "tester", certificate_number="C-1",
+               produced=yielded(registration))
         events = session.exec(select(OutboxEvent)).all()
         # Routed: registration and food licence; then accepted, approved, food unlocked.
         assert sorted(e.event for e in events) == ["task.routed"] * 2 + [

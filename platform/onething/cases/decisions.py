@@ -55,11 +55,13 @@ def _log(session: Session, actor: str, action: str, task: Task, before: dict) ->
 def decide(session: Session, task: Task, action: str, actor: str, *,
            certificate_number: str | None = None, reason: str | None = None,
            fields: list[str] | None = None, materials: list[str] | None = None,
-           certificate_file: dict | None = None) -> Task:
+           certificate_file: dict | None = None, produced: dict | None = None) -> Task:
     """Take one decision on a task, with everything that follows from it; commit.
 
     A supplement (补正) names fields (paths of the task's slice) and materials
     (ids of its slice) for the applicant to correct; anything else is refused.
+    Approving a task whose matter yields values (办结产出) takes them (`produced`,
+    checked by the caller) and hands them to the tasks that receive them.
     """
     if action not in ACTIONS:
         raise DecisionRefused("unknown_action")
@@ -74,8 +76,14 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
             raise DecisionRefused("supplement_items")
     if action == "approve" and not (certificate_number or "").strip():
         raise DecisionRefused("certificate_number")
+    yields = (task.handover or {}).get("produces", [])
+    if action == "approve" and yields and not all(
+            (produced or {}).get(key) not in (None, "") for key in yields):
+        raise DecisionRefused("produced")
     if action == "reject" and not (reason or "").strip():
         raise DecisionRefused("reason")
+    handed = ({"handover": {**task.handover, "values": {key: produced[key] for key in yields}}}
+              if action == "approve" and yields else {})
     try:
         before = snapshot(task)
         now = utc_now()
@@ -85,7 +93,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
                   "accept": {"status": "accepted"},
                   "approve": {"status": "approved", "decided_at": now,
                               "certificate_number": (certificate_number or "").strip(),
-                              "certificate_file": certificate_file},
+                              "certificate_file": certificate_file,
+                              **handed},
                   "reject": {"status": "rejected", "decided_at": now,
                              "reason": (reason or "").strip()}}[action]
         # Compare and set: of two people deciding the same task at once, one wins and
@@ -102,6 +111,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
             Task.submission_id == task.submission_id)).all()
         changed = [task]
         if action == "approve":
+            if yields:
+                _hand_over(session, task, siblings)
             changed += _unlock(session, siblings)
         elif action == "reject":
             changed += _stop(session, siblings, task)
@@ -128,6 +139,25 @@ def _unlock(session: Session, tasks: list[Task]) -> list[Task]:
             _log(session, "system", "unlock", waiting, before)
             unlocked.append(waiting)
     return unlocked
+
+
+def _hand_over(session: Session, task: Task, tasks: list[Task]) -> None:
+    # The values join the submission's data and the slices of the tasks that receive them,
+    # before those tasks open.
+    values = task.handover["values"]
+    submission = session.get(Submission, task.submission_id)
+    data = copy.deepcopy(submission.data)
+    data.update(values)
+    submission.data = data
+    session.add(submission)
+    for other in tasks:
+        receives = set((other.handover or {}).get("receives", [])) & set(values)
+        if other is task or not receives:
+            continue
+        before = snapshot(other)
+        other.slice_data = {**other.slice_data, **{key: values[key] for key in receives}}
+        session.add(other)
+        _log(session, "system", "hand_over", other, before)
 
 
 def _stop(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:
@@ -216,6 +246,7 @@ DECISION_PROBLEMS = {
     "not_decidable": _l("This task cannot take that decision in its present state; nothing "
                         "was changed."),
     "certificate_number": _l("Approving needs the certificate number."),
+    "produced": _l("Approving needs the values this matter hands over to the others."),
     "reason": _l("Refusing needs a reason the applicant can act on."),
     "unknown_action": _l("Unknown decision."),
     "supplement_items": _l("A correction names at least one field or material of this task, "

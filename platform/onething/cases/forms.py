@@ -118,6 +118,8 @@ def parse_form(layout: dict, form) -> dict:
     """The submission data that a posted one form holds (empty fields left out)."""
     data: dict = {}
     for entry in fields_of(layout):
+        if entry.get("required") == "produced":
+            continue  # handed over by the matter that yields it, never typed
         value = parse_field(entry, form)
         if value is not None:
             set_path(data, entry["path"], value)

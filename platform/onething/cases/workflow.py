@@ -473,6 +473,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "due_date": due.date,
             "due_estimated": due.estimated,
             "created_at": now,
+            "handover": step.handover,
         })
     # One multi-row INSERT: one statement for the driver to send, not one per task.
     _insert_tasks(len(rows)).execute(
@@ -501,7 +502,7 @@ _INSERT_SUBMISSION = DriverStatement(
     .returning(col(Submission.id)))
 _TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "status", "waits_for",
                  "slice_data", "slice_materials", "promised_days", "due_date", "due_estimated",
-                 "created_at")
+                 "created_at", "handover")
 
 
 @functools.lru_cache(maxsize=64)

@@ -199,6 +199,11 @@ class Matter(Definition):
         return form
 
     @property
+    def produces(self) -> list[str]:
+        """The library fields whose value the matter's approval yields (办结产出)."""
+        return self.data.get("produces", [])
+
+    @property
     def joint_departments(self) -> list[str]:
         """Departments handling the matter jointly with its own (联合办理), each with a task."""
         return [code for code in self.data.get("joint_departments", [])

@@ -321,11 +321,28 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
     defs: dict[str, Any] = {}
 
     conflicts: list[CompositionError] = []
+    producers = producers_of(matters)
+    handover_rules: list[dict] = []
     for field_uses in uses.values():
         if not field_uses[0].shared:
             continue
         key = field_uses[0].key
         library = catalog.fields[key]
+        # A value a matter of the bundle yields (the credit code of the registration) is
+        # not asked of the applicant where that matter applies: it is handed over.
+        asks = {id(u): u.required for u in field_uses}
+        if key in producers:
+            conflicts += handover_conflicts(bundle, key, producers[key], field_uses, conditions,
+                                            questions)
+            given = any_of([conditions[p.code] for p in producers[key]])
+            for u in field_uses:
+                if asks[id(u)] and given is not None:
+                    handover_rules.append({
+                        "if": {"properties": {"answers": all_of(
+                            [conditions[u.matter.code], {"not": given}])},
+                            "required": ["answers"]},
+                        "then": {"required": [key]}, "x-matter": u.matter.code})
+                asks[id(u)] = False
         base = Use(Site(None, library.path, ""), library_constraints(library, catalog))
         unit = library.data.get("x-unit")
         all_uses = [base] + [
@@ -345,7 +362,7 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
                   if conditions[u.matter.code] is None]
         prop = {"$ref": f"#/$defs/{key}", **merge_constraints(key, [base, *always])}
         properties[key] = prop
-        if any(u.required for u in field_uses if conditions[u.matter.code] is None):
+        if any(asks[id(u)] for u in field_uses if conditions[u.matter.code] is None):
             required.append(key)
         for use, u in zip(all_uses[1:], field_uses, strict=True):
             if conditions[u.matter.code] is None:
@@ -354,7 +371,7 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
             own = merge_constraints(key, [use])
             if own:
                 clause.setdefault("properties", {})[key] = own
-            if u.required:
+            if asks[id(u)]:
                 clause.setdefault("required", []).append(key)
         row = row_schema(library)
         if row is not None and any(narrowed(u.schema) is not None for u in field_uses):
@@ -443,12 +460,57 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
         for code, clause in then.items()
         if clause
     ]
-    rules += lifted_rules
+    rules += handover_rules + lifted_rules
     if rules:
         schema["allOf"] = rules
     if defs:
         schema["$defs"] = dict(sorted(defs.items()))
     return schema
+
+
+def producers_of(matters: list[Matter]) -> dict[str, list[Matter]]:
+    """For each library field some matter's approval yields, the matters that yield it."""
+    found: dict[str, list[Matter]] = {}
+    for matter in matters:
+        for key in matter.produces:
+            found.setdefault(key, []).append(matter)
+    return found
+
+
+def waited_for(bundle: Bundle, codes: set[str]) -> dict[str, set[str]]:
+    """For each matter, every matter it waits for, directly or through others."""
+    edges = bundle.waits()
+    closure: dict[str, set[str]] = {}
+    for code in codes:
+        seen: set[str] = set()
+        pending = [code]
+        while pending:
+            for before in edges.get(pending.pop(), {}):
+                if before in codes and before not in seen:
+                    seen.add(before)
+                    pending.append(before)
+        closure[code] = seen
+    return closure
+
+
+def handover_conflicts(bundle, key, producers, field_uses, conditions, questions) -> list:
+    """A matter requiring a value another matter yields must wait for that matter when both
+    can apply together: else it would be routed before the value exists."""
+    codes = set(conditions)
+    waits = waited_for(bundle, codes)
+    found = []
+    for use in field_uses:
+        if not use.required or use.matter in producers:
+            continue
+        for producer in producers:
+            if producer.code not in waits[use.matter.code] and can_hold_together(
+                    [conditions[use.matter.code], conditions[producer.code]], questions):
+                index = producer.produces.index(key)
+                found.append(CompositionError(
+                    key, f"{use.matter.code} needs the value {producer.code} yields: it must "
+                    f"wait for {producer.code} (after)",
+                    [use.site, Site(producer.code, producer.path, f"/produces/{index}")]))
+    return found
 
 
 def group_property(key, library, row, field_uses, conditions, then, questions, catalog, defs,

@@ -192,6 +192,14 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
             else first.schema
         entry = describe_field(first.key, path, schema, catalog)
         entry["required"] = _required(field_uses, conditions)
+        yielding = [m for m in matters if first.shared and first.key in m.produces]
+        if yielding:
+            # Handed over from a matter of the bundle (办结产出): asked only where none applies.
+            entry["produced_by"] = [m.code for m in yielding]
+            if any(conditions[m.code] is None for m in yielding):
+                entry["required"] = "produced"
+            elif entry["required"] == "always":
+                entry["required"] = "conditional"
         if entry["required"] == "optional" and any(
                 u.key in ruled[u.matter.code] for u in field_uses):
             entry["required"] = "conditional"  # required by a rule between fields

@@ -85,10 +85,14 @@ class Step:
     condition: Any
     slice: Slice
     finish_day: int = 0
+    # Values handed over between matters (办结产出): the library fields this step's approval
+    # yields, and those of its slice that an earlier step yields.
+    produces: list[str] = field(default_factory=list)
+    receives: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Plain JSON data."""
-        return {
+        plain = {
             "matter": self.matter,
             "department": self.department,
             "promised_days": self.promised_days,
@@ -98,6 +102,16 @@ class Step:
             "finish_day": self.finish_day,
             "slice": self.slice.as_dict(),
         }
+        if self.produces or self.receives:
+            plain["handover"] = self.handover
+        return plain
+
+    @property
+    def handover(self) -> dict | None:
+        """What the task records of the values handed over, if any."""
+        if not (self.produces or self.receives):
+            return None
+        return {"produces": self.produces, "receives": self.receives}
 
 
 @dataclass
@@ -173,6 +187,7 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         for code in material.matters:
             materials_of[code].append(material.id)
     steps: dict[str, Step] = {}
+    yielded = {key for matter in matters for key in matter.produces}
     # Nested bundles (the stages of a 一类事) keep their own edges.
     edges = bundle.waits()
     for matter in matters:
@@ -184,6 +199,9 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         steps[matter.code] = Step(
             matter.code, matter.department, matter.promised_days, matter.legal_days,
             waits_for, conditions.get(matter.code), step_slice,
+            produces=list(matter.produces),
+            receives=[path for path in step_slice.fields if path in yielded
+                      and path not in matter.produces],
         )
     order = topological_order(bundle, steps, edges)
     finish: dict[str, int] = {}

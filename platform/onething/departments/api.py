@@ -19,6 +19,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from onething.cases.handover import produced_fields, read_values
+from onething.publishing.versions import bundle_of, get_version
 from onething.storage.models import (
     MAX_ROW_ID,
     TASK_STATUSES,
@@ -85,6 +87,7 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         "status": task.status, "waits_for": task.waits_for,
         "due_date": task.due_date.isoformat(), "due_estimated": task.due_estimated,
         "promised_days": task.promised_days, "certificate_number": task.certificate_number,
+        "produces": (task.handover or {}).get("produces", []),
         "reason": task.reason,
     }
     if full:
@@ -150,7 +153,9 @@ def post_decision(task_id: int):
     if (not isinstance(body, dict) or not isinstance(body.get("idempotency_key"), str)
             or not 8 <= len(body["idempotency_key"]) <= 200
             or body.get("action") not in ("accept", "approve", "reject")
-            or set(body) - {"idempotency_key", "action", "certificate_number", "reason"}):
+            or set(body) - {"idempotency_key", "action", "certificate_number", "reason",
+                            "produced"}
+            or not isinstance(body.get("produced", {}), dict)):
         return _error("invalid", 422)
     earlier = session.exec(select(ApiDecision).where(
         ApiDecision.department_code == g.api_department,
@@ -161,10 +166,19 @@ def post_decision(task_id: int):
         response = jsonify(earlier.response)
         response.status_code = earlier.status_code
         return response
-    number = session.get(Submission, found.submission_id).tracking_number
+    submission = session.get(Submission, found.submission_id)
+    number = submission.tracking_number
+    produced = None
     try:
+        if body["action"] == "approve" and found.status == "accepted" \
+                and produced_fields(found):
+            catalog = bundle_of(get_version(session, submission.bundle_version_id)).catalog
+            produced, errors = read_values(catalog, found, body.get("produced", {}))
+            if errors:
+                raise DecisionRefused("produced")
         decide(session, found, body["action"], f"api:{g.api_department}",
-               certificate_number=body.get("certificate_number"), reason=body.get("reason"))
+               certificate_number=body.get("certificate_number"), reason=body.get("reason"),
+               produced=produced)
         status, payload = 200, task_json(found, number)
     except DecisionRefused as refused:
         status = 409 if refused.task is not None else 422
@@ -201,6 +215,7 @@ _TASK = {
         "due_date": {"type": "string", "format": "date"},
         "due_estimated": {"type": "boolean"}, "promised_days": {"type": "integer"},
         "certificate_number": {"type": ["string", "null"]},
+        "produces": {"type": "array", "items": {"type": "string"}},
         "reason": {"type": ["string", "null"]},
         "fields": {"type": "object"},
         "materials": {"type": "array", "items": {"type": "object"}},
@@ -264,6 +279,11 @@ OPENAPI = {
                     "action": {"enum": ["accept", "approve", "reject"]},
                     "certificate_number": {"type": "string", "pattern": "\\S"},
                     "reason": {"type": "string", "pattern": "\\S"},
+                    "produced": {
+                        "description": "Approving a matter that yields values (办结产出, e.g. "
+                                       "the new entity's entity_uscc) gives them, by field key; "
+                                       "the task's `produces` names them.",
+                        "type": "object", "additionalProperties": {"type": ["string", "number"]}},
                 },
                 # Approving names the certificate; refusing gives the reason.
                 "allOf": [

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from onething.accounts.service import current_account, role_required
+from onething.cases.handover import produced_fields, read_values
 from onething.cases.uploads import slice_material, store_upload
 from onething.catalog.workdays import add_working_days, china_today
 from onething.composer.compose import compose
@@ -101,19 +102,27 @@ def task(task_id: int):
     return _render_task(_own_task(task_id))
 
 
-def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200):
+def _composition_of(task: Task):
+    session = get_session()
+    submission = session.get(Submission, task.submission_id)
+    return compose(bundle_of(get_version(session, submission.bundle_version_id)),
+                   submission.answers)
+
+
+def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
+                 handover_errors=None, typed=None):
     from onething.cases.decisions import ALLOWED, audit_of
 
     session = get_session()
     submission = session.get(Submission, task.submission_id)
-    version = get_version(session, submission.bundle_version_id)
-    composition = compose(bundle_of(version), submission.answers)
+    composition = _composition_of(task)
     actions = [action for action, states in ALLOWED.items() if task.status in states]
     template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
     return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
                            account=current_account(), actions=actions, refused=refused,
                            certificate_upload_problem=upload_problem,
+                           handover_errors=handover_errors or {}, typed=typed or {},
                            audit=audit_of(session, task)), status
 
 
@@ -143,11 +152,17 @@ def decide_task(task_id: int):
             return _render_task(task, upload_problem=problem, status=422)
         certificate_file = {"file": stored.sha256, "filename": upload.filename,
                             "content_type": stored.content_type}
+    produced = None
+    if form.get("action") == "approve" and task.status == "accepted" and produced_fields(task):
+        produced, errors = read_values(_composition_of(task).bundle.catalog, task, form)
+        if errors:
+            return _render_task(task, refused=DecisionRefused("produced"), status=422,
+                                handover_errors=errors, typed=form)
     try:
         decide(get_session(), task, form.get("action", ""), current_account().username,
                certificate_number=form.get("certificate_number"), reason=form.get("reason"),
                fields=form.getlist("fields"), materials=form.getlist("materials"),
-               certificate_file=certificate_file)
+               certificate_file=certificate_file, produced=produced)
     except DecisionRefused as refused:
         return _render_task(task, refused=refused, status=409 if refused.task else 422)
     if not request.headers.get("HX-Request"):

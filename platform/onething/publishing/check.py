@@ -359,6 +359,14 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                 problems.append(Problem(at, f"/joint_departments/{index}",
                                         "the matter's own department handles it already",
                                         (matter.code,)))
+        for index, key in enumerate(matter.produces):
+            if key not in known["field"]:
+                problems.append(Problem(at, f"/produces/{index}", f"{key!r} is no library "
+                                        "field: a value handed over must have one",
+                                        (matter.code,)))
+            elif key in matter.form.get("properties", {}):
+                problems.append(Problem(at, f"/produces/{index}", f"the matter asks for {key!r} "
+                                        "itself: it cannot also yield it", (matter.code,)))
         limits = matter.data["time_limit"]
         if limits["promised_days"] > limits["legal_days"]:
             problems.append(Problem(

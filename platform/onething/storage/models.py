@@ -390,6 +390,9 @@ class Task(TaskBase, table=True):
     certificate_file: dict | None = Field(default=None, sa_column=_json(nullable=True))
     # An open request for correction (补正): {"fields", "materials", "note", "from"}.
     supplement: dict | None = Field(default=None, sa_column=_json(nullable=True))
+    # Values handed over between matters (办结产出): {"produces": [field], "receives": [field],
+    # "values": {field: value}} (values once this task's approval gave them).
+    handover: dict | None = Field(default=None, sa_column=_json(nullable=True))
 
 
 # --- API tokens of departments' systems ------------------------------------------------------

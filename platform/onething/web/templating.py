@@ -43,6 +43,7 @@ AUDIT_ACTIONS = {
     "resubmit": _l("Correction supplied by the applicant"),
     "unlock": _l("Unlocked by an earlier approval"),
     "stop": _l("Stopped by an earlier refusal"),
+    "hand_over": _l("Values handed over by an earlier approval"),
     "status": _l("Status changed"),
     "start_for_applicant": _l("Started at the front desk for the applicant"),
     "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
@@ -71,6 +72,20 @@ def field_title(composition, path: str) -> str:
     """The localized title of a field of the one form."""
     schema = resolved_field(composition, path)
     return localized(schema.get("title", path)) if schema else path
+
+
+def handover_title(composition, key: str) -> str:
+    """The localized title of a library field a matter's approval yields."""
+    field = composition.bundle.catalog.fields.get(key)
+    return localized(field.name) if field is not None else key
+
+
+def handover_message(composition, key: str, error) -> str:
+    """Why a value an approval hands over was refused."""
+    if error == "required":
+        return _("Enter the value before approving.")
+    field = composition.bundle.catalog.fields.get(key)
+    return message_for(error, field.schema if field is not None else None)
 
 
 def material_title(composition, material_id: str) -> str:
@@ -180,7 +195,8 @@ def init_app(app) -> None:
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
         task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
-        money=money, date_limits=date_limits,
+        money=money, date_limits=date_limits, handover_title=handover_title,
+        handover_message=handover_message,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
