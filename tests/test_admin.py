@@ -526,6 +526,23 @@ def test_the_routing_diagram_starts_each_approval_where_what_it_waits_for_ends(d
     assert diagram.days == plan.critical_path_days == 5
 
 
+def test_the_routing_diagram_draws_a_calendar_day_step_as_its_working_days(mini_root):
+    from onething.composer.compose import compose
+    from onething.publishing.check import load_catalog
+    from onething_admin.diagram import DAY, routing_diagram
+
+    from conftest import CALENDAR_GAMMA, apply_edits
+
+    apply_edits(mini_root, CALENDAR_GAMMA)
+    plan = compose(load_catalog(mini_root).bundles["mini-bundle"], {"wants_sign": True}).plan
+    diagram = routing_diagram(plan)
+    bars = {bar.matter: bar for bar in diagram.bars}
+    alpha, gamma = bars["alpha"], bars["gamma"]
+    assert gamma.x == alpha.x + alpha.width and gamma.width == 10 * DAY
+    assert (gamma.days, gamma.counting) == (14, "calendar_days")
+    assert diagram.days == plan.critical_path_days == 12
+
+
 def test_the_routing_diagrams_names_stay_in_their_column(app, admin):
     from onething_admin.diagram import LABEL
 

@@ -319,6 +319,21 @@ def test_flow_svg_is_well_formed_and_describes_every_step(app, demo_catalog):
     assert starts["food-business-licence"] == plan.step("business-registration").finish_day
 
 
+def test_a_calendar_day_step_says_its_own_days_in_the_flow(app, mini_root):
+    from conftest import CALENDAR_GAMMA, apply_edits
+
+    apply_edits(mini_root, CALENDAR_GAMMA)
+    catalog = load_catalog(mini_root)
+    plan = compose(catalog.bundles["mini-bundle"], {"wants_sign": True}).plan
+    with app.test_request_context("/?lang=en"):
+        root = ET.fromstring(str(flow_svg(plan, catalog, "Test", ident="f")))
+    desc = root.find(f"{SVG}desc").text
+    # The step in its own days; the totals in working days, the step at its equivalent.
+    assert "14 calendar days" in desc and "12 working days" in desc
+    texts = [text.text for text in root.iter(f"{SVG}text")]
+    assert any("14 calendar days" in text for text in texts)
+
+
 def test_flow_text_fits_a_phone_width(app, demo_catalog):
     with app.test_request_context("/?lang=en"):
         for bundle in demo_catalog.bundles.values():
