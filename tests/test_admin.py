@@ -484,11 +484,29 @@ def test_guide_elements_are_a_form(app, admin):
     assert saved.status_code == 200
     data = stored_matter(app, "outdoor-signboard")
     assert data["time_limit"]["promised_days"] == 3 and data["visits"] == 0
+    assert "counting" not in data["time_limit"]  # working days, the default, left unsaid
     assert data["hours"] == {"zh-Hans": "工作日 9:00-17:00", "en": "Weekdays 9:00-17:00"}
     refused = edit_matter(client, app, token, "/guide", legal_days="x", promised_days="3",
                           visits="0")
     assert refused.status_code == 422
     assert stored_matter(app, "outdoor-signboard")["time_limit"]["legal_days"] == 20
+
+
+def test_the_guide_form_chooses_how_the_time_limits_count(app, admin):
+    client, token = admin
+    limits = {"legal_days": "30", "promised_days": "15", "visits": "1"}
+    saved = edit_matter(client, app, token, "/guide", counting="calendar_days", **limits)
+    assert saved.status_code == 200
+    assert stored_matter(app, "outdoor-signboard")["time_limit"]["counting"] == "calendar_days"
+    assert '<option value="calendar_days" selected>' in saved.text
+    # A form without the choice keeps it; working days are said again once said.
+    edit_matter(client, app, token, "/guide", **limits)
+    assert stored_matter(app, "outdoor-signboard")["time_limit"]["counting"] == "calendar_days"
+    edit_matter(client, app, token, "/guide", counting="working_days", **limits)
+    assert stored_matter(app, "outdoor-signboard")["time_limit"]["counting"] == "working_days"
+    refused = edit_matter(client, app, token, "/guide", counting="lunar_days", **limits)
+    assert refused.status_code == 422
+    assert stored_matter(app, "outdoor-signboard")["time_limit"]["counting"] == "working_days"
 
 
 def test_a_class_of_things_takes_whole_bundles_found_by_search(app, admin):

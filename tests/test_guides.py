@@ -120,6 +120,14 @@ def test_a_matter_guide_comes_from_its_published_bundles(client):
     assert "消防安全制度、灭火和应急疏散预案" in page  # its materials
 
 
+def test_a_calendar_day_matter_guide_says_calendar_days(client):
+    # 环境影响评价法 art. 22 counts calendar days (自然日): 30 for a report form.
+    page = client.get("/g/eia-report-form-approval?lang=en").text
+    assert "Promised: 15 calendar days; by law: 30 calendar days" in page
+    report = client.get("/g/eia-report-approval?lang=en").text
+    assert "by law: 60 calendar days" in report
+
+
 def test_a_matter_guide_follows_the_newest_published_version(app, client, demo_root):
     rename_matter(demo_root, "fire-safety-check", {"zh-Hans": "开业前消防安全检查（新版）"})
     with Session(app.extensions["onething.engine"]) as session:

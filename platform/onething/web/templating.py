@@ -13,8 +13,9 @@ from onething.cases.forms import get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
 from onething.catalog.units import unit_name
-from onething.catalog.workdays import china_time
+from onething.catalog.workdays import CALENDAR_DAYS, china_time
 from onething.composer.layout import options, row_entries
+from onething.guides.flow import days_text
 from onething.web.i18n import colon, department_name, join_list, localized, matter_name
 
 UPLOAD_PROBLEMS = {
@@ -157,6 +158,14 @@ def resume_link(draft) -> str:
     return url_for("drafts.form", public_id=draft.public_id, token=token, _external=True)
 
 
+def limit_text(days: int, counting: str) -> str:
+    """A step's promised days as lists of steps say them: '5 working days', '30 calendar days'."""
+    if counting == CALENDAR_DAYS:
+        return days_text(days, counting)
+    # Working days keep the words these lists always had (and their translations).
+    return _("%(n)s working days", n=days)
+
+
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
@@ -168,7 +177,8 @@ def init_app(app) -> None:
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
-        row_entries=row_entries, slice_unit=slice_unit,
+        row_entries=row_entries, slice_unit=slice_unit, days_text=days_text,
+        limit_text=limit_text,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
