@@ -334,6 +334,7 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                                         "the matter's own department handles it already",
                                         (matter.code,)))
         limits = matter.data["time_limit"]
+        # Both limits count the same way (`counting`), so their numbers compare as they are.
         if limits["promised_days"] > limits["legal_days"]:
             problems.append(Problem(
                 at, "/time_limit/promised_days",
