@@ -55,6 +55,11 @@ def apply_edits(root: Path, edits: list[dict]) -> None:
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+# An edit of the mini catalog: gamma's limits count calendar days (自然日), 14 promised of 30.
+CALENDAR_GAMMA = [{"file": "catalog/matters/gamma.json", "pointer": "/time_limit",
+                   "value": {"legal_days": 30, "promised_days": 14, "counting": "calendar_days"}}]
+
+
 @pytest.fixture(scope="session")
 def demo_catalog():
     """The demo catalog of schemas/, loaded and checked once."""

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from onething.cli import EXIT_DEFINITIONS, main
 
-from conftest import REPO, SCHEMAS
+from conftest import CALENDAR_GAMMA, REPO, SCHEMAS, apply_edits
 
 ALL_YES = {"has_business_licence": False, "public_gathering_place": True,
            "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
@@ -35,6 +35,16 @@ def test_compose_shows_the_form_materials_plan_and_savings():
         in result.output
     forms = re.search(r"forms\s+(\d+) → (\d+)", result.output)
     assert forms.groups() == ("5", "1")
+
+
+def test_compose_says_a_calendar_day_step_in_calendar_days(mini_root):
+    apply_edits(mini_root, CALENDAR_GAMMA)
+    result = invoke("compose", "mini-bundle", "--schemas", mini_root, "--answers",
+                    json.dumps({"wants_sign": True}))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"gamma → .*: 14 calendar days, after alpha", result.output)
+    assert re.search(r"alpha → .*: 2 working days, in parallel", result.output)
+    assert "critical path: alpha → gamma = 12 working days" in result.output
 
 
 def test_compose_in_english():

@@ -158,6 +158,28 @@ def test_critical_path_runs_through_the_after_edges(mini_catalog):
     assert plan.legal_critical_path_days == 30
 
 
+def test_a_calendar_day_step_weighs_its_working_equivalent_and_keeps_its_counting(mini_root):
+    from onething.publishing.check import load_catalog
+
+    from conftest import CALENDAR_GAMMA, apply_edits
+
+    apply_edits(mini_root, CALENDAR_GAMMA)
+    composition = compose(load_catalog(mini_root).bundles["mini-bundle"], {"wants_sign": True})
+    plan = composition.plan
+    gamma = plan.step("gamma")
+    assert (gamma.promised_days, gamma.legal_days, gamma.counting) == (14, 30, "calendar_days")
+    assert (gamma.promised_working_days, gamma.legal_working_days) == (10, 22)  # ⌈n·5/7⌉
+    assert gamma.as_dict()["counting"] == "calendar_days"
+    assert plan.step("alpha").as_dict()["counting"] == "working_days"
+    assert plan.critical_path == ["alpha", "gamma"]
+    assert (plan.critical_path_days, plan.serial_days) == (2 + 10, 2 + 3 + 10)
+    assert plan.legal_critical_path_days == 10 + 22
+    assert gamma.finish_day == 12
+    assert plan.critical_days({"alpha", "gamma"}) == 12
+    savings = composition.savings
+    assert (savings.days.before, savings.days.after) == (15, 12)
+
+
 def test_savings(mini_catalog):
     savings = compose(mini_catalog.bundles["mini-bundle"], {"wants_sign": True}).savings
     assert (savings.forms.before, savings.forms.after) == (3, 1)

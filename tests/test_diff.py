@@ -57,6 +57,16 @@ def test_materials_routing_and_time_limits(mini_root):
     assert set(diff.by_area()) == {"routing", "time limits"}  # floor-plan stays required
 
 
+def test_counting_the_same_days_another_way_changes_the_time_limit(mini_root):
+    diff = changed(mini_root, [{"file": "catalog/matters/gamma.json",
+                                "pointer": "/time_limit/counting", "value": "calendar_days"}])
+    gamma = next(c for c in diff.changes if (c.area, c.subject) == ("time limits", "gamma"))
+    assert gamma.details == ["counting: working_days → calendar_days"]
+    # 4 calendar days are about 3 working days: the critical path (alpha, 2, then gamma) too.
+    bundle = next(c for c in diff.changes if (c.area, c.subject) == ("time limits", "bundle"))
+    assert "critical_path_days: 6 → 5" in bundle.details
+
+
 def test_removed_matter_takes_its_fields_materials_and_step(mini_root):
     diff = changed(mini_root, [
         {"file": "catalog/bundles/mini-bundle.json", "pointer": "/items",

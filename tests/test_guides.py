@@ -120,6 +120,14 @@ def test_a_matter_guide_comes_from_its_published_bundles(client):
     assert "消防安全制度、灭火和应急疏散预案" in page  # its materials
 
 
+def test_a_calendar_day_matter_guide_says_calendar_days(client):
+    # 环境影响评价法 art. 22 counts calendar days (自然日): 30 for a report form.
+    page = client.get("/g/eia-report-form-approval?lang=en").text
+    assert "Promised: 15 calendar days; by law: 30 calendar days" in page
+    report = client.get("/g/eia-report-approval?lang=en").text
+    assert "by law: 60 calendar days" in report
+
+
 def test_a_matter_guide_follows_the_newest_published_version(app, client, demo_root):
     rename_matter(demo_root, "fire-safety-check", {"zh-Hans": "开业前消防安全检查（新版）"})
     with Session(app.extensions["onething.engine"]) as session:
@@ -317,6 +325,21 @@ def test_flow_svg_is_well_formed_and_describes_every_step(app, demo_catalog):
     starts = {s.matter: s.finish_day - s.promised_days for s in plan.steps}
     assert starts["fire-safety-check"] == starts["outdoor-signboard"] == 0
     assert starts["food-business-licence"] == plan.step("business-registration").finish_day
+
+
+def test_a_calendar_day_step_says_its_own_days_in_the_flow(app, mini_root):
+    from conftest import CALENDAR_GAMMA, apply_edits
+
+    apply_edits(mini_root, CALENDAR_GAMMA)
+    catalog = load_catalog(mini_root)
+    plan = compose(catalog.bundles["mini-bundle"], {"wants_sign": True}).plan
+    with app.test_request_context("/?lang=en"):
+        root = ET.fromstring(str(flow_svg(plan, catalog, "Test", ident="f")))
+    desc = root.find(f"{SVG}desc").text
+    # The step in its own days; the totals in working days, the step at its equivalent.
+    assert "14 calendar days" in desc and "12 working days" in desc
+    texts = [text.text for text in root.iter(f"{SVG}text")]
+    assert any("14 calendar days" in text for text in texts)
 
 
 def test_flow_text_fits_a_phone_width(app, demo_catalog):

@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
+from onething.catalog.workdays import CHINA_TZ, add_calendar_days
 from onething.storage.models import Task
 from test_admin import PASSWORD, add_account, token_of
 from test_web import FORM, PDF, fill, start, submit, upload_everything
@@ -127,6 +128,37 @@ def test_a_task_page_has_one_decision_panel(app, routed):
     page = browser.get(f"/inbox/tasks/{task.id}").text
     assert page.count('id="decision"') == 1
     assert "<title>" in page and 'id="decision"' not in page.split("</title>")[0]
+
+
+def test_a_calendar_day_task_says_its_days_and_is_due_by_them(app, client):
+    # The EIA report form alone (环境影响评价法 art. 22: 30 calendar days, 15 promised).
+    response = client.post("/b/eia-report-form-approval?lang=en", data={})
+    assert response.status_code == 302, response.text[:500]
+    draft = response.headers["Location"].removesuffix("/form")
+    response = client.post(f"{draft}/form", data={
+        "project_name": "青岛海风食品加工厂建设项目", "entity_name": "青岛海风食品有限公司",
+        "project_address.division_code": "370214", "project_address.detail": "海风路1号",
+        "entity_uscc": "91350100M000100Y43", "legal_representative.name": "王海风",
+        "legal_representative.id_number": "11010519491231002X",
+        "legal_representative.mobile": "13805320000", "contact_name": "李青",
+        "contact_mobile": "13905321111",
+        "matters.eia-report-form-approval.eia_industry_category": "十、农副食品加工业",
+        "matters.eia-report-form-approval.total_investment": "800",
+        "matters.eia-report-form-approval.environmental_investment": "40",
+        "matters.eia-report-form-approval.pollutant_kinds": "生产废水经预处理后排入市政管网"})
+    assert response.status_code == 302, re.findall(r'class="error">([^<]*)', response.text)
+    upload_everything(client, draft)
+    assert "15 calendar days" in client.get(f"{draft}/review").text
+    submit(client, draft)
+    with Session(app.extensions["onething.engine"]) as session:
+        task = session.exec(select(Task)).one()
+    assert task.department_code == "qd-ecology-environment" and task.promised_days == 15
+    submitted = task.created_at.astimezone(CHINA_TZ).date()
+    assert task.due_date == add_calendar_days(submitted, 15).date
+    add_account(app, "staff-qd-ecology-environment", "department_staff",
+                "qd-ecology-environment")
+    page = staff(app, "qd-ecology-environment").get(f"/inbox/tasks/{task.id}?lang=en").text
+    assert "Promised: 15 calendar days; by law: 30 calendar days" in page
 
 
 def test_the_audit_log_reads_in_the_staffs_language(app, routed):

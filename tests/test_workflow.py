@@ -31,6 +31,8 @@ from onething.publishing.versions import bundle_of, publish_catalog
 from onething.storage.db import session_for
 from onething.storage.models import AuditEntry, Draft, StoredFile, Submission, Task
 
+from conftest import CALENDAR_GAMMA, apply_edits
+
 # A Monday just before the National Day holiday (1–7 October 2026).
 TODAY = dt.date(2026, 9, 28)
 
@@ -282,6 +284,47 @@ def test_due_dates_count_working_days_across_the_national_day_holiday(
     assert due["food-business-licence"] > dt.date(2026, 10, 7)
 
 
+def test_a_calendar_day_matter_is_due_by_calendar_days(session, demo_root):
+    # The food licence counted in calendar days (自然日): 5 days from when registration is due.
+    apply_edits(demo_root, [{"file": "catalog/matters/food-business-licence.json",
+                             "pointer": "/time_limit",
+                             "value": {"legal_days": 10, "promised_days": 5,
+                                       "counting": "calendar_days"}}])
+    version = {v.bundle_code: v for v in publish_catalog(
+        session, load_catalog(demo_root), "tester")}["open-restaurant"]
+    composition = compose(bundle_of(version), ANSWERS)
+    draft, _ = create_draft(session, version)
+    save_draft(session, draft, answers=ANSWERS, data=restaurant_data(),
+               materials=complete_materials(session, composition))
+
+    tasks = {t.matter_code: t for t in tasks_of(session, submit(session, draft, "key-1",
+                                                               today=TODAY))}
+
+    assert tasks["business-registration"].due_date == dt.date(2026, 9, 29)
+    # 29 September + 5 days is 4 October, in the National Day holiday (1–7 October):
+    # the period ends on the next working day. Counted in working days it would be 10 October.
+    food = tasks["food-business-licence"]
+    assert (food.due_date, food.due_estimated, food.promised_days) == (
+        dt.date(2026, 10, 8), False, 5)
+    assert tasks["tobacco-retail-licence"].due_date == working_days_after(
+        TODAY, composition.plan.step("tobacco-retail-licence").finish_day)
+
+
+def test_steps_after_a_calendar_day_step_count_from_its_due_date(mini_root):
+    apply_edits(mini_root, [*CALENDAR_GAMMA, {"file": "catalog/bundles/mini-bundle.json",
+                                              "pointer": "/after",
+                                              "value": {"gamma": ["alpha"], "beta": ["gamma"]}}])
+    plan = compose(load_catalog(mini_root).bundles["mini-bundle"], {"wants_sign": True}).plan
+    due = workflow.step_due_dates(plan, dt.date(2025, 9, 19))  # a Friday
+    # alpha, 2 working days: Monday 22 and Tuesday 23 September.
+    assert due["alpha"].date == dt.date(2025, 9, 23)
+    # gamma, 14 calendar days from then: 7 October is a holiday, 8 October too; 9 October.
+    assert due["gamma"].date == dt.date(2025, 10, 9)
+    # beta, 3 working days from then: 10, 11 (a Saturday made a working day) and 13 October.
+    assert due["beta"].date == dt.date(2025, 10, 13)
+    assert not any(d.estimated for d in due.values())
+
+
 def test_materials_are_routed_with_their_step(session, draft, composition):
     submission = submit(session, draft, "key-1", today=TODAY)
     tasks = {t.matter_code: t for t in tasks_of(session, submission)}
@@ -478,7 +521,7 @@ def test_a_failure_while_routing_writes_nothing(session, draft, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("calendar unavailable")
 
-    monkeypatch.setattr(workflow, "add_working_days", broken)
+    monkeypatch.setattr(workflow, "due_date", broken)
     with pytest.raises(RuntimeError, match="calendar"):
         submit(session, draft, "key-1", today=TODAY)
     assert_nothing_written(session, draft)

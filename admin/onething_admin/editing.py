@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from onething.catalog.workdays import COUNTINGS, WORKING_DAYS
 from onething.composer.scenario import named_questions
 
 CODE = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
@@ -329,6 +330,13 @@ def set_guide(matter: dict, form: dict[str, str]) -> dict:
         changed["visits"] = int(form["visits"])
     except (KeyError, ValueError) as error:
         raise EditRefused("guide") from error
+    counting = form.get("counting")
+    if counting is not None:
+        if counting not in COUNTINGS:
+            raise EditRefused("guide")
+        # Working days are the default: a definition that never said so is left as it was.
+        if counting != WORKING_DAYS or "counting" in changed["time_limit"]:
+            changed["time_limit"]["counting"] = counting
     if form.get("handling") in ("on_the_spot", "promised"):
         changed["handling"] = form["handling"]
     for name in GUIDE_TEXTS:

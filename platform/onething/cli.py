@@ -11,6 +11,7 @@ import click
 
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import LOCALES, localize
+from onething.catalog.workdays import CALENDAR_DAYS
 
 # Exit status for definitions that were refused (click uses 2 for usage errors too:
 # both mean "what you gave me is wrong", neither is a crash).
@@ -133,8 +134,9 @@ def describe(composition, catalog, lang: str) -> str:
     lines += ["", f"ROUTING PLAN: lead {name(catalog.departments, plan.lead_department)}"]
     for step in plan.steps:
         after = f", after {', '.join(step.waits_for)}" if step.waits_for else ", in parallel"
+        counted = "calendar" if step.counting == CALENDAR_DAYS else "working"
         lines.append(f"    {step.matter} → {name(catalog.departments, step.department)}: "
-                     f"{step.promised_days} working days{after}; slice: "
+                     f"{step.promised_days} {counted} days{after}; slice: "
                      f"{len(step.slice.fields)} fields, {len(step.slice.materials)} materials")
     lines.append(f"    critical path: {' → '.join(plan.critical_path) or '-'} = "
                  f"{plan.critical_path_days} working days (one after another: "

@@ -30,9 +30,10 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
 from onething.cases import events
-from onething.catalog.workdays import add_working_days, china_today
+from onething.catalog.workdays import WORKING_DAYS, DueDate, china_today, due_date
 from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.composer.materials import MergedMaterial
+from onething.composer.routing import RoutingPlan
 from onething.composer.validation import FieldError, field_errors
 from onething.publishing.versions import bundle_at
 from onething.storage.db import DriverStatement
@@ -458,8 +459,9 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
     # The unique constraints (draft, key, tracking number) speak here, before any task.
     ((submission_id,),) = _INSERT_SUBMISSION.rows(connection, values)
     rows = []
+    due_dates = step_due_dates(composition.plan, today)
     for step in composition.plan.steps:
-        due = add_working_days(today, step.finish_day)
+        due = due_dates[step.matter]
         rows.append({
             "submission_id": submission_id,
             "department_code": step.department,
@@ -492,6 +494,33 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
     session.commit()
     # Built after the commit, from what was written: the caller reads it, nobody saves it.
     return Submission(id=submission_id, **values)
+
+
+def step_due_dates(plan: RoutingPlan, today: dt.date) -> dict[str, DueDate]:
+    """Each step's due date for a case submitted today, counted as its matter's limit says."""
+    steps = {step.matter: step for step in plan.steps}
+    # matter -> (the date its count runs from, working days since then, its due date).
+    # Working-day steps one after another count from the submission in one go, so a
+    # step's due date is its plan's finish day in working days; a calendar-day step
+    # (自然日) counts from the due date of what it waits for, and later steps from its own.
+    counted: dict[str, tuple[dt.date, int, DueDate]] = {}
+
+    def count(code: str) -> tuple[dt.date, int, DueDate]:
+        if code not in counted:
+            step = steps[code]
+            before = [count(c) for c in step.waits_for if c in steps]
+            start, offset, last = max(before, key=lambda b: b[2].date,
+                                      default=(today, 0, DueDate(today, False)))
+            if step.counting == WORKING_DAYS:
+                offset += step.promised_days
+                due = due_date(start, offset, step.counting)
+            else:
+                due = due_date(last.date, step.promised_days, step.counting)
+                start, offset = due.date, 0
+            counted[code] = (start, offset, DueDate(due.date, last.estimated or due.estimated))
+        return counted[code]
+
+    return {code: count(code)[2] for code in steps}
 
 
 _SUBMISSION_COLUMNS = ("tracking_number", "draft_id", "bundle_version_id", "idempotency_key",

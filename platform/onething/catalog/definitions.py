@@ -29,6 +29,7 @@ from onething.catalog.groups import (
 )
 from onething.catalog.text import localize, standardize_schema
 from onething.catalog.units import convert_bounds, quantity
+from onething.catalog.workdays import WORKING_DAYS
 
 FIELD_BASE = "https://onething.example/fields/"
 # Keywords whose values are texts or instance values, never a schema with a $ref in it.
@@ -211,13 +212,18 @@ class Matter(Definition):
 
     @property
     def promised_days(self) -> int:
-        """承诺办结时限 in working days."""
+        """承诺办结时限, in the days its `counting` says."""
         return self.data["time_limit"]["promised_days"]
 
     @property
     def legal_days(self) -> int:
-        """法定办结时限 in working days."""
+        """法定办结时限, in the days its `counting` says."""
         return self.data["time_limit"]["legal_days"]
+
+    @property
+    def counting(self) -> str:
+        """How the limits count: working days (工作日, the default) or calendar days (自然日)."""
+        return self.data["time_limit"].get("counting", WORKING_DAYS)
 
     @property
     def visits(self) -> int:

@@ -1,4 +1,9 @@
-"""Working days (工作日): due dates under 行政许可法 art. 82, with China's holiday calendar.
+"""Working days (工作日) and calendar days (自然日): due dates with China's holiday calendar.
+
+Most limits count working days (行政许可法 art. 82); some laws count calendar
+days (环境影响评价法 art. 22), which 民法典 arts. 201 and 203 count from the day
+after the start, moving a last day that is a holiday or rest day to the next
+working day. A matter's time limit says which (`counting`).
 
 chinese_calendar knows the State Council's holiday arrangements (调休 included)
 only for the years published so far; a date beyond them raises
@@ -16,6 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import chinese_calendar
+
+WORKING_DAYS = "working_days"
+CALENDAR_DAYS = "calendar_days"
+COUNTINGS = (WORKING_DAYS, CALENDAR_DAYS)
 
 # Halls work in China Standard Time (UTC+8 all year), whatever zone the server's clock is in.
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -85,3 +94,47 @@ def add_working_days(start: dt.date, days: int,
         if working:
             counted += 1
     return DueDate(day, estimated)
+
+
+def add_calendar_days(start: dt.date, days: int,
+                      overrides: Mapping[dt.date, bool] | None = None) -> DueDate:
+    """The last day of a period of `days` calendar days from `start` (民法典 arts. 201, 203).
+
+    The day of `start` is not counted (art. 201); a last day that is a statutory holiday
+    or rest day moves to the next working day (art. 203). A period of 0 days ends on
+    `start`, moved the same way, as a matter handled on the spot.
+    """
+    if days < 0:
+        raise ValueError("days must not be negative")
+    day = start + dt.timedelta(days=days)
+    working, estimated = is_working_day(day, overrides)
+    while not working:
+        day += dt.timedelta(days=1)
+        working, guess = is_working_day(day, overrides)
+        estimated |= guess
+    return DueDate(day, estimated)
+
+
+def due_date(start: dt.date, days: int, counting: str = WORKING_DAYS,
+             overrides: Mapping[dt.date, bool] | None = None) -> DueDate:
+    """The due date of a limit of `days` from `start`, counted as the matter's limit says."""
+    if counting == CALENDAR_DAYS:
+        return add_calendar_days(start, days, overrides)
+    if counting == WORKING_DAYS:
+        return add_working_days(start, days, overrides)
+    raise ValueError(f"unknown counting {counting!r}")
+
+
+def working_equivalent(days: int, counting: str = WORKING_DAYS) -> int:
+    """About how many working days a limit takes, for plans that have no start date.
+
+    Calendar days count as 5 working days in 7, rounded up: the weekend is in every
+    week, while holidays depend on the date and the year, and a plan's figures must not
+    (generated/ is checked in and `onething build --check` compares it). Leaving the
+    holidays out leans towards more working days, not fewer, so a critical path and the
+    45-day limit of joint handling are not made to look shorter. A case's due dates
+    never use this: they are counted on the calendar from the day it is submitted.
+    """
+    if counting == CALENDAR_DAYS:
+        return -(-days * 5 // 7)
+    return days

@@ -3,7 +3,9 @@
 Each matter is a step. A step waits for the approval of the steps named in the
 bundle's `after` edges; everything else runs in parallel (并联审批). The
 critical path through these edges, weighted by promised working days, is the
-bundle's committed time limit. Each department receives its slice: exactly
+bundle's committed time limit; a step whose matter counts calendar days (自然日)
+weighs its working equivalent (`working_equivalent`), and keeps its own counting
+for pages to show. Each department receives its slice: exactly
 the fields and materials its matters declared, nothing more, because the
 submission holds personal data.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from onething.catalog.groups import columns, narrowed, project_rows, row_schema
 from onething.catalog.units import convert
+from onething.catalog.workdays import WORKING_DAYS, working_equivalent
 from onething.composer.merge import CompositionError, Site
 
 # 行政许可法 art. 42: joint handling (统一/联合/集中办理) must decide within 45 working days.
@@ -84,11 +87,24 @@ class Step:
     waits_for: list[str]
     condition: Any
     slice: Slice
+    # In working days from the plan's start, whatever the step's own counting.
     finish_day: int = 0
     # Values handed over between matters (办结产出): the library fields this step's approval
     # yields, and those of its slice that an earlier step yields.
     produces: list[str] = field(default_factory=list)
     receives: list[str] = field(default_factory=list)
+    # How promised_days and legal_days count: working_days or calendar_days.
+    counting: str = WORKING_DAYS
+
+    @property
+    def promised_working_days(self) -> int:
+        """The promised limit as working days, for the plan's sums."""
+        return working_equivalent(self.promised_days, self.counting)
+
+    @property
+    def legal_working_days(self) -> int:
+        """The legal limit as working days, for the plan's sums."""
+        return working_equivalent(self.legal_days, self.counting)
 
     def as_dict(self) -> dict:
         """Plain JSON data."""
@@ -97,6 +113,7 @@ class Step:
             "department": self.department,
             "promised_days": self.promised_days,
             "legal_days": self.legal_days,
+            "counting": self.counting,
             "waits_for": self.waits_for,
             "condition": self.condition,
             "finish_day": self.finish_day,
@@ -144,7 +161,7 @@ class RoutingPlan:
             # The plan's edges are acyclic (plan_routing refused a cycle).
             if code not in finish:
                 step = steps[code]
-                finish[code] = step.promised_days + max(
+                finish[code] = step.promised_working_days + max(
                     (finish_of(c) for c in step.waits_for if c in steps), default=0)
             return finish[code]
 
@@ -198,7 +215,7 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         waits_for = [code for code in edges.get(matter.code, {}) if code in present]
         steps[matter.code] = Step(
             matter.code, matter.department, matter.promised_days, matter.legal_days,
-            waits_for, conditions.get(matter.code), step_slice,
+            waits_for, conditions.get(matter.code), step_slice, counting=matter.counting,
             produces=list(matter.produces),
             receives=[path for path in step_slice.fields if path in yielded
                       and path not in matter.produces],
@@ -211,8 +228,9 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         step = steps[code]
         before = max(step.waits_for, key=lambda c: finish[c], default=None)
         previous[code] = before
-        finish[code] = step.promised_days + (finish[before] if before else 0)
-        legal[code] = step.legal_days + max((legal[c] for c in step.waits_for), default=0)
+        finish[code] = step.promised_working_days + (finish[before] if before else 0)
+        legal[code] = step.legal_working_days + max((legal[c] for c in step.waits_for),
+                                                    default=0)
         step.finish_day = finish[code]
     path: list[str] = []
     end = max(order, key=lambda c: finish[c], default=None)
@@ -238,7 +256,7 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         critical_path=path,
         critical_path_days=max(finish.values(), default=0),
         legal_critical_path_days=max(legal.values(), default=0),
-        serial_days=sum(step.promised_days for step in steps.values()),
+        serial_days=sum(step.promised_working_days for step in steps.values()),
     )
 
 

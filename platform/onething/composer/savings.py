@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from onething.catalog.workdays import working_equivalent
 from onething.composer.scenario import all_of, holds, situations
 
 
@@ -152,7 +153,7 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
             got[1] += 1
             got[2] += matter.field_count()
             got[3] += matter.visits
-            got[4] += matter.promised_days
+            got[4] += working_equivalent(matter.promised_days, matter.counting)
             got[5] = max(got[5], matter.visits)
             got[6] |= fields_of.get(matter.code, 0)
             got[7] |= 1 << departments[matter.department]

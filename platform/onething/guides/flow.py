@@ -2,8 +2,9 @@
 
 A phone is narrow, so the diagram is a timeline with one row per step rather
 than a graph drawn left to right: each row names the step's department and
-matter, its promised working days and the steps it waits for, and a bar shows
-when it runs on a shared day axis. Steps whose bars start together run in
+matter, its promised days (working days, or calendar days where its law counts
+them so) and the steps it waits for, and a bar shows when it runs on a shared
+axis of working days. Steps whose bars start together run in
 parallel (并联); a step that waits starts where the last of its predecessors
 ends. The critical path (the committed time limit) is drawn in the accent
 colour, steps that apply only in some situations with a dashed outline.
@@ -22,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from markupsafe import Markup, escape
 
+from onething.catalog.workdays import CALENDAR_DAYS, WORKING_DAYS
 from onething.composer.routing import RoutingPlan, Step
 from onething.web.i18n import department_name, matter_name
 
@@ -92,17 +94,20 @@ def wrap(text: str, size: float, width: float, max_lines: int = MAX_LINES) -> li
     return lines or [""]
 
 
-def days_text(days: int) -> str:
-    """'3 working days', or 'same day' for a matter handled on the spot."""
+def days_text(days: int, counting: str = WORKING_DAYS) -> str:
+    """'3 working days' or '30 calendar days', or 'same day' for a matter handled on the spot."""
     if days == 0:
         return _("same day")
+    if counting == CALENDAR_DAYS:
+        return ngettext("%(num)s calendar day", "%(num)s calendar days", days)
     return ngettext("%(num)s working day", "%(num)s working days", days)
 
 
 def rows_of(plan: RoutingPlan, catalog) -> list[Row]:
     """The plan's steps in the order they start, numbered, with what each waits for."""
     ordered = sorted(enumerate(plan.steps),
-                     key=lambda pair: (pair[1].finish_day - pair[1].promised_days, pair[0]))
+                     key=lambda pair: (pair[1].finish_day - pair[1].promised_working_days,
+                                       pair[0]))
     numbers = {step.matter: number for number, (_index, step) in enumerate(ordered, start=1)}
     rows = []
     for number, (_index, step) in enumerate(ordered, start=1):
@@ -111,7 +116,7 @@ def rows_of(plan: RoutingPlan, catalog) -> list[Row]:
             step=step,
             department=department_name(step.department, catalog),
             matter=matter_name(step.matter, catalog),
-            start=step.finish_day - step.promised_days,
+            start=step.finish_day - step.promised_working_days,
             finish=step.finish_day,
             critical=step.matter in plan.critical_path,
             conditional=step.condition is not None,
@@ -129,7 +134,7 @@ def describe(plan: RoutingPlan, catalog, rows: list[Row] | None = None) -> str:
                 if row.after else _("starts at once, in parallel"))
         extra = f" ({_('if it applies to you')})" if row.conditional else ""
         parts.append(f"{row.number}. {row.matter}, {row.department}: "
-                     f"{days_text(row.step.promised_days)}, {when}{extra}.")
+                     f"{days_text(row.step.promised_days, row.step.counting)}, {when}{extra}.")
     total = _("In all: %(days)s, instead of %(serial)s one after another.",
               days=days_text(plan.critical_path_days), serial=days_text(plan.serial_days))
     return " ".join([*parts, total])
@@ -167,7 +172,7 @@ def flow_svg(plan: RoutingPlan, catalog, title: str, ident: str = "flow") -> Mar
 
     for row in rows:
         colour = CRITICAL if row.critical else OTHER
-        meta = [f"{row.department}", days_text(row.step.promised_days)]
+        meta = [f"{row.department}", days_text(row.step.promised_days, row.step.counting)]
         if row.after:
             meta.append(_("after %(steps)s", steps="".join(step_label(n) for n in row.after)))
         if row.conditional:

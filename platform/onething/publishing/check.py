@@ -368,6 +368,7 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                 problems.append(Problem(at, f"/produces/{index}", f"the matter asks for {key!r} "
                                         "itself: it cannot also yield it", (matter.code,)))
         limits = matter.data["time_limit"]
+        # Both limits count the same way (`counting`), so their numbers compare as they are.
         if limits["promised_days"] > limits["legal_days"]:
             problems.append(Problem(
                 at, "/time_limit/promised_days",

@@ -146,9 +146,12 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
                            ("department", "waits_for", "slice", "applies_when"))
         if details:
             changes.append(Change("routing", matter, "changed", details))
-        days = _compare({"promised_days": a.promised_days, "legal_days": a.legal_days},
-                        {"promised_days": b.promised_days, "legal_days": b.legal_days},
-                        ("promised_days", "legal_days"))
+        # The same numbers counted another way (工作日 / 自然日) are another time limit.
+        days = _compare({"promised_days": a.promised_days, "legal_days": a.legal_days,
+                         "counting": a.counting},
+                        {"promised_days": b.promised_days, "legal_days": b.legal_days,
+                         "counting": b.counting},
+                        ("promised_days", "legal_days", "counting"))
         if days:
             changes.append(Change("time limits", matter, "changed", days))
     plan = _compare(

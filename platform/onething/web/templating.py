@@ -15,8 +15,9 @@ from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
 from onething.catalog.dates import limits
 from onething.catalog.units import unit_name
-from onething.catalog.workdays import china_time
+from onething.catalog.workdays import CALENDAR_DAYS, china_time
 from onething.composer.layout import options, row_entries
+from onething.guides.flow import days_text
 from onething.web.i18n import colon, department_name, join_list, localized, matter_name
 
 UPLOAD_PROBLEMS = {
@@ -182,6 +183,14 @@ def date_limits(entry: dict) -> tuple[str | None, str | None]:
                   for value in values[1:]]})
 
 
+def limit_text(days: int, counting: str) -> str:
+    """A step's promised days as lists of steps say them: '5 working days', '30 calendar days'."""
+    if counting == CALENDAR_DAYS:
+        return days_text(days, counting)
+    # Working days keep the words these lists always had (and their translations).
+    return _("%(n)s working days", n=days)
+
+
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
@@ -196,7 +205,7 @@ def init_app(app) -> None:
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
         task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
         money=money, date_limits=date_limits, handover_title=handover_title,
-        handover_message=handover_message,
+        handover_message=handover_message, days_text=days_text, limit_text=limit_text,
     )
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
