@@ -9,10 +9,12 @@ the applicant sees it again next to its message and nothing is lost.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from onething.catalog.dates import FormValidator
 from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.numbers import read_number
 from onething.composer.layout import resolve, row_entries
 
 
@@ -77,8 +79,14 @@ def convert(entry: dict, raw: str) -> Any:
             return int(raw)
         if kind == "number":
             number = float(raw)
+            if not math.isfinite(number):
+                return raw  # "nan", "inf", "1e999": no number a form means, nor JSON has
             return int(number) if number.is_integer() and "." not in raw else number
     except ValueError:
+        # Typed as people type: "1,200", "１２０", "30万", "120㎡", "2亩" in a ㎡ field.
+        read = read_number(raw, entry.get("unit")) if kind in ("integer", "number") else None
+        if read is not None and (kind == "number" or isinstance(read, int)):
+            return read
         return raw
     return raw
 

@@ -106,6 +106,8 @@ def describe_field(key: str, path: str, schema: dict, catalog) -> dict:
     }
     if "description" in resolved:
         entry["description"] = as_map(resolved["description"])
+    if isinstance(resolved.get("x-unit"), str):
+        entry["unit"] = resolved["x-unit"]  # what a typed "30万" or "2亩" is read in
     choices = options(resolved)
     if choices is not None:
         entry["options"] = choices

@@ -1,0 +1,78 @@
+"""Numbers typed the way people type them, read in the field's unit."""
+
+from __future__ import annotations
+
+import pytest
+
+from onething.cases.forms import convert
+from onething.catalog.numbers import read_number
+
+
+@pytest.mark.parametrize(("typed", "unit", "expected"), [
+    ("120", "m2", 120),
+    ("１２０", "m2", 120),
+    ("1,200", None, 1200),
+    ("１，２００．５", None, 1200.5),
+    (" 120 ㎡", "m2", 120),
+    ("120平方米", "m2", 120),
+    ("120平米", "m2", 120),
+    ("2亩", "m2", 1333.333333),
+    ("1.5公顷", "m2", 15000),
+    ("30万", "wan_yuan", 30),
+    ("30万元", "wan_yuan", 30),
+    ("3000元", "wan_yuan", 0.3),
+    ("30万", "yuan", 300000),
+    ("3.5万元", "yuan", 35000),
+    ("1亿", "wan_yuan", 10000),
+    ("30万", None, 300000),
+    ("5千米", "m", 5000),
+    ("-3", None, -3),
+])
+def test_what_people_type_is_read_in_the_fields_unit(typed, unit, expected):
+    assert read_number(typed, unit) == expected
+
+
+@pytest.mark.parametrize(("typed", "unit"), [
+    ("二十万", "wan_yuan"),  # numerals in words: left for the applicant to type again
+    ("30kg", "m2"),  # another quantity
+    ("120㎡", None),  # a unit in a field that counts none
+    ("1,20", None),
+    ("12.3.4", None),
+    ("", None),
+    ("9" * 70 + "万", None),
+    ("3万万", "yuan"),
+])
+def test_what_cannot_be_read_is_left_as_typed(typed, unit):
+    assert read_number(typed, unit) is None
+    entry = {"type": "number", "unit": unit}
+    assert convert(entry, typed) == typed
+
+
+@pytest.mark.parametrize("typed", ["nan", "NaN", "inf", "-Infinity", "1e999"])
+def test_no_value_outside_json_is_let_in(typed):
+    assert convert({"type": "number"}, typed) == typed
+
+
+def test_an_integer_field_takes_only_whole_numbers():
+    assert convert({"type": "integer"}, "1,200") == 1200
+    assert convert({"type": "integer"}, "１２") == 12
+    assert convert({"type": "integer"}, "1.5万") == 15000
+    assert convert({"type": "integer", "unit": "m2"}, "0.5平方米") == "0.5平方米"
+
+
+def test_the_form_reads_amounts_and_areas_as_typed(app, client):
+    from sqlmodel import Session, select
+
+    from onething.storage.models import Draft
+    from test_web import FORM, start
+
+    draft = start(client)
+    typed = {**FORM, "premises_area": "１２０㎡", "shareholders.0.contribution": "30万",
+             "matters.fire-safety-check.max_occupancy": "8０"}
+    response = client.post(f"{draft}/form", data=typed)
+    assert response.status_code == 302, response.text[:300]
+    with Session(app.extensions["onething.engine"]) as session:
+        data = session.exec(select(Draft)).one().data
+    assert data["premises_area"] == 120
+    assert data["shareholders"][0]["contribution"] == 30
+    assert data["matters"]["fire-safety-check"]["max_occupancy"] == 80
