@@ -362,3 +362,23 @@ def test_on_the_spot_steps_are_drawn_as_a_same_day_mark(app, demo_catalog):
     root = ET.fromstring(svg)
     assert len([p for p in root.iter(f"{SVG}path")]) == len(compose(bundle).plan.steps)
     assert "当天办结" in root.find(f"{SVG}desc").text
+
+
+def test_a_one_class_guide_asks_a_stages_questions_only_when_it_applies(client):
+    # Before the stages are chosen, none asks its questions.
+    assert 'class="stage"' not in client.get("/g/restaurant-from-fit-out").text
+    fit_out = client.get("/g/restaurant-from-fit-out?stages=fit_out").text
+    opening = client.get("/g/restaurant-from-fit-out?stages=opening").text
+    stage_ids = lambda page: set(re.findall(r'<fieldset class="stage" id="([^"]+)"', page))  # noqa: E731
+    assert stage_ids(fit_out) and stage_ids(opening)
+    assert stage_ids(fit_out).isdisjoint(stage_ids(opening))
+    # With JavaScript, the panel request swaps the stages too, but only when they change.
+    shown = ",".join(sorted(stage_ids(fit_out)))
+    headers = {"HX-Request": "true", "HX-Target": "guide-panel"}
+    changed = client.get("/g/restaurant-from-fit-out?stages=opening&_stages=" + shown,
+                         headers=headers).text
+    assert 'id="guide-stages" hx-swap-oob="true"' in changed
+    assert stage_ids(changed) == stage_ids(opening)
+    same = client.get("/g/restaurant-from-fit-out?stages=fit_out&_stages=" + shown,
+                      headers=headers).text
+    assert "hx-swap-oob" not in same

@@ -43,6 +43,8 @@ def localize(text: Any, locale: str = DEFAULT_LOCALE) -> str:
 
 def as_map(text: Any) -> dict[str, str]:
     """Return localized text as a full locale map (missing locales fall back)."""
+    if isinstance(text, str):  # the common case, and a layout asks for thousands of them
+        return dict.fromkeys(LOCALES, text)
     return {locale: localize(text, locale) for locale in LOCALES}
 
 

@@ -429,8 +429,11 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
 
     # A matter's own rules between its fields (a field required only for a company):
     # lifted onto the merged submission's paths, holding only when the matter applies.
-    shared_of = {m.code: {u.key for field_uses in uses.values() for u in field_uses
-                          if u.shared and u.matter.code == m.code} for m in matters}
+    shared_of: dict[str, set[str]] = {m.code: set() for m in matters}
+    for field_uses in uses.values():
+        for use in field_uses:
+            if use.shared:
+                shared_of[use.matter.code].add(use.key)
     lifted_rules = []
     for matter in matters:
         for rule in form_rules(matter):

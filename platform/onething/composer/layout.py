@@ -79,15 +79,27 @@ def options(schema: dict) -> list[dict] | None:
     return None
 
 
+def _choice_count(schema: dict) -> int | None:
+    # How many choices options() would list, without localizing their titles.
+    if schema.get("type") == "boolean":
+        return len(YES_NO)
+    choices = schema.get("oneOf") or schema.get("anyOf")
+    if isinstance(choices, list) and choices and all("const" in c for c in choices):
+        return len(choices)
+    if isinstance(schema.get("enum"), list):
+        return len(schema["enum"])
+    return None
+
+
 def widget_for(schema: dict) -> str:
     """Pick the widget for a resolved field schema."""
     if "x-widget" in schema:
         return schema["x-widget"]
     if schema.get("format") in WIDGETS_BY_FORMAT:
         return WIDGETS_BY_FORMAT[schema["format"]]
-    choices = options(schema)
-    if choices is not None and schema.get("type") != "array":
-        return "radio" if len(choices) <= RADIO_LIMIT else "select"
+    count = _choice_count(schema)
+    if count is not None and schema.get("type") != "array":
+        return "radio" if count <= RADIO_LIMIT else "select"
     kind = schema.get("type")
     if kind == "string" and schema.get("maxLength", 0) > TEXTAREA_LENGTH:
         return "textarea"

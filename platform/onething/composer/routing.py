@@ -142,6 +142,8 @@ class RoutingPlan:
     critical_path_days: int
     legal_critical_path_days: int
     serial_days: int
+    # The matters in an order where each comes after those it waits for.
+    order: list[str] = field(default_factory=list)
 
     @property
     def departments(self) -> list[str]:
@@ -154,18 +156,15 @@ class RoutingPlan:
 
     def critical_days(self, present: set[str]) -> int:
         """The committed time limit when only these matters apply."""
-        steps = {step.matter: step for step in self.steps if step.matter in present}
+        steps = {step.matter: step for step in self.steps}
         finish: dict[str, int] = {}
-
-        def finish_of(code: str) -> int:
-            # The plan's edges are acyclic (plan_routing refused a cycle).
-            if code not in finish:
+        # In the plan's order, what a step waits for is finished before it is reached.
+        for code in self.order:
+            if code in present:
                 step = steps[code]
                 finish[code] = step.promised_working_days + max(
-                    (finish_of(c) for c in step.waits_for if c in steps), default=0)
-            return finish[code]
-
-        return max((finish_of(code) for code in steps), default=0)
+                    (finish[c] for c in step.waits_for if c in finish), default=0)
+        return max(finish.values(), default=0)
 
     @property
     def over_joint_limit(self) -> bool:
@@ -257,6 +256,7 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         critical_path_days=max(finish.values(), default=0),
         legal_critical_path_days=max(legal.values(), default=0),
         serial_days=sum(step.promised_working_days for step in steps.values()),
+        order=order,
     )
 
 

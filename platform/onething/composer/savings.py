@@ -121,6 +121,16 @@ def compute_savings(matters, uses, materials, plan, answers, general=None) -> Sa
     )
 
 
+_NOTHING = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def _together(a: tuple, b: tuple) -> tuple:
+    # Matters, forms, own fields, visits, days, max visits, fields, departments,
+    # materials, uploads: sets are bits joined, counts are added, the most visits is kept.
+    return (a[0] | b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4],
+            a[5] if a[5] > b[5] else b[5], a[6] | b[6], a[7] | b[7], a[8] + b[8], a[9] | b[9])
+
+
 # Past this many distinct sets of matters, the time limit's range is read from the
 # lightest and the heaviest of them only (adding matters never shortens a critical path).
 CRITICAL_PATHS_TRIED = 64
@@ -141,7 +151,7 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
             fields_of[use.matter.code] = fields_of.get(use.matter.code, 0) | 1 << bit
     uploaded = {m.id: bit for bit, m in enumerate(m for m in materials if m.upload)}
     departments = {d: bit for bit, d in enumerate(dict.fromkeys(m.department for m in matters))}
-    brings: dict[int, list] = {}
+    brings: dict[int, list | tuple] = {}
     count = len(matters)
     for index, need in enumerate(found.needs):
         # [matters, forms, own fields, visits, days, max visits, fields, departments,
@@ -162,24 +172,29 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
             got[8] += 1
             if material["id"] in uploaded:
                 got[9] |= 1 << uploaded[material["id"]]
+    brings = {need: tuple(got) for need, got in brings.items()}
     forms, fields, handed, visits, befores = [], [], [], [], []
     present_sets: dict[int, int] = {}
     most_departments = 0
-    table = [(1 << need, *got) for need, got in brings.items()]
+    # What every subset of 8 conditions brings, worked out once per chunk of 8 (each
+    # subset from a smaller one): a situation then takes one entry per chunk, instead of
+    # testing each condition.
+    width = 8
+    size = max(brings, default=-1) + 1
+    chunks = []
+    for start in range(0, size, width):
+        table = [_NOTHING] * (1 << min(width, size - start))
+        for mask in range(1, len(table)):
+            low = mask & -mask
+            table[mask] = _together(table[mask ^ low],
+                                    brings.get(start + low.bit_length() - 1, _NOTHING))
+        chunks.append((start, len(table) - 1, table))
     for outcome in found.outcomes:
-        bits = forms_n = own = trips = days_n = most = paths = offices = handed_n = ups = 0
-        for flag, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9 in table:
-            if outcome & flag:
-                bits |= b0
-                forms_n += b1
-                own += b2
-                trips += b3
-                days_n += b4
-                most = b5 if b5 > most else most
-                paths |= b6
-                offices |= b7
-                handed_n += b8
-                ups |= b9
+        got = _NOTHING
+        for start, mask, table in chunks:
+            part = table[outcome >> start & mask]
+            got = _together(got, part) if got is not _NOTHING else part
+        bits, forms_n, own, trips, days_n, most, paths, offices, handed_n, ups = got
         forms.append((forms_n, 1 if forms_n else 0))
         fields.append((own, paths.bit_count()))
         handed.append((handed_n, ups.bit_count()))

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from onething.cases.forms import parse_form
 from onething.cases.views import public_url
-from onething.cases.views.start import preview, question_layout
+from onething.cases.views.start import applicable_sections, preview, question_layout
 from onething.catalog.definitions import Bundle, Matter
 from onething.catalog.text import pinyin
 from onething.composer.compose import compose
@@ -229,7 +229,13 @@ def guide_context(guide: Guide, flow_ident: str = "flow") -> dict:
     start_args = {key: values for key, values in request.args.lists() if key in keys}
     matters = matters_of(guide)
     general = compose(guide.bundle) if guide.matter is None else None
+    # The stages of a 一类事 shown: those the answers so far leave in.
+    stages = applicable_sections(layout, answers) if layout else []
+    shown = ",".join(section["id"] for section in stages)
     return {
+        "stages": stages,
+        "restage": len(layout["sections"]) > 1 and request.args.get("_stages") != shown
+        if layout else False,
         "guide": guide, "definition": guide.definition, "bundle": guide.bundle,
         "catalog": guide.bundle.catalog, "version": guide.version, "layout": layout,
         "answers": answers, "matters": matters, "holders": guide.holders,
