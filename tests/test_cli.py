@@ -192,3 +192,8 @@ def test_user_add_creates_an_account_that_signs_in(tmp_path, monkeypatch, role, 
                                input="a long password\na long password\n")
     assert again.exit_code == EXIT_DEFINITIONS
     app.extensions["onething.engine"].dispose()
+
+
+def test_compose_marks_what_a_matter_hands_over():
+    result = invoke("compose", "open-restaurant", "--answers", json.dumps(ALL_YES))
+    assert "→ 统一社会信用代码 [entity_uscc" in result.output

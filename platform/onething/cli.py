@@ -111,14 +111,15 @@ def describe(composition, catalog, lang: str) -> str:
         for m in composition.matters))
     lines += ["", f"ONE FORM: {savings.fields.after_text} fields "
               f"(the separate forms asked {savings.fields.before_text})"]
-    marks = {"always": "*", "conditional": "?", "optional": " "}
+    marks = {"always": "*", "conditional": "?", "optional": " ", "produced": "→"}
     for section in composition.layout["sections"]:
         lines.append(f"  {localize(section['title'], lang)}")
         for entry in section["fields"]:
             needed = ", ".join(entry["needed_by"])
             lines.append(f"    {marks[entry['required']]} {localize(entry['title'], lang)} "
                          f"[{entry['path']}, {entry['widget']}] ← {needed}")
-    lines.append("  (* required, ? required in some scenarios)")
+    lines.append("  (* required, ? required in some scenarios, → handed over by the matter "
+                 "that yields it)")
     lines += ["", f"ONE SET OF MATERIALS: {savings.materials.after_text} to hand over "
               f"(separately: {savings.materials.before_text})"]
     for material in composition.materials:

@@ -197,6 +197,10 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
 
     topics: dict[str, list[dict]] = {section: [] for section in SECTIONS}
     ruled = {matter.code: rule_required(matter) for matter in matters}
+    yielded_by: dict[str, list] = {}
+    for matter in matters:
+        for key in matter.produces:
+            yielded_by.setdefault(key, []).append(matter)
     own: dict[str, list[dict]] = {m.code: [] for m in matters}
     for path, field_uses in uses.items():
         first = field_uses[0]
@@ -206,7 +210,7 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
             else first.schema
         entry = describe_field(first.key, path, schema, catalog)
         entry["required"] = _required(field_uses, conditions)
-        yielding = [m for m in matters if first.shared and first.key in m.produces]
+        yielding = yielded_by.get(first.key, []) if first.shared else []
         if yielding:
             # Handed over from a matter of the bundle (办结产出): asked only where none applies.
             entry["produced_by"] = [m.code for m in yielding]

@@ -41,6 +41,10 @@ UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
 # Two date bounds counted from different days (a fixed date, today) have no order that
 # holds for good, so each stays.
 EACH_HOLDS = ("pattern", "multipleOf", *DATE_BOUNDS)
+# Each lower date bound with each upper one.
+DATE_PAIRS = tuple(itertools.product(
+    (k for k, (low, _) in DATE_BOUNDS.items() if low),
+    (k for k, (low, _) in DATE_BOUNDS.items() if not low)))
 # (lower, upper, strict): the pair is contradictory when lower > upper, or >= if strict.
 BOUND_PAIRS = (
     ("minimum", "maximum", False),
@@ -133,6 +137,8 @@ def _types(value: Any) -> set[str]:
 
 def merge_constraints(field: str, uses: list[Use]) -> dict:
     """Combine every use's constraints into the strictest; the output holds the matters' part."""
+    if not any(use.constraints for use in uses):
+        return {}  # most uses only name the field
     merged: dict[str, Any] = {}
     origin: dict[str, Site] = {}
     from_matters = {key for use in uses if use.site.matter for key in use.constraints}
@@ -149,11 +155,11 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
                     f"{lower} {low} is not below {upper} {high}",
                     [origin[lower], origin[upper]],
                 )
-    for lower, upper in itertools.product(
-            (k for k, (low, _) in DATE_BOUNDS.items() if low),
-            (k for k, (low, _) in DATE_BOUNDS.items() if not low)):
+    for lower, upper in DATE_PAIRS:
+        if lower not in merged or upper not in merged:
+            continue
         strict = DATE_BOUNDS[lower][1] or DATE_BOUNDS[upper][1]
-        for low, high in itertools.product(merged.get(lower, []), merged.get(upper, [])):
+        for low, high in itertools.product(merged[lower], merged[upper]):
             if comparable(low, high) and order(low, high) >= (0 if strict else 1):
                 raise CompositionError(
                     field, f"{lower} {low} is not before {upper} {high}",

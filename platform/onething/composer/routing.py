@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from onething.catalog.groups import columns, narrowed, project_rows, row_schema
@@ -156,15 +157,25 @@ class RoutingPlan:
 
     def critical_days(self, present: set[str]) -> int:
         """The committed time limit when only these matters apply."""
-        steps = {step.matter: step for step in self.steps}
         finish: dict[str, int] = {}
         # In the plan's order, what a step waits for is finished before it is reached.
-        for code in self.order:
+        for code, days, waits in self._schedule:
             if code in present:
-                step = steps[code]
-                finish[code] = step.promised_working_days + max(
-                    (finish[c] for c in step.waits_for if c in finish), default=0)
+                start = 0
+                for before in waits:
+                    done = finish.get(before)
+                    if done is not None and done > start:
+                        start = done
+                finish[code] = days + start
         return max(finish.values(), default=0)
+
+    @cached_property
+    def _schedule(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        # Each matter in order with its working days and what it waits for: savings ask
+        # for the critical path of dozens of sets of matters.
+        steps = {step.matter: step for step in self.steps}
+        return [(code, steps[code].promised_working_days, tuple(steps[code].waits_for))
+                for code in self.order]
 
     @property
     def over_joint_limit(self) -> bool:
