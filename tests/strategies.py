@@ -29,7 +29,7 @@ from onething.catalog.formats import (
     uscc_check_char,
 )
 
-__all__ = ["CUSTOM_FORMATS", "resident_ids", "usccs", "with_date_ranges"]
+__all__ = ["CUSTOM_FORMATS", "form_formats", "resident_ids", "usccs", "with_date_ranges"]
 
 # Sorted so that hypothesis shrinks towards the same example on every run.
 _PROVINCES = sorted(RESIDENT_ID_PROVINCES)
@@ -75,11 +75,20 @@ def usccs(draw: st.DrawFn) -> str:
 CUSTOM_FORMATS = {"cn-resident-id": resident_ids(), "cn-uscc": usccs()}
 
 
+# The bounded dates met so far, each a format of its own (see with_date_ranges).
+DATE_FORMATS: dict = {}
+
+
+def form_formats() -> dict:
+    """Every custom format a form's strategy may meet: the check-digit ones and the dates."""
+    return {**CUSTOM_FORMATS, **DATE_FORMATS}
+
+
 def with_date_ranges(schema):
     """The schema with each bounded date (formatMinimum, …, unknown to hypothesis-jsonschema)
     turned into a format of its own whose strategy draws only dates within the bounds today.
 
-    The format is registered in CUSTOM_FORMATS, which every from_schema call here passes.
+    The format is registered in DATE_FORMATS: pass form_formats() to from_schema.
     """
     if isinstance(schema, list):
         return [with_date_ranges(item) for item in schema]
@@ -90,7 +99,7 @@ def with_date_ranges(schema):
     if result.get("format") == "date" and any(key in result for key in DATE_BOUNDS):
         low, high = limits(result)
         name = f"date-within:{low}:{high}"
-        CUSTOM_FORMATS.setdefault(name, st.dates(
+        DATE_FORMATS.setdefault(name, st.dates(
             dt.date.fromisoformat(low) if low else dt.date(1900, 1, 1),
             dt.date.fromisoformat(high) if high else dt.date(2999, 12, 31),
         ).map(dt.date.isoformat))

@@ -38,7 +38,8 @@ def test_a_bound_names_a_date(bound, expected):
 
 @pytest.mark.parametrize("bound", ["yesterday", "2026-13-01", "today-P", "today-3Y", "--02-30",
                                    "--13-01", "2026-11-30T00:00", "", 20260101, None,
-                                   "today-P99999Y"])
+                                   "today-P99999Y", "0001-01-01-P1D", "9999-12-31+P1D",
+                                   "today-P999Y9999M99999D", ["today"]])
 def test_an_unreadable_bound_is_refused_saying_how_to_write_one(bound):
     with pytest.raises(BoundError, match="no date bound"):
         check_bound(bound)

@@ -15,7 +15,7 @@ from referencing import Registry, Resource
 
 from onething.catalog.formats import FORMAT_CHECKER, resident_id_check_char
 
-from strategies import CUSTOM_FORMATS, resident_ids, with_date_ranges
+from strategies import form_formats, resident_ids, with_date_ranges
 
 SCHEMAS = Path(__file__).parents[1] / "schemas"
 FIELDS_DIR = SCHEMAS / "fields"
@@ -262,7 +262,7 @@ def _strategy(schema: dict) -> st.SearchStrategy:
         # hypothesis (seen with 6.170: it calls many.more(), which is gone),
         # so closed objects are built from their properties here.
         return st.fixed_dictionaries({k: _strategy(v) for k, v in properties.items()})
-    return from_schema(with_date_ranges(schema), custom_formats=CUSTOM_FORMATS)
+    return from_schema(with_date_ranges(schema), custom_formats=form_formats())
 
 
 @pytest.mark.parametrize("path", FIELD_PATHS, ids=lambda p: p.stem)

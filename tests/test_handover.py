@@ -5,17 +5,25 @@ licences waiting for the registration receive."""
 from __future__ import annotations
 
 import re
+import urllib.request
 
+import pytest
+from referencing.exceptions import Unresolvable
 from sqlmodel import Session, select
 
+from onething.cases.decisions import decide
 from onething.composer.compose import compose
+from onething.composer.routing import nearest_waits
+from onething.composer.scenario import holds
 from onething.composer.validation import field_errors
-from onething.storage.models import AuditEntry, Submission
+from onething.publishing.check import load_catalog
+from onething.storage.models import AuditEntry, Draft, Submission, Task
+from test_api import auth, token_for
 from test_decisions import post_decision, tasks_by_matter
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
-from test_web import FORM, start
+from test_web import FORM, start, upload_everything
 
-from conftest import NEW_ENTITY_USCC
+from conftest import NEW_ENTITY_USCC, apply_edits
 
 CODE = NEW_ENTITY_USCC
 NEW = {"has_business_licence": False, "public_gathering_place": False,
@@ -53,8 +61,6 @@ def test_the_form_shows_no_input_and_ignores_a_typed_value(app, client):
     assert "市场主体设立登记" in re.search(r'class="hint produced">([^<]*)', page).group(1)
     client.post(f"{draft}/form", data={**FORM, "entity_uscc": CODE})
     with Session(app.extensions["onething.engine"]) as session:
-        from onething.storage.models import Draft
-
         assert "entity_uscc" not in session.exec(select(Draft)).one().data
 
 
@@ -90,7 +96,6 @@ def test_approving_the_registration_hands_the_code_to_the_waiting_licences(app, 
 
 
 def test_a_departments_system_hands_the_value_over_through_the_api(app, routed, client):  # noqa: F811
-    from test_api import auth, token_for
 
     token = token_for(app, "sn-amr")
     registration = tasks_by_matter(app)["business-registration"]
@@ -109,3 +114,92 @@ def test_a_departments_system_hands_the_value_over_through_the_api(app, routed, 
         "produced": {"entity_uscc": CODE}})
     assert approved.status_code == 200, approved.get_json()
     assert tasks_by_matter(app)["food-business-licence"].slice_data["entity_uscc"] == CODE
+
+
+def test_a_rule_between_fields_does_not_ask_for_a_handed_over_value(demo_root):
+
+    apply_edits(demo_root, [{"file": "catalog/matters/food-business-licence.json",
+                             "pointer": "/form/dependentRequired",
+                             "value": {"entity_name": ["entity_uscc"]}}])
+    catalog = load_catalog(demo_root)
+    new = compose(catalog.bundles["open-restaurant"], NEW)
+    assert "entity_uscc" not in field_errors(new, {"answers": NEW, "entity_name": "海风餐饮"})
+    existing = compose(catalog.bundles["open-restaurant"], {**NEW, "has_business_licence": True})
+    assert "entity_uscc" in field_errors(existing, {"answers": existing.answers,
+                                                    "entity_name": "海风餐饮"})
+
+
+def test_a_joint_matter_yields_its_values_through_its_own_department_only(demo_root):
+
+    apply_edits(demo_root, [{"file": "catalog/matters/construction-waste-disposal.json",
+                             "pointer": "/produces", "value": ["uscc"]}])
+    catalog = load_catalog(demo_root)
+    bundle = next(b for b in catalog.bundles.values()
+                  if "construction-waste-disposal" in b.matter_codes())
+    steps = [s for s in compose(bundle).plan.steps if s.matter == "construction-waste-disposal"]
+    assert len(steps) == 2
+    assert [s.produces for s in steps] == [["uscc"], []]
+
+
+def test_a_task_decided_already_keeps_its_slice(app, client):
+
+    answers = {"has_business_licence": "false", "public_gathering_place": "true",
+               "fire_route": "commitment", "outdoor_signboard": "false",
+               "sells_tobacco": "false"}
+    response = client.post("/b/open-restaurant", data=answers)
+    draft = response.headers["Location"].removesuffix("/form")
+    form = {k: v for k, v in FORM.items() if not k.startswith(("matters.outdoor-signboard",
+                                                                "matters.tobacco"))}
+    assert client.post(f"{draft}/form", data=form).status_code == 302
+    upload_everything(client, draft)
+    review = client.get(f"{draft}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    assert client.post(f"{draft}/submit", data={"idempotency_key": key}).status_code == 302
+    with Session(app.extensions["onething.engine"]) as session:
+        tasks = {t.matter_code: t for t in session.exec(select(Task)).all()}
+        fire, registration = tasks["fire-safety-check"], tasks["business-registration"]
+        assert fire.handover == {"produces": [], "receives": ["entity_uscc"]}
+        decide(session, fire, "accept", "tester")
+        decide(session, fire, "approve", "tester", certificate_number="F-1")
+        decide(session, registration, "accept", "tester")
+        decide(session, registration, "approve", "tester", certificate_number="R-1",
+               produced={"entity_uscc": CODE})
+        session.refresh(fire)
+        assert "entity_uscc" not in fire.slice_data
+        entries = session.exec(select(AuditEntry).where(
+            AuditEntry.subject == f"task:{registration.id}",
+            AuditEntry.action == "approve")).all()
+    assert entries[0].after["handover"] == {"entity_uscc": CODE}
+
+
+def test_a_matter_waits_through_one_the_answers_leave_out(mini_root):
+
+    # beta waits for gamma (only with a sign), which waits for alpha, which yields the code
+    # beta needs: without a sign, beta waits for alpha itself.
+    apply_edits(mini_root, [
+        {"file": "catalog/matters/alpha.json", "pointer": "/produces", "value": ["entity_uscc"]},
+        {"file": "catalog/matters/beta.json", "pointer": "/form/properties/entity_uscc",
+         "value": {"$ref": "https://onething.example/fields/entity_uscc"}},
+        {"file": "catalog/matters/beta.json", "pointer": "/form/required",
+         "value": ["entity_name", "note", "entity_uscc"]},
+        {"file": "catalog/bundles/mini-bundle.json", "pointer": "/after",
+         "value": {"beta": ["gamma"], "gamma": ["alpha"]}}])
+    catalog = load_catalog(mini_root)
+    bundle = catalog.bundles["mini-bundle"]
+    no_sign = compose(bundle, {"wants_sign": False})
+    assert no_sign.plan.step("beta").waits_for == ["alpha"]
+    assert no_sign.plan.step("beta").receives == ["entity_uscc"]
+    assert compose(bundle, {"wants_sign": True}).plan.step("beta").waits_for == ["gamma"]
+    edges = {"c": {"b": ("", "")}, "b": {"a": ("", "")}, "a": {"c": ("", "")}}
+    assert nearest_waits("c", edges, {"a", "c"}) == ["a"]  # a cycle through c ends at c
+
+
+def test_a_condition_never_fetches_a_document(monkeypatch):
+
+
+    def fetch(*args, **kwargs):
+        raise AssertionError("a condition fetched a URL")
+
+    monkeypatch.setattr(urllib.request, "urlopen", fetch)
+    with pytest.raises(Unresolvable):
+        holds({"$ref": "http://127.0.0.1:9/condition.json"}, {})

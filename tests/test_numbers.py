@@ -76,3 +76,14 @@ def test_the_form_reads_amounts_and_areas_as_typed(app, client):
     assert data["premises_area"] == 120
     assert data["shareholders"][0]["contribution"] == 30
     assert data["matters"]["fire-safety-check"]["max_occupancy"] == 80
+
+
+def test_the_one_form_reads_a_quantity_in_the_librarys_unit(demo_catalog):
+    from onething.composer.compose import compose
+
+    # The registry counts the sea area in ㎡, the one form asks it in 公顷.
+    composition = compose(demo_catalog.service("sea-area-first-registration"))
+    entry = next(f for s in composition.layout["sections"] for f in s["fields"]
+                 if f["path"] == "sea_area_hectares")
+    assert entry["unit"] == "hectare"
+    assert convert(entry, "2公顷") == 2 and convert(entry, "20000平方米") == 2

@@ -43,8 +43,14 @@ class DecisionRefused(Exception):
 
 def snapshot(task: Task) -> dict:
     """What the audit log keeps of a task's state."""
-    return {"status": task.status, "certificate_number": task.certificate_number,
-            "reason": task.reason, "supplement": task.supplement}
+    state = {"status": task.status, "certificate_number": task.certificate_number,
+             "reason": task.reason, "supplement": task.supplement}
+    if task.handover:
+        # Values handed over (办结产出): what this approval gave, or what it received.
+        state["handover"] = task.handover.get("values") or {
+            key: task.slice_data.get(key) for key in task.handover.get("receives", [])
+            if key in task.slice_data}
+    return state
 
 
 def _log(session: Session, actor: str, action: str, task: Task, before: dict) -> None:
@@ -152,7 +158,8 @@ def _hand_over(session: Session, task: Task, tasks: list[Task]) -> None:
     session.add(submission)
     for other in tasks:
         receives = set((other.handover or {}).get("receives", [])) & set(values)
-        if other is task or not receives:
+        # A task decided already keeps the slice it was decided on.
+        if other is task or not receives or other.status in FINAL:
             continue
         before = snapshot(other)
         other.slice_data = {**other.slice_data, **{key: values[key] for key in receives}}

@@ -8,6 +8,7 @@ registration enters it with its decision, and it reaches the waiting tasks' slic
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from onething.catalog.dates import FormValidator
@@ -30,7 +31,7 @@ def read_values(catalog, task, form: Any) -> tuple[dict, dict]:
         raw = form.get(f"{HANDOVER_PREFIX}{key}", form.get(key)) if hasattr(form, "get") else None
         value = raw.strip() if isinstance(raw, str) else raw
         field = catalog.fields.get(key)
-        if value in (None, ""):
+        if value in (None, "") or (isinstance(value, float) and not math.isfinite(value)):
             errors[key] = ["required"]
             continue
         if field is not None and field.schema.get("type") in ("number", "integer") \
@@ -39,6 +40,9 @@ def read_values(catalog, task, form: Any) -> tuple[dict, dict]:
                 value = int(value) if field.schema["type"] == "integer" else float(value)
             except ValueError:
                 pass
+            if isinstance(value, float) and not math.isfinite(value):
+                errors[key] = ["required"]  # "nan", "inf": no value at all
+                continue
         if field is not None:
             found = list(FormValidator(field.schema, registry=catalog.registry,
                                        format_checker=FORMAT_CHECKER).iter_errors(value))

@@ -51,8 +51,10 @@ def check_bound(text: Any) -> None:
         raise BoundError(f"{text!r} is no date bound: write a date (2020-09-01), today or "
                          "--MM-DD, optionally followed by a duration such as -P3Y or +P30D")
     try:
-        resolve(text, dt.date(2000, 1, 1))
-    except ValueError as error:
+        # Any today a hall will see, and a fixed date's shift, must stay in the calendar.
+        for today in (dt.date(1900, 1, 1), dt.date(2199, 12, 31)):
+            resolve(text, today)
+    except (ValueError, OverflowError) as error:
         raise BoundError(f"{text!r} is no date bound: {error}") from None
     if found["sign"] and not (found["years"] or found["months"] or found["days"]):
         raise BoundError(f"{text!r} is no date bound: the duration names no years, months "
@@ -92,7 +94,7 @@ def within(keyword: str, bound: str, instance: Any, today: dt.date | None = None
     try:
         value = dt.date.fromisoformat(instance)
         limit = resolve(bound, today or china_today())
-    except ValueError:
+    except (ValueError, OverflowError):
         return True
     lower, strict = DATE_BOUNDS[keyword]
     if lower:
@@ -129,6 +131,8 @@ def bounds(schema: dict, keyword: str) -> list[str]:
 def comparable(one: str, other: str) -> bool:
     """Whether two bounds keep their order whatever the day: both fixed, or both counted
     from the same day of the year (today, or one --MM-DD)."""
+    if not isinstance(one, str) or not isinstance(other, str):
+        return False
     first, second = _BOUND.fullmatch(one), _BOUND.fullmatch(other)
     if first is None or second is None:
         return False
@@ -142,7 +146,10 @@ def comparable(one: str, other: str) -> bool:
 def order(one: str, other: str) -> int:
     """-1, 0 or 1 as the first comparable bound falls before, on or after the second."""
     reference = dt.date(2001, 3, 1)  # one day serves: comparable bounds keep their order
-    a, b = resolve(one, reference), resolve(other, reference)
+    try:
+        a, b = resolve(one, reference), resolve(other, reference)
+    except (ValueError, OverflowError):
+        return 0  # unreadable: check reports the bound itself
     return (a > b) - (a < b)
 
 

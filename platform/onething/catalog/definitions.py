@@ -63,8 +63,16 @@ class Document:
 
 
 def canonical_json(data: Any) -> str:
-    """Serialize JSON data canonically, for digests and comparisons."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Serialize JSON data canonically, for digests and comparisons.
+
+    orjson writes what the standard library would (keys sorted, no spaces, text as it
+    is) several times faster, which a 一类事's thousands of conditions feel; what it
+    cannot write (an integer past 64 bits, a key that is no string) the library does.
+    """
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _digest_bytes(data: Any) -> bytes:

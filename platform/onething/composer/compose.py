@@ -434,10 +434,14 @@ def build_schema(bundle, questions, matters, conditions, uses, catalog) -> dict:
         for use in field_uses:
             if use.shared:
                 shared_of[use.matter.code].add(use.key)
+    # What a matter that always applies hands over is required of nobody.
+    handed = frozenset(key for key, yielding in producers.items()
+                       if any(conditions[p.code] is None for p in yielding))
     lifted_rules = []
     for matter in matters:
         for rule in form_rules(matter):
-            lifted = rewrite_refs(lift_rule(rule, matter, shared_of[matter.code]), catalog, defs)
+            lifted = rewrite_refs(lift_rule(rule, matter, shared_of[matter.code],
+                                            handed - set(matter.produces)), catalog, defs)
             condition = conditions[matter.code]
             lifted_rules.append({**({"if": {"properties": {"answers": condition},
                                             "required": ["answers"]}, "then": lifted}
@@ -481,7 +485,8 @@ def producers_of(matters: list[Matter]) -> dict[str, list[Matter]]:
 
 
 def waited_for(bundle: Bundle, codes: set[str]) -> dict[str, set[str]]:
-    """For each matter, every matter it waits for, directly or through others."""
+    """For each applying matter, every applying matter it waits for, directly or through
+    others (applying or not, as routing does)."""
     edges = bundle.waits()
     closure: dict[str, set[str]] = {}
     for code in codes:
@@ -489,10 +494,10 @@ def waited_for(bundle: Bundle, codes: set[str]) -> dict[str, set[str]]:
         pending = [code]
         while pending:
             for before in edges.get(pending.pop(), {}):
-                if before in codes and before not in seen:
+                if before not in seen:
                     seen.add(before)
                     pending.append(before)
-        closure[code] = seen
+        closure[code] = seen & codes
     return closure
 
 

@@ -186,7 +186,7 @@ def group_columns(item: list[dict], row: dict, field_uses, conditions) -> list[d
     need: dict[str, str] = {}
     for use in field_uses:
         for column in required_columns(use.schema, row):
-            firm = use in always or not always
+            firm = use in always
             need[column] = "always" if firm or need.get(column) == "always" else "conditional"
     return [{**child, "required": need.get(child["key"], "optional")}
             for child in item if child["key"] in taken]
@@ -209,6 +209,13 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
         schema = {k: v for k, v in first.schema.items() if k != "items"} if row is not None \
             else first.schema
         entry = describe_field(first.key, path, schema, catalog)
+        if first.shared:
+            # The one form asks a quantity in the library's unit, whatever a matter counts
+            # it in (the matter's value is converted for its slice).
+            unit = catalog.fields[first.key].data.get("x-unit")
+            entry.pop("unit", None)
+            if isinstance(unit, str):
+                entry["unit"] = unit
         entry["required"] = _required(field_uses, conditions)
         yielding = yielded_by.get(first.key, []) if first.shared else []
         if yielding:

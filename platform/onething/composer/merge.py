@@ -127,6 +127,11 @@ class CompositionErrors(CompositionError):
         return [problem for error in self.errors for problem in error.problems()]
 
 
+def _key(value: Any) -> Any:
+    # A value as a dictionary key: what a definition wrote may be a list.
+    return value if isinstance(value, (str, int, float)) else repr(value)
+
+
 def _types(value: Any) -> set[str]:
     types = set(value) if isinstance(value, list) else {value}
     # An integer is a number, so "number" admits what "integer" narrows it to.
@@ -163,7 +168,7 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
             if comparable(low, high) and order(low, high) >= (0 if strict else 1):
                 raise CompositionError(
                     field, f"{lower} {low} is not before {upper} {high}",
-                    [origin[lower, low], origin[upper, high]])
+                    [origin[lower, _key(low)], origin[upper, _key(high)]])
     if "const" in merged and "enum" in merged and merged["const"] not in merged["enum"]:
         raise CompositionError(
             field,
@@ -198,7 +203,7 @@ def _combine(field, keyword, value, site, merged, origin) -> None:
         if keyword == "type":
             value = _types(value)
         elif keyword in EACH_HOLDS:
-            origin[keyword, value] = site
+            origin[keyword, _key(value)] = site
             value = [value]
         merged[keyword], origin[keyword] = value, site
         return
@@ -233,4 +238,4 @@ def _combine(field, keyword, value, site, merged, origin) -> None:
             )
     elif keyword in EACH_HOLDS and value not in current:
         current.append(value)
-        origin[keyword, value] = site
+        origin[keyword, _key(value)] = site

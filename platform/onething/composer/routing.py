@@ -222,7 +222,7 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
                            units={path: pair for (code, path), pair in (units or {}).items()
                                   if code == matter.code},
                            columns=columns_of[matter.code])
-        waits_for = [code for code in edges.get(matter.code, {}) if code in present]
+        waits_for = nearest_waits(matter.code, edges, present)
         steps[matter.code] = Step(
             matter.code, matter.department, matter.promised_days, matter.legal_days,
             waits_for, conditions.get(matter.code), step_slice, counting=matter.counting,
@@ -254,8 +254,10 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         step = steps[matter.code]
         all_steps.append(step)
         for department in matter.joint_departments:
+            # What the matter yields is entered by its own department alone.
             all_steps.append(dataclasses.replace(step, department=department,
-                                                 waits_for=list(step.waits_for)))
+                                                 waits_for=list(step.waits_for),
+                                                 produces=[]))
     slices: dict[str, Slice] = {}
     for step in all_steps:
         slices.setdefault(step.department, Slice()).add(step.slice)
@@ -269,6 +271,25 @@ def plan_routing(bundle, matters, conditions, uses, materials, units=None) -> Ro
         serial_days=sum(step.promised_working_days for step in steps.values()),
         order=order,
     )
+
+
+def nearest_waits(code: str, edges: dict, present: set[str]) -> list[str]:
+    """The applying matters a matter waits for: through one that does not apply, what
+    that one waited for (the construction permit waits for the planning permit through a
+    design review the answers left out)."""
+    found: list[str] = []
+    seen: set[str] = set()
+    pending = list(edges.get(code, {}))
+    while pending:
+        before = pending.pop(0)
+        if before in seen or before == code:
+            continue
+        seen.add(before)
+        if before in present:
+            found.append(before)
+        else:
+            pending.extend(edges.get(before, {}))
+    return found
 
 
 def topological_order(bundle, steps: dict[str, Step],
@@ -289,7 +310,8 @@ def topological_order(bundle, steps: dict[str, Step],
             raise CompositionError(
                 "after",
                 "the after edges form a cycle: " + " → ".join(cycle),
-                [Site(c, *edges[c][after]) for c, after in itertools.pairwise(cycle)],
+                [Site(c, *edges[c].get(after, (bundle.path, "/after")))
+                 for c, after in itertools.pairwise(cycle)],
             )
         state[code] = "active"
         for before in steps[code].waits_for:

@@ -49,9 +49,15 @@ def rule_required(matter: Matter) -> set[str]:
     return found
 
 
-def lift_rule(rule: Any, matter: Matter, shared: set[str]) -> Any:
+def lift_rule(rule: Any, matter: Matter, shared: set[str],
+              handed: frozenset[str] = frozenset()) -> Any:
     """A rule over a matter's form, rewritten over the merged submission: its shared fields
-    at the top, its own under matters.<code>."""
+    at the top, its own under matters.<code>.
+
+    A value handed over by another matter (`handed`) is never required of the applicant:
+    it arrives with that matter's approval. It still counts where the rule only asks
+    whether it is there (`if`, `not`).
+    """
     if not isinstance(rule, dict):
         return rule
     top: dict[str, Any] = {}
@@ -62,15 +68,18 @@ def lift_rule(rule: Any, matter: Matter, shared: set[str]) -> Any:
                 (top if key in shared else own).setdefault("properties", {})[key] = sub
         elif keyword == "required":
             for key in value:
-                (top if key in shared else own).setdefault("required", []).append(key)
+                if key not in handed:
+                    (top if key in shared else own).setdefault("required", []).append(key)
         elif keyword == "dependentRequired":
             # "if this one is given, those are required", across both places.
             top.setdefault("allOf", []).extend(
                 lift_rule({"if": {"required": [key]}, "then": {"required": needed}},
-                          matter, shared) for key, needed in value.items())
+                          matter, shared, handed) for key, needed in value.items())
         elif keyword in ("allOf", "anyOf", "oneOf"):
-            top[keyword] = [lift_rule(part, matter, shared) for part in value]
-        elif keyword in ("not", "if", "then", "else"):
+            top[keyword] = [lift_rule(part, matter, shared, handed) for part in value]
+        elif keyword in ("then", "else"):
+            top[keyword] = lift_rule(value, matter, shared, handed)
+        elif keyword in ("not", "if"):
             top[keyword] = lift_rule(value, matter, shared)
         elif keyword not in ("title", "description", "$comment"):
             raise CompositionError(

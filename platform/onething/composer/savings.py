@@ -136,6 +136,16 @@ def _together(a: tuple, b: tuple) -> tuple:
 CRITICAL_PATHS_TRIED = 64
 
 
+def _members(bits: int, matters) -> set[str]:
+    # The codes of the matters whose bits are set, visiting the set bits only.
+    codes = set()
+    while bits:
+        low = bits & -bits
+        codes.add(matters[low.bit_length() - 1].code)
+        bits ^= low
+    return codes
+
+
 def _over_situations(matters, uses, materials, plan, questions, conditions) -> Savings | None:
     pairs = [(m, material) for m in matters for material in m.materials]
     found = situations(questions, [conditions.get(m.code) for m in matters] + [
@@ -206,8 +216,7 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
     if len(chosen) > CRITICAL_PATHS_TRIED:
         half = CRITICAL_PATHS_TRIED // 2
         chosen = chosen[:half] + chosen[-half:]
-    afters = [plan.critical_days({matters[i].code for i in range(count) if bits >> i & 1})
-              for bits in chosen]
+    afters = [plan.critical_days(_members(bits, matters)) for bits in chosen]
     days = Figure(max(befores), max(afters), min(befores), min(afters))
     return Savings(forms=_figure(forms), fields=_figure(fields), materials=_figure(handed),
                    visits=_figure(visits), days=days, departments=most_departments)

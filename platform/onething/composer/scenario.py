@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
 
 from onething.catalog.definitions import canonical_json
 from onething.catalog.formats import FORMAT_CHECKER
@@ -21,9 +23,19 @@ from onething.catalog.formats import FORMAT_CHECKER
 _SAME_INSTANCE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else")
 
 
+def _refuse_retrieval(uri: str):
+    # A condition reads the answers and the form's values, never the network.
+    raise NoSuchResource(uri)
+
+
+# Without a registry, python-jsonschema would fetch a remote $ref with urlopen.
+_OFFLINE = Registry(retrieve=_refuse_retrieval)
+
+
 @lru_cache(maxsize=4096)
 def _validator(condition_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(condition_json), format_checker=FORMAT_CHECKER)
+    return Draft202012Validator(json.loads(condition_json), format_checker=FORMAT_CHECKER,
+                                registry=_OFFLINE)
 
 
 def holds(condition: Any, answers: dict) -> bool:

@@ -173,6 +173,13 @@ def _patterns_compile(schema: Any) -> bool:
     return True
 
 
+def _condition_ref_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every $ref in a condition: a condition reads the answers or the form's values, and
+    may name nothing else (least of all a document elsewhere)."""
+    return [Problem(path, pointer(*at), f"a condition may not refer to {ref!r}: write "
+                    "the condition out in full") for at, ref in _refs(schema, where)]
+
+
 def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every date bound (formatMinimum, …) that cannot be read, where it stands."""
     problems = []
@@ -233,6 +240,8 @@ def check_documents(
             for path, part in schema_parts(document):
                 part = standardize_schema(part)
                 found += _date_bound_problems(document.path, part, path)
+                if path and path[-1] in ("when", "when_form", "questions"):
+                    found += _condition_ref_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
                     continue
                 found += [Problem(document.path, where, f"not a valid JSON Schema: {message}")
