@@ -37,17 +37,21 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # The embedded demo gets sign-in accounts to try every role; a configured production
         # database never does by default, where known passwords would be a door left open.
         app.config["DEMO_ACCOUNTS"] = embedded
+    # Flask's own defaults are None or False, so setdefault would keep them: these are set
+    # unless a configuration said otherwise.
     # Uploads are streamed and limited per material; this only stops absurd requests.
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["UPLOAD_MAX_BYTES"] * 4)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = app.config["UPLOAD_MAX_BYTES"] * 4
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if str(app.config.get("PUBLIC_URL") or "").startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     # htmx sends the token as a header (hx-headers on <body> of signed-in pages).
     app.config.setdefault("WTF_CSRF_HEADERS", ["X-CSRFToken"])
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    if str(app.config.get("PUBLIC_URL") or "").startswith("https://"):
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
 
     # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it.
     app.json.ensure_ascii = False
