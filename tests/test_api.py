@@ -103,6 +103,10 @@ def test_a_decision_out_of_turn_is_409_with_the_reason(app, routed, client):  # 
     None, [], {"action": "accept"}, {"idempotency_key": "short", "action": "accept"},
     {"idempotency_key": "decision-0003", "action": "delete"},
     {"idempotency_key": "decision-0003", "action": "accept", "fields": ["entity_name"]},
+    {"idempotency_key": "decision-0003", "action": "reject", "reason": 42},
+    {"idempotency_key": "decision-0003", "action": "approve", "certificate_number": ["A"]},
+    {"idempotency_key": "decision-0003", "action": "approve", "certificate_number": "A",
+     "produced": ["entity_uscc"]},
 ])
 def test_a_malformed_decision_is_422_and_changes_nothing(app, routed, client, body):  # noqa: F811
     token = token_for(app, "sn-amr")

@@ -197,3 +197,9 @@ def test_user_add_creates_an_account_that_signs_in(tmp_path, monkeypatch, role, 
 def test_compose_marks_what_a_matter_hands_over():
     result = invoke("compose", "open-restaurant", "--answers", json.dumps(ALL_YES))
     assert "→ 统一社会信用代码 [entity_uscc" in result.output
+
+
+@pytest.mark.parametrize("days", ["-5", "0", "3000000"])
+def test_a_token_lives_between_one_day_and_ten_years(days):
+    result = invoke("token", "add", "sn-amr", "system", "--days", days)
+    assert result.exit_code == 2 and "1<=x<=3650" in result.output.replace(" ", "")

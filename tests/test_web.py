@@ -358,3 +358,18 @@ def test_a_forged_session_cookie_holds_nothing(app, client):
     other = app.test_client()
     other.set_cookie("session", f"{payload}.{signature[::-1]}")
     assert other.get(f"{draft_url}/form").status_code == 404
+
+
+def test_a_key_that_submitted_another_draft_is_a_409_not_a_500(client):
+    first = start(client)
+    fill(client, first)
+    upload_everything(client, first)
+    review = client.get(f"{first}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    assert client.post(f"{first}/submit", data={"idempotency_key": key}).status_code == 302
+    second = start(client)
+    fill(client, second)
+    upload_everything(client, second)
+    replayed = client.post(f"{second}/submit", data={"idempotency_key": key})
+    assert replayed.status_code == 409
+    assert client.get(f"{second}/review").status_code == 200  # the draft is still there

@@ -411,7 +411,8 @@ def token() -> None:
 @token.command(name="add")
 @click.argument("department")
 @click.option("--name", required=True, help="Which system holds it, for the record.")
-@click.option("--days", default=365, show_default=True, help="Days until it expires.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650),
+              help="Days until it expires (1 to 3650).")
 def token_add(department: str, name: str, days: int) -> None:
     """Create an API token for a department's system and print it (shown only once)."""
     from onething.departments.api import new_token

@@ -155,7 +155,10 @@ def post_decision(task_id: int):
             or body.get("action") not in ("accept", "approve", "reject")
             or set(body) - {"idempotency_key", "action", "certificate_number", "reason",
                             "produced"}
-            or not isinstance(body.get("produced", {}), dict)):
+            or not isinstance(body.get("produced", {}), dict)
+            # Texts are texts: a number or a list here is a malformed call, not a 500.
+            or any(not isinstance(body.get(key, ""), str)
+                   for key in ("certificate_number", "reason"))):
         return _error("invalid", 422)
     earlier = session.exec(select(ApiDecision).where(
         ApiDecision.department_code == g.api_department,

@@ -41,7 +41,13 @@ from onething.cases.views import (
     version_of,
 )
 from onething.cases.views.divisions import division_note
-from onething.cases.workflow import SubmissionRefused, read_draft, save_draft, submit
+from onething.cases.workflow import (
+    IdempotencyKeyReused,
+    SubmissionRefused,
+    read_draft,
+    save_draft,
+    submit,
+)
 from onething.composer.validation import FieldError, field_errors
 from onething.storage.models import Submission
 from onething.web.extensions import get_session, htmx
@@ -222,6 +228,10 @@ def submit_draft(public_id: str):
     try:
         # A clerk's submission is put on record in the submission's transaction: both or neither.
         submission = submit(get_session(), row, key, clerk=front_desk_clerk())
+    except IdempotencyKeyReused:
+        # A key that submitted another draft: a forged or replayed form, never a retry.
+        get_session().rollback()
+        abort(409, description="idempotency_key")
     except SubmissionRefused as refused:
         get_session().rollback()
         draft = load_draft(public_id)
