@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import jsonschema
-from jsonschema import Draft202012Validator
 
+from onething.catalog.patterns import LinearValidator
 from onething.catalog.workdays import china_today
 
 # keyword -> (bound is lower, strict)
@@ -160,9 +160,10 @@ def _keyword(name: str) -> Callable:
     return check
 
 
-# python-jsonschema with the date bounds: every validator of applicants' data is one.
+# python-jsonschema with the date bounds and patterns on RE2: every validator of
+# applicants' data is one.
 FormValidator = jsonschema.validators.extend(
-    Draft202012Validator, {keyword: _keyword(keyword) for keyword in DATE_BOUNDS})
+    LinearValidator, {keyword: _keyword(keyword) for keyword in DATE_BOUNDS})
 
 
 class _FastBound:

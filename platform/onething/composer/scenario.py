@@ -18,6 +18,7 @@ from referencing.exceptions import NoSuchResource
 
 from onething.catalog.definitions import canonical_json
 from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.patterns import LinearValidator
 
 # Keywords whose subschemas are evaluated against the same answers object.
 _SAME_INSTANCE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else")
@@ -34,8 +35,8 @@ _OFFLINE = Registry(retrieve=_refuse_retrieval)
 
 @lru_cache(maxsize=4096)
 def _validator(condition_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(condition_json), format_checker=FORMAT_CHECKER,
-                                registry=_OFFLINE)
+    return LinearValidator(json.loads(condition_json), format_checker=FORMAT_CHECKER,
+                           registry=_OFFLINE)
 
 
 def holds(condition: Any, answers: dict) -> bool:

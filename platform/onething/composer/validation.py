@@ -46,8 +46,10 @@ class CompiledForm:
     def __init__(self, schema: dict):
         self.schema = schema
         try:
+            # The regex crate, not fancy-regex: linear time, as RE2 is on the slow path.
             self.fast = jsonschema_rs.validator_for(
-                schema, formats=CUSTOM_FORMATS, validate_formats=True, keywords=FAST_KEYWORDS
+                schema, formats=CUSTOM_FORMATS, validate_formats=True, keywords=FAST_KEYWORDS,
+                pattern_options=jsonschema_rs.RegexOptions(),
             )
         except (ValueError, jsonschema_rs.ValidationError):
             # A schema the compiled validator cannot take (an exotic regex, say) still

@@ -33,6 +33,7 @@ from onething.catalog.fees import amount_problems
 from onething.catalog.formats import FORMAT_CHECKER
 from onething.catalog.groups import columns, row_schema
 from onething.catalog.loader import default_root, read_documents, read_meta
+from onething.catalog.patterns import PatternError, compiled
 from onething.catalog.problems import DefinitionError, Problem, pointer
 from onething.catalog.text import standardize_schema
 from onething.catalog.units import UNITS, quantity
@@ -180,6 +181,30 @@ def _condition_ref_problems(path: str, schema: Any, where: tuple) -> list[Proble
                     "the condition out in full") for at, ref in _refs(schema, where)]
 
 
+def _pattern_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every pattern RE2 cannot run in linear time (a lookaround, a backreference)."""
+    problems = []
+    stack = [(schema, where)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            candidates = [((*at, "pattern"), node["pattern"])] if isinstance(
+                node.get("pattern"), str) else []
+            if isinstance(node.get("patternProperties"), dict):
+                candidates += [((*at, "patternProperties", key), key)
+                               for key in node["patternProperties"]]
+            for place, pattern in candidates:
+                try:
+                    compiled(pattern)
+                except PatternError as error:
+                    problems.append(Problem(path, pointer(*place), str(error)))
+            stack.extend((value, (*at, key)) for key, value in node.items()
+                         if key not in ("enum", "const", "examples", "default"))
+        elif isinstance(node, list):
+            stack.extend((item, (*at, index)) for index, item in enumerate(node))
+    return problems
+
+
 def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every date bound (formatMinimum, …) that cannot be read, where it stands."""
     problems = []
@@ -240,6 +265,7 @@ def check_documents(
             for path, part in schema_parts(document):
                 part = standardize_schema(part)
                 found += _date_bound_problems(document.path, part, path)
+                found += _pattern_problems(document.path, part, path)
                 if path and path[-1] in ("when", "when_form", "questions"):
                     found += _condition_ref_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
