@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -60,10 +61,38 @@ def parse_json(text: str) -> Any:
     # orjson reads an integer past 64 bits as a float: such a text goes the standard way.
     if _LONG_NUMBER.search(text) is None:
         try:
-            return orjson.loads(text)
+            value = orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(text)
+        else:
+            return _bounded(value)
+    return _bounded(json.loads(text, parse_constant=_refuse_constant))
+
+
+# Deeper than any definition needs (a form nests a dozen levels); what is deeper would
+# only exhaust the stack of whatever walks it next.
+MAX_DEPTH = 64
+
+
+def _refuse_constant(name: str):
+    # NaN and Infinity are no JSON: a bound of NaN could never fail.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _bounded(value: Any) -> Any:
+    """The value, if it nests no deeper than MAX_DEPTH; ValueError otherwise."""
+    pending = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ValueError(f"{node} is not a JSON number")  # 1e400 reads as infinity
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children
+                           if isinstance(child, (dict, list, float)))
+    return value
 
 
 def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
@@ -88,6 +117,12 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
                 continue
             except (OSError, UnicodeDecodeError) as error:
                 problems.append(Problem(shown, "", f"cannot read the file: {error}"))
+                continue
+            except (ValueError, RecursionError) as error:
+                # NaN, a number of thousands of digits, nesting past any definition's.
+                reason = str(error) if isinstance(error, ValueError) else \
+                    f"nested deeper than {MAX_DEPTH} levels"
+                problems.append(Problem(shown, "", f"invalid JSON: {reason}"))
                 continue
             relative = path.relative_to(root).as_posix()
             sources.append(Source(Document(kind, shown, data), relative, text))
