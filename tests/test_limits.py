@@ -6,8 +6,12 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from onething.web.app import create_app
 from test_admin import PASSWORD, add_account
+from test_api import auth, tasks_of, token_for
+from test_inbox import routed  # noqa: F401  (fixture)
 
 
 def test_the_session_cookie_is_http_only_and_same_site_lax(app, client):
@@ -42,3 +46,38 @@ def test_an_absurdly_large_request_is_refused_before_it_is_read(app, client):
 def test_a_configuration_may_set_its_own_limit(tmp_path):
     app = create_app({"MAX_CONTENT_LENGTH": 1024, "TESTING": True}, instance_path=str(tmp_path))
     assert app.config["MAX_CONTENT_LENGTH"] == 1024
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 5000 + "]" * 5000,
+    '{"idempotency_key": "limits-0001", "action": "accept", "x": NaN}',
+    '{"idempotency_key": "limits-0001", "action": "reject", "reason": "a\\u0000b"}',
+    '{"idempotency_key": "limits-\\ud800", "action": "accept"}',
+    '{"idempotency_key": "limits-0001", "action": "accept", "n": ' + "9" * 5000 + "}",
+])
+def test_a_json_body_no_caller_means_is_422_and_changes_nothing(app, routed, client, body):  # noqa: F811
+    token = token_for(app, "sn-amr")
+    registration = next(t for t in tasks_of(app, "sn-amr")
+                        if t.matter_code == "business-registration")
+    response = client.post(f"/api/v1/tasks/{registration.id}/decisions", headers=auth(token),
+                           data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert next(t for t in tasks_of(app, "sn-amr")
+                if t.id == registration.id).status == registration.status
+
+
+def test_a_nul_in_a_posted_form_is_a_400(app, client):
+    assert client.post("/login", data={"username": "a\x00b", "password": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("9" * 30, "9" * 30),  # an integer past 64 bits stays as typed, for its message
+    ("120", 120),
+])
+def test_an_integer_no_form_means_is_kept_as_typed(typed, expected):
+    from onething.cases.forms import convert
+
+    assert convert({"type": "integer"}, typed) == expected
+    number = convert({"type": "number"}, typed)
+    assert isinstance(number, (int, float)) and abs(number) > 0
+    assert not (isinstance(number, int) and abs(number) >= 2 ** 63)

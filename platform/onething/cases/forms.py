@@ -76,12 +76,16 @@ def convert(entry: dict, raw: str) -> Any:
     kind = entry.get("type")
     try:
         if kind == "integer":
-            return int(raw)
+            whole = int(raw)
+            # Past 64 bits no form means it, and no JSON column stores it.
+            return whole if abs(whole) < 2 ** 63 else raw
         if kind == "number":
             number = float(raw)
             if not math.isfinite(number):
                 return raw  # "nan", "inf", "1e999": no number a form means, nor JSON has
-            return int(number) if number.is_integer() and "." not in raw else number
+            if number.is_integer() and "." not in raw:
+                return int(number) if abs(number) < 2 ** 63 else number
+            return number
     except ValueError:
         # Typed as people type: "1,200", "１２０", "30万", "120㎡", "2亩" in a ㎡ field.
         read = read_number(raw, entry.get("unit")) if kind in ("integer", "number") else None

@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request, send_from_directory, session
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from onething.catalog.loader import parse_json
 from onething.web import i18n, templating
 from onething.web.extensions import close_session, csrf, htmx, limiter
 from onething.web.session_cookie import SessionCookie
 from onething.web.settings import defaults, schemas_root
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """Request bodies read within bounds: what no caller means (nesting past 64 levels,
+    NaN, a number of thousands of digits, NUL or a lone surrogate in a text) is invalid
+    JSON, which the API answers with 422, never a 500 deep in the code or the database."""
+
+    def loads(self, s, **kwargs):
+        """Parse a body, refusing what cannot be stored or walked safely."""
+        if isinstance(s, bytes):
+            s = s.decode("utf-8", errors="strict")
+        try:
+            value = parse_json(s)
+        except RecursionError:
+            raise ValueError("nested too deep") from None
+        pending = [value]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, str):
+                if "\x00" in node or _SURROGATE.search(node):
+                    raise ValueError("a text holds NUL or a lone surrogate")
+            elif isinstance(node, dict):
+                pending.extend(node.keys())
+                pending.extend(node.values())
+            elif isinstance(node, list):
+                pending.extend(node)
+        return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -53,7 +86,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
 
-    # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it.
+    # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it;
+    # JSON bodies read as definitions are, bounded (see BoundedJSON).
+    app.json = BoundedJSON(app)
     app.json.ensure_ascii = False
 
     app.url_map.converters["row_id"] = RowIdConverter
@@ -94,8 +129,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         """A NUL in the path or query is never meant: 400 here, not a database error later."""
         # PostgreSQL refuses NUL in text, so such a value would otherwise end as a 500.
         # The form is not read here: that would parse an upload's body before its checks.
-        if "\x00" in request.path or any("\x00" in key or "\x00" in value
-                                          for key, value in request.args.items(multi=True)):
+        # A plain (urlencoded) form is small and already limited: its values are checked too.
+        fields = request.form.items(multi=True) if (
+            request.mimetype == "application/x-www-form-urlencoded") else ()
+        if "\x00" in request.path or any(
+                "\x00" in key or "\x00" in value
+                for key, value in [*request.args.items(multi=True), *fields]):
             from werkzeug.exceptions import BadRequest
 
             raise BadRequest()
