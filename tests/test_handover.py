@@ -11,7 +11,7 @@ import pytest
 from referencing.exceptions import Unresolvable
 from sqlmodel import Session, select
 
-from onething.cases.decisions import decide
+from onething.cases.decisions import DecisionRefused, decide
 from onething.composer.compose import compose
 from onething.composer.routing import nearest_waits
 from onething.composer.scenario import holds
@@ -203,3 +203,19 @@ def test_a_condition_never_fetches_a_document(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", fetch)
     with pytest.raises(Unresolvable):
         holds({"$ref": "http://127.0.0.1:9/condition.json"}, {})
+
+
+def test_a_handed_over_value_is_not_the_applicants_to_correct(app, routed):  # noqa: F811
+    tasks = tasks_by_matter(app)
+    with Session(app.extensions["onething.engine"]) as session:
+        registration = session.get(Task, tasks["business-registration"].id)
+        decide(session, registration, "accept", "tester")
+        decide(session, registration, "approve", "tester", certificate_number="R-1",
+               produced={"entity_uscc": CODE})
+        food = session.get(Task, tasks["food-business-licence"].id)
+        with pytest.raises(DecisionRefused, match="supplement_items"):
+            decide(session, food, "supplement", "tester", fields=["entity_uscc"])
+        assert session.get(Task, food.id).status == "pending"
+    page = staff(app, "sn-amr").get(f"/inbox/tasks/{food.id}").text
+    assert 'name="fields" value="entity_uscc"' not in page
+    assert 'name="fields" value="entity_name"' in page

@@ -76,9 +76,11 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     if action == "supplement":
         fields, materials = list(fields or []), list(materials or [])
         own = {m["id"] for m in task.slice_materials}
+        # A value another matter handed over is not the applicant's to correct.
+        handed = set((task.handover or {}).get("receives", []))
         if not (fields or materials) or any(
-                get_path(task.slice_data, path) is None for path in fields) or (
-                set(materials) - own):
+                get_path(task.slice_data, path) is None or path in handed
+                for path in fields) or (set(materials) - own):
             raise DecisionRefused("supplement_items")
     if action == "approve" and not (certificate_number or "").strip():
         raise DecisionRefused("certificate_number")
@@ -253,7 +255,7 @@ DECISION_PROBLEMS = {
     "not_decidable": _l("This task cannot take that decision in its present state; nothing "
                         "was changed."),
     "certificate_number": _l("Approving needs the certificate number."),
-    "produced": _l("Approving needs the values this matter hands over to the others."),
+    "produced": _l("Check the values this matter hands over to the others, below."),
     "reason": _l("Refusing needs a reason the applicant can act on."),
     "unknown_action": _l("Unknown decision."),
     "supplement_items": _l("A correction names at least one field or material of this task, "
