@@ -181,47 +181,50 @@ def _condition_ref_problems(path: str, schema: Any, where: tuple) -> list[Proble
                     "the condition out in full") for at, ref in _refs(schema, where)]
 
 
-def _pattern_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
-    """Every pattern RE2 cannot run in linear time (a lookaround, a backreference)."""
-    problems = []
+# Keywords whose values are instance values, never a schema to walk.
+_VALUES = ("enum", "const", "examples", "default")
+
+
+def _schema_nodes(schema: Any, where: tuple) -> Iterator[tuple[dict, tuple]]:
+    """Every object in a schema, with its path, values of instances left out."""
     stack = [(schema, where)]
     while stack:
         node, at = stack.pop()
         if isinstance(node, dict):
-            candidates = [((*at, "pattern"), node["pattern"])] if isinstance(
-                node.get("pattern"), str) else []
-            if isinstance(node.get("patternProperties"), dict):
-                candidates += [((*at, "patternProperties", key), key)
-                               for key in node["patternProperties"]]
-            for place, pattern in candidates:
-                try:
-                    compiled(pattern)
-                except PatternError as error:
-                    problems.append(Problem(path, pointer(*place), str(error)))
+            yield node, at
             stack.extend((value, (*at, key)) for key, value in node.items()
-                         if key not in ("enum", "const", "examples", "default"))
+                         if key not in _VALUES)
         elif isinstance(node, list):
             stack.extend((item, (*at, index)) for index, item in enumerate(node))
+
+
+def _pattern_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every pattern RE2 cannot run in linear time (a lookaround, a backreference)."""
+    problems = []
+    for node, at in _schema_nodes(schema, where):
+        candidates = [((*at, "pattern"), node["pattern"])] if isinstance(
+            node.get("pattern"), str) else []
+        if isinstance(node.get("patternProperties"), dict):
+            candidates += [((*at, "patternProperties", key), key)
+                           for key in node["patternProperties"]]
+        for place, pattern in candidates:
+            try:
+                compiled(pattern)
+            except PatternError as error:
+                problems.append(Problem(path, pointer(*place), str(error)))
     return problems
 
 
 def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every date bound (formatMinimum, …) that cannot be read, where it stands."""
     problems = []
-    stack = [(schema, where)]
-    while stack:
-        node, at = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in DATE_BOUNDS:
-                    try:
-                        check_bound(value)
-                    except BoundError as error:
-                        problems.append(Problem(path, pointer(*at, key), str(error)))
-                elif key not in ("enum", "const", "examples", "default"):
-                    stack.append((value, (*at, key)))
-        elif isinstance(node, list):
-            stack.extend((item, (*at, index)) for index, item in enumerate(node))
+    for node, at in _schema_nodes(schema, where):
+        for key in DATE_BOUNDS:
+            if key in node:
+                try:
+                    check_bound(node[key])
+                except BoundError as error:
+                    problems.append(Problem(path, pointer(*at, key), str(error)))
     return problems
 
 
