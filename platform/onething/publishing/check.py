@@ -215,6 +215,26 @@ def _pattern_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     return problems
 
 
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", type(None): "null", list: "array", dict: "object"}[type(value)]
+
+
+def _enum_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every enum mixing kinds of values (1 and "1"): a typo no form could offer well."""
+    problems = []
+    for node, at in _schema_nodes(schema, where):
+        values = node.get("enum")
+        if isinstance(values, list) and len({_json_type(v) for v in values} - {"null"}) > 1:
+            kinds = ", ".join(sorted({_json_type(v) for v in values}))
+            problems.append(Problem(path, pointer(*at, "enum"),
+                                    f"the allowed values mix kinds ({kinds})"))
+    return problems
+
+
 def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every date bound (formatMinimum, …) that cannot be read, where it stands."""
     problems = []
@@ -269,6 +289,7 @@ def check_documents(
                 part = standardize_schema(part)
                 found += _date_bound_problems(document.path, part, path)
                 found += _pattern_problems(document.path, part, path)
+                found += _enum_problems(document.path, part, path)
                 if path and path[-1] in ("when", "when_form", "questions"):
                     found += _condition_ref_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
