@@ -400,6 +400,45 @@ def _check_fields(catalog: Catalog, known: dict) -> list[Problem]:
             trail.append(current.key)
             ref = current.data.get("$ref")
             current = catalog.field_for_ref(urljoin(current.uri, ref)) if ref else None
+    problems += _nesting_cycles(catalog)
+    return problems
+
+
+def _nesting_cycles(catalog: Catalog) -> list[Problem]:
+    """A field holding itself, through its parts (a group whose row $refs the group): a
+    form that nests without end, which every walk of it would follow until the stack
+    ran out. The top-level $ref chain is reported above."""
+    inside: dict[str, list[tuple[tuple, str]]] = {}
+    for field in catalog.fields.values():
+        for where, ref in _refs(field.data, ()):
+            target = catalog.field_for_ref(urljoin(field.uri, ref))
+            if target is not None and where != ("$ref",):
+                inside.setdefault(field.key, []).append((where, target.key))
+    def leads_to(start: str, goal: str) -> bool:
+        seen, pending = set(), [start]
+        while pending:
+            key = pending.pop()
+            if key == goal:
+                return True
+            if key in seen or key not in catalog.fields:
+                continue
+            seen.add(key)
+            pending.extend(target for _, target in inside.get(key, []))
+            ref = catalog.fields[key].data.get("$ref")
+            chained = catalog.field_for_ref(urljoin(catalog.fields[key].uri, ref)) \
+                if isinstance(ref, str) else None
+            if chained is not None:
+                pending.append(chained.key)
+        return False
+
+    problems = []
+    for field in catalog.fields.values():
+        for where, target in inside.get(field.key, []):
+            if leads_to(target, field.key):
+                problems.append(Problem(field.path, pointer(*where), "the field holds "
+                                        "itself through its parts: a form that nests "
+                                        "without end"))
+                break
     return problems
 
 
