@@ -81,3 +81,19 @@ def test_an_integer_no_form_means_is_kept_as_typed(typed, expected):
     number = convert({"type": "number"}, typed)
     assert isinstance(number, (int, float)) and abs(number) > 0
     assert not (isinstance(number, int) and abs(number) >= 2 ** 63)
+
+
+def test_no_validator_of_applicants_data_fetches_a_document(monkeypatch):
+    import urllib.request
+
+    from onething.composer.validation import build_validator
+
+    def fetch(*args, **kwargs):
+        raise AssertionError("a validator fetched a URL")
+
+    monkeypatch.setattr(urllib.request, "urlopen", fetch)
+    form = build_validator({"properties": {"x": {"$ref": "http://127.0.0.1:9/x.json"}}})
+    assert form.fast is None  # the compiled validator refused to retrieve it
+    with pytest.raises(Exception, match="Unresolvable"):
+        list(form.iter_errors({"x": 1}))
+

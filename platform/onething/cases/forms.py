@@ -16,6 +16,7 @@ from onething.catalog.dates import FormValidator
 from onething.catalog.formats import FORMAT_CHECKER
 from onething.catalog.numbers import read_number
 from onething.composer.layout import resolve, row_entries
+from onething.composer.scenario import OFFLINE
 
 
 def fields_of(layout: dict) -> list[dict]:
@@ -194,7 +195,8 @@ def check_field(composition, entry: dict, value: Any) -> list:
         if len(_FIELD_VALIDATORS) >= _FIELD_VALIDATOR_LIMIT:
             _FIELD_VALIDATORS.clear()
         validator = _FIELD_VALIDATORS[key] = FormValidator(
-            field_schema(composition, entry["path"]), format_checker=FORMAT_CHECKER)
+            field_schema(composition, entry["path"]), format_checker=FORMAT_CHECKER,
+            registry=OFFLINE)
     return list(validator.iter_errors(value))
 
 

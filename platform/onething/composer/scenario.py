@@ -29,14 +29,15 @@ def _refuse_retrieval(uri: str):
     raise NoSuchResource(uri)
 
 
-# Without a registry, python-jsonschema would fetch a remote $ref with urlopen.
-_OFFLINE = Registry(retrieve=_refuse_retrieval)
+# Without a registry, python-jsonschema would fetch a remote $ref with urlopen: every
+# validator of applicants' data and conditions gets this one, which never does.
+OFFLINE = Registry(retrieve=_refuse_retrieval)
 
 
 @lru_cache(maxsize=4096)
 def _validator(condition_json: str) -> Draft202012Validator:
     return LinearValidator(json.loads(condition_json), format_checker=FORMAT_CHECKER,
-                           registry=_OFFLINE)
+                           registry=OFFLINE)
 
 
 def holds(condition: Any, answers: dict) -> bool:

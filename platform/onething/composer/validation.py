@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 
 from onething.catalog.dates import FAST_KEYWORDS, FormValidator
 from onething.catalog.formats import FORMAT_CHECKER, is_resident_id, is_uscc
+from onething.composer.scenario import OFFLINE
 
 # The named formats with check digits, for the compiled validator (python-jsonschema
 # gets the same functions through FORMAT_CHECKER).
@@ -40,6 +41,11 @@ class FieldError:
     params: Any = None
 
 
+def _refuse_retrieval(uri: str):
+    # A merged form refers only to its own $defs: never to a document elsewhere.
+    raise ValueError(f"{uri} is not part of the form")
+
+
 class CompiledForm:
     """A merged schema compiled for fast yes/no checks, with detailed errors on demand."""
 
@@ -49,7 +55,7 @@ class CompiledForm:
             # The regex crate, not fancy-regex: linear time, as RE2 is on the slow path.
             self.fast = jsonschema_rs.validator_for(
                 schema, formats=CUSTOM_FORMATS, validate_formats=True, keywords=FAST_KEYWORDS,
-                pattern_options=jsonschema_rs.RegexOptions(),
+                pattern_options=jsonschema_rs.RegexOptions(), retriever=_refuse_retrieval,
             )
         except (ValueError, jsonschema_rs.ValidationError):
             # A schema the compiled validator cannot take (an exotic regex, say) still
@@ -59,7 +65,7 @@ class CompiledForm:
     @cached_property
     def detailed(self) -> Draft202012Validator:
         """python-jsonschema's validator, for errors with their keyword and values."""
-        return FormValidator(self.schema, format_checker=FORMAT_CHECKER)
+        return FormValidator(self.schema, format_checker=FORMAT_CHECKER, registry=OFFLINE)
 
     def is_valid(self, data: Any) -> bool:
         """Tell whether a submission is valid."""
