@@ -306,6 +306,20 @@ def test_raw_json_is_checked_as_typed_with_pointers(admin):
     assert "invalid JSON" in broken.text
 
 
+@pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, '{"n": ' + "9" * 5000 + "}",
+                                  '{"minimum": NaN}', "{}", "[]", "1", '"matter"'])
+def test_json_no_matter_can_be_is_refused_with_a_message_not_a_500(app, admin, text):
+    client, token = admin
+    rev = revision(app, "matter", "outdoor-signboard")
+    checked = client.post("/admin/matters/outdoor-signboard/check",
+                          data={"csrf_token": token, "text": text})
+    assert checked.status_code == 200 and '<li class="error">' in checked.text
+    saved = client.post("/admin/matters/outdoor-signboard",
+                        data={"csrf_token": token, "revision": rev, "text": text})
+    assert saved.status_code == 422
+    assert revision(app, "matter", "outdoor-signboard") == rev  # nothing was saved
+
+
 def test_a_matter_save_is_locked_and_keeps_the_text_on_a_conflict(app, admin):
     client, token = admin
     rev = revision(app, "matter", "outdoor-signboard")

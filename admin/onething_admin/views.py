@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from onething.accounts.service import current_account
 from onething.catalog.definitions import Catalog
+from onething.catalog.loader import parse_json
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
@@ -426,8 +427,12 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), publish_p
     entry = _entry("matter", code)
     shown = text if text is not None else entry.text
     try:
-        data = json.loads(shown)
-    except json.JSONDecodeError:
+        data = parse_json(shown)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict) or problems:
+        # The text typed is kept as it is; the forms show the saved matter until the text
+        # is one (a {} would leave them without a time limit to show).
         data = json.loads(entry.text)
     catalog = _scope("matter", code)
     template = ("admin/_matter_editor.html" if request.headers.get("HX-Request")
@@ -539,10 +544,16 @@ def set_guide(code: str):
 def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
     """Parse and validate a definition's raw JSON: (data, problems with pointers)."""
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as error:
         return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
                            f"column {error.colno})")]
+    except (ValueError, RecursionError) as error:
+        # NaN, a number of thousands of digits, nesting past any definition's.
+        reason = str(error) if isinstance(error, ValueError) else "nested too deep"
+        return None, [("", f"invalid JSON: {reason}")]
+    if not isinstance(data, dict):
+        return None, [("", f"a {kind} is a JSON object {{…}}, not {type(data).__name__}")]
     return data, [(p.pointer, p.message) for p in meta_problems(kind, data, _metas(), "")]
 
 
