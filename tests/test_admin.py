@@ -665,3 +665,18 @@ def test_removing_a_question_frees_only_the_items_that_name_it():
     assert changed["items"][1]["when"] == bundle["items"][1]["when"]
     assert changed["questions"] == {"properties": {"has_licence": {"type": "string"}},
                                     "required": ["has_licence"]}
+
+
+def test_a_damaged_zip_is_refused_in_the_console_and_its_upload_removed(app, admin, tmp_path):
+    import zipfile
+    from pathlib import Path
+
+    client, token = admin
+    archive = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("schemas/fields/x.json", '{"a": "' + "x" * 200 + '"}')
+    data = bytearray(archive.read_bytes())
+    data[data.find(b"xxxx")] = ord("y")  # the content no longer fits its CRC
+    refused = upload(client, token, bytes(data))
+    assert refused.status_code == 422 and "cannot be unpacked" in refused.text
+    assert not list((Path(app.instance_path) / "imports").glob("*.zip"))

@@ -264,3 +264,35 @@ def test_catalog_commands_import_dry_run_then_publish(tmp_path, monkeypatch):
 def test_every_entry_is_named_after_its_code(seeded):
     for entry in seeded.exec(select(CatalogEntry)).all():
         assert Path(entry.path).stem == entry.code
+
+
+def _zip_with(tmp_path, name: str, *, method: int = zipfile.ZIP_STORED) -> Path:
+    archive = tmp_path / name
+    with zipfile.ZipFile(archive, "w", compression=method) as out:
+        out.writestr("schemas/fields/x.json", '{"a": "' + "x" * 200 + '"}')
+    return archive
+
+
+def _patch_member_header(archive: Path, offset: int, value: bytes) -> None:
+    # The local header (at 0) and the central directory entry both say it: patch both.
+    data = bytearray(archive.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    data[offset:offset + len(value)] = value
+    data[central + offset + 2:central + offset + 2 + len(value)] = value
+    archive.write_bytes(bytes(data))
+
+
+def test_a_damaged_zip_is_refused_with_a_message(tmp_path):
+    bad_crc = _zip_with(tmp_path, "bad-crc.zip")
+    data = bytearray(bad_crc.read_bytes())
+    data[data.find(b"xxxx")] = ord("y")  # the stored content no longer fits its CRC
+    bad_crc.write_bytes(bytes(data))
+    encrypted = _zip_with(tmp_path, "encrypted.zip")
+    _patch_member_header(encrypted, 6, b"\x01\x00")  # general purpose flag: encrypted
+    unknown = _zip_with(tmp_path, "unknown-method.zip")
+    _patch_member_header(unknown, 8, b"\x63\x00")  # compression method 99
+    expected = {bad_crc: "cannot be unpacked", encrypted: "encrypted member",
+                unknown: "compressed in a way"}
+    for archive, message in expected.items():
+        with pytest.raises(DefinitionError, match=message), import_folder(archive):
+            pass

@@ -22,6 +22,7 @@ import json
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -515,21 +516,42 @@ def import_folder(path: Path) -> Iterator[Path]:
         return
     if not zipfile.is_zipfile(path):
         raise DefinitionError([Problem(str(path), "", "not a folder or a zip file")])
-    with tempfile.TemporaryDirectory(prefix="onething-import-") as folder, \
-            zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise DefinitionError([Problem(path.name, "", f"the archive cannot be read: {error}")]
+                              ) from None
+    with tempfile.TemporaryDirectory(prefix="onething-import-") as folder, archive:
         total = 0
         for member in archive.infolist():
             name = Path(member.filename)
+            at = f"{path.name}/{member.filename}"
             # Refuse what would land outside the folder (../x, /etc/x) rather than skip it.
             if name.is_absolute() or ".." in name.parts:
-                raise DefinitionError([Problem(f"{path.name}/{member.filename}", "",
-                                               "a path outside the archive")])
+                raise DefinitionError([Problem(at, "", "a path outside the archive")])
+            if member.flag_bits & 0x1:
+                raise DefinitionError([Problem(at, "", "an encrypted member: export the "
+                                               "folder again without a password")])
+            if member.compress_type not in READABLE_COMPRESSION:
+                raise DefinitionError([Problem(at, "", "a member compressed in a way the "
+                                               "platform cannot read (use deflate)")])
             total += member.file_size
             if total > MAX_IMPORT_BYTES:
                 raise DefinitionError([Problem(path.name, "", "the archive unpacks to more "
                                                f"than {MAX_IMPORT_BYTES // 2**20} MiB")])
-        archive.extractall(folder)
+        try:
+            archive.extractall(folder)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+                zlib.error) as error:
+            # A damaged member (bad CRC, cut short) is found only while unpacking it.
+            raise DefinitionError([Problem(path.name, "", "the archive cannot be unpacked: "
+                                           f"{error}")]) from None
         yield _schemas_root(Path(folder))
+
+
+# What zipfile unpacks without an extra library.
+READABLE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
+                        zipfile.ZIP_LZMA)
 
 
 def _schemas_root(folder: Path) -> Path:
