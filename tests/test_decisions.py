@@ -206,3 +206,18 @@ def test_an_issued_certificate_file_reaches_the_applicant_once_released(app, cli
     with client.get(url) as response:
         assert response.status_code == 200 and response.data == PDF
     assert url in client.get(f"/s/{tracking}").text
+
+
+@pytest.mark.parametrize(("action", "data"), [
+    ("reject", {"reason": "理" * 2001}),
+    ("approve", {"certificate_number": "9" * 101}),
+])
+def test_a_text_longer_than_its_column_is_refused_alike_on_both_databases(app, routed, action,  # noqa: F811
+                                                                         data):
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    post_decision(amr, registration.id, action="accept")
+    refused = post_decision(amr, registration.id, action=action,
+                            **{"produced.entity_uscc": NEW_ENTITY_USCC}, **data)
+    assert refused.status_code == 422 and 'id="decision-refused"' in refused.text
+    assert tasks_by_matter(app)["business-registration"].status == "accepted"

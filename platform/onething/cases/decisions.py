@@ -29,6 +29,9 @@ ACTIONS = ("accept", "approve", "reject", "supplement")
 ALLOWED = {"accept": {"pending"}, "approve": {"accepted"}, "reject": {"pending", "accepted"},
            "supplement": {"pending", "accepted"}}
 FINAL = {"approved", "rejected", "stopped"}
+# The longest certificate number and reason the task table holds.
+CERTIFICATE_LENGTH = 100
+REASON_LENGTH = 2000
 
 
 class DecisionRefused(Exception):
@@ -84,6 +87,11 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
             raise DecisionRefused("supplement_items")
     if action == "approve" and not (certificate_number or "").strip():
         raise DecisionRefused("certificate_number")
+    # The columns' lengths, checked here so both databases refuse alike (SQLite would
+    # store a megabyte; PostgreSQL would fail deep in the transaction).
+    if len((certificate_number or "").strip()) > CERTIFICATE_LENGTH or \
+            len((reason or "").strip()) > REASON_LENGTH:
+        raise DecisionRefused("too_long")
     yields = (task.handover or {}).get("produces", [])
     if action == "approve" and yields and not all(
             (produced or {}).get(key) not in (None, "") for key in yields):
@@ -257,6 +265,8 @@ DECISION_PROBLEMS = {
     "certificate_number": _l("Approving needs the certificate number."),
     "produced": _l("Check the values this matter hands over to the others, below."),
     "reason": _l("Refusing needs a reason the applicant can act on."),
+    "too_long": _l("The certificate number is at most 100 characters, and a reason or a "
+                   "note at most 2,000."),
     "unknown_action": _l("Unknown decision."),
     "supplement_items": _l("A correction names at least one field or material of this task, "
                            "and only those."),
