@@ -294,63 +294,86 @@ def test_a_rollback_is_what_the_directory_and_the_search_show(app, demo_root):
     assert 'href="/g/outdoor-signboard"' in client.get("/manual?q=户外招牌").text
 
 
-def test_two_processes_starting_at_once_both_fill_the_directory_without_failing(app):
-    # Two workers of an older database start together: both find the rows missing, one
-    # writes them first, and the other's write collides on the code. It must not fail.
+def _empty_directory(engine) -> int:
+    """Empty the public directory, as a database from before it was; how many rows it had."""
     from sqlalchemy import delete, func, select
 
-    from onething.publishing import directory
-    from onething.publishing.versions import bundle_of
     from onething.storage.models import PublishedService
 
-    engine = app.extensions["onething.engine"]
     with Session(engine) as session:
         count = session.execute(select(func.count()).select_from(PublishedService)).scalar()
         session.execute(delete(PublishedService))
         session.commit()
-    raced = []
+    return count
 
-    def other_process_first(version):
-        if not raced:
-            raced.append(True)
+
+def _other_process_once(engine):
+    """A refresh by another process, run the first time it is called; and whether it ran."""
+    from onething.publishing import directory
+    from onething.publishing.versions import bundle_of
+
+    ran: list[bool] = []
+
+    def refresh():
+        if not ran:
+            ran.append(True)
             with Session(engine) as other:
                 directory.refresh(other, bundle_of)
+
+    return refresh, ran
+
+
+def _directory_codes(engine) -> int:
+    """How many rows the directory holds, asserting each code is there once."""
+    from sqlalchemy import select
+
+    from onething.storage.models import PublishedService
+
+    with Session(engine) as session:
+        codes = session.execute(select(PublishedService.code)).scalars().all()
+    assert len(codes) == len(set(codes))
+    return len(codes)
+
+
+def test_two_processes_starting_at_once_both_fill_the_directory_without_failing(app):
+    # Two workers of an older database start together: both find the rows missing, one
+    # writes them first, and the other's write collides on the code. It must not fail.
+
+    from onething.publishing import directory
+    from onething.publishing.versions import bundle_of
+
+    engine = app.extensions["onething.engine"]
+    count = _empty_directory(engine)
+    other_process, raced = _other_process_once(engine)
+
+    def other_process_first(version):
+        other_process()
         return bundle_of(version)
 
     with Session(engine) as session:
         directory.refresh(session, other_process_first)
-        assert raced
-        rows = session.execute(select(PublishedService.code)).scalars().all()
-    assert len(rows) == len(set(rows)) == count
+    assert raced and _directory_codes(engine) == count
 
 
 def test_a_refresh_that_collides_with_another_process_reads_again(app, monkeypatch):
     # On PostgreSQL two transactions write at once: the other process commits rows with
     # the same codes after this one found them missing; its INSERT collides.
-    from sqlalchemy import delete, func, select
 
     from onething.publishing import directory
     from onething.publishing.versions import bundle_of
-    from onething.storage.models import PublishedService
 
     engine = app.extensions["onething.engine"]
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite runs one writer at a time: the other process would wait")
-    with Session(engine) as session:
-        count = session.execute(select(func.count()).select_from(PublishedService)).scalar()
-        session.execute(delete(PublishedService))
-        session.commit()
-    real_insert, calls = directory.insert, []
+    count = _empty_directory(engine)
+    real_insert = directory.insert
+    other_process, calls = _other_process_once(engine)
 
     def insert_after_the_other_process(table):
-        if not calls:
-            calls.append(True)
-            with Session(engine) as other:
-                directory.refresh(other, bundle_of)
+        other_process()
         return real_insert(table)
 
     monkeypatch.setattr(directory, "insert", insert_after_the_other_process)
     with Session(engine) as session:
         directory.refresh(session, bundle_of)
-        rows = session.execute(select(PublishedService.code)).scalars().all()
-    assert calls and len(rows) == len(set(rows)) == count
+    assert calls and _directory_codes(engine) == count

@@ -155,9 +155,15 @@ class Composition:
     def materials_for(self, data: dict) -> list[MergedMaterial]:
         """The materials needed for what was entered: those whose matters' conditions on
         their own form values (when_form) hold, each read in the matter's own units."""
+        values: dict[str, dict] = {}  # each matter's values, cut from its slice once
+
+        def values_of(code: str) -> dict:
+            if code not in values:
+                values[code] = self.matter_values(data, code)
+            return values[code]
+
         return [material for material in self.materials
-                if not material.depends_on_form or material.needed(
-                    lambda code: self.matter_values(data, code))]
+                if not material.depends_on_form or material.needed(values_of)]
 
     def as_dict(self) -> dict:
         """Plain JSON data for `onething compose --json` and `generated/`."""
