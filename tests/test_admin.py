@@ -320,6 +320,24 @@ def test_json_no_matter_can_be_is_refused_with_a_message_not_a_500(app, admin, t
     assert revision(app, "matter", "outdoor-signboard") == rev  # nothing was saved
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    ('{"code": "outdoor-signboard", "visits": 1, "visits": 2}',
+     "<code>#/visits</code> invalid JSON: the key &#39;visits&#39; is given twice"),
+    ('{"code": "outdoor-signboard", "location": "\\u0000"}',
+     "<code>#/location</code> invalid JSON: a text holds a NUL character"),
+])
+def test_json_a_database_would_store_otherwise_is_refused_at_its_pointer(app, admin, text, shown):
+    client, token = admin
+    rev = revision(app, "matter", "outdoor-signboard")
+    checked = client.post("/admin/matters/outdoor-signboard/check",
+                          data={"csrf_token": token, "text": text})
+    assert shown in checked.text
+    saved = client.post("/admin/matters/outdoor-signboard",
+                        data={"csrf_token": token, "revision": rev, "text": text})
+    assert saved.status_code == 422 and shown in saved.text
+    assert revision(app, "matter", "outdoor-signboard") == rev
+
+
 def test_a_matter_save_is_locked_and_keeps_the_text_on_a_conflict(app, admin):
     client, token = admin
     rev = revision(app, "matter", "outdoor-signboard")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -296,3 +298,12 @@ def test_formats_do_not_leak_into_jsonschema_defaults():
 
 def test_custom_formats_cover_the_registered_formats():
     assert set(CUSTOM_FORMATS) == {"cn-resident-id", "cn-uscc"}
+
+
+def test_every_format_a_definition_may_name_is_checked_and_documented():
+    from onething.catalog.formats import KNOWN_FORMATS
+
+    assert set(KNOWN_FORMATS) <= set(FORMAT_CHECKER.checkers)
+    documented = (Path(__file__).parents[1] / "schemas" / "README.md").read_text()
+    listed = re.search(r"`format` must be one the validators\s+know \(([^)]*)\)", documented)[1]
+    assert sorted(re.findall(r"`([a-z0-9-]+)`", listed)) == sorted(KNOWN_FORMATS)

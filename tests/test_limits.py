@@ -53,6 +53,8 @@ def test_a_configuration_may_set_its_own_limit(tmp_path):
     '{"idempotency_key": "limits-0001", "action": "accept", "x": NaN}',
     '{"idempotency_key": "limits-0001", "action": "reject", "reason": "a\\u0000b"}',
     '{"idempotency_key": "limits-\\ud800", "action": "accept"}',
+    # Two actions in one body: which one the caller meant is anybody's guess.
+    '{"idempotency_key": "limits-0001", "action": "reject", "action": "accept"}',
     '{"idempotency_key": "limits-0001", "action": "accept", "n": ' + "9" * 5000 + "}",
 ])
 def test_a_json_body_no_caller_means_is_422_and_changes_nothing(app, routed, client, body):  # noqa: F811

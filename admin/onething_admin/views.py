@@ -549,9 +549,9 @@ def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
         return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
                            f"column {error.colno})")]
     except (ValueError, RecursionError) as error:
-        # NaN, a number of thousands of digits, nesting past any definition's.
+        # A key twice, NaN, thousands of digits, nesting past any definition's, NUL.
         reason = str(error) if isinstance(error, ValueError) else "nested too deep"
-        return None, [("", f"invalid JSON: {reason}")]
+        return None, [(getattr(error, "pointer", ""), f"invalid JSON: {reason}")]
     if not isinstance(data, dict):
         return None, [("", f"a {kind} is a JSON object {{…}}, not {type(data).__name__}")]
     return data, [(p.pointer, p.message) for p in meta_problems(kind, data, _metas(), "")]

@@ -29,6 +29,7 @@ from onething.catalog.workdays import china_today
 
 __all__ = [
     "FORMAT_CHECKER",
+    "KNOWN_FORMATS",
     "RESIDENT_ID_PROVINCES",
     "USCC_ALPHABET",
     "USCC_REGISTRATION_AUTHORITIES",
@@ -178,3 +179,10 @@ def _check_resident_id(instance: object) -> bool:
 def _check_uscc(instance: object) -> bool:
     """Check the cn-uscc format; non-strings pass, as for every format."""
     return not isinstance(instance, str) or is_uscc(instance)
+
+
+# The formats a definition may name: both validators check each of them (jsonschema-rs
+# the standard ones itself). Any other is refused by `check`, since it would check
+# nothing; the list does not grow when an optional package teaches jsonschema more.
+KNOWN_FORMATS = ("cn-resident-id", "cn-uscc", "date", "email", "idn-email", "idn-hostname",
+                 "ipv4", "ipv6", "time", "uuid")

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from onething.catalog.definitions import Document
 from onething.catalog.problems import Problem
 
@@ -47,31 +45,54 @@ class Source:
     text: str
 
 
-_LONG_NUMBER = re.compile(r"\d{19}")
-
-
 def parse_json(text: str) -> Any:
-    """JSON text as Python values, exactly as the standard library reads it, but faster.
+    """JSON text as Python values, refusing what JSON allows but no definition or body means.
 
-    orjson reads a city's 140 MB of definitions in a third of the time. What it refuses
-    (NaN, lone surrogates), reads otherwise (integers past 64 bits) or cannot read goes
-    to the standard library, which gives the same values and the messages `check` has
-    always printed.
+    ValueError (DuplicateKey, with its pointer, for a key given twice) for: a key given
+    twice in one object (JSON keeps the last silently), NaN or Infinity, a number of
+    thousands of digits, nesting past MAX_DEPTH, and NUL or a lone surrogate in a text,
+    which no database stores.
     """
-    # orjson reads an integer past 64 bits as a float: such a text goes the standard way.
-    if _LONG_NUMBER.search(text) is None:
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            return _bounded(value)
-    return _bounded(json.loads(text, parse_constant=_refuse_constant))
+    value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_refuse_constant)
+    duplicated = _bounded(value)
+    if duplicated:
+        raise DuplicateKey(*_first_duplicate(value))
+    # Only an escape can put NUL or a lone surrogate in text read as UTF-8.
+    if _UNSAFE_ESCAPE.search(text):
+        _refuse_unsafe_text(value)
+    return value
 
 
 # Deeper than any definition needs (a form nests a dozen levels); what is deeper would
 # only exhaust the stack of whatever walks it next.
 MAX_DEPTH = 64
+
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class DuplicateKey(ValueError):
+    """A key given twice in one JSON object: which one was meant is anybody's guess."""
+
+    def __init__(self, pointer: str, key: str):
+        super().__init__(f"the key {key!r} is given twice; JSON would silently keep the last")
+        self.pointer = pointer
+
+
+class _Duplicated(dict):
+    """An object read from text that gave one of its keys twice."""
+
+    duplicate = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    duplicated = _Duplicated(value)
+    seen: set[str] = set()
+    duplicated.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return duplicated
 
 
 def _refuse_constant(name: str):
@@ -79,8 +100,9 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _bounded(value: Any) -> Any:
-    """The value, if it nests no deeper than MAX_DEPTH; ValueError otherwise."""
+def _bounded(value: Any) -> bool:
+    """Whether an object gave a key twice; ValueError if the value nests past MAX_DEPTH."""
+    duplicated = False
     pending = [(value, 1)]
     while pending:
         node, depth = pending.pop()
@@ -89,10 +111,54 @@ def _bounded(value: Any) -> Any:
         if isinstance(node, (dict, list)):
             if depth > MAX_DEPTH:
                 raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-            children = node.values() if isinstance(node, dict) else node
+            if isinstance(node, dict):
+                duplicated = duplicated or type(node) is _Duplicated
+                children = node.values()
+            else:
+                children = node
             pending.extend((child, depth + 1) for child in children
                            if isinstance(child, (dict, list, float)))
-    return value
+    return duplicated
+
+
+def _walk(value: Any, pointer: str = ""):
+    """Each (pointer, value) of a parsed value, the containers before what they hold."""
+    pending = [(pointer, value)]
+    while pending:
+        pointer, node = pending.pop()
+        yield pointer, node
+        if isinstance(node, dict):
+            pending.extend((f"{pointer}/{_escape(k)}", v) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            pending.extend((f"{pointer}/{i}", v) for i, v in reversed(list(enumerate(node))))
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _first_duplicate(value: Any) -> tuple[str, str]:
+    for pointer, node in _walk(value):
+        if type(node) is _Duplicated:
+            return f"{pointer}/{_escape(node.duplicate)}", node.duplicate
+    raise AssertionError("no duplicated key")  # pragma: no cover: called only after one
+
+
+def _refuse_unsafe_text(value: Any) -> None:
+    for pointer, node in _walk(value):
+        texts = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []
+        for text in texts:
+            if _UNSAFE_TEXT.search(text):
+                raise UnsafeText(pointer if text is node else f"{pointer}/{_escape(text)}")
+
+
+class UnsafeText(ValueError):
+    """NUL or a lone surrogate in a text: no database stores it, no reader means it."""
+
+    def __init__(self, pointer: str):
+        super().__init__("a text holds a NUL character or half of a surrogate pair, "
+                         "which cannot be stored")
+        self.pointer = pointer
 
 
 def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
@@ -119,10 +185,11 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
                 problems.append(Problem(shown, "", f"cannot read the file: {error}"))
                 continue
             except (ValueError, RecursionError) as error:
-                # NaN, a number of thousands of digits, nesting past any definition's.
+                # A key twice, NaN, thousands of digits, nesting past any definition's, NUL.
                 reason = str(error) if isinstance(error, ValueError) else \
                     f"nested deeper than {MAX_DEPTH} levels"
-                problems.append(Problem(shown, "", f"invalid JSON: {reason}"))
+                problems.append(Problem(shown, getattr(error, "pointer", ""),
+                                        f"invalid JSON: {reason}"))
                 continue
             relative = path.relative_to(root).as_posix()
             sources.append(Source(Document(kind, shown, data), relative, text))

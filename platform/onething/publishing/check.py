@@ -30,7 +30,7 @@ from referencing import Registry, Resource
 from onething.catalog.dates import DATE_BOUNDS, BoundError, check_bound
 from onething.catalog.definitions import FIELD_BASE, Catalog, Document
 from onething.catalog.fees import amount_problems
-from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.formats import FORMAT_CHECKER, KNOWN_FORMATS
 from onething.catalog.groups import columns, row_schema
 from onething.catalog.loader import default_root, read_documents, read_meta
 from onething.catalog.patterns import PatternError, compiled
@@ -215,6 +215,33 @@ def _pattern_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     return problems
 
 
+# Keywords that name or reach documents other than by the library's $ref: a schema using
+# one could shadow a library field, or point a validator at a document it would fetch.
+_IDENTITY = ("$id", "$schema", "$anchor", "$dynamicAnchor", "$dynamicRef", "$recursiveRef",
+             "$recursiveAnchor", "$vocabulary")
+
+
+def _identity_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every keyword that names a schema or reaches one other than by $ref; only a
+    library field's own root says its $id and $schema."""
+    problems = []
+    for node, at in _schema_nodes(schema, where):
+        for key in _IDENTITY:
+            if key in node and not (at == () and key in ("$id", "$schema")):
+                problems.append(Problem(path, pointer(*at, key), (
+                    f"{key!r} may not be used here: a definition reaches the library's "
+                    f"fields by $ref alone, and names no schema of its own")))
+    return problems
+
+
+def _format_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every format no validator here knows: it would check nothing, silently."""
+    return [Problem(path, pointer(*at, "format"), f"unknown format {node['format']!r}: "
+                    f"known are {', '.join(KNOWN_FORMATS)}")
+            for node, at in _schema_nodes(schema, where)
+            if isinstance(node.get("format"), str) and node["format"] not in KNOWN_FORMATS]
+
+
 def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -290,6 +317,8 @@ def check_documents(
                 found += _date_bound_problems(document.path, part, path)
                 found += _pattern_problems(document.path, part, path)
                 found += _enum_problems(document.path, part, path)
+                found += _identity_problems(document.path, part, path)
+                found += _format_problems(document.path, part, path)
                 if path and path[-1] in ("when", "when_form", "questions"):
                     found += _condition_ref_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
