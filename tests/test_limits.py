@@ -72,6 +72,26 @@ def test_a_nul_in_a_posted_form_is_a_400(app, client):
     assert client.post("/login", data={"username": "a\x00b", "password": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("data", [
+    {"action": "reject\x00"},
+    {"action": "approve", "certificate_number": "SN\x001"},
+    {"action": "approve", "certificate_number": "SN-1", "certificate_file": "licence\x00.pdf"},
+])
+def test_a_nul_in_a_multipart_form_is_a_400_and_changes_nothing(app, routed, data):  # noqa: F811
+    from test_inbox import staff
+
+    browser = staff(app, "sn-amr")
+    task = routed["sn-amr"][0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      browser.get(f"/inbox/tasks/{task.id}").text).group(1)
+    if "certificate_file" in data:  # a file of its own for each database's run
+        data = {**data, "certificate_file": (io.BytesIO(b"%PDF-1.4"), data["certificate_file"])}
+    response = browser.post(f"/inbox/tasks/{task.id}/decide", data={**data, "csrf_token": token},
+                            content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert next(t for t in tasks_of(app, "sn-amr") if t.id == task.id).status == task.status
+
+
 @pytest.mark.parametrize(("typed", "expected"), [
     ("9" * 30, "9" * 30),  # an integer past 64 bits stays as typed, for its message
     ("120", 120),

@@ -7,9 +7,10 @@ import secrets
 import sys
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request, send_from_directory, session
+from flask import Flask, Request, jsonify, render_template, request, send_from_directory, session
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
 from onething.catalog.loader import parse_json
@@ -32,6 +33,22 @@ class BoundedJSON(DefaultJSONProvider):
             return parse_json(s)
         except RecursionError:
             raise ValueError("nested too deep") from None
+
+
+class OneThingRequest(Request):
+    """A request whose form, of any encoding, holds no NUL in a name, value or file name."""
+
+    def _load_form_data(self) -> None:
+        # Read when a view first asks for the form, after it set its own size limit (an
+        # upload's); PostgreSQL refuses NUL in text, so a NUL would end as a 500.
+        super()._load_form_data()
+        texts = [*self.form.items(multi=True),
+                 *((key, upload.filename or "") for key, upload in self.files.items(multi=True))]
+        if any("\x00" in key or "\x00" in value for key, value in texts):
+            for upload in self.files.values():
+                upload.close()
+            self.__dict__["form"], self.__dict__["files"] = MultiDict(), MultiDict()
+            raise BadRequest()
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -73,6 +90,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it;
     # JSON bodies read as definitions are, bounded (see BoundedJSON).
     app.json = BoundedJSON(app)
+    app.request_class = OneThingRequest
     app.json.ensure_ascii = False
 
     app.url_map.converters["row_id"] = RowIdConverter
@@ -112,15 +130,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     def refuse_nul_characters():
         """A NUL in the path or query is never meant: 400 here, not a database error later."""
         # PostgreSQL refuses NUL in text, so such a value would otherwise end as a 500.
-        # The form is not read here: that would parse an upload's body before its checks.
-        # A plain (urlencoded) form is small and already limited: its values are checked too.
-        fields = request.form.items(multi=True) if (
-            request.mimetype == "application/x-www-form-urlencoded") else ()
+        # A form's are refused as it is read (OneThingRequest): reading it here would
+        # parse an upload before its view set the upload's size limit.
         if "\x00" in request.path or any(
                 "\x00" in key or "\x00" in value
-                for key, value in [*request.args.items(multi=True), *fields]):
-            from werkzeug.exceptions import BadRequest
-
+                for key, value in request.args.items(multi=True)):
             raise BadRequest()
 
     @app.before_request
