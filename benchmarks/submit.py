@@ -150,9 +150,12 @@ def server(database_url: str, instance: Path, threads: int | None = None):
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError):
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
+                try:
+                    connection.request("GET", "/healthz")
+                    if connection.getresponse().status == 200:
+                        break
+                finally:
+                    connection.close()
             time.sleep(0.2)
         else:
             raise RuntimeError("the server did not start: " + log_path.read_text())

@@ -83,13 +83,48 @@ def test_a_wrong_password_is_refused_with_a_localized_message(app, client):
     assert zh.status_code == 401 and "用户名或密码错误" in zh.text
 
 
-def test_sign_in_attempts_are_rate_limited(app, client):
+def test_failed_sign_ins_are_limited_and_the_page_says_when_to_try_again(app, client):
     app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
     add_account(app, "admin", "administrator")
     token = token_of(client.get("/login").text)
     codes = [client.post("/login", data={"username": "admin", "password": "wrong",
-                                         "csrf_token": token}).status_code for _ in range(4)]
+                                         "csrf_token": token}).status_code for _ in range(3)]
+    refused = client.post("/login", data={"username": "admin", "password": PASSWORD,
+                                          "csrf_token": token})
+    assert codes == [401, 401, 401] and refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 61
+    assert re.search(r"Try again after \d\d:\d\d \(Beijing time\)", refused.text)
+
+
+def test_successful_sign_ins_never_count(app):
+    # Eleven colleagues behind one office NAT, each signing in within the period.
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    for n in range(5):
+        add_account(app, f"clerk{n}", "administrator")
+    for n in range(5):
+        browser = app.test_client()
+        token = token_of(browser.get("/login").text)
+        signed = browser.post("/login", data={"username": f"clerk{n}", "password": PASSWORD,
+                                              "csrf_token": token})
+        assert signed.status_code == 302
+
+
+def test_failures_at_one_name_from_many_addresses_are_limited_too(app):
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    add_account(app, "admin", "administrator")
+    codes = []
+    for n in range(4):
+        browser = app.test_client()
+        token = token_of(browser.get("/login").text)
+        codes.append(browser.post("/login", data={"username": "Admin ", "password": "wrong",
+                                                  "csrf_token": token},
+                                  environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code)
     assert codes == [401, 401, 401, 429]
+    other = app.test_client()
+    token = token_of(other.get("/login").text)
+    assert other.post("/login", data={"username": "someone", "password": "wrong",
+                                      "csrf_token": token},
+                      environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 401
 
 
 def test_a_form_without_its_csrf_token_changes_nothing(app, admin):
@@ -697,4 +732,5 @@ def test_a_damaged_zip_is_refused_in_the_console_and_its_upload_removed(app, adm
     data[data.find(b"xxxx")] = ord("y")  # the content no longer fits its CRC
     refused = upload(client, token, bytes(data))
     assert refused.status_code == 422 and "cannot be unpacked" in refused.text
-    assert not list((Path(app.instance_path) / "imports").glob("*.zip"))
+    pending = Path(app.instance_path) / "files" / "imports-pending"
+    assert pending.is_dir() and not list(pending.glob("*.zip"))  # it was there, and removed

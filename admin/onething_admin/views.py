@@ -589,8 +589,9 @@ def save_matter(code: str):
 
 # --- config as code: export and import --------------------------------------------------------
 
-# An uploaded import waits here between its dry run and its confirmation.
-IMPORTS = "imports"
+# An uploaded import waits here, in UPLOAD_DIR (shared by every host), between its dry run
+# and its confirmation, which another host may answer.
+IMPORTS = "imports-pending"
 MAX_IMPORT_UPLOAD = 20 * 1024 * 1024
 
 
@@ -621,9 +622,9 @@ def export_zip():
 
 
 def _imports_folder():
-    from pathlib import Path
+    from onething.web.settings import upload_dir
 
-    folder = Path(current_app.instance_path) / IMPORTS
+    folder = upload_dir(current_app) / IMPORTS
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -427,20 +428,39 @@ def token_add(department: str, name: str, days: int) -> None:
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
 # Python runs one thread at a time: threads beyond a few only overlap database waits,
 # and with 8 the GIL hand-offs cost a submit 15% more CPU than with 4 (benchmarks/submit.py).
-@click.option("--threads", default=4, show_default=True, help="Worker threads (waitress).")
+@click.option("--threads", default=4, show_default=True,
+              help="Threads per process (waitress, or each gunicorn worker).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes: above 1, gunicorn runs them (a core each is a good start; "
+                   "use PostgreSQL).")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
-def serve(host: str, port: int, threads: int, dev: bool) -> None:
-    """Serve the web app (waitress): migrates the database and publishes the catalog first."""
+def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
+    """Serve the web app (waitress; gunicorn with --workers): migrates the database and
+    publishes the catalog first."""
     from onething.web.app import create_app
 
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before prometheus_client is imported: each worker then counts its requests in
+        # a file there, and /metrics, whichever worker answers, adds them all up.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onething-metrics-")
     try:
+        # Once, before any worker starts: migrating and a first start's seeding happen
+        # here, and the workers then share this app, forked.
         app = create_app()
     except DefinitionError as error:
         report(error.problems)
         sys.exit(EXIT_DEFINITIONS)
-    click.echo(f"OneThing on http://{host}:{port}/ (database: {app.config['DATABASE_URL']})")
+    click.echo(f"OneThing on http://{host}:{port}/ (database: {app.config['DATABASE_URL']}, "
+               f"{workers} process{'es' if workers > 1 else ''} × {threads} threads)")
     if dev:
         app.run(host=host, port=port, debug=True)
+        return
+    if workers > 1:
+        from onething.web.serving import serve_gunicorn
+
+        serve_gunicorn(app, host, port, workers, threads)
         return
     import logging
 

@@ -3,19 +3,22 @@
 Passwords are kept as werkzeug scrypt hashes. A signed-in browser holds only
 the account id in its signed session cookie; each request reloads the account,
 so disabling one takes effect at once. Every form of a signed-in page carries a
-CSRF token (Flask-WTF), htmx requests send it as a header, and sign-in attempts
-are rate limited per address.
+CSRF token (Flask-WTF), htmx requests send it as a header, and failed sign-ins
+are limited per address and per name, counted in the database so that every
+process shares one count.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 
 from flask import abort, g, redirect, request, session, url_for
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from onething.storage.models import ROLES, Account, AccountCreate
+from onething.storage.models import ROLES, Account, AccountCreate, SignInFailure, utc_now
 
 MIN_PASSWORD_LENGTH = 10
 SESSION_KEY = "account_id"
@@ -140,3 +143,48 @@ def add_demo_accounts(session: Session) -> None:
         create_account(session, AccountCreate(username=username, display_name=name, role=role,
                                               department_code=department,
                                               password=DEMO_PASSWORD))
+
+
+# --- the sign-in limit ------------------------------------------------------------------------
+
+_LIMIT = re.compile(r"^\s*(\d+)\s*(?:per|/)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_limit(text: str) -> tuple[int, dt.timedelta]:
+    """'10 per 5 minutes' as (10, 5 minutes); ValueError for anything else."""
+    found = _LIMIT.match(text or "")
+    if found is None or int(found[1]) < 1:
+        raise ValueError(f"not a limit like '10 per 5 minutes': {text!r}")
+    return int(found[1]), dt.timedelta(seconds=int(found[2] or 1) * _UNITS[found[3]])
+
+
+def signed_in_blocked_until(session: Session, limit: str, address: str,
+                            username: str) -> dt.datetime | None:
+    """When this address or this name may try again, if its failures reached the limit."""
+    allowed, period = parse_limit(limit)
+    since = utc_now() - period
+    until = None
+    for column, value in ((SignInFailure.address, address),
+                          (SignInFailure.username, _name_key(username))):
+        times = session.exec(select(SignInFailure.failed_at).where(
+            column == value, col(SignInFailure.failed_at) > since)
+            .order_by(col(SignInFailure.failed_at).desc()).limit(allowed)).all()
+        if len(times) >= allowed:
+            # Free again when the oldest of the last `allowed` failures leaves the period.
+            free = min(times) + period
+            until = free if until is None else max(until, free)
+    return until
+
+
+def record_failure(session: Session, limit: str, address: str, username: str) -> None:
+    """Count a failed sign-in against the address and the name; forget expired ones."""
+    _allowed, period = parse_limit(limit)
+    session.exec(delete(SignInFailure).where(
+        col(SignInFailure.failed_at) < utc_now() - period))
+    session.add(SignInFailure(address=address[:64], username=_name_key(username)))
+    session.commit()
+
+
+def _name_key(username: str) -> str:
+    return username.strip().lower()[:200]

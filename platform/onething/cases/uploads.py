@@ -14,6 +14,7 @@ from flask import current_app
 
 from onething.storage.models import StoredFile
 from onething.web.extensions import get_session
+from onething.web.settings import upload_dir
 
 # The first bytes of each accepted content type: the declared type is not trusted.
 SIGNATURES = {
@@ -25,8 +26,8 @@ CHUNK = 64 * 1024
 
 
 def files_folder() -> Path:
-    """Where stored files live: files/ in the instance folder."""
-    return Path(current_app.instance_path) / "files"
+    """Where stored files live: UPLOAD_DIR (files/ in the instance folder by default)."""
+    return upload_dir(current_app)
 
 
 def stored_path(sha256: str) -> Path:

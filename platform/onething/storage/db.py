@@ -7,13 +7,14 @@ created a year ago. `migrate(engine)` runs them without an alembic.ini.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import NullType
 from sqlmodel import Session, func, select
@@ -82,6 +83,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         # env.py uses this connection, so the engine's settings (PRAGMAs) apply.
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+# Any constant both sides agree on: pg_advisory_lock takes a 64-bit key.
+_STARTUP_LOCK_KEY = 0x6F6E657468696E67  # "onething"
+
+
+@contextmanager
+def startup_lock(engine: Engine):
+    """Hold the lock under which one process at a time migrates and seeds the database.
+
+    N processes starting at once (gunicorn workers, several hosts) would otherwise race
+    to create the same tables: on PostgreSQL a session advisory lock, held on its own
+    connection and released if the process dies; on SQLite a lock file beside the
+    database. An in-memory SQLite database belongs to one process and needs none.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _STARTUP_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                   {"key": _STARTUP_LOCK_KEY})
+                connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(f"{database}.startup-lock"):
+        yield
 
 
 def session_for(engine: Engine) -> Session:

@@ -164,6 +164,18 @@ class Account(AccountBase, table=True):
     created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, by address and by username: the limit every process shares."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=64, index=True)
+    # As typed (lower-cased), known account or not: guessing at a name is limited too.
+    username: str = Field(max_length=200, index=True)
+    failed_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
+
+
 class AccountCreate(AccountBase):
     """What creating an account takes: its fields and a password."""
 

@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from onething.catalog.loader import parse_json
 from onething.web import i18n, templating
-from onething.web.extensions import close_session, csrf, htmx, limiter
+from onething.web.extensions import close_session, csrf, htmx
 from onething.web.session_cookie import SessionCookie
 from onething.web.settings import defaults, schemas_root
 
@@ -85,7 +85,6 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     # htmx sends the token as a header (hx-headers on <body> of signed-in pages).
     app.config.setdefault("WTF_CSRF_HEADERS", ["X-CSRFToken"])
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
 
     # JSON answers in UTF-8: Chinese stays readable to the systems and people reading it;
     # JSON bodies read as definitions are, bounded (see BoundedJSON).
@@ -99,7 +98,6 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     i18n.init_app(app)
     htmx.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     templating.init_app(app)
     _init_database(app)
 
@@ -152,6 +150,17 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         return send_from_directory(app.static_folder, "favicon.ico",
                                    mimetype="image/vnd.microsoft.icon", max_age=86400)
 
+    from onething.web import operations
+
+    operations.init_app(app)
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies:
+        # Only headers those proxies set are read: a client's own X-Forwarded-For would
+        # otherwise let it sign in from a new address at every try.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
     @app.get("/healthz")
     def healthz():
         """Liveness for load balancers, and the benchmarks' baseline: no database, no template."""
@@ -189,8 +198,17 @@ def _instance_secret(instance: Path) -> str:
     """Keep a random secret key in the instance folder, so sessions survive restarts."""
     path = instance / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        os.chmod(path, 0o600)
+        # Written aside, then linked into place: of processes starting at once, exactly
+        # one key wins, and none reads a half-written file.
+        aside = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        aside.write_text(secrets.token_hex(32))
+        os.chmod(aside, 0o600)
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
     return path.read_text().strip()
 
 
@@ -201,26 +219,30 @@ def _init_database(app: Flask) -> None:
     from onething.publishing.directory import refresh
     from onething.publishing.versions import bundle_of
     from onething.publishing.working_catalog import reindex, seed_and_publish
-    from onething.storage.db import make_engine, migrate
+    from onething.storage.db import make_engine, migrate, startup_lock
 
     engine = make_engine(app.config["DATABASE_URL"], pool_size=app.config["DATABASE_POOL_SIZE"])
-    migrate(engine)
     app.extensions["onething.engine"] = engine
-    with Session(engine) as session:
-        # Entries saved before the console's index existed are indexed once.
-        reindex(session)
-    if app.config["PUBLISH_ON_START"]:
+    # Processes starting together take turns: the first migrates and seeds, the others
+    # then find a database with nothing left to do.
+    with startup_lock(engine):
+        migrate(engine)
         with Session(engine) as session:
-            # A city's first start takes a while: a terminal is shown how far it has come.
-            progress = _terminal_progress if sys.stderr.isatty() and not app.testing else None
-            seed_and_publish(session, schemas_root(app), progress)
-            if app.config.get("DEMO_ACCOUNTS"):
-                from onething.accounts.service import add_demo_accounts
+            # Entries saved before the console's index existed are indexed once.
+            reindex(session)
+        if app.config["PUBLISH_ON_START"]:
+            with Session(engine) as session:
+                # A city's first start takes a while: a terminal is shown how far it has come.
+                progress = _terminal_progress if sys.stderr.isatty() and not app.testing \
+                    else None
+                seed_and_publish(session, schemas_root(app), progress)
+                if app.config.get("DEMO_ACCOUNTS"):
+                    from onething.accounts.service import add_demo_accounts
 
-                add_demo_accounts(session)
-    with Session(engine) as session:
-        # Versions published before the public directory existed get their rows once.
-        refresh(session, bundle_of)
+                    add_demo_accounts(session)
+        with Session(engine) as session:
+            # Versions published before the public directory existed get their rows once.
+            refresh(session, bundle_of)
 
 
 def _terminal_progress(stage: str, done: int, total: int) -> None:

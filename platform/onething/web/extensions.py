@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 htmx = HTMX()
 # CSRF tokens guard every form of a signed-in page; blueprints for signed-in people call
 # csrf.protect() (applicants' pages are reached by secret links, not by a session).
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def get_session():

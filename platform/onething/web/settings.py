@@ -37,6 +37,10 @@ SETTINGS = [
             "On first start (an empty working catalog), load the schemas folder and publish it"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024,
             "Largest upload accepted for one material, in bytes (checked while streaming)"),
+    Setting("UPLOAD_DIR", None,
+            "Folder of uploaded materials and certificates (kept under their SHA-256) and of "
+            "catalog imports awaiting confirmation; default: files/ in the instance folder. "
+            "With several hosts, a volume they all mount"),
     Setting("UPLOAD_TYPES", ["application/pdf", "image/jpeg", "image/png"],
             "Content types accepted for materials (checked against the file's first bytes)"),
     Setting("SECRET_KEY", None,
@@ -50,7 +54,17 @@ SETTINGS = [
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
-            "Sign-in attempts allowed per address (Flask-Limiter syntax)"),
+            "Failed sign-ins allowed per address and per username within the period "
+            "('N per [M] second|minute|hour|day'); counted in the database, so every "
+            "process shares it, and successful sign-ins never count"),
+    Setting("TRUSTED_PROXIES", 0,
+            "Reverse proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto "
+            "are believed (ProxyFix): the client's address, which the sign-in limit counts "
+            "by, and https links; 0 believes no header"),
+    Setting("METRICS_TOKEN", None,
+            "Turns on /metrics (Prometheus: request latencies, submissions, tasks by status, "
+            "the webhook outbox), answered only with the header 'Authorization: Bearer' "
+            "and this token; unset, /metrics is not found"),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),
@@ -60,6 +74,11 @@ SETTINGS = [
 def defaults() -> dict[str, Any]:
     """The default value of every setting, for app.config."""
     return {setting.name: setting.default for setting in SETTINGS}
+
+
+def upload_dir(app: Flask) -> Path:
+    """Where uploads are kept: the UPLOAD_DIR setting, else files/ in the instance folder."""
+    return Path(app.config.get("UPLOAD_DIR") or Path(app.instance_path) / "files")
 
 
 def schemas_root(app: Flask) -> Path:

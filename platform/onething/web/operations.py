@@ -1,0 +1,103 @@
+"""Operations endpoints: /readyz (the database answers, migrated) and /metrics (Prometheus).
+
+/healthz, in the app factory, stays trivial: a load balancer's liveness probe and the
+benchmarks' baseline. /readyz asks the database, so a process whose database is down or
+behind the code's migrations gets no traffic. /metrics is off unless METRICS_TOKEN is
+set, and then answers only a bearer of that token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from flask import Blueprint, Flask, abort, current_app, request
+from sqlalchemy import Engine, func, select, text
+
+from onething.storage.models import OutboxEvent, Submission, Task
+
+bp = Blueprint("operations", __name__)
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers and stands at the code's newest migration."""
+    from alembic.script import ScriptDirectory
+
+    from onething.storage.db import alembic_config
+
+    engine: Engine = current_app.extensions["onething.engine"]
+    try:
+        with engine.connect() as connection:
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception as error:  # any failure of the database is "not ready", with its name
+        return {"status": "unavailable", "database": type(error).__name__}, 503
+    head = current_app.extensions.setdefault(
+        "onething.migration_head", ScriptDirectory.from_config(alembic_config()).get_current_head())
+    if current != head:
+        return {"status": "unavailable", "database": f"at migration {current}, not {head}"}, 503
+    return {"status": "ready"}
+
+
+class CaseCollector:
+    """Gauges read from the database at each scrape, the same whichever process answers."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def collect(self):
+        """Submissions, tasks by status, the outbox's depth and its failed deliveries."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        with self.engine.connect() as connection:
+            submissions = connection.execute(select(func.count()).select_from(Submission))
+            tasks = connection.execute(select(Task.status, func.count()).group_by(Task.status))
+            pending = OutboxEvent.delivered_at.is_(None)
+            depth = connection.execute(select(func.count()).where(pending))
+            failing = connection.execute(select(func.count()).where(
+                pending, OutboxEvent.last_error.is_not(None)))
+            counts = (submissions.scalar_one(), tasks.all(), depth.scalar_one(),
+                      failing.scalar_one())
+        yield CounterMetricFamily("onething_submissions", "Submissions received", counts[0])
+        by_status = GaugeMetricFamily("onething_tasks", "Tasks by status", labels=["status"])
+        for status, count in counts[1]:
+            by_status.add_metric([status], count)
+        yield by_status
+        yield GaugeMetricFamily("onething_outbox_depth",
+                                "Webhook events not yet delivered", counts[2])
+        yield GaugeMetricFamily("onething_webhook_failing",
+                                "Undelivered webhook events whose last attempt failed",
+                                counts[3])
+
+
+def init_app(app: Flask) -> None:
+    """Mount /readyz, and /metrics with request latencies when METRICS_TOKEN is set."""
+    app.register_blueprint(bp)
+    if not app.config.get("METRICS_TOKEN"):
+        return
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    # A registry per app, not the global one: tests and tools create many apps in one
+    # process, and each would register the same request metrics again.
+    requests = CollectorRegistry()
+    # Paths hold draft and task ids: grouped by route, the series stay a handful.
+    PrometheusMetrics(app, path=None, registry=requests, group_by="url_rule",
+                      defaults_prefix="onething", excluded_paths=["/metrics", "/healthz"])
+    cases = CollectorRegistry()
+    cases.register(CaseCollector(app.extensions["onething.engine"]))
+
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus exposition: request latencies (all processes), cases, the outbox."""
+        expected = f"Bearer {app.config['METRICS_TOKEN']}"
+        if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+            abort(401)
+        shown = requests
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # gunicorn's workers each count their own requests: the files of all of them.
+            shown = CollectorRegistry()
+            MultiProcessCollector(shown)
+        body = generate_latest(shown) + generate_latest(cases)
+        return body, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

@@ -1,0 +1,60 @@
+"""Serving with several processes: gunicorn's pre-fork workers, each with threads."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn running an app already created (and its database migrated) in the master."""
+
+    def __init__(self, app: Flask, options: dict):
+        self.application, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply the options given in code: no gunicorn.conf.py is read."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        """The app, created once in the master and shared by the forked workers."""
+        return self.application
+
+
+def serve_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve with gunicorn: `workers` processes of `threads` threads each, until stopped."""
+    engine = app.extensions["onething.engine"]
+    # The master's connections were opened before the fork: a worker must never use a
+    # socket its siblings share, so each starts with an empty pool of its own.
+    engine.dispose()
+
+    def post_fork(_server, _worker) -> None:
+        engine.dispose(close=False)
+        interval = float(app.config["WEBHOOK_INTERVAL"] or 0)
+        if interval:
+            # Each worker delivers: a delivery is claimed by exactly one deliverer, so
+            # several never send one event twice (and one stuck worker stops nothing).
+            from onething.departments.webhooks import start_deliverer
+
+            start_deliverer(engine, interval)
+
+    def child_exit(_server, worker) -> None:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # A dead worker's gauges leave /metrics; its counters stay counted.
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(worker.pid)
+
+    _Gunicorn(app, {
+        "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+        "worker_class": "gthread", "preload_app": True,
+        "post_fork": post_fork, "child_exit": child_exit,
+        # The app writes its own errors; an access line per request would cost the CPU a
+        # busy hour has none of (as with waitress).
+        "accesslog": None, "errorlog": "-", "loglevel": "warning",
+        "proc_name": "onething", "graceful_timeout": 20,
+    }).run()
