@@ -7,8 +7,12 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -22,6 +26,7 @@ from standardwebhooks import Webhook as StandardWebhook
 from standardwebhooks import WebhookVerificationError
 
 from onething.cases.decisions import decide
+from onething.departments.deadlines import remind_deadlines
 from onething.departments.webhooks import (
     Deliverer,
     backoff,
@@ -33,7 +38,7 @@ from onething.storage.db import make_engine, migrate
 from onething.storage.models import OutboxEvent, Task, Webhook, utc_now
 from test_web import fill, start, submit, upload_everything
 
-from conftest import yielded
+from conftest import REPO, yielded
 
 
 class Receiver:
@@ -495,3 +500,83 @@ def downgrade(engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+# --- deadline reminders ---------------------------------------------------------------------
+
+
+def test_deadline_reminders_are_written_once_however_many_workers_look(app, client):
+    engine = app.extensions["onething.engine"]
+    draft = start(client)
+    fill(client, draft)
+    upload_everything(client, draft)
+    submit(client, draft)
+    today = dt.date(2026, 3, 2)  # a Monday
+    with Session(engine) as session:
+        set_webhook(session, "sn-amr", "http://127.0.0.1:9/hook")
+        tasks = session.exec(select(Task).where(Task.department_code == "sn-amr")
+                             .order_by(Task.id)).all()
+        assert len(tasks) == 2
+        overdue, soon = tasks
+        overdue.due_date, soon.due_date = today - dt.timedelta(days=1), today
+        session.add_all([overdue, soon])
+        # Another department's overdue task: no webhook there, no event.
+        others = session.exec(select(Task).where(Task.department_code != "sn-amr")).all()
+        for task in others:
+            task.due_date = today - dt.timedelta(days=3)
+            session.add(task)
+        session.commit()
+        overdue_id, soon_id = overdue.id, soon.id
+    engines = [make_engine(url_of(engine)) for _ in range(3)]
+    ready = threading.Barrier(3)
+
+    def look(own_engine):
+        ready.wait()
+        with Session(own_engine) as session:
+            return remind_deadlines(session, today=today)
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            written = list(pool.map(look, engines))
+    finally:
+        for own_engine in engines:
+            own_engine.dispose()
+    assert sum(written) == 2
+    with Session(engine) as session:
+        assert remind_deadlines(session, today=today) == 0  # and none the next time
+        events = session.exec(select(OutboxEvent).order_by(OutboxEvent.event)).all()
+        assert [(e.event, e.payload["task_id"], e.department_code) for e in events] == [
+            ("task.due_soon", soon_id, "sn-amr"), ("task.overdue", overdue_id, "sn-amr")]
+        # The day after, the soon one is overdue too: one more event, once.
+        assert remind_deadlines(session, today=today + dt.timedelta(days=1)) == 1
+        assert remind_deadlines(session, today=today + dt.timedelta(days=1)) == 0
+
+
+# --- onething worker ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_delivers_and_stops_cleanly_on_a_signal(app, receiver, tmp_path, signum):
+    engine = app.extensions["onething.engine"]
+    with Session(engine) as session:
+        set_webhook(session, "sn-amr", receiver.url)
+        ids = add_events(session, "sn-amr", 3)
+    environment = {**os.environ,
+                   "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO / "admin")]),
+                   "ONETHING_DATABASE_URL": url_of(engine),
+                   "ONETHING_INSTANCE_PATH": app.instance_path,
+                   "ONETHING_WEBHOOK_INTERVAL": "0.2"}
+    worker = subprocess.Popen([sys.executable, "-m", "onething.cli", "worker"],
+                              env=environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert receiver.wait_for(3)
+    finally:
+        worker.send_signal(signum)
+        out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "worker stopped" in out
+    assert receiver.ids() == ids
+    with Session(engine) as session:
+        hook = session.exec(select(Webhook)).one()
+        assert hook.claimed_by is None  # its claims released

@@ -496,5 +496,37 @@ def serve(host: str, port: int, threads: int, dev: bool) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="onething")
 
 
+@main.command()
+@click.option("--once", is_flag=True,
+              help="One look for reminders and one delivery round, then exit (for cron).")
+def worker(once: bool) -> None:
+    """Deliver webhooks and write deadline reminders until SIGTERM or SIGINT.
+
+    Several may run at once, beside `onething serve`: each endpoint's deliveries are
+    claimed by one of them at a time. On a signal it finishes the attempts under way and
+    releases its claims.
+    """
+    import logging
+    import signal
+    import threading
+
+    from onething.departments.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    with _app_session() as (app, _session):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        engine = app.extensions["onething.engine"]
+        click.echo(f"worker started (database: {engine.url.render_as_string()})")
+        delivered = run_worker(
+            engine, stop,
+            interval=float(app.config["WEBHOOK_INTERVAL"] or 5),
+            reminder_interval=float(app.config["REMINDER_INTERVAL"]),
+            threads=int(app.config["WEBHOOK_THREADS"]),
+            timeout=float(app.config["WEBHOOK_TIMEOUT"]), once=once)
+    click.echo(f"worker stopped (delivered {delivered})" if once else "worker stopped")
+
+
 if __name__ == "__main__":
     main()

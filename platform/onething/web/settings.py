@@ -53,6 +53,9 @@ SETTINGS = [
     Setting("WEBHOOK_THREADS", 4,
             "Endpoints one deliverer posts to at once; each endpoint's events go one after "
             "another, so a slow system delays only its own department"),
+    Setting("REMINDER_INTERVAL", 60,
+            "Seconds between onething worker's looks for tasks due soon or overdue, each "
+            "reported once as a task.due_soon or task.overdue event"),
     Setting("DEMO_ACCOUNTS", None,
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
