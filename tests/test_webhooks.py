@@ -28,6 +28,7 @@ from standardwebhooks import WebhookVerificationError
 from onething.cases.decisions import decide
 from onething.departments.deadlines import remind_deadlines
 from onething.departments.webhooks import (
+    GIVE_UP_AFTER,
     Deliverer,
     backoff,
     deliver_due,
@@ -35,7 +36,8 @@ from onething.departments.webhooks import (
     signed_headers,
 )
 from onething.storage.db import make_engine, migrate
-from onething.storage.models import OutboxEvent, Task, Webhook, utc_now
+from onething.storage.models import AuditEntry, OutboxEvent, Task, Webhook, utc_now
+from test_admin import add_account, sign_in, token_of
 from test_web import fill, start, submit, upload_everything
 
 from conftest import REPO, yielded
@@ -335,6 +337,61 @@ def test_an_inactive_hook_with_a_full_queue_holds_up_no_one(engine, receiver):
 
 
 # --- failed deliveries: marked, shown, redelivered ------------------------------------------
+
+
+def test_failed_deliveries_are_shown_and_redelivered_with_their_ids(app, client):
+    answer = {"status": 503}
+    receiver = Receiver(lambda headers, body: answer["status"])
+    engine = app.extensions["onething.engine"]
+    now = utc_now()
+    with Session(engine) as session:
+        set_webhook(session, "sn-amr", receiver.url)
+        ids = add_events(session, "sn-amr", 2, next_attempt_at=now,
+                         created_at=now - GIVE_UP_AFTER + dt.timedelta(minutes=1))
+        deliver_due(session, now=now)  # the first fails, and ends the turn
+        deliver_due(session, now=now)  # the second fails
+        # Past the window: nothing is tried again, both are marked failed with their error.
+        deliver_due(session, now=now + dt.timedelta(minutes=2))
+    failed = events_of(engine, "sn-amr")
+    assert all(e.failed_at and e.attempts == 1 and e.last_error == "HTTP 503" for e in failed)
+    assert receiver.received == []
+
+    add_account(app, "admin", "administrator")
+    sign_in(client)
+    listing = client.get("/admin/webhooks?lang=en")
+    assert "sn-amr" in listing.text and receiver.url in listing.text
+    page = client.get("/admin/webhooks/sn-amr?lang=en")
+    assert page.status_code == 200 and "<html" in page.text
+    assert all(delivery_id in page.text for delivery_id in ids) and "HTTP 503" in page.text
+    partial = client.get("/admin/webhooks/sn-amr", headers={"HX-Request": "true"})
+    assert "<html" not in partial.text and ids[0] in partial.text
+    assert "HX-Request" in partial.headers["Vary"]
+    assert client.get("/admin/webhooks/nowhere").status_code == 404
+
+    # Without JavaScript: a form post, then back to the list.
+    token = token_of(page.text)
+    one = client.post("/admin/webhooks/sn-amr/redeliver",
+                      data={"csrf_token": token, "delivery_id": ids[0]})
+    assert one.status_code == 302
+    assert one.headers["Location"].endswith("/admin/webhooks/sn-amr?redelivered=1")
+    after = client.get(one.headers["Location"]).text
+    assert ids[0] not in after and ids[1] in after
+    answer["status"] = 204
+    with Session(engine) as session:
+        assert deliver_due(session) == 1
+    assert receiver.ids() == [ids[0]]  # the same delivery id
+
+    # With htmx: every failed one, answered with the list in place.
+    rest = client.post("/admin/webhooks/sn-amr/redeliver", data={"all": "1"},
+                       headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert rest.status_code == 200 and "<html" not in rest.text and ids[1] not in rest.text
+    with Session(engine) as session:
+        assert deliver_due(session) == 1
+        assert [e.actor for e in session.exec(select(AuditEntry).where(
+            AuditEntry.action == "webhook_redeliver")).all()] == ["admin", "admin"]
+    assert receiver.ids() == ids
+    assert all(e.delivered_at and e.failed_at is None for e in events_of(engine, "sn-amr"))
+    receiver.close()
 
 
 def test_failed_and_redeliver_commands(tmp_path, monkeypatch, receiver):
