@@ -62,7 +62,7 @@ def test_metrics_answer_only_the_token_and_count_cases(blank_engine, tmp_path):
     # Requests grouped by route, not by path: one series for every draft's form.
     assert 'url_rule="/d/<public_id>/form"' in page
     assert draft.rsplit("/", 1)[-1] not in page
-    assert "onething_outbox_depth" in page
+    assert "onething_outbox_depth 0.0" in page and "onething_webhook_failed 0.0" in page
     app.extensions["onething.engine"].dispose()
 
 

@@ -28,6 +28,11 @@ from onething.catalog.problems import DefinitionError
 from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
 from onething.composer.merge import CompositionError
+from onething.departments.webhooks import (
+    failed_events,
+    redeliver,
+    webhook_overview,
+)
 from onething.guides.views import SERVICE_KINDS
 from onething.publishing.working_catalog import (
     StaleEdit,
@@ -44,8 +49,8 @@ from onething.publishing.working_catalog import (
     scope,
     version_diff,
 )
-from onething.storage.db import Page
-from onething.storage.models import CatalogEntry
+from onething.storage.db import Page, paginate
+from onething.storage.models import CatalogEntry, Webhook
 from onething.web.extensions import csrf, get_session, meta_schemas
 from onething.web.settings import schemas_root
 from onething_admin import editing
@@ -711,3 +716,63 @@ def publish_all():
         return render_template("admin/published.html", published=[],
                                problems=refused.problems), 422
     return render_template("admin/published.html", published=published, problems=[])
+
+
+# --- webhooks: failed deliveries, redelivered ----------------------------------------------
+
+# Failed deliveries shown at a time.
+FAILED_PAGE_SIZE = 50
+
+
+def _departments(codes) -> Catalog:
+    """The departments named, for their localized names."""
+    found = get_session().exec(select(CatalogEntry).where(
+        CatalogEntry.kind == "department", col(CatalogEntry.code).in_(sorted(codes)))).all()
+    return Catalog(document(entry) for entry in found)
+
+
+@bp.get("/webhooks")
+def webhooks():
+    """Each department's webhook: where it points, what waits, what failed."""
+    overview = webhook_overview(get_session())
+    return render_template("admin/webhooks.html", overview=overview,
+                           catalog=_departments(row["hook"].department_code for row in overview))
+
+
+def _render_failed(department: str, *, message=None):
+    session = get_session()
+    hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
+    if hook is None:
+        abort(404)
+    page = paginate(session, failed_events(session, department), _page_number("page"),
+                    FAILED_PAGE_SIZE)
+    context = dict(hook=hook, page=page, message=message, catalog=_departments([department]))
+    template = ("admin/_webhook_failed.html" if request.headers.get("HX-Request")
+                else "admin/webhook.html")
+    return render_template(template, **context)
+
+
+@bp.get("/webhooks/<department>")
+def webhook(department: str):
+    """A department's failed deliveries, with their errors and attempts, to redeliver."""
+    count = request.args.get("redelivered", type=int)
+    message = None if count is None else _l("Scheduled again: %(count)s.", count=count)
+    return _render_failed(department, message=message)
+
+
+@bp.post("/webhooks/<department>/redeliver")
+def redeliver_webhook(department: str):
+    """Redeliver one failed delivery (delivery_id), or all of the department's (all)."""
+    session = get_session()
+    hook = session.exec(select(Webhook.id).where(Webhook.department_code == department)).first()
+    if hook is None:
+        abort(404)
+    delivery_id = request.form.get("delivery_id")
+    if not delivery_id and not request.form.get("all"):
+        abort(400)
+    count = redeliver(session, department, current_account().username,
+                      [delivery_id] if delivery_id else None)
+    if not request.headers.get("HX-Request"):
+        # Without JavaScript: back to the list, which says how many went out again.
+        return redirect(url_for("admin.webhook", department=department, redelivered=count))
+    return _render_failed(department, message=_l("Scheduled again: %(count)s.", count=count))

@@ -400,8 +400,45 @@ def webhook_deliver() -> None:
     """Deliver the due webhook events once."""
     from onething.departments.webhooks import deliver_due
 
+    with _app_session() as (app, session):
+        delivered = deliver_due(session, threads=int(app.config["WEBHOOK_THREADS"]),
+                                timeout=float(app.config["WEBHOOK_TIMEOUT"]))
+        click.echo(f"delivered {delivered}")
+
+
+@webhook.command(name="failed")
+@click.argument("department")
+def webhook_failed(department: str) -> None:
+    """List a department's failed deliveries: id, event, attempts, when, last error."""
+    from onething.departments.webhooks import failed_events
+
     with _app_session() as (_app, session):
-        click.echo(f"delivered {deliver_due(session)}")
+        _require_department(session, department)
+        events = session.exec(failed_events(session, department)).all()
+        for event in events:
+            click.echo(f"{event.delivery_id}\t{event.event}\t{event.attempts}\t"
+                       f"{event.failed_at.isoformat()}\t{event.last_error or ''}")
+        click.echo(f"{len(events)} failed", err=True)
+
+
+@webhook.command(name="redeliver")
+@click.argument("department")
+@click.argument("delivery_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every failed delivery of DEPARTMENT.")
+@click.option("--by", default="onething webhook redeliver", show_default=True,
+              help="Who is redelivering, for the audit log.")
+def webhook_redeliver(department: str, delivery_ids: tuple[str, ...], everything: bool,
+                      by: str) -> None:
+    """Schedule failed deliveries again, each with its own delivery id (name them, or --all)."""
+    from onething.departments.webhooks import redeliver
+
+    if bool(delivery_ids) == everything:
+        click.echo("name the delivery ids, or give --all", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    with _app_session() as (_app, session):
+        _require_department(session, department)
+        count = redeliver(session, department, by, None if everything else delivery_ids)
+    click.echo(f"redelivering {count}")
 
 
 @main.group()
@@ -473,8 +510,42 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     if app.config["WEBHOOK_INTERVAL"]:
         from onething.departments.webhooks import start_deliverer
 
-        start_deliverer(app.extensions["onething.engine"], float(app.config["WEBHOOK_INTERVAL"]))
+        start_deliverer(app.extensions["onething.engine"], float(app.config["WEBHOOK_INTERVAL"]),
+                        threads=int(app.config["WEBHOOK_THREADS"]),
+                        timeout=float(app.config["WEBHOOK_TIMEOUT"]))
     waitress.serve(app, host=host, port=port, threads=threads, ident="onething")
+
+
+@main.command()
+@click.option("--once", is_flag=True,
+              help="One look for reminders and one delivery round, then exit (for cron).")
+def worker(once: bool) -> None:
+    """Deliver webhooks and write deadline reminders until SIGTERM or SIGINT.
+
+    Several may run at once, beside `onething serve`: each endpoint's deliveries are
+    claimed by one of them at a time. On a signal it finishes the attempts under way and
+    releases its claims.
+    """
+    import logging
+    import signal
+    import threading
+
+    from onething.departments.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    with _app_session() as (app, _session):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        engine = app.extensions["onething.engine"]
+        click.echo(f"worker started (database: {engine.url.render_as_string()})")
+        delivered = run_worker(
+            engine, stop,
+            interval=float(app.config["WEBHOOK_INTERVAL"] or 5),
+            reminder_interval=float(app.config["REMINDER_INTERVAL"]),
+            threads=int(app.config["WEBHOOK_THREADS"]),
+            timeout=float(app.config["WEBHOOK_TIMEOUT"]), once=once)
+    click.echo(f"worker stopped (delivered {delivered})" if once else "worker stopped")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,22 @@
 
 An event is written to the outbox in the same transaction as what it reports
 (a submission routed, a task's status changed), so an event is never sent for
-something that did not happen, and never lost for something that did. A
-deliverer posts due events, each with its delivery id, its event type and an
-HMAC-SHA256 signature of the body with the department's secret; a 2xx marks it
-delivered, anything else schedules another try with exponential backoff (up to
-15 minutes apart, for 3 days), so a system down for an hour receives
-everything when it is back, each delivery id once per success.
+something that did not happen, and never lost for something that did.
+
+Deliverers (`onething serve`'s thread, any number of `onething worker`s, `onething
+webhook deliver`) take turns per endpoint: a deliverer claims a department's webhook
+row with a lease (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the same
+conditional UPDATE, atomic under its one writer), posts that department's due events
+one after another, and releases it. So no two deliverers ever send one delivery id at
+the same time, one department's events stay in order, and a deliverer that dies holds
+its endpoint no longer than the lease. Endpoints are served in parallel by a small
+thread pool, so a slow or dead endpoint costs only its own department time.
+
+Each post is signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
+`webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`) with the
+department's `whsec_` secret. A 2xx marks it delivered; anything else schedules another
+try with exponential backoff (up to 15 minutes apart) for 3 days, after which it is
+marked failed, with its last error, for an administrator to redeliver.
 
 Events carry no personal data: the ids of the task and the submission, the
 matter and the status. The system then fetches the slice through the API.
@@ -15,46 +25,95 @@ matter and the status. The system then fetches the slice through the API.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
+import logging
+import os
 import secrets
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from sqlalchemy import Engine, func, or_, update
 from sqlmodel import Session, col, select
+from standardwebhooks import Webhook as StandardWebhook
 
-from onething.storage.models import OutboxEvent, Webhook, utc_now
+from onething.storage.models import AuditEntry, OutboxEvent, Webhook, utc_now
 
 MAX_BACKOFF = dt.timedelta(minutes=15)
 GIVE_UP_AFTER = dt.timedelta(days=3)
 TIMEOUT_SECONDS = 5
+# Endpoints served at once by one deliverer.
+THREADS = 4
+# Events of one endpoint per turn; then it goes to the back of the line.
+BATCH = 100
+SECRET_PREFIX = "whsec_"
+# Receivers refuse a timestamp further than this from their clock (the libraries' default).
+TOLERANCE = dt.timedelta(minutes=5)
+
+LOG = logging.getLogger("onething.webhooks")
+
+Post = Callable[[str, bytes, dict[str, str]], int]
 
 
 def set_webhook(session: Session, department: str, url: str) -> str:
     """Point a department's events at a URL; return its new signing secret; commit."""
-    secret = secrets.token_urlsafe(32)
+    secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
     hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
     if hook is None:
         hook = Webhook(department_code=department, url=url, secret=secret)
     else:
-        hook.url, hook.secret, hook.active = url, secret, True
+        # A new secret is a new agreement: only Standard Webhooks signatures from now on.
+        hook.url, hook.secret, hook.active, hook.legacy_signature = url, secret, True, False
     session.add(hook)
     session.commit()
     return secret
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The X-OneThing-Signature header: sha256= and the hex HMAC of the body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def legacy_signature(secret: str, body: bytes) -> str:
+    """The old X-OneThing-Signature: sha256= and the hex HMAC of the body, with the same key."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+def signed_headers(hook: Webhook, event: OutboxEvent, body: bytes,
+                   at: dt.datetime) -> dict[str, str]:
+    """The headers of one attempt: Standard Webhooks' three, signed for this moment."""
+    moment = dt.datetime.fromtimestamp(int(at.timestamp()), dt.UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": event.delivery_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": StandardWebhook(hook.secret).sign(
+            event.delivery_id, moment, body.decode()),
+        "X-OneThing-Event": event.event,
+        "X-OneThing-Delivery": event.delivery_id,
+    }
+    if hook.legacy_signature:
+        headers["X-OneThing-Signature"] = legacy_signature(hook.secret, body)
+    return headers
+
+
+def body_of(event: OutboxEvent) -> bytes:
+    """What is posted for an event: the same bytes at every attempt."""
+    return json.dumps({"event": event.event, "delivery_id": event.delivery_id,
+                       "created_at": event.created_at.isoformat(), **event.payload},
+                      ensure_ascii=False, sort_keys=True).encode()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str],
+          timeout: float = TIMEOUT_SECONDS) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -65,58 +124,273 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(dt.timedelta(seconds=10 * 2 ** (attempts - 1)), MAX_BACKOFF)
 
 
-def deliver_due(session: Session, now: dt.datetime | None = None, limit: int = 100,
-                post: Callable[[str, bytes, dict], int] = _post) -> int:
-    """Try every due event once; return how many were delivered. Commits each attempt."""
+def _pending():
+    return col(OutboxEvent.delivered_at).is_(None), col(OutboxEvent.failed_at).is_(None)
+
+
+def _window_start():
+    return func.coalesce(OutboxEvent.redelivered_at, OutboxEvent.created_at)
+
+
+def give_up_expired(session: Session, now: dt.datetime | None = None) -> int:
+    """Mark failed every pending event past its retry window, whatever its hook; commit."""
     now = now or utc_now()
-    hooks = {h.department_code: h for h in session.exec(
-        select(Webhook).where(col(Webhook.active).is_(True))).all()}
-    due = session.exec(select(OutboxEvent).where(
-        col(OutboxEvent.delivered_at).is_(None), col(OutboxEvent.next_attempt_at) <= now,
-        col(OutboxEvent.created_at) > now - GIVE_UP_AFTER,
-    ).order_by(col(OutboxEvent.id)).limit(limit)).all()
-    delivered = 0
-    for event in due:
-        hook = hooks.get(event.department_code)
-        if hook is None:
-            continue
-        body = json.dumps({"event": event.event, "delivery_id": event.delivery_id,
-                           "created_at": event.created_at.isoformat(), **event.payload},
-                          ensure_ascii=False, sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", "X-OneThing-Event": event.event,
-                   "X-OneThing-Delivery": event.delivery_id,
-                   "X-OneThing-Signature": signature(hook.secret, body)}
-        event.attempts += 1
+    # SKIP LOCKED: a row a deliverer is recording right now is left for the next sweep, and
+    # two sweeps never wait on each other's rows (nor deadlock).
+    expired = select(OutboxEvent.id).where(
+        *_pending(), _window_start() < now - GIVE_UP_AFTER).with_for_update(skip_locked=True)
+    result = session.execute(
+        update(OutboxEvent).where(col(OutboxEvent.id).in_(expired.scalar_subquery()))
+        .values(failed_at=now, last_error=func.coalesce(
+            OutboxEvent.last_error, "no attempt succeeded within the retry window"))
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return result.rowcount
+
+
+class Deliverer:
+    """Delivers due events: claims endpoints, serves each in a pool thread, releases them."""
+
+    def __init__(self, engine: Engine, *, threads: int = THREADS,
+                 timeout: float = TIMEOUT_SECONDS, post: Post | None = None,
+                 clock: Callable[[], dt.datetime] = utc_now, name: str | None = None):
+        self.engine = engine
+        self.threads = max(1, threads)
+        self.post = post or functools.partial(_post, timeout=timeout)
+        self.clock = clock
+        # Far longer than one attempt, which is all a deliverer does between two renewals.
+        self.lease = dt.timedelta(seconds=max(60.0, 6 * timeout))
+        self.name = name or f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    # --- claims -------------------------------------------------------------------------
+
+    def claim(self, limit: int, exclude: Iterable[int] = ()) -> list[int]:
+        """Claim up to `limit` active endpoints with due events; return their webhook ids."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        free = or_(col(Webhook.claimed_until).is_(None), col(Webhook.claimed_until) <= now)
+        due = select(OutboxEvent.id).where(
+            OutboxEvent.department_code == Webhook.department_code, *_pending(),
+            col(OutboxEvent.next_attempt_at) <= now).exists()
+        # Least recently served first (a release stamps claimed_until), so no endpoint starves.
+        candidates = (select(Webhook.id)
+                      .where(col(Webhook.active).is_(True), free, due,
+                             col(Webhook.id).not_in(list(exclude)))
+                      .order_by(col(Webhook.claimed_until).asc().nulls_first(), col(Webhook.id))
+                      .limit(limit).with_for_update(skip_locked=True, of=Webhook))
+        with Session(self.engine) as session:
+            # One statement: on PostgreSQL the rows another deliverer is claiming are
+            # skipped, not waited for; on SQLite it runs whole under the write lock. The
+            # lease condition again in the UPDATE: a row claimed meanwhile stays theirs.
+            claimed = session.execute(
+                update(Webhook).where(col(Webhook.id).in_(candidates.scalar_subquery()), free)
+                .values(claimed_by=self.name, claimed_until=now + self.lease)
+                .returning(Webhook.id).execution_options(synchronize_session=False)
+            ).scalars().all()
+            session.commit()
+        return sorted(claimed)
+
+    def _renew(self, session: Session, hook_id: int) -> bool:
+        """Extend our lease before an attempt; False if the endpoint is no longer ours."""
+        result = session.execute(
+            update(Webhook).where(Webhook.id == hook_id, Webhook.claimed_by == self.name)
+            .values(claimed_until=self.clock() + self.lease)
+            .execution_options(synchronize_session=False))
+        session.commit()
+        return result.rowcount == 1
+
+    def release(self, hook_ids: Iterable[int] | None = None) -> None:
+        """Give back our claims (all of them when no ids are given)."""
+        statement = update(Webhook).where(Webhook.claimed_by == self.name)
+        if hook_ids is not None:
+            statement = statement.where(col(Webhook.id).in_(list(hook_ids)))
+        with Session(self.engine) as session:
+            session.execute(statement.values(claimed_by=None, claimed_until=self.clock())
+                            .execution_options(synchronize_session=False))
+            session.commit()
+
+    # --- one endpoint's turn ----------------------------------------------------------------
+
+    def serve(self, hook_id: int, stop: threading.Event | None = None) -> int:
+        """Post a claimed endpoint's due events in order, then release it; return how many
+        were delivered. A failed attempt ends the turn: the rest wait for the next one."""
+        delivered = 0
         try:
-            status = post(hook.url, body, headers)
+            with Session(self.engine, expire_on_commit=False) as session:
+                hook = session.get(Webhook, hook_id)
+                now = self.clock()
+                due = session.exec(select(OutboxEvent.id).where(
+                    OutboxEvent.department_code == hook.department_code, *_pending(),
+                    col(OutboxEvent.next_attempt_at) <= now,
+                    _window_start() >= now - GIVE_UP_AFTER,
+                ).order_by(col(OutboxEvent.id)).limit(BATCH)).all()
+                session.commit()
+                for event_id in due:
+                    if stop is not None and stop.is_set():
+                        break
+                    if not self._renew(session, hook_id):
+                        LOG.warning("lost the claim of %s's webhook", hook.department_code)
+                        return delivered
+                    event = session.get(OutboxEvent, event_id, populate_existing=True)
+                    # Nothing held open while posting: no lock, no idle transaction.
+                    session.commit()
+                    if (event is None or event.delivered_at is not None
+                            or event.failed_at is not None):
+                        continue
+                    if not self._attempt(session, hook, event):
+                        break
+                    delivered += 1
+        finally:
+            self.release([hook_id])
+        return delivered
+
+    def _attempt(self, session: Session, hook: Webhook, event: OutboxEvent) -> bool:
+        body = body_of(event)
+        try:
+            status = self.post(hook.url, body, signed_headers(hook, event, body, self.clock()))
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except OSError as failure:  # refused, unreachable, timed out
             error = f"{type(failure).__name__}: {failure}"[:500]
+        now = self.clock()
+        event.attempts += 1
         if error is None:
             event.delivered_at = now
-            delivered += 1
         else:
             event.last_error = error
             event.next_attempt_at = now + backoff(event.attempts)
         session.add(event)
         session.commit()
+        return error is None
+
+    # --- rounds -------------------------------------------------------------------------
+
+    def run_round(self) -> int:
+        """Give every endpoint with due events one turn; return how many were delivered."""
+        return self._loop(threading.Event(), interval=None)
+
+    def run(self, stop: threading.Event, interval: float) -> None:
+        """Deliver until `stop` is set, looking for due events every `interval` seconds;
+        then finish the attempts under way and release every claim."""
+        self._loop(stop, interval)
+
+    def _loop(self, stop: threading.Event, interval: float | None) -> int:
+        once = interval is None
+        served: set[int] = set()
+        running: dict[Future, int] = {}
+        delivered = 0
+        next_sweep = 0.0
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="webhook") as pool:
+            try:
+                while not stop.is_set():
+                    try:
+                        if time.monotonic() >= next_sweep:
+                            give_up_expired_with(self.engine, self.clock())
+                            next_sweep = float("inf") if once else time.monotonic() + interval
+                        claimed = self.claim(self.threads - len(running),
+                                             exclude=served | set(running.values()))
+                    except Exception:  # a database hiccup must not end the deliverer
+                        if once:
+                            raise
+                        LOG.exception("claiming webhook endpoints failed")
+                        claimed = []
+                    for hook_id in claimed:
+                        running[pool.submit(self.serve, hook_id, stop)] = hook_id
+                        if once:
+                            served.add(hook_id)
+                    if not running:
+                        if once:
+                            break
+                        stop.wait(interval)
+                        continue
+                    # A finished turn frees a thread at once; else look again after interval.
+                    done, _ = wait(list(running), timeout=interval, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        delivered += self._outcome(future, running.pop(future))
+            finally:
+                for future, hook_id in running.items():
+                    delivered += self._outcome(future, hook_id)
+                self.release()
+        return delivered
+
+    @staticmethod
+    def _outcome(future: Future, hook_id: int) -> int:
+        try:
+            return future.result()
+        except Exception:  # one endpoint's bad turn must not end the others'
+            LOG.exception("delivering to webhook %s failed", hook_id)
+            return 0
+
+
+def give_up_expired_with(engine: Engine, now: dt.datetime) -> int:
+    """give_up_expired in a session of its own."""
+    with Session(engine) as session:
+        return give_up_expired(session, now)
+
+
+def deliver_due(session: Session, now: dt.datetime | None = None,
+                post: Post | None = None, threads: int = THREADS,
+                timeout: float = TIMEOUT_SECONDS) -> int:
+    """One round on the session's database: every endpoint with due events gets one turn
+    (`now` fixes the clock, for tests); return how many events were delivered."""
+    clock = (lambda: now) if now is not None else utc_now
+    # The round works in sessions of its own: what this one wrote must be committed first,
+    # and what it had loaded is stale after.
+    session.commit()
+    delivered = Deliverer(session.get_bind(), threads=threads, timeout=timeout, post=post,
+                          clock=clock).run_round()
+    session.expire_all()
     return delivered
 
 
-def start_deliverer(engine, interval: float) -> Callable[[], None]:
+def start_deliverer(engine: Engine, interval: float, *, threads: int = THREADS,
+                    timeout: float = TIMEOUT_SECONDS) -> Callable[[], None]:
     """Deliver due events every `interval` seconds in a daemon thread; return a stopper."""
-    import logging
-    import threading
-
     stop = threading.Event()
-
-    def run():
-        while not stop.wait(interval):
-            try:
-                with Session(engine) as session:
-                    deliver_due(session)
-            except Exception:  # a bad round must not end the deliverer
-                logging.getLogger("onething.webhooks").exception("delivery round failed")
-
-    threading.Thread(target=run, name="webhook-deliverer", daemon=True).start()
+    deliverer = Deliverer(engine, threads=threads, timeout=timeout)
+    threading.Thread(target=deliverer.run, args=(stop, interval), name="webhook-deliverer",
+                     daemon=True).start()
     return stop.set
+
+
+# --- failed deliveries: what administrators see and redeliver -------------------------------
+
+
+def failed_events(session: Session, department: str):
+    """A statement of a department's failed deliveries, newest first."""
+    return (select(OutboxEvent).where(OutboxEvent.department_code == department,
+                                      col(OutboxEvent.failed_at).is_not(None))
+            .order_by(col(OutboxEvent.id).desc()))
+
+
+def redeliver(session: Session, department: str, actor: str,
+              delivery_ids: Iterable[str] | None = None) -> int:
+    """Schedule a department's failed deliveries again (all, or those named), each with its
+    own delivery id and a new retry window; record who did it; commit. Return how many."""
+    now = utc_now()
+    statement = update(OutboxEvent).where(OutboxEvent.department_code == department,
+                                          col(OutboxEvent.failed_at).is_not(None))
+    if delivery_ids is not None:
+        statement = statement.where(col(OutboxEvent.delivery_id).in_(list(delivery_ids)))
+    result = session.execute(statement.values(
+        failed_at=None, attempts=0, next_attempt_at=now, redelivered_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        session.add(AuditEntry(actor=actor, action="webhook_redeliver",
+                               subject=f"webhook:{department}",
+                               after={"redelivered": result.rowcount,
+                                      "delivery_ids": None if delivery_ids is None
+                                      else sorted(delivery_ids)}))
+    session.commit()
+    return result.rowcount
+
+
+def webhook_overview(session: Session) -> list[dict]:
+    """Each department's webhook with how many events are pending and failed."""
+    pending = dict(session.exec(select(OutboxEvent.department_code, func.count()).where(
+        *_pending()).group_by(OutboxEvent.department_code)).all())
+    failed = dict(session.exec(select(OutboxEvent.department_code, func.count()).where(
+        col(OutboxEvent.failed_at).is_not(None)).group_by(OutboxEvent.department_code)).all())
+    hooks = session.exec(select(Webhook).order_by(col(Webhook.department_code))).all()
+    return [{"hook": hook, "pending": pending.get(hook.department_code, 0),
+             "failed": failed.get(hook.department_code, 0)} for hook in hooks]

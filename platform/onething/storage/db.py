@@ -132,6 +132,12 @@ class DriverStatement:
     with the column types' own bind and result processors, on the connection's
     current transaction: only the per-call bookkeeping is skipped. Errors are the
     driver's (`dialect.loaded_dbapi.IntegrityError`, …), not SQLAlchemy's.
+
+    Kept on a measurement (issue 16): with plain Core instead (`connection.execute`, the
+    tasks as one executemany), `submit()` took 2.21 ms of CPU against 1.55 on SQLite and
+    2.87 against 2.30 on PostgreSQL (means of 3 runs of 300 submits each, alternated),
+    16–18% of a whole submit request's server CPU: past the 15% within which readable
+    Core would have replaced it.
     """
 
     def __init__(self, statement):

@@ -26,6 +26,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -387,10 +388,19 @@ class TaskBase(SQLModel):
     created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
+# A task decided already is due no more.
+TASK_DONE = ("approved", "rejected", "stopped")
+_TASK_OPEN = "status NOT IN ('approved', 'rejected', 'stopped')"
+
+
 class Task(TaskBase, table=True):
     """A routed task: one per step of the submission's routing plan."""
 
     __tablename__ = "task"
+    # Deadline reminders look for open tasks due soon: only those are indexed.
+    __table_args__ = (Index("ix_task_open_due_date", "due_date",
+                            sqlite_where=sql_text(_TASK_OPEN),
+                            postgresql_where=sql_text(_TASK_OPEN)),)
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
@@ -451,15 +461,38 @@ class Webhook(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     department_code: str = Field(max_length=100, unique=True)
     url: str = Field(max_length=1000)
-    # Kept as is: signing needs the secret itself, not a hash of it.
+    # Kept as is: signing needs the secret itself, not a hash of it. "whsec_" and the key in
+    # base64, as Standard Webhooks' libraries take it.
     secret: str = Field(max_length=200)
     active: bool = True
+    # Set before Standard Webhooks signatures (migration 0014): its receiver checks the old
+    # X-OneThing-Signature, still sent beside them until the department gets a new secret.
+    legacy_signature: bool = False
+    # The deliverer whose turn this endpoint is, until when: a lease, so the events of one
+    # endpoint go out one after another from one deliverer, and a deliverer that died
+    # mid-turn holds them no longer than the lease.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# An event still to deliver: neither delivered nor given up on.
+OUTBOX_PENDING = "delivered_at IS NULL AND failed_at IS NULL"
 
 
 class OutboxEvent(SQLModel, table=True):
     """An event for a department's system, written in the transaction of what it reports."""
 
     __tablename__ = "outbox_event"
+    __table_args__ = (
+        # A deliverer's next events of one endpoint: only the pending rows are indexed, so
+        # the index stays as small as the queue however long the history grows.
+        Index("ix_outbox_event_due", "department_code", "next_attempt_at", "id",
+              sqlite_where=sql_text(OUTBOX_PENDING), postgresql_where=sql_text(OUTBOX_PENDING)),
+        # The console's failed deliveries of one department.
+        Index("ix_outbox_event_failed", "department_code", "id",
+              sqlite_where=sql_text("failed_at IS NOT NULL"),
+              postgresql_where=sql_text("failed_at IS NOT NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: str = Field(max_length=64, unique=True)
@@ -472,6 +505,13 @@ class OutboxEvent(SQLModel, table=True):
                                          index=True)
     delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
+    # Given up on: the retry window passed without a 2xx. An administrator can redeliver it.
+    failed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last redelivery, from which the retry window runs again (else from created_at).
+    redelivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What makes an event happen once however many workers look (e.g. "task.overdue:42"):
+    # a second insert of the key is refused by the database. None for ordinary events.
+    dedupe_key: str | None = Field(default=None, max_length=100, unique=True, index=True)
 
 
 # --- the audit log ----------------------------------------------------------------------------

@@ -52,22 +52,23 @@ class CaseCollector:
         with self.engine.connect() as connection:
             submissions = connection.execute(select(func.count()).select_from(Submission))
             tasks = connection.execute(select(Task.status, func.count()).group_by(Task.status))
-            pending = OutboxEvent.delivered_at.is_(None)
-            depth = connection.execute(select(func.count()).where(pending))
-            failing = connection.execute(select(func.count()).where(
-                pending, OutboxEvent.last_error.is_not(None)))
+            undelivered = OutboxEvent.delivered_at.is_(None)
+            depth = connection.execute(select(func.count()).where(
+                undelivered, OutboxEvent.failed_at.is_(None)))
+            failed = connection.execute(select(func.count()).where(
+                undelivered, OutboxEvent.failed_at.is_not(None)))
             counts = (submissions.scalar_one(), tasks.all(), depth.scalar_one(),
-                      failing.scalar_one())
+                      failed.scalar_one())
         yield CounterMetricFamily("onething_submissions", "Submissions received", counts[0])
         by_status = GaugeMetricFamily("onething_tasks", "Tasks by status", labels=["status"])
         for status, count in counts[1]:
             by_status.add_metric([status], count)
         yield by_status
         yield GaugeMetricFamily("onething_outbox_depth",
-                                "Webhook events not yet delivered", counts[2])
-        yield GaugeMetricFamily("onething_webhook_failing",
-                                "Undelivered webhook events whose last attempt failed",
-                                counts[3])
+                                "Webhook events waiting to be delivered", counts[2])
+        yield GaugeMetricFamily("onething_webhook_failed",
+                                "Webhook events given up after the retry window, until an "
+                                "administrator redelivers them", counts[3])
 
 
 def init_app(app: Flask) -> None:

@@ -40,7 +40,8 @@ def serve_gunicorn(app: Flask, host: str, port: int, workers: int, threads: int)
             # several never send one event twice (and one stuck worker stops nothing).
             from onething.departments.webhooks import start_deliverer
 
-            start_deliverer(engine, interval)
+            start_deliverer(engine, interval, threads=int(app.config["WEBHOOK_THREADS"]),
+                            timeout=float(app.config["WEBHOOK_TIMEOUT"]))
 
     def child_exit(_server, worker) -> None:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

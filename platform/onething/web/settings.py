@@ -49,7 +49,17 @@ SETTINGS = [
             "Base URL printed in QR codes and resume links; default: the request's host. "
             "An https:// URL also marks the session cookie Secure"),
     Setting("WEBHOOK_INTERVAL", 5,
-            "Seconds between webhook delivery rounds in onething serve (0: no deliverer)"),
+            "Seconds between looks for due webhook events, in onething serve (0: serve "
+            "delivers nothing, leaving it to onething worker) and in onething worker"),
+    Setting("WEBHOOK_TIMEOUT", 5,
+            "Seconds one delivery attempt may wait for the department's system to connect "
+            "and answer; a claim's lease is 6 times this, at least 60 s"),
+    Setting("WEBHOOK_THREADS", 4,
+            "Endpoints one deliverer posts to at once; each endpoint's events go one after "
+            "another, so a slow system delays only its own department"),
+    Setting("REMINDER_INTERVAL", 60,
+            "Seconds between onething worker's looks for tasks due soon or overdue, each "
+            "reported once as a task.due_soon or task.overdue event"),
     Setting("DEMO_ACCOUNTS", None,
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),

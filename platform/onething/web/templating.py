@@ -48,6 +48,7 @@ AUDIT_ACTIONS = {
     "status": _l("Status changed"),
     "start_for_applicant": _l("Started at the front desk for the applicant"),
     "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
+    "webhook_redeliver": _l("Failed webhook deliveries scheduled again"),
 }
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {

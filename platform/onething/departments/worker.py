@@ -1,0 +1,52 @@
+"""The background work of `onething worker`: webhook delivery and deadline reminders.
+
+Any number of workers may run beside each other and beside `onething serve`: deliveries
+are claimed per endpoint (webhooks.Deliverer) and reminders are written once per task
+(deadlines). A worker stops when its stop event is set (SIGTERM or SIGINT): it finishes
+the attempts under way, within the attempt timeout, and releases its claims.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from onething.departments.deadlines import remind_deadlines
+from onething.departments.webhooks import Deliverer
+
+LOG = logging.getLogger("onething.worker")
+
+
+def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
+               reminder_interval: float, threads: int, timeout: float,
+               once: bool = False) -> int:
+    """Deliver webhooks and write reminders until `stop` is set (or one round of each with
+    `once`); return how many events were delivered in a round of `once`, else 0."""
+    deliverer = Deliverer(engine, threads=threads, timeout=timeout)
+    if once:
+        _remind(engine)
+        return deliverer.run_round()
+    delivery = threading.Thread(target=deliverer.run, args=(stop, interval),
+                                name="webhook-deliverer")
+    delivery.start()
+    try:
+        while not stop.is_set():
+            _remind(engine)
+            stop.wait(reminder_interval)
+    finally:
+        stop.set()
+        delivery.join()
+    return 0
+
+
+def _remind(engine: Engine) -> None:
+    try:
+        with Session(engine) as session:
+            written = remind_deadlines(session)
+        if written:
+            LOG.info("wrote %d deadline reminders", written)
+    except Exception:  # a bad look must not end the worker; the next one tries again
+        LOG.exception("deadline reminders failed")
