@@ -93,7 +93,7 @@ def test_failed_sign_ins_are_limited_and_the_page_says_when_to_try_again(app, cl
                                           "csrf_token": token})
     assert codes == [401, 401, 401] and refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 61
-    assert re.search(r"Try again after \d\d:\d\d \(Beijing time\)", refused.text)
+    assert re.search(r"请于北京时间 \d\d:\d\d 后再试", refused.text)
 
 
 def test_successful_sign_ins_never_count(app):
