@@ -35,6 +35,9 @@ from onething.storage.models import AuditEntry, HolidayDay, HolidayYear
 # Years a notice may be for: the calendar's sensible range, not a legal limit.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 NAME_LENGTH = 100
+# What the console shows as the format.
+EXAMPLE = ('{"year": 2027,\n "holidays": [{"date": "2027-01-01", "name": "元旦"}],\n'
+           ' "workdays": ["2027-02-07"]}')
 
 PROBLEMS = {
     "json": _l("This is not JSON (line %(line)s, column %(column)s)."),
