@@ -44,9 +44,11 @@ def test_approving_the_business_licence_unlocks_the_food_licence(app, routed):  
         actions = [(e.actor, e.action, e.before["status"], e.after["status"]) for e in
                    session.exec(select(AuditEntry).where(
                        AuditEntry.subject == f"task:{food.id}")).all()]
-    # The new company's code reached the food licence before it opened.
+    # The new company's code reached the food licence before it opened; its clock started
+    # when it opened, which moved the plan's estimate of its due date.
     assert actions == [("system", "hand_over", "waiting", "waiting"),
-                       ("system", "unlock", "waiting", "pending")]
+                       ("system", "unlock", "waiting", "pending"),
+                       ("system", "due_date", "pending", "pending")]
     assert tasks["food-business-licence"].slice_data["entity_uscc"] == NEW_ENTITY_USCC
 
 

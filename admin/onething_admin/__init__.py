@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from onething_admin.calendar import bp as calendar_bp
 from onething_admin.views import bp
 
 
 def init_app(app: Flask) -> None:
     """Mount the console at /admin."""
     app.register_blueprint(bp)
+    app.register_blueprint(calendar_bp)

@@ -460,6 +460,45 @@ def token_add(department: str, name: str, days: int) -> None:
         click.echo(new_token(session, department, name, days))
 
 
+@main.group(name="calendar")
+def calendar_group() -> None:
+    """The holiday calendar administrators keep (the State Council's yearly notice)."""
+
+
+@calendar_group.command(name="import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--by", default="onething calendar import", show_default=True,
+              help="Who is entering it, for the audit log.")
+def calendar_import(file, by: str) -> None:
+    """Enter a year's holidays and 调休 working days from FILE (JSON; '-' reads stdin)."""
+    from onething.cases.holidays import NoticeRefused, enter_notice, parse_notice
+
+    try:
+        notice = parse_notice(file.read())
+    except NoticeRefused as refused:
+        report(refused.problems)
+        sys.exit(EXIT_DEFINITIONS)
+    with _app_session() as (_app, session):
+        enter_notice(session, notice, by)
+    click.echo(f"{notice.year}: {len(notice.holidays)} holidays, "
+               f"{len(notice.workdays)} working days (调休) entered")
+
+
+@calendar_group.command(name="show")
+@click.argument("year", type=click.IntRange(2000, 2100))
+def calendar_show(year: int) -> None:
+    """Print a year's entered notice in the import format (exit 2 if it was not entered)."""
+    from onething.cases.holidays import notice_of
+
+    with _app_session() as (_app, session):
+        notice = notice_of(session, year)
+    if notice is None:
+        click.echo(f"{year} was not entered: due dates use chinese_calendar's "
+                   f"(or Monday–Friday, estimated)", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    click.echo(json.dumps(notice, ensure_ascii=False, indent=2))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from onething.cases import events
+from onething.cases import clock, events
 from onething.cases.forms import get_path, set_path
 from onething.storage.models import AuditEntry, Submission, Task, utc_now
 
@@ -85,6 +85,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
                 get_path(task.slice_data, path) is None or path in handed
                 for path in fields) or (set(materials) - own):
             raise DecisionRefused("supplement_items")
+        if task.special_procedure:
+            raise DecisionRefused("special_procedure_open")
     if action == "approve" and not (certificate_number or "").strip():
         raise DecisionRefused("certificate_number")
     # The columns' lengths, checked here so both databases refuse alike (SQLite would
@@ -123,6 +125,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
             raise DecisionRefused("not_decidable", task)
         session.refresh(task)
         _log(session, actor, action, task, before)
+        if action == "supplement":
+            clock.pause(session, task)  # until the resubmission
         siblings = session.exec(select(Task).where(
             Task.submission_id == task.submission_id)).all()
         changed = [task]
@@ -153,6 +157,7 @@ def _unlock(session: Session, tasks: list[Task]) -> list[Task]:
             waiting.status = "pending"
             session.add(waiting)
             _log(session, "system", "unlock", waiting, before)
+            clock.start(session, waiting)
             unlocked.append(waiting)
     return unlocked
 
@@ -245,6 +250,7 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
         task.status, task.supplement = request["from"], None
         session.add_all([submission, task])
         _log(session, actor, "resubmit", task, before)
+        clock.resume(session, task, "resubmit", actor)
         events.enqueue(session, "task.status_changed", [task])
         session.commit()
     except BaseException:
@@ -270,6 +276,7 @@ DECISION_PROBLEMS = {
     "unknown_action": _l("Unknown decision."),
     "supplement_items": _l("A correction names at least one field or material of this task, "
                            "and only those."),
+    "special_procedure_open": clock.PROBLEMS["special_procedure_open"],
 }
 
 

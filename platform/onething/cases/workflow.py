@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, or_, update
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
-from onething.cases import events
+from onething.cases import events, holidays
 from onething.catalog.workdays import WORKING_DAYS, DueDate, china_today, due_date
 from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.composer.materials import MergedMaterial
@@ -459,7 +460,8 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
     # The unique constraints (draft, key, tracking number) speak here, before any task.
     ((submission_id,),) = _INSERT_SUBMISSION.rows(connection, values)
     rows = []
-    due_dates = step_due_dates(composition.plan, today)
+    # Waiting steps get the plan's estimate; their clocks start when they unlock.
+    due_dates = step_due_dates(composition.plan, today, holidays.overrides(session))
     for step in composition.plan.steps:
         due = due_dates[step.matter]
         rows.append({
@@ -474,6 +476,9 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "promised_days": step.promised_days,
             "due_date": due.date,
             "due_estimated": due.estimated,
+            "counting": step.counting,
+            "clock_started_on": None if step.waits_for else today,
+            "paused_days": 0,
             "created_at": now,
             "handover": step.handover,
         })
@@ -496,7 +501,8 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
     return Submission(id=submission_id, **values)
 
 
-def step_due_dates(plan: RoutingPlan, today: dt.date) -> dict[str, DueDate]:
+def step_due_dates(plan: RoutingPlan, today: dt.date,
+                   overrides: Mapping[dt.date, bool] | None = None) -> dict[str, DueDate]:
     """Each step's due date for a case submitted today, counted as its matter's limit says."""
     steps = {step.matter: step for step in plan.steps}
     # matter -> (the date its count runs from, working days since then, its due date).
@@ -513,9 +519,9 @@ def step_due_dates(plan: RoutingPlan, today: dt.date) -> dict[str, DueDate]:
                                       default=(today, 0, DueDate(today, False)))
             if step.counting == WORKING_DAYS:
                 offset += step.promised_days
-                due = due_date(start, offset, step.counting)
+                due = due_date(start, offset, step.counting, overrides)
             else:
-                due = due_date(last.date, step.promised_days, step.counting)
+                due = due_date(last.date, step.promised_days, step.counting, overrides)
                 start, offset = due.date, 0
             counted[code] = (start, offset, DueDate(due.date, last.estimated or due.estimated))
         return counted[code]
@@ -531,7 +537,7 @@ _INSERT_SUBMISSION = DriverStatement(
     .returning(col(Submission.id)))
 _TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "status", "waits_for",
                  "slice_data", "slice_materials", "promised_days", "due_date", "due_estimated",
-                 "created_at", "handover")
+                 "counting", "clock_started_on", "paused_days", "created_at", "handover")
 
 
 @functools.lru_cache(maxsize=64)

@@ -9,8 +9,11 @@ chinese_calendar knows the State Council's holiday arrangements (调休 included
 only for the years published so far; a date beyond them raises
 NotImplementedError. Such a date falls back to Monday–Friday and the due date
 is flagged as estimated, so nothing crashes when a limit runs into next
-year. Overrides (date -> working day or not) let an administrator correct
-the calendar before the package catches up.
+year. Overrides let an administrator correct the calendar before the package
+catches up: a plain mapping (date -> working day or not), or a `Holidays`
+holding whole years entered from the State Council's notice, whose other days
+are Monday–Friday working days, known rather than estimated. This package
+never reads them from the database: callers pass them in.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import chinese_calendar
 
@@ -41,6 +44,56 @@ def china_time(moment: dt.datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
         # astimezone would read it in the server's zone: a wrong time, shown as right.
         raise ValueError("a naive datetime has no moment to show")
     return moment.astimezone(CHINA_TZ).strftime(pattern)
+
+
+@dataclass(frozen=True)
+class Holidays(Mapping):
+    """Whole years of the State Council's notice: holidays and 调休 working days.
+
+    A mapping of the days it names (date -> working day or not); a day of a year
+    it holds that it does not name is a working day from Monday to Friday.
+    """
+
+    years: frozenset[int] = frozenset()
+    days: Mapping[dt.date, bool] = field(default_factory=dict)
+
+    def __getitem__(self, day: dt.date) -> bool:
+        if day in self.days:
+            return self.days[day]
+        if day.year in self.years:
+            return day.weekday() < 5
+        raise KeyError(day)
+
+    def __contains__(self, day: object) -> bool:
+        return day in self.days or (isinstance(day, dt.date) and day.year in self.years)
+
+    def __iter__(self):
+        return iter(self.days)
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+
+def year_known(year: int, overrides: Mapping[dt.date, bool] | None = None) -> bool:
+    """Whether a year's holidays are known: entered by an administrator or published."""
+    if isinstance(overrides, Holidays) and year in overrides.years:
+        return True
+    return not _calendar_day(dt.date(year, 6, 1))[1]
+
+
+def days_paused(start: dt.date, end: dt.date, counting: str = WORKING_DAYS,
+                overrides: Mapping[dt.date, bool] | None = None) -> int:
+    """How many days a pause from `start` to `end` takes off the clock.
+
+    As a period's count does (民法典 art. 201), it runs from the day after `start`:
+    the days after it up to `end` itself, the working ones only for a working-day limit.
+    """
+    if end <= start:
+        return 0
+    if counting == CALENDAR_DAYS:
+        return (end - start).days
+    return sum(is_working_day(start + dt.timedelta(days=n), overrides)[0]
+               for n in range(1, (end - start).days + 1))
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ def _composition_of(task: Task):
 
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
-                 handover_errors=None, typed=None):
+                 handover_errors=None, typed=None, clock_refused=None):
+    from onething.cases import clock
     from onething.cases.decisions import ALLOWED, audit_of
 
     session = get_session()
@@ -123,7 +124,9 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            account=current_account(), actions=actions, refused=refused,
                            certificate_upload_problem=upload_problem,
                            handover_errors=handover_errors or {}, typed=typed or {},
-                           audit=audit_of(session, task)), status
+                           audit=audit_of(session, task), clock_refused=clock_refused,
+                           special_kinds=clock.SPECIAL_KINDS,
+                           calendar_unknown=clock.calendar_unknown(session, task)), status
 
 
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
@@ -165,6 +168,29 @@ def decide_task(task_id: int):
                certificate_file=certificate_file, produced=produced)
     except DecisionRefused as refused:
         return _render_task(task, refused=refused, status=409 if refused.task else 422)
+    if not request.headers.get("HX-Request"):
+        from flask import redirect, url_for
+
+        return redirect(url_for("inbox.task", task_id=task.id))
+    return _render_task(task)
+
+
+@bp.post("/tasks/<row_id:task_id>/special-procedure")
+def special_procedure(task_id: int):
+    """Declare a special procedure (特别程序) on a task, with its kind and reason, or end it."""
+    from onething.cases import clock
+
+    task = _own_task(task_id)
+    form = request.form
+    try:
+        if form.get("end"):
+            clock.end_special_procedure(get_session(), task, current_account().username)
+        else:
+            clock.begin_special_procedure(get_session(), task, form.get("kind", ""),
+                                          form.get("reason", ""), current_account().username)
+    except clock.ClockRefused as refused:
+        return _render_task(task, clock_refused=refused,
+                            status=409 if refused.code in ("state", "none_open") else 422)
     if not request.headers.get("HX-Request"):
         from flask import redirect, url_for
 

@@ -415,6 +415,40 @@ class Task(TaskBase, table=True):
     # Values handed over between matters (办结产出): {"produces": [field], "receives": [field],
     # "values": {field: value}} (values once this task's approval gave them).
     handover: dict | None = Field(default=None, sa_column=_json(nullable=True))
+    # The clock (cases/clock.py): how the matter's limit counts, the day it started (None
+    # while the task waits for others), the days taken off it by pauses that ended, and
+    # the day the present pause began (补正 with the applicant, or a 特别程序).
+    counting: str = Field(default="working_days", max_length=32,
+                          sa_column_kwargs={"server_default": "working_days"})
+    clock_started_on: dt.date | None = None
+    paused_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    paused_since: dt.date | None = None
+    # A special procedure (特别程序, 行政许可法 art. 45) under way: {"kind", "reason", "since"}.
+    special_procedure: dict | None = Field(default=None, sa_column=_json(nullable=True))
+
+
+# --- the holiday calendar administrators keep --------------------------------------------------
+
+
+class HolidayYear(SQLModel, table=True):
+    """A year of the State Council's holiday notice, as an administrator entered it."""
+
+    __tablename__ = "holiday_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    entered_by: str = Field(max_length=200)
+    entered_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class HolidayDay(SQLModel, table=True):
+    """A day the notice names: a holiday (not working) or a 调休 working day."""
+
+    __tablename__ = "holiday_day"
+
+    day: dt.date = Field(primary_key=True)
+    year: int = Field(foreign_key="holiday_year.year", index=True)
+    working: bool
+    name: str | None = Field(default=None, max_length=100)
 
 
 # --- API tokens of departments' systems ------------------------------------------------------

@@ -49,6 +49,10 @@ AUDIT_ACTIONS = {
     "start_for_applicant": _l("Started at the front desk for the applicant"),
     "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
     "webhook_redeliver": _l("Failed webhook deliveries scheduled again"),
+    "due_date": _l("Due date counted again"),
+    "special_procedure": _l("Special procedure declared (特别程序)"),
+    "special_procedure_end": _l("Special procedure ended"),
+    "holiday_calendar": _l("Holiday calendar entered"),
 }
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {

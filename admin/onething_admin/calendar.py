@@ -1,0 +1,79 @@
+"""The console's holiday calendar: the years entered, a year's days, and entering a notice.
+
+The State Council publishes next year's holidays each autumn; chinese_calendar
+learns them only in a later release. An administrator pastes or uploads the
+notice here (the format of `onething calendar import`), and due dates count with
+it from the next request on.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from onething.accounts.service import current_account
+from onething.cases.holidays import (
+    EXAMPLE,
+    NoticeRefused,
+    days_of,
+    enter_notice,
+    entered_years,
+    parse_notice,
+)
+from onething.storage.models import HolidayYear
+from onething.web.extensions import csrf, get_session
+
+bp = Blueprint("admin_calendar", __name__, url_prefix="/admin/calendar",
+               template_folder="templates")
+
+
+@bp.before_request
+def _guard():
+    account = current_account()
+    if account is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if account.role != "administrator":
+        abort(403)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    return None
+
+
+def _render(*, problems=None, text: str = "", entered: int | None = None, status: int = 200):
+    template = ("admin/_calendar_import.html" if request.headers.get("HX-Request")
+                else "admin/calendar.html")
+    response = render_template(template, years=entered_years(get_session()),
+                               problems=problems, text=text, entered=entered, example=EXAMPLE)
+    return response, status, {"Vary": "HX-Request"}
+
+
+@bp.get("/")
+def index():
+    """The years entered, and the form to enter a year's notice."""
+    return _render(entered=request.args.get("entered", type=int))
+
+
+@bp.post("/")
+def enter():
+    """Enter a year's notice, pasted or uploaded; a notice with problems changes nothing."""
+    upload = request.files.get("file")
+    text = request.form.get("notice", "")
+    if upload is not None and upload.filename:
+        text = upload.read().decode("utf-8", errors="replace")
+    try:
+        notice = parse_notice(text)
+    except NoticeRefused as refused:
+        return _render(problems=refused.problems, text=text, status=422)
+    enter_notice(get_session(), notice, current_account().username)
+    if not request.headers.get("HX-Request"):
+        return redirect(url_for("admin_calendar.index", entered=notice.year))
+    return _render(entered=notice.year)
+
+
+@bp.get("/<int:year>")
+def year(year: int):
+    """The days a year's entered notice names."""
+    entered = get_session().get(HolidayYear, year)
+    if entered is None:
+        abort(404)
+    return render_template("admin/calendar_year.html", year=entered,
+                           days=days_of(get_session(), year))

@@ -1,0 +1,240 @@
+"""The holiday calendar administrators keep: next year's State Council notice, entered.
+
+chinese_calendar learns each year's holidays (节假日安排) only in a release after
+the State Council publishes them; until then a hall enters the notice itself, as
+
+    {"year": 2027,
+     "holidays": [{"date": "2027-01-01", "name": "元旦"}, ...],
+     "workdays": ["2027-02-07", ...]}
+
+`holidays` are the days off (rest days inside a holiday included); `workdays` the
+weekend days worked instead (调休). A year entered replaces the package's answer for
+every day of it: the days named, and Monday–Friday for the others. Entering a year
+again replaces it whole. A notice with any problem is refused with every problem
+and where it is, and nothing is stored.
+
+Due dates are counted with these (`overrides`), read once per process and read
+again when the stored calendar changed: a version (years entered, latest entry)
+costs one small query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from onething.catalog.workdays import Holidays
+from onething.storage.models import AuditEntry, HolidayDay, HolidayYear
+
+# Years a notice may be for: the calendar's sensible range, not a legal limit.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+NAME_LENGTH = 100
+# What the console shows as the format.
+EXAMPLE = ('{"year": 2027,\n "holidays": [{"date": "2027-01-01", "name": "元旦"}],\n'
+           ' "workdays": ["2027-02-07"]}')
+
+PROBLEMS = {
+    "json": _l("This is not JSON (line %(line)s, column %(column)s)."),
+    "object": _l("The notice is a JSON object with year, holidays and workdays."),
+    "unknown_key": _l("Unknown key %(key)s: a notice has year, holidays and workdays only."),
+    "year": _l("The year is a whole number from 2000 to 2100."),
+    "list": _l("This is a list."),
+    "holiday": _l("A holiday is an object with a date and a name."),
+    "date": _l("Not a date: write it as YYYY-MM-DD."),
+    "other_year": _l("This date is not in %(year)s."),
+    "twice": _l("This date is listed twice."),
+    "both": _l("This date is both a holiday and a working day."),
+    "name": _l("A holiday's name is 1 to 100 characters."),
+    "empty": _l("The notice names no holiday."),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a notice: where it is (e.g. holidays[2].date), what, and its values."""
+
+    where: str
+    code: str
+    params: tuple[tuple[str, object], ...] = ()
+
+    def message(self) -> str:
+        """The problem in the reader's language."""
+        return str(PROBLEMS[self.code] % dict(self.params) if self.params
+                   else PROBLEMS[self.code])
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message()}"
+
+
+class NoticeRefused(Exception):
+    """A notice with problems: none of it was stored."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A year's notice, checked: its holidays (date -> name) and its 调休 working days."""
+
+    year: int
+    holidays: dict[dt.date, str]
+    workdays: tuple[dt.date, ...]
+
+
+def parse_notice(text: str) -> Notice:
+    """Read and check a notice; raise NoticeRefused with every problem found."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NoticeRefused([Problem("$", "json", (("line", error.lineno),
+                                                   ("column", error.colno)))]) from None
+    if not isinstance(document, dict):
+        raise NoticeRefused([Problem("$", "object")])
+    problems = [Problem(key, "unknown_key", (("key", key),))
+                for key in document if key not in ("year", "holidays", "workdays")]
+    year = document.get("year")
+    if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
+        raise NoticeRefused([*problems, Problem("year", "year")])
+
+    def day_of(value, where: str) -> dt.date | None:
+        try:
+            day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 \
+                else None
+        except ValueError:
+            day = None
+        if day is None:
+            problems.append(Problem(where, "date"))
+        elif day.year != year:
+            problems.append(Problem(where, "other_year", (("year", year),)))
+            return None
+        return day
+
+    holidays: dict[dt.date, str] = {}
+    workdays: list[dt.date] = []
+    listed = {"holidays": document.get("holidays", []), "workdays": document.get("workdays", [])}
+    for key, items in listed.items():
+        if not isinstance(items, list):
+            problems.append(Problem(key, "list"))
+            listed[key] = []
+    for index, item in enumerate(listed["holidays"]):
+        where = f"holidays[{index}]"
+        if not isinstance(item, dict) or set(item) - {"date", "name"}:
+            problems.append(Problem(where, "holiday"))
+            continue
+        name = item.get("name")
+        if not isinstance(name, str) or not 0 < len(name.strip()) <= NAME_LENGTH:
+            problems.append(Problem(f"{where}.name", "name"))
+        day = day_of(item.get("date"), f"{where}.date")
+        if day is None:
+            continue
+        if day in holidays:
+            problems.append(Problem(f"{where}.date", "twice"))
+        holidays[day] = (name or "").strip()
+    for index, value in enumerate(listed["workdays"]):
+        where = f"workdays[{index}]"
+        day = day_of(value, where)
+        if day is None:
+            continue
+        if day in holidays:
+            problems.append(Problem(where, "both"))
+        elif day in workdays:
+            problems.append(Problem(where, "twice"))
+        workdays.append(day)
+    if not holidays and not problems:
+        problems.append(Problem("holidays", "empty"))
+    if problems:
+        raise NoticeRefused(problems)
+    return Notice(year, holidays, tuple(workdays))
+
+
+def enter_notice(session: Session, notice: Notice, actor: str) -> None:
+    """Store a year's notice, replacing what was entered for that year before; commit."""
+    try:
+        old = session.get(HolidayYear, notice.year)
+        before = _summary(session, notice.year) if old else None
+        session.execute(delete(HolidayDay).where(col(HolidayDay.year) == notice.year))
+        if old is None:
+            old = HolidayYear(year=notice.year, entered_by=actor)
+        old.entered_by, old.entered_at = actor, _now_after(session)
+        session.add(old)
+        session.flush()
+        session.add_all([HolidayDay(day=day, year=notice.year, working=False, name=name)
+                         for day, name in sorted(notice.holidays.items())])
+        session.add_all([HolidayDay(day=day, year=notice.year, working=True)
+                         for day in sorted(notice.workdays)])
+        session.add(AuditEntry(actor=actor, action="holiday_calendar",
+                               subject=f"holidays:{notice.year}", before=before,
+                               after={"holidays": len(notice.holidays),
+                                      "workdays": len(notice.workdays)}))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _now_after(session: Session) -> dt.datetime:
+    # The calendar's version is its latest entry: it must move forward even when two
+    # entries fall in the same clock tick.
+    from onething.storage.models import utc_now
+
+    latest = session.exec(select(func.max(HolidayYear.entered_at))).one()
+    now = utc_now()
+    if latest is not None:
+        latest = latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)
+        if now <= latest:
+            now = latest + dt.timedelta(microseconds=1)
+    return now
+
+
+def _summary(session: Session, year: int) -> dict:
+    days = session.exec(select(HolidayDay).where(HolidayDay.year == year)).all()
+    return {"holidays": sum(not d.working for d in days), "workdays": sum(d.working for d in days)}
+
+
+def entered_years(session: Session) -> list[HolidayYear]:
+    """The years entered, newest first."""
+    return list(session.exec(select(HolidayYear).order_by(col(HolidayYear.year).desc())).all())
+
+
+def days_of(session: Session, year: int) -> list[HolidayDay]:
+    """The days a year's entered notice names, in order."""
+    return list(session.exec(select(HolidayDay).where(HolidayDay.year == year)
+                             .order_by(col(HolidayDay.day))).all())
+
+
+def notice_of(session: Session, year: int) -> dict | None:
+    """A year's entered notice in the import format, or None if it was not entered."""
+    if session.get(HolidayYear, year) is None:
+        return None
+    days = days_of(session, year)
+    return {"year": year,
+            "holidays": [{"date": d.day.isoformat(), "name": d.name} for d in days
+                         if not d.working],
+            "workdays": [d.day.isoformat() for d in days if d.working]}
+
+
+_cache: dict[str, tuple[object, Holidays]] = {}
+_cache_lock = threading.Lock()
+
+
+def overrides(session: Session) -> Holidays:
+    """The entered years as overrides for workdays.py, read again only when they changed."""
+    version = tuple(session.exec(select(func.count(), func.max(HolidayYear.entered_at))).one())
+    key = str(session.get_bind().url)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rows = session.exec(select(HolidayDay.day, HolidayDay.working)).all()
+    years = session.exec(select(HolidayYear.year)).all()
+    loaded = Holidays(frozenset(years), {day: working for day, working in rows})
+    with _cache_lock:
+        _cache[key] = (version, loaded)
+    return loaded
