@@ -97,3 +97,55 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     certificates = status.locator("#certificates")
     expect(certificates).to_contain_text("91370202MA3C00001X")
     expect(certificates).to_contain_text("JY13702020000001")
+
+
+def test_departments_see_a_correction_and_close_a_task_of_a_refused_case(live_app, page: Page):
+    from test_corrections import NEW_DETAIL, OLD_DETAIL, correct_premises
+    from test_decisions import post_decision, tasks_by_matter
+    from test_inbox import DEPARTMENTS, staff
+
+    base, app = live_app
+    applicant = app.test_client()
+    draft = start(applicant)
+    fill(applicant, draft)
+    upload_everything(applicant, draft)
+    submit(applicant, draft)
+    for department in DEPARTMENTS:
+        add_account(app, f"staff-{department}", "department_staff", department)
+    correct_premises(app, applicant)
+    tasks = tasks_by_matter(app)
+
+    def sign_in(department: str) -> None:
+        page.context.clear_cookies()
+        page.goto(f"{base}/login")
+        page.get_by_label("用户名").fill(f"staff-{department}")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page).to_have_url(f"{base}/inbox/")
+
+    # The fire brigade, city management and the tobacco bureau each see before and after.
+    for matter, department in [("fire-safety-check", "sn-fire"),
+                               ("outdoor-signboard", "sn-urban-mgmt"),
+                               ("tobacco-retail-licence", "sn-tobacco")]:
+        sign_in(department)
+        page.goto(f"{base}/inbox/tasks/{tasks[matter].id}")
+        notice = page.locator("#corrections")
+        expect(notice.locator("del")).to_contain_text(OLD_DETAIL)
+        expect(notice.locator("ins")).to_contain_text(NEW_DETAIL)
+        expect(page.locator("#slice-fields")).to_contain_text(NEW_DETAIL)
+        expect(page.locator("#slice-fields")).not_to_contain_text(OLD_DETAIL)
+
+    # The registration is refused: city management is told, and closes its task (htmx).
+    assert post_decision(staff(app, "sn-amr"), tasks["business-registration"].id,
+                         action="reject", reason="名称与已登记企业重复").status_code == 200
+    sign_in("sn-urban-mgmt")
+    page.goto(f"{base}/inbox/tasks/{tasks['outdoor-signboard'].id}")
+    expect(page.locator("#case-refused")).to_contain_text("市场主体设立登记")
+    close = page.locator("form.decision").filter(has=page.locator('input[value="close"]'))
+    close.locator("textarea").fill("主体未设立，无法办理")
+    close.get_by_role("button").click()
+    expect(page.locator("#task-state")).to_contain_text("主体未设立，无法办理")
+    expect(page.locator('input[name="action"]')).to_have_count(0)
+    with Session(app.extensions["onething.engine"]) as session:
+        # The fire check is still open: the case ends when it is decided or closed.
+        assert session.exec(select(Submission)).one().status == "ending"

@@ -99,7 +99,7 @@ def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
     statuses = [t.status for t in routed["sn-amr"]]
     assert counts == {status: str(statuses.count(status)) for status in
                       ("pending", "accepted", "supplement", "waiting", "approved", "rejected",
-                       "stopped")}
+                       "stopped", "closed")}
     waiting = browser.get("/inbox/?status=waiting", headers={"HX-Request": "true"}).text
     assert "<html" not in waiting
     waiting_ids = {t.id for t in routed["sn-amr"] if t.status == "waiting"}

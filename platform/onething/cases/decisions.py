@@ -3,8 +3,15 @@
 A task moves waiting → pending → accepted → approved, or to rejected from
 pending or accepted. Approving unlocks the tasks that waited for it once all
 they wait for is approved; rejecting stops every task that waited for it,
-directly or not, saying which matter was refused. The submission's status
-follows its tasks: approved when all are, rejected when one is.
+directly or not, saying which matter was refused, and tells the departments
+working in parallel that the case cannot complete: they may still decide, or
+close their task with a reason. The submission's status follows its tasks:
+approved when all are; "ending" while a refusal leaves tasks open; once nothing
+is open, "partly_approved" if some matter was approved (its certificates are then
+released), else "rejected".
+
+A correction (补正) reaches every task whose slice holds the corrected field, not
+only the one that asked: one case, one truth. The others are told, before and after.
 
 A decision that does not fit the task's state is refused with the reason and
 changes nothing (the API answers 409). Every change, including the ones that
@@ -22,13 +29,17 @@ from sqlmodel import Session, col, select
 
 from onething.cases import clock, events
 from onething.cases.forms import get_path, set_path
-from onething.storage.models import AuditEntry, Submission, Task, utc_now
+from onething.storage.models import TASK_DONE, AuditEntry, Submission, Task, utc_now
 
-ACTIONS = ("accept", "approve", "reject", "supplement")
-# From which states each decision may be taken.
+ACTIONS = ("accept", "approve", "reject", "supplement", "close")
+# From which states each decision may be taken. Closing is only for a case that cannot
+# complete any more (another matter refused): see `refused_matters`.
 ALLOWED = {"accept": {"pending"}, "approve": {"accepted"}, "reject": {"pending", "accepted"},
-           "supplement": {"pending", "accepted"}}
-FINAL = {"approved", "rejected", "stopped"}
+           "supplement": {"pending", "accepted"},
+           "close": {"waiting", "pending", "accepted", "supplement"}}
+FINAL = set(TASK_DONE)
+# The submission's statuses once nothing is open any more.
+CASE_ENDED = ("approved", "partly_approved", "rejected")
 # The longest certificate number and reason the task table holds.
 CERTIFICATE_LENGTH = 100
 REASON_LENGTH = 2000
@@ -98,8 +109,13 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     if action == "approve" and yields and not all(
             (produced or {}).get(key) not in (None, "") for key in yields):
         raise DecisionRefused("produced")
-    if action == "reject" and not (reason or "").strip():
+    if action in ("reject", "close") and not (reason or "").strip():
         raise DecisionRefused("reason")
+    siblings = session.exec(select(Task).where(
+        Task.submission_id == task.submission_id)).all()
+    if action == "close" and not refused_matters(siblings):
+        # A case that can still complete is decided, not closed.
+        raise DecisionRefused("close_not_refused")
     handed = ({"handover": {**task.handover, "values": {key: produced[key] for key in yields}}}
               if action == "approve" and yields else {})
     try:
@@ -114,7 +130,9 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
                               "certificate_file": certificate_file,
                               **handed},
                   "reject": {"status": "rejected", "decided_at": now,
-                             "reason": (reason or "").strip()}}[action]
+                             "reason": (reason or "").strip()},
+                  "close": {"status": "closed", "decided_at": now, "supplement": None,
+                            "reason": (reason or "").strip()}}[action]
         # Compare and set: of two people deciding the same task at once, one wins and
         # the other is refused, instead of both "accepting" it.
         changed = session.execute(update(Task).where(
@@ -127,17 +145,19 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         _log(session, actor, action, task, before)
         if action == "supplement":
             clock.pause(session, task)  # until the resubmission
-        siblings = session.exec(select(Task).where(
-            Task.submission_id == task.submission_id)).all()
         changed = [task]
+        told: list[Task] = []
         if action == "approve":
             if yields:
                 _hand_over(session, task, siblings)
             changed += _unlock(session, siblings)
         elif action == "reject":
             changed += _stop(session, siblings, task)
+            told = _tell_refused(session, siblings, task)
         _aggregate(session, task.submission_id, siblings)
         events.enqueue(session, "task.status_changed", changed)
+        events.enqueue(session, "task.case_refused", told,
+                       extra={"refused_matter": task.matter_code})
         session.commit()
     except BaseException:
         session.rollback()
@@ -199,21 +219,47 @@ def _stop(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:
             task.status = "stopped"
             task.reason = f"rejected:{rejected.matter_code}"
             task.decided_at = utc_now()
+            task.supplement = None  # nothing left to correct for
             session.add(task)
             _log(session, "system", "stop", task, before)
             stopped.append(task)
     return stopped
 
 
-def _aggregate(session: Session, submission_id: int, tasks: list[Task]) -> None:
-    submission = session.get(Submission, submission_id)
+def refused_matters(tasks: list[Task]) -> list[str]:
+    """The matters of a case refused so far: with one, the case cannot complete."""
+    return list(dict.fromkeys(t.matter_code for t in tasks if t.status == "rejected"))
+
+
+def _tell_refused(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:
+    # The departments still working in parallel: the case will not complete, whatever they
+    # decide. Their task stays theirs to finish or close; the audit entry is their notice.
+    told = []
+    for task in tasks:
+        if task is rejected or task.status in FINAL:
+            continue
+        state = snapshot(task)
+        session.add(AuditEntry(actor="system", action="case_refused", subject=f"task:{task.id}",
+                               before=state, after={**state, "refused": rejected.matter_code}))
+        told.append(task)
+    return told
+
+
+def case_status(tasks: list[Task]) -> str:
+    """What a submission's tasks make of it (see the module's docstring)."""
     statuses = {t.status for t in tasks}
     if statuses == {"approved"}:
-        status = "approved"
-    elif "rejected" in statuses:
-        status = "rejected"
-    else:
-        status = "in_progress"
+        return "approved"
+    if "rejected" not in statuses:
+        return "in_progress"
+    if statuses - FINAL:
+        return "ending"
+    return "partly_approved" if "approved" in statuses else "rejected"
+
+
+def _aggregate(session: Session, submission_id: int, tasks: list[Task]) -> None:
+    submission = session.get(Submission, submission_id)
+    status = case_status(tasks)
     if submission.status != status:
         before = {"status": submission.status}
         submission.status = status
@@ -223,11 +269,16 @@ def _aggregate(session: Session, submission_id: int, tasks: list[Task]) -> None:
 
 
 def resubmit(session: Session, task: Task, submission: Submission, data: dict,
-             materials: dict, actor: str) -> Task:
-    """The applicant's corrections: update the submission and the task's slice; commit.
+             materials: dict, actor: str, slices: dict | None = None) -> Task:
+    """The applicant's corrections: update the submission and every slice holding them; commit.
 
     Only what the request named may change (the caller checks the values). The
-    task goes back to where it was when the correction was asked for.
+    task goes back to where it was when the correction was asked for. Every other
+    task whose slice holds a corrected field gets the new value too, decided or not
+    (a decision is not reopened: its department is told, before and after, in the
+    audit log and a `task.corrected` event). `slices` maps (matter, department) to
+    each step's Slice, which converts units and picks columns as at submission; without
+    one a slice takes the value as it is.
     """
     request = task.supplement
     if task.status != "supplement" or not request:
@@ -235,15 +286,33 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
     try:
         before = snapshot(task)
         merged = copy.deepcopy(submission.data)
+        old_values = {path: get_path(submission.data, path) for path in request["fields"]}
         for path in request["fields"]:
             set_path(merged, path, get_path(data, path))
         submission.data = merged
         submission.materials = {**submission.materials,
                                 **{mid: materials[mid] for mid in request["materials"]}}
-        slice_data = copy.deepcopy(task.slice_data)
-        for path in request["fields"]:
-            set_path(slice_data, path, get_path(data, path))
-        task.slice_data = slice_data
+        corrected = {path: get_path(merged, path) for path in request["fields"]}
+        if any(old_values[path] != corrected[path] for path in corrected):
+            session.add(AuditEntry(actor=actor, action="correct",
+                                   subject=f"submission:{submission.id}",
+                                   before={"fields": old_values}, after={"fields": corrected}))
+        told = []
+        siblings = session.exec(select(Task).where(
+            Task.submission_id == task.submission_id)).all()
+        for other in siblings:
+            change = _correct_slice(other, merged, request["fields"],
+                                    (slices or {}).get((other.matter_code, other.department_code)))
+            if other is task or not change:
+                continue
+            state = snapshot(other)
+            session.add(other)
+            session.add(AuditEntry(
+                actor="system", action="correct", subject=f"task:{other.id}",
+                before={**state, "fields": {path: old for path, (old, _) in change.items()}},
+                after={**state, "fields": {path: new for path, (_, new) in change.items()},
+                       "requested_by": task.matter_code}))
+            told.append((other, sorted(change)))
         task.slice_materials = [
             {"id": m["id"], **materials[m["id"]]} if m["id"] in request["materials"] else m
             for m in task.slice_materials]
@@ -252,11 +321,33 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
         _log(session, actor, "resubmit", task, before)
         clock.resume(session, task, "resubmit", actor)
         events.enqueue(session, "task.status_changed", [task])
+        for other, paths in told:
+            events.enqueue(session, "task.corrected", [other], extra={"fields": paths})
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return task
+
+
+def _correct_slice(task: Task, data: dict, paths: list[str], step_slice=None) -> dict:
+    # The corrected values this task's slice holds, set in place: {path: (old, new)} of those
+    # that changed. A slice holds a path if it holds the path's field (or a group above it).
+    received = set((task.handover or {}).get("receives", []))
+    projected = step_slice.project(data) if step_slice is not None else data
+    slice_data = copy.deepcopy(task.slice_data)
+    change = {}
+    for path in paths:
+        old = get_path(slice_data, path)
+        if old is None or path.split(".")[0] in received:
+            continue
+        new = get_path(projected, path)
+        if new != old:
+            set_path(slice_data, path, new)
+            change[path] = (old, new)
+    if change:
+        task.slice_data = slice_data
+    return change
 
 
 def audit_of(session: Session, task: Task) -> list[AuditEntry]:
@@ -277,6 +368,8 @@ DECISION_PROBLEMS = {
     "supplement_items": _l("A correction names at least one field or material of this task, "
                            "and only those."),
     "special_procedure_open": clock.PROBLEMS["special_procedure_open"],
+    "close_not_refused": _l("Only a case that cannot complete (another matter was refused) "
+                            "can be closed; decide this task instead."),
 }
 
 

@@ -21,8 +21,12 @@ def listening(session: Session) -> set[str]:
 
 
 def enqueue(session: Session, event: str, tasks: Iterable[Task],
-            departments: set[str] | None = None) -> None:
-    """Add one event per task for departments with a webhook (the caller commits)."""
+            departments: set[str] | None = None, extra: dict | None = None) -> None:
+    """Add one event per task for departments with a webhook (the caller commits).
+
+    `extra` adds to each payload; like the rest, it names things (ids, matters, field
+    paths), never what the applicant entered.
+    """
     tasks = list(tasks)
     if not tasks:
         return
@@ -32,4 +36,5 @@ def enqueue(session: Session, event: str, tasks: Iterable[Task],
             session.add(OutboxEvent(
                 delivery_id=secrets.token_hex(16), department_code=task.department_code,
                 event=event, payload={"task_id": task.id, "submission_id": task.submission_id,
-                                      "matter": task.matter_code, "status": task.status}))
+                                      "matter": task.matter_code, "status": task.status,
+                                      **(extra or {})}))

@@ -152,7 +152,7 @@ def post_decision(task_id: int):
     body = request.get_json(silent=True)
     if (not isinstance(body, dict) or not isinstance(body.get("idempotency_key"), str)
             or not 8 <= len(body["idempotency_key"]) <= 200
-            or body.get("action") not in ("accept", "approve", "reject")
+            or body.get("action") not in ("accept", "approve", "reject", "close")
             or set(body) - {"idempotency_key", "action", "certificate_number", "reason",
                             "produced"}
             or not isinstance(body.get("produced", {}), dict)
@@ -279,7 +279,8 @@ OPENAPI = {
                 "additionalProperties": False,
                 "properties": {
                     "idempotency_key": {"type": "string", "minLength": 8, "maxLength": 200},
-                    "action": {"enum": ["accept", "approve", "reject"]},
+                    # close: only in a case with a refused matter (else 422), with a reason.
+                    "action": {"enum": ["accept", "approve", "reject", "close"]},
                     "certificate_number": {"type": "string", "pattern": "\\S"},
                     "reason": {"type": "string", "pattern": "\\S"},
                     "produced": {
@@ -292,7 +293,7 @@ OPENAPI = {
                 "allOf": [
                     {"if": {"properties": {"action": {"const": "approve"}}},
                      "then": {"required": ["certificate_number"]}},
-                    {"if": {"properties": {"action": {"const": "reject"}}},
+                    {"if": {"properties": {"action": {"enum": ["reject", "close"]}}},
                      "then": {"required": ["reason"]}},
                 ]}}}},
             "responses": _responses({"description": "the task after the decision", "content": {

@@ -117,15 +117,23 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
     session = get_session()
     submission = session.get(Submission, task.submission_id)
     composition = _composition_of(task)
-    actions = [action for action, states in ALLOWED.items() if task.status in states]
+    # Which matters of the case were refused (names only: never another slice): with one,
+    # the case cannot complete, and an open task may be closed.
+    case_refused = [code for code in session.exec(select(Task.matter_code).where(
+        Task.submission_id == task.submission_id, Task.status == "rejected",
+        Task.id != task.id)).all()]
+    actions = [action for action, states in ALLOWED.items() if task.status in states
+               and (action != "close" or case_refused)]
+    audit = audit_of(session, task)
     template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
     return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
                            account=current_account(), actions=actions, refused=refused,
                            certificate_upload_problem=upload_problem,
                            handover_errors=handover_errors or {}, typed=typed or {},
-                           audit=audit_of(session, task), clock_refused=clock_refused,
-                           special_kinds=clock.SPECIAL_KINDS,
+                           audit=audit, case_refused=list(dict.fromkeys(case_refused)),
+                           corrections=[e for e in audit if e.action == "correct"],
+                           clock_refused=clock_refused, special_kinds=clock.SPECIAL_KINDS,
                            calendar_unknown=clock.calendar_unknown(session, task)), status
 
 
@@ -142,7 +150,7 @@ def material(task_id: int, material_id: str):
 
 @bp.post("/tasks/<row_id:task_id>/decide")
 def decide_task(task_id: int):
-    """Accept, approve (with a certificate number) or reject (with a reason) a task."""
+    """Accept, approve (with a certificate number), reject or close (with a reason) a task."""
     from onething.cases.decisions import DecisionRefused, decide
 
     task = _own_task(task_id)

@@ -20,7 +20,9 @@ try with exponential backoff (up to 15 minutes apart) for 3 days, after which it
 marked failed, with its last error, for an administrator to redeliver.
 
 Events carry no personal data: the ids of the task and the submission, the
-matter and the status. The system then fetches the slice through the API.
+matter and the status; `task.corrected` adds the corrected field paths (`fields`),
+`task.case_refused` the refused matter (`refused_matter`). The system then fetches
+the slice through the API.
 """
 
 from __future__ import annotations

@@ -367,7 +367,8 @@ class SubmissionPublic(SubmissionBase):
 
 # A task's statuses, in the order department staff meet them: new, in hand, waiting on
 # someone else, then done one way or the other.
-TASK_STATUSES = ("pending", "accepted", "supplement", "waiting", "approved", "rejected", "stopped")
+TASK_STATUSES = ("pending", "accepted", "supplement", "waiting", "approved", "rejected", "stopped",
+                 "closed")
 
 
 class TaskBase(SQLModel):
@@ -389,8 +390,9 @@ class TaskBase(SQLModel):
 
 
 # A task decided already is due no more.
-TASK_DONE = ("approved", "rejected", "stopped")
-_TASK_OPEN = "status NOT IN ('approved', 'rejected', 'stopped')"
+# "closed": its department ended it, with a reason, after another matter of the case was refused.
+TASK_DONE = ("approved", "rejected", "stopped", "closed")
+_TASK_OPEN = "status NOT IN ('approved', 'rejected', 'stopped', 'closed')"
 
 
 class Task(TaskBase, table=True):
@@ -404,7 +406,8 @@ class Task(TaskBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
-    # The decision: approved with a certificate number, or rejected / stopped with a reason.
+    # The decision: approved with a certificate number, or rejected / stopped / closed with a
+    # reason.
     decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     certificate_number: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from onething.cases.commitments import commitment_letter
 from onething.cases.decisions import decision_problem
 from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
-from onething.cases.forms import get_path, resolved_field
+from onething.cases.forms import fields_of, get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
 from onething.catalog.dates import limits
@@ -33,6 +33,7 @@ TASK_STATES = {
     "approved": _l("Approved"),
     "rejected": _l("Refused"),
     "stopped": _l("Stopped: an earlier approval was refused"),
+    "closed": _l("Closed: the case could not complete"),
     "supplement": _l("Correction requested (补正)"),
 }
 # What an audit entry records (its `action`), as the people reading the log say it.
@@ -46,6 +47,9 @@ AUDIT_ACTIONS = {
     "stop": _l("Stopped by an earlier refusal"),
     "hand_over": _l("Values handed over by an earlier approval"),
     "status": _l("Status changed"),
+    "correct": _l("Content corrected (内容已更正)"),
+    "case_refused": _l("Told: another matter was refused, the case cannot complete"),
+    "close": _l("Closed: the case could not complete"),
     "start_for_applicant": _l("Started at the front desk for the applicant"),
     "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
     "webhook_redeliver": _l("Failed webhook deliveries scheduled again"),
@@ -128,6 +132,21 @@ def slice_unit(composition, matter: str, path: str) -> str:
     return f" {localized(unit_name(pair[1]))}" if pair else ""
 
 
+def corrected_values(composition, entry, matter: str) -> list[tuple[str, str, str]]:
+    """A correction's audit entry as people read it: (field title, before, after) per field,
+    in the unit the matter's slice holds it."""
+    layout = {e["path"]: e for e in fields_of(composition.layout)}
+    rows = []
+    for path, after in (entry.after or {}).get("fields", {}).items():
+        before = (entry.before or {}).get("fields", {}).get(path)
+        field = layout.get(path, {})
+        unit = slice_unit(composition, matter, path)
+        rows.append((field_title(composition, path),
+                     display_value(field, before) + (unit if before is not None else ""),
+                     display_value(field, after) + (unit if after is not None else "")))
+    return rows
+
+
 def task_state(task) -> str:
     """A task's state for the applicant."""
     return task_state_name(task.status)
@@ -204,6 +223,7 @@ def init_app(app) -> None:
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
+        corrected_values=corrected_values,
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,

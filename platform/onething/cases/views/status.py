@@ -113,7 +113,11 @@ def correction(tracking_number: str, task_id: int):
                 materials[material_id] = uploaded_entry(stored, upload.filename)
         if not errors and not upload_errors:
             try:
-                resubmit(get_session(), task, submission, data, materials, "applicant")
+                # Each step's slice, so the other departments get the value as they hold it.
+                slices = {(step.matter, step.department): step.slice
+                          for step in composition.plan.steps}
+                resubmit(get_session(), task, submission, data, materials, "applicant",
+                         slices=slices)
             except DecisionRefused:
                 abort(404, description="submission")
             from flask import redirect
@@ -138,8 +142,11 @@ def certificate(tracking_number: str, task_id: int):
     if (task is None or task.submission_id != submission.id or not task.certificate_file
             or task.status != "approved"):
         abort(404, description="submission")
-    # Released when the whole submission is approved, or matter by matter if the bundle says.
-    if submission.status != "approved" and bundle_of(
+    # Released when the case has ended with this matter approved (all approved, or some
+    # after a refusal), or matter by matter if the bundle says.
+    from onething.cases.decisions import CASE_ENDED
+
+    if submission.status not in CASE_ENDED and bundle_of(
             get_version(get_session(), submission.bundle_version_id)).release != "per_matter":
         abort(404, description="submission")
     stored = task.certificate_file
