@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from onething_admin import lifecycle
 from onething_admin.views import bp
 
 
 def init_app(app: Flask) -> None:
     """Mount the console at /admin."""
     app.register_blueprint(bp)
+    app.register_blueprint(lifecycle.bp)

@@ -49,6 +49,20 @@ AUDIT_ACTIONS = {
     "start_for_applicant": _l("Started at the front desk for the applicant"),
     "submit_for_applicant": _l("Submitted at the front desk for the applicant"),
     "webhook_redeliver": _l("Failed webhook deliveries scheduled again"),
+    "account_create": _l("Account created"),
+    "account_disable": _l("Account disabled"),
+    "account_enable": _l("Account enabled"),
+    "account_password": _l("Password reset"),
+    "account_role": _l("Role changed"),
+    "token_revoke": _l("API token revoked"),
+    "webhook_disable": _l("Webhook disabled"),
+    "webhook_enable": _l("Webhook enabled"),
+    "webhook_rotate": _l("Webhook secret rotated"),
+}
+ROLE_NAMES = {
+    "administrator": _l("Administrator"),
+    "department_staff": _l("Department staff"),
+    "front_desk": _l("Front desk"),
 }
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {
@@ -144,6 +158,38 @@ def audit_actor_name(actor: str) -> str:
     return _("the platform") if actor == "system" else actor
 
 
+def role_name(role: str) -> str:
+    """An account's role, localized."""
+    return str(ROLE_NAMES.get(role, role))
+
+
+def audit_changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
+    """An audit entry's values as (name, before, after) texts, the changed ones only."""
+    before, after = before or {}, after or {}
+    keys = [key for key in [*before, *(k for k in after if k not in before)]
+            if before.get(key) != after.get(key) or key not in before or key not in after]
+    return [(key, _audit_value(key, before[key]) if key in before else "",
+             _audit_value(key, after[key]) if key in after else "") for key in keys]
+
+
+def _audit_value(key: str, value) -> str:
+    import json
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if key == "role" and isinstance(value, str):
+        return role_name(value)
+    if key == "status" and isinstance(value, str) and value in TASK_STATES:
+        return str(TASK_STATES[value])
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str | int) for item in value):
+        return "、".join(map(str, value))
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def upload_problem(code: str) -> str:
     """Why an upload was refused."""
     return str(UPLOAD_PROBLEMS.get(code, _("The file could not be accepted.")))
@@ -201,7 +247,8 @@ def init_app(app) -> None:
         field_title=field_title, material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
         decision_problem=decision_problem, audit_action_name=audit_action_name,
-        audit_actor_name=audit_actor_name, error_title=error_title,
+        audit_actor_name=audit_actor_name, audit_changes=audit_changes, role_name=role_name,
+        error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
         task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
