@@ -25,6 +25,8 @@ UPLOAD_PROBLEMS = {
     "wrong_type": _l("Only PDF, JPEG and PNG files are accepted."),
     "missing_file": _l("Choose a file first."),
     "not_allowed": _l("This material cannot be handled that way."),
+    "session": _l("You signed in again since this page was shown: reload it and try again. "
+                  "Nothing was saved."),
 }
 TASK_STATES = {
     "waiting": _l("Waiting for an earlier approval"),
@@ -255,6 +257,14 @@ def init_app(app) -> None:
         money=money, date_limits=date_limits, handover_title=handover_title,
         handover_message=handover_message, days_text=days_text, limit_text=limit_text,
     )
+    @app.context_processor
+    def signed_in():
+        """The signed-in account, for the header's "signed in as" (None for applicants)."""
+        from onething.accounts.service import current_account
+
+        # Only a session holding an account id costs a query (reloaded once per request).
+        return {"signed_in_account": current_account()}
+
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
     app.jinja_env.filters["join_list"] = join_list
