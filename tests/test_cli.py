@@ -203,3 +203,77 @@ def test_compose_marks_what_a_matter_hands_over():
 def test_a_token_lives_between_one_day_and_ten_years(days):
     result = invoke("token", "add", "sn-amr", "system", "--days", days)
     assert result.exit_code == 2 and "1<=x<=3650" in result.output.replace(" ", "")
+
+
+def _cli_database(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ONETHING_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
+
+
+def _audit_actions(subject: str) -> list[str]:
+    from sqlmodel import Session, col, select
+
+    from onething.storage.models import AuditEntry
+    from onething.web.app import create_app
+
+    app = create_app()
+    with Session(app.extensions["onething.engine"]) as session:
+        actions = list(session.exec(select(AuditEntry.action).where(
+            AuditEntry.subject == subject).order_by(col(AuditEntry.id))).all())
+    app.extensions["onething.engine"].dispose()
+    return actions
+
+
+def test_user_lifecycle_commands_keep_an_administrator_and_are_audited(tmp_path, monkeypatch):
+    _cli_database(tmp_path, monkeypatch)
+    for name, role in (("root", "administrator"), ("lin", "front_desk")):
+        result = invoke("user", "add", name, "--role", role, "--password", "a long password")
+        assert result.exit_code == 0, result.output
+    listed = invoke("user", "list")
+    assert "root\tadministrator\t-\tenabled" in listed.output
+    assert "lin\tfront_desk\t-\tenabled" in listed.output
+    refused = invoke("user", "disable", "root")
+    assert refused.exit_code == EXIT_DEFINITIONS
+    assert "At least one enabled administrator must remain" in refused.output
+    assert invoke("user", "role", "root", "front_desk").exit_code == EXIT_DEFINITIONS
+    assert invoke("user", "disable", "lin").output == "disabled lin\n"
+    assert "lin\tfront_desk\t-\tdisabled" in invoke("user", "list").output
+    assert invoke("user", "enable", "lin").exit_code == 0
+    short = invoke("user", "password", "lin", "--password", "short")
+    assert short.exit_code == EXIT_DEFINITIONS and "at least 10 characters" in short.output
+    assert invoke("user", "password", "lin", "--password", "another long one").exit_code == 0
+    unknown = invoke("user", "role", "lin", "department_staff", "--department", "nowhere")
+    assert unknown.exit_code == EXIT_DEFINITIONS
+    staff = invoke("user", "role", "lin", "department_staff", "--department", "qd-amr",
+                   "--by", "王主任")
+    assert staff.exit_code == 0 and "lin is now department_staff of qd-amr" in staff.output
+    assert invoke("user", "disable", "nobody").exit_code == EXIT_DEFINITIONS
+    assert _audit_actions("account:lin") == [
+        "account_create", "account_disable", "account_enable", "account_password",
+        "account_role"]
+
+
+def test_token_list_and_revoke(tmp_path, monkeypatch):
+    _cli_database(tmp_path, monkeypatch)
+    token = invoke("token", "add", "qd-amr", "--name", "amr system").output.strip()
+    listed = invoke("token", "list")
+    assert listed.exit_code == 0 and "\tqd-amr\tamr system\t" in listed.output
+    assert listed.output.rstrip().endswith("valid") and token not in listed.output
+    token_id = listed.output.split("\t")[0]
+    assert invoke("token", "revoke", token_id).output == f"revoked token {token_id}\n"
+    assert invoke("token", "list").output.rstrip().endswith("revoked")
+    assert invoke("token", "revoke", "99999").exit_code == EXIT_DEFINITIONS
+    assert _audit_actions(f"token:{token_id}") == ["token_revoke"]
+
+
+def test_webhook_disable_enable_and_rotate(tmp_path, monkeypatch):
+    _cli_database(tmp_path, monkeypatch)
+    assert invoke("webhook", "disable", "qd-amr").exit_code == EXIT_DEFINITIONS  # none yet
+    first = invoke("webhook", "set", "qd-amr", "https://example.org/hook").output.strip()
+    assert invoke("webhook", "disable", "qd-amr").output == "disabled qd-amr\n"
+    assert invoke("webhook", "disable", "qd-amr").output == "qd-amr was disabled already\n"
+    assert invoke("webhook", "enable", "qd-amr").output == "enabled qd-amr\n"
+    rotated = invoke("webhook", "rotate", "qd-amr").output.strip()
+    assert rotated.startswith("whsec_") and rotated != first
+    assert _audit_actions("webhook:qd-amr") == ["webhook_disable", "webhook_enable",
+                                                "webhook_rotate"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from onething_admin import lifecycle
 from onething_admin.calendar import bp as calendar_bp
 from onething_admin.views import bp
 
@@ -19,3 +20,4 @@ def init_app(app: Flask) -> None:
     """Mount the console at /admin."""
     app.register_blueprint(bp)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(lifecycle.bp)

@@ -739,14 +739,15 @@ def webhooks():
                            catalog=_departments(row["hook"].department_code for row in overview))
 
 
-def _render_failed(department: str, *, message=None):
+def _render_failed(department: str, *, message=None, settings_message=None, secret=None):
     session = get_session()
     hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
     if hook is None:
         abort(404)
     page = paginate(session, failed_events(session, department), _page_number("page"),
                     FAILED_PAGE_SIZE)
-    context = dict(hook=hook, page=page, message=message, catalog=_departments([department]))
+    context = dict(hook=hook, page=page, message=message, catalog=_departments([department]),
+                   settings_message=settings_message, secret=secret)
     template = ("admin/_webhook_failed.html" if request.headers.get("HX-Request")
                 else "admin/webhook.html")
     return render_template(template, **context)
@@ -757,7 +758,11 @@ def webhook(department: str):
     """A department's failed deliveries, with their errors and attempts, to redeliver."""
     count = request.args.get("redelivered", type=int)
     message = None if count is None else _l("Scheduled again: %(count)s.", count=count)
-    return _render_failed(department, message=message)
+    done = {"webhook_disabled": _l("The webhook is disabled: its events wait until it is "
+                                   "enabled."),
+            "webhook_enabled": _l("The webhook is enabled: waiting events go out in order."),
+            "unchanged": _l("Nothing changed.")}.get(request.args.get("done", ""))
+    return _render_failed(department, message=message, settings_message=done)
 
 
 @bp.post("/webhooks/<department>/redeliver")

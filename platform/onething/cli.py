@@ -354,8 +354,10 @@ def user() -> None:
 @click.option("--name", "display_name", default=None, help="The name shown (default: username).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="At least 10 characters (asked for when not given).")
+@click.option("--by", default="onething user add", show_default=True,
+              help="Who is making the change, for the audit log.")
 def user_add(username: str, role: str, department: str | None, display_name: str | None,
-             password: str) -> None:
+             password: str, by: str) -> None:
     """Create an account (the password is stored only as a hash)."""
     from onething.accounts.service import AccountRefused, create_account
     from onething.storage.models import AccountCreate
@@ -366,13 +368,107 @@ def user_add(username: str, role: str, department: str | None, display_name: str
         try:
             account = create_account(session, AccountCreate(
                 username=username, display_name=display_name or username, role=role,
-                department_code=department, password=password))
+                department_code=department, password=password), actor=by)
         except AccountRefused as refused:
             click.echo(str(refused), err=True)
             sys.exit(EXIT_DEFINITIONS)
         # Inside the session: the commit expired the account, and a closed session could
         # not load its attributes again (DetachedInstanceError after the account was made).
         click.echo(f"created {account.role} {account.username}")
+
+
+def _account(session, username: str):
+    """The account named, else exit with a message."""
+    from onething.accounts.service import find_account
+
+    account = find_account(session, username)
+    if account is None:
+        click.echo(f"no account {username!r}", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    return account
+
+
+def _by(default: str):
+    return click.option("--by", default=default, show_default=True,
+                        help="Who is making the change, for the audit log.")
+
+
+@user.command(name="list")
+def user_list() -> None:
+    """List the accounts: username, role, department, enabled or disabled, name."""
+    from onething.accounts.service import accounts_statement
+
+    with _app_session() as (_app, session):
+        for account in session.exec(accounts_statement()).all():
+            click.echo(f"{account.username}\t{account.role}\t{account.department_code or '-'}\t"
+                       f"{'disabled' if account.disabled else 'enabled'}\t"
+                       f"{account.display_name}")
+
+
+def _change_account(username: str, change) -> None:
+    from onething.accounts.service import AccountRefused
+
+    with _app_session() as (_app, session):
+        account = _account(session, username)
+        try:
+            click.echo(change(session, account))
+        except AccountRefused as refused:
+            click.echo(str(refused), err=True)
+            sys.exit(EXIT_DEFINITIONS)
+
+
+@user.command(name="disable")
+@click.argument("username")
+@_by("onething user disable")
+def user_disable(username: str, by: str) -> None:
+    """Disable an account: it is signed out at its next request and cannot sign in."""
+    from onething.accounts.service import set_disabled
+
+    _change_account(username, lambda session, account: (
+        f"disabled {username}" if set_disabled(session, account, True, by)
+        else f"{username} was disabled already"))
+
+
+@user.command(name="enable")
+@click.argument("username")
+@_by("onething user enable")
+def user_enable(username: str, by: str) -> None:
+    """Enable a disabled account again."""
+    from onething.accounts.service import set_disabled
+
+    _change_account(username, lambda session, account: (
+        f"enabled {username}" if set_disabled(session, account, False, by)
+        else f"{username} was enabled already"))
+
+
+@user.command(name="password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 10 characters (asked for when not given).")
+@_by("onething user password")
+def user_password(username: str, password: str, by: str) -> None:
+    """Reset an account's password (the audit log records that, never the password)."""
+    from onething.accounts.service import set_password
+
+    def change(session, account):
+        set_password(session, account, password, by)
+        return f"new password for {username}"
+
+    _change_account(username, change)
+
+
+@user.command(name="role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["administrator", "department_staff", "front_desk"]))
+@click.option("--department", default=None, help="The department, for department staff.")
+@_by("onething user role")
+def user_role(username: str, role: str, department: str | None, by: str) -> None:
+    """Change an account's role (and department, for department staff)."""
+    from onething.accounts.service import set_role
+
+    _change_account(username, lambda session, account: (
+        f"{username} is now {role}" + (f" of {department}" if department else "")
+        if set_role(session, account, role, department, by) else f"{username} is unchanged"))
 
 
 @main.group()
@@ -393,6 +489,54 @@ def webhook_set(department: str, url: str) -> None:
     with _app_session() as (_app, session):
         _require_department(session, department)
         click.echo(set_webhook(session, department, url))
+
+
+def _webhook(session, department: str):
+    """A department's webhook, else exit with a message."""
+    from onething.departments.webhooks import find_webhook
+
+    _require_department(session, department)
+    hook = find_webhook(session, department)
+    if hook is None:
+        click.echo(f"{department} has no webhook: onething webhook set {department} URL",
+                   err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    return hook
+
+
+@webhook.command(name="disable")
+@click.argument("department")
+@_by("onething webhook disable")
+def webhook_disable(department: str, by: str) -> None:
+    """Stop sending a department's events; they wait in the outbox until it is enabled."""
+    from onething.departments.webhooks import set_active
+
+    with _app_session() as (_app, session):
+        changed = set_active(session, _webhook(session, department), False, by)
+    click.echo(f"disabled {department}" if changed else f"{department} was disabled already")
+
+
+@webhook.command(name="enable")
+@click.argument("department")
+@_by("onething webhook enable")
+def webhook_enable(department: str, by: str) -> None:
+    """Send a department's events again, the waiting ones first."""
+    from onething.departments.webhooks import set_active
+
+    with _app_session() as (_app, session):
+        changed = set_active(session, _webhook(session, department), True, by)
+    click.echo(f"enabled {department}" if changed else f"{department} was enabled already")
+
+
+@webhook.command(name="rotate")
+@click.argument("department")
+@_by("onething webhook rotate")
+def webhook_rotate(department: str, by: str) -> None:
+    """Give a department's webhook a new signing secret and print it (shown only once)."""
+    from onething.departments.webhooks import rotate_secret
+
+    with _app_session() as (_app, session):
+        click.echo(rotate_secret(session, _webhook(session, department), by))
 
 
 @webhook.command(name="deliver")
@@ -497,6 +641,37 @@ def calendar_show(year: int) -> None:
                    f"(or Monday–Friday, estimated)", err=True)
         sys.exit(EXIT_DEFINITIONS)
     click.echo(json.dumps(notice, ensure_ascii=False, indent=2))
+
+
+@token.command(name="list")
+def token_list() -> None:
+    """List API tokens: id, department, name, created, expires, revoked (never the token)."""
+    from onething.departments.api import tokens_statement
+    from onething.storage.models import utc_now
+
+    now = utc_now()
+    with _app_session() as (_app, session):
+        for row in session.exec(tokens_statement()).all():
+            state = ("revoked" if row.revoked else "expired" if row.expires_at <= now
+                     else "valid")
+            click.echo(f"{row.id}\t{row.department_code}\t{row.name}\t"
+                       f"{row.created_at.isoformat(timespec='seconds')}\t"
+                       f"{row.expires_at.isoformat(timespec='seconds')}\t{state}")
+
+
+@token.command(name="revoke")
+@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
+@_by("onething token revoke")
+def token_revoke(token_id: int, by: str) -> None:
+    """Revoke an API token by its id (from `onething token list`): refused from now on."""
+    from onething.departments.api import revoke_token
+
+    with _app_session() as (_app, session):
+        found = revoke_token(session, token_id, by)
+    if found is None:
+        click.echo(f"no token {token_id}", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    click.echo(f"revoked token {token_id}")
 
 
 @main.command()

@@ -15,10 +15,18 @@ import functools
 import re
 
 from flask import abort, g, redirect, request, session, url_for
-from sqlmodel import Session, col, delete, select
+from flask_babel import lazy_gettext as _l
+from sqlmodel import Session, col, delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from onething.storage.models import ROLES, Account, AccountCreate, SignInFailure, utc_now
+from onething.storage.models import (
+    ROLES,
+    Account,
+    AccountCreate,
+    AuditEntry,
+    SignInFailure,
+    utc_now,
+)
 
 MIN_PASSWORD_LENGTH = 10
 SESSION_KEY = "account_id"
@@ -32,11 +40,34 @@ def _dummy_hash() -> str:
 
 
 class AccountRefused(ValueError):
-    """An account that cannot be created as asked."""
+    """An account that cannot be created or changed as asked."""
 
 
-def create_account(session: Session, new: AccountCreate) -> Account:
-    """Create an account (its password hashed) and commit."""
+# Why a change to an account was refused: localized in the console, English on the command line.
+CHANGE_REFUSALS = {
+    "last_administrator": _l("At least one enabled administrator must remain: enable or "
+                             "appoint another one first."),
+    "role": _l("Choose one of the roles."),
+    "department": _l("Department staff belong to one department of the catalog; the other "
+                     "roles to none."),
+    "password": _l("A password has at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+    "self": _l("You cannot disable your own account."),
+}
+
+
+class ChangeRefused(AccountRefused):
+    """A change to an account that would break a rule; `code` names which."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+    def __str__(self) -> str:
+        return str(CHANGE_REFUSALS[self.code])
+
+
+def create_account(session: Session, new: AccountCreate, actor: str | None = None) -> Account:
+    """Create an account (its password hashed), audited when an actor is named; commit."""
     if new.role not in ROLES:
         raise AccountRefused(f"unknown role {new.role!r}: one of {', '.join(ROLES)}")
     if (new.role == "department_staff") != (new.department_code is not None):
@@ -48,8 +79,99 @@ def create_account(session: Session, new: AccountCreate) -> Account:
     account = Account(**new.model_dump(exclude={"password"}),
                       password_hash=generate_password_hash(new.password))
     session.add(account)
+    if actor is not None:
+        _audit(session, actor, "account_create", account, None, snapshot(account))
     session.commit()
     return account
+
+
+def snapshot(account: Account) -> dict:
+    """What the audit log keeps of an account: never its password or hash."""
+    return {"display_name": account.display_name, "role": account.role,
+            "department_code": account.department_code, "disabled": account.disabled}
+
+
+def _audit(session: Session, actor: str, action: str, account: Account, before: dict | None,
+           after: dict | None) -> None:
+    session.add(AuditEntry(actor=actor, action=action, subject=f"account:{account.username}",
+                           before=before, after=after))
+
+
+def _other_enabled_administrators(session: Session, account: Account) -> int:
+    return session.exec(select(func.count()).select_from(Account).where(
+        Account.role == "administrator", col(Account.disabled).is_(False),
+        Account.id != account.id)).one()
+
+
+def _keeps_an_administrator(session: Session, account: Account) -> None:
+    # Refused when this change would leave no enabled administrator to undo it.
+    if (account.role == "administrator" and not account.disabled
+            and _other_enabled_administrators(session, account) == 0):
+        raise ChangeRefused("last_administrator")
+
+
+def find_account(session: Session, username: str) -> Account | None:
+    """The account with this username, if any."""
+    if "\x00" in username:
+        return None
+    return session.exec(select(Account).where(Account.username == username)).first()
+
+
+def accounts_statement():
+    """Every account, by role then username, for the console and `onething user list`."""
+    return select(Account).order_by(col(Account.role), col(Account.username))
+
+
+def set_disabled(session: Session, account: Account, disabled: bool, actor: str) -> bool:
+    """Disable or enable an account, audited; commit. False when it already was so."""
+    if account.disabled == disabled:
+        return False
+    if disabled:
+        if actor == account.username:
+            raise ChangeRefused("self")
+        _keeps_an_administrator(session, account)
+    before = snapshot(account)
+    account.disabled = disabled
+    _audit(session, actor, "account_disable" if disabled else "account_enable", account,
+           before, snapshot(account))
+    session.add(account)
+    session.commit()
+    return True
+
+
+def set_password(session: Session, account: Account, password: str, actor: str) -> None:
+    """Give an account a new password (hashed), audited without it; commit."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ChangeRefused("password")
+    account.password_hash = generate_password_hash(password)
+    # The log says that it changed, never to what.
+    _audit(session, actor, "account_password", account, None, {"password": "changed"})
+    session.add(account)
+    session.commit()
+
+
+def set_role(session: Session, account: Account, role: str, department: str | None,
+             actor: str) -> bool:
+    """Change an account's role (and department, for staff), audited; commit.
+    False when nothing changes."""
+    from onething.publishing.working_catalog import find_entry
+
+    department = department or None
+    if role not in ROLES:
+        raise ChangeRefused("role")
+    if (role == "department_staff") != (department is not None) or (
+            department is not None and find_entry(session, "department", department) is None):
+        raise ChangeRefused("department")
+    if (account.role, account.department_code) == (role, department):
+        return False
+    if role != "administrator":
+        _keeps_an_administrator(session, account)
+    before = snapshot(account)
+    account.role, account.department_code = role, department
+    _audit(session, actor, "account_role", account, before, snapshot(account))
+    session.add(account)
+    session.commit()
+    return True
 
 
 def authenticate(session: Session, username: str, password: str) -> Account | None:

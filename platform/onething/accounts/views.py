@@ -47,7 +47,8 @@ def login():
             if account is not None:
                 sign_in(account)
                 home = {"administrator": "admin.index",
-                        "department_staff": "inbox.index"}.get(account.role, "catalog.index")
+                        "department_staff": "inbox.index",
+                        "front_desk": "desk.cases"}.get(account.role, "catalog.index")
                 return redirect(target or url_for(home))
             record_failure(session, limit, address, username)
             error, status = _l("The username or password is wrong."), 401

@@ -339,11 +339,24 @@ _DRAFT_BY_PUBLIC_ID = DriverStatement(_DRAFT_ROW.where(_DRAFT.public_id == bindp
 _DRAFT_BY_ID = DriverStatement(_DRAFT_ROW.where(_DRAFT.id == bindparam("id")))
 
 
-def read_draft(session: Session, public_id: str, token: str | None) -> DraftRow | None:
-    """The draft with this public id, read for submitting, if the token is its own."""
+def read_draft(session: Session, public_id: str, token: str | None,
+               authorised: bool = False) -> DraftRow | None:
+    """The draft with this public id, read for submitting, if the token is its own (or the
+    caller authorised the request otherwise: the clerk who filed it)."""
     rows = _DRAFT_BY_PUBLIC_ID.rows(session.connection(), {"public_id": public_id})
     row = DraftRow(*rows[0]) if rows else None
-    return row if row is not None and _token_matches(row.token_hash, token) else None
+    return row if row is not None and (
+        authorised or _token_matches(row.token_hash, token)) else None
+
+
+def rekey_draft(session: Session, row: DraftRow) -> tuple[DraftRow, str]:
+    """Give an unsubmitted draft a new secret token (not committed): the clerk who filed it,
+    submitting from a session without the old one, then hands the applicant a receipt
+    that works. The old token stops opening the draft."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.execute(update(Draft).where(col(Draft.id) == row.id)
+                    .values(token_hash=token_hash(token)))
+    return row._replace(token_hash=token_hash(token)), token
 
 
 def _existing_submission(session: Session, draft_id: int, idempotency_key: str

@@ -26,6 +26,7 @@ from onething.storage.models import (
     TASK_STATUSES,
     ApiDecision,
     ApiToken,
+    AuditEntry,
     Submission,
     Task,
     utc_now,
@@ -48,6 +49,27 @@ def new_token(session: Session, department: str, name: str, days: int = 365) -> 
     session.add(ApiToken(department_code=department, name=name,
                          token_hash=hashlib.sha256(token.encode()).hexdigest(),
                          expires_at=utc_now() + dt.timedelta(days=days)))
+    session.commit()
+    return token
+
+
+def tokens_statement():
+    """Every API token, newest first (its hash stays in the database)."""
+    return select(ApiToken).order_by(col(ApiToken.id).desc())
+
+
+def revoke_token(session: Session, token_id: int, actor: str) -> ApiToken | None:
+    """Revoke a token at once, audited; commit. None when there is no such token."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.revoked:
+        return token
+    token.revoked = True
+    session.add(token)
+    session.add(AuditEntry(actor=actor, action="token_revoke", subject=f"token:{token.id}",
+                           before={"name": token.name, "department_code": token.department_code,
+                                   "revoked": False},
+                           after={"name": token.name, "department_code": token.department_code,
+                                  "revoked": True}))
     session.commit()
     return token
 

@@ -66,9 +66,13 @@ LOG = logging.getLogger("onething.webhooks")
 Post = Callable[[str, bytes, dict[str, str]], int]
 
 
+def _new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def set_webhook(session: Session, department: str, url: str) -> str:
     """Point a department's events at a URL; return its new signing secret; commit."""
-    secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+    secret = _new_secret()
     hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
     if hook is None:
         hook = Webhook(department_code=department, url=url, secret=secret)
@@ -76,6 +80,43 @@ def set_webhook(session: Session, department: str, url: str) -> str:
         # A new secret is a new agreement: only Standard Webhooks signatures from now on.
         hook.url, hook.secret, hook.active, hook.legacy_signature = url, secret, True, False
     session.add(hook)
+    session.commit()
+    return secret
+
+
+def find_webhook(session: Session, department: str) -> Webhook | None:
+    """A department's webhook, if it has one."""
+    return session.exec(select(Webhook).where(Webhook.department_code == department)).first()
+
+
+def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> bool:
+    """Enable or disable a webhook, audited; commit. False when it already was so.
+
+    A disabled webhook's events wait in the outbox (deliverers skip it) and go out, in
+    order, once it is enabled again, unless their retry window passed meanwhile.
+    """
+    if hook.active == active:
+        return False
+    hook.active = active
+    session.add(hook)
+    session.add(AuditEntry(actor=actor, action="webhook_enable" if active else "webhook_disable",
+                           subject=f"webhook:{hook.department_code}",
+                           before={"url": hook.url, "active": not active},
+                           after={"url": hook.url, "active": active}))
+    session.commit()
+    return True
+
+
+def rotate_secret(session: Session, hook: Webhook, actor: str) -> str:
+    """Give a webhook a new signing secret, audited (never the secret); commit; return it."""
+    secret = _new_secret()
+    before = {"legacy_signature": hook.legacy_signature}
+    # A new secret is a new agreement: only Standard Webhooks signatures from now on.
+    hook.secret, hook.legacy_signature = secret, False
+    session.add(hook)
+    session.add(AuditEntry(actor=actor, action="webhook_rotate",
+                           subject=f"webhook:{hook.department_code}",
+                           before=before, after={"secret": "rotated", "legacy_signature": False}))
     session.commit()
     return secret
 

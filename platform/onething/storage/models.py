@@ -302,7 +302,8 @@ class Draft(DraftBase, table=True):
     updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The front-desk user who started it for the applicant (一窗受理), if any.
-    created_by: str | None = Field(default=None, max_length=200)
+    # Indexed: the front desk lists the cases each clerk filed.
+    created_by: str | None = Field(default=None, max_length=200, index=True)
 
 
 class DraftUpdate(SQLModel):
@@ -560,8 +561,10 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
-    actor: str = Field(max_length=200)  # a username, or "system" for what follows from it
+    # Indexed for the console's audit viewer, which filters by person and by date.
+    at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
+    # A username, or "system" for what follows from it.
+    actor: str = Field(max_length=200, index=True)
     action: str = Field(max_length=50)
     subject: str = Field(max_length=100, index=True)  # e.g. "task:42"
     before: dict | None = Field(default=None, sa_column=_json(nullable=True))

@@ -102,7 +102,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething.accounts import views as auth
-    from onething.cases.views import divisions, drafts, start, status
+    from onething.cases.views import desk, divisions, drafts, start, status
     from onething.departments import api, inbox
     from onething.guides import home as catalog
     from onething.guides import views as guides
@@ -112,6 +112,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(drafts.bp)
     app.register_blueprint(divisions.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(desk.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
@@ -142,6 +143,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # a front-desk clerk's session could be ridden by another site's form.
         if (request.method == "POST" and "account_id" in session
                 and request.blueprint in ("start", "drafts", "status")):
+            if request.endpoint == "drafts.material":
+                # The check reads the form: an upload's own limit must hold first, or the
+                # clerk's body is read whole up to the app's limit, where an applicant's
+                # stops at the upload's (and is answered 413 as theirs is).
+                request.max_content_length = app.config["UPLOAD_MAX_BYTES"] + 64 * 1024
             csrf.protect()
 
     @app.get("/favicon.ico")

@@ -25,6 +25,8 @@ UPLOAD_PROBLEMS = {
     "wrong_type": _l("Only PDF, JPEG and PNG files are accepted."),
     "missing_file": _l("Choose a file first."),
     "not_allowed": _l("This material cannot be handled that way."),
+    "session": _l("You signed in again since this page was shown: reload it and try again. "
+                  "Nothing was saved."),
 }
 TASK_STATES = {
     "waiting": _l("Waiting for an earlier approval"),
@@ -57,6 +59,20 @@ AUDIT_ACTIONS = {
     "special_procedure": _l("Special procedure declared (特别程序)"),
     "special_procedure_end": _l("Special procedure ended"),
     "holiday_calendar": _l("Holiday calendar entered"),
+    "account_create": _l("Account created"),
+    "account_disable": _l("Account disabled"),
+    "account_enable": _l("Account enabled"),
+    "account_password": _l("Password reset"),
+    "account_role": _l("Role changed"),
+    "token_revoke": _l("API token revoked"),
+    "webhook_disable": _l("Webhook disabled"),
+    "webhook_enable": _l("Webhook enabled"),
+    "webhook_rotate": _l("Webhook secret rotated"),
+}
+ROLE_NAMES = {
+    "administrator": _l("Administrator"),
+    "department_staff": _l("Department staff"),
+    "front_desk": _l("Front desk"),
 }
 # What a 404 was about, so the page can say what to do next.
 NOT_FOUND = {
@@ -167,6 +183,38 @@ def audit_actor_name(actor: str) -> str:
     return _("the platform") if actor == "system" else actor
 
 
+def role_name(role: str) -> str:
+    """An account's role, localized."""
+    return str(ROLE_NAMES.get(role, role))
+
+
+def audit_changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
+    """An audit entry's values as (name, before, after) texts, the changed ones only."""
+    before, after = before or {}, after or {}
+    keys = [key for key in [*before, *(k for k in after if k not in before)]
+            if before.get(key) != after.get(key) or key not in before or key not in after]
+    return [(key, _audit_value(key, before[key]) if key in before else "",
+             _audit_value(key, after[key]) if key in after else "") for key in keys]
+
+
+def _audit_value(key: str, value) -> str:
+    import json
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if key == "role" and isinstance(value, str):
+        return role_name(value)
+    if key == "status" and isinstance(value, str) and value in TASK_STATES:
+        return str(TASK_STATES[value])
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str | int) for item in value):
+        return "、".join(map(str, value))
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def upload_problem(code: str) -> str:
     """Why an upload was refused."""
     return str(UPLOAD_PROBLEMS.get(code, _("The file could not be accepted.")))
@@ -225,13 +273,22 @@ def init_app(app) -> None:
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
         corrected_values=corrected_values,
         decision_problem=decision_problem, audit_action_name=audit_action_name,
-        audit_actor_name=audit_actor_name, error_title=error_title,
+        audit_actor_name=audit_actor_name, audit_changes=audit_changes, role_name=role_name,
+        error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
         task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
         money=money, date_limits=date_limits, handover_title=handover_title,
         handover_message=handover_message, days_text=days_text, limit_text=limit_text,
     )
+    @app.context_processor
+    def signed_in():
+        """The signed-in account, for the header's "signed in as" (None for applicants)."""
+        from onething.accounts.service import current_account
+
+        # Only a session holding an account id costs a query (reloaded once per request).
+        return {"signed_in_account": current_account()}
+
     # Every page shows moments as the hall's clock does (China Standard Time).
     app.jinja_env.filters["china_time"] = china_time
     app.jinja_env.filters["join_list"] = join_list

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, request, session, url_for
+from sqlmodel import select
 
 from onething.cases.workflow import find_draft
 from onething.composer.compose import compose
@@ -64,12 +65,26 @@ def public_url(endpoint: str, **values) -> str:
     return url_for(endpoint, **values, _external=True)
 
 
+def filed_by_clerk(public_id: str) -> Draft | None:
+    """The draft, if the signed-in front-desk clerk started it (帮办代办): being its
+    creator authorises them from any session, with or without its token."""
+    clerk = front_desk_clerk()
+    if clerk is None:
+        return None
+    return get_session().exec(select(Draft).where(
+        Draft.public_id == public_id, Draft.created_by == clerk)).first()
+
+
 def load_draft(public_id: str) -> Draft:
-    """The draft named in the URL, if the request (or this browser) holds its token."""
+    """The draft named in the URL, if the request (or this browser) holds its token, or
+    the signed-in clerk filed it."""
     token = remembered(DRAFTS, public_id)
     draft = find_draft(get_session(), public_id, token) if token else None
     if draft is None:
-        abort(404, description="draft")
+        draft = filed_by_clerk(public_id)
+        if draft is None:
+            abort(404, description="draft")
+        return draft
     remember(DRAFTS, public_id, token)
     return draft
 

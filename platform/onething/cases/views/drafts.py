@@ -14,8 +14,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_wtf.csrf import CSRFError
 from sqlmodel import select
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from onething.cases.commitments import commitment_letter, letter_text
 from onething.cases.forms import (
@@ -34,6 +35,7 @@ from onething.cases.views import (
     DRAFTS,
     SUBMISSIONS,
     composition_of,
+    filed_by_clerk,
     front_desk_clerk,
     load_draft,
     remember,
@@ -45,6 +47,7 @@ from onething.cases.workflow import (
     IdempotencyKeyReused,
     SubmissionRefused,
     read_draft,
+    rekey_draft,
     save_draft,
     submit,
 )
@@ -197,6 +200,29 @@ def too_large(error):
                            problems={material_id: "too_large"}), 413
 
 
+@bp.errorhandler(CSRFError)
+def stale_form(error):
+    """A clerk's upload whose CSRF token is stale (signed in again meanwhile): say so next
+    to its material, as every other refusal, not as a silent 400 that htmx drops."""
+    material_id = request.view_args.get("material_id") if request.view_args else None
+    draft = None
+    if material_id:
+        try:
+            draft = load_draft(request.view_args["public_id"])
+        except NotFound:
+            draft = None
+    composition = composition_of(draft) if draft is not None else None
+    merged = next((m for m in composition.materials if m.id == material_id), None) \
+        if composition is not None else None
+    if merged is None:
+        return render_template("_error.html" if htmx else "error.html", error=error), 400
+    if htmx:
+        return render_template("_material.html", draft=draft, composition=composition,
+                               material=merged, problem="session"), 409
+    return render_template("materials.html", draft=draft, composition=composition,
+                           problems={material_id: "session"}), 409
+
+
 @bp.get("/review")
 def review(public_id: str):
     """Everything once more before the single submit."""
@@ -220,11 +246,19 @@ def submit_draft(public_id: str):
     token = remembered(DRAFTS, public_id)
     # The hot path reads the draft as one plain row, not an ORM object.
     row = read_draft(get_session(), public_id, token) if token else None
+    clerk = row is None and filed_by_clerk(public_id) is not None
+    if clerk:
+        # The clerk who filed it, in another session: no token, and none is needed.
+        row = read_draft(get_session(), public_id, None, authorised=True)
     if row is None:
         abort(404, description="draft")
     key = request.form.get("idempotency_key", "")
     if not 16 <= len(key) <= 64:
         abort(400, description="idempotency_key")
+    if clerk and row.submission_id is None:
+        # Only a hash of the applicant's token is kept: a new one, in the submission's
+        # transaction, gives the receipt a QR code and a link that open the case.
+        row, token = rekey_draft(get_session(), row)
     try:
         # A clerk's submission is put on record in the submission's transaction: both or neither.
         submission = submit(get_session(), row, key, clerk=front_desk_clerk())
@@ -240,6 +274,7 @@ def submit_draft(public_id: str):
                                data=draft.data or {}, get_path=get_path,
                                idempotency_key=secrets.token_urlsafe(16),
                                version=version_of(draft), refused=refused), 422
-    remember(DRAFTS, public_id, token)
-    remember(SUBMISSIONS, submission.tracking_number, token)
+    if token is not None:
+        remember(DRAFTS, public_id, token)
+        remember(SUBMISSIONS, submission.tracking_number, token)
     return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))

@@ -14,24 +14,47 @@ from flask import (
     request,
     url_for,
 )
+from sqlmodel import col, select
 
-from onething.cases.views import SUBMISSIONS, public_url, remember, remembered
+from onething.cases.views import (
+    SUBMISSIONS,
+    front_desk_clerk,
+    public_url,
+    remember,
+    remembered,
+)
 from onething.cases.workflow import find_submission, tasks_of
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
+from onething.storage.models import Draft, Submission
 from onething.web.extensions import get_session
 
 bp = Blueprint("status", __name__, url_prefix="/s", template_folder="../templates")
 
 
 def load_submission(tracking_number: str):
-    """The submission, if the request holds its token; 404 otherwise (no hint which is wrong)."""
+    """The submission, if the request holds its token or the signed-in clerk filed it;
+    404 otherwise (no hint which is wrong). The token is None for the clerk without it."""
     token = remembered(SUBMISSIONS, tracking_number)
     submission = find_submission(get_session(), tracking_number, token) if token else None
     if submission is None:
-        abort(404, description="submission")
+        submission = clerk_submission(tracking_number)
+        if submission is None:
+            abort(404, description="submission")
+        return submission, None
     remember(SUBMISSIONS, tracking_number, token)
     return submission, token
+
+
+def clerk_submission(tracking_number: str) -> Submission | None:
+    """The submission, if the signed-in front-desk clerk filed its draft."""
+    clerk = front_desk_clerk()
+    if clerk is None:
+        return None
+    return get_session().exec(select(Submission).join(
+        Draft, col(Draft.id) == col(Submission.draft_id)).where(
+        Submission.tracking_number == tracking_number.strip().upper(),
+        Draft.created_by == clerk)).first()
 
 
 def status_url(tracking_number: str, token: str) -> str:
@@ -58,15 +81,19 @@ def receipt(tracking_number: str):
     tasks = tasks_of(get_session(), submission)
     return render_template("status.html", submission=submission, bundle=bundle,
                            composition=composition, tasks=tasks, version=version,
+                           # Only a hash of the token is kept: a clerk reopening the case
+                           # without it gets no QR code (the applicant has the printed one).
                            qr_url=url_for("status.qr", tracking_number=tracking_number,
-                                          token=token),
-                           link=status_url(tracking_number, token))
+                                          token=token) if token else None,
+                           link=status_url(tracking_number, token) if token else None)
 
 
 @bp.get("/<tracking_number>/qr.svg")
 def qr(tracking_number: str):
     """A QR code of the status page, for the applicant's phone."""
     _, token = load_submission(tracking_number)
+    if token is None:
+        abort(404, description="submission")
     out = io.BytesIO()
     segno.make(status_url(tracking_number, token), error="m").save(
         out, kind="svg", scale=4, border=2, xmldecl=False, title="QR")
