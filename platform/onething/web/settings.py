@@ -46,6 +46,10 @@ SETTINGS = [
             "An https:// URL also marks the session cookie Secure"),
     Setting("WEBHOOK_INTERVAL", 5,
             "Seconds between webhook delivery rounds in onething serve (0: no deliverer)"),
+    Setting("API_SETTLE_SECONDS", 10,
+            "Seconds a task's change waits before GET /api/v1/tasks lists it, so that no "
+            "cursor passes a change whose transaction, begun earlier, commits later: keep "
+            "it above the longest write (SQLite waits up to 10 s for its write lock)"),
     Setting("DEMO_ACCOUNTS", None,
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
