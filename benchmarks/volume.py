@@ -279,6 +279,8 @@ def run(label: str, database_url: str, args) -> list[str]:
                 ("inbox: status pending", "/inbox/?status=pending", {}),
                 ("inbox: status approved, newest (largest count)",
                  "/inbox/?status=approved&sort=new", htmx),
+                ("inbox: status rejected, newest (a rare status)",
+                 "/inbox/?status=rejected&sort=new", htmx),
                 ("inbox: overdue", "/inbox/?due=overdue", htmx),
                 ("inbox: service open-care-home", "/inbox/?bundle=open-care-home", htmx),
                 ("inbox: search, whole tracking number", f"/inbox/?q={where['number']}", htmx),

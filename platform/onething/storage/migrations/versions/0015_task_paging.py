@@ -22,7 +22,6 @@ INDEXES = {
     "ix_task_department_status_due": ["department_code", "status", "due_date", "id"],
     "ix_task_department_bundle_due": ["department_code", "bundle_code", "due_date", "id"],
     "ix_task_department_id": ["department_code", "id"],
-    "ix_task_department_status_id": ["department_code", "status", "id"],
     "ix_task_department_updated": ["department_code", "updated_at", "id"],
     "ix_task_department_status_updated": ["department_code", "status", "updated_at", "id"],
 }
