@@ -275,6 +275,7 @@ def run(label: str, database_url: str, args) -> list[str]:
                 ("inbox: first page, htmx swap (rows, pager)", "/inbox/", htmx),
                 ("inbox: deep page by its link (the middle)",
                  f"/inbox/?after={where['deep_due']}", {}),
+                ("inbox: deep page, htmx swap", f"/inbox/?after={where['deep_due']}", htmx),
                 ("inbox: newest first", "/inbox/?sort=new", {}),
                 ("inbox: status pending", "/inbox/?status=pending", {}),
                 ("inbox: status approved, newest (largest count)",
