@@ -138,8 +138,10 @@ def app(blank_engine, tmp_path):
     from onething.web.app import create_app
 
     url = blank_engine.url.render_as_string(hide_password=False)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_MAX_BYTES": 64 * 1024},
-                     instance_path=tmp_path / "instance")
+    # The API lists a change at once: a test reads what it just did (tests/test_api.py
+    # checks the settling time itself).
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_MAX_BYTES": 64 * 1024,
+                      "API_SETTLE_SECONDS": 0}, instance_path=tmp_path / "instance")
     yield app
     # The app opened its own engine; closing its pool keeps psycopg from warning later.
     app.extensions["onething.engine"].dispose()
@@ -215,3 +217,58 @@ NEW_ENTITY_USCC = "91370202MA3C00011L"
 def yielded(task) -> dict:
     """The values approving a task must hand over, for tests that approve every task."""
     return {key: NEW_ENTITY_USCC for key in (task.handover or {}).get("produces", [])}
+
+
+def bulk_route(app, count: int, department: str = "sn-amr", other: str | None = "sn-fire",
+               statuses: tuple[str, ...] = ("pending",), hours_ago: float = 2) -> list[int]:
+    """`count` cases routed in bulk (executemany, not the submit path): each one task of
+    `department`, whose ids are returned oldest first, and one of `other`.
+
+    Case i was routed `hours_ago` hours ago plus i seconds, on the open-restaurant's
+    published version, with tracking number OT<that day>-<i in hex>; its tasks take
+    `statuses` in turn and fall due from ten days ago to thirty days ahead.
+    """
+    import datetime as dt
+
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from onething.catalog.workdays import CHINA_TZ
+    from onething.publishing.versions import latest_version
+    from onething.storage.models import Draft, Submission, Task, utc_now
+
+    start = utc_now() - dt.timedelta(hours=hours_ago)
+    moments = [start + dt.timedelta(seconds=i) for i in range(count)]
+    with Session(app.extensions["onething.engine"]) as session:
+        version = latest_version(session, "open-restaurant").id
+        drafts = session.execute(insert(Draft).returning(Draft.id, sort_by_parameter_order=True), [
+            {"public_id": f"bulk-{i}", "token_hash": "0" * 64, "bundle_version_id": version,
+             "answers": {}, "data": {}, "materials": {}, "created_at": moment,
+             "updated_at": moment, "submitted_at": moment}
+            for i, moment in enumerate(moments)]).scalars().all()
+        cases = session.execute(
+            insert(Submission).returning(Submission.id, sort_by_parameter_order=True), [
+                {"tracking_number": f"OT{moment.astimezone(CHINA_TZ):%Y%m%d}-{i:06X}",
+                 "answers": {}, "data": {}, "materials": {}, "status": "routed",
+                 "submitted_at": moment, "lead_department": "sn-approval", "draft_id": draft,
+                 "bundle_version_id": version, "idempotency_key": f"bulk-{i}",
+                 "token_hash": "0" * 64}
+                for i, (moment, draft) in enumerate(zip(moments, drafts, strict=True))]
+        ).scalars().all()
+
+        def tasks(code: str, matter: str) -> list[dict]:
+            return [{"submission_id": case, "department_code": code, "matter_code": matter,
+                     "bundle_code": "open-restaurant", "status": statuses[i % len(statuses)],
+                     "waits_for": [], "slice_data": {}, "slice_materials": [],
+                     "promised_days": 1,
+                     "due_date": moment.astimezone(CHINA_TZ).date() + dt.timedelta(
+                         days=i % 40 - 10),
+                     "due_estimated": False, "created_at": moment, "updated_at": moment}
+                    for i, (moment, case) in enumerate(zip(moments, cases, strict=True))]
+
+        ids = session.execute(insert(Task).returning(Task.id, sort_by_parameter_order=True),
+                              tasks(department, "business-registration")).scalars().all()
+        if other:
+            session.execute(insert(Task), tasks(other, "fire-safety-check"))
+        session.commit()
+    return list(ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
 
@@ -154,3 +155,218 @@ def test_a_nul_character_is_a_clear_400_not_a_database_error(app, routed, client
     refused = client.post("/login", data={"username": "ad\x00min", "password": "x",
                                           "csrf_token": token_field})
     assert refused.status_code == 400
+
+
+# --- syncing: the task list a page at a time -------------------------------------------------
+
+
+def walk(client, token: str, url: str = "/api/v1/tasks?limit=100", between=None) -> list[dict]:
+    """Every task listed by following `next` while `has_more`; `between(page)` runs between."""
+    listed, number = [], 0
+    while True:
+        page = client.get(url, headers=auth(token))
+        assert page.status_code == 200, page.json
+        listed += page.json["tasks"]
+        if not page.json["has_more"]:
+            return listed
+        number += 1
+        if between:
+            between(number)
+        url = page.json["next"].removeprefix("http://localhost")
+
+
+def test_syncing_walks_every_task_once_also_when_tasks_change_between_pages(app, client):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 2500)
+    token = token_for(app, "sn-amr")
+    seen_early, unseen = ids[150], ids[2000]
+
+    def decide_two(page: int) -> None:
+        # Between the third and fourth page: one task already listed, one not yet.
+        if page == 3:
+            for task_id in (seen_early, unseen):
+                response = client.post(f"/api/v1/tasks/{task_id}/decisions", headers=auth(token),
+                                       json={"idempotency_key": f"sync-{task_id}",
+                                             "action": "accept"})
+                assert response.status_code == 200
+
+    listed = walk(client, token, between=decide_two)
+    counted = collections.Counter(task["id"] for task in listed)
+    assert set(counted) == set(ids)  # none skipped, no other department's
+    assert {task_id for task_id, n in counted.items() if n > 1} == {seen_early}
+    # The changed tasks come last, as they are now; the rest in the order they changed.
+    assert [(t["id"], t["status"]) for t in listed[-2:]] == [(seen_early, "accepted"),
+                                                            (unseen, "accepted")]
+    assert [t["id"] for t in listed[:-2]] == [i for i in ids if i != unseen]
+    stamps = [(t["updated_at"], t["id"]) for t in listed[150:]]
+    assert stamps == sorted(stamps)
+
+
+def test_a_status_filter_and_page_size_are_kept_by_next(app, client):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 250, statuses=("pending", "accepted", "approved"))
+    token = token_for(app, "sn-amr")
+    first = client.get("/api/v1/tasks?status=accepted&limit=20", headers=auth(token)).json
+    assert len(first["tasks"]) == 20 and first["has_more"]
+    assert "status=accepted" in first["next"] and "limit=20" in first["next"]
+    listed = walk(client, token, "/api/v1/tasks?status=accepted&limit=20")
+    assert [t["id"] for t in listed] == ids[1::3]
+    assert {t["status"] for t in listed} == {"accepted"}
+
+
+def test_updated_after_lists_only_what_changed_after_it(app, client):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 30)
+    token = token_for(app, "sn-amr")
+    everything = client.get("/api/v1/tasks", headers=auth(token)).json["tasks"]
+    moment = dt.datetime.fromisoformat(everything[9]["updated_at"])
+    china = moment.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    for given in (moment.isoformat(), moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                  china.isoformat(), china.isoformat().replace("+", " ")):
+        after = client.get("/api/v1/tasks", query_string={"updated_after": given},
+                           headers=auth(token)).json
+        assert [t["id"] for t in after["tasks"]] == ids[10:], given
+    # The cursor of an empty page stays where it was: nothing is missed by polling it later.
+    later = (moment + dt.timedelta(days=1)).isoformat()
+    empty = client.get("/api/v1/tasks", query_string={"updated_after": later},
+                       headers=auth(token)).json
+    assert empty["tasks"] == [] and not empty["has_more"]
+    assert client.get(f"/api/v1/tasks?cursor={empty['next_cursor']}",
+                      headers=auth(token)).json["tasks"] == []
+
+
+@pytest.mark.parametrize(("query", "parameter"), [
+    ("cursor=not-a-cursor", "cursor"),
+    ("cursor=" + "A" * 65, "cursor"),
+    ("cursor=MTIzNDU2", "cursor"),  # base64 of "123456": no id
+    ("cursor=LTEuOTk5OTk5OTk5OTk5", "cursor"),  # an id past every row id
+    ("cursor=%C3%A9t%C3%A9", "cursor"),
+    ("updated_after=2026-12-01", "updated_after"),
+    ("updated_after=2026-12-01T08:00:00", "updated_after"),  # no offset: which clock?
+    ("updated_after=2026-13-01T08:00:00Z", "updated_after"),
+    ("updated_after=2026-12-01T08:00:00%2B08:61", "updated_after"),
+    ("updated_after=0000-01-01T00:00:00Z", "updated_after"),
+    ("updated_after=yesterday", "updated_after"),
+    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"), ("limit=-1", "limit"),
+    ("limit=", "limit"),
+    ("status=unknown", "status"), ("status=", "status"),
+    ("cursor=MTIuMw&updated_after=2026-12-01T08:00:00Z", "cursor_and_updated_after"),
+    ("page=2", "unknown"), ("since=2026-12-01", "unknown"), ("limit=5&limit=6", "unknown"),
+])
+def test_a_bad_list_parameter_is_a_clear_422(app, routed, client, query, parameter):  # noqa: F811
+    token = token_for(app, "sn-amr")
+    response = client.get(f"/api/v1/tasks?{query}&lang=en", headers=auth(token))
+    assert response.status_code == 422
+    assert response.json["error"] == "invalid_parameter"
+    assert response.json["parameter"] == parameter
+    if parameter in ("cursor", "limit", "updated_after", "status"):
+        assert parameter in response.json["message"]
+
+
+def test_a_change_is_listed_once_it_has_settled(app, client):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 5)  # routed two hours ago
+    token = token_for(app, "sn-amr")
+    app.config["API_SETTLE_SECONDS"] = 3600
+    page = client.get("/api/v1/tasks", headers=auth(token)).json
+    assert [t["id"] for t in page["tasks"]] == ids
+    client.post(f"/api/v1/tasks/{ids[0]}/decisions", headers=auth(token),
+                json={"idempotency_key": "settle-0001", "action": "accept"})
+    # Changed a moment ago: not listed yet, and the cursor stays before it.
+    later = client.get(f"/api/v1/tasks?cursor={page['next_cursor']}", headers=auth(token)).json
+    assert later["tasks"] == [] and later["next_cursor"] == page["next_cursor"]
+    app.config["API_SETTLE_SECONDS"] = 0
+    settled = client.get(later["next"].removeprefix("http://localhost"), headers=auth(token)).json
+    assert [(t["id"], t["status"]) for t in settled["tasks"]] == [(ids[0], "accepted")]
+
+
+def test_the_openapi_document_describes_syncing(app, routed, client):  # noqa: F811
+    from jsonschema import Draft202012Validator
+
+    document = client.get("/api/v1/openapi.json").json
+    listing = document["paths"]["/tasks"]["get"]
+    assert [p["name"] for p in listing["parameters"]] == ["status", "limit", "cursor",
+                                                          "updated_after"]
+    assert {"422", "200"} <= set(listing["responses"])
+    page = client.get("/api/v1/tasks?limit=2", headers=auth(token_for(app, "sn-amr"))).json
+    validator = Draft202012Validator({"$ref": "#/components/schemas/TaskPage",
+                                      "components": document["components"]})
+    assert list(validator.iter_errors(page)) == []
+    assert {"next_cursor", "next", "has_more"} <= set(
+        document["components"]["schemas"]["TaskPage"]["required"])
+
+
+def test_every_change_of_a_task_moves_its_updated_at(app, client, routed):  # noqa: F811
+    """Decisions, unlocking, stopping, values handed over, corrections: each bumps the time."""
+    from onething.cases.decisions import decide, resubmit
+    from onething.storage.models import Submission
+
+    from conftest import yielded
+
+    engine = app.extensions["onething.engine"]
+
+    def stamps() -> dict[str, dt.datetime]:
+        with Session(engine) as session:
+            return {t.matter_code: t.updated_at for t in session.exec(select(Task)).all()}
+
+    with Session(engine) as session:
+        tasks = {t.matter_code: t for t in session.exec(select(Task)).all()}
+        before = stamps()
+        assert all(t.updated_at == t.created_at for t in tasks.values())
+        registration = tasks["business-registration"]
+        decide(session, registration, "supplement", "tester", fields=["business_scope"],
+               reason="x")
+        asked = stamps()
+        assert asked["business-registration"] > before["business-registration"]
+        resubmit(session, registration, session.get(Submission, registration.submission_id),
+                 {"business_scope": "餐饮服务"}, {}, "applicant")
+        corrected = stamps()
+        assert corrected["business-registration"] > asked["business-registration"]
+        decide(session, registration, "accept", "tester")
+        decide(session, registration, "approve", "tester", certificate_number="C-1",
+               produced=yielded(registration))
+        approved = stamps()
+        # Approving handed the new code over and unlocked what waited for it; what waited
+        # for nothing did not change.
+        waited = {m for m, t in tasks.items() if "business-registration" in t.waits_for}
+        assert {"food-business-licence", "tobacco-retail-licence"} <= waited
+        for matter in {"business-registration"} | waited:
+            assert approved[matter] > corrected[matter], matter
+        assert approved["outdoor-signboard"] == before["outdoor-signboard"]
+        decide(session, tasks["outdoor-signboard"], "reject", "tester", reason="不符合")
+        assert stamps()["outdoor-signboard"] > before["outdoor-signboard"]
+
+
+def test_tasks_routed_before_the_sync_order_get_their_times_and_bundle(app, routed, client):  # noqa: F811
+    from alembic import command
+    from sqlalchemy import text
+
+    from onething.storage.db import alembic_config, migrate
+
+    staff_tasks = tasks_of(app, "sn-amr")
+    amr = staff_tasks
+    registration = next(t for t in amr if t.matter_code == "business-registration")
+    token = token_for(app, "sn-amr")
+    client.post(f"/api/v1/tasks/{registration.id}/decisions", headers=auth(token),
+                json={"idempotency_key": "backfill-1", "action": "accept"})
+    engine = app.extensions["onething.engine"]
+    engine.dispose()
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+    migrate(engine)
+    with Session(engine) as session:
+        accepted_at = session.exec(select(AuditEntry.at).where(
+            AuditEntry.subject == f"task:{registration.id}")).one()
+        rows = {t.id: t for t in session.exec(select(Task)).all()}
+        assert session.execute(text("SELECT COUNT(*) FROM task WHERE bundle_code IS NULL "
+                                    "OR bundle_code <> 'open-restaurant'")).scalar() == 0
+    assert rows[registration.id].updated_at == accepted_at
+    for task in staff_tasks:
+        if task.id != registration.id:
+            assert rows[task.id].updated_at == task.created_at

@@ -19,3 +19,15 @@ def test_the_submit_benchmark_runs_and_every_submit_succeeds(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failures 0" in result.stdout
     assert "[sqlite] ratio" in result.stdout
+
+
+def test_the_volume_benchmark_runs_and_every_page_answers(tmp_path):
+    # A small seed: that it seeds, serves and measures every page without a failure.
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "volume.py"), "--submissions", "300",
+         "--repeat", "2"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INVALID" not in result.stdout
+    assert "[sqlite] api: deep page by cursor" in result.stdout
+    assert "[sqlite] inbox: search, a day's prefix" in result.stdout

@@ -149,3 +149,32 @@ def test_departments_see_a_correction_and_close_a_task_of_a_refused_case(live_ap
     with Session(app.extensions["onething.engine"]) as session:
         # The fire check is still open: the case ends when it is decided or closed.
         assert session.exec(select(Submission)).one().status == "ending"
+
+
+def test_the_inbox_pages_and_filters_in_place_and_the_address_follows(live_app, page: Page):
+    from conftest import bulk_route
+
+    base, app = live_app
+    ids = bulk_route(app, 120, statuses=("pending", "accepted"))
+    add_account(app, "amr", "department_staff", "sn-amr")
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill("amr")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(f"{base}/inbox/?lang=en")  # English: the cookie keeps it for what follows
+    rows = page.locator("#inbox-rows tbody tr")
+    expect(rows).to_have_count(50)
+    expect(page.locator("#inbox-position")).to_have_text("1–50 of 120")
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("#inbox-position")).to_have_text("51–100 of 120")
+    expect(page).to_have_url(re.compile(r"/inbox/\?after="))
+    # The form stays as it was (swapped in place, not reloaded): filter and sort change it.
+    page.get_by_label("Status").select_option("accepted")
+    expect(page.locator("#inbox-position")).to_have_text("1–50 of 60")
+    page.get_by_label("Order").select_option("new")
+    expect(rows.first).to_have_attribute("data-task", str(ids[-1]))
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("#inbox-position")).to_have_text("51–60 of 60")
+    expect(page).to_have_url(re.compile(r"status=accepted.*sort=new|sort=new.*status=accepted"))
+    page.reload()  # the address is the page: the whole of it, as it was
+    expect(page.locator("#inbox-position")).to_have_text("51–60 of 60")

@@ -304,3 +304,130 @@ def test_the_lead_sees_that_a_task_was_refused_but_not_the_words_written_to_the_
     assert "11010519491231002X" not in case and "王海风" not in case
     assert "rejected:" not in case
     assert "因“市场主体设立登记（营业执照办理）”未获准而终止" in case
+
+
+# --- the inbox at volume: pages of 50, exact counts, order, search -----------------------
+
+
+def page_ids(text: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-task="(\d+)"', text)]
+
+
+def position(text: str) -> str:
+    return re.search(r'id="inbox-position">([^<]*)<', text).group(1)
+
+
+def link(text: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" hx-get="[^"]+" hx-target="#inbox-rows" '
+                      rf'hx-push-url="true" rel="{rel}">', text)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_the_inbox_pages_50_at_a_time_with_exact_counts(app):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 1056, other="sn-fire")
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    page = browser.get("/inbox/?lang=en").text
+    assert len(page_ids(page)) == 50 and position(page) == "1–50 of 1,056"
+    assert link(page, "prev") is None
+    assert "第 1–50 条，共 1,056 条" not in page  # English asked for
+    seen, url, pages = [], "/inbox/", []
+    while url:
+        text = browser.get(url).text
+        pages.append(text)
+        seen += page_ids(text)
+        url = link(text, "next")
+    assert len(pages) == 22 and sorted(seen) == sorted(ids)  # each once, no other department's
+    assert position(pages[-1]).startswith("1,051–1,056")
+    # Previous from the second page is the first page again, by due date then id.
+    back = browser.get(link(pages[1], "prev")).text
+    assert page_ids(back) == page_ids(pages[0])
+    assert link(back, "prev") is None
+    with Session(app.extensions["onething.engine"]) as session:
+        due = {t.id: (t.due_date, t.id) for t in session.exec(select(Task)).all()}
+    assert [due[i] for i in seen] == sorted(due[i] for i in ids)
+    # Another department neither lists nor counts them.
+    add_account(app, "staff-sn-fire", "department_staff", "sn-fire")
+    fire = staff(app, "sn-fire").get("/inbox/?lang=en").text
+    assert position(fire) == "1–50 of 1,056" and not set(page_ids(fire)) & set(ids)
+    counts = dict(re.findall(r'status=(\w+)">[^<]+</a>[:：]\s*<strong>(\d+)</strong>', fire))
+    assert counts["pending"] == "1056"
+
+
+def test_the_newest_task_is_reachable_and_found_by_its_tracking_number(app):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 120, other=None)
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    newest = browser.get("/inbox/?sort=new").text
+    assert page_ids(newest)[:3] == ids[::-1][:3]
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.storage.models import Submission
+
+        number = session.exec(select(Submission.tracking_number).join(
+            Task, Task.submission_id == Submission.id).where(Task.id == ids[-1])).one()
+    day, suffix = number.split("-")
+    for typed in (number, number.lower(), f" {day[2:]}-{suffix} ",
+                  "ＯＴ" + day[2:] + "－" + suffix):
+        found = browser.get("/inbox/", query_string={"q": typed, "lang": "en"}).text
+        assert page_ids(found) == [ids[-1]], typed
+        assert position(found) == "1–1 of 1"
+    # A prefix: its day (all of them, here) and more of the number.
+    by_day = browser.get("/inbox/", query_string={"q": day, "lang": "en"}).text
+    assert position(by_day) == "1–50 of 120"
+    by_prefix = browser.get("/inbox/", query_string={"q": number[:-1]}).text
+    assert ids[-1] in page_ids(by_prefix) and len(page_ids(by_prefix)) <= 16
+    for short in ("OT2026", "x' OR 1=1 --", "OT20261201-%"):
+        refused = browser.get("/inbox/", query_string={"q": short, "lang": "en"}).text
+        assert page_ids(refused) == [] and 'id="search-problem"' in refused, short
+
+
+def test_paging_keeps_the_filters_with_and_without_htmx(app):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 300, statuses=("pending", "approved", "accepted"))
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    pending = ids[::3]
+    first = browser.get("/inbox/?status=pending&sort=new&lang=en").text
+    assert page_ids(first) == pending[::-1][:50] and position(first) == "1–50 of 100"
+    url = link(first, "next")
+    assert "status=pending" in url and "sort=new" in url
+    swapped = browser.get(url, headers={"HX-Request": "true"})
+    assert "<html" not in swapped.text and "HX-Request" in swapped.headers["Vary"]
+    assert page_ids(swapped.text) == pending[::-1][50:100]
+    assert position(swapped.text) == "51–100 of 100" and link(swapped.text, "next") is None
+    previous = link(swapped.text, "prev")
+    assert "status=pending" in previous and "sort=new" in previous
+    assert page_ids(browser.get(previous).text) == page_ids(first)
+    # Without JavaScript the same link is the whole page, filters and all.
+    whole = browser.get(url).text
+    assert "<html" in whole and page_ids(whole) == page_ids(swapped.text)
+    assert 'option value="pending" selected' in whole and 'option value="new" selected' in whole
+
+
+def test_overdue_and_due_soon_are_open_tasks_only(app):
+    from onething.catalog.workdays import china_today
+
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 80, statuses=("pending", "approved"))
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    with Session(app.extensions["onething.engine"]) as session:
+        tasks = {t.id: t for t in session.exec(select(Task)).all()}
+    today = china_today()
+    overdue = page_ids(browser.get("/inbox/?due=overdue").text)
+    assert overdue and set(overdue) == {
+        i for i in ids if tasks[i].status == "pending" and tasks[i].due_date < today}
+
+
+@pytest.mark.parametrize("query", ["after=tomorrow", "after=2026-02-30.5", "before=12",
+                                   "sort=new&after=2026-12-01.5", "sort=oldest",
+                                   "after=99999999999"])
+def test_a_broken_page_link_is_a_400(app, routed, query):
+    browser = staff(app, "sn-amr")
+    assert browser.get(f"/inbox/?{query}").status_code == 400

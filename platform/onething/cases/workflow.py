@@ -481,6 +481,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "submission_id": submission_id,
             "department_code": step.department,
             "matter_code": step.matter,
+            "bundle_code": draft.bundle_code,
             "status": "waiting" if step.waits_for else "pending",
             "waits_for": list(step.waits_for),
             "slice_data": step.slice.project(data),
@@ -493,6 +494,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "clock_started_on": None if step.waits_for else today,
             "paused_days": 0,
             "created_at": now,
+            "updated_at": now,
             "handover": step.handover,
         })
     # One multi-row INSERT: one statement for the driver to send, not one per task.
@@ -548,9 +550,10 @@ _SUBMISSION_COLUMNS = ("tracking_number", "draft_id", "bundle_version_id", "idem
 _INSERT_SUBMISSION = DriverStatement(
     insert(Submission).values({name: bindparam(name) for name in _SUBMISSION_COLUMNS})
     .returning(col(Submission.id)))
-_TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "status", "waits_for",
-                 "slice_data", "slice_materials", "promised_days", "due_date", "due_estimated",
-                 "counting", "clock_started_on", "paused_days", "created_at", "handover")
+_TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "bundle_code", "status",
+                 "waits_for", "slice_data", "slice_materials", "promised_days", "due_date",
+                 "due_estimated", "counting", "clock_started_on", "paused_days", "created_at",
+                 "updated_at", "handover")
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,16 +6,26 @@ is 401. Everything is looked up through the token's department, so another
 department's task is 404, exactly as in the web inbox. A decision carries an
 idempotency key: posting it again returns the first answer and changes nothing
 more. The OpenAPI document at /api/v1/openapi.json describes all of it.
+
+A system keeps up with its department's work by syncing: GET /tasks lists tasks in
+the order they last changed, (updated_at, id), a page at a time, and each page
+gives the cursor to continue from. A task that changes again is listed again,
+after the cursor. A change is listed once it is API_SETTLE_SECONDS old: a
+transaction that stamped its time before another's but commits after it would
+otherwise land behind a cursor already handed out, and never be seen.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import re
 import secrets
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -41,6 +51,32 @@ ERRORS = {
     "invalid": _l("The request body is not a valid decision."),
     "key_reused": _l("This idempotency key was used for another decision."),
 }
+# Why a query parameter of the task list was refused, by parameter.
+PARAMETER_ERRORS = {
+    "status": _l("status is one of: pending, accepted, supplement, waiting, approved, "
+                 "rejected, stopped."),
+    "limit": _l("limit is a whole number from 1 to 500."),
+    "cursor": _l("This cursor was not given by this API: continue from the last next_cursor "
+                 "you received, or start again from updated_after."),
+    "updated_after": _l("updated_after is a date and time with its offset (RFC 3339), such "
+                        "as 2026-12-01T08:00:00Z or 2026-12-01T16:00:00+08:00."),
+    "cursor_and_updated_after": _l("Give either cursor or updated_after, not both: a cursor "
+                                   "already says where to continue."),
+    "unknown": _l("The task list takes only status, limit, cursor and updated_after, each "
+                  "once."),
+}
+# Tasks per page of the list: by default, and at most.
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+_LIST_PARAMETERS = {"status", "limit", "cursor", "updated_after"}
+# What a listed task shows, read without its slice (a page of 500 would read 500 slices).
+_LISTED = (Task.id, Task.matter_code, Task.status, Task.waits_for, Task.due_date,
+           Task.due_estimated, Task.promised_days, Task.certificate_number, Task.handover,
+           Task.reason, Task.updated_at, Submission.tracking_number)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# RFC 3339 date-time. A "+" sent unencoded in a query string arrives as a space: read it so.
+_MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+                     r"(?:([Zz])|([+ -])(\d{2}):(\d{2}))")
 
 
 def new_token(session: Session, department: str, name: str, days: int = 365) -> str:
@@ -110,7 +146,7 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         "due_date": task.due_date.isoformat(), "due_estimated": task.due_estimated,
         "promised_days": task.promised_days, "certificate_number": task.certificate_number,
         "produces": (task.handover or {}).get("produces", []),
-        "reason": task.reason,
+        "reason": task.reason, "updated_at": task.updated_at.isoformat(),
     }
     if full:
         data["fields"] = task.slice_data
@@ -122,18 +158,111 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
     return data
 
 
+def encode_cursor(updated_at: dt.datetime, task_id: int) -> str:
+    """The opaque cursor of a position in the sync order: after (updated_at, task_id)."""
+    micros = (updated_at - _EPOCH) // dt.timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}.{task_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[dt.datetime, int] | None:
+    """The position a cursor of encode_cursor names; None for anything else."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except ValueError:  # binascii.Error and UnicodeDecodeError both are
+        return None
+    match = re.fullmatch(r"(-?\d{1,18})\.(\d{1,10})", raw)
+    if match is None or int(match[2]) > MAX_ROW_ID:
+        return None
+    try:
+        return _EPOCH + dt.timedelta(microseconds=int(match[1])), int(match[2])
+    except OverflowError:
+        return None
+
+
+def parse_moment(text: str) -> dt.datetime | None:
+    """An RFC 3339 date-time with its offset, in UTC; None when it is not one."""
+    match = _MOMENT.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    offset = dt.timedelta(0)
+    if match[9]:
+        if int(match[11]) > 59:
+            return None
+        offset = (-1 if match[9] == "-" else 1) * dt.timedelta(hours=int(match[10]),
+                                                             minutes=int(match[11]))
+    try:
+        # A leap second (23:59:60) is the last moment of its minute here.
+        moment = dt.datetime(year, month, day, hour, minute, min(second, 59),
+                             int((match[7] or "0")[:6].ljust(6, "0")), dt.timezone(offset))
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _refuse(parameter: str):
+    return _error("invalid_parameter", 422, parameter=parameter,
+                  message=str(PARAMETER_ERRORS[parameter]))
+
+
 @bp.get("/tasks")
 def tasks():
-    """The department's tasks, optionally of one status."""
-    statement = (select(Task, Submission.tracking_number)
+    """The department's tasks in the order they last changed, a page at a time, to sync."""
+    args = request.args
+    # A parameter this list does not know (page, since, offset…) would be ignored and the
+    # caller would read the same page forever: it is refused instead. `lang` picks the
+    # language of the messages, as everywhere.
+    for name in args:
+        if name != "lang" and (name not in _LIST_PARAMETERS or len(args.getlist(name)) > 1):
+            return _refuse("unknown")
+    status = args.get("status")
+    if status is not None and status not in TASK_STATUSES:
+        return _refuse("status")
+    limit = PAGE_SIZE
+    if "limit" in args:
+        if not re.fullmatch(r"\d{1,3}", args["limit"]) or not \
+                1 <= int(args["limit"]) <= MAX_PAGE_SIZE:
+            return _refuse("limit")
+        limit = int(args["limit"])
+    if "cursor" in args and "updated_after" in args:
+        return _refuse("cursor_and_updated_after")
+    position = None
+    if "cursor" in args:
+        position = decode_cursor(args["cursor"])
+        if position is None:
+            return _refuse("cursor")
+    elif "updated_after" in args:
+        moment = parse_moment(args["updated_after"])
+        if moment is None:
+            return _refuse("updated_after")
+        # After every task of that moment: (moment, the largest id).
+        position = (max(moment, _EPOCH), MAX_ROW_ID)
+    statement = (select(*_LISTED)
                  .join(Submission, col(Submission.id) == col(Task.submission_id))
-                 .where(Task.department_code == g.api_department).order_by(col(Task.id)))
-    if request.args.get("status"):
-        if request.args["status"] not in TASK_STATUSES:
-            return _error("invalid", 422)
-        statement = statement.where(Task.status == request.args["status"])
-    rows = get_session().exec(statement.limit(1000)).all()
-    return jsonify({"tasks": [task_json(task, number) for task, number in rows]})
+                 .where(Task.department_code == g.api_department)
+                 .order_by(col(Task.updated_at), col(Task.id)).limit(limit + 1))
+    if status is not None:
+        statement = statement.where(Task.status == status)
+    if position is not None:
+        statement = statement.where(tuple_(col(Task.updated_at), col(Task.id)) > position)
+    settle = current_app.config["API_SETTLE_SECONDS"]
+    if settle:
+        statement = statement.where(
+            col(Task.updated_at) <= utc_now() - dt.timedelta(seconds=settle))
+    rows = get_session().exec(statement).all()
+    listed = rows[:limit]
+    if listed:
+        position = (listed[-1].updated_at, listed[-1].id)
+    next_cursor = encode_cursor(*(position or (_EPOCH, 0)))
+    query = {"status": status} if status is not None else {}
+    return jsonify({
+        "tasks": [task_json(row, row.tracking_number) for row in listed],
+        "has_more": len(rows) > limit,
+        "next_cursor": next_cursor,
+        "next": url_for("api.tasks", cursor=next_cursor, limit=limit, **query, _external=True),
+    })
 
 
 @bp.get("/tasks/<row_id:task_id>")
@@ -231,7 +360,8 @@ def openapi():
 
 _TASK = {
     "type": "object",
-    "required": ["id", "tracking_number", "matter", "status", "waits_for", "due_date"],
+    "required": ["id", "tracking_number", "matter", "status", "waits_for", "due_date",
+                 "updated_at"],
     "properties": {
         "id": {"type": "integer"}, "tracking_number": {"type": "string"},
         "matter": {"type": "string"},
@@ -242,13 +372,50 @@ _TASK = {
         "certificate_number": {"type": ["string", "null"]},
         "produces": {"type": "array", "items": {"type": "string"}},
         "reason": {"type": ["string", "null"]},
+        "updated_at": {"type": "string", "format": "date-time",
+                       "description": "When the task last changed: routed, decided, "
+                                      "unlocked, stopped, handed values, corrected."},
         "fields": {"type": "object"},
         "materials": {"type": "array", "items": {"type": "object"}},
     },
 }
 _ERROR = {"type": "object", "required": ["error", "message"],
           "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                         "parameter": {"type": "string",
+                                       "description": "the query parameter refused"},
                          "task": {"$ref": "#/components/schemas/Task"}}}
+_LIST_QUERY = [
+    {"name": "status", "in": "query", "required": False,
+     "description": "Only tasks in this status now.",
+     "schema": {"enum": list(TASK_STATUSES)}},
+    {"name": "limit", "in": "query", "required": False,
+     "description": "Tasks per page.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                "default": PAGE_SIZE}},
+    {"name": "cursor", "in": "query", "required": False,
+     "description": "Continue after the position a page's `next_cursor` gave (opaque). "
+                    "Not with `updated_after`.",
+     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 64}},
+    {"name": "updated_after", "in": "query", "required": False,
+     "description": "Only tasks that changed after this moment (RFC 3339, with its "
+                    "offset). Not with `cursor`.",
+     "schema": {"type": "string", "format": "date-time"}},
+]
+_TASK_PAGE = {
+    "type": "object", "required": ["tasks", "has_more", "next_cursor", "next"],
+    "properties": {
+        "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+        "has_more": {"type": "boolean",
+                     "description": "More tasks follow now: fetch `next` at once."},
+        "next_cursor": {"type": "string",
+                        "description": "Where the next page starts: after the last task "
+                                       "listed (or where this page started, when it is "
+                                       "empty). Keep it to sync again later."},
+        "next": {"type": "string", "format": "uri",
+                 "description": "The next page's URL: the same status and limit, from "
+                                "`next_cursor`."},
+    },
+}
 
 
 _TASK_ID = {"name": "task_id", "in": "path", "required": True,
@@ -273,19 +440,24 @@ OPENAPI = {
     "security": [{"bearer": []}],
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Task": _TASK, "Error": _ERROR},
+        "schemas": {"Task": _TASK, "TaskPage": _TASK_PAGE, "Error": _ERROR},
     },
     "paths": {
         "/tasks": {"get": {
             "operationId": "listTasks",
-            "parameters": [{"name": "status", "in": "query", "required": False,
-                            "schema": {"enum": list(TASK_STATUSES)}}],
-            "responses": _responses({"description": "the department's tasks", "content": {
-                "application/json": {"schema": {"type": "object", "required": ["tasks"],
-                                                "properties": {"tasks": {
-                                                    "type": "array", "items": {
-                                                        "$ref": "#/components/schemas/Task"}}}}}}},
-                422),
+            "summary": "Sync the department's tasks, in the order they last changed",
+            "description": (
+                "Tasks ordered by (updated_at, id), a page at a time. Start without a "
+                "cursor (everything) or with `updated_after`; follow `next` while "
+                "`has_more`; keep `next_cursor` and continue from it later. A task that "
+                "changes again (a decision, unlocked, stopped, values handed over, "
+                "corrected) is listed again after the cursor; none is skipped. Changes "
+                "are listed once they are a few seconds old (API_SETTLE_SECONDS)."),
+            "parameters": _LIST_QUERY,
+            "responses": _responses({"description": "a page of the department's tasks",
+                                     "content": {"application/json": {
+                                         "schema": {"$ref": "#/components/schemas/TaskPage"}}}},
+                                    422),
         }},
         "/tasks/{task_id}": {"get": {
             "operationId": "getTask",

@@ -375,8 +375,11 @@ TASK_STATUSES = ("pending", "accepted", "supplement", "waiting", "approved", "re
 class TaskBase(SQLModel):
     """One department's work on one matter of a submission, with its slice and due date."""
 
-    department_code: str = Field(max_length=100, index=True)
+    department_code: str = Field(max_length=100)
     matter_code: str = Field(max_length=100)
+    # The bundle its submission applied for (the submission's version's code, never changed):
+    # kept on the task so the inbox filters and counts by service from the task's indexes.
+    bundle_code: str = Field(max_length=100)
     # One of TASK_STATUSES: "waiting" while it waits for other tasks' approval, else "pending".
     status: str = Field(max_length=32)
     waits_for: list[str] = Field(default_factory=list, sa_column=_json())
@@ -388,6 +391,10 @@ class TaskBase(SQLModel):
     # True when the count ran past the published holiday calendar.
     due_estimated: bool = False
     created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # Set on creation and by every UPDATE of the row (decisions, unlocking, stopping, values
+    # handed over, corrections): departments' systems sync by (updated_at, id).
+    updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime,
+                                    sa_column_kwargs={"onupdate": utc_now})
 
 
 # A task decided already is due no more.
@@ -400,10 +407,30 @@ class Task(TaskBase, table=True):
     """A routed task: one per step of the submission's routing plan."""
 
     __tablename__ = "task"
-    # Deadline reminders look for open tasks due soon: only those are indexed.
-    __table_args__ = (Index("ix_task_open_due_date", "due_date",
-                            sqlite_where=sql_text(_TASK_OPEN),
-                            postgresql_where=sql_text(_TASK_OPEN)),)
+    # Each list a department reads a page at a time has an index in its order, behind the
+    # department (and the status when filtered by it), so a page is a short index range
+    # however many tasks there are (keyset paging, no OFFSET); counts by status or service
+    # are read from the indexes alone.
+    __table_args__ = (
+        # Deadline reminders look for open tasks due soon: only those are indexed.
+        Index("ix_task_open_due_date", "due_date", sqlite_where=sql_text(_TASK_OPEN),
+              postgresql_where=sql_text(_TASK_OPEN)),
+        # Counts by status, from a small index (PostgreSQL stores each pair once).
+        Index("ix_task_department_status", "department_code", "status"),
+        # The inbox by due date, and its overdue / due soon ranges.
+        Index("ix_task_department_due", "department_code", "due_date", "id"),
+        Index("ix_task_department_status_due", "department_code", "status", "due_date", "id"),
+        Index("ix_task_department_bundle_due", "department_code", "bundle_code", "due_date",
+              "id"),
+        # The inbox newest first. Of one status, SQLite reads ix_task_department_status, whose
+        # entries end with the row id; PostgreSQL walks this one or sorts the few of a rare
+        # status: an index of its own cost every submit more than it saved.
+        Index("ix_task_department_id", "department_code", "id"),
+        # The API's sync order.
+        Index("ix_task_department_updated", "department_code", "updated_at", "id"),
+        Index("ix_task_department_status_updated", "department_code", "status", "updated_at",
+              "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)

@@ -60,6 +60,10 @@ SETTINGS = [
     Setting("REMINDER_INTERVAL", 60,
             "Seconds between onething worker's looks for tasks due soon or overdue, each "
             "reported once as a task.due_soon or task.overdue event"),
+    Setting("API_SETTLE_SECONDS", 10,
+            "Seconds a task's change waits before GET /api/v1/tasks lists it, so that no "
+            "cursor passes a change whose transaction, begun earlier, commits later: keep "
+            "it above the longest write (SQLite waits up to 10 s for its write lock)"),
     Setting("DEMO_ACCOUNTS", None,
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
