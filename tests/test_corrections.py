@@ -164,3 +164,20 @@ def test_a_refusal_with_nothing_approved_ends_rejected(app, client, routed):  # 
         assert session.exec(select(Submission)).one().status == "rejected"
     status = client.get(f"/s/{tracking_number(app)}").text
     assert 'id="certificates"' not in status and "12345" in status
+
+
+def test_the_consoles_audit_log_names_a_corrected_field_but_never_its_values(
+        app, client, routed):  # noqa: F811
+    from test_admin import add_account, sign_in
+
+    correct_premises(app, client)
+    add_account(app, "admin", "administrator")
+    console = app.test_client()
+    sign_in(console)
+    log = console.get("/admin/audit", query_string={"action": "correct"}).text
+    assert "premises_address" in log  # the entry is there, naming the field
+    assert OLD_DETAIL not in log and NEW_DETAIL not in log
+    # The departments holding the field still see before and after.
+    fire = staff(app, "sn-fire").get(
+        f"/inbox/tasks/{tasks_by_matter(app)['fire-safety-check'].id}").text
+    assert OLD_DETAIL in fire and NEW_DETAIL in fire

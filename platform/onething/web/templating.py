@@ -188,11 +188,33 @@ def role_name(role: str) -> str:
     return str(ROLE_NAMES.get(role, role))
 
 
-def audit_changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str]]:
-    """An audit entry's values as (name, before, after) texts, the changed ones only."""
+# Audit values that are the applicant's data: the departments see them on their task
+# pages; the console, whose administrators see no case data anywhere else, names the
+# field only.
+_CASE_DATA_ACTIONS = {"correct"}
+_CASE_DATA_KEYS = {"handover", "slice_data", "data", "values"}
+
+
+def audit_changes(before: dict | None, after: dict | None,
+                  action: str | None = None) -> list[tuple[str, str, str]]:
+    """An audit entry's values as (name, before, after) texts, the changed ones only; the
+    applicant's data withheld when the entry's `action` is given (the console)."""
     before, after = before or {}, after or {}
     keys = [key for key in [*before, *(k for k in after if k not in before)]
             if before.get(key) != after.get(key) or key not in before or key not in after]
+    if action is not None:
+        withheld = str(_("changed (case data: shown to its departments only)"))
+        shown = []
+        for key in keys:
+            value = after.get(key, before.get(key))
+            if action in _CASE_DATA_ACTIONS or key in _CASE_DATA_KEYS:
+                # Which fields, never what they held.
+                names = "、".join(sorted(value)) if isinstance(value, dict) else ""
+                shown.append((key, "", f"{names} {withheld}".strip()))
+            else:
+                shown.append((key, _audit_value(key, before[key]) if key in before else "",
+                              _audit_value(key, after[key]) if key in after else ""))
+        return shown
     return [(key, _audit_value(key, before[key]) if key in before else "",
              _audit_value(key, after[key]) if key in after else "") for key in keys]
 
