@@ -221,15 +221,16 @@ def test_an_administrator_builds_and_publishes_a_bundle_applicants_open_at_once(
     assert "食品经营许可证核发" in added.text and "<html" not in added.text
     post(client, token, "/items", app, matter="tobacco-retail-licence")
     post(client, token, "/questions", app, key="sells_tobacco", title_zh="是否销售烟草制品？")
-    tobacco = post(client, token, "/items/2/when", app, condition="sells_tobacco=true")
+    tobacco = post(client, token, "/items/2/when", app, **{"when.sells_tobacco": "true"})
     # The summary says the answer as the picker does, not the JSON value; the picker
     # itself opens for one item at a time.
     assert "<small>是否销售烟草制品？ = 是</small>" in tobacco.text
-    assert 'name="condition"' not in tobacco.text
+    assert 'name="when.sells_tobacco"' not in tobacco.text
     picker = client.get("/admin/bundles/open-convenience-store/items/2/when",
                         headers={"HX-Request": "true"}).text
-    assert 'value="sells_tobacco=true" selected>是否销售烟草制品？ = 是' in picker
-    assert picker.count('name="condition"') == 1 and "<html" not in picker
+    # A yes/no question is radio buttons: any answer, yes (chosen here) or no.
+    assert re.search(r'type="radio" name="when.sells_tobacco" value="true" checked> 是', picker)
+    assert picker.count('name="when.sells_tobacco"') == 3 and "<html" not in picker
     routed = client.post("/admin/bundles/open-convenience-store/after", data={
         "csrf_token": token, "revision": revision(app, "bundle", "open-convenience-store"),
         "items": ["business-registration", "food-business-licence", "tobacco-retail-licence"],
@@ -315,8 +316,21 @@ def test_history_shows_a_readable_diff_and_rolls_back(app, admin):
     post_restaurant("/publish")
     page = client.get("/admin/bundles/open-restaurant/history?from=1&to=2").text
     assert "v1 → v2" in page and "has_terrace" in page
+    # Rolling back asks first: the history links to a confirmation step saying what changes
+    # back, and a post without the confirmation publishes nothing.
+    assert 'action="/admin/bundles/open-restaurant/rollback"' in page and "hx-confirm" in page
+    asked = client.get("/admin/bundles/open-restaurant/rollback?number=1&lang=en")
+    assert asked.status_code == 200
+    assert "Publish v1 again?" in asked.text and "has_terrace" in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    unconfirmed = client.post("/admin/bundles/open-restaurant/rollback",
+                              data={"csrf_token": token, "number": 1})
+    assert unconfirmed.status_code == 200 and 'name="confirmed"' in unconfirmed.text
+    assert sorted(versions(app, "open-restaurant")) == [1, 2]
+    assert client.get("/admin/bundles/open-restaurant/rollback?number=2").status_code == 404
     client.post("/admin/bundles/open-restaurant/rollback", data={"csrf_token": token,
-                                                                 "number": 1})
+                                                                 "number": 1,
+                                                                 "confirmed": "yes"})
     assert sorted(versions(app, "open-restaurant")) == [1, 2, 3]
     again = client.get("/admin/bundles/open-restaurant/history?from=1&to=3").text
     assert "rollback to v1" in again
@@ -697,15 +711,17 @@ def test_a_matter_can_apply_for_several_answers_of_one_question(app, admin):
     assert "when" not in stored["items"][index]
 
 
-def test_removing_a_question_frees_only_the_items_that_name_it():
-    # A question key that happens to appear inside another condition's text (here "a" in
-    # "has_licence" and in the answer "chain") must not free that condition too.
-    from onething_admin.editing import remove_question
+def test_a_question_a_condition_uses_cannot_be_removed():
+    # Removing it would make those items apply always: refused, naming them. A question key
+    # that happens to appear inside another condition's text ("a" in "has_licence" and in
+    # the answer "chain") is not named by that condition.
+    from onething_admin.editing import QuestionInUse, remove_question
 
     bundle = {
         "questions": {"properties": {"a": {"type": "boolean"},
-                                     "has_licence": {"type": "string"}},
-                      "required": ["a", "has_licence"]},
+                                     "has_licence": {"type": "string"},
+                                     "unused": {"type": "boolean"}},
+                      "required": ["a", "has_licence", "unused"]},
         "items": [
             {"matter": "x", "when": {"properties": {"a": {"const": True}}, "required": ["a"]}},
             {"matter": "y", "when": {"properties": {"has_licence": {"const": "chain"}},
@@ -713,11 +729,14 @@ def test_removing_a_question_frees_only_the_items_that_name_it():
             {"matter": "z"},
         ],
     }
-    changed = remove_question(bundle, "a")
-    assert "when" not in changed["items"][0]
-    assert changed["items"][1]["when"] == bundle["items"][1]["when"]
-    assert changed["questions"] == {"properties": {"has_licence": {"type": "string"}},
-                                    "required": ["has_licence"]}
+    with pytest.raises(QuestionInUse) as refused:
+        remove_question(bundle, "a")
+    assert refused.value.items == ["x"]
+    changed = remove_question(bundle, "unused")
+    assert changed["items"] == bundle["items"]
+    assert changed["questions"] == {"properties": {"a": {"type": "boolean"},
+                                                   "has_licence": {"type": "string"}},
+                                    "required": ["a", "has_licence"]}
 
 
 def test_a_damaged_zip_is_refused_in_the_console_and_its_upload_removed(app, admin, tmp_path):
