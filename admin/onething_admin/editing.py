@@ -490,16 +490,19 @@ def set_question(bundle: dict, key: str, form: dict[str, str],
     elif any(form.get(f"help.{locale}", "").strip() for locale in ("zh-Hant", "en")):
         raise EditRefused("question_help")
     kept = question_values(schema)
-    using = [item.get("matter") or item.get("bundle") for item in changed["items"]
-             if key in named_questions(item.get("when"))
-             and not all(value in kept for value in _rule_values(
-                 item["when"]["properties"][key]) or [None])]
+    using = []
+    for item in changed["items"]:
+        if key in named_questions(item.get("when")):
+            # A rule other than const/enum is left to check; an answer it names must stay.
+            values = _rule_values((item["when"].get("properties") or {}).get(key)) or []
+            if any(value not in kept for value in values):
+                using.append(item.get("matter") or item.get("bundle"))
     if using:
         raise QuestionInUse(using)
-    # Key order kept: the questionnaire asks in the order the definition lists.
-    properties[key] = {k: schema[k] for k in ("type", "title", "description", "oneOf")
-                       if k in schema} | {k: v for k, v in schema.items()
-                                          if k not in ("type", "title", "description", "oneOf")}
+    # Written as people read it: type, title, help, options, then whatever else it had.
+    first = ("type", "title", "description", "oneOf")
+    properties[key] = ({k: schema[k] for k in first if k in schema}
+                       | {k: v for k, v in schema.items() if k not in first})
     required = [k for k in changed["questions"].get("required", []) if k != key]
     if form.get("required"):
         required.append(key)

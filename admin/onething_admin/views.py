@@ -27,6 +27,7 @@ from onething.catalog.loader import parse_json
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
+from onething.composer.layout import resolve
 from onething.composer.merge import CompositionError
 from onething.departments.webhooks import (
     failed_events,
@@ -247,8 +248,6 @@ def _text_in(text, locale: str) -> str:
 
 def _field_title(catalog: Catalog, matter: str, key: str) -> str:
     """A matter's field as its own form labels it (through the library for a shared one)."""
-    from onething.composer.layout import resolve
-
     schema = catalog.matters[matter].form.get("properties", {}).get(key, {})
     return localize(resolve(schema, catalog).get("title", key), _lang())
 
