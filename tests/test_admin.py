@@ -328,9 +328,12 @@ def test_history_shows_a_readable_diff_and_rolls_back(app, admin):
     assert unconfirmed.status_code == 200 and 'name="confirmed"' in unconfirmed.text
     assert sorted(versions(app, "open-restaurant")) == [1, 2]
     assert client.get("/admin/bundles/open-restaurant/rollback?number=2").status_code == 404
-    client.post("/admin/bundles/open-restaurant/rollback", data={"csrf_token": token,
-                                                                 "number": 1,
-                                                                 "confirmed": "yes"})
+    confirmed = client.post("/admin/bundles/open-restaurant/rollback",
+                            data={"csrf_token": token, "number": 1, "confirmed": "yes"},
+                            headers={"HX-Request": "true"})
+    # With htmx (after its confirm dialog) the browser is sent to the history page.
+    assert confirmed.status_code == 204
+    assert confirmed.headers["HX-Redirect"] == "/admin/bundles/open-restaurant/history"
     assert sorted(versions(app, "open-restaurant")) == [1, 2, 3]
     again = client.get("/admin/bundles/open-restaurant/history?from=1&to=3").text
     assert "rollback to v1" in again

@@ -151,6 +151,17 @@ def test_a_diff_between_two_versions_shows_the_change(console):
     expect(diff).to_contain_text("v1 → v2")
     expect(diff).to_contain_text("has_terrace")
     expect(diff).to_contain_text("是否设置露天座位？")
+    # Rolling back asks first: dismissed, nothing is published; accepted, v1 is published
+    # again as v3 and the history shows it.
+    again = page.locator("table.versions").get_by_role("button", name="重新发布此版本")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    again.click()
+    expect(page.locator("table.versions tbody tr")).to_have_count(2)
+    assert versions(app, "open-restaurant") == [1, 2]
+    page.once("dialog", lambda dialog: dialog.accept())
+    again.click()
+    expect(page.locator("table.versions tbody tr")).to_have_count(3)
+    assert versions(app, "open-restaurant") == [1, 2, 3]
 
 
 def test_a_search_typed_the_moment_an_edit_is_swapped_in_is_not_lost(console):
