@@ -221,15 +221,16 @@ def test_an_administrator_builds_and_publishes_a_bundle_applicants_open_at_once(
     assert "食品经营许可证核发" in added.text and "<html" not in added.text
     post(client, token, "/items", app, matter="tobacco-retail-licence")
     post(client, token, "/questions", app, key="sells_tobacco", title_zh="是否销售烟草制品？")
-    tobacco = post(client, token, "/items/2/when", app, condition="sells_tobacco=true")
+    tobacco = post(client, token, "/items/2/when", app, **{"when.sells_tobacco": "true"})
     # The summary says the answer as the picker does, not the JSON value; the picker
     # itself opens for one item at a time.
     assert "<small>是否销售烟草制品？ = 是</small>" in tobacco.text
-    assert 'name="condition"' not in tobacco.text
+    assert 'name="when.sells_tobacco"' not in tobacco.text
     picker = client.get("/admin/bundles/open-convenience-store/items/2/when",
                         headers={"HX-Request": "true"}).text
-    assert 'value="sells_tobacco=true" selected>是否销售烟草制品？ = 是' in picker
-    assert picker.count('name="condition"') == 1 and "<html" not in picker
+    # A yes/no question is radio buttons: any answer, yes (chosen here) or no.
+    assert re.search(r'type="radio" name="when.sells_tobacco" value="true" checked> 是', picker)
+    assert picker.count('name="when.sells_tobacco"') == 3 and "<html" not in picker
     routed = client.post("/admin/bundles/open-convenience-store/after", data={
         "csrf_token": token, "revision": revision(app, "bundle", "open-convenience-store"),
         "items": ["business-registration", "food-business-licence", "tobacco-retail-licence"],
@@ -315,8 +316,24 @@ def test_history_shows_a_readable_diff_and_rolls_back(app, admin):
     post_restaurant("/publish")
     page = client.get("/admin/bundles/open-restaurant/history?from=1&to=2").text
     assert "v1 → v2" in page and "has_terrace" in page
-    client.post("/admin/bundles/open-restaurant/rollback", data={"csrf_token": token,
-                                                                 "number": 1})
+    # Rolling back asks first: the history links to a confirmation step saying what changes
+    # back, and a post without the confirmation publishes nothing.
+    assert 'action="/admin/bundles/open-restaurant/rollback"' in page and "hx-confirm" in page
+    asked = client.get("/admin/bundles/open-restaurant/rollback?number=1&lang=en")
+    assert asked.status_code == 200
+    assert "Publish v1 again?" in asked.text and "has_terrace" in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    unconfirmed = client.post("/admin/bundles/open-restaurant/rollback",
+                              data={"csrf_token": token, "number": 1})
+    assert unconfirmed.status_code == 200 and 'name="confirmed"' in unconfirmed.text
+    assert sorted(versions(app, "open-restaurant")) == [1, 2]
+    assert client.get("/admin/bundles/open-restaurant/rollback?number=2").status_code == 404
+    confirmed = client.post("/admin/bundles/open-restaurant/rollback",
+                            data={"csrf_token": token, "number": 1, "confirmed": "yes"},
+                            headers={"HX-Request": "true"})
+    # With htmx (after its confirm dialog) the browser is sent to the history page.
+    assert confirmed.status_code == 204
+    assert confirmed.headers["HX-Redirect"] == "/admin/bundles/open-restaurant/history"
     assert sorted(versions(app, "open-restaurant")) == [1, 2, 3]
     again = client.get("/admin/bundles/open-restaurant/history?from=1&to=3").text
     assert "rollback to v1" in again
@@ -697,15 +714,17 @@ def test_a_matter_can_apply_for_several_answers_of_one_question(app, admin):
     assert "when" not in stored["items"][index]
 
 
-def test_removing_a_question_frees_only_the_items_that_name_it():
-    # A question key that happens to appear inside another condition's text (here "a" in
-    # "has_licence" and in the answer "chain") must not free that condition too.
-    from onething_admin.editing import remove_question
+def test_a_question_a_condition_uses_cannot_be_removed():
+    # Removing it would make those items apply always: refused, naming them. A question key
+    # that happens to appear inside another condition's text ("a" in "has_licence" and in
+    # the answer "chain") is not named by that condition.
+    from onething_admin.editing import QuestionInUse, remove_question
 
     bundle = {
         "questions": {"properties": {"a": {"type": "boolean"},
-                                     "has_licence": {"type": "string"}},
-                      "required": ["a", "has_licence"]},
+                                     "has_licence": {"type": "string"},
+                                     "unused": {"type": "boolean"}},
+                      "required": ["a", "has_licence", "unused"]},
         "items": [
             {"matter": "x", "when": {"properties": {"a": {"const": True}}, "required": ["a"]}},
             {"matter": "y", "when": {"properties": {"has_licence": {"const": "chain"}},
@@ -713,11 +732,14 @@ def test_removing_a_question_frees_only_the_items_that_name_it():
             {"matter": "z"},
         ],
     }
-    changed = remove_question(bundle, "a")
-    assert "when" not in changed["items"][0]
-    assert changed["items"][1]["when"] == bundle["items"][1]["when"]
-    assert changed["questions"] == {"properties": {"has_licence": {"type": "string"}},
-                                    "required": ["has_licence"]}
+    with pytest.raises(QuestionInUse) as refused:
+        remove_question(bundle, "a")
+    assert refused.value.items == ["x"]
+    changed = remove_question(bundle, "unused")
+    assert changed["items"] == bundle["items"]
+    assert changed["questions"] == {"properties": {"a": {"type": "boolean"},
+                                                   "has_licence": {"type": "string"}},
+                                    "required": ["a", "has_licence"]}
 
 
 def test_a_damaged_zip_is_refused_in_the_console_and_its_upload_removed(app, admin, tmp_path):
@@ -734,3 +756,175 @@ def test_a_damaged_zip_is_refused_in_the_console_and_its_upload_removed(app, adm
     assert refused.status_code == 422 and "cannot be unpacked" in refused.text
     pending = Path(app.instance_path) / "files" / "imports-pending"
     assert pending.is_dir() and not list(pending.glob("*.zip"))  # it was there, and removed
+
+
+# --- what a bundle holds, edited in the bundle editor -----------------------------------------
+
+
+def stored_bundle(app, code: str = "open-restaurant") -> dict:
+    with Session(app.extensions["onething.engine"]) as session:
+        return json.loads(next(e.text for e in entries(session, "bundle") if e.code == code))
+
+
+def edit_restaurant(client, app, token, path: str, language: str = "zh-Hans", **data):
+    return client.post(f"/admin/bundles/open-restaurant{path}", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-restaurant"), **data},
+        headers={"HX-Request": "true", "Accept-Language": language})
+
+
+def test_the_bundles_own_properties_are_a_form(app, admin):
+    client, token = admin
+    page = client.get("/admin/bundles/open-restaurant",
+                      headers={"Accept-Language": "en"}).text
+    # The lead is shown, and so is which one applies when none is chosen.
+    hint = re.search(r'<small id="lead-hint">([^<]*)</small>', page).group(1)
+    assert hint.startswith("Now: ") and "When none is chosen, the lead is the first matter" in hint
+    saved = edit_restaurant(client, app, token, "/properties", **{
+        "description.zh-Hans": "开饭店", "description.en": "Open a restaurant",
+        "keywords": "饭店，餐馆\n饭店、小吃", "audience": "enterprise", "theme": "operation",
+        "release": "per_matter", "lead_department": "sn-amr"})
+    assert saved.status_code == 200
+    data = stored_bundle(app)
+    assert data["description"] == {"zh-Hans": "开饭店", "en": "Open a restaurant"}
+    assert data["keywords"] == ["饭店", "餐馆", "小吃"]
+    assert (data["audience"], data["theme"], data["release"], data["lead_department"]) == (
+        "enterprise", "operation", "per_matter", "sn-amr")
+    # Emptied, the optional keys go (the platform's defaults apply).
+    edit_restaurant(client, app, token, "/properties", audience="", theme="", keywords="",
+                    release="together", lead_department="sn-amr")
+    data = stored_bundle(app)
+    assert not {"audience", "theme", "keywords", "description"} & set(data)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("audience", "aliens", "Choose people or businesses."),
+    ("release", "someday", "Choose together or per matter."),
+    ("theme", "Not A Code", "Choose one of the listed life events or stages."),
+    ("lead_department", "nowhere-office", "one of the departments of the bundle's matters"),
+    ("description.en", "English only", "A description needs its 简体中文 text"),
+])
+def test_a_wrong_property_is_refused_at_its_field_and_changes_nothing(
+        app, admin, field, value, message):
+    client, token = admin
+    before = stored_bundle(app)
+    refused = edit_restaurant(client, app, token, "/properties", language="en",
+                              **{"lead_department": "sn-approval", field: value})
+    assert refused.status_code == 422
+    name = field.partition(".")[0]
+    error = re.search(rf'<p class="error" id="{name}-error">([^<]*)</p>', refused.text)
+    assert error, refused.text[:2000]
+    assert message in error.group(1)
+    assert stored_bundle(app) == before
+
+
+def test_a_question_is_edited_in_place_with_its_help_and_options(app, admin):
+    client, token = admin
+    opened = client.get("/admin/bundles/open-restaurant/questions/sells_tobacco").text
+    assert 'name="help.zh-Hans"' in opened and opened.count('name="title.zh-Hans"') == 1
+    saved = edit_restaurant(client, app, token, "/questions/sells_tobacco", **{
+        "title.zh-Hans": "是否零售卷烟、雪茄？", "title.en": "Selling tobacco?",
+        "help.zh-Hans": "含电子烟", "required": "1"})
+    assert saved.status_code == 200 and "含电子烟" in saved.text
+    question = stored_bundle(app)["questions"]["properties"]["sells_tobacco"]
+    assert question == {"type": "boolean",
+                        "title": {"zh-Hans": "是否零售卷烟、雪茄？", "en": "Selling tobacco?"},
+                        "description": {"zh-Hans": "含电子烟"}}
+    # fire_route is asked but no condition uses it: its options may change, and it may go
+    # optional.
+    edit_restaurant(client, app, token, "/questions/fire_route", **{
+        "title.zh-Hans": "消防办理方式", "options": "promise=告知承诺\ninspect=现场检查"})
+    data = stored_bundle(app)["questions"]
+    assert [o["const"] for o in data["properties"]["fire_route"]["oneOf"]] == [
+        "promise", "inspect"]
+    assert "fire_route" not in data.get("required", [])
+    # A yes/no a condition uses cannot become options; a title is required.
+    before = stored_bundle(app)
+    turned = edit_restaurant(client, app, token, "/questions/sells_tobacco", **{
+        "title.zh-Hans": "烟草", "options": "a=甲\nb=乙"})
+    assert turned.status_code == 422 and "tobacco-retail-licence" in turned.text
+    untitled = edit_restaurant(client, app, token, "/questions/sells_tobacco", language="en",
+                               **{"title.zh-Hans": " "})
+    assert untitled.status_code == 422
+    assert 'id="question-error">A question needs its title in 简体中文.' in untitled.text
+    assert stored_bundle(app) == before
+    # Reordered: asked one place earlier.
+    edit_restaurant(client, app, token, "/questions/sells_tobacco/move", direction="up")
+    assert list(stored_bundle(app)["questions"]["properties"])[-2:] == [
+        "sells_tobacco", "outdoor_signboard"]
+
+
+def test_a_question_a_condition_uses_is_not_removed_and_the_conditions_are_named(app, admin):
+    client, token = admin
+    before = stored_bundle(app)
+    refused = edit_restaurant(client, app, token, "/questions/has_business_licence/remove")
+    assert refused.status_code == 422
+    assert re.search(r'id="question-in-use">[^<]*business-licence-verification, '
+                     r'business-registration', refused.text)
+    assert stored_bundle(app) == before
+    removed = edit_restaurant(client, app, token, "/questions/fire_route/remove")
+    assert removed.status_code == 200
+    assert "fire_route" not in stored_bundle(app)["questions"]["properties"]
+
+
+def test_conditions_are_radio_buttons_or_checkboxes_per_question(app, admin):
+    client, token = admin
+    data = stored_bundle(app)
+    index = next(i for i, item in enumerate(data["items"])
+                 if item.get("matter") == "fire-safety-check")
+    picker = client.get(f"/admin/bundles/open-restaurant/items/{index}/when").text
+    assert 'type="checkbox" name="when.fire_route"' in picker
+    assert 'type="radio" name="when.public_gathering_place" value="false"' in picker
+    options = [json.dumps(o["const"], ensure_ascii=False)
+               for o in data["questions"]["properties"]["fire_route"]["oneOf"]]
+    several = edit_restaurant(client, app, token, f"/items/{index}/when",
+                              **{"when.fire_route": options, "when.public_gathering_place": ""})
+    assert several.status_code == 200
+    assert stored_bundle(app)["items"][index]["when"] == {
+        "properties": {"fire_route": {"enum": [json.loads(v) for v in options]}},
+        "required": ["fire_route"]}
+    one = edit_restaurant(client, app, token, f"/items/{index}/when",
+                          **{"when.public_gathering_place": "false"})
+    assert one.status_code == 200
+    assert stored_bundle(app)["items"][index]["when"] == {
+        "properties": {"public_gathering_place": {"const": False}},
+        "required": ["public_gathering_place"]}
+    before = stored_bundle(app)
+    two = edit_restaurant(client, app, token, f"/items/{index}/when",
+                          **{"when.public_gathering_place": "true",
+                             "when.fire_route": options[0]})
+    assert two.status_code == 422 and "请选择该问题的一个答案" in two.text
+    assert stored_bundle(app) == before
+
+
+def test_a_field_label_is_overridden_for_this_bundles_form_only(app, admin):
+    client, token = admin
+    opened = client.get("/admin/bundles/open-restaurant/overrides/food-business-licence").text
+    assert 'action="/admin/bundles/open-restaurant/overrides/food-business-licence/' \
+           'main_business_format"' in opened
+    saved = edit_restaurant(client, app, token,
+                            "/overrides/food-business-licence/main_business_format", **{
+                                "title.zh-Hans": "餐饮业态", "description.zh-Hans": "如火锅、烧烤"})
+    assert saved.status_code == 200
+    assert stored_bundle(app)["overrides"] == {"food-business-licence": {"main_business_format": {
+        "title": {"zh-Hans": "餐饮业态"}, "description": {"zh-Hans": "如火锅、烧烤"}}}}
+    preview = re.search(r'id="form-preview">(.*?)</aside>', saved.text, re.S).group(1)
+    assert "餐饮业态" in preview and "如火锅、烧烤" in preview
+    # Another bundle holding the same matter keeps the matter's own label.
+    client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": "open-canteen", "name_zh": "开办食堂", "kind": "one_thing",
+        "matter": "food-business-licence"})
+    other = client.get("/admin/bundles/open-canteen").text
+    assert "食品经营许可" in other and "餐饮业态" not in other
+    before = stored_bundle(app)
+    unknown = edit_restaurant(client, app, token, "/overrides/food-business-licence/no_such",
+                              language="en", **{"title.zh-Hans": "无"})
+    assert unknown.status_code == 422
+    assert 'id="override-error">Only a field of a matter this bundle holds' in unknown.text
+    english = edit_restaurant(client, app, token,
+                              "/overrides/food-business-licence/main_business_format",
+                              **{"title.en": "Format"})
+    assert english.status_code == 422
+    assert stored_bundle(app) == before
+    # Emptied, the matter's own words come back.
+    edit_restaurant(client, app, token, "/overrides/food-business-licence/main_business_format")
+    assert "overrides" not in stored_bundle(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -90,13 +91,14 @@ def test_an_administrator_builds_a_convenience_store_bundle_and_applicants_open_
     page.get_by_label("问题（简体中文）").fill("是否销售烟草制品？")
     page.get_by_role("button", name="添加问题").click()
     expect(page.locator(".questions")).to_contain_text("是否销售烟草制品？")
-    # One item's condition picker opens at a time; choosing saves it and closes it.
+    # One item's condition picker opens at a time: a yes/no question is radio buttons;
+    # setting it saves it and closes it.
     page.get_by_label("更改适用情形：tobacco-retail-licence").click()
-    page.get_by_label("适用情形：tobacco-retail-licence", exact=True).select_option(
-        label="是否销售烟草制品？ = 是")
-    expect(page.locator('tr[data-item="tobacco-retail-licence"]')).to_contain_text(
-        "是否销售烟草制品？ = 是")
-    expect(page.get_by_label("适用情形：tobacco-retail-licence", exact=True)).to_have_count(0)
+    row = page.locator('tr[data-item="tobacco-retail-licence"]')
+    row.locator('fieldset[data-question="sells_tobacco"]').get_by_label("是", exact=True).check()
+    row.locator('button[type="submit"]').first.click()
+    expect(row).to_contain_text("是否销售烟草制品？ = 是")
+    expect(row.locator('input[name="when.sells_tobacco"]')).to_have_count(0)
 
     page.get_by_role("button", name="检查并发布").click()
     expect(page.locator("#editor-message")).to_contain_text("open-convenience-store v1")
@@ -149,6 +151,17 @@ def test_a_diff_between_two_versions_shows_the_change(console):
     expect(diff).to_contain_text("v1 → v2")
     expect(diff).to_contain_text("has_terrace")
     expect(diff).to_contain_text("是否设置露天座位？")
+    # Rolling back asks first: dismissed, nothing is published; accepted, v1 is published
+    # again as v3 and the history shows it.
+    again = page.locator("table.versions").get_by_role("button", name="重新发布此版本")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    again.click()
+    expect(page.locator("table.versions tbody tr")).to_have_count(2)
+    assert versions(app, "open-restaurant") == [1, 2]
+    page.once("dialog", lambda dialog: dialog.accept())
+    again.click()
+    expect(page.locator("table.versions tbody tr")).to_have_count(3)
+    assert versions(app, "open-restaurant") == [1, 2, 3]
 
 
 def test_a_search_typed_the_moment_an_edit_is_swapped_in_is_not_lost(console):
@@ -171,3 +184,38 @@ def test_a_search_typed_the_moment_an_edit_is_swapped_in_is_not_lost(console):
     }""")
     add_matter(page, "spjy", "食品经营许可证核发")
     expect(page.get_by_role("button", name="添加 烟草专卖零售许可证核发")).to_be_visible()
+
+
+def test_a_questions_help_and_a_condition_are_set_in_place(console):
+    base, app, page = console
+    page.goto(f"{base}/admin/bundles/open-restaurant?lang=en")
+    page.evaluate("window.stillHere = true")
+    question = page.locator('li[data-question="sells_tobacco"]')
+    question.get_by_role("link", name="Edit").click()
+    page.locator("#q-sells_tobacco-help-zh-Hans").fill("含电子烟")
+    page.locator("#q-sells_tobacco-help-en").fill("E-cigarettes too.")
+    page.get_by_role("button", name="Save question").click()
+    expect(question.locator(".help")).to_have_text("E-cigarettes too.")
+    # The condition of the fire safety check: both answers of the fire route, as checkboxes.
+    row = page.locator('tr[data-item="fire-safety-check"]')
+    row.get_by_role("link", name="Change").click()
+    route = row.locator('fieldset[data-question="fire_route"]')
+    expect(route).to_be_visible()  # swapped in by htmx: wait for it before listing its boxes
+    for box in route.get_by_role("checkbox").all():
+        box.check()
+    row.locator('fieldset[data-question="public_gathering_place"]').get_by_label(
+        "any answer").check()
+    row.get_by_role("button", name="Set").click()
+    expect(row.locator("small")).to_contain_text(" / ")
+    assert page.evaluate("window.stillHere") is True  # swapped in by htmx, never reloaded
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.publishing.working_catalog import entries
+
+        data = json.loads(next(e.text for e in entries(session, "bundle")
+                               if e.code == "open-restaurant"))
+    help_text = data["questions"]["properties"]["sells_tobacco"]["description"]
+    assert (help_text["zh-Hans"], help_text["en"]) == ("含电子烟", "E-cigarettes too.")
+    item = next(i for i in data["items"] if i["matter"] == "fire-safety-check")
+    assert item["when"]["required"] == ["fire_route"]
+    assert len(item["when"]["properties"]["fire_route"]["enum"]) == len(
+        data["questions"]["properties"]["fire_route"]["oneOf"])

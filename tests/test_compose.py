@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -297,3 +298,28 @@ def test_the_original_goes_to_the_department_that_must_see_it(demo_catalog, clie
     item = item[:item.index("</li>")]
     assert "纸质原件 1 份" in item and "其他部门使用扫描件" in item
     assert "《民法典》第二百七十八条" in item  # the material's notes (填报须知)
+
+
+def test_a_field_override_reaches_the_one_form_of_its_bundle_only(mini_root):
+    from onething.publishing.check import load_catalog
+
+    bundles = mini_root / "catalog" / "bundles"
+    plain = json.loads((bundles / "mini-bundle.json").read_text(encoding="utf-8"))
+    (bundles / "other-bundle.json").write_text(json.dumps(
+        {**plain, "code": "other-bundle"}, ensure_ascii=False), encoding="utf-8")
+    plain["overrides"] = {"alpha": {"note": {"title": {"zh-Hans": "门店备注", "en": "Shop note"},
+                                             "description": "写明门店编号"}}}
+    (bundles / "mini-bundle.json").write_text(json.dumps(plain, ensure_ascii=False),
+                                              encoding="utf-8")
+    catalog = load_catalog(mini_root)
+
+    def note(code: str) -> dict:
+        layout = compose(catalog.bundles[code]).layout
+        return next(f for s in layout["sections"] for f in s["fields"]
+                    if f["path"] == "matters.alpha.note")
+
+    assert note("mini-bundle")["title"]["zh-Hans"] == "门店备注"
+    assert note("mini-bundle")["title"]["en"] == "Shop note"
+    assert note("mini-bundle")["description"]["zh-Hans"] == "写明门店编号"
+    assert note("other-bundle")["title"]["zh-Hans"] == "甲备注"
+    assert "description" not in note("other-bundle")

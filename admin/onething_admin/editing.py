@@ -66,6 +66,10 @@ def remove_item(bundle: dict, index: int) -> dict:
             del after[waiting]
     if "after" in changed and not after:
         del changed["after"]
+    # Its field overrides go with it: check refuses an override for a matter not held.
+    changed.get("overrides", {}).pop(code, None)
+    if "overrides" in changed and not changed["overrides"]:
+        del changed["overrides"]
     return changed
 
 
@@ -145,20 +149,21 @@ def add_question(bundle: dict, key: str, title_zh: str, title_en: str,
 
 
 def remove_question(bundle: dict, key: str) -> dict:
-    """Remove a question; items that depended on it apply always again."""
+    """Remove a question no condition uses (else refused, naming the items whose do)."""
     changed = copy.deepcopy(bundle)
     properties = changed["questions"].get("properties", {})
     if key not in properties:
         raise EditRefused("question")
+    using = conditions_naming(changed, key)
+    if using:
+        # Silently making those items apply always would change who must apply for what.
+        raise QuestionInUse(using)
     del properties[key]
     required = [k for k in changed["questions"].get("required", []) if k != key]
     if required:
         changed["questions"]["required"] = required
     else:
         changed["questions"].pop("required", None)
-    for item in changed["items"]:
-        if key in named_questions(item.get("when")):
-            item.pop("when", None)
     return changed
 
 
@@ -360,4 +365,191 @@ def set_guide(matter: dict, form: dict[str, str]) -> dict:
         if form.get("fee.zh-Hans", "").strip():
             fee["basis"] = _localized(form["fee.zh-Hans"], form.get("fee.zh-Hant", ""),
                                       form.get("fee.en", ""))
+    return changed
+
+
+# --- a bundle's own properties, questions and field overrides ---------------------------------
+
+AUDIENCES = ("person", "enterprise")
+RELEASES = ("together", "per_matter")
+# Keywords are typed one per line, or separated by commas (ASCII or Chinese) or 、.
+KEYWORD_SEPARATORS = re.compile(r"[\n,，、;；]+")
+THEME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def bundle_departments(bundle: dict, department_of: dict[str, str]) -> list[str]:
+    """The departments a lead may be chosen among: those of the bundle's matters, in order."""
+    codes = [department_of.get(item["matter"]) for item in bundle["items"] if "matter" in item]
+    return [code for code in dict.fromkeys(codes) if code]
+
+
+def set_properties(bundle: dict, form: dict[str, str], departments: list[str]) -> dict:
+    """Description, keywords, audience, theme (stage), release mode and lead department.
+
+    An empty choice removes the key (the platform's default applies); a wrong one is
+    refused by the name of its field.
+    """
+    changed = copy.deepcopy(bundle)
+    description = {locale: form.get(f"description.{locale}", "").strip()
+                   for locale in ("zh-Hans", "zh-Hant", "en")}
+    if any(description.values()):
+        if not description["zh-Hans"]:
+            raise EditRefused("description")
+        changed["description"] = _localized(description["zh-Hans"], description["zh-Hant"],
+                                            description["en"])
+    else:
+        changed.pop("description", None)
+    keywords = [k.strip() for k in KEYWORD_SEPARATORS.split(form.get("keywords", ""))]
+    keywords = list(dict.fromkeys(k for k in keywords if k))  # uniqueItems: a repeat is dropped
+    if keywords:
+        changed["keywords"] = keywords
+    else:
+        changed.pop("keywords", None)
+    for name, allowed in (("audience", AUDIENCES), ("release", RELEASES)):
+        value = form.get(name, "").strip()
+        if value and value not in allowed:
+            raise EditRefused(name)
+        if value:
+            changed[name] = value
+        else:
+            changed.pop(name, None)
+    theme = form.get("theme", "").strip()
+    if theme and (not THEME.match(theme) or len(theme) > 64):
+        raise EditRefused("theme")
+    if theme:
+        changed["theme"] = theme
+    else:
+        changed.pop("theme", None)
+    lead = form.get("lead_department", "").strip()
+    if lead:
+        if lead not in departments and lead != bundle.get("lead_department"):
+            raise EditRefused("lead_department")
+        changed["lead_department"] = lead
+    elif departments:
+        # None chosen: the first matter's department, which the editor names beside the choice.
+        changed["lead_department"] = departments[0]
+    return changed
+
+
+def question_values(schema: dict) -> list:
+    """The JSON values a question's answer can take (true/false, or its options)."""
+    if schema.get("type") == "boolean":
+        return [True, False]
+    if "oneOf" in schema:
+        return [option.get("const") for option in schema["oneOf"]]
+    return list(schema.get("enum", []))
+
+
+def conditions_naming(bundle: dict, key: str) -> list[str]:
+    """The items whose condition names a question (their codes)."""
+    return [item.get("matter") or item.get("bundle") for item in bundle["items"]
+            if key in named_questions(item.get("when"))]
+
+
+class QuestionInUse(EditRefused):
+    """A question a condition still uses: the items are named in the message."""
+
+    def __init__(self, items: list[str]):
+        super().__init__("question_in_use")
+        self.items = items
+
+
+def set_question(bundle: dict, key: str, form: dict[str, str],
+                 options: list[tuple[str, str]] | None) -> dict:
+    """Edit a question in place: its title and help text, its answers, whether it is required.
+
+    Answers a condition still uses cannot be taken away (nor a yes/no turned into options).
+    """
+    changed = copy.deepcopy(bundle)
+    properties = changed["questions"].get("properties", {})
+    if key not in properties or not form.get("title.zh-Hans", "").strip():
+        raise EditRefused("question_title")
+    old = properties[key]
+    schema: dict[str, Any] = {k: v for k, v in old.items()
+                              if k not in ("type", "title", "description", "oneOf", "enum")}
+    if options:
+        values = [value for value, _ in options]
+        if len(set(values)) != len(values):
+            raise EditRefused("options")
+        # Labels kept in the languages the old options had, where the label did not change.
+        before = {o.get("const"): o.get("title") for o in old.get("oneOf", [])}
+        choices = []
+        for value, label in options:
+            title = before.get(value)
+            if not (isinstance(title, dict) and title.get("zh-Hans") == label):
+                title = {"zh-Hans": label}
+            choices.append({"const": value, "title": title})
+        schema = {"type": "string", **schema, "oneOf": choices}
+    else:
+        schema = {"type": "boolean", **schema}
+    schema["title"] = _localized(form["title.zh-Hans"], form.get("title.zh-Hant", ""),
+                                 form.get("title.en", ""))
+    if form.get("help.zh-Hans", "").strip():
+        schema["description"] = _localized(form["help.zh-Hans"], form.get("help.zh-Hant", ""),
+                                           form.get("help.en", ""))
+    elif any(form.get(f"help.{locale}", "").strip() for locale in ("zh-Hant", "en")):
+        raise EditRefused("question_help")
+    kept = question_values(schema)
+    using = []
+    for item in changed["items"]:
+        if key in named_questions(item.get("when")):
+            # A rule other than const/enum is left to check; an answer it names must stay.
+            values = _rule_values((item["when"].get("properties") or {}).get(key)) or []
+            if any(value not in kept for value in values):
+                using.append(item.get("matter") or item.get("bundle"))
+    if using:
+        raise QuestionInUse(using)
+    # Written as people read it: type, title, help, options, then whatever else it had.
+    first = ("type", "title", "description", "oneOf")
+    properties[key] = ({k: schema[k] for k in first if k in schema}
+                       | {k: v for k, v in schema.items() if k not in first})
+    required = [k for k in changed["questions"].get("required", []) if k != key]
+    if form.get("required"):
+        required.append(key)
+        required.sort(key=list(properties).index)
+    if required:
+        changed["questions"]["required"] = required
+    else:
+        changed["questions"].pop("required", None)
+    return changed
+
+
+def move_question(bundle: dict, key: str, step: int) -> dict:
+    """Ask a question one place earlier (-1) or later (+1)."""
+    changed = copy.deepcopy(bundle)
+    properties = changed["questions"].get("properties", {})
+    keys = list(properties)
+    if key not in keys or step not in (-1, 1):
+        raise EditRefused("question_title")
+    at = keys.index(key)
+    to = min(max(at + step, 0), len(keys) - 1)
+    keys.insert(to, keys.pop(at))
+    changed["questions"]["properties"] = {k: properties[k] for k in keys}
+    return changed
+
+
+def set_override(bundle: dict, matter: str, field: str, form: dict[str, str],
+                 fields_of: dict[str, list[str]]) -> dict:
+    """Retitle or explain one matter's field on this bundle's one form only (empty: remove)."""
+    changed = copy.deepcopy(bundle)
+    held = [item["matter"] for item in changed["items"] if "matter" in item]
+    if matter not in held or field not in fields_of.get(matter, []):
+        raise EditRefused("override")
+    override = {}
+    for name in ("title", "description"):
+        text = {locale: form.get(f"{name}.{locale}", "").strip()
+                for locale in ("zh-Hans", "zh-Hant", "en")}
+        if any(text.values()):
+            if not text["zh-Hans"]:
+                raise EditRefused("override_text")
+            override[name] = _localized(text["zh-Hans"], text["zh-Hant"], text["en"])
+    overrides = changed.setdefault("overrides", {})
+    if override:
+        overrides.setdefault(matter, {})[field] = override
+    else:
+        overrides.get(matter, {}).pop(field, None)
+        if not overrides.get(matter):
+            overrides.pop(matter, None)
+    if not overrides:
+        changed.pop("overrides", None)
     return changed

@@ -27,13 +27,14 @@ from onething.catalog.loader import parse_json
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import localize
 from onething.composer.compose import AnswersError, compose
+from onething.composer.layout import resolve
 from onething.composer.merge import CompositionError
 from onething.departments.webhooks import (
     failed_events,
     redeliver,
     webhook_overview,
 )
-from onething.guides.views import SERVICE_KINDS
+from onething.guides.views import LIFE_EVENTS, SERVICE_KINDS, STAGE_OF_THEME, STAGES
 from onething.publishing.working_catalog import (
     StaleEdit,
     document,
@@ -60,6 +61,11 @@ from onething_admin.editing import EditRefused
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 KINDS = SERVICE_KINDS
+AUDIENCES = {"person": _l("People (a life event)"), "enterprise": _l("Businesses (a stage)")}
+RELEASES = {"together": _l("Together, when every matter is approved (多证联发)"),
+            "per_matter": _l("Each certificate as soon as its matter is approved")}
+# The themes the service manual groups by: people's life events, businesses' stages.
+THEMES = {**LIFE_EVENTS, **{theme: STAGES[stage] for theme, stage in STAGE_OF_THEME.items()}}
 SAVED_MATTER = _l("Saved. Publish it, or a bundle holding it, to make it live.")
 REFUSALS = {
     "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),
@@ -74,6 +80,18 @@ REFUSALS = {
     "bounds": _l("Bounds are numbers."),
     "material": _l("A material needs a new id (lowercase letters, digits, dashes) and a name."),
     "guide": _l("Time limits and visits are whole numbers."),
+    "description": _l("A description needs its 简体中文 text; the other languages are optional."),
+    "audience": _l("Choose people or businesses."),
+    "release": _l("Choose together or per matter."),
+    "theme": _l("Choose one of the listed life events or stages."),
+    "lead_department": _l("The lead department is one of the departments of the bundle's "
+                          "matters."),
+    "question_title": _l("A question needs its title in 简体中文."),
+    "question_help": _l("Help text needs its 简体中文 text; the other languages are optional."),
+    "options": _l("Each option needs its own value."),
+    "override": _l("Only a field of a matter this bundle holds can be retitled here."),
+    "override_text": _l("A label or help text needs its 简体中文 text; the other languages "
+                        "are optional."),
 }
 
 
@@ -212,14 +230,54 @@ def _preview(catalog: Catalog, code: str) -> dict:
             "diagram": routing_diagram(composition.plan)}
 
 
+def _department_of(catalog: Catalog) -> dict[str, str]:
+    return {code: matter.department for code, matter in catalog.matters.items()}
+
+
+def _fields_of(catalog: Catalog) -> dict[str, list[str]]:
+    return {code: list(matter.form.get("properties", {}))
+            for code, matter in catalog.matters.items()}
+
+
+def _text_in(text, locale: str) -> str:
+    """One language of a localized text as stored (a plain string is 简体中文)."""
+    if isinstance(text, str):
+        return text if locale == "zh-Hans" else ""
+    return (text or {}).get(locale, "")
+
+
+def _field_title(catalog: Catalog, matter: str, key: str) -> str:
+    """A matter's field as its own form labels it (through the library for a shared one)."""
+    schema = catalog.matters[matter].form.get("properties", {}).get(key, {})
+    return localize(resolve(schema, catalog).get("title", key), _lang())
+
+
+def _refusal(refused: EditRefused):
+    """What the editor says about a refused edit (naming the conditions that use a question)."""
+    if isinstance(refused, editing.QuestionInUse):
+        return _l("Conditions still use this question or its answers: %(items)s. Change "
+                  "when those apply first.", items=", ".join(refused.items))
+    return REFUSALS[str(refused)]
+
+
 def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
-                   open_condition: int | None = None, open_after: str | None = None):
+                   open_condition: int | None = None, open_after: str | None = None,
+                   open_question: str | None = None, open_override: str | None = None,
+                   errors: dict | None = None):
     entry = _entry("bundle", code)
     data = json.loads(entry.text)
     catalog = _scope("bundle", code)
+    departments = editing.bundle_departments(data, _department_of(catalog))
     context = dict(
         entry=entry, data=data, catalog=catalog, kinds=KINDS, message=message,
         problems=problems or [], versions=history(get_session(), code),
+        errors=errors or {}, departments=departments, themes=THEMES,
+        audiences=AUDIENCES, releases=RELEASES, open_question=open_question,
+        open_override=open_override, fields_of=_fields_of(catalog),
+        field_problems=lambda name: [p for p in problems or []
+                                     if getattr(p, "pointer", "").startswith(f"/{name}")],
+        text_in=_text_in, field_title=lambda matter, key: _field_title(catalog, matter, key),
+        default_lead=departments[0] if departments else None,
         condition_text=lambda when: editing.condition_text(
             when, data["questions"], lambda text: localize(text, _lang()), question_answers),
         item_code=lambda item: item.get("matter") or item.get("bundle"),
@@ -248,7 +306,7 @@ def bundle(code: str):
     return _render_bundle(code)
 
 
-def _edit(kind: str, code: str, change):
+def _edit(kind: str, code: str, change, **kept):
     """Apply one change to a stored definition and save it against the editor's revision.
 
     The answer is the editor again: with the saved definition, or with why nothing
@@ -268,11 +326,14 @@ def _edit(kind: str, code: str, change):
         get_session().rollback()
         return render(code, status=409, message=_stale_message(stale, kind))
     except EditRefused as refused:
-        return render(code, status=422, message=REFUSALS[str(refused)])
+        # Said at the field it is about, and above the editor for a screen reader's alert.
+        return render(code, status=422, message=_refusal(refused),
+                      **({"errors": {str(refused): _refusal(refused)}, **kept}
+                         if kind == "bundle" else {}))
     except DefinitionError as refused:
         problems = refused.problems if kind == "bundle" else [
             (p.pointer, p.message) for p in refused.problems]
-        return render(code, status=422, problems=problems)
+        return render(code, status=422, problems=problems, **kept)
     if not request.headers.get("HX-Request"):
         return redirect(url_for(f"admin.{kind}", code=code))
     if kind == "matter":
@@ -317,8 +378,12 @@ def after_picker(code: str, item: str):
 @bp.post("/bundles/<code>/items/<int:index>/when")
 def set_condition(code: str, index: int):
     """Make an item apply only for some answers of one question (or always)."""
+    # Radio buttons (yes/no) or checkboxes (options) named when.<question>, one value each;
+    # "condition" (question=value) is the older picker's form, still understood.
     picks = [tuple(pick.partition("=")[::2]) for pick in request.form.getlist("condition")
              if pick]
+    picks += [(name.removeprefix("when."), value) for name in request.form
+              if name.startswith("when.") for value in request.form.getlist(name) if value]
     return _edit_bundle(code, lambda data: editing.set_condition(data, index, picks))
 
 
@@ -347,6 +412,52 @@ def add_question(code: str):
 def remove_question(code: str, key: str):
     """Remove a scenario question."""
     return _edit_bundle(code, lambda data: editing.remove_question(data, key))
+
+
+@bp.post("/bundles/<code>/properties")
+def set_properties(code: str):
+    """Description, keywords, audience, stage, release mode and lead department."""
+    departments = editing.bundle_departments(json.loads(_entry("bundle", code).text),
+                                             _department_of(_scope("bundle", code)))
+    form = request.form.to_dict()
+    return _edit_bundle(code, lambda data: editing.set_properties(data, form, departments))
+
+
+@bp.get("/bundles/<code>/questions/<key>")
+def question_editor(code: str, key: str):
+    """The editor with one question's form open."""
+    return _render_bundle(code, open_question=key)
+
+
+@bp.post("/bundles/<code>/questions/<key>")
+def set_question(code: str, key: str):
+    """Edit a question in place: title, help text, options, required."""
+    form = request.form.to_dict()
+    # Refused, the question's form stays open with its message at the field.
+    return _edit("bundle", code, lambda data: editing.set_question(
+        data, key, form, _options(form.get("options", "")) or None), open_question=key)
+
+
+@bp.post("/bundles/<code>/questions/<key>/move")
+def move_question(code: str, key: str):
+    """Ask a question one place earlier or later."""
+    step = -1 if request.form.get("direction") == "up" else 1
+    return _edit_bundle(code, lambda data: editing.move_question(data, key, step))
+
+
+@bp.get("/bundles/<code>/overrides/<matter>")
+def override_editor(code: str, matter: str):
+    """The editor with one matter's field labels open for overriding."""
+    return _render_bundle(code, open_override=matter)
+
+
+@bp.post("/bundles/<code>/overrides/<matter>/<field>")
+def set_override(code: str, matter: str, field: str):
+    """This bundle's own label or help for a matter's field (empty: the matter's own)."""
+    fields_of = _fields_of(_scope("bundle", code))
+    form = request.form.to_dict()
+    return _edit("bundle", code, lambda data: editing.set_override(
+        data, matter, field, form, fields_of), open_override=matter)
 
 
 @bp.get("/bundles/<code>/matters")
@@ -413,15 +524,31 @@ def bundle_history(code: str):
                            older=older, newer=newer)
 
 
-@bp.post("/bundles/<code>/rollback")
+@bp.route("/bundles/<code>/rollback", methods=["GET", "POST"])
 def rollback_bundle(code: str):
-    """Publish an old version again as the newest."""
+    """Publish an old version again as the newest, once the administrator confirmed it.
+
+    Without confirmed=yes the answer is the confirmation step (what would change back),
+    and nothing is published: applicants would get the old form at once.
+    """
+    versions = history(get_session(), code)
+    values = request.form if request.method == "POST" else request.args
     try:
-        number = int(request.form.get("number", ""))
-        rollback(get_session(), code, number, current_account().username)
-    except (ValueError, LookupError):
+        number = int(values.get("number", ""))
+    except ValueError:
         abort(404)
-    return redirect(url_for("admin.bundle_history", code=code))
+    by_number = {v.number: v for v in versions}
+    if number not in by_number or not versions or number == versions[0].number:
+        abort(404)
+    if request.method == "POST" and request.form.get("confirmed") == "yes":
+        rollback(get_session(), code, number, current_account().username)
+        back = url_for("admin.bundle_history", code=code)
+        if request.headers.get("HX-Request"):
+            return "", 204, {"HX-Redirect": back}
+        return redirect(back)
+    diff = version_diff(versions[0], by_number[number], locale=_lang())
+    return render_template("admin/rollback.html", code=code, number=number,
+                           newest=versions[0].number, diff=diff)
 
 
 # --- matters ----------------------------------------------------------------------------------

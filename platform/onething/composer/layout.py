@@ -196,6 +196,12 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
     """Sections by topic for the shared fields, then one section per matter's own fields."""
 
     topics: dict[str, list[dict]] = {section: [] for section in SECTIONS}
+    # (matter, field key) → {title, description}; a 一类事's own come before its stages'.
+    overrides: dict[tuple[str, str], dict] = {}
+    for source in [bundle, *(child for child, _ in bundle.stages())]:
+        for matter_code, fields in source.data.get("overrides", {}).items():
+            for key, override in fields.items():
+                overrides.setdefault((matter_code, key), override)
     ruled = {matter.code: rule_required(matter) for matter in matters}
     yielded_by: dict[str, list] = {}
     for matter in matters:
@@ -217,6 +223,12 @@ def build_layout(bundle, matters, conditions, uses, catalog) -> dict:
             if isinstance(unit, str):
                 entry["unit"] = unit
         entry["required"] = _required(field_uses, conditions)
+        override = next((overrides[(u.matter.code, u.key)] for u in field_uses
+                         if (u.matter.code, u.key) in overrides), None)
+        if override is not None:
+            # The bundle's own words for a matter's field, on its one form only.
+            entry.update({name: as_map(text) for name, text in override.items()
+                          if name in ("title", "description")})
         yielding = yielded_by.get(first.key, []) if first.shared else []
         if yielding:
             # Handed over from a matter of the bundle (办结产出): asked only where none applies.

@@ -641,7 +641,26 @@ def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
                 elif holding[before] & holding.get(code, set()):
                     problems.append(Problem(at, pointer("after", code, index),
                                             "a matter cannot wait for itself", (code,)))
+        problems += _check_overrides(catalog, bundle)
         problems += _check_conditions(catalog, bundle)
+    return problems
+
+
+def _check_overrides(catalog: Catalog, bundle) -> list[Problem]:
+    """An override names a matter the bundle holds, and a field of that matter's form."""
+    problems = []
+    held = set(bundle.matter_codes())
+    for code, fields in bundle.data.get("overrides", {}).items():
+        matter = catalog.matters.get(code)
+        if code not in held or matter is None:
+            problems.append(Problem(bundle.path, pointer("overrides", code),
+                                    f"the override names {code!r}, which is not a matter of "
+                                    "this bundle", (code,)))
+            continue
+        for key in fields:
+            if key not in matter.form.get("properties", {}):
+                problems.append(Problem(bundle.path, pointer("overrides", code, key),
+                                        f"matter {code!r} has no field {key!r}", (code,)))
     return problems
 
 
