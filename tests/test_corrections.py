@@ -181,3 +181,48 @@ def test_the_consoles_audit_log_names_a_corrected_field_but_never_its_values(
     fire = staff(app, "sn-fire").get(
         f"/inbox/tasks/{tasks_by_matter(app)['fire-safety-check'].id}").text
     assert OLD_DETAIL in fire and NEW_DETAIL in fire
+
+
+def test_two_departments_closing_the_last_open_tasks_at_once_end_the_case(
+        app, routed, monkeypatch):  # noqa: F811
+    import threading
+
+    from onething.cases import decisions
+    from onething.storage.db import session_for
+
+    post_decision(staff(app, "sn-amr"), tasks_by_matter(app)["business-registration"].id,
+                  action="reject", reason="名称与已登记企业重复")
+    open_tasks = [tasks_by_matter(app)[m] for m in ("fire-safety-check", "outdoor-signboard")]
+    # Each close waits, once it has read the case, for the other to have read it too: the
+    # interleaving that left a case "ending" for ever. Taking turns, the second never
+    # reads it before the first commits, and the wait gives up.
+    meeting = threading.Barrier(2)
+    read = decisions.refused_matters
+
+    def reading_together(siblings):
+        try:
+            meeting.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        return read(siblings)
+
+    monkeypatch.setattr(decisions, "refused_matters", reading_together)
+    failures = []
+
+    def close(task_id: int, actor: str):
+        with session_for(app.extensions["onething.engine"]) as session:
+            try:
+                decisions.decide(session, session.get(Task, task_id), "close", actor,
+                                 reason="主体未设立，无法办理")
+            except Exception as error:  # reported below, not lost in the thread
+                failures.append(error)
+
+    threads = [threading.Thread(target=close, args=(task.id, f"staff-{task.department_code}"))
+               for task in open_tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with Session(app.extensions["onething.engine"]) as session:
+        assert session.exec(select(Submission)).one().status == "rejected"

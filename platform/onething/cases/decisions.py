@@ -67,6 +67,14 @@ def snapshot(task: Task) -> dict:
     return state
 
 
+def _lock_case(session: Session, submission_id: int) -> None:
+    """Hold the case's submission row until commit (a row lock on PostgreSQL, the write
+    lock on SQLite): what is read after it is what the others committed."""
+    column = Submission.__table__.c.status
+    session.execute(update(Submission).where(col(Submission.id) == submission_id)
+                    .values(status=column))
+
+
 def _log(session: Session, actor: str, action: str, task: Task, before: dict) -> None:
     session.add(AuditEntry(actor=actor, action=action, subject=f"task:{task.id}",
                            before=before, after=snapshot(task)))
@@ -111,10 +119,15 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         raise DecisionRefused("produced")
     if action in ("reject", "close") and not (reason or "").strip():
         raise DecisionRefused("reason")
+    # Decisions on one case take turns from here to their commit: two departments closing
+    # the last two open tasks at once would each see the other's still open, and the
+    # case would never end.
+    _lock_case(session, task.submission_id)
     siblings = session.exec(select(Task).where(
         Task.submission_id == task.submission_id)).all()
     if action == "close" and not refused_matters(siblings):
         # A case that can still complete is decided, not closed.
+        session.rollback()
         raise DecisionRefused("close_not_refused")
     handed = ({"handover": {**task.handover, "values": {key: produced[key] for key in yields}}}
               if action == "approve" and yields else {})
@@ -284,6 +297,13 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
     if task.status != "supplement" or not request:
         raise DecisionRefused("not_decidable", task)
     try:
+        # As in decide: corrections of two tasks of one case at once would otherwise each
+        # write the submission's data without the other's.
+        _lock_case(session, submission.id)
+        session.refresh(submission)
+        session.refresh(task)
+        if task.status != "supplement" or task.supplement != request:
+            raise DecisionRefused("not_decidable", task)
         before = snapshot(task)
         merged = copy.deepcopy(submission.data)
         old_values = {path: get_path(submission.data, path) for path in request["fields"]}
