@@ -576,6 +576,9 @@ def test_deadline_reminders_are_written_once_however_many_workers_look(app, clie
         assert len(tasks) == 2
         overdue, soon = tasks
         overdue.due_date, soon.due_date = today - dt.timedelta(days=1), today
+        # The second (the food licence) waits for the first: its clock starts when it
+        # unlocks. Unlocked here, so that both clocks run.
+        soon.status, soon.clock_started_on = "pending", today - dt.timedelta(days=3)
         session.add_all([overdue, soon])
         # Another department's overdue task: no webhook there, no event.
         others = session.exec(select(Task).where(Task.department_code != "sn-amr")).all()
@@ -637,3 +640,33 @@ def test_the_worker_delivers_and_stops_cleanly_on_a_signal(app, receiver, tmp_pa
     with Session(engine) as session:
         hook = session.exec(select(Webhook)).one()
         assert hook.claimed_by is None  # its claims released
+
+
+def test_no_reminder_for_a_clock_not_running_and_again_for_a_due_date_counted_again(
+        app, client):
+    engine = app.extensions["onething.engine"]
+    draft = start(client)
+    fill(client, draft)
+    upload_everything(client, draft)
+    submit(client, draft)
+    today = dt.date(2026, 3, 2)
+    with Session(engine) as session:
+        set_webhook(session, "sn-amr", "http://127.0.0.1:9/hook")
+        registration, licence = session.exec(select(Task).where(
+            Task.department_code == "sn-amr").order_by(Task.id)).all()
+        assert licence.status == "waiting"
+        registration.due_date = licence.due_date = today - dt.timedelta(days=1)
+        registration.paused_since = today - dt.timedelta(days=2)  # a 补正 under way
+        session.add_all([registration, licence])
+        session.commit()
+        assert remind_deadlines(session, today=today) == 0  # waiting, and paused
+        registration.paused_since = None
+        session.add(registration)
+        session.commit()
+        assert remind_deadlines(session, today=today) == 1
+        registration.due_date = today - dt.timedelta(days=2)
+        session.add(registration)
+        session.commit()
+        # Its due date counted again: reminded again, once.
+        assert remind_deadlines(session, today=today) == 1
+        assert remind_deadlines(session, today=today) == 0

@@ -34,10 +34,15 @@ def remind_deadlines(session: Session, today: dt.date | None = None) -> int:
     rows = []
     for event, due in ((OVERDUE, col(Task.due_date) < today),
                        (DUE_SOON, (col(Task.due_date) >= today) & (col(Task.due_date) <= soon))):
-        key = literal(f"{event}:") + cast(Task.id, String)
+        # Once per task and due date: a due date counted again (an unlock, a pause) may
+        # be reminded of again.
+        key = (literal(f"{event}:") + cast(Task.id, String) + literal(":")
+               + cast(Task.due_date, String))
         written = select(OutboxEvent.id).where(OutboxEvent.dedupe_key == key).exists()
         tasks = session.exec(select(Task).where(
             col(Task.status).not_in(TASK_DONE), due, col(Task.department_code).in_(departments),
+            # Only a running clock: a waiting task's has not started, a paused one's stands.
+            col(Task.clock_started_on).is_not(None), col(Task.paused_since).is_(None),
             ~written).order_by(col(Task.id))).all()
         rows += [_row(event, task) for task in tasks]
     if not rows:
@@ -58,7 +63,7 @@ def remind_deadlines(session: Session, today: dt.date | None = None) -> int:
 
 def _row(event: str, task: Task) -> dict:
     now = utc_now()
-    return {"delivery_id": secrets.token_hex(16), "dedupe_key": f"{event}:{task.id}",
+    return {"delivery_id": secrets.token_hex(16), "dedupe_key": f"{event}:{task.id}:{task.due_date.isoformat()}",
             "department_code": task.department_code, "event": event,
             "payload": {"task_id": task.id, "submission_id": task.submission_id,
                         "matter": task.matter_code, "status": task.status,
