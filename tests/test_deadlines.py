@@ -109,6 +109,10 @@ def test_a_special_procedure_is_excluded_and_audited(app, routed, monkeypatch): 
                           materials=[task.slice_materials[0]["id"]])
     assert asked.status_code == 422
     assert tasks_by_matter(app)["business-registration"].status == "pending"
+    # Nor is it decided while the procedure runs: its days would never be counted.
+    rejected = post_decision(amr, task.id, action="reject", reason="专家意见不同意")
+    assert rejected.status_code == 422 and "结束特别程序" in rejected.text
+    assert tasks_by_matter(app)["business-registration"].status == "pending"
     on(monkeypatch, D(2026, 11, 17))  # a week later: 5 working days
     ended = amr.post(url, data={"csrf_token": token, "end": "1"}, headers={"HX-Request": "true"})
     assert ended.status_code == 200

@@ -95,6 +95,10 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         raise DecisionRefused("unknown_action")
     if task.status not in ALLOWED[action]:
         raise DecisionRefused("not_decidable", task)
+    if action in ("approve", "reject", "close") and task.special_procedure:
+        # Its days are not counted yet: a decision first, and the clock would stand still
+        # on a task that has ended.
+        raise DecisionRefused("special_procedure_decision")
     if action == "supplement":
         fields, materials = list(fields or []), list(materials or [])
         own = {m["id"] for m in task.slice_materials}
@@ -388,6 +392,7 @@ DECISION_PROBLEMS = {
     "supplement_items": _l("A correction names at least one field or material of this task, "
                            "and only those."),
     "special_procedure_open": clock.PROBLEMS["special_procedure_open"],
+    "special_procedure_decision": _l("End the special procedure before deciding."),
     "close_not_refused": _l("Only a case that cannot complete (another matter was refused) "
                             "can be closed; decide this task instead."),
 }
