@@ -155,6 +155,12 @@ def test_an_entered_2027_holiday_moves_a_due_date(session):
     ({**NOTICE_2027, "workdays": ["2027-02-30"]}, "workdays[0]", "YYYY-MM-DD"),
     ({**NOTICE_2027, "holidays": [{"date": "2027-01-01"}]}, "holidays[0].name", "name"),
     ({**NOTICE_2027, "extra": 1}, "extra", "Unknown key"),
+    ({**NOTICE_2027, "workdays": ["2027-W05-7"]}, "workdays[0]", "YYYY-MM-DD"),
+    ('{"year": 2027, "holidays": [{"date": "2027-01-01", "name": "元\\u0000旦"}]}', "$",
+     "NUL"),
+    ('{"year": 2027, "holidays": [{"date": "2027-01-01", "name": "\\ud800"}]}', "$", "surrogate"),
+    ('{"year": 2027, "year": 2028, "holidays": []}', "$", "given twice"),
+    ("[" * 5000 + "]" * 5000, "$", "nesting"),
 ])
 def test_a_notice_with_a_problem_is_refused_saying_where(notice, where, says):
     with pytest.raises(NoticeRefused) as refused:

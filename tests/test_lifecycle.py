@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from sqlmodel import Session, select
 
 from onething.departments.api import new_token
@@ -240,3 +241,13 @@ def test_the_audit_viewer_is_for_administrators_only(app, client):
     sign_in(client, "desk")
     for url in ("/admin/audit", "/admin/users", "/admin/tokens"):
         assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("query", [{"until": "9999-12-31"}, {"since": "0001-01-01"},
+                                   {"since": "2027-W01-1"}])
+def test_the_audit_viewer_refuses_dates_out_of_range_with_a_message(app, client, query):
+    from test_admin import add_account, sign_in
+
+    add_account(app, "admin", "administrator")
+    sign_in(client)
+    assert client.get("/admin/audit", query_string=query).status_code == 422

@@ -94,3 +94,12 @@ def test_a_trusted_proxy_tells_the_clients_address(blank_engine, tmp_path):
         401, 401, 401]
     assert failures_from(behind, ["198.51.100.1"]) == [429]
     behind.extensions["onething.engine"].dispose()
+
+
+def test_metrics_with_a_header_beyond_ascii_is_refused_not_a_500(blank_engine, tmp_path):
+    url = blank_engine.url.render_as_string(hide_password=False)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "METRICS_TOKEN": "s3cret"},
+                     instance_path=tmp_path / "instance")
+    response = app.test_client().get("/metrics", headers={"Authorization": "Bearer 令牌"})
+    assert response.status_code == 401
+    app.extensions["onething.engine"].dispose()

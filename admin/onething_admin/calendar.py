@@ -72,7 +72,7 @@ def enter():
 @bp.get("/<int:year>")
 def year(year: int):
     """The days a year's entered notice names."""
-    entered = get_session().get(HolidayYear, year)
+    entered = get_session().get(HolidayYear, year) if 2000 <= year <= 2100 else None
     if entered is None:
         abort(404)
     return render_template("admin/calendar_year.html", year=entered,

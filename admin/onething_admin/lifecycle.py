@@ -8,6 +8,7 @@ and changes nothing. Every change is appended to the audit log by the services.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -238,7 +239,15 @@ def rotate_webhook_secret(department: str):
 
 
 def _day(text: str) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
+    # YYYY-MM-DD within the years anything was recorded (and far from datetime's ends).
+    if not text:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(text)  # fromisoformat would also read a week date (2027-W01-1)
+    day = dt.date.fromisoformat(text)
+    if not 2000 <= day.year <= 2100:
+        raise ValueError(text)
+    return day
 
 
 def case_subjects(text: str) -> list[str]:

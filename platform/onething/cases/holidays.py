@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ EXAMPLE = ('{"year": 2027,\n "holidays": [{"date": "2027-01-01", "name": "元旦
 PROBLEMS = {
     "json": _l("This is not JSON (line %(line)s, column %(column)s)."),
     "object": _l("The notice is a JSON object with year, holidays and workdays."),
+    "unsafe": _l("This JSON cannot be taken: a key given twice, nesting too deep, a "
+                 "number too long, or a NUL character or half a surrogate pair in a text."),
     "unknown_key": _l("Unknown key %(key)s: a notice has year, holidays and workdays only."),
     "year": _l("The year is a whole number from 2000 to 2100."),
     "list": _l("This is a list."),
@@ -89,13 +92,22 @@ class Notice:
     workdays: tuple[dt.date, ...]
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_notice(text: str) -> Notice:
     """Read and check a notice; raise NoticeRefused with every problem found."""
+    from onething.catalog.loader import parse_json
+
     try:
-        document = json.loads(text)
+        # Read as definitions are: no NUL (PostgreSQL refuses it), no lone surrogate, no
+        # key twice, bounded nesting.
+        document = parse_json(text)
     except json.JSONDecodeError as error:
         raise NoticeRefused([Problem("$", "json", (("line", error.lineno),
                                                    ("column", error.colno)))]) from None
+    except (ValueError, RecursionError):
+        raise NoticeRefused([Problem("$", "unsafe")]) from None
     if not isinstance(document, dict):
         raise NoticeRefused([Problem("$", "object")])
     problems = [Problem(key, "unknown_key", (("key", key),))
@@ -106,8 +118,9 @@ def parse_notice(text: str) -> Notice:
 
     def day_of(value, where: str) -> dt.date | None:
         try:
-            day = dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 \
-                else None
+            # YYYY-MM-DD only: fromisoformat also reads week dates (2027-W01-1).
+            day = dt.date.fromisoformat(value) if isinstance(value, str) and _DAY.fullmatch(
+                value) else None
         except ValueError:
             day = None
         if day is None:

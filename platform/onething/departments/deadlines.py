@@ -63,7 +63,8 @@ def remind_deadlines(session: Session, today: dt.date | None = None) -> int:
 
 def _row(event: str, task: Task) -> dict:
     now = utc_now()
-    return {"delivery_id": secrets.token_hex(16), "dedupe_key": f"{event}:{task.id}:{task.due_date.isoformat()}",
+    return {"delivery_id": secrets.token_hex(16),
+            "dedupe_key": f"{event}:{task.id}:{task.due_date.isoformat()}",
             "department_code": task.department_code, "event": event,
             "payload": {"task_id": task.id, "submission_id": task.submission_id,
                         "matter": task.matter_code, "status": task.status,

@@ -93,7 +93,9 @@ def init_app(app: Flask) -> None:
     def metrics():
         """Prometheus exposition: request latencies (all processes), cases, the outbox."""
         expected = f"Bearer {app.config['METRICS_TOKEN']}"
-        if not hmac.compare_digest(request.headers.get("Authorization", ""), expected):
+        # As bytes: compare_digest refuses text beyond ASCII, which a header may hold.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, expected.encode()):
             abort(401)
         shown = requests
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
