@@ -928,3 +928,29 @@ def test_a_field_label_is_overridden_for_this_bundles_form_only(app, admin):
     # Emptied, the matter's own words come back.
     edit_restaurant(client, app, token, "/overrides/food-business-licence/main_business_format")
     assert "overrides" not in stored_bundle(app)
+
+
+def test_sign_ins_sent_at_once_never_pass_the_limit(app):
+    # Counted before the password is checked: attempts racing each other cannot all slip
+    # in between one's check and its record.
+    import threading
+
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    add_account(app, "admin", "administrator")
+    browsers = [app.test_client() for _ in range(8)]
+    tokens = [token_of(b.get("/login").text) for b in browsers]
+    start = threading.Barrier(len(browsers))
+    codes = []
+
+    def guess(browser, token):
+        start.wait()
+        codes.append(browser.post("/login", data={"username": "admin", "password": "wrong",
+                                                  "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(browsers, tokens,
+                                                                          strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes.count(401) <= 3 and codes.count(429) >= 5

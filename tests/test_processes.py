@@ -104,9 +104,9 @@ def test_the_sign_in_limit_is_shared_by_two_processes(blank_engine, tmp_path, mo
         # because the three failures were counted where both processes see them.
         assert failures == [401, 401, 401]
         assert two.sign_in("admin", "onething-demo") == 429
-        # Another name from another browser is not held back by admin's failures... but
-        # the same address is: both browsers are 127.0.0.1.
-        assert Browser(first).sign_in("amr", "onething-demo") == 429
+        # A colleague at the same address (both browsers are 127.0.0.1) is not held back:
+        # an address may fail ten times as often as a name.
+        assert Browser(first).sign_in("amr", "onething-demo") == 200
 
 
 def submit_all(port: int, drafts: list, keys: dict, acknowledged: dict, enough: int,

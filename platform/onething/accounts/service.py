@@ -281,31 +281,50 @@ def parse_limit(text: str) -> tuple[int, dt.timedelta]:
     return int(found[1]), dt.timedelta(seconds=int(found[2] or 1) * _UNITS[found[3]])
 
 
-def signed_in_blocked_until(session: Session, limit: str, address: str,
-                            username: str) -> dt.datetime | None:
-    """When this address or this name may try again, if its failures reached the limit."""
-    allowed, period = parse_limit(limit)
-    since = utc_now() - period
-    until = None
-    for column, value in ((SignInFailure.address, address),
-                          (SignInFailure.username, _name_key(username))):
-        times = session.exec(select(SignInFailure.failed_at).where(
-            column == value, col(SignInFailure.failed_at) > since)
-            .order_by(col(SignInFailure.failed_at).desc()).limit(allowed)).all()
-        if len(times) >= allowed:
-            # Free again when the oldest of the last `allowed` failures leaves the period.
-            free = min(times) + period
-            until = free if until is None else max(until, free)
-    return until
+# One address may be a whole hall behind its NAT: it is allowed this many times a name's
+# failures, so one person's typos never lock out the colleagues beside them.
+ADDRESS_FACTOR = 10
 
 
-def record_failure(session: Session, limit: str, address: str, username: str) -> None:
-    """Count a failed sign-in against the address and the name; forget expired ones."""
+def record_attempt(session: Session, limit: str, address: str, username: str) -> int:
+    """Count a sign-in attempt as failed before its password is checked; commit; its id.
+
+    Counted first, then checked (`blocked_until`): of attempts sent at once, none can
+    pass the limit between another's check and its record. A successful one is then
+    forgotten (`forget_attempt`), so successes never count.
+    """
     _allowed, period = parse_limit(limit)
     session.exec(delete(SignInFailure).where(
         col(SignInFailure.failed_at) < utc_now() - period))
-    session.add(SignInFailure(address=address[:64], username=_name_key(username)))
+    attempt = SignInFailure(address=address[:64], username=_name_key(username))
+    session.add(attempt)
     session.commit()
+    return attempt.id
+
+
+def forget_attempt(session: Session, attempt_id: int) -> None:
+    """A sign-in that succeeded: it was never a failure."""
+    session.exec(delete(SignInFailure).where(col(SignInFailure.id) == attempt_id))
+    session.commit()
+
+
+def blocked_until(session: Session, limit: str, address: str,
+                  username: str) -> dt.datetime | None:
+    """When this address or this name may try again, if its failures (the attempt under
+    way included) are past the limit; None when the attempt may go on."""
+    allowed, period = parse_limit(limit)
+    since = utc_now() - period
+    until = None
+    for column, value, most in ((SignInFailure.address, address[:64], allowed * ADDRESS_FACTOR),
+                                (SignInFailure.username, _name_key(username), allowed)):
+        times = session.exec(select(SignInFailure.failed_at).where(
+            column == value, col(SignInFailure.failed_at) > since)
+            .order_by(col(SignInFailure.failed_at).desc()).limit(most + 1)).all()
+        if len(times) > most:
+            # Free again when the oldest of the last failures leaves the period.
+            free = min(times) + period
+            until = free if until is None else max(until, free)
+    return until
 
 
 def _name_key(username: str) -> str:

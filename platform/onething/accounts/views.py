@@ -7,12 +7,13 @@ from flask_babel import lazy_gettext as _l
 
 from onething.accounts.service import (
     authenticate,
+    blocked_until,
     current_account,
-    record_failure,
+    forget_attempt,
+    record_attempt,
     safe_next,
     sign_in,
     sign_out,
-    signed_in_blocked_until,
 )
 from onething.catalog.workdays import china_time
 from onething.storage.models import utc_now
@@ -38,19 +39,19 @@ def login():
         # too few for guessing, and a hall's colleagues behind one NAT never block each
         # other by signing in.
         limit, address = current_app.config["LOGIN_RATE_LIMIT"], request.remote_addr or ""
-        blocked = signed_in_blocked_until(session, limit, address, username)
+        attempt = record_attempt(session, limit, address, username)
+        blocked = blocked_until(session, limit, address, username)
         if blocked is not None:
             error, status = _l("Too many failed sign-ins. Try again after %(time)s "
                                "(Beijing time).", time=china_time(blocked, "%H:%M")), 429
         else:
             account = authenticate(session, username, request.form.get("password", ""))
             if account is not None:
+                forget_attempt(session, attempt)
                 sign_in(account)
-                home = {"administrator": "admin.index",
-                        "department_staff": "inbox.index",
+                home = {"administrator": "admin.index", "department_staff": "inbox.index",
                         "front_desk": "desk.cases"}.get(account.role, "catalog.index")
                 return redirect(target or url_for(home))
-            record_failure(session, limit, address, username)
             error, status = _l("The username or password is wrong."), 401
     response = render_template("login.html", next=target, error=error,
                                account=current_account()), status

@@ -68,9 +68,9 @@ SETTINGS = [
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
-            "Failed sign-ins allowed per address and per username within the period "
-            "('N per [M] second|minute|hour|day'); counted in the database, so every "
-            "process shares it, and successful sign-ins never count"),
+            "Failed sign-ins allowed per username within the period ('N per [M] "
+            "second|minute|hour|day'), and ten times as many per address; counted in the "
+            "database, so every process shares it, and successful sign-ins never count"),
     Setting("TRUSTED_PROXIES", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto "
             "are believed (ProxyFix): the client's address, which the sign-in limit counts "
