@@ -16,7 +16,7 @@ import re
 
 from flask import abort, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from onething.storage.models import (
@@ -104,10 +104,16 @@ def _other_enabled_administrators(session: Session, account: Account) -> int:
 
 
 def _keeps_an_administrator(session: Session, account: Account) -> None:
-    # Refused when this change would leave no enabled administrator to undo it.
-    if (account.role == "administrator" and not account.disabled
-            and _other_enabled_administrators(session, account) == 0):
-        raise ChangeRefused("last_administrator")
+    # Refused when this change would leave no enabled administrator to undo it. The
+    # administrators' rows are held until the change commits (row locks on PostgreSQL,
+    # the write lock on SQLite): two administrators disabling each other at once would
+    # otherwise each count the other as still enabled.
+    if account.role == "administrator" and not account.disabled:
+        session.execute(update(Account).where(col(Account.role) == "administrator")
+                        .values(disabled=Account.__table__.c.disabled))
+        if _other_enabled_administrators(session, account) == 0:
+            session.rollback()
+            raise ChangeRefused("last_administrator")
 
 
 def find_account(session: Session, username: str) -> Account | None:
