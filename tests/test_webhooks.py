@@ -670,3 +670,37 @@ def test_no_reminder_for_a_clock_not_running_and_again_for_a_due_date_counted_ag
         # Its due date counted again: reminded again, once.
         assert remind_deadlines(session, today=today) == 1
         assert remind_deadlines(session, today=today) == 0
+
+
+def test_a_redirect_is_a_failed_attempt_not_a_delivery():
+    from onething.departments.webhooks import _post
+
+    got = []
+
+    class Moved(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self):  # where urllib would go next, with the body dropped
+            got.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        status = _post(f"http://127.0.0.1:{server.server_port}/hook", b"{}",
+                       {"Content-Type": "application/json"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 302 and got == []

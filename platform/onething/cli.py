@@ -703,7 +703,11 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     except DefinitionError as error:
         report(error.problems)
         sys.exit(EXIT_DEFINITIONS)
-    click.echo(f"OneThing on http://{host}:{port}/ (database: {app.config['DATABASE_URL']}, "
+    from sqlalchemy.engine import make_url
+
+    # Never the password: this line ends up in journals and terminals' scrollback.
+    shown = make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+    click.echo(f"OneThing on http://{host}:{port}/ (database: {shown}, "
                f"{workers} process{'es' if workers > 1 else ''} × {threads} threads)")
     if dev:
         app.run(host=host, port=port, debug=True)

@@ -152,13 +152,26 @@ def body_of(event: OutboxEvent) -> bytes:
                       ensure_ascii=False, sort_keys=True).encode()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: urllib would follow a 302 to a POST with a
+    body-less GET, and a 2xx there would mark an event delivered that nobody received."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        """Follow no redirect: the 3xx is returned as the attempt's status."""
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: bytes, headers: dict[str, str],
           timeout: float = TIMEOUT_SECONDS) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
+        error.close()
         return error.code
 
 

@@ -20,6 +20,8 @@ CASE_STATES = {
     "routed": _l("Submitted, with the departments"),
     "in_progress": _l("In progress"),
     "approved": _l("Approved"),
+    "ending": _l("A matter was refused; the others are being finished"),
+    "partly_approved": _l("Partly approved"),
     "rejected": _l("Refused"),
 }
 
