@@ -213,3 +213,34 @@ def test_the_task_page_flags_a_due_date_in_a_year_nobody_entered(app, routed):  
         assert 'id="calendar-unknown"' in amr.get(f"/inbox/tasks/{task.id}").text
         enter_notice(session, parse_notice(json.dumps(NOTICE_2027)), "admin")
     assert 'id="calendar-unknown"' not in amr.get(f"/inbox/tasks/{task.id}").text
+
+
+def test_tasks_routed_before_the_clock_count_as_their_published_matter(app, routed):  # noqa: F811
+    import sqlalchemy as sa
+    from alembic import command
+
+    from onething.storage.db import alembic_config, migrate
+
+    engine = app.extensions["onething.engine"]
+    engine.dispose()
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017")
+    # As if the fire check had been published counting calendar days (自然日).
+    version = sa.table("bundle_version", sa.column("id", sa.Integer()),
+                       sa.column("documents", sa.JSON()))
+    with engine.begin() as connection:
+        for version_id, documents in connection.execute(
+                sa.select(version.c.id, version.c.documents)).all():
+            for document in documents:
+                if document["kind"] == "matter" and \
+                        document["data"]["code"] == "fire-safety-check":
+                    document["data"]["time_limit"]["counting"] = "calendar_days"
+            connection.execute(sa.update(version).where(version.c.id == version_id)
+                               .values(documents=documents))
+    migrate(engine)
+    with Session(engine) as session:
+        counting = {t.matter_code: t.counting for t in session.exec(select(Task)).all()}
+    assert counting["fire-safety-check"] == "calendar_days"
+    assert {c for m, c in counting.items() if m != "fire-safety-check"} == {"working_days"}

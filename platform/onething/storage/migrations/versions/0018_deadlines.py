@@ -8,6 +8,7 @@ Create Date: 2026-11-30
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -32,7 +33,7 @@ def upgrade() -> None:
     op.add_column("task", sa.Column("paused_since", sa.Date(), nullable=True))
     op.add_column("task", sa.Column("special_procedure", sa.JSON(), nullable=True))
     # Tasks routed before: a task that does not wait started its clock when it was
-    # routed, in China's date. (Their counting stays working days, the law's default.)
+    # routed, in China's date. Their counting is their matter's, as it was published.
     task = sa.table("task", sa.column("id", sa.Integer()), sa.column("status", sa.String()),
                     sa.column("created_at", sa.DateTime(timezone=True)),
                     sa.column("clock_started_on", sa.Date()))
@@ -46,6 +47,7 @@ def upgrade() -> None:
             created = created.replace(tzinfo=dt.UTC)
         bind.execute(sa.update(task).where(task.c.id == row.id)
                      .values(clock_started_on=created.astimezone(_CHINA).date()))
+    _counting_from_the_published_matters(bind)
     op.create_table(
         "holiday_year",
         sa.Column("year", sa.Integer(), primary_key=True, autoincrement=False),
@@ -72,3 +74,25 @@ def downgrade() -> None:
             op.execute(f"ALTER TABLE task DROP COLUMN {name}")
         else:
             op.drop_column("task", name)
+
+
+def _counting_from_the_published_matters(bind) -> None:
+    """Set counting to calendar_days on the tasks whose published matter counts so."""
+    version = sa.table("bundle_version", sa.column("id", sa.Integer()),
+                       sa.column("documents", sa.JSON()))
+    submission = sa.table("submission", sa.column("id", sa.Integer()),
+                          sa.column("bundle_version_id", sa.Integer()))
+    task = sa.table("task", sa.column("submission_id", sa.Integer()),
+                    sa.column("matter_code", sa.String()), sa.column("counting", sa.String()))
+    for version_id, documents in bind.execute(sa.select(version.c.id, version.c.documents)):
+        if isinstance(documents, str):
+            documents = json.loads(documents)
+        calendar = [d["data"].get("code") for d in documents or []
+                    if d.get("kind") == "matter" and isinstance(d.get("data"), dict)
+                    and (d["data"].get("time_limit") or {}).get("counting") == "calendar_days"]
+        if calendar:
+            bind.execute(sa.update(task).where(
+                task.c.matter_code.in_(calendar),
+                task.c.submission_id.in_(sa.select(submission.c.id).where(
+                    submission.c.bundle_version_id == version_id)))
+                .values(counting="calendar_days"))
