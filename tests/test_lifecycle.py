@@ -251,3 +251,20 @@ def test_the_audit_viewer_refuses_dates_out_of_range_with_a_message(app, client,
     add_account(app, "admin", "administrator")
     sign_in(client)
     assert client.get("/admin/audit", query_string=query).status_code == 422
+
+
+def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_one(app, client):
+    browser, csrf = console(app, client)
+    add_account(app, "desk", "front_desk")
+    desk = app.test_client()
+    assert desk.post("/login", data={"username": "desk", "password": PASSWORD,
+                                     "csrf_token": token_of(desk.get("/login").text)}
+                     ).status_code == 302
+    assert desk.get("/desk/").status_code == 200
+    assert browser.post("/admin/users/desk/password",
+                        data={"password": "a new long one", "confirm": "a new long one",
+                              "csrf_token": csrf}).status_code == 302
+    # The browser that knew the old password is signed out at its next request.
+    assert desk.get("/desk/").status_code == 302
+    # The administrator's own session, untouched, goes on.
+    assert browser.get("/admin/users").status_code == 200

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import re
 
 from flask import abort, g, redirect, request, session, url_for
@@ -30,6 +32,13 @@ from onething.storage.models import (
 
 MIN_PASSWORD_LENGTH = 10
 SESSION_KEY = "account_id"
+# A fingerprint of the password hash beside the id: a password reset changes it, so every
+# session signed in with the old password ends at its next request.
+STAMP_KEY = "account_stamp"
+
+
+def _stamp(account: Account) -> str:
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
 
 
 @functools.cache
@@ -200,12 +209,14 @@ def sign_in(account: Account) -> None:
     session.clear()
     session.update(kept)
     session[SESSION_KEY] = account.id
+    session[STAMP_KEY] = _stamp(account)
     session.permanent = True
 
 
 def sign_out() -> None:
     """Forget the account in this browser."""
     session.pop(SESSION_KEY, None)
+    session.pop(STAMP_KEY, None)
 
 
 def current_account() -> Account | None:
@@ -215,7 +226,8 @@ def current_account() -> Account | None:
 
         account_id = session.get(SESSION_KEY)
         account = get_session().get(Account, account_id) if account_id else None
-        g.account = account if account is not None and not account.disabled else None
+        g.account = account if account is not None and not account.disabled and \
+            hmac.compare_digest(session.get(STAMP_KEY, ""), _stamp(account)) else None
     return g.account
 
 
