@@ -431,3 +431,13 @@ def test_overdue_and_due_soon_are_open_tasks_only(app):
 def test_a_broken_page_link_is_a_400(app, routed, query):
     browser = staff(app, "sn-amr")
     assert browser.get(f"/inbox/?{query}").status_code == 400
+
+
+def test_the_inbox_names_services_and_the_department_instead_of_codes(app, routed):  # noqa: F811
+    page = staff(app, "sn-amr").get("/inbox/").text
+    rows = page[page.index('id="inbox-rows"'):]
+    assert "市场主体设立登记" in rows and "business-registration" not in rows.split(
+        "<tbody>")[1].split("</tbody>")[0].replace('data-task', '')
+    services = page[page.index('id="bundle"'):page.index("</select>", page.index('id="bundle"'))]
+    assert '>open-restaurant<' not in services
+    assert "· sn-amr</span>" not in page and "市场监督管理局</span>" in page

@@ -28,7 +28,14 @@ from onething.catalog.workdays import add_working_days, china_today
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.db import paginate
-from onething.storage.models import MAX_ROW_ID, TASK_STATUSES, BundleVersion, Submission, Task
+from onething.storage.models import (
+    MAX_ROW_ID,
+    TASK_STATUSES,
+    BundleVersion,
+    PublishedService,
+    Submission,
+    Task,
+)
 from onething.web.extensions import csrf, get_session
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
@@ -295,12 +302,23 @@ def index():
                if page.position > 0 else None,
                "next_link": query.link(after=_key_text(query.sort, page.rows[-1]))
                if page.last < total else None}
+    codes = {code for row in page.rows for code in (row.matter_code, row.bundle_code)}
     if not full:
         # A filter change or another page swaps the rows and the pager: the counts and the
         # form stay on the page.
-        return render_template("_inbox_rows.html", **context)
+        return render_template("_inbox_rows.html", names=service_names(session, codes),
+                               **context)
     bundles = list(session.execute(_BUNDLES_OF, {"department": department}).scalars())
-    return render_template("inbox.html", counts=counts, bundles=bundles, **context)
+    return render_template("inbox.html", counts=counts, bundles=bundles,
+                           names=service_names(session, codes | set(bundles)), **context)
+
+
+def service_names(session, codes: set[str]) -> dict[str, object]:
+    """The published names of matters and bundles by code (staff read names, not codes)."""
+    if not codes:
+        return {}
+    return dict(session.exec(select(PublishedService.code, PublishedService.name).where(
+        col(PublishedService.code).in_(sorted(codes)))).all())
 
 
 @bp.get("/tasks/<row_id:task_id>")

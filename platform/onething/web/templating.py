@@ -285,11 +285,31 @@ def limit_text(days: int, counting: str) -> str:
     return _("%(n)s working days", n=days)
 
 
+def staff_department_name(code: str | None) -> str:
+    """A department's name for the staff's header, from the published directory (its code
+    when nothing of it is published)."""
+    from flask import g
+    from sqlmodel import col, select
+
+    from onething.storage.models import PublishedService
+    from onething.web.extensions import get_session
+
+    if not code:
+        return ""
+    if "staff_department_name" not in g:
+        name = get_session().exec(select(PublishedService.department_name).where(
+            col(PublishedService.department_code) == code,
+            col(PublishedService.department_name).is_not(None)).limit(1)).first()
+        g.staff_department_name = localized(name) if name else code
+    return g.staff_department_name
+
+
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
         division_note=division_note, colon=colon,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
+        staff_department_name=staff_department_name,
         field_messages=field_messages, commitment_letter=commitment_letter,
         field_title=field_title, material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
