@@ -20,22 +20,15 @@ from onething.cases.holidays import (
     parse_notice,
 )
 from onething.storage.models import HolidayYear
-from onething.web.extensions import csrf, get_session
+from onething.web.extensions import get_session
+from onething_admin.views import _guard
 
 bp = Blueprint("admin_calendar", __name__, url_prefix="/admin/calendar",
                template_folder="templates")
 
 
-@bp.before_request
-def _guard():
-    account = current_account()
-    if account is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if account.role != "administrator":
-        abort(403)
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        csrf.protect()
-    return None
+# Administrators only, CSRF on every change: the console's one guard.
+bp.before_request(_guard)
 
 
 def _render(*, problems=None, text: str = "", entered: int | None = None, status: int = 200):
