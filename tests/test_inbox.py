@@ -433,7 +433,7 @@ def test_a_broken_page_link_is_a_400(app, routed, query):
     assert browser.get(f"/inbox/?{query}").status_code == 400
 
 
-def test_the_inbox_names_services_and_the_department_instead_of_codes(app, routed):  # noqa: F811
+def test_the_inbox_names_services_and_the_department_instead_of_codes(app, routed):
     page = staff(app, "sn-amr").get("/inbox/").text
     rows = page[page.index('id="inbox-rows"'):]
     assert "市场主体设立登记" in rows and "business-registration" not in rows.split(

@@ -4,6 +4,8 @@ waits for both."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from onething.cases.decisions import _unlock
 from onething.composer.compose import compose
 from onething.publishing.check import load_catalog
@@ -31,23 +33,23 @@ def test_each_department_of_a_joint_matter_is_a_step_with_the_matters_slice(mini
     assert "matters.beta.note" not in plan.slices["other-office"].fields
 
 
-def test_what_waits_for_a_joint_matter_waits_for_both_departments():
-    class Recorder:
-        def add(self, _):
-            pass
+def test_what_waits_for_a_joint_matter_waits_for_both_departments(session):
 
     tasks = [Task(id=1, submission_id=1, department_code="a", matter_code="x",
                   status="approved", slice_data={}, slice_materials=[], promised_days=1,
-                  due_date="2026-12-01"),
+                  due_date=dt.date(2026, 12, 1)),
              Task(id=2, submission_id=1, department_code="b", matter_code="x",
                   status="accepted", slice_data={}, slice_materials=[], promised_days=1,
-                  due_date="2026-12-01"),
+                  due_date=dt.date(2026, 12, 1)),
              Task(id=3, submission_id=1, department_code="c", matter_code="y",
                   status="waiting", waits_for=["x"], slice_data={}, slice_materials=[],
-                  promised_days=1, due_date="2026-12-01")]
-    assert _unlock(Recorder(), tasks) == []
-    tasks[1].status = "approved"
-    assert [t.id for t in _unlock(Recorder(), tasks)] == [3]
+                  promised_days=1, due_date=dt.date(2026, 12, 1))]
+    # Nothing is written: unlocking only marks the tasks (and starts a clock) in the session.
+    with session.no_autoflush:
+        assert _unlock(session, tasks) == []
+        tasks[1].status = "approved"
+        assert [t.id for t in _unlock(session, tasks)] == [3]
+    session.rollback()
 
 
 def test_an_unknown_joint_department_is_refused_with_its_pointer(mini_root):
