@@ -70,7 +70,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     expect(page.locator("#audit")).to_contain_text("amr · 已办结：已受理，审查中 → 已办结")
 
     page.goto(f"{base}/inbox/?status=pending")
-    food = page.locator("#inbox-rows tbody tr").filter(has_text="food-business-licence")
+    food = page.locator("#inbox-rows tbody tr").filter(has_text="食品经营许可证核发")
     expect(food).to_have_count(1)  # unlocked: it waited only for the registration
     food.get_by_role("link").click()
     page.get_by_role("button", name="受理").click()
