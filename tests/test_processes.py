@@ -214,8 +214,15 @@ def test_gunicorn_workers_serve_and_share_one_database(blank_engine, tmp_path):
                     break
                 threading.Event().wait(0.2)
         assert ready == 200, log.read_text()
-        children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-        assert len(children) == 2
+        # gunicorn forks its workers one after another: the first may answer /readyz before
+        # the second exists. Wait for the second (bounded, for a broken start).
+        children: list[str] = []
+        for _attempt in range(300):
+            children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+            if len(children) >= 2 or master.poll() is not None:
+                break
+            threading.Event().wait(0.1)
+        assert len(children) == 2, log.read_text()
         for _ in range(10):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/manual") as response:
                 assert response.status == 200
