@@ -8,6 +8,7 @@ set, and then answers only a bearer of that token.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 
@@ -19,21 +20,28 @@ from onething.storage.models import OutboxEvent, Submission, Task
 bp = Blueprint("operations", __name__)
 
 
-@bp.get("/readyz")
-def readyz():
-    """Ready when the database answers and stands at the code's newest migration."""
+@functools.cache
+def _migration_head() -> str:
+    """The code's newest migration, read from the scripts once per process."""
     from alembic.script import ScriptDirectory
 
     from onething.storage.db import alembic_config
 
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers and stands at the code's newest migration."""
     engine: Engine = current_app.extensions["onething.engine"]
     try:
         with engine.connect() as connection:
             current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except Exception as error:  # any failure of the database is "not ready", with its name
         return {"status": "unavailable", "database": type(error).__name__}, 503
-    head = current_app.extensions.setdefault(
-        "onething.migration_head", ScriptDirectory.from_config(alembic_config()).get_current_head())
+    # Probed every few seconds: the scripts are read once, not at each probe (setdefault
+    # had read them each time, its default being built before it looked).
+    head = _migration_head()
     if current != head:
         return {"status": "unavailable", "database": f"at migration {current}, not {head}"}, 503
     return {"status": "ready"}
