@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from onething.publishing.check import load_catalog
 from onething.publishing.versions import publish_catalog
@@ -88,23 +88,49 @@ def demo_root(tmp_path):
 # --- storage: SQLite and PostgreSQL -----------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """This test process's PostgreSQL database: the one .ci/test made, or one per xdist worker."""
+    url = os.environ.get("ONETHING_TEST_DATABASE_URL")
+    if not url:
+        message = "ONETHING_TEST_DATABASE_URL is not set (bash .ci/test sets it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI must run the PostgreSQL half, never skip it
+        pytest.skip(message)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    # Tests empty the public schema as they start: workers sharing a database would empty
+    # each other's. Each gets its own, made beside the given one on the same server.
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                    {"name": name}).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def empty_postgres(url: str):
+    """An engine on the PostgreSQL database at url, its public schema emptied."""
+    engine = make_engine(url)
+    # A throwaway test cluster: every test starts from an empty schema.
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def blank_engine(request, tmp_path):
     """An empty database, not migrated: a SQLite file, or PostgreSQL's public schema emptied."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'onething.db'}")
     else:
-        url = os.environ.get("ONETHING_TEST_DATABASE_URL")
-        if not url:
-            message = "ONETHING_TEST_DATABASE_URL is not set (bash .ci/test sets it)"
-            if os.environ.get("CI"):
-                pytest.fail(message)  # CI must run the PostgreSQL half, never skip it
-            pytest.skip(message)
-        engine = make_engine(url)
-        # A throwaway test cluster: every test starts from an empty schema.
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        engine = empty_postgres(request.getfixturevalue("postgres_url"))
     yield engine
     engine.dispose()
 

@@ -4,13 +4,11 @@ publishing read only what they touch, and a publish or rollback leaves other bun
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from onething.cli import main
@@ -26,7 +24,7 @@ from onething.storage.db import make_engine
 from onething.storage.models import BundleVersion, CatalogEntry
 from test_admin import PASSWORD, add_account, token_of
 
-from conftest import REPO
+from conftest import REPO, empty_postgres
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from citycatalog import write_city
@@ -54,17 +52,8 @@ def city(request, city_root, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{instance / 'city.db'}"
     else:
-        url = os.environ.get("ONETHING_TEST_DATABASE_URL")
-        if not url:
-            message = "ONETHING_TEST_DATABASE_URL is not set (bash .ci/test sets it)"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
-        engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        url = request.getfixturevalue("postgres_url")
+        empty_postgres(url).dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SCHEMAS": str(city_root),
                       "DEMO_ACCOUNTS": False}, instance_path=instance)
     add_account(app, "admin", "administrator")
