@@ -380,9 +380,13 @@ def test_the_newest_task_is_reachable_and_found_by_its_tracking_number(app):
     assert position(by_day) == "1–50 of 120"
     by_prefix = browser.get("/inbox/", query_string={"q": number[:-1]}).text
     assert ids[-1] in page_ids(by_prefix) and len(page_ids(by_prefix)) <= 16
-    for short in ("OT2026", "x' OR 1=1 --", "OT20261201-%"):
+    for short in ("OT2026", "2026", "OT20261201-%", "x"):
         refused = browser.get("/inbox/", query_string={"q": short, "lang": "en"}).text
         assert page_ids(refused) == [] and 'id="search-problem"' in refused, short
+    # Anything else is part of a name: quotes and wildcards are searched for as typed.
+    for name in ("x' OR 1=1 --", "%%", "__"):
+        nothing = browser.get("/inbox/", query_string={"q": name, "lang": "en"}).text
+        assert page_ids(nothing) == [] and 'id="search-problem"' not in nothing, name
 
 
 def test_paging_keeps_the_filters_with_and_without_htmx(app):
@@ -441,3 +445,46 @@ def test_the_inbox_names_services_and_the_department_instead_of_codes(app, route
     services = page[page.index('id="bundle"'):page.index("</select>", page.index('id="bundle"'))]
     assert '>open-restaurant<' not in services
     assert "· sn-amr</span>" not in page and "市场监督管理局</span>" in page
+
+
+def test_the_inbox_shows_who_applied_and_finds_them_by_name_or_credit_code(app, routed):
+    from test_decisions import post_decision
+
+    for department, tasks in routed.items():
+        page = staff(app, department).get("/inbox/").text
+        rows = page.split("<tbody>")[1].split("</tbody>")[0]
+        # Only a department whose slice names the company sees its name.
+        names = {t.slice_data.get("entity_name") for t in tasks} - {None}
+        assert ("青岛海风餐饮有限公司" in rows) == bool(names), department
+    amr = staff(app, "sn-amr")
+    ids = sorted(t.id for t in routed["sn-amr"])
+    # Part of the name, typed with a full-width space around it.
+    assert sorted(page_ids(amr.get("/inbox/", query_string={"q": "\u3000海风餐饮 "}).text)) == ids
+    assert page_ids(amr.get("/inbox/", query_string={"q": "别家公司"}).text) == []
+    # The credit code the registration hands over names the company in the food licence's
+    # row from then on, and finds it however it is typed.
+    registration, = [t for t in routed["sn-amr"] if t.matter_code == "business-registration"]
+    post_decision(amr, registration.id, action="accept")
+    post_decision(amr, registration.id, action="approve", certificate_number="C-1",
+                  **{"produced.entity_uscc": NEW_ENTITY_USCC})
+    with Session(app.extensions["onething.engine"]) as session:
+        holders = set(session.exec(select(Task.id).where(
+            Task.party_code == NEW_ENTITY_USCC)).all())
+    assert holders and registration.id not in holders
+    typed = " ".join(NEW_ENTITY_USCC.lower()[i:i + 6] for i in range(0, 18, 6))
+    for department, tasks in routed.items():
+        found = set(page_ids(staff(app, department).get("/inbox/", query_string={"q": typed}
+                                                         ).text))
+        assert found == {t.id for t in tasks} & holders, department
+
+
+def test_a_task_names_its_party_from_whatever_slice_it_holds_now():
+    task = Task(slice_data={})
+    task.slice_data = {"applicant_name": " 张三 "}
+    assert (task.party_name, task.party_code) == ("张三", None)
+    # A correction or a handed-over value replaces the slice: the party follows.
+    task.slice_data = {"applicant_name": "张三", "entity_name": "青岛某某有限公司",
+                       "entity_uscc": "９１３７０２０２ma3c00011l"}
+    assert (task.party_name, task.party_code) == ("青岛某某有限公司", "91370202MA3C00011L")
+    task.slice_data = {"entity_uscc": "not a code"}
+    assert (task.party_name, task.party_code) == (None, None)

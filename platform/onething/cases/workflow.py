@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
 from onething.cases import events, holidays
+from onething.cases.parties import party_of
 from onething.catalog.workdays import WORKING_DAYS, DueDate, china_today, due_date
 from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
 from onething.composer.materials import MergedMaterial
@@ -477,6 +478,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
     due_dates = step_due_dates(composition.plan, today, holidays.overrides(session))
     for step in composition.plan.steps:
         due = due_dates[step.matter]
+        slice_data = step.slice.project(data)
         rows.append({
             "submission_id": submission_id,
             "department_code": step.department,
@@ -484,7 +486,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "bundle_code": draft.bundle_code,
             "status": "waiting" if step.waits_for else "pending",
             "waits_for": list(step.waits_for),
-            "slice_data": step.slice.project(data),
+            "slice_data": slice_data,
             "slice_materials": [{"id": mid, **materials[mid]}
                                 for mid in step.slice.materials if mid in materials],
             "promised_days": step.promised_days,
@@ -496,6 +498,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "created_at": now,
             "updated_at": now,
             "handover": step.handover,
+            **party_of(slice_data),
         })
     # One multi-row INSERT: one statement for the driver to send, not one per task.
     _insert_tasks(len(rows)).execute(
@@ -553,7 +556,7 @@ _INSERT_SUBMISSION = DriverStatement(
 _TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "bundle_code", "status",
                  "waits_for", "slice_data", "slice_materials", "promised_days", "due_date",
                  "due_estimated", "counting", "clock_started_on", "paused_days", "created_at",
-                 "updated_at", "handover")
+                 "updated_at", "handover", "party_name", "party_code")
 
 
 @functools.lru_cache(maxsize=64)

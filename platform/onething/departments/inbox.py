@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from onething.accounts.service import current_account, role_required
 from onething.cases.handover import produced_fields, read_values
+from onething.cases.parties import credit_code
 from onething.cases.uploads import slice_material, store_upload
 from onething.catalog.workdays import add_working_days, china_today
 from onething.composer.compose import compose
@@ -52,11 +53,14 @@ SORTS = ("due", "new")
 OPEN_STATUSES = ("pending", "accepted", "supplement", "waiting")
 # A search shorter than a tracking number's "OT" and date would match most of a year.
 SEARCH_MIN_LENGTH = 10
-SEARCH_PROBLEM = _l("Enter a tracking number, or at least its first 10 characters: OT and "
-                    "the date, such as OT20261201.")
+# A name searched for: one character would match most of the inbox.
+NAME_MIN_LENGTH = 2
+SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as OT20261201), "
+                    "a credit code, or at least 2 characters of a name.")
 # What a row of the inbox shows: no slice, no JSON.
 _ROW = (Task.id, Task.matter_code, Task.bundle_code, Task.status, Task.due_date,
-        Task.due_estimated, Submission.tracking_number)
+        Task.due_estimated, Task.party_name, Submission.tracking_number,
+        Submission.submitted_at)
 # Every bundle a department has tasks of, one index seek each (a loose index scan): a plain
 # DISTINCT reads each of its tasks.
 _BUNDLES_OF = text("""
@@ -164,6 +168,22 @@ def search_number(typed: str) -> tuple[str, bool] | None:
     return number, len(number) == 17
 
 
+def search_of(typed: str) -> tuple[str, object] | None:
+    """What a search box's text looks for: a tracking number, a credit code or a name."""
+    if not typed:
+        return None
+    found = search_number(typed)
+    if found is not None:
+        return "tracking_number", found
+    code = credit_code(typed)
+    if code is not None:
+        return "credit_code", code
+    name = " ".join(unicodedata.normalize("NFKC", typed).split())
+    if re.match(r"(OT)?\d", name, re.IGNORECASE):
+        return None  # a tracking number begun, too short or mistyped: no name starts so
+    return ("name", name) if len(name) >= NAME_MIN_LENGTH else None
+
+
 def _next_prefix(prefix: str) -> str:
     """The least text of letters and digits after every text that starts with the prefix."""
     digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -181,7 +201,9 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date) 
     # A search starts from the submissions it names, not from the department's tasks: the
     # department's test is made one no index serves, for planners without statistics
     # (SQLite's, until ANALYZE) to see no other way in.
-    filters = [(col(Task.department_code).concat("") if query.q else col(Task.department_code))
+    search = search_of(query.q)
+    by_number = search is not None and search[0] == "tracking_number"
+    filters = [(col(Task.department_code).concat("") if by_number else col(Task.department_code))
                == department]
     if query.status in TASK_STATUSES:
         filters.append(Task.status == query.status)
@@ -191,9 +213,14 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date) 
         filters.append(col(Task.status).in_(OPEN_STATUSES))
         filters += ([col(Task.due_date) < today] if query.due == "overdue"
                     else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
-    found = search_number(query.q) if query.q else None
-    if query.q and found is None:
-        filters.append(false())  # not a tracking number: nothing matches
+    found = search[1] if by_number else None
+    if search is None:
+        if query.q:
+            filters.append(false())  # nothing a search can be made of: nothing matches
+    elif search[0] == "credit_code":
+        filters.append(Task.party_code == search[1])
+    elif search[0] == "name":
+        filters.append(col(Task.party_name).icontains(search[1], autoescape=True))
     elif found is not None:
         number, whole = found
         tracking = col(Submission.tracking_number)
@@ -293,11 +320,11 @@ def index():
         # A link past what is there now (tasks decided or moved since): its first page.
         query.after = query.before = None
         page = _page(session, filters, query, total)
-    found = search_number(query.q) if query.q else None
     context = {"rows": page.rows, "page": page, "query": query, "status": query.status,
                "bundle": query.bundle, "due": query.due, "today": today, "soon": soon,
                "statuses": TASK_STATUSES, "account": current_account(),
-               "search_problem": SEARCH_PROBLEM if query.q and found is None else None,
+               "search_problem": SEARCH_PROBLEM if query.q and search_of(query.q) is None
+               else None,
                "previous_link": query.link(before=_key_text(query.sort, page.rows[0]))
                if page.position > 0 else None,
                "next_link": query.link(after=_key_text(query.sort, page.rows[-1]))

@@ -426,6 +426,8 @@ class Task(TaskBase, table=True):
         # entries end with the row id; PostgreSQL walks this one or sorts the few of a rare
         # status: an index of its own cost every submit more than it saved.
         Index("ix_task_department_id", "department_code", "id"),
+        # The inbox's search by credit code.
+        Index("ix_task_department_party_code", "department_code", "party_code"),
         # The API's sync order.
         Index("ix_task_department_updated", "department_code", "updated_at", "id"),
         Index("ix_task_department_status_updated", "department_code", "status", "updated_at",
@@ -456,6 +458,10 @@ class Task(TaskBase, table=True):
     paused_since: dt.date | None = None
     # A special procedure (特别程序, 行政许可法 art. 45) under way: {"kind", "reason", "since"}.
     special_procedure: dict | None = Field(default=None, sa_column=_json(nullable=True))
+    # Who the case is for, as this task's slice names them (cases/parties.py): the inbox
+    # shows them and finds them by name or credit code.
+    party_name: str | None = Field(default=None, max_length=200)
+    party_code: str | None = Field(default=None, max_length=18)
 
 
 # --- the holiday calendar administrators keep --------------------------------------------------
