@@ -212,6 +212,18 @@ def test_a_front_desk_application_is_on_record_as_theirs(app):
         assert {("desk", "start_for_applicant"), ("desk", "submit_for_applicant")} <= actions
     assert "qr.svg" in receipt  # the QR code and number to hand over
     assert tracking in receipt
+    # Every department's task page says who filed it; an online case says the applicant.
+    add_account(app, "staff-sn-fire", "department_staff", "sn-fire")
+    with Session(app.extensions["onething.engine"]) as session:
+        fire = session.exec(select(Task).where(Task.department_code == "sn-fire")).first()
+    page = staff(app, "sn-fire").get(f"/inbox/tasks/{fire.id}?lang=en").text
+    filed = page[page.index('id="filed-by"'):].split("</p>")[0]
+    assert "filed at the front desk by" in filed and "(desk)" in filed
+
+
+def test_an_online_case_says_the_applicant_filed_it(app, routed):
+    page = staff(app, "sn-fire").get(f"/inbox/tasks/{routed['sn-fire'][0].id}?lang=en").text
+    assert "filed online by the applicant" in page[page.index('id="filed-by"'):]
 
 
 def test_a_matter_applied_for_alone_goes_the_one_form_way_to_its_departments_inbox(app, client):

@@ -32,7 +32,9 @@ from onething.storage.db import paginate
 from onething.storage.models import (
     MAX_ROW_ID,
     TASK_STATUSES,
+    Account,
     BundleVersion,
+    Draft,
     PublishedService,
     Submission,
     Task,
@@ -386,7 +388,19 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            audit=audit, case_refused=list(dict.fromkeys(case_refused)),
                            corrections=[e for e in audit if e.action == "correct"],
                            clock_refused=clock_refused, special_kinds=clock.SPECIAL_KINDS,
-                           calendar_unknown=clock.calendar_unknown(session, task)), status
+                           calendar_unknown=clock.calendar_unknown(session, task),
+                           filed_by=filed_by(session, submission)), status
+
+
+def filed_by(session, submission: Submission) -> str | None:
+    """The front-desk clerk who filed the case for the applicant (一窗受理), or None."""
+    username = session.exec(select(Draft.created_by).where(
+        Draft.id == submission.draft_id)).one_or_none()
+    if not username:
+        return None
+    name = session.exec(select(Account.display_name).where(
+        Account.username == username)).first()
+    return f"{name} ({username})" if name else username
 
 
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
