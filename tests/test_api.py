@@ -108,6 +108,11 @@ def test_a_decision_out_of_turn_is_409_with_the_reason(app, routed, client):  # 
     {"idempotency_key": "decision-0003", "action": "approve", "certificate_number": ["A"]},
     {"idempotency_key": "decision-0003", "action": "approve", "certificate_number": "A",
      "produced": ["entity_uscc"]},
+    {"idempotency_key": "decision-0003", "action": "supplement", "reason": "x"},
+    {"idempotency_key": "decision-0003", "action": "supplement", "fields": "entity_name"},
+    {"idempotency_key": "decision-0003", "action": "supplement", "fields": [1]},
+    {"idempotency_key": "decision-0003", "action": "supplement", "fields": ["no_such_field"]},
+    {"idempotency_key": "decision-0003", "action": "supplement", "materials": ["no-such"]},
 ])
 def test_a_malformed_decision_is_422_and_changes_nothing(app, routed, client, body):  # noqa: F811
     token = token_for(app, "sn-amr")
@@ -370,3 +375,54 @@ def test_tasks_routed_before_the_sync_order_get_their_times_and_bundle(app, rout
     for task in staff_tasks:
         if task.id != registration.id:
             assert rows[task.id].updated_at == task.created_at
+
+
+def test_a_department_asks_for_a_correction_through_the_api(app, routed, client):  # noqa: F811
+    token = token_for(app, "sn-amr")
+    registration = next(t for t in tasks_of(app, "sn-amr")
+                        if t.matter_code == "business-registration")
+    material = registration.slice_materials[0]["id"]
+    asked = client.post(f"/api/v1/tasks/{registration.id}/decisions", headers=auth(token),
+                        json={"idempotency_key": "correct-0001", "action": "supplement",
+                              "fields": ["entity_name"], "materials": [material],
+                              "reason": "名称与核准的不一致"})
+    assert asked.status_code == 200 and asked.json["status"] == "supplement"
+    shown = client.get(f"/api/v1/tasks/{registration.id}", headers=auth(token)).json
+    assert shown["supplement"] == {"fields": ["entity_name"], "materials": [material],
+                                   "note": "名称与核准的不一致"}
+    # The applicant is asked on the status page, as when the inbox asks.
+    with Session(app.extensions["onething.engine"]) as session:
+        task = session.get(Task, registration.id)
+        assert task.paused_since is not None  # the clock stopped for the applicant's turn
+
+
+def test_a_certificate_file_is_attached_through_the_api(app, routed, client):  # noqa: F811
+    from test_web import PDF
+
+    token = token_for(app, "sn-fire")
+    fire = tasks_of(app, "sn-fire")[0]
+    url = f"/api/v1/tasks/{fire.id}/certificate"
+    headers = {**auth(token), "Content-Type": "application/pdf",
+               "Content-Disposition": 'attachment; filename="消防检查合格证.pdf"'}
+    early = client.put(url, headers=headers, data=PDF)
+    assert early.status_code == 409 and early.json["error"] == "certificate_not_approved"
+    for action, extra in (("accept", {}), ("approve", {"certificate_number": "XF-2026-1"})):
+        client.post(f"/api/v1/tasks/{fire.id}/decisions", headers=auth(token),
+                    json={"idempotency_key": f"fire-{action}-01", "action": action, **extra})
+    wrong = client.put(url, headers=headers, data=b"MZ\x90\x00 not a certificate")
+    assert wrong.status_code == 415 and wrong.json["error"] == "certificate_wrong_type"
+    big = client.put(url, headers=headers, data=PDF + b"0" * (65 * 1024))
+    assert big.status_code == 413
+    assert tasks_of(app, "sn-fire")[0].certificate_file is None  # refused: nothing attached
+    attached = client.put(url, headers=headers, data=PDF)
+    assert attached.status_code == 200
+    assert attached.json["certificate_file"] == {"filename": "消防检查合格证.pdf",
+                                                 "content_type": "application/pdf"}
+    assert client.put(url, headers=headers, data=PDF).json == attached.json  # again: the same
+    other = client.put(url.replace(str(fire.id), str(tasks_of(app, "sn-amr")[0].id)),
+                       headers=headers, data=PDF)
+    assert other.status_code == 404
+    with Session(app.extensions["onething.engine"]) as session:
+        logged = session.exec(select(AuditEntry).where(
+            AuditEntry.action == "attach_certificate")).all()
+    assert len(logged) == 1 and logged[0].actor == "api:sn-fire"

@@ -50,11 +50,14 @@ ERRORS = {
     "not_found": _l("No task of your department matches."),
     "invalid": _l("The request body is not a valid decision."),
     "key_reused": _l("This idempotency key was used for another decision."),
+    "certificate_not_approved": _l("A certificate file is attached to an approved task only."),
+    "certificate_wrong_type": _l("The certificate file is not a PDF, JPEG or PNG file."),
+    "certificate_too_large": _l("The certificate file is larger than the upload limit."),
 }
 # Why a query parameter of the task list was refused, by parameter.
 PARAMETER_ERRORS = {
     "status": _l("status is one of: pending, accepted, supplement, waiting, approved, "
-                 "rejected, stopped."),
+                 "rejected, stopped, closed."),
     "limit": _l("limit is a whole number from 1 to 500."),
     "cursor": _l("This cursor was not given by this API: continue from the last next_cursor "
                  "you received, or start again from updated_after."),
@@ -150,6 +153,13 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
     }
     if full:
         data["fields"] = task.slice_data
+        # An open correction request (补正): what the applicant was asked to correct.
+        data["supplement"] = ({key: task.supplement.get(key) for key in
+                               ("fields", "materials", "note")} if task.supplement else None)
+        data["certificate_file"] = (
+            {"filename": task.certificate_file.get("filename"),
+             "content_type": task.certificate_file.get("content_type")}
+            if task.certificate_file else None)
         data["materials"] = [
             {**{k: v for k, v in m.items() if k != "file"},
              **({"url": url_for("api.material", task_id=task.id, material_id=m["id"],
@@ -303,10 +313,17 @@ def post_decision(task_id: int):
     body = request.get_json(silent=True)
     if (not isinstance(body, dict) or not isinstance(body.get("idempotency_key"), str)
             or not 8 <= len(body["idempotency_key"]) <= 200
-            or body.get("action") not in ("accept", "approve", "reject", "close")
+            or body.get("action") not in ("accept", "approve", "reject", "close",
+                                          "supplement")
             or set(body) - {"idempotency_key", "action", "certificate_number", "reason",
-                            "produced"}
+                            "produced", "fields", "materials"}
             or not isinstance(body.get("produced", {}), dict)
+            # A correction names slice paths and material ids: lists of texts, and only a
+            # correction names them.
+            or (body.get("action") != "supplement" and {"fields", "materials"} & set(body))
+            or any(not isinstance(body.get(key, []), list)
+                   or not all(isinstance(item, str) for item in body.get(key, []))
+                   for key in ("fields", "materials"))
             # Texts are texts: a number or a list here is a malformed call, not a 500.
             or any(not isinstance(body.get(key, ""), str)
                    for key in ("certificate_number", "reason"))):
@@ -332,6 +349,7 @@ def post_decision(task_id: int):
                 raise DecisionRefused("produced")
         decide(session, found, body["action"], f"api:{g.api_department}",
                certificate_number=body.get("certificate_number"), reason=body.get("reason"),
+               fields=body.get("fields"), materials=body.get("materials"),
                produced=produced)
         status, payload = 200, task_json(found, number)
     except DecisionRefused as refused:
@@ -350,6 +368,47 @@ def post_decision(task_id: int):
     response = jsonify(payload)
     response.status_code = status
     return response
+
+
+class _Body:
+    """The raw request body read as an upload (store_upload reads a `stream`)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+
+@bp.put("/tasks/<row_id:task_id>/certificate")
+def put_certificate(task_id: int):
+    """Attach (or replace) the issued certificate's file of an approved task."""
+    from werkzeug.http import parse_options_header
+
+    from onething.cases.uploads import store_upload
+
+    session = get_session()
+    found = _task(task_id)
+    if found is None:
+        return _error("not_found", 404)
+    if found.status != "approved":
+        return _error("certificate_not_approved", 409)
+    stored, problem = store_upload(_Body(request.stream))
+    if problem:
+        session.rollback()
+        return _error(f"certificate_{problem}", 413 if problem == "too_large" else 415)
+    _, options = parse_options_header(request.headers.get("Content-Disposition", ""))
+    filename = (options.get("filename") or "certificate").strip()[:200] or "certificate"
+    entry = {"file": stored.sha256, "filename": filename,
+             "content_type": stored.content_type}
+    if found.certificate_file != entry:
+        before = found.certificate_file
+        found.certificate_file = entry
+        session.add(found)
+        session.add(AuditEntry(actor=f"api:{g.api_department}", action="attach_certificate",
+                               subject=f"task:{found.id}",
+                               before={"certificate_file": before},
+                               after={"certificate_file": entry}))
+    session.commit()
+    submission = session.get(Submission, found.submission_id)
+    return jsonify(task_json(found, submission.tracking_number, full=True))
 
 
 @bp.get("/openapi.json")
@@ -377,6 +436,12 @@ _TASK = {
                                       "unlocked, stopped, handed values, corrected."},
         "fields": {"type": "object"},
         "materials": {"type": "array", "items": {"type": "object"}},
+        "supplement": {"type": ["object", "null"],
+                       "description": "The open correction request (补正): fields, materials "
+                                      "and the note to the applicant."},
+        "certificate_file": {"type": ["object", "null"],
+                             "description": "The issued certificate's file, if attached: its "
+                                            "filename and content type."},
     },
 }
 _ERROR = {"type": "object", "required": ["error", "message"],
@@ -422,8 +487,11 @@ _TASK_ID = {"name": "task_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}}
 
 
+_ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 def _responses(ok: dict, *codes: int) -> dict:
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    error = _ERROR_BODY
     responses = {"200": ok, "400": {"description": "a malformed request", **error},
                  "401": {"description": "no valid token", **error}}
     for code in codes:
@@ -465,6 +533,26 @@ OPENAPI = {
             "responses": _responses({"description": "the task with its slice", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}}, 404),
         }},
+        "/tasks/{task_id}/certificate": {"put": {
+            "operationId": "attachCertificate",
+            "summary": "Attach the issued certificate's file to an approved task",
+            "description": "The body is the file itself (PDF, JPEG or PNG, by its first "
+                           "bytes); `Content-Disposition: attachment; filename=…` names it. "
+                           "Sending it again replaces it; each change is audited. The "
+                           "applicant downloads it from the status page.",
+            "parameters": [_TASK_ID,
+                           {"name": "Content-Disposition", "in": "header", "required": False,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("application/pdf", "image/jpeg", "image/png")}},
+            "responses": {**_responses({"description": "the task with its certificate file",
+                                        "content": {"application/json": {"schema": {
+                                            "$ref": "#/components/schemas/Task"}}}}, 404, 409),
+                          "413": {"description": "larger than the upload limit", **_ERROR_BODY},
+                          "415": {"description": "not a PDF, JPEG or PNG file",
+                                  **_ERROR_BODY}},
+        }},
         "/tasks/{task_id}/decisions": {"post": {
             "operationId": "decide",
             "parameters": [_TASK_ID],
@@ -474,7 +562,9 @@ OPENAPI = {
                 "properties": {
                     "idempotency_key": {"type": "string", "minLength": 8, "maxLength": 200},
                     # close: only in a case with a refused matter (else 422), with a reason.
-                    "action": {"enum": ["accept", "approve", "reject", "close"]},
+                    # supplement: ask the applicant to correct fields or materials (补正).
+                    "action": {"enum": ["accept", "approve", "reject", "close",
+                                        "supplement"]},
                     "certificate_number": {"type": "string", "pattern": "\\S"},
                     "reason": {"type": "string", "pattern": "\\S"},
                     "produced": {
@@ -482,6 +572,14 @@ OPENAPI = {
                                        "the new entity's entity_uscc) gives them, by field key; "
                                        "the task's `produces` names them.",
                         "type": "object", "additionalProperties": {"type": ["string", "number"]}},
+                    "fields": {
+                        "description": "supplement: the fields to correct, as paths of the "
+                                       "task's `fields` (a dotted path reaches a group's row).",
+                        "type": "array", "items": {"type": "string"}},
+                    "materials": {
+                        "description": "supplement: the ids of the task's materials to "
+                                       "upload again.",
+                        "type": "array", "items": {"type": "string"}},
                 },
                 # Approving names the certificate; refusing gives the reason.
                 "allOf": [
@@ -489,6 +587,8 @@ OPENAPI = {
                      "then": {"required": ["certificate_number"]}},
                     {"if": {"properties": {"action": {"enum": ["reject", "close"]}}},
                      "then": {"required": ["reason"]}},
+                    {"if": {"properties": {"action": {"const": "supplement"}}},
+                     "then": {"anyOf": [{"required": ["fields"]}, {"required": ["materials"]}]}},
                 ]}}}},
             "responses": _responses({"description": "the task after the decision", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}},
