@@ -232,3 +232,12 @@ def test_staff_and_applicant_sessions_never_mix(signin_app):
     sign_in(client)
     with client.session_transaction() as kept:
         assert "applicant" in kept and "account_id" not in kept
+
+
+@pytest.mark.parametrize(("claimed", "kept"), [
+    ("+86 138-0013-8000", "13800138000"), ("008613800138000", "13800138000"),
+    ("13800138000", "13800138000"), ("", None), (None, None)])
+def test_a_claimed_phone_number_is_kept_as_the_form_takes_it(claimed, kept):
+    from onething.accounts.oidc import mobile_number
+
+    assert mobile_number(claimed) == kept

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -213,9 +214,11 @@ class Provider:
             if info.get("sub") != claims["sub"]:
                 raise OIDCError("invalid_token", "userinfo names another subject")
             claims = {**info, **claims}
-        return Identity(subject_key(self.issuer, str(claims["sub"])),
-                        **{key: _text(claims.get(name)) if name else None
-                           for key, name in self.claims.items()})
+        found = {key: _text(claims.get(name)) if name else None
+                 for key, name in self.claims.items()}
+        return Identity(subject_key(self.issuer, str(claims["sub"])), found["name"],
+                        found["id_number"] and found["id_number"].upper(),
+                        mobile_number(found["mobile"]))
 
     def verify(self, id_token: str, nonce: str) -> dict:
         """The id_token's claims, once its signature, issuer, audience, expiry and nonce hold."""
@@ -241,6 +244,18 @@ class Provider:
         if len(audiences) > 1 and claims.get("azp") != self.client_id:
             raise OIDCError("invalid_token", "azp is not this client")
         return claims
+
+
+def mobile_number(value: str | None) -> str | None:
+    """A mobile number as the one form takes it: OIDC's phone_number is E.164-like
+    ("+86 138-0013-8000"), the form's field eleven digits."""
+    if not value:
+        return None
+    digits = re.sub(r"[\s()-]", "", value)
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            digits = digits[len(prefix):]
+    return digits or None
 
 
 def _text(value) -> str | None:

@@ -116,9 +116,18 @@ def _fold_reading(word: str) -> str:
 
 @lru_cache(maxsize=4)
 def _readings(path: str) -> tuple[tuple[str, str, str], ...]:
-    # (code, the name's pinyin, the full name's pinyin), worked out once per table.
-    return tuple((code, pinyin(name), pinyin(full))
-                 for code, (name, full) in _read_table(path).items())
+    # (code, the name's pinyin, the full name's pinyin), worked out once per table; a full
+    # name's from its parts' (pypinyin reads each name once, not once per division under it).
+    table = _read_table(path)
+    own = {code: pinyin(name) for code, (name, _) in table.items()}
+    readings = []
+    for code in table:
+        province, prefecture = code[:2] + "0000", code[:4] + "00"
+        parts = [province] if code != province else []
+        if prefecture not in (code, province):
+            parts.append(prefecture)
+        readings.append((code, own[code], "".join(own.get(p, "") for p in [*parts, code])))
+    return tuple(readings)
 
 
 def _by_reading(query: str, limit: int) -> list[str]:
