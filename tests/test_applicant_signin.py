@@ -241,3 +241,32 @@ def test_a_claimed_phone_number_is_kept_as_the_form_takes_it(claimed, kept):
     from onething.accounts.oidc import mobile_number
 
     assert mobile_number(claimed) == kept
+
+
+def test_a_case_submitted_on_another_device_is_in_my_cases_with_its_receipt(signin_app, idp):
+    from test_web import fill, start, submit, upload_everything
+
+    phone = signin_app.test_client()
+    sign_in(phone)
+    draft = start(phone)
+    fill(phone, draft)
+    upload_everything(phone, draft)
+
+    laptop = signin_app.test_client()
+    sign_in(laptop)
+    # Submitted from the laptop, which never held the draft's token.
+    receipt = submit(laptop, draft)
+    tracking = receipt.rsplit("/", 1)[1]
+    assert laptop.get(receipt).status_code == 200
+    mine = phone.get("/applicant/cases").text
+    assert tracking in mine and f'href="/s/{tracking}"' in mine
+    assert phone.get(f"/s/{tracking}").status_code == 200
+    # A stranger, signed in or not, gets nothing.
+    stranger = signin_app.test_client()
+    assert stranger.get(f"/s/{tracking}").status_code == 404
+    assert stranger.get(f"{draft}/review").status_code == 404
+    idp.provider.person = {**PERSON, "sub": "person-0002", "name": "李四"}
+    sign_in(stranger)
+    assert stranger.get(f"/s/{tracking}").status_code == 404
+    assert stranger.get(f"{draft}/review").status_code == 404
+    assert tracking not in stranger.get("/applicant/cases").text
