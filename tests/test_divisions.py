@@ -53,6 +53,28 @@ def test_suggestions_put_the_named_division_first(query, first):
     assert len(found) <= 12
 
 
+@pytest.mark.parametrize("query", [
+    "Shinan", "shinan", "SHINAN", "Shi Nan", "shí nán", "shi2nan2", "Shinan District",
+    "Shinanqu", "Qingdao Shinan", "Ｓｈｉｎａｎ",
+])
+def test_pinyin_finds_the_division_in_any_case_spacing_or_tone(query):
+    assert search(query)[0] == ("370202", "山东省青岛市市南区")
+
+
+def test_pinyin_offers_every_division_of_that_reading_counties_first():
+    found = [code for code, _ in search("chaoyang")]
+    assert {"110105", "220104"} <= set(found)  # 北京市朝阳区, 长春市朝阳区
+    assert search("Lüshunkou")[0][0] == "210212"  # 旅顺口区: ü typed as itself
+    assert search("lvshunkou")[0][0] == "210212"
+    assert search("xyzzy") == [] and search("district") == []
+
+
+def test_an_english_reader_finds_a_district_by_its_pinyin(client):
+    offered = client.get("/divisions", query_string={
+        "field": FIELD, FIELD: "Shinan", "lang": "en"}).text
+    assert offered.strip().startswith('<option value="370202">')
+
+
 def test_the_field_offers_divisions_as_the_applicant_types(client):
     draft_url = start(client)
     form = client.get(f"{draft_url}/form").text

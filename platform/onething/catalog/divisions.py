@@ -9,11 +9,14 @@ is `schemas/divisions.json`, down to county level.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
 
 import opencc
+
+from onething.catalog.text import pinyin
 
 # Suggestions offered at a time: enough for every 市南区 or 朝阳区 of the country.
 SUGGESTIONS = 12
@@ -78,6 +81,8 @@ def search(query: str, limit: int = SUGGESTIONS, locale: str = "zh-Hans"
     query = _converter("t2s").convert(unicodedata.normalize("NFKC", query or "").strip())
     if not query:
         return []
+    if _LATIN.search(query):
+        return [(code, full_name(code, locale)) for code in _by_reading(query, limit)]
     terms = query.split()  # "青岛 市南": every word somewhere in the full name
     ranked = []
     for code, (name, full) in load_divisions().items():
@@ -93,3 +98,56 @@ def search(query: str, limit: int = SUGGESTIONS, locale: str = "zh-Hans"
         ranked.append((rank, code.endswith("00"), code, full))
     ranked.sort()
     return [(code, full_name(code, locale)) for _, _, code, _ in ranked[:limit]]
+
+
+_LATIN = re.compile(r"[A-Za-z]")
+# English words a place name carries that its pinyin does not: "Shinan District".
+_ENGLISH_LEVELS = {"district", "county", "city", "province", "prefecture", "region",
+                   "autonomous", "banner", "league", "new", "area"}
+
+
+def _fold_reading(word: str) -> str:
+    """Typed pinyin as pypinyin writes it: lower case, no tone marks or numbers, ü as v."""
+    word = word.lower().replace("ü", "v").replace("u:", "v")
+    word = "".join(char for char in unicodedata.normalize("NFD", word)
+                   if not unicodedata.combining(char))
+    return re.sub(r"[^a-z]", "", word)
+
+
+@lru_cache(maxsize=4)
+def _readings(path: str) -> tuple[tuple[str, str, str], ...]:
+    # (code, the name's pinyin, the full name's pinyin), worked out once per table; a full
+    # name's from its parts' (pypinyin reads each name once, not once per division under it).
+    table = _read_table(path)
+    own = {code: pinyin(name) for code, (name, _) in table.items()}
+    readings = []
+    for code in table:
+        province, prefecture = code[:2] + "0000", code[:4] + "00"
+        parts = [province] if code != province else []
+        if prefecture not in (code, province):
+            parts.append(prefecture)
+        readings.append((code, own[code], "".join(own.get(p, "") for p in [*parts, code])))
+    return tuple(readings)
+
+
+def _by_reading(query: str, limit: int) -> list[str]:
+    """Division codes whose names read as typed pinyin ("Shinan", "shí nán", "Qingdao shinan")."""
+    words = [_fold_reading(word) for word in query.split()
+             if word.lower() not in _ENGLISH_LEVELS]
+    words = [word for word in words if word]
+    joined = "".join(words)
+    if not joined:
+        return []
+    ranked = []
+    for code, name, full in _readings(str(_table_path())):
+        if name.startswith(joined):
+            rank = 0
+        elif joined in name:
+            rank = 1
+        elif joined in full or all(word in full for word in words):
+            rank = 2
+        else:
+            continue
+        ranked.append((rank, code.endswith("00"), code))
+    ranked.sort()
+    return [code for _, _, code in ranked[:limit]]

@@ -304,6 +304,24 @@ class Draft(DraftBase, table=True):
     # The front-desk user who started it for the applicant (一窗受理), if any.
     # Indexed: the front desk lists the cases each clerk filed.
     created_by: str | None = Field(default=None, max_length=200, index=True)
+    # The signed-in applicant who owns it (Applicant.subject): 我的办件 lists it on any
+    # device, and the identity platform's verified values are kept in its fields.
+    applicant: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH, index=True)
+
+
+class Applicant(SQLModel, table=True):
+    """An applicant the identity platform (统一身份认证) verified, as it last said."""
+
+    __tablename__ = "applicant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # SHA-256 of the issuer and its subject identifier (sub): stable per person and
+    # platform, and meaningless anywhere else.
+    subject: str = Field(max_length=SHA256_HEX_LENGTH, unique=True, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    id_number: str | None = Field(default=None, max_length=64)
+    mobile: str | None = Field(default=None, max_length=64)
+    signed_in_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
 class DraftUpdate(SQLModel):

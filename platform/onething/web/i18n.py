@@ -2,7 +2,9 @@
 
 The platform speaks zh-Hans (the default), zh-Hant and en. A request's locale is,
 in order: the ``?lang=`` query parameter (then kept in a ``lang`` cookie for a
-year), the ``lang`` cookie, the best match of ``Accept-Language``, zh-Hans.
+year), the ``lang`` cookie, zh-Hans. ``Accept-Language`` is not asked: a phone set
+to English in a Qingdao hall is still served the hall's language until its owner
+picks another in the switcher every page carries (the choice is then remembered).
 
 Two kinds of text are localized:
 
@@ -95,17 +97,14 @@ def to_babel(locale: str) -> str:
 
 
 def select_locale() -> str:
-    """The locale a request asks for: ?lang=, else the lang cookie, else Accept-Language."""
+    """The locale a request asks for: ?lang=, else the lang cookie, else zh-Hans."""
     if not has_request_context():
         return DEFAULT_LOCALE
     for chosen in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if chosen in LOCALES:
             return chosen
-    # accept_languages is ordered by quality, best first.
-    for tag, quality in request.accept_languages:
-        matched = match_locale(tag) if quality > 0 else None
-        if matched:
-            return matched
+    # Not Accept-Language: the stated default is zh-Hans, whatever the phone's own
+    # language; an applicant's choice in the switcher is what changes it.
     return DEFAULT_LOCALE
 
 
@@ -178,8 +177,8 @@ def _remember_choice(response):
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax",
                             httponly=True, secure=request.is_secure)
     if "onething_locale" in g:
-        # The same URL answers in another language for another cookie or header.
-        response.vary.update(("Accept-Language", "Cookie"))
+        # The same URL answers in another language for another cookie.
+        response.vary.add("Cookie")
     return response
 
 

@@ -79,6 +79,28 @@ SETTINGS = [
             "Turns on /metrics (Prometheus: request latencies, submissions, tasks by status, "
             "the webhook outbox), answered only with the header 'Authorization: Bearer' "
             "and this token; unset, /metrics is not found"),
+    Setting("APPLICANT_OIDC_ISSUER", None,
+            "Applicants' sign-in (统一身份认证) through the province's identity platform: its "
+            "OpenID Connect issuer URL; unset, there is no sign-in and applying stays anonymous"),
+    Setting("APPLICANT_OIDC_METADATA_URL", None,
+            "Where the issuer's metadata is read; default: the issuer's "
+            "/.well-known/openid-configuration. The endpoints it names must be on the "
+            "issuer's own host: no other URL is ever fetched"),
+    Setting("APPLICANT_OIDC_CLIENT_ID", None,
+            "The client id the identity platform registered for this hall"),
+    Setting("APPLICANT_OIDC_CLIENT_SECRET", None,
+            "The client secret the identity platform gave with the client id (sent as HTTP "
+            "Basic authentication to its token endpoint)"),
+    Setting("APPLICANT_OIDC_SCOPES", "openid profile phone",
+            "Scopes asked for at sign-in (openid is always asked)"),
+    Setting("APPLICANT_OIDC_NAME_CLAIM", "name",
+            "The claim holding the applicant's verified name"),
+    Setting("APPLICANT_OIDC_ID_NUMBER_CLAIM", "id_card_number",
+            "The claim holding the applicant's verified resident identity card number"),
+    Setting("APPLICANT_OIDC_MOBILE_CLAIM", "phone_number",
+            "The claim holding the applicant's verified mobile phone number"),
+    Setting("APPLICANT_OIDC_TIMEOUT", 5,
+            "Seconds one request to the identity platform may take to connect and answer"),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),

@@ -75,13 +75,25 @@ def filed_by_clerk(public_id: str) -> Draft | None:
         Draft.public_id == public_id, Draft.created_by == clerk)).first()
 
 
+def owned_by_applicant(public_id: str) -> Draft | None:
+    """The draft, if the signed-in applicant (统一身份认证) owns it: from any device,
+    without its token."""
+    from onething.accounts.applicants import applicant_subject
+
+    subject = applicant_subject()
+    if subject is None:
+        return None
+    return get_session().exec(select(Draft).where(
+        Draft.public_id == public_id, Draft.applicant == subject)).first()
+
+
 def load_draft(public_id: str) -> Draft:
-    """The draft named in the URL, if the request (or this browser) holds its token, or
-    the signed-in clerk filed it."""
+    """The draft named in the URL, if the request (or this browser) holds its token, the
+    signed-in clerk filed it, or the signed-in applicant owns it."""
     token = remembered(DRAFTS, public_id)
     draft = find_draft(get_session(), public_id, token) if token else None
     if draft is None:
-        draft = filed_by_clerk(public_id)
+        draft = filed_by_clerk(public_id) or owned_by_applicant(public_id)
         if draft is None:
             abort(404, description="draft")
         return draft

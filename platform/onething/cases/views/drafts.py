@@ -38,10 +38,12 @@ from onething.cases.views import (
     filed_by_clerk,
     front_desk_clerk,
     load_draft,
+    owned_by_applicant,
     remember,
     remembered,
     version_of,
 )
+from onething.cases.views.applicant import show_verified, verified_values
 from onething.cases.views.divisions import division_note
 from onething.cases.workflow import (
     IdempotencyKeyReused,
@@ -81,9 +83,14 @@ def form(public_id: str):
     composition = composition_of(draft)
     errors: dict = {}
     shown = None
+    # The identity platform's verified name, ID number and mobile: shown read-only, and
+    # kept whatever a post says.
+    verified = verified_values(draft, composition.layout)
+    show_verified(verified)
     if request.method == "POST":
         old = draft.data or {}
         data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
+        data.update(verified)
         save_draft(get_session(), draft, data=changes_between(old, data))
         get_session().commit()
         if ADD_ROW in request.form or REMOVE_ROW in request.form:
@@ -95,7 +102,7 @@ def form(public_id: str):
                 return redirect(url_for("drafts.materials", public_id=public_id))
     status = 422 if errors else 200
     return render_template("form.html", draft=draft, composition=composition,
-                           data=shown or draft.data or {}, errors=errors,
+                           data={**(shown or draft.data or {}), **verified}, errors=errors,
                            get_path=get_path), status
 
 
@@ -246,9 +253,11 @@ def submit_draft(public_id: str):
     token = remembered(DRAFTS, public_id)
     # The hot path reads the draft as one plain row, not an ORM object.
     row = read_draft(get_session(), public_id, token) if token else None
-    clerk = row is None and filed_by_clerk(public_id) is not None
+    clerk = row is None and (filed_by_clerk(public_id) or owned_by_applicant(public_id)) \
+        is not None
     if clerk:
-        # The clerk who filed it, in another session: no token, and none is needed.
+        # The clerk who filed it, or the signed-in applicant who owns it, in another
+        # session: no token, and none is needed.
         row = read_draft(get_session(), public_id, None, authorised=True)
     if row is None:
         abort(404, description="draft")

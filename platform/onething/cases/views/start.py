@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from onething.accounts.applicants import applicant_subject
 from onething.cases.forms import parse_form
 from onething.cases.views import DRAFTS, front_desk_clerk, remember
+from onething.cases.views.applicant import claim
 from onething.cases.workflow import create_draft
 from onething.composer.compose import (
     AnswersError,
@@ -96,6 +98,10 @@ def start(code: str):
             draft, token = create_draft(get_session(), version, created_by=front_desk_clerk(),
                                         answers=answers)
             remember(DRAFTS, draft.public_id, token)
+            subject = applicant_subject()
+            if subject is not None:
+                # 我的办件: the signed-in applicant's from the start, on any device.
+                claim(draft, subject)
             return redirect(url_for("drafts.form", public_id=draft.public_id))
     errors_by_path = {key: [FieldError(key, e.validator, e.message, (), e.validator_value)]
                       for key, e in errors.items()}

@@ -23,6 +23,7 @@ from onething.cases.views import (
     remember,
     remembered,
 )
+from onething.cases.views.applicant import applicant_submission
 from onething.cases.workflow import find_submission, tasks_of
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
@@ -38,7 +39,7 @@ def load_submission(tracking_number: str):
     token = remembered(SUBMISSIONS, tracking_number)
     submission = find_submission(get_session(), tracking_number, token) if token else None
     if submission is None:
-        submission = clerk_submission(tracking_number)
+        submission = clerk_submission(tracking_number) or applicant_submission(tracking_number)
         if submission is None:
             abort(404, description="submission")
         return submission, None

@@ -1,0 +1,72 @@
+"""Signed-in applicants (统一身份认证): who is signed in, in a session kept apart from staff's.
+
+Applicants never get an account. The identity platform verifies them (accounts.oidc);
+the verified name, ID number and mobile are kept in the `applicant` table by subject,
+and the session holds only the subject. A staff sign-in and an applicant sign-in each
+start a fresh session: one browser is never both.
+"""
+
+from __future__ import annotations
+
+from flask import g, session
+from sqlmodel import Session, select
+
+from onething.accounts.oidc import Identity
+from onething.storage.models import Applicant, utc_now
+
+SESSION_KEY = "applicant"
+PENDING_KEY = "applicant_pending"
+# What a sign-in keeps of the session before it: the drafts and receipts this browser
+# holds, which the applicant then owns.
+KEPT = ("draft_tokens", "submission_tokens")
+
+
+def record_identity(db: Session, identity: Identity) -> Applicant:
+    """Store what the identity platform verified now (it may have changed since last time)."""
+    applicant = db.exec(select(Applicant).where(Applicant.subject == identity.subject)).first()
+    if applicant is None:
+        applicant = Applicant(subject=identity.subject)
+    applicant.name, applicant.id_number, applicant.mobile = (
+        identity.name, identity.id_number, identity.mobile)
+    applicant.signed_in_at = utc_now()
+    db.add(applicant)
+    db.commit()
+    return applicant
+
+
+def sign_in_applicant(applicant: Applicant) -> None:
+    """Remember the applicant in this browser, under a fresh session (no staff sign-in)."""
+    kept = {key: session[key] for key in KEPT if key in session}
+    session.clear()  # session fixation, and never a clerk and an applicant at once
+    session.update(kept)
+    session[SESSION_KEY] = applicant.subject
+    session.permanent = True
+    g.pop("applicant", None)
+
+
+def sign_out_applicant() -> None:
+    """Forget the applicant, and the drafts and receipts this browser kept for them."""
+    # A phone lent or a hall's kiosk: after signing out, nothing of theirs opens here.
+    for key in (SESSION_KEY, PENDING_KEY, *KEPT):
+        session.pop(key, None)
+    g.pop("applicant", None)
+
+
+def current_applicant() -> Applicant | None:
+    """The signed-in applicant of this request, or None."""
+    if "applicant" not in g:
+        from onething.web.extensions import get_session
+
+        subject = session.get(SESSION_KEY)
+        g.applicant = get_session().exec(select(Applicant).where(
+            Applicant.subject == subject)).first() if isinstance(subject, str) else None
+    return g.applicant
+
+
+def applicant_subject() -> str | None:
+    """The signed-in applicant's subject, or None (no query when nobody is signed in)."""
+    subject = session.get(SESSION_KEY)
+    if not isinstance(subject, str):
+        return None
+    applicant = current_applicant()
+    return applicant.subject if applicant is not None else None

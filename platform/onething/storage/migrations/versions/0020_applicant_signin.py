@@ -1,0 +1,42 @@
+"""Applicants signed in through the identity platform (统一身份认证), and their drafts.
+
+Revision ID: 0020_applicant_signin
+Revises: 0019
+Create Date: 2026-11-30
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020_applicant_signin"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Create applicant; give each draft the applicant who owns it, indexed for 我的办件."""
+    op.create_table(
+        "applicant",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("id_number", sa.String(length=64), nullable=True),
+        sa.Column("mobile", sa.String(length=64), nullable=True),
+        sa.Column("signed_in_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_applicant_subject", "applicant", ["subject"], unique=True)
+    with op.batch_alter_table("draft") as batch:
+        batch.add_column(sa.Column("applicant", sa.String(length=64), nullable=True))
+    op.create_index("ix_draft_applicant", "draft", ["applicant"])
+
+
+def downgrade() -> None:
+    """Drop the draft's applicant and the applicant table."""
+    op.drop_index("ix_draft_applicant", table_name="draft")
+    with op.batch_alter_table("draft") as batch:
+        batch.drop_column("applicant")
+    op.drop_index("ix_applicant_subject", table_name="applicant")
+    op.drop_table("applicant")
