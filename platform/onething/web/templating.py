@@ -42,6 +42,7 @@ TASK_STATES = {
 AUDIT_ACTIONS = {
     "accept": _l("Accepted (受理)"),
     "approve": _l("Approved"),
+    "attach_certificate": _l("Certificate file attached"),
     "reject": _l("Refused"),
     "supplement": _l("Correction requested (补正)"),
     "resubmit": _l("Correction supplied by the applicant"),

@@ -1,7 +1,7 @@
 """Applicants signed in through the identity platform (统一身份认证), and their drafts.
 
-Revision ID: 0020_applicant_signin
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_applicant_signin"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
