@@ -298,3 +298,15 @@ def bulk_route(app, count: int, department: str = "sn-amr", other: str | None = 
             session.execute(insert(Task), tasks(other, "fire-safety-check"))
         session.commit()
     return list(ids)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the Lighthouse scores a test recorded (also from xdist's worker processes)."""
+    lines = [line for report in terminalreporter.stats.get("passed", [])
+             + terminalreporter.stats.get("failed", [])
+             for name, value in getattr(report, "user_properties", ()) if name == "lighthouse"
+             for line in value]
+    if lines:
+        terminalreporter.section("Lighthouse (mobile)")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 from onething.catalog.loader import parse_json
 from onething.web import i18n, templating
-from onething.web.extensions import close_session, csrf, htmx
+from onething.web.extensions import close_session, compress, csrf, htmx
 from onething.web.session_cookie import SessionCookie
 from onething.web.settings import defaults, schemas_root
 
@@ -97,6 +97,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     i18n.init_app(app)
     htmx.init_app(app)
+    # Only whole bodies are compressed: flask-compress's streaming path leaves the file of a
+    # streamed response open. Static files are small, and read whole (_whole_static_files).
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    compress.init_app(app)
+    _whole_static_files(app)
     csrf.init_app(app)
     templating.init_app(app)
     _init_database(app)
@@ -217,6 +222,20 @@ def _instance_secret(instance: Path) -> str:
         finally:
             aside.unlink()
     return path.read_text().strip()
+
+
+def _whole_static_files(app: Flask) -> None:
+    """Serve static files (CSS, htmx, icons: kilobytes) as whole bodies, so they compress."""
+    send = app.view_functions["static"]
+
+    def static(filename: str):
+        response = send(filename=filename)
+        if response.status_code == 200:
+            response.direct_passthrough = False
+            response.make_sequence()  # reads the file and closes it
+        return response
+
+    app.view_functions["static"] = static
 
 
 def _init_database(app: Flask) -> None:
