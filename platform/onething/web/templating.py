@@ -114,16 +114,37 @@ def field_anchor(entry: dict | None, path: str) -> str:
 
 def error_summary(layout: dict, errors: dict, composition=None) -> list[dict]:
     """The error summary's lines, in page order: each field's title, message and anchor."""
-    order = {entry["path"]: number for number, entry in enumerate(fields_of(layout))}
+    order = {path: number for number, path in enumerate(_paths(fields_of(layout)))}
     lines = []
-    for path in sorted(errors, key=lambda p: (order.get(p.split(".")[0], order.get(
-            ".".join(p.split(".")[:3]), len(order))), p)):
+    for path in sorted(errors, key=lambda p: (_place(order, p), p)):
         entry = find_entry(layout, path)
         title = localized(entry["title"]) if entry else path
+        parent = find_entry(layout, path.rsplit(".", 1)[0]) if "." in path else None
+        if parent is not None and parent.get("children"):
+            # 姓名 alone is whose name? The group says: 法定代表人 · 姓名.
+            title = f"{localized(parent['title'])} · {title}"
         for message in field_messages(composition, errors[path]):
             lines.append({"href": "#" + field_anchor(entry, path), "title": title,
                           "message": message})
     return lines
+
+
+def _paths(entries: list[dict]) -> list[str]:
+    """Every path of a layout's fields and of their parts, in page order."""
+    paths = []
+    for entry in entries:
+        paths.append(entry["path"])
+        paths.extend(_paths(entry.get("children", [])))
+    return paths
+
+
+def _place(order: dict, path: str) -> int:
+    # A row's field (shareholders.0.name) sits where its group does.
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in order:
+            return order[".".join(parts[:end])]
+    return len(order)
 
 
 def handover_title(composition, key: str) -> str:

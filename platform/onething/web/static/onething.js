@@ -25,7 +25,11 @@
       var found = doc.querySelectorAll(".error, .error-summary, [role=alert]");
       var parts = [];
       found.forEach(function (node) {
-        var text = node.textContent.replace(/\s+/g, " ").trim();
+        // A heading and its paragraph read as two sentences, not run together.
+        var blocks = node.querySelectorAll("h1, h2, h3, p, li");
+        var text = (blocks.length ? Array.prototype.map.call(blocks, function (block) {
+          return block.textContent;
+        }).join(" ") : node.textContent).replace(/\s+/g, " ").trim();
         if (text && parts.indexOf(text) < 0 && !parts.some(function (p) { return p.indexOf(text) >= 0; })) {
           parts.push(text);
         }
