@@ -162,9 +162,13 @@ def test_a_refused_upload_says_why_and_empties_the_picker(live_server, page: Pag
                              ("big.pdf", PDF + bytes(200 * 1024), "application/pdf")):
         picker = page.locator(f"#{material} input[type=file]")
         picker.set_input_files({"name": name, "mimeType": kind, "buffer": body})
-        page.locator(f"#{material} button[value=upload]").click()
+        with page.expect_response(lambda response: "/materials/" in response.url) as answer:
+            page.locator(f"#{material} button[value=upload]").click()
+        assert answer.value.status in (413, 422)
         expect(page.locator(f"#{material} [role=alert]")).to_be_visible()
-        assert page.locator(f"#{material} input[type=file]").evaluate("e => e.files.length") == 0
+        page.wait_for_function(
+            "id => document.querySelector(`#${id} input[type=file]`).files.length === 0",
+            arg=material)
         expect(page.locator(f"#{material} .done")).to_have_count(0)
 
 
