@@ -183,6 +183,11 @@
     focusSummary(document);
   }
   if (narrow.addEventListener) { narrow.addEventListener("change", setUpSteps); }
+  window.addEventListener("hashchange", function () {
+    var form = steppedForm();
+    var section = form && sectionOf(form, decodeURIComponent(location.hash.slice(1)));
+    if (section) { showSection(form, section, false); }
+  });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
   } else {
