@@ -47,9 +47,25 @@ def kind_of(page: Page, name: str) -> str:
         "e => e.tagName === 'INPUT' ? e.type : e.tagName.toLowerCase()")
 
 
+def reveal(page: Page, name: str) -> None:
+    """On a phone the form shows one part at a time: go to the part that holds a field."""
+    box = field(page, name).first
+    if not box.is_visible():
+        section = box.evaluate("e => e.closest('.form-section').id")
+        page.locator(f'.form-steps a[href="#{section}"]').click()
+        expect(box).to_be_visible()
+
+
+def finish(page: Page) -> None:
+    """Go to the form's last part and press its one submit button."""
+    page.locator(".form-steps li:last-child a").click()
+    page.get_by_role("button", name="保存并继续").click()
+
+
 def fill(page: Page, values: dict) -> None:
     """Type, pick and tick each value the way a person would."""
     for name, value in values.items():
+        reveal(page, name)
         kind = kind_of(page, name)
         if kind == "select":
             field(page, name).select_option(value)
@@ -99,7 +115,7 @@ def test_the_restaurant_bundle_end_to_end_on_a_phone(live_server, page: Page):
     page.get_by_role("button", name="开始申请").click()
     page.wait_for_url(re.compile(r"/d/[^/]+/form$"))
     fill(page, FORM)
-    page.get_by_role("button", name="保存并继续").click()
+    finish(page)
     page.wait_for_url(re.compile(r"/d/[^/]+/materials$"))
 
     materials = page.locator("li.material:has(input[type=file])")
@@ -130,8 +146,8 @@ def test_a_failed_validation_keeps_everything_typed(live_server, page: Page):
     start_draft(page, live_server)
     typed = {**FORM, "legal_representative.mobile": "12345", "premises_area": "abc"}
     fill(page, typed)
-    page.get_by_role("button", name="保存并继续").click()
-    expect(page.locator(".error.summary")).to_be_visible()
+    finish(page)
+    expect(page.locator("#error-summary")).to_be_visible()
     assert page.url.endswith("/form")
     expect(message(page, "legal_representative.mobile").locator(".error").first).to_have_text(
         "请输入11位手机号码，如 13800138000。")
@@ -151,8 +167,11 @@ def test_a_field_with_two_broken_rules_shows_its_message_once(live_server, page:
     field(page, "contact_mobile").press("Tab")
     expect(errors.first).to_be_visible()
     on_blur = errors.all_text_contents()
-    page.get_by_role("button", name="保存并继续").click()
-    expect(page.locator(".error.summary")).to_be_visible()
+    finish(page)
+    expect(page.locator("#error-summary")).to_be_focused()
+    # The summary's link goes to the field, in whichever part of the form it is.
+    page.locator('#error-summary a[href="#f-contact_mobile"]').click()
+    expect(field(page, "contact_mobile")).to_be_focused()
     expect(errors.first).to_be_visible()
     assert (on_blur, errors.all_text_contents()) == (once, once)
 
@@ -162,6 +181,7 @@ def test_a_field_shows_its_message_on_blur_without_a_reload(live_server, page: P
     start_draft(page, live_server)
     page.evaluate("window.notReloaded = true")
     name = "legal_representative.id_number"
+    reveal(page, name)
     box = field(page, name)
     box.click()
     box.press_sequentially("110105194912310021")  # the check digit should be X
@@ -181,6 +201,7 @@ def test_a_field_shows_its_message_on_blur_without_a_reload(live_server, page: P
 def test_the_division_field_offers_places_by_name(live_server, page: Page):
     start_draft(page, live_server)
     name = "premises_address.division_code"
+    reveal(page, name)
     box = field(page, name)
     box.click()
     box.press_sequentially("市南")
@@ -202,8 +223,8 @@ def test_a_resume_link_restores_the_draft_in_another_browser(
             "matters.outdoor-signboard.signboard_text": "海风小馆", "premises_area": "120",
             "matters.fire-safety-check.place_type": "restaurant"}
     fill(page, part)
-    page.get_by_role("button", name="保存并继续").click()  # saved, though not complete
-    expect(page.locator(".error.summary")).to_be_visible()
+    finish(page)  # saved, though not complete
+    expect(page.locator("#error-summary")).to_be_visible()
     link = page.locator("input.link").input_value()
     assert link.startswith(f"{draft_url}/form?token=")
 

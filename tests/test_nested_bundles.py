@@ -107,7 +107,7 @@ def test_the_start_page_asks_a_stages_questions_only_when_it_applies(client):
 
 def test_every_unanswered_question_of_the_stages_chosen_is_named_at_once(client):
     refused = client.post(f"/b/{CLASS}", data={"stages": ["fit_out", "opening"]})
-    assert refused.status_code == 422 and 'class="error summary"' in refused.text
+    assert refused.status_code == 422 and 'id="error-summary"' in refused.text
     flagged = set(re.findall(r'id="msg-([a-z_]+)"[^>]*>\s*<p class="error">', refused.text))
     assert flagged == {"building_status", "special_fire_project", "has_business_licence",
                        "public_gathering_place", "outdoor_signboard", "sells_tobacco"}

@@ -15,6 +15,7 @@ from typing import Any
 from onething.catalog.dates import FormValidator
 from onething.catalog.formats import FORMAT_CHECKER
 from onething.catalog.numbers import read_number
+from onething.catalog.typed import fold
 from onething.composer.layout import resolve, row_entries
 from onething.composer.scenario import OFFLINE
 
@@ -123,7 +124,9 @@ def parse_field(entry: dict, form) -> Any:
         values = [convert({**entry, "type": None}, v) for v in form.getlist(entry["path"]) if v]
         return values or None
     raw = form.get(entry["path"], "")
-    raw = raw.strip() if isinstance(raw, str) else raw
+    # Folded as the rule expects (全角, a lower-case x, +86): the blur check and the
+    # submit read the same value, which is what is saved and shown again.
+    raw = fold(entry.get("input"), raw) if isinstance(raw, str) else raw
     return convert(entry, raw) if raw != "" else None
 
 

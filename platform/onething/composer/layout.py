@@ -106,6 +106,22 @@ def widget_for(schema: dict) -> str:
     return WIDGETS_BY_TYPE.get(kind if isinstance(kind, str) else "string", "text")
 
 
+# Fields whose value is the applicant's own, which the browser may fill in (autocomplete).
+AUTOCOMPLETE = {"applicant_name": "name", "contact_name": "name", "entity_name": "organization",
+                "applicant_mobile": "tel", "contact_mobile": "tel", "email": "email"}
+
+
+def input_kind(schema: dict) -> str | None:
+    """How a typed value of the field is folded before it is checked (catalog.typed)."""
+    if schema.get("format") == "cn-resident-id":
+        return "resident-id"
+    if schema.get("format") == "cn-uscc":
+        return "uscc"
+    if str(schema.get("pattern", "")).startswith("^1[3-9]"):
+        return "mobile"  # a mainland mobile number: +86 and spaces go
+    return None
+
+
 def describe_field(key: str, path: str, schema: dict, catalog) -> dict:
     """Lay out one field (and, for an object, its parts)."""
     resolved = resolve(schema, catalog)
@@ -118,6 +134,11 @@ def describe_field(key: str, path: str, schema: dict, catalog) -> dict:
     }
     if "description" in resolved:
         entry["description"] = as_map(resolved["description"])
+    kind = input_kind(resolved)
+    if kind:
+        entry["input"] = kind
+    if key in AUTOCOMPLETE:
+        entry["autocomplete"] = AUTOCOMPLETE[key]
     if isinstance(resolved.get("x-unit"), str):
         entry["unit"] = resolved["x-unit"]  # what a typed "30万" or "2亩" is read in
     choices = options(resolved)

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from onething.cases.commitments import commitment_letter
 from onething.cases.decisions import decision_problem
 from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
-from onething.cases.forms import fields_of, get_path, resolved_field
+from onething.cases.forms import fields_of, find_entry, get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.views.divisions import division_note
 from onething.catalog.dates import limits
@@ -99,6 +99,53 @@ def field_title(composition, path: str) -> str:
     """The localized title of a field of the one form."""
     schema = resolved_field(composition, path)
     return localized(schema.get("title", path)) if schema else path
+
+
+def field_anchor(entry: dict | None, path: str) -> str:
+    """The id a link to a field goes to: its input, the first of its choices, or its box."""
+    base = "f-" + path.replace(".", "-")
+    if entry is None or entry.get("required") == "produced":
+        return base + "-field"
+    if entry["widget"] in ("radio", "checkboxes"):
+        return base + "-1"
+    if entry["widget"] == "rows" or entry.get("children"):
+        return base + "-field"
+    return base
+
+
+def error_summary(layout: dict, errors: dict, composition=None) -> list[dict]:
+    """The error summary's lines, in page order: each field's title, message and anchor."""
+    order = {path: number for number, path in enumerate(_paths(fields_of(layout)))}
+    lines = []
+    for path in sorted(errors, key=lambda p: (_place(order, p), p)):
+        entry = find_entry(layout, path)
+        title = localized(entry["title"]) if entry else path
+        parent = find_entry(layout, path.rsplit(".", 1)[0]) if "." in path else None
+        if parent is not None and parent.get("children"):
+            # 姓名 alone is whose name? The group says: 法定代表人 · 姓名.
+            title = f"{localized(parent['title'])} · {title}"
+        for message in field_messages(composition, errors[path]):
+            lines.append({"href": "#" + field_anchor(entry, path), "title": title,
+                          "message": message})
+    return lines
+
+
+def _paths(entries: list[dict]) -> list[str]:
+    """Every path of a layout's fields and of their parts, in page order."""
+    paths = []
+    for entry in entries:
+        paths.append(entry["path"])
+        paths.extend(_paths(entry.get("children", [])))
+    return paths
+
+
+def _place(order: dict, path: str) -> int:
+    # A row's field (shareholders.0.name) sits where its group does.
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in order:
+            return order[".".join(parts[:end])]
+    return len(order)
 
 
 def handover_title(composition, key: str) -> str:
@@ -312,7 +359,8 @@ def init_app(app) -> None:
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         staff_department_name=staff_department_name,
         field_messages=field_messages, commitment_letter=commitment_letter,
-        field_title=field_title, material_title=material_title, display_value=display_value,
+        field_title=field_title, error_summary=error_summary, field_anchor=field_anchor,
+        material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
         corrected_values=corrected_values,
         decision_problem=decision_problem, audit_action_name=audit_action_name,

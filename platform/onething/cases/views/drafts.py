@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlmodel import select
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
@@ -53,9 +56,13 @@ from onething.cases.workflow import (
     save_draft,
     submit,
 )
+from onething.catalog.workdays import china_time
 from onething.composer.validation import FieldError, field_errors
 from onething.storage.models import Submission
 from onething.web.extensions import get_session, htmx
+
+# The button that saves a step of the form and goes to the next: its value is that section.
+STEP = "_step"
 
 bp = Blueprint("drafts", __name__, url_prefix="/d/<public_id>", template_folder="../templates")
 
@@ -96,6 +103,12 @@ def form(public_id: str):
         if ADD_ROW in request.form or REMOVE_ROW in request.form:
             # A row added or removed: saved, and the form shown again to go on typing.
             shown = with_empty_row(composition.layout, data, request.form.get(ADD_ROW, ""))
+        elif STEP in request.form:
+            # A step of the form done: saved, unchecked until the last; on to the next part.
+            sections = [section["id"] for section in composition.layout["sections"]]
+            step = request.form[STEP]
+            anchor = f"#section-{step}" if step in sections else ""
+            return redirect(url_for("drafts.form", public_id=public_id) + anchor)
         else:
             errors = _errors_for(composition, {**data, "answers": draft.answers})
             if not errors:
@@ -104,6 +117,23 @@ def form(public_id: str):
     return render_template("form.html", draft=draft, composition=composition,
                            data={**(shown or draft.data or {}), **verified}, errors=errors,
                            get_path=get_path), status
+
+
+@bp.post("/autosave")
+def autosave(public_id: str):
+    """Save the form as it is typed (htmx, on change): the answer says whether it was."""
+    draft = load_draft(public_id)
+    if draft.submitted_at:
+        # What was submitted is what the departments got: nothing typed now is kept.
+        return render_template("_save_status.html", problem=_(
+            "This application was already submitted: changes are no longer saved.")), 409
+    composition = composition_of(draft)
+    old = draft.data or {}
+    data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
+    save_draft(get_session(), draft, data=changes_between(old, data))
+    get_session().commit()
+    return render_template("_save_status.html", problem=None,
+                           saved_at=china_time(dt.datetime.now(dt.UTC), "%H:%M"))
 
 
 @bp.get("/check")
@@ -123,8 +153,15 @@ def check(public_id: str):
         errors = [FieldError(path, e.validator, e.message, (), e.validator_value)
                   for e in check_field(composition, entry, value)]
     note = division_note(value) if entry["widget"] == "division" else None
-    return render_template("_field_message.html", path=path, errors=errors,
-                           composition=composition, note=note)
+    response = make_response(render_template("_field_message.html", path=path, errors=errors,
+                                              composition=composition, note=note))
+    typed = request.args.get(path, "")
+    if isinstance(value, str | int | float) and not isinstance(value, bool) \
+            and entry["widget"] not in ("radio", "select") and str(value) != typed:
+        # Folded (全角, a lower-case x, +86): the input shows what will be saved.
+        response.headers["HX-Trigger"] = json.dumps(
+            {"onething:folded": {"value": str(value)}}, ensure_ascii=False)
+    return response
 
 
 @bp.route("/materials", methods=["GET"])

@@ -109,5 +109,5 @@ def start(code: str):
                "stages": applicable_sections(layout, answers),
                "errors_by_path": errors_by_path, "preview": preview(bundle, answers)}
     if htmx and request.method == "GET":
-        return render_template("_situation.html", **context)
+        return render_template("_situation.html", oob=True, **context)
     return render_template("start.html", **context), 422 if errors else 200

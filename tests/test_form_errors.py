@@ -1,0 +1,116 @@
+"""Errors the GOV.UK way on the one form and the start page, with the test client (no
+JavaScript): a summary of links, messages tied to their inputs, every question at once,
+steps that save, and an autosave that says whether it saved."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from test_web import ANSWERS, FORM, start
+
+
+def test_the_error_summary_links_every_error_to_its_field_in_page_order(client):
+    draft = start(client)
+    refused = client.post(f"{draft}/form", data={**FORM, "entity_name": "",
+                                                 "legal_representative.mobile": "12345",
+                                                 "premises_area": "abc"})
+    assert refused.status_code == 422
+    summary = re.search(r'<div class="error-summary" id="error-summary" role="alert" '
+                        r'tabindex="-1".*?</div>', refused.text, re.S).group(0)
+    links = re.findall(r'<a href="#([^"]+)">([^<]*)</a>', summary)
+    assert [href for href, _ in links] == [
+        "f-entity_name", "f-legal_representative-mobile", "f-premises_area"]
+    assert "法定代表人 · " in links[1][1]  # whose mobile: the group says
+    for href, _ in links:
+        assert f'id="{href}"' in refused.text  # every link lands on an input
+
+
+def test_a_message_stands_above_its_input_and_is_read_with_it(client):
+    draft = start(client)
+    page = client.post(f"{draft}/form", data={**FORM, "premises_area": "abc"}).text
+    begin = page.index('id="f-premises_area-field"')
+    box = page[begin:page.index("</section>", begin)]
+    assert 'class="field invalid' in page[begin - 40:begin]
+    # The hint, then the message, then the input that names both.
+    assert box.index('id="f-premises_area-hint"') < box.index('id="msg-premises_area"') \
+        < box.index('<input id="f-premises_area"')
+    described = re.search(r'<input id="f-premises_area"[^>]*aria-describedby="([^"]+)"', box,
+                          re.S).group(1)
+    assert described.split() == ["f-premises_area-hint", "msg-premises_area"]
+    assert 'aria-invalid="true"' in box
+
+
+def test_optional_fields_say_so_and_no_field_lists_its_departments(client):
+    draft = start(client)
+    page = client.get(f"{draft}/form").text
+    optional = re.findall(r'<span class="optional">', page)
+    assert optional  # 注册资本, 从业人数, …
+    assert 'class="required"' not in page and "needed-by" not in page
+    # Keyboards and autofill for a phone.
+    assert re.search(r'<input id="f-legal_representative-mobile"[^>]*type="tel"', page, re.S)
+    assert re.search(r'id="f-contact_name"[^>]*autocomplete="name"', page, re.S)
+    assert re.search(r'id="f-premises_area"[^>]*inputmode="decimal"', page, re.S)
+    assert 'enterkeyhint="next"' in page
+
+
+def test_the_start_page_names_every_unanswered_question_at_once(client):
+    refused = client.post("/b/open-restaurant", data={"has_business_licence": "false"})
+    assert refused.status_code == 422
+    summary = re.search(r'id="error-summary".*?</div>', refused.text, re.S).group(0)
+    assert re.findall(r'href="#(f-[a-z_]+-1)"', summary) == [
+        "f-public_gathering_place-1", "f-outdoor_signboard-1", "f-sells_tobacco-1"]
+    assert re.search(r'value="false"[^>]*checked', refused.text)  # the answer is kept
+
+
+def test_the_start_page_carries_its_live_summary_above_the_questions(client):
+    page = client.get("/b/open-restaurant").text
+    assert page.index('id="scenario-bar"') < page.index('name="has_business_licence"')
+    live = client.get("/b/open-restaurant", query_string=ANSWERS, headers={"HX-Request": "true"})
+    assert 'id="scenario-bar" hx-swap-oob="true"' in live.text
+
+
+def test_a_step_saves_what_was_typed_and_goes_on_to_the_next_part(client):
+    draft = start(client)
+    moved = client.post(f"{draft}/form", data={"entity_name": FORM["entity_name"],
+                                               "_step": "contact"})
+    assert moved.status_code == 302
+    assert moved.headers["Location"].endswith("/form#section-contact")
+    assert FORM["entity_name"] in client.get(f"{draft}/form").text
+    # A made-up step goes back to the form's top, not anywhere the request says.
+    odd = client.post(f"{draft}/form", data={"_step": "//evil.example"})
+    assert odd.headers["Location"].endswith("/form")
+
+
+def test_the_form_marks_its_steps(client):
+    draft = start(client)
+    page = client.get(f"{draft}/form").text
+    sections = re.findall(r'<section class="form-section" id="section-([^"]+)"', page)
+    assert len(sections) > 3
+    assert re.findall(r'<a href="#section-([^"]+)" data-step', page) == sections
+
+
+def test_autosave_says_saved_only_when_it_saved(client):
+    draft = start(client)
+    saved = client.post(f"{draft}/autosave", data={"legal_representative.id_number":
+                                                   "11010519491231002x"},
+                        headers={"HX-Request": "true"})
+    assert saved.status_code == 200 and 'class="done"' in saved.text
+    assert "11010519491231002X" in client.get(f"{draft}/form").text  # folded, then saved
+    missing = client.post("/d/no-such-draft/autosave", headers={"HX-Request": "true"})
+    assert missing.status_code == 404 and 'class="done"' not in missing.text
+
+
+def test_the_blur_check_sends_the_folded_value_back(client):
+    draft = start(client)
+    check = client.get(f"{draft}/check", query_string={
+        "field": "legal_representative.mobile", "legal_representative.mobile": "+86 138 0532 0000"})
+    assert check.status_code == 200 and 'class="error"' not in check.text
+    assert json.loads(check.headers["HX-Trigger"]) == {
+        "onething:folded": {"value": "13805320000"}}
+    wrong = client.get(f"{draft}/check", query_string={
+        "field": "legal_representative.mobile", "legal_representative.mobile": "+8612345"})
+    assert 'class="error"' in wrong.text and "HX-Trigger" not in wrong.headers
+    same = client.get(f"{draft}/check", query_string={
+        "field": "legal_representative.mobile", "legal_representative.mobile": "13805320000"})
+    assert "HX-Trigger" not in same.headers

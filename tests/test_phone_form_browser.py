@@ -1,0 +1,252 @@
+"""The applicant's form on a phone (390×844, chromium): refusals said in place, the error
+summary, typed values folded, steps and autosave, no sideways scrolling, axe."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from test_admin import PASSWORD, add_account
+from test_browser import PDF, field, finish, reveal, start_draft
+from test_web import fill, start, submit, upload_everything
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A phone: 390×844 CSS pixels, touch, Chinese (mainland)."""
+    return {**browser_context_args, "viewport": {"width": 390, "height": 844},
+            "device_scale_factor": 2, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page (vendored, no network)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}" for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{page.url} is {width}px wide"
+
+
+# How an element's htmx request is set off, whatever its trigger: the event of its
+# hx-trigger (or htmx's default) on its source, with a value changed for "changed".
+FIRE = """elt => {
+  const spec = (elt.getAttribute("hx-trigger") || "").split(",")[0].trim();
+  const words = spec ? spec.split(/\\s+/) : [];
+  const name = words[0] || (elt.matches("form") ? "submit"
+    : elt.matches("input, select, textarea") ? "change" : "click");
+  let source = elt;
+  const from = words.findIndex(w => w.startsWith("from:"));
+  if (from >= 0) {
+    const selector = words[from].slice(5);
+    source = selector === "closest" ? elt.closest(words[from + 1])
+      : selector === "body" ? document.body : document.querySelector(selector);
+  }
+  // htmx sends a form only once it is valid, as the browser would.
+  elt.querySelectorAll("input[required]:not([type=file]), textarea[required]").forEach(
+    input => { if (!input.value) input.value = input.type === "number" ? "1" : "a"; });
+  if (source.matches("input[type=radio], input[type=checkbox]")) source.checked = !source.checked;
+  else if (source.matches("input:not([type=file]), textarea")) source.value += "1";
+  if (name === "click") source.click();
+  else source.dispatchEvent(new Event(name, {bubbles: true, cancelable: true}));
+}"""
+
+# Every element that sends an htmx request and can be seen (a datalist by its input), one
+# per kind: its tag, its URL without ids and numbers, and its trigger.
+HTMX_ELEMENTS = """() => {
+  const seen = new Set();
+  return [...document.querySelectorAll("[hx-get], [hx-post]")].filter(elt => {
+    const shown = elt.tagName === "DATALIST"
+      ? document.querySelector(`[list="${elt.id}"]`)?.checkVisibility()
+      : elt.checkVisibility();
+    const url = (elt.getAttribute("hx-post") || elt.getAttribute("hx-get"))
+      .replace(/\\/d\\/[^/]+/, "/d/*").replace(/[0-9]+/g, "#").split("?")[0];
+    const kind = `${elt.tagName} ${url} ${elt.getAttribute("hx-trigger") || ""}`;
+    if (!shown || seen.has(kind)) return false;
+    seen.add(kind);
+    return true;
+  }).map((elt, n) => { elt.dataset.planted = n; return n; });
+}"""
+
+
+def _peek(count) -> int:
+    """The number an itertools.count will give next, without taking it."""
+    return int(repr(count).removeprefix("count(").removesuffix(")"))
+
+
+def plant_refusals(page: Page, url: str) -> int:
+    """Answer every htmx request of the page at `url` with a refusal; check each is shown."""
+    page.goto(url)
+    count = itertools.count()
+    statuses = itertools.cycle([400, 403, 404, 429, 500, 503])
+
+    def refuse(route: Route) -> None:
+        if route.request.headers.get("hx-request") != "true":
+            route.continue_()
+            return
+        # The error page's partial, as the app renders it for htmx.
+        route.fulfill(status=next(statuses), content_type="text/html; charset=utf-8",
+                      body=f'<div class="error page" role="alert"><h1>planted-{next(count)}'
+                           f'</h1><p>refused</p></div>')
+
+    page.route("**/*", refuse)
+    numbers = page.evaluate(HTMX_ELEMENTS)
+    for n in numbers:
+        before = page.url
+        # The next request or two (a choice is checked and saved) are this element's.
+        first = _peek(count)
+        element = page.locator(f'[data-planted="{n}"]')
+        html = element.evaluate("e => e.outerHTML.slice(0, 200)")
+        element.evaluate(FIRE)
+        message = page.locator(".refusal", has_text=re.compile(
+            rf"planted-({first}|{first + 1})\b")).first
+        expect(message, f"{url}: {html}").to_be_visible()
+        expect(message).to_have_attribute("role", "alert")
+        assert page.url.split("#")[0] == before.split("#")[0]
+    page.unroute("**/*")
+    return len(numbers)
+
+
+@pytest.mark.parametrize("side", ["applicant", "inbox", "console"])
+def test_every_refused_htmx_request_is_said_in_place(live_app, page: Page, side):
+    base, app = live_app
+    if side == "applicant":
+        draft = start_draft(page, base)
+        # The premises part holds the division field, whose suggestions are htmx too.
+        urls = [f"{base}/b/open-restaurant", f"{draft}/form", f"{draft}/materials",
+                f"{draft}/form#section-premises"]
+    elif side == "inbox":
+        applicant = app.test_client()
+        draft = start(applicant)
+        fill(applicant, draft)
+        upload_everything(applicant, draft)
+        submit(applicant, draft)
+        add_account(app, "amr", "department_staff", "sn-amr")
+        sign_in(page, base, "amr")
+        task = page.locator("#inbox-rows tbody a").first.get_attribute("href")
+        urls = [f"{base}/inbox/", f"{base}{task}"]
+    else:
+        add_account(app, "admin", "administrator")
+        sign_in(page, base, "admin")
+        urls = [f"{base}/admin/{path}" for path in (
+            "", "bundles/open-restaurant", "matters/business-registration", "bundles/new",
+            "users", "users/admin", "tokens", "webhooks", "webhooks/sn-amr", "calendar/",
+            "bundles/open-restaurant/history", "audit")]
+    checked = sum(plant_refusals(page, url) for url in urls)
+    assert checked >= {"applicant": 6, "inbox": 2, "console": 10}[side]
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+
+
+def test_a_refused_upload_says_why_and_empties_the_picker(live_server, page: Page):
+    draft = start_draft(page, live_server)
+    page.goto(f"{draft}/materials")
+    item = page.locator("li.material:has(input[type=file])").first
+    material = item.get_attribute("id")
+    for name, body, kind in (("setup.exe", b"MZ" + bytes(200), "application/octet-stream"),
+                             ("big.pdf", PDF + bytes(200 * 1024), "application/pdf")):
+        picker = page.locator(f"#{material} input[type=file]")
+        picker.set_input_files({"name": name, "mimeType": kind, "buffer": body})
+        with page.expect_response(lambda response: "/materials/" in response.url) as answer:
+            page.locator(f"#{material} button[value=upload]").click()
+        assert answer.value.status in (413, 422)
+        expect(page.locator(f"#{material} [role=alert]")).to_be_visible()
+        page.wait_for_function(
+            "id => document.querySelector(`#${id} input[type=file]`).files.length === 0",
+            arg=material)
+        expect(page.locator(f"#{material} .done")).to_have_count(0)
+
+
+def test_the_form_on_a_phone_steps_saves_and_summarises_its_errors(live_server, page: Page):
+    draft = start_draft(page, live_server)
+    steps = page.locator(".form-steps a")
+    total = steps.count()
+    assert total > 3
+    expect(steps.first).to_have_attribute("aria-current", "step")
+    expect(page.locator(".form-section.current .step-of")).to_contain_text(str(total))
+    assert page.locator(".form-section:visible").count() == 1
+    no_sideways_scroll(page)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.screenshot(path="/tmp/phone-form-step1.png", full_page=True)
+
+    # Typed with full-width digits, a lower-case x and +86: shown as it will be saved.
+    reveal(page, "legal_representative.id_number")
+    box = field(page, "legal_representative.id_number")
+    box.fill("１１０１０５１９４９１２３１００２ｘ")
+    box.press("Tab")
+    expect(box).to_have_value("11010519491231002X")
+    expect(page.locator("#msg-legal_representative-id_number .error")).to_have_count(0)
+    # Saved as typed: the status says so only after the server did.
+    expect(page.locator("#save-status .done")).to_be_visible()
+
+    # The next autosave fails: the status says that, not "saved".
+    page.route("**/autosave", lambda route: route.fulfill(status=503, body="down"))
+    reveal(page, "legal_representative.mobile")
+    mobile = field(page, "legal_representative.mobile")
+    mobile.fill("+86 138-0532-0000")
+    mobile.press("Tab")
+    expect(mobile).to_have_value("13805320000")
+    expect(page.locator("#save-status .refusal")).to_be_visible()
+    expect(page.locator("#save-status .done")).to_have_count(0)
+    page.unroute("**/autosave")
+
+    # "Next step" saves and shows the next part; the step list marks it.
+    page.goto(f"{draft}/form")
+    page.locator(".form-section.current button[name=_step]").click()
+    expect(steps.nth(1)).to_have_attribute("aria-current", "step")
+    expect(page.locator(".form-section.current .step-of")).to_contain_text("2")
+    expect(field(page, "legal_representative.id_number")).to_have_value("11010519491231002X")
+
+    finish(page)
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    link = summary.locator('a[href="#f-entity_name"]')
+    expect(link).to_contain_text("主体名称")
+    page.screenshot(path="/tmp/phone-form-errors.png")
+    link.click()
+    expect(field(page, "entity_name")).to_be_focused()
+    expect(field(page, "entity_name")).to_have_attribute(
+        "aria-describedby", re.compile(r"msg-entity_name"))
+    no_sideways_scroll(page)
+    assert serious_violations(page) == []
+    print(f"\nrestaurant form at 390×844, one step: {height}px")
+
+
+def test_the_start_page_keeps_its_summary_in_sight_and_names_every_question(
+        live_server, page: Page):
+    page.goto(f"{live_server}/b/open-restaurant")
+    bar = page.locator("#scenario-bar")
+    expect(bar).to_be_in_viewport()
+    page.locator('input[name="has_business_licence"][value="false"]').check()
+    page.mouse.wheel(0, 2000)
+    expect(bar).to_be_in_viewport()
+    expect(bar).to_contain_text(re.compile(r"\d"))
+    no_sideways_scroll(page)
+    page.get_by_role("button", name="开始申请").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    # Every question left, at once (the fire route is asked only of a gathering place).
+    links = {a.get_attribute("href") for a in summary.locator("a").all()}
+    assert links == {"#f-public_gathering_place-1", "#f-outdoor_signboard-1",
+                     "#f-sells_tobacco-1"}
+    summary.locator('a[href="#f-sells_tobacco-1"]').click()
+    expect(page.locator("#f-sells_tobacco-1")).to_be_focused()
+    page.screenshot(path="/tmp/phone-start-errors.png")
+    assert serious_violations(page) == []
