@@ -79,6 +79,10 @@ SETTINGS = [
             "Turns on /metrics (Prometheus: request latencies, submissions, tasks by status, "
             "the webhook outbox), answered only with the header 'Authorization: Bearer' "
             "and this token; unset, /metrics is not found"),
+    Setting("RECTIFICATION_DAYS", 5,
+            "Working days a department has to verify, fix and answer a bad rating (差评整改) "
+            "from the day it is given, on the hall's holiday calendar; local rules say 5, "
+            "some provinces 15"),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),
