@@ -25,6 +25,7 @@ from test_corrections import approve, listen, tracking_number
 from test_decisions import post_decision, tasks_by_matter
 from test_front_desk import clerk_browser, file_a_case
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
+from test_lifecycle import console
 
 SCRIPT = "<script>alert('差评')</script>"
 
@@ -155,6 +156,11 @@ def test_a_bad_rating_is_verified_answered_called_back_and_closed(app, client, r
     assert events[-5:] == ["rating.created", "rectification.opened", "rectification.replied",
                            "rectification.called_back", "rectification.closed"]
     assert 'id="rectification-closed"' in fire.get(url).text
+    # The audit viewer finds every step by the case's tracking number; comments escaped.
+    console_browser, _ = console(app, app.test_client())
+    audit = console_browser.get(f"/admin/audit?lang=en&case={tracking_number(app)}").text
+    assert "Rated (好差评)" in audit and "Rectification closed" in audit
+    assert SCRIPT not in audit
 
 
 def test_an_overdue_rectification_is_flagged_in_the_inbox(app, client, routed):  # noqa: F811
@@ -304,8 +310,8 @@ def test_the_front_desk_records_a_rating_given_in_person(app):
     assert (rating.channel, rating.recorded_by, audit.actor) == ("window", "desk", "desk")
 
 
-def test_departments_read_their_ratings_and_rectifications_through_the_api(app, client,  # noqa: F811
-                                                                           routed):
+def test_departments_read_their_ratings_and_rectifications_through_the_api(
+        app, client, routed):  # noqa: F811
     task = fire_task(app)
     approve(staff(app, "sn-fire"), task, "消检-001")
     rate(client, app, f"task:{task.id}", 1, comment=SCRIPT)

@@ -1,8 +1,9 @@
-"""好差评 on a phone: a very dissatisfied rating, the department's answer, the applicant reads it."""
+"""好差评 on a phone: a very dissatisfied rating, the department answers, the applicant reads it."""
 
 from __future__ import annotations
 
 import re
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select

@@ -57,7 +57,8 @@ def _panel(submission: Submission, tasks: list[Task]) -> dict:
     # A refusal about something the page offers no form for (an undecided matter, a case
     # still open) is shown above the forms instead of beside one.
     apart = refused is not None and (typed or {}).get("target") not in {t.key for t in targets}
-    return {"refused_apart": apart, "targets": targets, "levels": ratings.LEVELS, "tags": ratings.TAGS,
+    return {"refused_apart": apart, "targets": targets, "levels": ratings.LEVELS,
+            "tags": ratings.TAGS,
             "comment_length": ratings.COMMENT_LENGTH, "change_days": ratings.CHANGE_DAYS,
             "refused": refused, "typed": typed,
             "clerk": front_desk_clerk(), "is_bad": ratings.is_bad,
