@@ -89,6 +89,18 @@ def test_a_decided_matter_is_rated_changed_and_every_version_kept(app, client, r
     assert all("comment" not in e.payload for e in events)
     page = client.get(f"/s/{tracking_number(app)}").text
     assert "改为非常满意" in page and 'class="level-5"' in page
+    # With htmx, the partial alone comes back with the rating as changed.
+    swapped = rate(client, app, f"task:{task.id}", 3, comment="再改一次")
+    assert swapped.status_code == 303
+    partial = client.post(f"/s/{tracking_number(app)}/ratings", headers={"HX-Request": "true"},
+                          data={"target": f"task:{task.id}", "level": "2"})
+    assert partial.status_code == 200 and "<html" not in partial.text
+    assert 'id="ratings"' in partial.text
+    assert 'class="level-2"' in partial.text and f'id="rating-task-{task.id}"' in partial.text
+    with Session(engine_of(app)) as session:
+        # Four versions kept; the bad one opened a rectification for the fire brigade.
+        assert session.exec(select(func.count()).select_from(RatingChange)).one() == 4
+        assert session.exec(select(Rectification.department_code)).all() == ["sn-fire"]
 
 
 def test_a_bad_rating_is_verified_answered_called_back_and_closed(app, client, routed):  # noqa: F811

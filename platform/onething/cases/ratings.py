@@ -11,10 +11,12 @@ The two lowest levels are bad ratings (差评). Each opens a rectification for t
 department, due RECTIFICATION_DAYS working days later on the hall's calendar: staff
 record what they verified (核实), what they fixed (整改) and their reply to the
 applicant, who reads it on the status page; then the call-back (回访) with its result;
-then they close it. A rating of the whole case is the window's: its department is the
-case's lead department (牵头部门, whose window accepted it, 一窗受理), or, for a case
-without one, the department of its first task, as a bundle without a lead department
-is led by its first matter's.
+then they close it. A rating changed to a better level leaves its open rectification
+open (what was said is still answered); one changed to a bad level again after its
+rectification closed opens another. A rating of the whole case is the window's: its
+department is the case's lead department (牵头部门, whose window accepted it,
+一窗受理), or, for a case without one, the department of its first task, as a bundle
+without a lead department is led by its first matter's.
 
 Every step is in the audit log (subjects `rating:<id>` and `rectification:<id>`) and
 is an event for the department's system, in the same transaction. Events carry ids,
