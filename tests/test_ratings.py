@@ -346,3 +346,39 @@ def test_departments_read_their_ratings_and_rectifications_through_the_api(
     assert client.get("/api/v1/rectifications?status=gone", headers=fire).status_code == 422
     document = client.get("/api/v1/openapi.json").get_json()
     assert {"/ratings", "/rectifications"} <= set(document["paths"])
+
+
+def test_two_first_ratings_at_once_become_one_rating_with_both_versions(app, client, routed,  # noqa: F811
+                                                                        monkeypatch):
+    from onething.cases import ratings
+
+    task = fire_task(app)
+    approve(staff(app, "sn-fire"), task, "消检-001")
+    real, raced = ratings._save, []
+
+    def racing(session, submission, target, *rest):
+        # Another first rating commits between this one's look and its insert.
+        if not raced:
+            raced.append(target)
+            with Session(engine_of(app)) as other:
+                ratings.rate(other, other.get(Submission, submission.id), target, 5)
+        return real(session, submission, target, *rest)
+
+    monkeypatch.setattr(ratings, "_save", racing)
+    assert rate(client, app, f"task:{task.id}", 1).status_code == 303
+    with Session(engine_of(app)) as session:
+        rating = session.exec(select(Rating)).one()
+        levels = [c.level for c in session.exec(select(RatingChange).order_by(RatingChange.id))]
+    assert rating.level == 1 and levels == [5, 1]
+
+
+def test_the_rectification_deadline_is_a_setting(app, client, routed):  # noqa: F811
+    app.config["RECTIFICATION_DAYS"] = 15  # some provinces give 15 working days
+    task = fire_task(app)
+    approve(staff(app, "sn-fire"), task, "消检-001")
+    rate(client, app, f"task:{task.id}", 2)
+    with Session(engine_of(app)) as session:
+        row = session.exec(select(Rectification)).one()
+        opened_on = row.opened_at.astimezone(CHINA_TZ).date()
+        assert row.due_date == add_working_days(opened_on, 15,
+                                                holidays.overrides(session)).date
