@@ -33,6 +33,8 @@ from onething.storage.models import (
     ROLES,
     AuditEntry,
     CatalogEntry,
+    Rating,
+    Rectification,
     Submission,
     Task,
     utc_now,
@@ -260,8 +262,15 @@ def case_subjects(text: str) -> list[str]:
         return [text]
     submission_id, draft_id = found
     task_ids = session.exec(select(Task.id).where(Task.submission_id == submission_id)).all()
+    # Its ratings (好差评) and their rectifications are the case's too.
+    rating_ids = session.exec(select(Rating.id).where(
+        Rating.submission_id == submission_id)).all()
+    rectification_ids = session.exec(select(Rectification.id).where(
+        Rectification.submission_id == submission_id)).all()
     return [f"submission:{submission_id}", f"draft:{draft_id}",
-            *(f"task:{task_id}" for task_id in task_ids)]
+            *(f"task:{task_id}" for task_id in task_ids),
+            *(f"rating:{rating_id}" for rating_id in rating_ids),
+            *(f"rectification:{row_id}" for row_id in rectification_ids)]
 
 
 @bp.get("/audit")

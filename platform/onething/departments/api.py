@@ -33,10 +33,13 @@ from onething.cases.handover import produced_fields, read_values
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.models import (
     MAX_ROW_ID,
+    RECTIFICATION_STATUSES,
     TASK_STATUSES,
     ApiDecision,
     ApiToken,
     AuditEntry,
+    Rating,
+    Rectification,
     Submission,
     Task,
     utc_now,
@@ -67,6 +70,10 @@ PARAMETER_ERRORS = {
                                    "already says where to continue."),
     "unknown": _l("The task list takes only status, limit, cursor and updated_after, each "
                   "once."),
+    "after": _l("after is the id of the last row you received, a whole number."),
+    "unknown_ratings": _l("This list takes only after and limit (and status for "
+                          "rectifications), each once."),
+    "rectification_status": _l("status is one of: open, replied, closed."),
 }
 # Tasks per page of the list: by default, and at most.
 PAGE_SIZE = 100
@@ -409,6 +416,83 @@ def put_certificate(task_id: int):
     session.commit()
     submission = session.get(Submission, found.submission_id)
     return jsonify(task_json(found, submission.tracking_number, full=True))
+def _rows_after(model, parameters: set[str]):
+    """Parse `after` and `limit` (and refuse anything else) for a list read in id order."""
+    args = request.args
+    for name in args:
+        if name != "lang" and (name not in parameters or len(args.getlist(name)) > 1):
+            return _refuse("unknown_ratings")
+    after = 0
+    if "after" in args:
+        if not re.fullmatch(r"\d{1,10}", args["after"]) or int(args["after"]) > MAX_ROW_ID:
+            return _refuse("after")
+        after = int(args["after"])
+    limit = PAGE_SIZE
+    if "limit" in args:
+        if not re.fullmatch(r"\d{1,3}", args["limit"]) or not \
+                1 <= int(args["limit"]) <= MAX_PAGE_SIZE:
+            return _refuse("limit")
+        limit = int(args["limit"])
+    statement = (select(model, Submission.tracking_number)
+                 .join(Submission, col(Submission.id) == col(model.submission_id))
+                 .where(model.department_code == g.api_department, col(model.id) > after)
+                 .order_by(col(model.id)).limit(limit + 1))
+    return statement, limit, after
+
+
+def _page_json(key: str, rows: list, limit: int, after: int, shape) -> dict:
+    listed = rows[:limit]
+    last = listed[-1][0].id if listed else after
+    return {key: [shape(row[0], row[1]) for row in listed], "has_more": len(rows) > limit,
+            "next_after": last}
+
+
+def rating_json(rating: Rating, tracking_number: str) -> dict:
+    """A rating as the API shows it: what the rated department needs to follow it up."""
+    return {"id": rating.id, "tracking_number": tracking_number, "task_id": rating.task_id,
+            "scope": "case" if rating.task_id is None else "task",
+            "matter": rating.matter_code, "bundle": rating.bundle_code, "level": rating.level,
+            "tags": rating.tags, "comment": rating.comment, "channel": rating.channel,
+            "created_at": rating.created_at.isoformat(),
+            "updated_at": rating.updated_at.isoformat()}
+
+
+def rectification_json(row: Rectification, tracking_number: str) -> dict:
+    """A rectification as the API shows it."""
+    return {"id": row.id, "rating_id": row.rating_id, "tracking_number": tracking_number,
+            "matter": row.matter_code, "bundle": row.bundle_code, "level": row.level,
+            "status": row.status, "opened_at": row.opened_at.isoformat(),
+            "due_date": row.due_date.isoformat(), "due_estimated": row.due_estimated,
+            "verified": row.verified, "fix": row.fix, "reply": row.reply,
+            "callback_result": row.callback_result,
+            "closed_at": row.closed_at.isoformat() if row.closed_at else None}
+
+
+@bp.get("/ratings")
+def ratings_list():
+    """The department's ratings (好差评), in the order they were first given."""
+    parsed = _rows_after(Rating, {"after", "limit"})
+    if not isinstance(parsed, tuple):
+        return parsed
+    statement, limit, after = parsed
+    rows = get_session().exec(statement).all()
+    return jsonify(_page_json("ratings", rows, limit, after, rating_json))
+
+
+@bp.get("/rectifications")
+def rectifications_list():
+    """The department's rectifications of bad ratings (差评整改), oldest first."""
+    parsed = _rows_after(Rectification, {"after", "limit", "status"})
+    if not isinstance(parsed, tuple):
+        return parsed
+    statement, limit, after = parsed
+    status = request.args.get("status")
+    if status is not None:
+        if status not in RECTIFICATION_STATUSES:
+            return _refuse("rectification_status")
+        statement = statement.where(Rectification.status == status)
+    rows = get_session().exec(statement).all()
+    return jsonify(_page_json("rectifications", rows, limit, after, rectification_json))
 
 
 @bp.get("/openapi.json")
@@ -483,6 +567,61 @@ _TASK_PAGE = {
 }
 
 
+_RATING = {
+    "type": "object",
+    "required": ["id", "tracking_number", "scope", "level", "tags", "channel", "created_at"],
+    "properties": {
+        "id": {"type": "integer"}, "tracking_number": {"type": "string"},
+        "task_id": {"type": ["integer", "null"]},
+        "scope": {"enum": ["task", "case"],
+                  "description": "A matter's task (一事一评) or the whole case's window "
+                                 "service (一次一评)."},
+        "matter": {"type": ["string", "null"]}, "bundle": {"type": "string"},
+        "level": {"type": "integer", "minimum": 1, "maximum": 5,
+                  "description": "5 非常满意 … 1 非常不满意; 1 and 2 are bad ratings."},
+        "tags": {"type": "array",
+                 "items": {"enum": ["attitude", "efficiency", "materials", "system"]}},
+        "comment": {"type": ["string", "null"]},
+        "channel": {"enum": ["online", "window"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+_RECTIFICATION = {
+    "type": "object",
+    "required": ["id", "rating_id", "tracking_number", "level", "status", "due_date"],
+    "properties": {
+        "id": {"type": "integer"}, "rating_id": {"type": "integer"},
+        "tracking_number": {"type": "string"}, "matter": {"type": ["string", "null"]},
+        "bundle": {"type": "string"}, "level": {"type": "integer"},
+        "status": {"enum": list(RECTIFICATION_STATUSES)},
+        "opened_at": {"type": "string", "format": "date-time"},
+        "due_date": {"type": "string", "format": "date"}, "due_estimated": {"type": "boolean"},
+        "verified": {"type": ["string", "null"]}, "fix": {"type": ["string", "null"]},
+        "reply": {"type": ["string", "null"]},
+        "callback_result": {"type": ["string", "null"]},
+        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+_AFTER_QUERY = [
+    {"name": "after", "in": "query", "required": False,
+     "description": "Only rows after this id: the previous page's `next_after`.",
+     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ROW_ID}},
+    {"name": "limit", "in": "query", "required": False, "description": "Rows per page.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                "default": PAGE_SIZE}},
+]
+
+
+def _list_of(key: str, item: str) -> dict:
+    return {"type": "object", "required": [key, "has_more", "next_after"],
+            "properties": {key: {"type": "array",
+                                 "items": {"$ref": f"#/components/schemas/{item}"}},
+                           "has_more": {"type": "boolean"},
+                           "next_after": {"type": "integer",
+                                          "description": "Continue with ?after= this."}}}
+
+
 _TASK_ID = {"name": "task_id", "in": "path", "required": True,
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}}
 
@@ -508,9 +647,29 @@ OPENAPI = {
     "security": [{"bearer": []}],
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Task": _TASK, "TaskPage": _TASK_PAGE, "Error": _ERROR},
+        "schemas": {"Task": _TASK, "TaskPage": _TASK_PAGE, "Error": _ERROR,
+                    "Rating": _RATING, "Rectification": _RECTIFICATION},
     },
     "paths": {
+        "/ratings": {"get": {
+            "operationId": "listRatings",
+            "summary": "The department's ratings (好差评), in the order first given",
+            "description": "A rating changed later keeps its place; the `rating.changed` "
+                           "webhook event says when.",
+            "parameters": _AFTER_QUERY,
+            "responses": _responses({"description": "a page of ratings", "content": {
+                "application/json": {"schema": _list_of("ratings", "Rating")}}}, 422),
+        }},
+        "/rectifications": {"get": {
+            "operationId": "listRectifications",
+            "summary": "The department's rectifications of bad ratings (差评整改)",
+            "parameters": [*_AFTER_QUERY, {
+                "name": "status", "in": "query", "required": False,
+                "schema": {"enum": list(RECTIFICATION_STATUSES)}}],
+            "responses": _responses({"description": "a page of rectifications", "content": {
+                "application/json": {"schema": _list_of("rectifications",
+                                                        "Rectification")}}}, 422),
+        }},
         "/tasks": {"get": {
             "operationId": "listTasks",
             "summary": "Sync the department's tasks, in the order they last changed",

@@ -338,7 +338,10 @@ def index():
         return render_template("_inbox_rows.html", names=service_names(session, codes),
                                **context)
     bundles = list(session.execute(_BUNDLES_OF, {"department": department}).scalars())
+    from onething.cases.ratings import overdue
+
     return render_template("inbox.html", counts=counts, bundles=bundles,
+                           rectifications_overdue=overdue(session, department, today),
                            names=service_names(session, codes | set(bundles)), **context)
 
 

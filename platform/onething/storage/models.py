@@ -482,6 +482,105 @@ class Task(TaskBase, table=True):
     party_code: str | None = Field(default=None, max_length=18)
 
 
+# --- ratings (好差评) and the follow-up of bad ones (整改) -------------------------------------
+
+# The five levels of GB/T 39734 (一次一评、一事一评), 5 the best; 1 and 2 are bad ratings (差评).
+RATING_LEVELS = (1, 2, 3, 4, 5)
+BAD_RATING = 2
+
+
+class Rating(SQLModel, table=True):
+    """An applicant's rating of one task (一事一评) or of the case's window service (一次一评).
+
+    One per task and one per case (`target`), changed in place within its window; every
+    version is kept in rating_change. The department, matter and bundle are copied onto
+    the row so that statistics group by them (and by month) from this table alone.
+    """
+
+    __tablename__ = "rating"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "target", name="uq_rating_submission_target"),
+        Index("ix_rating_department_created", "department_code", "created_at"),
+        Index("ix_rating_bundle_created", "bundle_code", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    # "case" for the window service of the whole case, else "task:<id>".
+    target: str = Field(max_length=32)
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    # The rated department: the task's, or for the case the hall's lead department.
+    department_code: str = Field(max_length=100)
+    # The task's matter; None for a rating of the whole case.
+    matter_code: str | None = Field(default=None, max_length=100, index=True)
+    bundle_code: str = Field(max_length=100)
+    level: int  # one of RATING_LEVELS
+    tags: list[str] = Field(default_factory=list, sa_column=_json())
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    # "online" (the applicant's status page) or "window" (recorded by a front-desk clerk).
+    channel: str = Field(default="online", max_length=16)
+    # The clerk who recorded it; None when the applicant rated.
+    recorded_by: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class RatingChange(SQLModel, table=True):
+    """One version of a rating, the first included: nothing an applicant said is overwritten."""
+
+    __tablename__ = "rating_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rating_id: int = Field(foreign_key="rating.id", index=True)
+    level: int
+    tags: list[str] = Field(default_factory=list, sa_column=_json())
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    channel: str = Field(max_length=16)
+    recorded_by: str | None = Field(default=None, max_length=200)
+    at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+RECTIFICATION_STATUSES = ("open", "replied", "closed")
+
+
+class Rectification(SQLModel, table=True):
+    """The follow-up of a bad rating (差评整改): verified, fixed, answered, called back, closed."""
+
+    __tablename__ = "rectification"
+    __table_args__ = (
+        # A department's list, and its overdue ones (open, due before today).
+        Index("ix_rectification_department_status_due", "department_code", "status",
+              "due_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rating_id: int = Field(foreign_key="rating.id", index=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    department_code: str = Field(max_length=100)
+    matter_code: str | None = Field(default=None, max_length=100)
+    bundle_code: str = Field(max_length=100)
+    # The level that opened it.
+    level: int
+    status: str = Field(default="open", max_length=16)  # one of RECTIFICATION_STATUSES
+    opened_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # In working days from the day it opened (RECTIFICATION_DAYS), China's calendar.
+    due_date: dt.date
+    due_estimated: bool = False
+    # What staff found (核实), what they changed (整改) and their answer to the applicant.
+    verified: str | None = Field(default=None, sa_column=Column(Text))
+    fix: str | None = Field(default=None, sa_column=Column(Text))
+    reply: str | None = Field(default=None, sa_column=Column(Text))
+    replied_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    replied_by: str | None = Field(default=None, max_length=200)
+    # The call-back (回访): its result (see cases.ratings.CALLBACK_RESULTS) and a note.
+    callback_result: str | None = Field(default=None, max_length=32)
+    callback_note: str | None = Field(default=None, sa_column=Column(Text))
+    called_back_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    called_back_by: str | None = Field(default=None, max_length=200)
+    closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=200)
+
+
 # --- the holiday calendar administrators keep --------------------------------------------------
 
 

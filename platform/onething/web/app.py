@@ -107,8 +107,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething.accounts import views as auth
-    from onething.cases.views import applicant, desk, divisions, drafts, start, status
-    from onething.departments import api, inbox
+    from onething.cases.views import applicant, desk, divisions, drafts, ratings, start, status
+    from onething.departments import api, inbox, rectifications
     from onething.guides import home as catalog
     from onething.guides import views as guides
 
@@ -117,11 +117,13 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(drafts.bp)
     app.register_blueprint(divisions.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(ratings.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(applicant.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(rectifications.bp)
     app.register_blueprint(api.bp)
     # The administrators' console is its own package; it imports onething, never the
     # reverse, except here where the factory mounts it.
@@ -148,7 +150,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # Applicants are reached by secret links, not sessions, so their posts need none;
         # a front-desk clerk's session could be ridden by another site's form.
         if (request.method == "POST" and "account_id" in session
-                and request.blueprint in ("start", "drafts", "status")):
+                and request.blueprint in ("start", "drafts", "status", "ratings")):
             if request.endpoint == "drafts.material":
                 # The check reads the form: an upload's own limit must hold first, or the
                 # clerk's body is read whole up to the app's limit, where an applicant's

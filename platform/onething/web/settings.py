@@ -101,6 +101,10 @@ SETTINGS = [
             "The claim holding the applicant's verified mobile phone number"),
     Setting("APPLICANT_OIDC_TIMEOUT", 5,
             "Seconds one request to the identity platform may take to connect and answer"),
+    Setting("RECTIFICATION_DAYS", 5,
+            "Working days a department has to verify, fix and answer a bad rating (差评整改) "
+            "from the day it is given, on the hall's holiday calendar; local rules say 5, "
+            "some provinces 15"),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),
