@@ -352,6 +352,28 @@ def post_decision(task_id: int):
     return response
 
 
+@bp.post("/tasks/<row_id:task_id>/revocation")
+def post_revocation(task_id: int):
+    """Revoke the department's approved permit with a reason; a second revocation is 409."""
+    from onething.cases.licences import PROBLEMS, RevocationRefused, revoke
+
+    found = _task(task_id)
+    if found is None:
+        return _error("not_found", 404)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"reason"} \
+            or not isinstance(body.get("reason", ""), str):
+        return _error("invalid", 422)
+    try:
+        revocation = revoke(get_session(), found, f"api:{g.api_department}", body.get("reason"))
+    except RevocationRefused as refused:
+        response = jsonify({"error": refused.code, "message": str(PROBLEMS[refused.code])})
+        response.status_code = 409 if refused.code in ("not_approved", "revoked") else 422
+        return response
+    return jsonify({"task_id": found.id, "reason": revocation.reason,
+                    "revoked_at": revocation.revoked_at.isoformat()})
+
+
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 document of this API."""

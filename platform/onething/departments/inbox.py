@@ -32,6 +32,7 @@ from onething.storage.models import (
     MAX_ROW_ID,
     TASK_STATUSES,
     BundleVersion,
+    PermitRevocation,
     PublishedService,
     Submission,
     Task,
@@ -335,7 +336,7 @@ def _composition_of(task: Task):
 
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
-                 handover_errors=None, typed=None, clock_refused=None):
+                 handover_errors=None, typed=None, clock_refused=None, revoke_refused=None):
     from onething.cases import clock
     from onething.cases.decisions import ALLOWED, audit_of
 
@@ -359,7 +360,28 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            audit=audit, case_refused=list(dict.fromkeys(case_refused)),
                            corrections=[e for e in audit if e.action == "correct"],
                            clock_refused=clock_refused, special_kinds=clock.SPECIAL_KINDS,
-                           calendar_unknown=clock.calendar_unknown(session, task)), status
+                           calendar_unknown=clock.calendar_unknown(session, task),
+                           revocation=session.exec(select(PermitRevocation).where(
+                               PermitRevocation.task_id == task.id)).first(),
+                           revoke_refused=revoke_refused), status
+
+
+@bp.post("/tasks/<row_id:task_id>/revoke")
+def revoke_task(task_id: int):
+    """Revoke the department's approved permit, with a reason (the licence then says so)."""
+    from onething.cases.licences import PROBLEMS, RevocationRefused, revoke
+
+    task = _own_task(task_id)
+    try:
+        revoke(get_session(), task, current_account().username, request.form.get("reason"))
+    except RevocationRefused as refused:
+        return _render_task(task, revoke_refused=PROBLEMS[refused.code],
+                            status=409 if refused.code in ("not_approved", "revoked") else 422)
+    if not request.headers.get("HX-Request"):
+        from flask import redirect, url_for
+
+        return redirect(url_for("inbox.task", task_id=task.id))
+    return _render_task(task)
 
 
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")

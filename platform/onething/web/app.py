@@ -102,7 +102,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething.accounts import views as auth
-    from onething.cases.views import desk, divisions, drafts, start, status
+    from onething.cases.views import desk, divisions, drafts, licences, start, status
     from onething.departments import api, inbox
     from onething.guides import home as catalog
     from onething.guides import views as guides
@@ -113,6 +113,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(divisions.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(licences.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)

@@ -48,6 +48,8 @@ AUDIT_ACTIONS = {
     "unlock": _l("Unlocked by an earlier approval"),
     "stop": _l("Stopped by an earlier refusal"),
     "hand_over": _l("Values handed over by an earlier approval"),
+    "revoke": _l("Permit revoked"),
+    "licence_issued": _l("Comprehensive licence issued"),
     "status": _l("Status changed"),
     "correct": _l("Content corrected (内容已更正)"),
     "case_refused": _l("Told: another matter was refused, the case cannot complete"),
