@@ -195,3 +195,95 @@ def test_state_reads_expiry(app, client):
     import datetime as dt
 
     assert state(licence, [], licence.valid_until + dt.timedelta(days=1)) == "expired"
+
+
+# --- the joint inspection ---------------------------------------------------------------------
+
+def _submit_store(app, client, answers=None) -> str:
+    response = client.post("/b/convenience-store-licence", data=answers or STORE)
+    draft = response.headers["Location"].removesuffix("/form")
+    fill(client, draft)
+    upload_everything(client, draft)
+    status = submit(client, draft)
+    for department in ("sn-amr", "sn-tobacco", "sn-approval", "sn-urban-mgmt"):
+        add_account(app, f"staff-{department}", "department_staff", department)
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.storage.models import Submission
+
+        return session.exec(select(Submission)).one().tracking_number, status
+
+
+def _token(browser, url: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', browser.get(url).text).group(1)
+
+
+def test_the_joint_inspection_is_scheduled_once_and_each_department_records(app, client):
+    number, status_url = _submit_store(app, client, {**STORE, "outdoor_signboard": "true"})
+    lead = staff(app, "sn-approval")
+    case_url = f"/inbox/cases/{number}"
+    page = lead.get(case_url).text
+    assert 'id="schedule-inspection"' in page
+    token = _token(lead, case_url)
+    past = lead.post(f"{case_url}/inspection", data={"csrf_token": token,
+                                                     "when": "2020-01-02T10:00", "place": "店内"})
+    assert past.status_code == 422 and 'id="inspection-refused"' in past.text
+    no_place = lead.post(f"{case_url}/inspection", data={"csrf_token": token,
+                                                         "when": "2099-01-02T10:00", "place": " "})
+    assert no_place.status_code == 422
+    done = lead.post(f"{case_url}/inspection", data={
+        "csrf_token": token, "when": "2099-01-05T09:30", "place": "青岛市市南区香港中路8号 门店"})
+    assert done.status_code == 302
+    # A department that is not the lead cannot schedule it.
+    amr = staff(app, "sn-amr")
+    assert amr.post(f"{case_url}/inspection", data={
+        "csrf_token": _token(amr, "/inbox/"), "when": "2099-01-06T09:30",
+        "place": "x"}).status_code == 404
+    # The applicant sees one appointment.
+    status = client.get(status_url).text
+    assert status.count('id="inspection-appointment"') == 1 and "香港中路8号" in status
+    tasks = _tasks(app)
+    food, tobacco, sign = (tasks["food-business-licence"], tasks["tobacco-retail-licence"],
+                           tasks["outdoor-signboard"])
+    urban = staff(app, "sn-urban-mgmt")
+    sign_url = f"/inbox/tasks/{sign.id}"
+    refused = urban.post(f"{sign_url}/inspection", data={
+        "csrf_token": _token(urban, sign_url), "outcome": "pass"})
+    assert refused.status_code == 409 and 'id="inspection-refused"' in refused.text
+    food_url = f"/inbox/tasks/{food.id}"
+    assert amr.post(f"{food_url}/inspection", data={
+        "csrf_token": _token(amr, food_url), "outcome": "maybe"}).status_code == 422
+    assert amr.post(f"{food_url}/inspection", data={
+        "csrf_token": _token(amr, food_url), "outcome": "pass",
+        "notes": "冷藏柜温度记录齐全"}).status_code == 302
+    assert amr.post(f"{food_url}/inspection", data={
+        "csrf_token": _token(amr, food_url), "outcome": "fail"}).status_code == 409
+    tobacco_browser = staff(app, "sn-tobacco")
+    tobacco_url = f"/inbox/tasks/{tobacco.id}"
+    assert tobacco_browser.post(f"{tobacco_url}/inspection", data={
+        "csrf_token": _token(tobacco_browser, tobacco_url), "outcome": "fail",
+        "notes": "距小学不足50米"}).status_code == 302
+    page = lead.get(case_url).text
+    assert 'data-department="sn-amr"' in page and "冷藏柜温度记录齐全" in page
+    assert "距小学不足50米" in page
+    # Findings recorded: the inspection no longer moves.
+    assert lead.post(f"{case_url}/inspection", data={
+        "csrf_token": _token(lead, case_url), "when": "2099-01-07T09:30",
+        "place": "x"}).status_code == 409
+
+
+def test_api_revocation(app, client):
+    from test_api import auth, token_for
+
+    case = approve_store(app, client)
+    food = case["tasks"]["food-business-licence"]
+    mine, theirs = token_for(app, "sn-amr"), token_for(app, "sn-tobacco")
+    url = f"/api/v1/tasks/{food.id}/revocation"
+    assert client.post(url, json={"reason": "x"}, headers=auth(theirs)).status_code == 404
+    assert client.post(url, json={}, headers=auth(mine)).status_code == 422
+    assert client.post(url, json={"reason": 5}, headers=auth(mine)).status_code == 422
+    done = client.post(url, json={"reason": "经营场所发生变化，未重新申请"}, headers=auth(mine))
+    assert done.status_code == 200 and done.json["task_id"] == food.id
+    again = client.post(url, json={"reason": "again"}, headers=auth(mine))
+    assert again.status_code == 409 and again.json["error"] == "revoked"
+    page = client.get(f"/licences/{_licence(app).number}").text
+    assert 'data-matter="food-business-licence" data-revoked="yes"' in page

@@ -336,8 +336,9 @@ def _composition_of(task: Task):
 
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
-                 handover_errors=None, typed=None, clock_refused=None, revoke_refused=None):
-    from onething.cases import clock
+                 handover_errors=None, typed=None, clock_refused=None, revoke_refused=None,
+                 inspection_refused=None):
+    from onething.cases import clock, inspections
     from onething.cases.decisions import ALLOWED, audit_of
 
     session = get_session()
@@ -363,7 +364,11 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            calendar_unknown=clock.calendar_unknown(session, task),
                            revocation=session.exec(select(PermitRevocation).where(
                                PermitRevocation.task_id == task.id)).first(),
-                           revoke_refused=revoke_refused), status
+                           revoke_refused=revoke_refused,
+                           inspection=(inspection := inspections.inspection_of(
+                               session, task.submission_id)),
+                           findings=inspections.findings_of(session, inspection),
+                           inspection_refused=inspection_refused), status
 
 
 @bp.post("/tasks/<row_id:task_id>/revoke")
@@ -486,10 +491,70 @@ def case(tracking_number: str):
         Submission.lead_department == _department())).first()
     if submission is None:
         abort(404, description="task")
+    return _render_case(submission)
+
+
+def _render_case(submission: Submission, *, inspection_refused=None, typed=None,
+                 status: int = 200):
+    from onething.cases import inspections
+
+    session = get_session()
     version = get_version(session, submission.bundle_version_id)
+    bundle = bundle_of(version)
     tasks = session.exec(select(*_COORDINATION, Task.certificate_number, Task.reason)
                          .where(Task.submission_id == submission.id)
                          .order_by(col(Task.id))).all()
+    inspection = inspections.inspection_of(session, submission.id)
     return render_template("inbox_case.html", submission=submission, version=version,
-                           catalog=bundle_of(version).catalog, tasks=tasks, today=china_today(),
-                           account=current_account())
+                           catalog=bundle.catalog, tasks=tasks, today=china_today(),
+                           account=current_account(),
+                           inspecting=inspections.inspecting_departments(bundle, tasks),
+                           inspection=inspection,
+                           findings=inspections.findings_of(session, inspection),
+                           inspection_refused=inspection_refused, typed=typed or {}), status
+
+
+@bp.post("/cases/<tracking_number>/inspection")
+def schedule_inspection(tracking_number: str):
+    """The lead department sets (or moves) the case's joint inspection (一同核查)."""
+    from flask import redirect, url_for
+
+    from onething.cases import inspections
+
+    session = get_session()
+    # Only the lead department's: any other, inspecting or not, does not find the case here.
+    submission = session.exec(select(Submission).where(
+        Submission.tracking_number == tracking_number[:32],
+        Submission.lead_department == _department())).first()
+    if submission is None:
+        abort(404, description="task")
+    bundle = bundle_of(get_version(session, submission.bundle_version_id))
+    try:
+        inspections.schedule(session, submission, bundle, _department(),
+                             current_account().username,
+                             inspections.parse_when(request.form.get("when")),
+                             request.form.get("place"))
+    except inspections.InspectionRefused as refused:
+        return _render_case(submission, inspection_refused=inspections.PROBLEMS[refused.code],
+                            typed=request.form, status=409 if refused.code == "recorded" else 422)
+    return redirect(url_for("inbox.case", tracking_number=submission.tracking_number))
+
+
+@bp.post("/tasks/<row_id:task_id>/inspection")
+def record_findings(task_id: int):
+    """The department's own findings at the joint inspection: pass or fail, with notes."""
+    from flask import redirect, url_for
+
+    from onething.cases import inspections
+
+    task = _own_task(task_id)
+    outcome = request.form.get("outcome")
+    try:
+        inspections.record(get_session(), inspections.inspection_of(get_session(),
+                                                                    task.submission_id),
+                           _department(), current_account().username,
+                           {"pass": True, "fail": False}.get(outcome), request.form.get("notes"))
+    except inspections.InspectionRefused as refused:
+        return _render_task(task, inspection_refused=inspections.PROBLEMS[refused.code],
+                            status=422 if refused.code == "outcome" else 409)
+    return redirect(url_for("inbox.task", task_id=task.id))

@@ -646,3 +646,37 @@ class PermitRevocation(SQLModel, table=True):
     reason: str = Field(max_length=2000)
     revoked_by: str = Field(max_length=200)
     revoked_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+# --- 一同核查: one joint on-site inspection ----------------------------------------------------
+
+
+class JointInspection(SQLModel, table=True):
+    """The on-site inspection a case's departments carry out together, as scheduled."""
+
+    __tablename__ = "joint_inspection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", unique=True)
+    # Which departments inspect: those of the case's matters the bundle names.
+    departments: list[str] = Field(sa_column=_json())
+    scheduled_for: dt.datetime = Field(sa_type=UTCDateTime)
+    place: str = Field(max_length=200)
+    scheduled_by: str = Field(max_length=200)
+    scheduled_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class InspectionFinding(SQLModel, table=True):
+    """One department's own findings at the joint inspection: pass or fail, with notes."""
+
+    __tablename__ = "inspection_finding"
+    __table_args__ = (UniqueConstraint("inspection_id", "department_code",
+                                       name="uq_inspection_finding_department"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inspection_id: int = Field(foreign_key="joint_inspection.id", index=True)
+    department_code: str = Field(max_length=100)
+    passed: bool
+    notes: str = Field(default="", max_length=2000)
+    recorded_by: str = Field(max_length=200)
+    recorded_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

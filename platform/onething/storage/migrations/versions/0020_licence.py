@@ -1,4 +1,4 @@
-"""一业一证: comprehensive licences, their running numbers, and revoked permits.
+"""一业一证: comprehensive licences, their running numbers, revoked permits, joint inspections.
 
 Revision ID: 0020_licence
 Revises: 0019
@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create industry_licence, licence_sequence and permit_revocation."""
+    """Create industry_licence, licence_sequence, permit_revocation and the inspections."""
     op.create_table(
         "industry_licence",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -50,9 +50,39 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
     )
 
+    op.create_table(
+        "joint_inspection",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("submission_id", sa.Integer(), sa.ForeignKey("submission.id"),
+                  nullable=False, unique=True),
+        sa.Column("departments", sa.JSON(), nullable=False),
+        sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("place", sa.String(length=200), nullable=False),
+        sa.Column("scheduled_by", sa.String(length=200), nullable=False),
+        sa.Column("scheduled_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "inspection_finding",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("inspection_id", sa.Integer(), sa.ForeignKey("joint_inspection.id"),
+                  nullable=False),
+        sa.Column("department_code", sa.String(length=100), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("notes", sa.String(length=2000), nullable=False),
+        sa.Column("recorded_by", sa.String(length=200), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("inspection_id", "department_code",
+                            name="uq_inspection_finding_department"),
+    )
+    op.create_index("ix_inspection_finding_inspection_id", "inspection_finding",
+                    ["inspection_id"])
+
 
 def downgrade() -> None:
-    """Drop the three tables."""
+    """Drop the five tables."""
+    op.drop_index("ix_inspection_finding_inspection_id", table_name="inspection_finding")
+    op.drop_table("inspection_finding")
+    op.drop_table("joint_inspection")
     op.drop_table("permit_revocation")
     op.drop_table("licence_sequence")
     op.drop_index("ix_industry_licence_number", table_name="industry_licence")
