@@ -61,7 +61,8 @@ def inspection_of(session: Session, submission_id: int) -> JointInspection | Non
         JointInspection.submission_id == submission_id)).first()
 
 
-def findings_of(session: Session, inspection: JointInspection | None) -> dict[str, InspectionFinding]:
+def findings_of(session: Session,
+                inspection: JointInspection | None) -> dict[str, InspectionFinding]:
     """Each department's findings, by department."""
     if inspection is None:
         return {}

@@ -516,5 +516,23 @@ OPENAPI = {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}},
                 404, 409, 422),
         }},
+        "/tasks/{task_id}/revocation": {"post": {
+            "operationId": "revoke",
+            "description": "Revoke the department's approved permit (一业一证: the comprehensive "
+                           "licence then reads partly revoked). Audited; a second revocation "
+                           "of the same permit, or of a task not approved, is 409.",
+            "parameters": [_TASK_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["reason"], "additionalProperties": False,
+                "properties": {"reason": {"type": "string", "pattern": "\\S",
+                                          "maxLength": 2000}}}}}},
+            "responses": _responses({"description": "the revocation", "content": {
+                "application/json": {"schema": {
+                    "type": "object", "required": ["task_id", "reason", "revoked_at"],
+                    "properties": {"task_id": {"type": "integer"},
+                                   "reason": {"type": "string"},
+                                   "revoked_at": {"type": "string", "format": "date-time"}}}}}},
+                404, 409, 422),
+        }},
     },
 }
