@@ -45,6 +45,11 @@ def _case(app) -> tuple[str, dict[str, Task]]:
         return number, {t.matter_code: t for t in session.exec(select(Task)).all()}
 
 
+def phone(browser: Browser) -> Page:
+    """Another person's phone: a context of its own (no one's session), in Chinese."""
+    return browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
+
+
 def sign_in(page: Page, base: str, username: str) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("用户名").fill(username)
@@ -78,7 +83,7 @@ def test_the_licence_is_issued_verified_by_qr_and_shows_a_revoked_permit(
         licence = session.exec(select(IndustryLicence)).one()
     verify = f"{base}/licences/{licence.number}"
     # The QR code printed on the licence encodes exactly the verification page's address.
-    anonymous = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
+    anonymous = phone(browser)
     printed = anonymous.request.get(f"{verify}/qr.svg").text()
     expected = segno.make(f"{base}/licences/{quote(licence.number)}", error="m").svg_inline(
         scale=4, border=2)
@@ -97,8 +102,8 @@ def test_the_licence_is_issued_verified_by_qr_and_shows_a_revoked_permit(
     expect(page.locator("#permit-revoked")).to_contain_text("依法撤销")
     anonymous.reload()
     expect(anonymous.locator("#licence")).to_have_attribute("data-state", "partly_revoked")
-    expect(anonymous.locator('#permits li[data-matter="tobacco-retail-licence"]')).to_have_attribute(
-        "data-revoked", "yes")
+    revoked = anonymous.locator('#permits li[data-matter="tobacco-retail-licence"]')
+    expect(revoked).to_have_attribute("data-revoked", "yes")
     anonymous.screenshot(path="/tmp/licence-revoked.png", full_page=True)
 
 
@@ -115,7 +120,7 @@ def test_one_joint_inspection_scheduled_and_recorded_by_two_departments(live_app
     for department, matter, outcome, notes in (
             ("sn-amr", "food-business-licence", "pass", "冷藏柜温度记录齐全"),
             ("sn-tobacco", "tobacco-retail-licence", "fail", "距小学不足50米")):
-        inspector = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
+        inspector = phone(browser)
         sign_in(inspector, base, department)
         inspector.goto(f"{base}/inbox/tasks/{tasks[matter].id}")
         inspector.locator(f'#record-findings input[value="{outcome}"]').check()

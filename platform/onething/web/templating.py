@@ -50,6 +50,8 @@ AUDIT_ACTIONS = {
     "hand_over": _l("Values handed over by an earlier approval"),
     "revoke": _l("Permit revoked"),
     "licence_issued": _l("Comprehensive licence issued"),
+    "inspection_scheduled": _l("Joint inspection scheduled"),
+    "inspection_findings": _l("Joint inspection findings recorded"),
     "status": _l("Status changed"),
     "correct": _l("Content corrected (内容已更正)"),
     "case_refused": _l("Told: another matter was refused, the case cannot complete"),

@@ -7,6 +7,7 @@ the holder's name, the industry, the validity and each permit, nothing else of t
 from __future__ import annotations
 
 import io
+from urllib.parse import unquote
 
 import segno
 from flask import Blueprint, Response, abort, render_template, request
@@ -73,7 +74,9 @@ def pdf(number: str):
         out, kind="svg", scale=4, border=2, xmldecl=False)
     html = render_template("licence_print.html", licence=licence, bundle=bundle,
                            permits=listed, state=state, state_text=licences.STATES[state],
-                           qr_svg=out.getvalue().decode(), link=verify_url(licence.number))
+                           qr_svg=out.getvalue().decode(),
+                           # Printed for people to read: the number as it is, not %-encoded.
+                           link=unquote(verify_url(licence.number)))
     # No base URL: the document holds everything, and WeasyPrint fetches nothing.
     document = HTML(string=html, url_fetcher=_refuse).write_pdf()
     return Response(document, mimetype="application/pdf", headers={
