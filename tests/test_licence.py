@@ -88,6 +88,16 @@ def test_check_refuses_a_licence_outside_one_industry_one_licence(tmp_path):
         load_catalog(_catalog_with(tmp_path, change))
 
 
+def test_check_refuses_an_inspection_of_a_matter_the_bundle_lacks(tmp_path):
+    from onething.catalog.problems import DefinitionError
+
+    def change(data):
+        data["joint_inspection"] = {"matters": ["sea-area-use-approval", "fire-safety-check"]}
+    with pytest.raises(DefinitionError) as refused:
+        load_catalog(_catalog_with(tmp_path, change))
+    assert "sea-area-rights.json#/joint_inspection/matters/1" in str(refused.value)
+
+
 def test_licence_numbers_follow_the_pattern():
     assert format_number("便利{division}{year}{seq:5}", year=2026, division="370202",
                          seq=7) == "便利370202202600007"
