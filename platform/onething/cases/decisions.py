@@ -172,6 +172,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
             changed += _stop(session, siblings, task)
             told = _tell_refused(session, siblings, task)
         _aggregate(session, task.submission_id, siblings)
+        if action == "approve":
+            _issue_licence(session, task.submission_id)
         events.enqueue(session, "task.status_changed", changed)
         events.enqueue(session, "task.case_refused", told,
                        extra={"refused_matter": task.matter_code})
@@ -180,6 +182,19 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         session.rollback()
         raise
     return task
+
+
+def _issue_licence(session: Session, submission_id: int) -> None:
+    # 一证准营: the last approval of a 一业一证 case issues its licence, in the same
+    # transaction (a licence never exists for a case that is not approved).
+    from onething.cases import licences
+    from onething.publishing.versions import bundle_of, get_version
+
+    submission = session.get(Submission, submission_id)
+    if submission.status != "approved":
+        return
+    licences.issue(session, submission, bundle_of(get_version(session,
+                                                              submission.bundle_version_id)))
 
 
 def _unlock(session: Session, tasks: list[Task]) -> list[Task]:

@@ -273,6 +273,21 @@ class Bundle(Definition):
         """together (多证联发) or per_matter."""
         return self.data.get("release", "together")
 
+    @property
+    def promised_days(self) -> int | None:
+        """联办承诺时限: the bundle's own committed working days, if it declares one."""
+        return self.data.get("promised_days")
+
+    @property
+    def licence(self) -> dict | None:
+        """一证准营: the comprehensive licence a one_industry_one_licence bundle issues."""
+        return self.data.get("licence")
+
+    @property
+    def inspected(self) -> list[str]:
+        """一同核查: the matters whose departments inspect the premises together."""
+        return list((self.data.get("joint_inspection") or {}).get("matters", []))
+
     def flatten(self) -> list[Item]:
         """List every matter reachable through the items, nested bundles included."""
         items: list[Item] = []

@@ -224,7 +224,8 @@ def _compose(bundle: Bundle, answers: dict | None) -> Composition:
     plan = plan_routing(bundle, matters, conditions, uses, materials, units)
     layout = build_layout(bundle, matters, conditions, uses, catalog)
     savings = compute_savings(matters, uses, materials, plan, answers,
-                              None if answers is not None else (questions, conditions))
+                              None if answers is not None else (questions, conditions),
+                              promised=bundle.promised_days, inspected=set(bundle.inspected))
     return Composition(
         bundle, answers, matters, conditions, schema, layout, provenance, materials, plan,
         savings, uses, units,

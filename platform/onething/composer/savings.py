@@ -4,6 +4,11 @@ Before, an applicant filled one form per matter, handed every matter its own
 materials, went to each window, and waited for approvals one after another.
 After, there is one form, one deduplicated set of materials (minus what shared
 data supplies), one window and parallel approvals.
+
+Days before are each matter's own promised limit, one after another; after, the
+bundle's committed limit (联办承诺时限) or the critical path of parallel approvals,
+whichever is shorter. Where the bundle declares a joint inspection (一同核查), each
+inspected matter would have had its own inspection visit; together they are one.
 """
 
 from __future__ import annotations
@@ -91,7 +96,9 @@ class Savings:
         }
 
 
-def compute_savings(matters, uses, materials, plan, answers, general=None) -> Savings:
+def compute_savings(matters, uses, materials, plan, answers, general=None, *,
+                    promised: int | None = None, inspected: frozenset | set = frozenset()
+                    ) -> Savings:
     """Compare applying matter by matter with applying once for the bundle.
 
     With answers, for that applicant. Without, `general` is (questionnaire, each
@@ -101,7 +108,8 @@ def compute_savings(matters, uses, materials, plan, answers, general=None) -> Sa
     situation to the heaviest.
     """
     if answers is None and general is not None:
-        ranged = _over_situations(matters, uses, materials, plan, *general)
+        ranged = _over_situations(matters, uses, materials, plan, *general,
+                                  promised=promised, inspected=inspected)
         if ranged is not None:
             return ranged
 
@@ -115,10 +123,17 @@ def compute_savings(matters, uses, materials, plan, answers, general=None) -> Sa
         materials=Figure(materials_before, sum(1 for m in materials if m.upload)),
         # One window receives everything in one visit; a matter that itself needs more
         # visits (an on-site interview, say) still needs them.
-        visits=Figure(sum(m.visits for m in matters), max((m.visits for m in matters), default=0)),
-        days=Figure(plan.serial_days, plan.critical_path_days),
+        visits=Figure(sum(m.visits for m in matters) + sum(m.code in inspected for m in matters),
+                      max((m.visits for m in matters), default=0)
+                      + any(m.code in inspected for m in matters)),
+        days=Figure(plan.serial_days, _committed(plan.critical_path_days, promised)),
         departments=len(plan.departments),
     )
+
+
+def _committed(critical: int, promised: int | None) -> int:
+    # The bundle's own promise binds when shorter than its parallel approvals take.
+    return critical if promised is None else min(critical, promised)
 
 
 _NOTHING = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -146,7 +161,9 @@ def _members(bits: int, matters) -> set[str]:
     return codes
 
 
-def _over_situations(matters, uses, materials, plan, questions, conditions) -> Savings | None:
+def _over_situations(matters, uses, materials, plan, questions, conditions, *,
+                     promised: int | None = None,
+                     inspected: frozenset | set = frozenset()) -> Savings | None:
     pairs = [(m, material) for m in matters for material in m.materials]
     found = situations(questions, [conditions.get(m.code) for m in matters] + [
         all_of([conditions.get(m.code), material.get("when")]) for m, material in pairs])
@@ -172,7 +189,8 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
             got[0] |= 1 << index
             got[1] += 1
             got[2] += matter.field_count()
-            got[3] += matter.visits
+            # Applying separately, an inspected matter's inspection is a visit of its own.
+            got[3] += matter.visits + (matter.code in inspected)
             got[4] += working_equivalent(matter.promised_days, matter.counting)
             got[5] = max(got[5], matter.visits)
             got[6] |= fields_of.get(matter.code, 0)
@@ -183,6 +201,7 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
             if material["id"] in uploaded:
                 got[9] |= 1 << uploaded[material["id"]]
     brings = {need: tuple(got) for need, got in brings.items()}
+    inspected_bits = sum(1 << index for index, m in enumerate(matters) if m.code in inspected)
     forms, fields, handed, visits, befores = [], [], [], [], []
     present_sets: dict[int, int] = {}
     most_departments = 0
@@ -216,7 +235,7 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
         forms.append((forms_n, 1 if forms_n else 0))
         fields.append((own, paths.bit_count()))
         handed.append((handed_n, ups.bit_count()))
-        visits.append((trips, most))
+        visits.append((trips, most + (1 if bits & inspected_bits else 0)))
         befores.append(days_n)
         present_sets[bits] = forms_n
         most_departments = max(most_departments, offices.bit_count())
@@ -224,7 +243,8 @@ def _over_situations(matters, uses, materials, plan, questions, conditions) -> S
     if len(chosen) > CRITICAL_PATHS_TRIED:
         half = CRITICAL_PATHS_TRIED // 2
         chosen = chosen[:half] + chosen[-half:]
-    afters = [plan.critical_days(_members(bits, matters)) for bits in chosen]
+    afters = [_committed(plan.critical_days(_members(bits, matters)), promised)
+              for bits in chosen]
     if not befores:
         return None
     days = Figure(max(befores), max(afters), min(befores), min(afters))

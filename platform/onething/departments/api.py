@@ -493,6 +493,26 @@ def rectifications_list():
         statement = statement.where(Rectification.status == status)
     rows = get_session().exec(statement).all()
     return jsonify(_page_json("rectifications", rows, limit, after, rectification_json))
+@bp.post("/tasks/<row_id:task_id>/revocation")
+def post_revocation(task_id: int):
+    """Revoke the department's approved permit with a reason; a second revocation is 409."""
+    from onething.cases.licences import PROBLEMS, RevocationRefused, revoke
+
+    found = _task(task_id)
+    if found is None:
+        return _error("not_found", 404)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"reason"} \
+            or not isinstance(body.get("reason", ""), str):
+        return _error("invalid", 422)
+    try:
+        revocation = revoke(get_session(), found, f"api:{g.api_department}", body.get("reason"))
+    except RevocationRefused as refused:
+        response = jsonify({"error": refused.code, "message": str(PROBLEMS[refused.code])})
+        response.status_code = 409 if refused.code in ("not_approved", "revoked") else 422
+        return response
+    return jsonify({"task_id": found.id, "reason": revocation.reason,
+                    "revoked_at": revocation.revoked_at.isoformat()})
 
 
 @bp.get("/openapi.json")
@@ -751,6 +771,24 @@ OPENAPI = {
                 ]}}}},
             "responses": _responses({"description": "the task after the decision", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}},
+                404, 409, 422),
+        }},
+        "/tasks/{task_id}/revocation": {"post": {
+            "operationId": "revoke",
+            "description": "Revoke the department's approved permit (一业一证: the comprehensive "
+                           "licence then reads partly revoked). Audited; a second revocation "
+                           "of the same permit, or of a task not approved, is 409.",
+            "parameters": [_TASK_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["reason"], "additionalProperties": False,
+                "properties": {"reason": {"type": "string", "pattern": "\\S",
+                                          "maxLength": 2000}}}}}},
+            "responses": _responses({"description": "the revocation", "content": {
+                "application/json": {"schema": {
+                    "type": "object", "required": ["task_id", "reason", "revoked_at"],
+                    "properties": {"task_id": {"type": "integer"},
+                                   "reason": {"type": "string"},
+                                   "revoked_at": {"type": "string", "format": "date-time"}}}}}},
                 404, 409, 422),
         }},
     },

@@ -35,6 +35,7 @@ from onething.storage.models import (
     Account,
     BundleVersion,
     Draft,
+    PermitRevocation,
     PublishedService,
     Submission,
     Task,
@@ -367,8 +368,9 @@ def _composition_of(task: Task):
 
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
-                 handover_errors=None, typed=None, clock_refused=None):
-    from onething.cases import clock
+                 handover_errors=None, typed=None, clock_refused=None, revoke_refused=None,
+                 inspection_refused=None):
+    from onething.cases import clock, inspections
     from onething.cases.decisions import ALLOWED, audit_of
 
     session = get_session()
@@ -392,7 +394,14 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            corrections=[e for e in audit if e.action == "correct"],
                            clock_refused=clock_refused, special_kinds=clock.SPECIAL_KINDS,
                            calendar_unknown=clock.calendar_unknown(session, task),
-                           filed_by=filed_by(session, submission)), status
+                           filed_by=filed_by(session, submission),
+                           revocation=session.exec(select(PermitRevocation).where(
+                               PermitRevocation.task_id == task.id)).first(),
+                           revoke_refused=revoke_refused,
+                           inspection=(inspection := inspections.inspection_of(
+                               session, task.submission_id)),
+                           findings=inspections.findings_of(session, inspection),
+                           inspection_refused=inspection_refused), status
 
 
 def filed_by(session, submission: Submission) -> str | None:
@@ -404,6 +413,24 @@ def filed_by(session, submission: Submission) -> str | None:
     name = session.exec(select(Account.display_name).where(
         Account.username == username)).first()
     return f"{name} ({username})" if name else username
+
+
+@bp.post("/tasks/<row_id:task_id>/revoke")
+def revoke_task(task_id: int):
+    """Revoke the department's approved permit, with a reason (the licence then says so)."""
+    from onething.cases.licences import PROBLEMS, RevocationRefused, revoke
+
+    task = _own_task(task_id)
+    try:
+        revoke(get_session(), task, current_account().username, request.form.get("reason"))
+    except RevocationRefused as refused:
+        return _render_task(task, revoke_refused=PROBLEMS[refused.code],
+                            status=409 if refused.code in ("not_approved", "revoked") else 422)
+    if not request.headers.get("HX-Request"):
+        from flask import redirect, url_for
+
+        return redirect(url_for("inbox.task", task_id=task.id))
+    return _render_task(task)
 
 
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
@@ -508,10 +535,70 @@ def case(tracking_number: str):
         Submission.lead_department == _department())).first()
     if submission is None:
         abort(404, description="task")
+    return _render_case(submission)
+
+
+def _render_case(submission: Submission, *, inspection_refused=None, typed=None,
+                 status: int = 200):
+    from onething.cases import inspections
+
+    session = get_session()
     version = get_version(session, submission.bundle_version_id)
+    bundle = bundle_of(version)
     tasks = session.exec(select(*_COORDINATION, Task.certificate_number, Task.reason)
                          .where(Task.submission_id == submission.id)
                          .order_by(col(Task.id))).all()
+    inspection = inspections.inspection_of(session, submission.id)
     return render_template("inbox_case.html", submission=submission, version=version,
-                           catalog=bundle_of(version).catalog, tasks=tasks, today=china_today(),
-                           account=current_account())
+                           catalog=bundle.catalog, tasks=tasks, today=china_today(),
+                           account=current_account(),
+                           inspecting=inspections.inspecting_departments(bundle, tasks),
+                           inspection=inspection,
+                           findings=inspections.findings_of(session, inspection),
+                           inspection_refused=inspection_refused, typed=typed or {}), status
+
+
+@bp.post("/cases/<tracking_number>/inspection")
+def schedule_inspection(tracking_number: str):
+    """The lead department sets (or moves) the case's joint inspection (一同核查)."""
+    from flask import redirect, url_for
+
+    from onething.cases import inspections
+
+    session = get_session()
+    # Only the lead department's: any other, inspecting or not, does not find the case here.
+    submission = session.exec(select(Submission).where(
+        Submission.tracking_number == tracking_number[:32],
+        Submission.lead_department == _department())).first()
+    if submission is None:
+        abort(404, description="task")
+    bundle = bundle_of(get_version(session, submission.bundle_version_id))
+    try:
+        inspections.schedule(session, submission, bundle, _department(),
+                             current_account().username,
+                             inspections.parse_when(request.form.get("when")),
+                             request.form.get("place"))
+    except inspections.InspectionRefused as refused:
+        return _render_case(submission, inspection_refused=inspections.PROBLEMS[refused.code],
+                            typed=request.form, status=409 if refused.code == "recorded" else 422)
+    return redirect(url_for("inbox.case", tracking_number=submission.tracking_number))
+
+
+@bp.post("/tasks/<row_id:task_id>/inspection")
+def record_findings(task_id: int):
+    """The department's own findings at the joint inspection: pass or fail, with notes."""
+    from flask import redirect, url_for
+
+    from onething.cases import inspections
+
+    task = _own_task(task_id)
+    outcome = request.form.get("outcome")
+    try:
+        inspections.record(get_session(), inspections.inspection_of(get_session(),
+                                                                    task.submission_id),
+                           _department(), current_account().username,
+                           {"pass": True, "fail": False}.get(outcome), request.form.get("notes"))
+    except inspections.InspectionRefused as refused:
+        return _render_task(task, inspection_refused=inspections.PROBLEMS[refused.code],
+                            status=422 if refused.code == "outcome" else 409)
+    return redirect(url_for("inbox.task", task_id=task.id))

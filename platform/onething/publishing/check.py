@@ -643,6 +643,34 @@ def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
                                             "a matter cannot wait for itself", (code,)))
         problems += _check_overrides(catalog, bundle)
         problems += _check_conditions(catalog, bundle)
+        problems += _check_licence(bundle, known)
+        held = set(bundle.matter_codes())
+        for index, code in enumerate(bundle.inspected):
+            if code not in held:
+                problems.append(Problem(at, f"/joint_inspection/matters/{index}",
+                                        f"{code!r} is not a matter of this bundle", (code,)))
+    return problems
+
+
+# What a licence number pattern may hold besides literal text.
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PLACEHOLDERS = re.compile(r"year|division|seq:[1-9]")
+
+
+def _check_licence(bundle, known: dict) -> list[Problem]:
+    """The licence's issuer is a department, and its number pattern names known parts."""
+    licence = bundle.licence
+    if licence is None:
+        return []
+    problems = []
+    if licence["issuer"] not in known["department"]:
+        problems.append(Problem(bundle.path, "/licence/issuer",
+                                f"unknown department {licence['issuer']!r}"))
+    for name in _PLACEHOLDER.findall(licence["number_pattern"]):
+        if not _PLACEHOLDERS.fullmatch(name):
+            problems.append(Problem(bundle.path, "/licence/number_pattern",
+                                    f"unknown part {{{name}}}: use {{year}}, {{division}} "
+                                    "or {seq:N}"))
     return problems
 
 
@@ -712,6 +740,14 @@ def _check_compositions(catalog: Catalog) -> list[Problem]:
                 f"{plan.critical_path_days} working days, over the "
                 f"{JOINT_HANDLING_LIMIT_DAYS} allowed for joint handling (行政许可法 art. 42)",
                 tuple(plan.critical_path)))
+        promised = bundle.promised_days
+        legal = min(plan.legal_critical_path_days, JOINT_HANDLING_LIMIT_DAYS)
+        if promised is not None and promised > legal:
+            problems.append(Problem(
+                bundle.path, "/promised_days",
+                f"the bundle promises {promised} working days, beyond the legal limit of "
+                f"{legal} (its matters' legal limits along the critical path, at most "
+                f"{JOINT_HANDLING_LIMIT_DAYS} for joint handling, 行政许可法 art. 42)"))
     return problems
 
 

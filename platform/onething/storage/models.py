@@ -726,3 +726,80 @@ class TaskPublic(TaskBase):
 
     id: int
     submission_id: int
+
+
+# --- 一业一证: comprehensive licences, revoked permits ---------------------------------------
+
+
+class IndustryLicence(SQLModel, table=True):
+    """一证准营: the comprehensive licence a 一业一证 case gets once all matters are approved."""
+
+    __tablename__ = "industry_licence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=64, unique=True, index=True)
+    submission_id: int = Field(foreign_key="submission.id", unique=True)
+    bundle_code: str = Field(max_length=100)
+    # The licence as issued, frozen: name, industry, issuer, holder (the entity's name only).
+    name: Any = Field(sa_column=_json())
+    industry: Any = Field(sa_column=_json())
+    issuer: Any = Field(sa_column=_json())
+    holder: str = Field(max_length=200)
+    issued_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    valid_until: dt.date
+
+
+class LicenceSequence(SQLModel, table=True):
+    """The running number of an industry's licences in a year."""
+
+    __tablename__ = "licence_sequence"
+
+    bundle_code: str = Field(max_length=100, primary_key=True)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
+
+
+class PermitRevocation(SQLModel, table=True):
+    """A department's permit (an approved task) revoked, with the reason: it stays recorded."""
+
+    __tablename__ = "permit_revocation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", unique=True)
+    reason: str = Field(max_length=2000)
+    revoked_by: str = Field(max_length=200)
+    revoked_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+# --- 一同核查: one joint on-site inspection ----------------------------------------------------
+
+
+class JointInspection(SQLModel, table=True):
+    """The on-site inspection a case's departments carry out together, as scheduled."""
+
+    __tablename__ = "joint_inspection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", unique=True)
+    # Which departments inspect: those of the case's matters the bundle names.
+    departments: list[str] = Field(sa_column=_json())
+    scheduled_for: dt.datetime = Field(sa_type=UTCDateTime)
+    place: str = Field(max_length=200)
+    scheduled_by: str = Field(max_length=200)
+    scheduled_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class InspectionFinding(SQLModel, table=True):
+    """One department's own findings at the joint inspection: pass or fail, with notes."""
+
+    __tablename__ = "inspection_finding"
+    __table_args__ = (UniqueConstraint("inspection_id", "department_code",
+                                       name="uq_inspection_finding_department"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inspection_id: int = Field(foreign_key="joint_inspection.id", index=True)
+    department_code: str = Field(max_length=100)
+    passed: bool
+    notes: str = Field(default="", max_length=2000)
+    recorded_by: str = Field(max_length=200)
+    recorded_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -107,7 +107,16 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     _init_database(app)
 
     from onething.accounts import views as auth
-    from onething.cases.views import applicant, desk, divisions, drafts, ratings, start, status
+    from onething.cases.views import (
+        applicant,
+        desk,
+        divisions,
+        drafts,
+        licences,
+        ratings,
+        start,
+        status,
+    )
     from onething.departments import api, inbox, rectifications
     from onething.guides import home as catalog
     from onething.guides import views as guides
@@ -120,6 +129,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(ratings.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(applicant.bp)
+    app.register_blueprint(licences.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)

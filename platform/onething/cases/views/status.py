@@ -80,7 +80,12 @@ def receipt(tracking_number: str):
     bundle = bundle_of(version)
     composition = compose(bundle, submission.answers)
     tasks = tasks_of(get_session(), submission)
+    from onething.cases.inspections import inspection_of
+    from onething.cases.licences import licence_of
+
     return render_template("status.html", submission=submission, bundle=bundle,
+                           licence=licence_of(get_session(), submission.id),
+                           inspection=inspection_of(get_session(), submission.id),
                            composition=composition, tasks=tasks, version=version,
                            # Only a hash of the token is kept: a clerk reopening the case
                            # without it gets no QR code (the applicant has the printed one).

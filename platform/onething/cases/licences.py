@@ -1,0 +1,179 @@
+"""一证准营: one comprehensive licence (行业综合许可证) for a 一业一证 case, and revoked permits.
+
+When the last matter of a one_industry_one_licence case is approved, the licence is issued in
+the same transaction: its number from the bundle's per-industry pattern, the holder's name
+and the industry, valid for the bundle's years. It lists the case's permits (each an approved
+task, which keeps its own certificate number) and is verified on a public page that shows
+only the holder's name, the validity and the permits. A department may revoke its own permit,
+with a reason: the permit stays recorded with its task, the revocation is audited, and the
+licence reads partly revoked (or revoked, once no permit stands).
+
+The electronic-licence registry (电子证照库) is another package's: `issued` is what it
+records (the integrator connects them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from onething.catalog.workdays import china_today
+from onething.storage.models import (
+    AuditEntry,
+    IndustryLicence,
+    LicenceSequence,
+    PermitRevocation,
+    Submission,
+    Task,
+    utc_now,
+)
+
+REASON_LENGTH = 2000
+# Results that are no permit of the licence: a verification of a licence held already.
+NOT_PERMITS = ("other", "none")
+
+
+class RevocationRefused(Exception):
+    """A revocation that does not fit: no reason, a task not approved, revoked already."""
+
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(code)
+
+
+PROBLEMS = {
+    "reason": _l("Revoking a permit needs a reason the holder can act on."),
+    "too_long": _l("A reason is at most 2,000 characters."),
+    "not_approved": _l("Only an approved permit can be revoked."),
+    "revoked": _l("This permit is revoked already."),
+}
+
+
+def format_number(pattern: str, *, year: int, division: str, seq: int) -> str:
+    """The pattern filled: {year}, {division} and {seq:N} (N digits, zero-padded)."""
+    def part(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "year":
+            return f"{year:04d}"
+        if name == "division":
+            return division
+        return f"{seq:0{int(name.split(':')[1])}d}"
+    return re.sub(r"\{(year|division|seq:[1-9])\}", part, pattern)
+
+
+def _next_seq(session: Session, bundle_code: str, year: int) -> int:
+    # A counter row per industry and year, bumped in the case's transaction: two cases
+    # approved at once take turns on the row instead of both taking the same number.
+    column = LicenceSequence.__table__.c.last
+    bumped = session.execute(update(LicenceSequence).where(
+        col(LicenceSequence.bundle_code) == bundle_code, col(LicenceSequence.year) == year)
+        .values(last=column + 1))
+    if bumped.rowcount == 0:
+        session.add(LicenceSequence(bundle_code=bundle_code, year=year, last=1))
+        session.flush()
+        return 1
+    return session.exec(select(LicenceSequence.last).where(
+        LicenceSequence.bundle_code == bundle_code, LicenceSequence.year == year)).one()
+
+
+def issue(session: Session, submission: Submission, bundle) -> IndustryLicence | None:
+    """Issue the case's licence, if its bundle is 一业一证 and it has none yet (no commit)."""
+    licence = bundle.licence
+    if bundle.data.get("kind") != "one_industry_one_licence" or licence is None:
+        return None
+    found = session.exec(select(IndustryLicence).where(
+        IndustryLicence.submission_id == submission.id)).first()
+    if found is not None:
+        return found
+    today = china_today()
+    number = format_number(licence["number_pattern"], year=today.year,
+                           division=licence["division"],
+                           seq=_next_seq(session, bundle.code, today.year))
+    issuer = bundle.catalog.departments.get(licence["issuer"])
+    try:
+        valid_until = today.replace(year=today.year + licence["validity_years"])
+    except ValueError:  # 29 February
+        valid_until = today.replace(year=today.year + licence["validity_years"], day=28)
+    issued = IndustryLicence(
+        number=number, submission_id=submission.id, bundle_code=bundle.code,
+        name=licence["name"], industry=licence["industry"],
+        issuer=issuer.data["name"] if issuer else licence["issuer"],
+        holder=str(submission.data.get("entity_name") or "")[:200],
+        valid_until=valid_until - dt.timedelta(days=1))
+    session.add(issued)
+    session.flush()
+    session.add(AuditEntry(actor="system", action="licence_issued",
+                           subject=f"submission:{submission.id}", before=None,
+                           after={"licence": number}))
+    return issued
+
+
+def permits(session: Session, licence: IndustryLicence, catalog) -> list[dict]:
+    """The licence's permits: matter, department, certificate number, revoked or not."""
+    tasks = session.exec(select(Task).where(Task.submission_id == licence.submission_id,
+                                            Task.status == "approved")
+                         .order_by(col(Task.id))).all()
+    revoked = {r.task_id: r for r in session.exec(select(PermitRevocation).where(
+        col(PermitRevocation.task_id).in_([t.id for t in tasks]))).all()} if tasks else {}
+    found = []
+    for task in tasks:
+        matter = catalog.matters.get(task.matter_code)
+        if matter is not None and matter.data["result"]["type"] in NOT_PERMITS:
+            continue
+        found.append({"task": task, "matter": matter, "department": task.department_code,
+                      "number": task.certificate_number,
+                      "name": matter.data["result"]["name"] if matter else task.matter_code,
+                      "issued_on": task.decided_at, "valid_until": licence.valid_until,
+                      "revocation": revoked.get(task.id)})
+    return found
+
+
+def state(licence: IndustryLicence, listed: list[dict], today: dt.date | None = None) -> str:
+    """valid, partly_revoked, revoked or expired."""
+    if (today or china_today()) > licence.valid_until:
+        return "expired"
+    standing = [p for p in listed if p["revocation"] is None]
+    if not standing:
+        return "revoked"
+    return "valid" if len(standing) == len(listed) else "partly_revoked"
+
+
+STATES = {"valid": _l("Valid"),
+          "partly_revoked": _l("No longer valid in full: a permit was revoked"),
+          "revoked": _l("Revoked"), "expired": _l("Expired")}
+
+
+def licence_of(session: Session, submission_id: int) -> IndustryLicence | None:
+    """The case's licence, if one was issued."""
+    return session.exec(select(IndustryLicence).where(
+        IndustryLicence.submission_id == submission_id)).first()
+
+
+def revoke(session: Session, task: Task, actor: str, reason: str | None) -> PermitRevocation:
+    """Revoke a department's approved permit, with a reason; audited; commit."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise RevocationRefused("reason")
+    if len(reason) > REASON_LENGTH:
+        raise RevocationRefused("too_long")
+    if task.status != "approved":
+        raise RevocationRefused("not_approved")
+    if session.exec(select(PermitRevocation).where(PermitRevocation.task_id == task.id)).first():
+        raise RevocationRefused("revoked")
+    try:
+        revocation = PermitRevocation(task_id=task.id, reason=reason, revoked_by=actor,
+                                      revoked_at=utc_now())
+        session.add(revocation)
+        state_before = {"status": task.status, "certificate_number": task.certificate_number}
+        session.add(AuditEntry(actor=actor, action="revoke", subject=f"task:{task.id}",
+                               before=state_before,
+                               after={**state_before, "revoked": True, "reason": reason}))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return revocation
