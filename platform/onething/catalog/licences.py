@@ -54,6 +54,8 @@ class LicenceType:
     holder: str
     issuer: dict
     items: tuple[LicenceItem, ...] = field(default_factory=tuple)
+    # How long a licence issued today is valid (None: long-term, 长期).
+    years: int | None = None
 
     @property
     def holder_fields(self) -> tuple[str, ...]:
@@ -95,22 +97,23 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
                 HOLDER_RESIDENT_ID, _t("公安机关", "公安機關", "Public security authority"), (
         LicenceItem("name", _t("姓名", "姓名", "Name")),
         LicenceItem("id_number", _t("公民身份号码", "公民身份號碼", "ID number")),
-    )),
+    ), years=20),
     LicenceType("food-business-licence", _t("食品经营许可证", "食品經營許可證",
                                             "Food business licence"), HOLDER_USCC, _AMR, (
         LicenceItem("entity_name", _t("经营者名称", "經營者名稱", "Operator"), "entity_name",
                     True, True),
         LicenceItem("premises_address", _t("经营场所", "經營場所", "Premises"),
                     "premises_address", True, False),
-    )),
+    ), years=5),
     LicenceType("tobacco-retail-licence", _t("烟草专卖零售许可证", "煙草專賣零售許可證",
                                              "Tobacco retail licence"), HOLDER_USCC,
-                _t("烟草专卖行政主管部门", "煙草專賣行政主管部門", "Tobacco monopoly administration"), (
+                _t("烟草专卖行政主管部门", "煙草專賣行政主管部門",
+                   "Tobacco monopoly administration"), (
         LicenceItem("entity_name", _t("企业名称", "企業名稱", "Enterprise"), "entity_name",
                     True, True),
         LicenceItem("premises_address", _t("经营场所", "經營場所", "Premises"),
                     "premises_address", True, False),
-    )),
+    ), years=5),
     LicenceType("fire-safety-check-permit", _t("公众聚集场所投入使用、营业前消防安全检查合格证",
                                                "公眾聚集場所投入使用、營業前消防安全檢查合格證",
                                                "Fire safety check permit"), HOLDER_USCC,
