@@ -20,6 +20,7 @@ authority's (trust A). Other prefilled values are suggestions the applicant may 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import urllib.parse
@@ -41,8 +42,19 @@ def prefill_of(path: str) -> dict | None:
 
 def fillable_paths(composition) -> set[str]:
     """The fields of the one form an applicant types (not those another matter yields)."""
-    return {entry["path"] for entry in fields_of(composition.layout)
-            if entry.get("required") != "produced"}
+    paths: set[str] = set()
+
+    def walk(entries):
+        for entry in entries:
+            if entry.get("required") == "produced" or entry.get("widget") == "rows":
+                continue  # handed over; or a repeating group, whose rows are not filled
+            if entry.get("children"):
+                walk(entry["children"])
+            else:
+                paths.add(entry["path"])
+
+    walk(fields_of(composition.layout))
+    return paths
 
 
 def from_registry(session, provider, composition, data: dict, prefill: dict,
@@ -50,7 +62,7 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
     """Fill the form from the holder's public licences; (data, prefill, outcome), outcome
     "filled", "missing" (nothing in force for this holder) or "no_holder"."""
     paths = fillable_paths(composition)
-    data, prefill = dict(data), dict(prefill)
+    data, prefill = copy.deepcopy(data), dict(prefill)
     outcome = "no_holder"
     for kind in LICENCE_TYPES.values():
         public = [item for item in kind.items if item.public and item.field in paths]
@@ -70,17 +82,17 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
             if value in (None, "") or (item.field in prefill and
                                        prefill[item.field].get("source") != "case"):
                 continue  # an earlier licence type filled it already
-            data[item.field] = value
+            set_path(data, item.field, value)
             prefill[item.field] = {
                 "source": record.source, "licence": kind.code, "number": record.number,
                 "trust": record.trust, "locked": item.locked and record.trust == "A",
                 "value": value}
         for key in kind.holder_fields:
-            if key in paths and data.get(key):
+            if key in paths and get_path(data, key):
                 # The code the licence was found with: changing it would orphan the rest.
                 prefill[key] = {"source": record.source, "licence": kind.code,
                                 "number": record.number, "trust": record.trust,
-                                "locked": record.trust == "A", "value": data[key],
+                                "locked": record.trust == "A", "value": get_path(data, key),
                                 "holder": True}
     return data, prefill, outcome
 
@@ -109,7 +121,8 @@ def from_case(composition, data: dict, prefill: dict, entries: dict, submission
               ) -> tuple[dict, dict, dict, int]:
     """Fill what the earlier case answered and this form asks, and reuse its uploads;
     locked values stay. Returns (data, prefill, material entries, how many filled)."""
-    data = {**data, "matters": {k: dict(v) for k, v in (data.get("matters") or {}).items()}}
+    data = copy.deepcopy(data)
+    data.setdefault("matters", {})
     prefill, entries = dict(prefill), dict(entries)
     filled = 0
     earlier = submission.data or {}

@@ -62,7 +62,8 @@ class LicenceType:
         """The library fields of the one form that carry the holder's code, in order."""
         if self.holder == HOLDER_USCC:
             return ("entity_uscc",)
-        return ("applicant_id_number", "resident_id")
+        # The only personal licence materials name the legal representative's ID card.
+        return ("legal_representative.id_number", "applicant_id_number", "resident_id")
 
     def item(self, key: str) -> LicenceItem | None:
         """The data item of this key, if the type has it."""
@@ -82,12 +83,15 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
         LicenceItem("entity_uscc", _t("统一社会信用代码", "統一社會信用代碼",
                                       "Unified social credit code"), "entity_uscc", True, True),
         LicenceItem("legal_representative", _t("法定代表人", "法定代表人", "Legal representative"),
-                    "legal_representative", True, True),
+                    "legal_representative.name", True, True),
         LicenceItem("entity_type", _t("类型", "類型", "Type"), "entity_type", True, True),
         # The registered address (住所) is where a small business usually trades, but not
         # always: offered for the premises, editable.
-        LicenceItem("address", _t("住所", "住所", "Registered address"), "premises_address",
-                    True, False),
+        LicenceItem("division_code", _t("住所所在行政区划", "住所所在行政區劃",
+                                        "Division of the registered address"),
+                    "premises_address.division_code", True, False),
+        LicenceItem("address", _t("住所", "住所", "Registered address"),
+                    "premises_address.detail", True, False),
         LicenceItem("registered_capital", _t("注册资本", "註冊資本", "Registered capital"),
                     "registered_capital", True, True),
         LicenceItem("business_scope", _t("经营范围", "經營範圍", "Business scope"),
@@ -103,7 +107,7 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
         LicenceItem("entity_name", _t("经营者名称", "經營者名稱", "Operator"), "entity_name",
                     True, True),
         LicenceItem("premises_address", _t("经营场所", "經營場所", "Premises"),
-                    "premises_address", True, False),
+                    "premises_address.detail", True, False),
     ), years=5),
     LicenceType("tobacco-retail-licence", _t("烟草专卖零售许可证", "煙草專賣零售許可證",
                                              "Tobacco retail licence"), HOLDER_USCC,
@@ -112,7 +116,7 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
         LicenceItem("entity_name", _t("企业名称", "企業名稱", "Enterprise"), "entity_name",
                     True, True),
         LicenceItem("premises_address", _t("经营场所", "經營場所", "Premises"),
-                    "premises_address", True, False),
+                    "premises_address.detail", True, False),
     ), years=5),
     LicenceType("fire-safety-check-permit", _t("公众聚集场所投入使用、营业前消防安全检查合格证",
                                                "公眾聚集場所投入使用、營業前消防安全檢查合格證",
@@ -120,7 +124,7 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
                 _t("消防救援机构", "消防救援機構", "Fire and rescue authority"), (
         LicenceItem("entity_name", _t("单位名称", "單位名稱", "Entity"), "entity_name", True, True),
         LicenceItem("premises_address", _t("场所地址", "場所地址", "Premises"),
-                    "premises_address", True, False),
+                    "premises_address.detail", True, False),
     )),
 )}
 

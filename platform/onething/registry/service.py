@@ -49,13 +49,21 @@ def lookup(provider: LicenceProvider, holder_code: str, type_code: str,
     return Lookup(EXPIRED, found[0]) if found else Lookup(MISSING)
 
 
+def _at(data: dict, path: str):
+    # A dotted path into the one form's values (legal_representative.name).
+    node = data
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def holder_of(type_code: str, data: dict) -> str | None:
     """The holder's code as the one form carries it, for a licence of this type."""
     kind = licence_type(type_code)
     if kind is None:
         return None
     for key in kind.holder_fields:
-        value = data.get(key)
+        value = _at(data, key)
         if isinstance(value, str) and value.strip():
             return value.strip().upper()
     return None
@@ -66,7 +74,7 @@ def items_from(type_code: str, data: dict) -> dict:
     kind = licence_type(type_code)
     items = {}
     for item in kind.items if kind else ():
-        value = data.get(item.field) if item.field else None
+        value = _at(data, item.field) if item.field else None
         if value not in (None, "", []):
             items[item.key] = value
     return items
@@ -83,7 +91,7 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
     if kind is None or holder is None:
         return None
     name = data.get("entity_name") if kind.holder == HOLDER_USCC else \
-        data.get("applicant_name") or data.get("person_name")
+        _at(data, "legal_representative.name") or data.get("applicant_name")
     expires = None
     if kind.years:
         try:
@@ -264,7 +272,7 @@ def demo_rows(today: dt.date) -> list[dict]:
          "issuer": "青岛市市南区市场监督管理局", "issued_on": "2021-03-15", "trust": "A",
          "data": {"entity_name": "青岛海韵餐饮管理有限公司", "entity_uscc": DEMO_ENTERPRISE,
                   "legal_representative": "王海燕", "entity_type": "limited_company",
-                  "address": "山东省青岛市市南区香港中路10号", "registered_capital": 100,
+                  "division_code": "370202", "address": "香港中路10号", "registered_capital": 100,
                   "business_scope": "餐饮服务；食品销售"}},
         {"type_code": "business-licence", "number": "370202600654321",
          "holder_code": DEMO_EXPIRED, "holder_name": "市南区老街小吃店",
@@ -272,7 +280,7 @@ def demo_rows(today: dt.date) -> list[dict]:
          "expires_on": (today - dt.timedelta(days=30)).isoformat(), "trust": "A",
          "data": {"entity_name": "市南区老街小吃店", "entity_uscc": DEMO_EXPIRED,
                   "legal_representative": "李建国", "entity_type": "individual_business",
-                  "address": "山东省青岛市市南区中山路88号"}},
+                  "division_code": "370202", "address": "中山路88号"}},
         {"type_code": "resident-id-card", "number": DEMO_PERSON, "holder_code": DEMO_PERSON,
          "holder_name": "王海燕", "issuer": "青岛市公安局市南分局", "issued_on": "2018-06-01",
          "expires_on": "2038-06-01", "trust": "A", "data": {"name": "王海燕",
