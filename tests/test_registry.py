@@ -10,6 +10,7 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 from sqlmodel import Session, select
@@ -272,9 +273,9 @@ def test_a_licence_issued_in_the_same_case_is_shown_as_such_and_enters_the_regis
 def _share(app, client, draft: str) -> tuple[int, int, float]:
     """(not typed or uploaded, all, share) of the fields and materials of the draft's
     actual one form and materials."""
+    from onething.cases.forms import get_path
     from onething.cases.prefill import fillable_paths
     from onething.cases.views import composition_of
-    from onething.cases.forms import get_path
 
     stored = stored_draft(app, draft)
     with app.test_request_context():
@@ -408,9 +409,9 @@ RECORDED = {
 
 
 class _Replay(BaseHTTPRequestHandler):
-    seen: list = []
+    seen: ClassVar[list] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self.seen.append((self.path, self.headers.get("Authorization")))
         if "holder=" + UNKNOWN not in self.path:
             self.send_response(404)
