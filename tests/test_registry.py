@@ -270,7 +270,7 @@ def test_a_licence_issued_in_the_same_case_is_shown_as_such_and_enters_the_regis
 # --- prefill measured -----------------------------------------------------------------------
 
 
-def _share(app, client, draft: str) -> tuple[int, int, float]:
+def _share(app, draft: str) -> tuple[int, int, float]:
     """(not typed or uploaded, all, share) of the fields and materials of the draft's
     actual one form and materials."""
     from onething.cases.forms import get_path
@@ -301,7 +301,7 @@ def test_prefill_share_for_an_enterprise_that_holds_its_business_licence(registr
     client.post(f"{first}/form", data={"entity_uscc": service.DEMO_ENTERPRISE, **PREMISES,
                                        **TYPED})
     client.get(f"{first}/materials")
-    done, total, registry_share = _share(registry, client, first)
+    done, total, registry_share = _share(registry, first)
     print(f"\nprefill share, registry only: {done}/{total} = {registry_share:.0%}")
     upload_rest(client, first)
     receipt = submit(client, first)
@@ -316,7 +316,7 @@ def test_prefill_share_for_an_enterprise_that_holds_its_business_licence(registr
     assert 'data-notice="case_filled"' in page
     assert client.post(f"{again}/form", data=_posted(page)).status_code == 302
     client.get(f"{again}/materials")
-    done, total, share = _share(registry, client, again)
+    done, total, share = _share(registry, again)
     print(f"prefill share, registry and earlier case: {done}/{total} = {share:.0%}")
     assert registry_share > 0.1
     assert share >= 0.7
