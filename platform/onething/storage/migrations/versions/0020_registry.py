@@ -38,14 +38,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("type_code", "number", name="uq_licence_type_number"),
     )
     op.create_index("ix_licence_holder", "licence", ["holder_code", "type_code"])
-    with op.batch_alter_table("draft") as batch:
-        batch.add_column(sa.Column("prefill", sa.JSON(), nullable=False,
-                                   server_default=sa.text("'{}'")))
+    # Not in a batch: SQLite adds a column in place, where a batch would copy the table and
+    # drop the old one, which the submissions' foreign key to their drafts refuses.
+    op.add_column("draft", sa.Column("prefill", sa.JSON(), nullable=False,
+                                     server_default=sa.text("'{}'")))
 
 
 def downgrade() -> None:
     """Drop them."""
-    with op.batch_alter_table("draft") as batch:
-        batch.drop_column("prefill")
+    if op.get_bind().dialect.name == "sqlite":
+        # Natively (SQLite 3.35+), for the same reason as above.
+        op.execute("ALTER TABLE draft DROP COLUMN prefill")
+    else:
+        op.drop_column("draft", "prefill")
     op.drop_index("ix_licence_holder", table_name="licence")
     op.drop_table("licence")
