@@ -191,6 +191,11 @@ def test_an_id_number_alone_prefills_nothing_personal(registry, client):
     page = client.post(f"{draft}/form", data={"legal_representative.id_number":
                                               service.DEMO_PERSON, "_prefill": "registry"}).text
     assert "王海燕" not in page and "2038-06-01" not in page
+    # The ID card is fetched for the tobacco licence, and the page says only that.
+    materials = client.get(f"{draft}/materials").text
+    assert 'id="licence-legal-rep-id-card" data-state="shared"' in materials
+    for personal in ("王海燕", "2038-06-01", "青岛市公安局市南分局"):
+        assert personal not in materials
 
 
 # --- departments see what their slice holds ---------------------------------------------------
@@ -480,3 +485,27 @@ def test_the_web_lookup_asks_the_platform_when_the_registry_has_nothing(
     assert 'value="青岛某某餐饮有限公司"' in page
     materials = client.get(f"{draft}/materials").text
     assert 'data-state="shared"' in materials
+
+
+def test_the_console_imports_a_file_all_or_none(app):
+    from test_admin import add_account, sign_in
+
+    add_account(app, "admin", "administrator")
+    browser = app.test_client()
+    token = sign_in(browser)
+    rows = service.demo_rows(china_today())
+    bad = [rows[0], {**rows[2], "trust": "Z"}]
+    response = browser.post("/admin/registry/", data={
+        "csrf_token": token, "file": (io.BytesIO(json.dumps(bad).encode()), "bad.json")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert 'id="registry-problems"' in response.text and "trust" in response.text
+    with db(app) as session:
+        assert session.exec(select(Licence)).all() == []
+    response = browser.post("/admin/registry/", data={
+        "csrf_token": token, "file": (io.BytesIO(json.dumps(rows).encode()), "ok.json")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = browser.get(response.headers["Location"]).text
+    assert 'id="registry-imported"' in page and 'data-type="business-licence"' in page
+    assert browser.post("/admin/registry/", data={}).status_code == 400  # no CSRF token

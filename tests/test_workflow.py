@@ -103,8 +103,8 @@ def complete_materials(session, composition) -> dict:
     """Every material the applicant hands over; the deferrable one deferred (容缺)."""
     materials = {}
     for material in composition.materials:
-        if not material.upload:
-            continue
+        if not material.upload and not material.licence_code:
+            continue  # shared data the registry is not asked for
         if material.necessity == "deferrable":
             materials[material.id] = {"state": "deferred"}
         else:

@@ -149,6 +149,10 @@ def problem(entry: dict, material) -> str:
 
     name = type_name(material.licence_code)
     holder = entry.get("holder", "")
+    if entry.get("state") == EXPIRED and not is_public(material.licence_code):
+        # A personal licence's dates are not told to whoever typed the ID number.
+        return _("The %(licence)s held for %(holder)s is not in force. Upload a valid one.",
+                 licence=name, holder=holder)
     if entry.get("state") == EXPIRED:
         return _("The %(licence)s held for %(holder)s expired on %(date)s. Upload a valid one "
                  "(renew it first if need be).", licence=name, holder=holder,

@@ -293,6 +293,9 @@ def _shared_state(session: Session, composition: Composition, material: MergedMa
                   data: dict, entry: Any, stored: set[str]) -> tuple[dict | None, str | None]:
     # A licence looked up when the materials page was shown is checked again (the holder
     # may have changed since, or the licence expired); anything else is looked up now.
+    matter = shared.issued_in_case(composition, material.licence_code)
+    if matter is not None:
+        return {"state": "in_case", "matter": matter}, None  # 本次同步办理: nothing to fetch
     state = entry.get("state") if isinstance(entry, dict) else None
     if state in MATERIAL_STATES:
         record, reason = _material_state(stored, material, entry, uploadable=True)
