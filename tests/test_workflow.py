@@ -329,7 +329,9 @@ def test_materials_are_routed_with_their_step(session, draft, composition):
     submission = submit(session, draft, "key-1", today=TODAY)
     tasks = {t.matter_code: t for t in tasks_of(session, submission)}
     food = {m["id"]: m for m in tasks["food-business-licence"].slice_materials}
-    assert food["business-licence"] == {"id": "business-licence", "state": "shared"}
+    # The registration of this same case issues it: 本次同步办理, not shared data.
+    assert food["business-licence"] == {"id": "business-licence", "state": "in_case",
+                                        "matter": "business-registration"}
     assert food["food-safety-manager-certificate"] == {
         "id": "food-safety-manager-certificate", "state": "deferred",
     }
