@@ -123,7 +123,9 @@ def prepare_drafts(database_url: str, instance: Path, count: int) -> list[tuple[
         composition = compose(bundle_of(version), ANSWERS)
         materials = {m.id: {"state": "uploaded", "file": sha, "filename": "a.pdf", "size": 1,
                             "content_type": "application/pdf"}
-                     for m in composition.materials if m.upload}
+                     # A licence the registry does not hold is uploaded (its lookup would
+                     # refuse the submit): the hot path then asks the registry nothing.
+                     for m in composition.materials if m.upload or m.licence_code}
         for _ in range(count):
             draft, token = create_draft(session, version)
             save_draft(session, draft, answers=ANSWERS, data=DATA, materials=materials)

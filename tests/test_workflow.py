@@ -103,8 +103,8 @@ def complete_materials(session, composition) -> dict:
     """Every material the applicant hands over; the deferrable one deferred (容缺)."""
     materials = {}
     for material in composition.materials:
-        if not material.upload:
-            continue
+        if not material.upload and not material.licence_code:
+            continue  # shared data the registry is not asked for
         if material.necessity == "deferrable":
             materials[material.id] = {"state": "deferred"}
         else:
@@ -329,7 +329,9 @@ def test_materials_are_routed_with_their_step(session, draft, composition):
     submission = submit(session, draft, "key-1", today=TODAY)
     tasks = {t.matter_code: t for t in tasks_of(session, submission)}
     food = {m["id"]: m for m in tasks["food-business-licence"].slice_materials}
-    assert food["business-licence"] == {"id": "business-licence", "state": "shared"}
+    # The registration of this same case issues it: 本次同步办理, not shared data.
+    assert food["business-licence"] == {"id": "business-licence", "state": "in_case",
+                                        "matter": "business-registration"}
     assert food["food-safety-manager-certificate"] == {
         "id": "food-safety-manager-certificate", "state": "deferred",
     }

@@ -768,3 +768,53 @@ def worker(once: bool) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group(name="registry")
+def registry_group() -> None:
+    """The electronic licence registry (电子证照库): licences the government already holds."""
+
+
+@registry_group.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--by", default="onething registry import", show_default=True,
+              help="Who is importing, for the audit log.")
+def registry_import(file: str, by: str) -> None:
+    """Import licences from FILE (JSON or CSV), all or none: every bad row is named with
+    its field, and nothing is stored then (exit 2)."""
+    from onething.registry.service import import_licences, read_rows
+    from onething.storage.models import AuditEntry
+
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+    try:
+        rows = read_rows(text, file)
+    except ValueError as error:
+        click.echo(f"{file}: not a JSON list or CSV file of licences ({error})", err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    with _app_session() as (_app, session):
+        count, problems = import_licences(session, rows)
+        if problems:
+            for problem in problems:
+                click.echo(f"{file}: {problem}", err=True)
+            click.echo(f"nothing imported: {len(problems)} problem(s)", err=True)
+            sys.exit(EXIT_DEFINITIONS)
+        session.add(AuditEntry(actor=by, action="registry_import", subject="registry",
+                               before={}, after={"file": Path(file).name, "licences": count}))
+        session.commit()
+    click.echo(f"{count} licence(s) imported")
+
+
+@registry_group.command(name="show")
+@click.argument("holder")
+def registry_show(holder: str) -> None:
+    """Print the licences a holder (credit code or ID number) has in the registry, as JSON."""
+    from sqlmodel import select
+
+    from onething.registry.providers import record_of
+    from onething.storage.models import Licence
+
+    with _app_session() as (_app, session):
+        rows = session.exec(select(Licence).where(
+            Licence.holder_code == holder.strip().upper())).all()
+        click.echo(json.dumps([record_of(row).as_dict() for row in rows],
+                              ensure_ascii=False, indent=2))

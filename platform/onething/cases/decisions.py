@@ -29,6 +29,9 @@ from sqlmodel import Session, col, select
 
 from onething.cases import clock, events
 from onething.cases.forms import get_path, set_path
+from onething.catalog.workdays import china_today
+from onething.publishing.versions import bundle_of, get_version
+from onething.registry.service import record_issued
 from onething.storage.models import TASK_DONE, AuditEntry, Submission, Task, utc_now
 
 ACTIONS = ("accept", "approve", "reject", "supplement", "close")
@@ -167,6 +170,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         if action == "approve":
             if yields:
                 _hand_over(session, task, siblings)
+            _register_certificate(session, task)
             changed += _unlock(session, siblings)
         elif action == "reject":
             changed += _stop(session, siblings, task)
@@ -232,6 +236,30 @@ def _hand_over(session: Session, task: Task, tasks: list[Task]) -> None:
         other.slice_data = {**other.slice_data, **{key: values[key] for key in receives}}
         session.add(other)
         _log(session, "system", "hand_over", other, before)
+
+
+def _register_certificate(session: Session, task: Task) -> None:
+    # A certificate issued here enters the licence registry (电子证照库) with trust A in the
+    # approval's transaction, so the next case of its holder finds it at once.
+    submission = session.get(Submission, task.submission_id)
+    version = get_version(session, submission.bundle_version_id)
+    catalog = bundle_of(version).catalog if version is not None else None
+    matter = catalog.matters.get(task.matter_code) if catalog is not None else None
+    code = (matter.data.get("result") or {}).get("licence_code") if matter else None
+    if not code:
+        return
+    department = catalog.departments.get(task.department_code)
+    issuer = (department.data.get("name") or {}).get("zh-Hans") if department else None
+    licence = record_issued(
+        session, type_code=code, number=task.certificate_number, data=submission.data,
+        issuer=issuer or task.department_code, task_id=task.id,
+        file=(task.certificate_file or {}).get("file"), today=china_today())
+    if licence is not None:
+        session.flush()
+        session.add(AuditEntry(actor="system", action="licence_registered",
+                               subject=f"task:{task.id}",
+                               before={}, after={"licence": licence.id, "type": code,
+                                                 "number": licence.number}))
 
 
 def _stop(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
-from onething.cases import events, holidays
+from onething.cases import events, holidays, shared
 from onething.cases.parties import party_of
 from onething.catalog.workdays import WORKING_DAYS, DueDate, china_today, due_date
 from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
@@ -225,10 +225,10 @@ def submitted_data(composition: Composition, draft_data: dict, answers: dict) ->
     return data
 
 
-def _material_state(stored: set[str], material: MergedMaterial, entry: Any
-                    ) -> tuple[dict | None, str | None]:
+def _material_state(stored: set[str], material: MergedMaterial, entry: Any,
+                    uploadable: bool = False) -> tuple[dict | None, str | None]:
     # Returns what the submission records for one material, or the reason it is refused.
-    if not material.upload:
+    if not material.upload and not uploadable:
         return {"state": "shared"}, None
     state = entry.get("state") if isinstance(entry, dict) else None
     if state is None:
@@ -278,12 +278,41 @@ def check_materials(session: Session, composition: Composition, draft_materials:
             session.connection(), {f"f{i}": sha256 for i, sha256 in enumerate(named)})
         stored = {sha256 for (sha256,) in found}
     for material in composition.materials_for(data):
-        record, reason = _material_state(stored, material, draft_materials.get(material.id))
+        entry = draft_materials.get(material.id)
+        if material.shared_data and material.licence_code:
+            record, reason = _shared_state(session, composition, material, data, entry, stored)
+        else:
+            record, reason = _material_state(stored, material, entry)
         if reason is not None:
             errors[material.id] = reason
         elif record is not None:
             recorded[material.id] = record
     return recorded, errors
+
+
+def _shared_state(session: Session, composition: Composition, material: MergedMaterial,
+                  data: dict, entry: Any, stored: set[str]) -> tuple[dict | None, str | None]:
+    # A licence looked up when the materials page was shown is checked again (the holder
+    # may have changed since, or the licence expired); anything else is looked up now.
+    matter = shared.issued_in_case(composition, material.licence_code)
+    if matter is not None:
+        return {"state": "in_case", "matter": matter}, None  # 本次同步办理: nothing to fetch
+    state = entry.get("state") if isinstance(entry, dict) else None
+    if state in MATERIAL_STATES:
+        record, reason = _material_state(stored, material, entry, uploadable=True)
+        if record is not None and state == "uploaded":
+            record["trust"] = "C"  # uploaded by the applicant (国办函〔2016〕108号)
+        return record, reason
+    if state == "shared":
+        reason = shared.still_valid(entry, data, material.licence_code, china_today())
+        if reason is None:
+            return dict(entry), None
+    found = shared.resolve(session, composition, material, data, None)
+    if found is None:
+        return {"state": "shared"}, None  # no holder code to ask with: shared as before
+    if found["state"] in shared.LOOKUP_STATES:
+        return None, f"licence_{found['state']}"
+    return found, None
 
 
 def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:

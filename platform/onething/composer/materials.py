@@ -42,6 +42,8 @@ class MergedMaterial:
     # matter -> what its form's values must satisfy for the matter to want it (when_form);
     # None: the matter wants it whatever is entered.
     form_conditions: dict[str, Any] = field(default_factory=dict)
+    # The electronic licence type the registry is asked for (电子证照), if a matter names one.
+    licence_code: str | None = None
 
     @property
     def depends_on_form(self) -> bool:
@@ -82,6 +84,7 @@ class MergedMaterial:
             "deferrable": self.necessity == "deferrable",
             "commitment": self.commitment,
             "shared_data": self.shared_data,
+            **({"licence_code": self.licence_code} if self.licence_code else {}),
             "upload": self.upload,
             "source": self.source,
             "matters": self.matters,
@@ -134,6 +137,8 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
                     item.necessity = material["necessity"]
                 item.commitment = item.commitment and bool(material.get("commitment", False))
                 item.shared_data = item.shared_data or bool(material.get("shared_data", False))
+            if item.licence_code is None and material.get("shared_data"):
+                item.licence_code = material.get("licence_code")
             if matter.code not in item.matters:
                 item.matters.append(matter.code)
             if matter.department not in item.departments:

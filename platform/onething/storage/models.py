@@ -307,6 +307,9 @@ class Draft(DraftBase, table=True):
     # The signed-in applicant who owns it (Applicant.subject): 我的办件 lists it on any
     # device, and the identity platform's verified values are kept in its fields.
     applicant: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH, index=True)
+    # Values filled in from data the government holds (智能预填): path -> {"source", "trust",
+    # "value", "locked", ...}. A locked value is the licence's: saving the form keeps it.
+    prefill: dict = Field(default_factory=dict, sa_column=_json())
 
 
 class Applicant(SQLModel, table=True):
@@ -703,6 +706,32 @@ class OutboxEvent(SQLModel, table=True):
 
 
 # --- the audit log ----------------------------------------------------------------------------
+
+
+class Licence(SQLModel, table=True):
+    """An electronic licence (电子证照) of the registry, with GB/T 36903's metadata."""
+
+    __tablename__ = "licence"
+    __table_args__ = (UniqueConstraint("type_code", "number", name="uq_licence_type_number"),
+                      Index("ix_licence_holder", "holder_code", "type_code"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    type_code: str = Field(max_length=64)  # 证照类型代码
+    number: str = Field(max_length=100)  # 证照编号
+    holder_code: str = Field(max_length=32)  # 持证主体代码: a credit code or an ID number
+    holder_name: str = Field(max_length=200)  # 持证主体
+    issuer: str = Field(max_length=200)  # 发证机构
+    issued_on: dt.date  # 发证日期
+    expires_on: dt.date | None = None  # 有效期截止; None: long-term (长期)
+    data: dict = Field(default_factory=dict, sa_column=_json())  # 照面信息
+    # The licence's file (版式文件) in the stored files, if any.
+    file: str | None = Field(default=None, max_length=SHA256_HEX_LENGTH)
+    trust: str = Field(default="A", max_length=1)
+    # "onething" (issued through a case here, with its task) or "import".
+    source: str = Field(max_length=20)
+    task_id: int | None = Field(default=None)
+    revoked: bool = False
+    created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
 class AuditEntry(SQLModel, table=True):

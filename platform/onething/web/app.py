@@ -278,6 +278,12 @@ def _init_database(app: Flask) -> None:
                     from onething.accounts.service import add_demo_accounts
 
                     add_demo_accounts(session)
+                    # The demo's electronic licence registry: a few enterprises and people,
+                    # so the restaurant of an existing enterprise can be tried at once.
+                    from onething.catalog.workdays import china_today
+                    from onething.registry.service import seed_demo
+
+                    seed_demo(session, china_today())
         with Session(engine) as session:
             # Versions published before the public directory existed get their rows once.
             refresh(session, bundle_of)

@@ -105,6 +105,16 @@ SETTINGS = [
             "Working days a department has to verify, fix and answer a bad rating (差评整改) "
             "from the day it is given, on the hall's holiday calendar; local rules say 5, "
             "some provinces 15"),
+    Setting("LICENCE_REGISTRY_URL", None,
+            "A provincial platform's electronic licence API (电子证照), asked with GET "
+            "?holder=&type= when the built-in registry does not hold a licence; unset: the "
+            "built-in registry only. Configuration only: no request chooses the URL, and a "
+            "redirect is refused"),
+    Setting("LICENCE_REGISTRY_TOKEN", None,
+            "Bearer token sent to LICENCE_REGISTRY_URL, if the platform wants one"),
+    Setting("LICENCE_REGISTRY_TIMEOUT", 3,
+            "Seconds a licence lookup waits for LICENCE_REGISTRY_URL (at most 10); past it "
+            "the applicant is told the platform did not answer and may upload instead"),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),

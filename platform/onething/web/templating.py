@@ -7,11 +7,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from onething.cases import shared
 from onething.cases.commitments import commitment_letter
 from onething.cases.decisions import decision_problem
 from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
 from onething.cases.forms import fields_of, find_entry, get_path, resolved_field
 from onething.cases.messages import message_for
+from onething.cases.prefill import notice_text, prefill_of, source_text
 from onething.cases.views.divisions import division_note
 from onething.catalog.dates import limits
 from onething.catalog.units import unit_name
@@ -53,6 +55,8 @@ AUDIT_ACTIONS = {
     "licence_issued": _l("Comprehensive licence issued"),
     "inspection_scheduled": _l("Joint inspection scheduled"),
     "inspection_findings": _l("Joint inspection findings recorded"),
+    "licence_registered": _l("Certificate entered in the electronic licence registry"),
+    "registry_import": _l("Licences imported into the electronic licence registry"),
     "status": _l("Status changed"),
     "correct": _l("Content corrected (内容已更正)"),
     "case_refused": _l("Told: another matter was refused, the case cannot complete"),
@@ -381,6 +385,12 @@ def init_app(app) -> None:
         task_fees=task_fees, fee_formula_text=fee_formula_text, amount_text=amount_text,
         money=money, date_limits=date_limits, handover_title=handover_title,
         handover_message=handover_message, days_text=days_text, limit_text=limit_text,
+        needs_upload=shared.needs_upload, licence_type_name=shared.type_name,
+        licence_public=shared.is_public, licence_source_name=shared.source_name,
+        trust_name=shared.trust_name, licence_problem=shared.problem,
+        material_problem=shared.submit_problem, prefill_of=prefill_of,
+        licence_item_name=shared.item_name,
+        prefill_source=source_text, prefill_notice=notice_text,
     )
     @app.context_processor
     def signed_in():

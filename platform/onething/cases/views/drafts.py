@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    g,
     make_response,
     redirect,
     render_template,
@@ -18,9 +19,12 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+from onething.cases import prefill as prefilling
+from onething.cases import shared
 from onething.cases.commitments import commitment_letter, letter_text
 from onething.cases.forms import (
     ADD_ROW,
@@ -37,6 +41,7 @@ from onething.cases.uploads import store_upload, uploaded_entry
 from onething.cases.views import (
     DRAFTS,
     SUBMISSIONS,
+    _pairs,
     composition_of,
     filed_by_clerk,
     front_desk_clerk,
@@ -51,6 +56,7 @@ from onething.cases.views.divisions import division_note
 from onething.cases.workflow import (
     IdempotencyKeyReused,
     SubmissionRefused,
+    find_submission,
     read_draft,
     rekey_draft,
     save_draft,
@@ -94,13 +100,21 @@ def form(public_id: str):
     # kept whatever a post says.
     verified = verified_values(draft, composition.layout)
     show_verified(verified)
+    notice = None
     if request.method == "POST":
         old = draft.data or {}
         data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
         data.update(verified)
+        # A locked value (a licence's, trust A) is the authority's: a post cannot change it.
+        data, _tampered = prefilling.enforce_locks(data, draft.prefill or {})
+        action = request.form.get(PREFILL, "")
+        if action:
+            data, notice = _prefill(draft, composition, data, action)
         save_draft(get_session(), draft, data=changes_between(old, data))
         get_session().commit()
-        if ADD_ROW in request.form or REMOVE_ROW in request.form:
+        if action:
+            shown = data
+        elif ADD_ROW in request.form or REMOVE_ROW in request.form:
             # A row added or removed: saved, and the form shown again to go on typing.
             shown = with_empty_row(composition.layout, data, request.form.get(ADD_ROW, ""))
         elif STEP in request.form:
@@ -114,9 +128,69 @@ def form(public_id: str):
             if not errors:
                 return redirect(url_for("drafts.materials", public_id=public_id))
     status = 422 if errors else 200
+    g.prefill = draft.prefill or {}
     return render_template("form.html", draft=draft, composition=composition,
                            data={**(shown or draft.data or {}), **verified}, errors=errors,
-                           get_path=get_path), status
+                           get_path=get_path, notice=notice,
+                           earlier=_earlier_cases(draft.data or {})), status
+
+
+# The button that asks for prefilling: "registry", "clear", "link" or "case:<tracking number>".
+PREFILL = "_prefill"
+
+
+def _earlier_cases(data: dict) -> list:
+    """This browser's earlier cases (it holds their access codes) of the holder the form
+    names: the ones whose answers may be offered."""
+    found = []
+    for tracking_number, token in reversed(_pairs(SUBMISSIONS)):
+        submission = find_submission(get_session(), tracking_number, token)
+        if submission is not None and prefilling.same_holder(submission, data):
+            found.append(submission)
+    return found
+
+
+def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
+    """Fill the form as the applicant asked; the draft's data and a notice (kind, values)."""
+    prefill = dict(draft.prefill or {})
+    if action == "registry":
+        data, prefill, outcome = prefilling.from_registry(
+            get_session(), shared.provider(get_session()), composition, data, prefill)
+        notice = ("registry_" + outcome, {})
+    elif action == "clear":
+        # Values stay (nothing is lost); they are simply the applicant's again.
+        prefill, notice = {}, ("cleared", {})
+    else:
+        submission = None
+        if action == "link":
+            parsed = prefilling.parse_receipt_link(request.form.get("_earlier_link", ""))
+            submission = find_submission(get_session(), *parsed) if parsed else None
+        elif action.startswith("case:"):
+            tracking_number = action[5:]
+            token = next((t for n, t in _pairs(SUBMISSIONS) if n == tracking_number), None)
+            submission = find_submission(get_session(), tracking_number, token) \
+                if token else None
+        if submission is None:
+            return data, ("case_not_found", {})
+        if not prefilling.same_holder(submission, data):
+            # Never another holder's answers, even with their access code.
+            return data, ("case_other_holder", {})
+        data, prefill, entries, count = prefilling.from_case(
+            composition, data, prefill, draft.materials or {}, submission)
+        if entries != (draft.materials or {}):
+            draft.materials = entries
+            flag_modified(draft, "materials")
+        notice = ("case_filled", {"n": count, "tracking_number": submission.tracking_number})
+        if action == "link":
+            remember(SUBMISSIONS, submission.tracking_number, parse_token(request))
+    draft.prefill = prefill
+    flag_modified(draft, "prefill")
+    return data, notice
+
+
+def parse_token(req) -> str:
+    """The access code of the receipt link the applicant pasted."""
+    return prefilling.parse_receipt_link(req.form.get("_earlier_link", ""))[1]
 
 
 @bp.post("/autosave")
@@ -166,9 +240,18 @@ def check(public_id: str):
 
 @bp.route("/materials", methods=["GET"])
 def materials(public_id: str):
-    """The one set of materials, with each one's state."""
+    """The one set of materials, with each one's state; shared data is looked up afresh."""
     draft = load_draft(public_id)
-    return render_template("materials.html", draft=draft, composition=composition_of(draft),
+    composition = composition_of(draft)
+    if not draft.submitted_at:
+        entries = draft.materials or {}
+        looked_up = shared.resolve_all(get_session(), composition,
+                                       {**(draft.data or {}), "answers": draft.answers}, entries)
+        if looked_up != entries:
+            save_draft(get_session(), draft, materials={
+                key: looked_up.get(key) for key in set(entries) | set(looked_up)})
+            get_session().commit()
+    return render_template("materials.html", draft=draft, composition=composition,
                            problems={})
 
 
@@ -183,10 +266,11 @@ def material(public_id: str, material_id: str):
         return redirect(url_for("drafts.review", public_id=public_id))
     composition = composition_of(draft)
     merged = next((m for m in composition.materials if m.id == material_id), None)
-    if merged is None or not merged.upload:
+    entries = dict(draft.materials or {})
+    if merged is None or not shared.needs_upload(merged, entries.get(material_id)):
+        # Shared data is uploaded only once the registry has said it does not hold it.
         abort(404, description="material")
     action = request.form.get("action", "upload")
-    entries = dict(draft.materials or {})
     problem = None
     if action == "defer" and merged.necessity == "deferrable":
         entries[material_id] = {"state": "deferred"}
@@ -199,6 +283,12 @@ def material(public_id: str, material_id: str):
         }
     elif action == "clear":
         entries.pop(material_id, None)
+        if merged.shared_data:
+            # Back to what the registry says, not to "nothing needed".
+            found = shared.resolve(get_session(), composition, merged,
+                                   {**(draft.data or {}), "answers": draft.answers}, None)
+            if found is not None:
+                entries[material_id] = found
     elif action == "upload":
         upload = request.files.get("file")
         if upload is None or not upload.filename:

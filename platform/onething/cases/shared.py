@@ -1,0 +1,188 @@
+"""Materials from shared data (电子证照): looked up for the applicant's holder code.
+
+A material a matter marks `shared_data` with a `licence_code` is asked of the licence
+registry for the holder the one form names (the credit code, or the ID number). What
+the draft, and then each task's slice, records for it:
+
+- `{"state": "shared", "licence": {...}, "trust": "A", "source": ...}`: found in force,
+  attached with its source and trust level, nothing uploaded;
+- `{"state": "in_case", "matter": code}`: the licence is issued by another matter of
+  the same case (本次同步办理), so there is nothing to fetch yet;
+- `{"state": "missing" | "expired" | "unavailable", ...}`: the applicant is told and
+  asked to upload it instead (the upload then records trust C).
+
+Only the server writes these states: an applicant's post can upload, defer, commit or
+clear, never claim a licence. A material without a licence type, or whose holder code
+the form does not carry, stays as before: the department obtains it by sharing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, has_app_context
+
+from onething.catalog.licences import licence_type
+from onething.catalog.workdays import china_today
+from onething.registry.providers import LocalRegistry, provider_for
+from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
+
+LOOKUP_STATES = (MISSING, EXPIRED, UNAVAILABLE)
+SERVER_STATES = ("shared", "in_case", *LOOKUP_STATES)
+
+
+def provider(session):
+    """The licence provider this deployment is configured with."""
+    return provider_for(current_app.config, session) if has_app_context() \
+        else LocalRegistry(session)
+
+
+def issued_in_case(composition, code: str) -> str | None:
+    """The matter of this case whose certificate is this licence type, if any."""
+    for matter in composition.matters:
+        if (matter.data.get("result") or {}).get("licence_code") == code:
+            return matter.code
+    return None
+
+
+def resolve(session, composition, material, data: dict, entry, today: dt.date | None = None
+            ) -> dict | None:
+    """What a draft records for a shared material now, or None to leave it as it is."""
+    code = material.licence_code
+    if not material.shared_data or not code or licence_type(code) is None:
+        return None
+    matter = issued_in_case(composition, code)
+    if matter is not None:
+        return {"state": "in_case", "matter": matter}
+    if isinstance(entry, dict) and entry.get("state") in ("uploaded", "deferred", "commitment"):
+        return None  # the applicant's own, after a lookup that found nothing
+    holder = holder_of(code, data)
+    if holder is None:
+        return None
+    found = lookup(provider(session), holder, code, today or china_today())
+    if found.state == FOUND:
+        record = found.record
+        return {"state": "shared", "holder": holder, "trust": record.trust,
+                "source": record.source, "licence": record.as_dict()}
+    result = {"state": found.state, "holder": holder}
+    if found.state == EXPIRED and found.record.expires_on:
+        result["expires_on"] = found.record.expires_on.isoformat()
+    return result
+
+
+def resolve_all(session, composition, data: dict, entries: dict) -> dict:
+    """The draft's material entries with every shared material looked up again."""
+    updated = dict(entries)
+    for material in composition.materials_for(data):
+        result = resolve(session, composition, material, data, entries.get(material.id))
+        if result is not None:
+            updated[material.id] = result
+        elif isinstance(entries.get(material.id), dict) and \
+                entries[material.id].get("state") in SERVER_STATES and \
+                not material.licence_code:
+            updated.pop(material.id, None)
+    return updated
+
+
+def needs_upload(material, entry) -> bool:
+    """Whether the applicant is asked to hand this material over themselves."""
+    if not material.shared_data:
+        return True
+    return isinstance(entry, dict) and (entry.get("state") in LOOKUP_STATES or entry.get(
+        "state") in ("uploaded", "deferred", "commitment")) and bool(material.licence_code)
+
+
+def still_valid(entry: dict, data: dict, code: str, today: dt.date) -> str | None:
+    """Why a recorded licence no longer fits the case (the holder changed, it expired), or
+    None when it does."""
+    if entry.get("holder") != holder_of(code, data):
+        return "licence_stale"
+    expires = (entry.get("licence") or {}).get("expires_on")
+    if expires and dt.date.fromisoformat(expires) < today:
+        return "expired"
+    return None
+
+
+# --- what pages say ------------------------------------------------------------------------------
+
+def _texts():
+    from flask_babel import gettext as _
+
+    return {
+        "onething": _("OneThing's electronic licence registry"),
+        "import": _("Electronic licence registry (imported)"),
+        "provincial": _("The provincial licence platform"),
+    }
+
+
+def source_name(source: str | None) -> str:
+    """Where a shared licence came from, localized."""
+    return _texts().get(source or "", source or "")
+
+
+def type_name(code: str | None) -> str:
+    """A licence type's name in the page's language."""
+    from onething.web.i18n import localized
+
+    kind = licence_type(code)
+    return localized(kind.name) if kind else (code or "")
+
+
+def trust_name(level: str | None) -> str:
+    """A trust level (国办函〔2016〕108号), localized."""
+    from onething.catalog.licences import TRUST_NAMES
+    from onething.web.i18n import localized
+
+    return localized(TRUST_NAMES[level]) if level in TRUST_NAMES else (level or "")
+
+
+def is_public(code: str | None) -> bool:
+    """Whether a licence type's data items are public by law (an enterprise's licence), so
+    they may be shown to anyone who typed the holder's code."""
+    kind = licence_type(code)
+    return kind is not None and any(item.public for item in kind.items)
+
+
+def problem(entry: dict, material) -> str:
+    """Why a shared material must be uploaded after all, localized."""
+    from flask_babel import gettext as _
+
+    name = type_name(material.licence_code)
+    holder = entry.get("holder", "")
+    if entry.get("state") == EXPIRED and not is_public(material.licence_code):
+        # A personal licence's dates are not told to whoever typed the ID number.
+        return _("The %(licence)s held for %(holder)s is not in force. Upload a valid one.",
+                 licence=name, holder=holder)
+    if entry.get("state") == EXPIRED:
+        return _("The %(licence)s held for %(holder)s expired on %(date)s. Upload a valid one "
+                 "(renew it first if need be).", licence=name, holder=holder,
+                 date=entry.get("expires_on", ""))
+    if entry.get("state") == UNAVAILABLE:
+        return _("The licence registry did not answer just now. Reload this page to ask it "
+                 "again, or upload the %(licence)s.", licence=name)
+    return _("The electronic licence registry holds no %(licence)s for %(holder)s. Check the "
+             "code in the form, or upload it.", licence=name, holder=holder)
+
+
+SUBMIT_PROBLEMS = ("licence_missing", "licence_expired", "licence_unavailable", "licence_stale")
+
+
+def submit_problem(reason: str) -> str:
+    """Why a shared material holds a submission up, localized (review page)."""
+    from flask_babel import gettext as _
+
+    return {
+        "licence_missing": _("the licence registry does not hold it: upload it"),
+        "licence_expired": _("the licence has expired: upload a valid one"),
+        "licence_unavailable": _("the licence registry did not answer: try again or upload it"),
+        "licence_stale": _("the credit code or ID number changed: open the materials again"),
+    }.get(reason, _("not provided yet"))
+
+
+def item_name(code: str | None, key: str) -> str:
+    """A licence data item's name in the page's language."""
+    from onething.web.i18n import localized
+
+    kind = licence_type(code)
+    item = kind.item(key) if kind else None
+    return localized(item.name) if item else key

@@ -1,0 +1,511 @@
+"""Data the government already holds (issue 20): the licence registry, shared materials,
+prefill with locked values, certificates entering the registry, imports and the HTTP
+provider (against a local server replaying a recorded answer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+import pytest
+from sqlmodel import Session, select
+
+from onething.catalog.workdays import china_today
+from onething.registry import service
+from onething.registry.providers import HttpRegistry, LocalRegistry, ProviderUnavailable
+from onething.storage.models import Draft, Licence, Submission, Task
+
+EXISTING = {"has_business_licence": "true", "public_gathering_place": "true",
+            "fire_route": "commitment", "outdoor_signboard": "true", "sells_tobacco": "true"}
+# What the applicant types besides what the registry gives (an enterprise that holds its
+# business licence opening a restaurant: every matter but the registration applies).
+TYPED = {
+    "premises_area": "120", "contact_name": "李青", "contact_mobile": "13905321111",
+    "legal_representative.id_number": service.DEMO_PERSON,
+    "legal_representative.mobile": "13805320000",
+    "matters.food-business-licence.main_business_format": "catering_operator",
+    "matters.food-business-licence.food_business_items": ["hot_food", "cold_food"],
+    "matters.food-business-licence.food_safety_manager_name": "赵安",
+    "matters.food-business-licence.food_safety_manager_mobile": "13705322222",
+    "matters.fire-safety-check.place_type": "restaurant",
+    "matters.fire-safety-check.floors_used": "1-2",
+    "matters.fire-safety-check.max_occupancy": "80",
+    "matters.outdoor-signboard.signboard_text": "海韵小馆",
+    "matters.outdoor-signboard.signboard_width_m": "6",
+    "matters.outdoor-signboard.signboard_height_m": "1.2",
+    "matters.outdoor-signboard.signboard_position": "storefront",
+    "matters.outdoor-signboard.lighting": "false",
+    "matters.tobacco-retail-licence.retail_format": "restaurant",
+    "matters.tobacco-retail-licence.business_hours": "10:00-22:00",
+    "matters.tobacco-retail-licence.is_chain_store": "false",
+}
+# The registered address the licence offers for the premises: a browser posts it back.
+PREMISES = {"premises_address.division_code": "370202", "premises_address.detail": "香港中路10号"}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+UNKNOWN = service.demo_uscc("91370202MA3E1W2Q")  # a valid code the registry does not hold
+
+
+@pytest.fixture
+def registry(app):
+    """The demo's registry in the app's database."""
+    with Session(app.extensions["onething.engine"]) as session:
+        assert service.seed_demo(session, china_today()) == 3
+    return app
+
+
+def db(app) -> Session:
+    return Session(app.extensions["onething.engine"])
+
+
+def start(client, answers=EXISTING) -> str:
+    response = client.post("/b/open-restaurant", data=answers)
+    assert response.status_code == 302
+    return response.headers["Location"].removesuffix("/form")
+
+
+def prefill(client, draft: str, uscc: str, **extra):
+    return client.post(f"{draft}/form", data={"entity_uscc": uscc, "_prefill": "registry",
+                                              **extra})
+
+
+def stored_draft(app, draft: str) -> Draft:
+    with db(app) as session:
+        return session.exec(select(Draft).where(
+            Draft.public_id == draft.rsplit("/", 1)[-1])).one()
+
+
+def upload_rest(client, draft: str) -> None:
+    page = client.get(f"{draft}/materials").text
+    for material_id in re.findall(r'/materials/([a-z0-9-]+)"', page):
+        client.post(f"{draft}/materials/{material_id}",
+                    data={"action": "upload", "file": (io.BytesIO(PDF), "a.pdf")},
+                    content_type="multipart/form-data")
+
+
+def submit(client, draft: str):
+    review = client.get(f"{draft}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    return client.post(f"{draft}/submit", data={"idempotency_key": key})
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def test_a_valid_licence_is_attached_with_its_source_and_trust_and_nothing_is_uploaded(
+        registry, client):
+    draft = start(client)
+    page = prefill(client, draft, service.DEMO_ENTERPRISE).text
+    assert 'data-notice="registry_filled"' in page
+    assert 'value="青岛海韵餐饮管理有限公司"' in page
+    materials = client.get(f"{draft}/materials").text
+    licence = re.search(r'<div class="licence" id="licence-business-licence"[^>]*>', materials)
+    assert licence and 'data-trust="A"' in licence.group(0)
+    assert "370202000123456" in materials  # an enterprise's licence number is public
+    assert "/materials/business-licence\"" not in materials  # nothing to upload
+    entry = stored_draft(registry, draft).materials["business-licence"]
+    assert entry["state"] == "shared" and entry["trust"] == "A"
+    assert entry["licence"]["holder_code"] == service.DEMO_ENTERPRISE
+
+
+def test_a_missing_licence_asks_for_an_upload_which_then_counts_as_trust_c(registry, client):
+    draft = start(client)
+    client.post(f"{draft}/form", data={"entity_uscc": UNKNOWN, "entity_name": "青岛某某餐饮",
+                                       "legal_representative.name": "张三",
+                                       "premises_address.division_code": "370202",
+                                       "premises_address.detail": "香港中路20号", **TYPED})
+    materials = client.get(f"{draft}/materials").text
+    assert 'id="licence-business-licence" data-state="missing"' in materials
+    assert UNKNOWN in materials
+    assert "/materials/business-licence\"" in materials  # the upload form is offered
+    refused = submit(client, draft)
+    assert refused.status_code == 422
+    assert "/materials#material-business-licence" in refused.text
+    upload_rest(client, draft)
+    response = submit(client, draft)
+    assert response.status_code == 302, response.text[:3000]
+    with db(registry) as session:
+        task = session.exec(select(Task).where(
+            Task.matter_code == "business-licence-verification")).one()
+    entry = next(m for m in task.slice_materials if m["id"] == "business-licence")
+    assert entry["state"] == "uploaded" and entry["trust"] == "C"
+
+
+def test_an_expired_licence_is_refused_and_the_applicant_told_when_it_expired(registry, client):
+    draft = start(client)
+    prefill(client, draft, service.DEMO_EXPIRED)
+    materials = client.get(f"{draft}/materials").text
+    assert 'data-state="expired"' in materials
+    expired = (china_today() - dt.timedelta(days=30)).isoformat()
+    assert expired in materials
+    assert "/materials/business-licence\"" in materials
+    # Registry values prefilled an expired licence? No: only licences in force prefill.
+    assert stored_draft(registry, draft).prefill == {}
+
+
+def test_the_lookup_says_found_missing_and_expired(registry):
+    with db(registry) as session:
+        local = LocalRegistry(session)
+        today = china_today()
+        assert service.lookup(local, service.DEMO_ENTERPRISE.lower(), "business-licence",
+                              today).state == service.FOUND
+        assert service.lookup(local, UNKNOWN, "business-licence", today).state == service.MISSING
+        assert service.lookup(local, service.DEMO_EXPIRED, "business-licence",
+                              today).state == service.EXPIRED
+        assert service.lookup(local, service.DEMO_PERSON, "resident-id-card",
+                              today).state == service.FOUND
+
+
+# --- locking --------------------------------------------------------------------------------
+
+
+def test_a_locked_value_cannot_be_changed_by_a_tampered_post_and_nothing_else_is_lost(
+        registry, client):
+    draft = start(client)
+    page = prefill(client, draft, service.DEMO_ENTERPRISE).text
+    name_input = re.search(r'<input id="f-entity_name"[^>]*>', page).group(0)
+    assert "readonly" in name_input
+    assert 'data-locked="true"' in page
+    tampered = client.post(f"{draft}/form", data={
+        "entity_uscc": service.DEMO_ENTERPRISE, "entity_name": "冒名顶替有限公司",
+        "legal_representative.name": "冒名", **PREMISES, **TYPED})
+    assert tampered.status_code == 302  # the rest was valid: on to the materials
+    data = stored_draft(registry, draft).data
+    assert data["entity_name"] == "青岛海韵餐饮管理有限公司"
+    assert data["legal_representative"]["name"] == "王海燕"
+    assert data["contact_name"] == "李青"  # what the post said besides is kept
+    assert data["premises_address"]["detail"] == "香港中路10号"  # editable, not locked
+    client.post(f"{draft}/form", data={"entity_uscc": service.DEMO_ENTERPRISE,
+                                       "premises_address.division_code": "370202",
+                                       "premises_address.detail": "香港中路12号", **TYPED})
+    assert stored_draft(registry, draft).data["premises_address"]["detail"] == "香港中路12号"
+
+
+def test_an_id_number_alone_prefills_nothing_personal(registry, client):
+    # Typing someone's ID number must not reveal their name: ID cards never prefill.
+    draft = start(client)
+    page = client.post(f"{draft}/form", data={"legal_representative.id_number":
+                                              service.DEMO_PERSON, "_prefill": "registry"}).text
+    assert "王海燕" not in page and "2038-06-01" not in page
+    # The ID card is fetched for the tobacco licence, and the page says only that.
+    materials = client.get(f"{draft}/materials").text
+    assert 'id="licence-legal-rep-id-card" data-state="shared"' in materials
+    for personal in ("王海燕", "2038-06-01", "青岛市公安局市南分局"):
+        assert personal not in materials
+
+
+# --- departments see what their slice holds ---------------------------------------------------
+
+
+def test_registry_data_reaches_only_the_departments_whose_slice_holds_the_material(
+        registry, client, app):
+    from test_admin import add_account
+    from test_inbox import staff
+
+    draft = start(client)
+    prefill(client, draft, service.DEMO_ENTERPRISE)
+    client.post(f"{draft}/form", data={"entity_uscc": service.DEMO_ENTERPRISE, **PREMISES,
+                                       **TYPED})
+    upload_rest(client, draft)
+    assert submit(client, draft).status_code == 302
+    for department in ("sn-amr", "sn-fire", "sn-urban-mgmt", "sn-tobacco"):
+        add_account(app, f"staff-{department}", "department_staff", department)
+    with db(app) as session:
+        tasks = session.exec(select(Task)).all()
+    pages = {}
+    for task in tasks:
+        browser = staff(app, task.department_code)
+        pages.setdefault(task.department_code, []).append(
+            browser.get(f"/inbox/tasks/{task.id}").text)
+    # The legal representative's ID card (its issuer and validity come from the registry)
+    # is the tobacco licence's material only.
+    for department, texts in pages.items():
+        text = "\n".join(texts)
+        assert ("青岛市公安局市南分局" in text) == (department == "sn-tobacco"), department
+        assert "370202000123456" in text  # every matter here asks for the business licence
+        assert 'data-trust="A"' in text
+
+
+# --- results flow downstream ------------------------------------------------------------------
+
+
+def test_a_licence_issued_in_the_same_case_is_shown_as_such_and_enters_the_registry(
+        registry, client, app):
+    from onething.cases.decisions import decide
+
+    new = {**EXISTING, "has_business_licence": "false"}
+    draft = start(client, new)
+    materials = client.get(f"{draft}/materials").text
+    assert 'data-state="in_case"' in materials
+    entry = stored_draft(app, draft).materials["business-licence"]
+    assert entry == {"state": "in_case", "matter": "business-registration"}
+    # The registration's approval enters the new company's licence in the registry.
+    code = service.demo_uscc("91370202MA3F9X7L")
+    with db(app) as session:
+        stored = session.exec(select(Draft)).first()
+        version = stored.bundle_version_id
+        submission = Submission(tracking_number="OT20261130-ABCDEF", draft_id=stored.id,
+                                bundle_version_id=version, idempotency_key="k" * 16,
+                                answers={}, status="routed", token_hash="0" * 64,
+                                data={"entity_name": "青岛新店餐饮有限公司",
+                                      "legal_representative": {"name": "周一"}},
+                                materials={}, lead_department="sn-approval")
+        session.add(submission)
+        session.flush()
+        task = Task(submission_id=submission.id, department_code="sn-amr",
+                    matter_code="business-registration", bundle_code="open-restaurant",
+                    status="accepted", waits_for=[], slice_data={}, slice_materials=[],
+                    promised_days=1, due_date=china_today(),
+                    handover={"produces": ["entity_uscc"], "receives": []})
+        session.add(task)
+        session.commit()
+        decide(session, task, "approve", "amr", certificate_number="370202000999999",
+               produced={"entity_uscc": code})
+        licence = session.exec(select(Licence).where(Licence.holder_code == code)).one()
+    assert licence.trust == "A" and licence.source == "onething"
+    assert licence.type_code == "business-licence" and licence.number == "370202000999999"
+    assert licence.data["entity_name"] == "青岛新店餐饮有限公司"
+    assert licence.issuer == "青岛市市南区市场监督管理局" or licence.issuer
+
+
+# --- prefill measured -----------------------------------------------------------------------
+
+
+def _share(app, draft: str) -> tuple[int, int, float]:
+    """(not typed or uploaded, all, share) of the fields and materials of the draft's
+    actual one form and materials."""
+    from onething.cases.forms import get_path
+    from onething.cases.prefill import fillable_paths
+    from onething.cases.views import composition_of
+
+    stored = stored_draft(app, draft)
+    with app.test_request_context():
+        composition = composition_of(stored)
+    data = stored.data
+    fields = [p for p in fillable_paths(composition) if get_path(data, p) not in (None, "", [])]
+    given = [p for p in fields if p in stored.prefill
+             and not stored.prefill[p].get("holder")
+             and stored.prefill[p].get("value") == get_path(data, p)]
+    needed = composition.materials_for({**data, "answers": stored.answers})
+    entries = stored.materials
+    spared = [m for m in needed if (entries.get(m.id) or {}).get("state") in ("shared", "in_case")
+              or (entries.get(m.id) or {}).get("reused_from")
+              or (m.shared_data and m.id not in entries)]
+    done, total = len(given) + len(spared), len(fields) + len(needed)
+    return done, total, done / total
+
+
+def test_prefill_share_for_an_enterprise_that_holds_its_business_licence(registry, client):
+    # First time: the registry alone.
+    first = start(client)
+    prefill(client, first, service.DEMO_ENTERPRISE)
+    client.post(f"{first}/form", data={"entity_uscc": service.DEMO_ENTERPRISE, **PREMISES,
+                                       **TYPED})
+    client.get(f"{first}/materials")
+    done, total, registry_share = _share(registry, first)
+    print(f"\nprefill share, registry only: {done}/{total} = {registry_share:.0%}")
+    upload_rest(client, first)
+    receipt = submit(client, first)
+    assert receipt.status_code == 302
+    tracking_number = receipt.headers["Location"].split("/s/")[1].split("?")[0]
+    # The same enterprise applies again (its first case was refused, say) in this browser,
+    # which holds the first receipt's access code: it asks to use its earlier answers.
+    again = start(client)
+    prefill(client, again, service.DEMO_ENTERPRISE)
+    page = client.post(f"{again}/form", data={"entity_uscc": service.DEMO_ENTERPRISE,
+                                              "_prefill": f"case:{tracking_number}"}).text
+    assert 'data-notice="case_filled"' in page
+    assert client.post(f"{again}/form", data=_posted(page)).status_code == 302
+    client.get(f"{again}/materials")
+    done, total, share = _share(registry, again)
+    print(f"prefill share, registry and earlier case: {done}/{total} = {share:.0%}")
+    assert registry_share > 0.1
+    assert share >= 0.7
+    assert submit(client, again).status_code == 302
+
+
+def _posted(page: str) -> dict:
+    """What a browser posts of a form page as shown (text inputs, checked choices)."""
+    data: dict = {}
+    for tag in re.findall(r"<input [^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if not name or name.group(1).startswith("_") or "disabled" in tag:
+            continue
+        kind = re.search(r'type="([^"]+)"', tag)
+        if kind and kind.group(1) in ("radio", "checkbox") and "checked" not in tag:
+            continue
+        if kind and kind.group(1) in ("file", "hidden", "submit"):
+            continue
+        if value:
+            data.setdefault(name.group(1), []).append(value.group(1))
+    for select_tag in re.findall(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', select_tag[1])
+        if chosen:
+            data[select_tag[0]] = [chosen.group(1)]
+    return {k: v if len(v) > 1 else v[0] for k, v in data.items()}
+
+
+def test_earlier_answers_of_another_holder_are_never_used(registry, client):
+    draft = start(client)
+    response = client.post(f"{draft}/form", data={
+        "entity_uscc": UNKNOWN, "_prefill": "link",
+        "_earlier_link": "http://x/s/OT20261130-ABCDEF?token=forged"})
+    assert 'data-notice="case_not_found"' in response.text
+    assert stored_draft(registry, draft).prefill == {}
+
+
+# --- importing ------------------------------------------------------------------------------
+
+
+def test_an_import_with_a_bad_row_is_refused_whole_naming_row_and_field(app, tmp_path):
+    from click.testing import CliRunner
+
+    from onething.cli import main
+
+    rows = service.demo_rows(china_today())
+    rows[1] = {**rows[1], "holder_code": "91370202MA3C4R8K3X", "issued_on": "2016-13-01"}
+    path = tmp_path / "licences.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    env = {"ONETHING_DATABASE_URL": app.config["DATABASE_URL"],
+           "ONETHING_INSTANCE_PATH": app.instance_path}
+    result = CliRunner().invoke(main, ["registry", "import", str(path)], env=env)
+    assert result.exit_code == 2
+    assert "row 2: holder_code: invalid_holder" in result.output
+    assert "row 2: issued_on: invalid_date" in result.output
+    with db(app) as session:
+        assert session.exec(select(Licence)).all() == []
+    csv_path = tmp_path / "licences.csv"
+    csv_path.write_text(
+        "type_code,number,holder_code,holder_name,issuer,issued_on,expires_on,trust,"
+        "data.entity_name\n"
+        f"business-licence,370202000777777,{UNKNOWN},青岛某某餐饮,市南区市场监管局,"
+        "2024-01-02,,A,青岛某某餐饮\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["registry", "import", str(csv_path)], env=env)
+    assert result.exit_code == 0, result.output
+    with db(app) as session:
+        (licence,) = session.exec(select(Licence)).all()
+    assert licence.holder_code == UNKNOWN and licence.data == {"entity_name": "青岛某某餐饮"}
+    assert licence.expires_on is None and licence.source == "import"
+
+
+# --- a provincial platform over HTTP -----------------------------------------------------------
+
+# Recorded from the shape of a provincial platform's answer (GET ?holder=&type=), replayed
+# byte for byte by a local server: the HTTP provider's real requests, no mock of our code.
+RECORDED = {
+    "status": 200,
+    "headers": {"Content-Type": "application/json; charset=utf-8"},
+    "body": json.dumps({"licences": [
+        {"type_code": "business-licence", "number": "370200000000001",
+         "holder_code": UNKNOWN, "holder_name": "青岛某某餐饮有限公司",
+         "issuer": "青岛市市场监督管理局", "issued_on": "2022-01-05", "expires_on": None,
+         "trust": "A", "data": {"entity_name": "青岛某某餐饮有限公司"}},
+        # An answer about another holder is never used.
+        {"type_code": "business-licence", "number": "370200000000002",
+         "holder_code": service.DEMO_EXPIRED, "holder_name": "别人",
+         "issuer": "x", "issued_on": "2022-01-05", "trust": "A", "data": {}}]},
+        ensure_ascii=False),
+}
+
+
+class _Replay(BaseHTTPRequestHandler):
+    seen: ClassVar[list] = []
+
+    def do_GET(self):
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        if "holder=" + UNKNOWN not in self.path:
+            self.send_response(404)
+            self.end_headers()
+            return
+        if "slow" in self.path:
+            return
+        body = RECORDED["body"].encode()
+        self.send_response(RECORDED["status"])
+        for key, value in RECORDED["headers"].items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def platform_url():
+    server = HTTPServer(("127.0.0.1", 0), _Replay)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/api/licences"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_http_provider_reads_a_recorded_answer(platform_url):
+    provider = HttpRegistry(platform_url, token="secret", timeout=2)
+    found = provider.licences(UNKNOWN, "business-licence")
+    assert [r.number for r in found] == ["370200000000001"]
+    assert found[0].source == "provincial" and found[0].trust == "A"
+    path, auth = _Replay.seen[-1]
+    assert path.startswith("/api/licences?holder=") and auth == "Bearer secret"
+    assert provider.licences(service.DEMO_EXPIRED, "business-licence") == []  # 404: none
+
+
+def test_the_http_provider_is_bounded_and_configuration_only():
+    with pytest.raises(ValueError):
+        HttpRegistry("file:///etc/passwd")
+    with pytest.raises(ValueError):
+        HttpRegistry("http://platform.example/api?redirect=http://elsewhere")
+    assert HttpRegistry("http://platform.example/api", timeout=3600).timeout == 10
+    # Nothing listens there: unavailable, not an error page.
+    with pytest.raises(ProviderUnavailable):
+        HttpRegistry("http://127.0.0.1:9/api", timeout=0.5).licences(UNKNOWN, "business-licence")
+
+
+def test_an_applicant_is_told_when_the_platform_does_not_answer(registry, client):
+    registry.config["LICENCE_REGISTRY_URL"] = "http://127.0.0.1:9/api"
+    registry.config["LICENCE_REGISTRY_TIMEOUT"] = 0.5
+    draft = start(client)
+    client.post(f"{draft}/form", data={"entity_uscc": UNKNOWN})
+    materials = client.get(f"{draft}/materials").text
+    assert 'data-state="unavailable"' in materials
+    assert "/materials/business-licence\"" in materials
+
+
+def test_the_web_lookup_asks_the_platform_when_the_registry_has_nothing(
+        registry, client, platform_url):
+    registry.config["LICENCE_REGISTRY_URL"] = platform_url
+    draft = start(client)
+    page = prefill(client, draft, UNKNOWN).text
+    assert 'value="青岛某某餐饮有限公司"' in page
+    materials = client.get(f"{draft}/materials").text
+    assert 'data-state="shared"' in materials
+
+
+def test_the_console_imports_a_file_all_or_none(app):
+    from test_admin import add_account, sign_in
+
+    add_account(app, "admin", "administrator")
+    browser = app.test_client()
+    token = sign_in(browser)
+    rows = service.demo_rows(china_today())
+    bad = [rows[0], {**rows[2], "trust": "Z"}]
+    response = browser.post("/admin/registry/", data={
+        "csrf_token": token, "file": (io.BytesIO(json.dumps(bad).encode()), "bad.json")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert 'id="registry-problems"' in response.text and "trust" in response.text
+    with db(app) as session:
+        assert session.exec(select(Licence)).all() == []
+    response = browser.post("/admin/registry/", data={
+        "csrf_token": token, "file": (io.BytesIO(json.dumps(rows).encode()), "ok.json")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = browser.get(response.headers["Location"]).text
+    assert 'id="registry-imported"' in page and 'data-type="business-licence"' in page
+    assert browser.post("/admin/registry/", data={}).status_code == 400  # no CSRF token
