@@ -61,5 +61,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the columns."""
     op.drop_index("ix_task_department_party_code", table_name="task")
-    op.drop_column("task", "party_code")
-    op.drop_column("task", "party_name")
+    for column in ("party_code", "party_name"):
+        if op.get_bind().dialect.name == "sqlite":
+            # Natively (SQLite 3.35+): a batch would copy the task table and drop the old one.
+            op.execute(f"ALTER TABLE task DROP COLUMN {column}")
+        else:
+            op.drop_column("task", column)
