@@ -42,6 +42,9 @@ class MergedMaterial:
     # matter -> what its form's values must satisfy for the matter to want it (when_form);
     # None: the matter wants it whatever is entered.
     form_conditions: dict[str, Any] = field(default_factory=dict)
+    # It is itself a commitment letter (告知承诺书): signed online in the bundle's one
+    # letter (一书承诺) rather than uploaded.
+    letter: bool = False
 
     @property
     def depends_on_form(self) -> bool:
@@ -81,6 +84,7 @@ class MergedMaterial:
             "necessity": self.necessity,
             "deferrable": self.necessity == "deferrable",
             "commitment": self.commitment,
+            **({"commitment_letter": True} if self.letter else {}),
             "shared_data": self.shared_data,
             "upload": self.upload,
             "source": self.source,
@@ -126,6 +130,7 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
                     shared_data=bool(material.get("shared_data", False)),
                     source=material["source"],
                     definition=material,
+                    letter=bool(material.get("commitment_letter", False)),
                 )
             else:
                 item.medium = _medium(item.medium, material["medium"])
@@ -134,6 +139,7 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
                     item.necessity = material["necessity"]
                 item.commitment = item.commitment and bool(material.get("commitment", False))
                 item.shared_data = item.shared_data or bool(material.get("shared_data", False))
+                item.letter = item.letter or bool(material.get("commitment_letter", False))
             if matter.code not in item.matters:
                 item.matters.append(matter.code)
             if matter.department not in item.departments:
