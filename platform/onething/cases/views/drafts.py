@@ -164,9 +164,14 @@ def material(public_id: str, material_id: str):
     else:
         problem = "not_allowed"
     if problem is None:
-        save_draft(get_session(), draft, materials=entries)
+        save_draft(get_session(), draft, materials=_changes(draft.materials or {}, entries))
         get_session().commit()
     return _material_response(draft, composition, merged, problem)
+
+
+def _changes(old: dict, new: dict) -> dict:
+    # save_draft merges by material id: None removes what is undone (an upload cleared).
+    return {mid: new.get(mid) for mid in set(old) | set(new)}
 
 
 def _material_response(draft, composition, merged, problem):
@@ -251,8 +256,7 @@ def commitment(public_id: str):
     else:
         entries = commitments.sign(composition, data, entries, signer, dt.datetime.now(dt.UTC))
     if problem is None:
-        save_draft(get_session(), draft, materials={
-            mid: entries.get(mid) for mid in set(entries) | set(draft.materials or {})})
+        save_draft(get_session(), draft, materials=_changes(draft.materials or {}, entries))
         get_session().commit()
     if htmx:
         return render_template("_letter.html", draft=draft, composition=composition,
