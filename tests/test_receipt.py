@@ -328,3 +328,25 @@ def test_a_departments_pdf_holds_its_slice_and_nothing_else(app, client, departm
                                  .data) for value, deps in PRIVATE.items() if department in deps)
     # Another department's task is not found.
     assert browser.get(f"/inbox/tasks/{others[0].id}/application.pdf").status_code == 404
+
+
+def test_the_api_gives_a_department_the_pdf_of_its_own_slice_only(app, client):
+    from test_api import auth, token_for
+
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    submit(client, draft_url)
+    token = token_for(app, "sn-urban-mgmt")
+    with Session(app.extensions["onething.engine"]) as session:
+        mine = session.exec(select(Task).where(Task.department_code == "sn-urban-mgmt")).one()
+        theirs = session.exec(select(Task).where(Task.department_code == "sn-amr")).first()
+    response = client.get(f"/api/v1/tasks/{mine.id}/application.pdf", headers=auth(token))
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert "海风小馆" in text
+    assert not [value for value, departments in PRIVATE.items()
+                if "sn-urban-mgmt" not in departments and value in text]
+    other = client.get(f"/api/v1/tasks/{theirs.id}/application.pdf", headers=auth(token))
+    assert other.status_code == 404 and other.is_json
+    assert client.get(f"/api/v1/tasks/{mine.id}/application.pdf").status_code == 401

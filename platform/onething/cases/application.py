@@ -56,3 +56,12 @@ def render_pdf(html: str) -> bytes:
     import weasyprint  # imported on first use: it is large, and only PDFs need it
 
     return weasyprint.HTML(string=html, url_fetcher=_refuse).write_pdf()
+
+
+def slice_pdf(task, submission, composition) -> bytes:
+    """A department's copy: the PDF of one task's slice, drawn from the slice alone (never
+    the submission's data), so nothing outside it can reach the department."""
+    materials = {m["id"]: m for m in task.slice_materials if isinstance(m, dict) and "id" in m}
+    return render_pdf(application_html(composition, submission, data=task.slice_data,
+                                       materials=materials, qr_text=submission.tracking_number,
+                                       task=task))

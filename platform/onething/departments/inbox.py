@@ -367,18 +367,15 @@ def application_pdf(task_id: int):
     """The application form (申请表) of this task's slice only, drawn on request."""
     from flask import Response
 
-    from onething.cases.application import application_html, render_pdf
+    from onething.cases.application import slice_pdf
 
     task = _own_task(task_id)
     submission = get_session().get(Submission, task.submission_id)
-    # Drawn from the slice alone (never the submission's data): nothing else can reach it.
-    materials = {m["id"]: m for m in task.slice_materials if isinstance(m, dict) and "id" in m}
-    html = application_html(_composition_of(task), submission, data=task.slice_data,
-                            materials=materials, qr_text=submission.tracking_number, task=task)
-    return Response(render_pdf(html), mimetype="application/pdf", headers={
-        "Content-Disposition":
-            f'inline; filename="{submission.tracking_number}-{task.matter_code}.pdf"',
-        "Cache-Control": "private, no-store"})
+    name = f"{submission.tracking_number}-{task.matter_code}.pdf"
+    return Response(slice_pdf(task, submission, _composition_of(task)),
+                    mimetype="application/pdf", headers={
+                        "Content-Disposition": f'inline; filename="{name}"',
+                        "Cache-Control": "private, no-store"})
 
 
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
