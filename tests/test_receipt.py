@@ -192,7 +192,7 @@ def test_review_lists_the_materials_states_and_links_to_change_each_part(client)
     assert states["commitment"] == "commitment"  # the signed letter, linked to the letter
     assert re.search(r'data-state="missing"><a href="[^"]*#material-premises-floor-plan"', review)
     assert 'data-state="shared"' in review or 'data-state="uploaded"' in review
-    assert "signed by 王海风" in review
+    assert "signed by 周签" in review
     # A change link per section of the form, to its first field, and to the materials.
     assert f'href="{draft_url}/form#f-entity_name-field"' in review
     assert f'href="{draft_url}/materials"' in review

@@ -485,6 +485,15 @@ OPENAPI = {
             "responses": _responses({"description": "the task with its slice", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Task"}}}}, 404),
         }},
+        "/tasks/{task_id}/application.pdf": {"get": {
+            "operationId": "getApplicationForm",
+            "description": "The application form (申请表) of the task's slice only, as a PDF "
+                           "drawn on request: its fields, materials and signed commitments.",
+            "parameters": [_TASK_ID],
+            "responses": _responses({"description": "the slice's application form",
+                                     "content": {"application/pdf": {"schema": {
+                                         "type": "string", "format": "binary"}}}}, 404),
+        }},
         "/tasks/{task_id}/decisions": {"post": {
             "operationId": "decide",
             "parameters": [_TASK_ID],
