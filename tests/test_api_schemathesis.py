@@ -19,6 +19,7 @@ def test_every_answer_is_documented_and_never_a_server_error(app, routed):  # no
     headers = auth(token_for(app, "sn-amr"))
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} == {"/tasks", "/tasks/{task_id}",
+                                             "/tasks/{task_id}/application.pdf",
                                              "/tasks/{task_id}/decisions"}
     for operation in operations:
 
