@@ -20,7 +20,8 @@ def test_every_answer_is_documented_and_never_a_server_error(app, routed):  # no
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} == {"/tasks", "/tasks/{task_id}",
                                              "/tasks/{task_id}/decisions", "/ratings",
-                                             "/rectifications", "/tasks/{task_id}/revocation"}
+                                             "/rectifications", "/tasks/{task_id}/revocation",
+                                             "/tasks/{task_id}/application.pdf"}
     for operation in operations:
 
         @given(case=operation.as_strategy())

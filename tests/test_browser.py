@@ -118,7 +118,8 @@ def test_the_restaurant_bundle_end_to_end_on_a_phone(live_server, page: Page):
     finish(page)
     page.wait_for_url(re.compile(r"/d/[^/]+/materials$"))
 
-    materials = page.locator("li.material:has(input[type=file])")
+    # Every upload but the fire check's commitment letter, which is signed online below.
+    materials = page.locator("li.material:has(> form input[type=file])")
     ids = [m.get_attribute("id") for m in materials.all()]
     assert len(ids) > 5
     for material_id in ids:
@@ -127,6 +128,11 @@ def test_the_restaurant_bundle_end_to_end_on_a_phone(live_server, page: Page):
             {"name": "a.pdf", "mimeType": "application/pdf", "buffer": PDF})
         item.locator('button[name="action"][value="upload"]').click()
         expect(page.locator(f"#{material_id} .done")).to_have_text("已上传：a.pdf")
+    letter = page.locator("#commitment")
+    letter.locator('input[name="signer"]').fill("王海风")
+    letter.locator('input[name="confirm"]').check()
+    letter.locator('button[value="sign"]').click()
+    expect(page.locator("#letter-signed")).to_be_visible()
 
     page.get_by_role("link", name="继续核对").click()
     page.wait_for_url(re.compile(r"/review$"))

@@ -232,6 +232,8 @@ def _material_state(stored: set[str], material: MergedMaterial, entry: Any,
         return {"state": "shared"}, None
     state = entry.get("state") if isinstance(entry, dict) else None
     if state is None:
+        if material.letter and material.necessity != "optional":
+            return None, "unsigned"  # signed online in the one letter, never "missing"
         if material.necessity == "required":
             return None, "missing"
         if material.necessity == "deferrable":
@@ -242,8 +244,12 @@ def _material_state(stored: set[str], material: MergedMaterial, entry: Any,
         return None, "invalid_state"
     if state == "deferred" and material.necessity != "deferrable":
         return None, "not_deferrable"
-    if state == "commitment" and not material.commitment:
-        return None, "no_commitment"
+    if state == "commitment":
+        if not (material.commitment or material.letter):
+            return None, "no_commitment"
+        # Chosen is not signed: the one letter names the signer and the time.
+        if not (entry.get("signer") and entry.get("signed_at") and entry.get("letter")):
+            return None, "unsigned"
     if state == "uploaded":
         sha256 = entry.get("file")
         if not isinstance(sha256, str):
@@ -287,6 +293,15 @@ def check_materials(session: Session, composition: Composition, draft_materials:
             errors[material.id] = reason
         elif record is not None:
             recorded[material.id] = record
+    # 一书承诺: one signature covers exactly the commitments submitted, all at once; a
+    # letter signed before a part was added or removed is not the letter submitted.
+    committed = {mid for mid, record in recorded.items() if record["state"] == "commitment"}
+    times = {recorded[mid]["signed_at"] for mid in committed}
+    for mid in committed:
+        if set(recorded[mid].get("covers") or [mid]) != committed or len(times) > 1:
+            errors[mid] = "unsigned"
+    for mid in errors:
+        recorded.pop(mid, None)
     return recorded, errors
 
 

@@ -44,6 +44,9 @@ class MergedMaterial:
     form_conditions: dict[str, Any] = field(default_factory=dict)
     # The electronic licence type the registry is asked for (电子证照), if a matter names one.
     licence_code: str | None = None
+    # It is itself a commitment letter (告知承诺书): signed online in the bundle's one
+    # letter (一书承诺) rather than uploaded.
+    letter: bool = False
 
     @property
     def depends_on_form(self) -> bool:
@@ -83,6 +86,7 @@ class MergedMaterial:
             "necessity": self.necessity,
             "deferrable": self.necessity == "deferrable",
             "commitment": self.commitment,
+            **({"commitment_letter": True} if self.letter else {}),
             "shared_data": self.shared_data,
             **({"licence_code": self.licence_code} if self.licence_code else {}),
             "upload": self.upload,
@@ -129,6 +133,7 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
                     shared_data=bool(material.get("shared_data", False)),
                     source=material["source"],
                     definition=material,
+                    letter=bool(material.get("commitment_letter", False)),
                 )
             else:
                 item.medium = _medium(item.medium, material["medium"])
@@ -139,6 +144,7 @@ def merge_materials(matters, conditions: dict, answers: dict | None) -> list:
                 item.shared_data = item.shared_data or bool(material.get("shared_data", False))
             if item.licence_code is None and material.get("shared_data"):
                 item.licence_code = material.get("licence_code")
+                item.letter = item.letter or bool(material.get("commitment_letter", False))
             if matter.code not in item.matters:
                 item.matters.append(matter.code)
             if matter.department not in item.departments:

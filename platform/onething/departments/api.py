@@ -308,6 +308,26 @@ def material(task_id: int, material_id: str):
                      download_name=entry.get("filename") or material_id)
 
 
+@bp.get("/tasks/<row_id:task_id>/application.pdf")
+def application_pdf(task_id: int):
+    """The application form (申请表) of the task's slice only, as a PDF drawn on request."""
+    from flask import Response
+
+    from onething.cases.application import slice_pdf
+    from onething.composer.compose import compose
+
+    task = _task(task_id)
+    if task is None:
+        return _error("not_found", 404)
+    submission = get_session().get(Submission, task.submission_id)
+    composition = compose(bundle_of(get_version(get_session(), submission.bundle_version_id)),
+                          submission.answers)
+    name = f"{submission.tracking_number}-{task.matter_code}.pdf"
+    return Response(slice_pdf(task, submission, composition), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "private, no-store"})
+
+
 @bp.post("/tasks/<row_id:task_id>/decisions")
 def post_decision(task_id: int):
     """Take a decision; the same idempotency key always gets the first answer."""
@@ -731,6 +751,15 @@ OPENAPI = {
                           "413": {"description": "larger than the upload limit", **_ERROR_BODY},
                           "415": {"description": "not a PDF, JPEG or PNG file",
                                   **_ERROR_BODY}},
+        }},
+        "/tasks/{task_id}/application.pdf": {"get": {
+            "operationId": "getApplicationForm",
+            "description": "The application form (申请表) of the task's slice only, as a PDF "
+                           "drawn on request: its fields, materials and signed commitments.",
+            "parameters": [_TASK_ID],
+            "responses": _responses({"description": "the slice's application form",
+                                     "content": {"application/pdf": {"schema": {
+                                         "type": "string", "format": "binary"}}}}, 404),
         }},
         "/tasks/{task_id}/decisions": {"post": {
             "operationId": "decide",

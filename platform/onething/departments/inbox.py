@@ -433,6 +433,22 @@ def revoke_task(task_id: int):
     return _render_task(task)
 
 
+@bp.get("/tasks/<row_id:task_id>/application.pdf")
+def application_pdf(task_id: int):
+    """The application form (申请表) of this task's slice only, drawn on request."""
+    from flask import Response
+
+    from onething.cases.application import slice_pdf
+
+    task = _own_task(task_id)
+    submission = get_session().get(Submission, task.submission_id)
+    name = f"{submission.tracking_number}-{task.matter_code}.pdf"
+    return Response(slice_pdf(task, submission, _composition_of(task)),
+                    mimetype="application/pdf", headers={
+                        "Content-Disposition": f'inline; filename="{name}"',
+                        "Cache-Control": "private, no-store"})
+
+
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
 def material(task_id: int, material_id: str):
     """Download a material of the task's slice (never one of another department's)."""

@@ -7,8 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from onething.cases import shared
-from onething.cases.commitments import commitment_letter
+from onething.cases import commitments, receipts, shared
 from onething.cases.decisions import decision_problem
 from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
 from onething.cases.forms import fields_of, find_entry, get_path, resolved_field
@@ -29,6 +28,15 @@ UPLOAD_PROBLEMS = {
     "not_allowed": _l("This material cannot be handled that way."),
     "session": _l("You signed in again since this page was shown: reload it and try again. "
                   "Nothing was saved."),
+}
+# Why the one commitment letter was not signed (or withdrawn).
+LETTER_PROBLEMS = {
+    "signer_missing": _l("Enter the name of the person signing."),
+    "signer_too_long": _l("The signer's name is too long (50 characters at most)."),
+    "not_confirmed": _l("Tick the box to confirm that you have read the letter and commit to it."),
+    "letter_changed": _l("The letter changed since you opened this page (a material was added "
+                         "or removed): read it again below, then sign."),
+    "nothing_to_sign": _l("Nothing needs a commitment any more."),
 }
 TASK_STATES = {
     "waiting": _l("Waiting for an earlier approval"),
@@ -299,6 +307,26 @@ def _audit_value(key: str, value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def letter_problem(code: str) -> str:
+    """Why signing the commitment letter was refused."""
+    return str(LETTER_PROBLEMS.get(code, _("Please check your input")))
+
+
+def one_letter(composition, draft) -> dict | None:
+    """The draft's one commitment letter (一书承诺): its text, what it covers, the digest a
+    signature names, and the signature that covers it today (None: none to sign)."""
+    data, entries = draft.data or {}, draft.materials or {}
+    covered = commitments.covered_materials(composition, data, entries)
+    if not covered:
+        return None
+    letter = commitments.bundle_letter(composition, covered)
+    return {"letter": letter, "covered": covered,
+            "digest": commitments.letter_digest(commitments.letter_text(letter)),
+            "signature": commitments.signature(composition, data, entries),
+            # Some part was signed once, but the letter has changed since.
+            "stale": any((entries.get(m.id) or {}).get("signer") for m in covered)}
+
+
 def upload_problem(code: str) -> str:
     """Why an upload was refused."""
     return str(UPLOAD_PROBLEMS.get(code, _("The file could not be accepted.")))
@@ -320,6 +348,9 @@ def error_text(error: HTTPException) -> str:
         return _("Choose a smaller file. Nothing you entered was lost.")
     if error.code == 400:
         return _("Reload the page and try again. Nothing you entered was lost.")
+    if error.code == 409 and error.description == "submitted":
+        return _("This application was submitted: it stays as the departments received it. "
+                 "Follow it on its status page.")
     return _("Please try again. If it happens again, call 12345.")
 
 
@@ -372,7 +403,10 @@ def init_app(app) -> None:
         division_note=division_note, colon=colon,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         staff_department_name=staff_department_name,
-        field_messages=field_messages, commitment_letter=commitment_letter,
+        field_messages=field_messages, one_letter=one_letter, letter_problem=letter_problem,
+        material_states=receipts.material_states, next_steps=receipts.next_steps,
+        owed_materials=receipts.owed, contact_number=receipts.contact_number,
+        signed_time=receipts.signed_time,
         field_title=field_title, error_summary=error_summary, field_anchor=field_anchor,
         material_title=material_title, display_value=display_value,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,

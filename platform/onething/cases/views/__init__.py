@@ -34,7 +34,8 @@ def remember(store: str, key: str, token: str) -> None:
 def remembered(store: str, key: str) -> str | None:
     """The token given in the query string, else the one this browser keeps."""
     # Never the form: reading it would parse an upload body, even one over the limit.
-    given = request.args.get("token")
+    # A code copied from a receipt or an SMS may come with spaces or a line break.
+    given = "".join(request.args.get("token", "").split())
     if given:
         return given
     return next((token for name, token in _pairs(store) if name == key), None)

@@ -23,9 +23,8 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+from onething.cases import commitments, shared
 from onething.cases import prefill as prefilling
-from onething.cases import shared
-from onething.cases.commitments import commitment_letter, letter_text
 from onething.cases.forms import (
     ADD_ROW,
     REMOVE_ROW,
@@ -92,7 +91,7 @@ def form(public_id: str):
     """The one form: saved on every post, whatever its errors; valid goes on to materials."""
     draft = load_draft(public_id)
     if draft.submitted_at:
-        return redirect(url_for("drafts.review", public_id=public_id))
+        return to_status(draft)
     composition = composition_of(draft)
     errors: dict = {}
     shown = None
@@ -242,15 +241,16 @@ def check(public_id: str):
 def materials(public_id: str):
     """The one set of materials, with each one's state; shared data is looked up afresh."""
     draft = load_draft(public_id)
+    if draft.submitted_at:
+        return to_status(draft)
     composition = composition_of(draft)
-    if not draft.submitted_at:
-        entries = draft.materials or {}
-        looked_up = shared.resolve_all(get_session(), composition,
-                                       {**(draft.data or {}), "answers": draft.answers}, entries)
-        if looked_up != entries:
-            save_draft(get_session(), draft, materials={
-                key: looked_up.get(key) for key in set(entries) | set(looked_up)})
-            get_session().commit()
+    entries = draft.materials or {}
+    looked_up = shared.resolve_all(get_session(), composition,
+                                   {**(draft.data or {}), "answers": draft.answers}, entries)
+    if looked_up != entries:
+        save_draft(get_session(), draft, materials={
+            key: looked_up.get(key) for key in set(entries) | set(looked_up)})
+        get_session().commit()
     return render_template("materials.html", draft=draft, composition=composition,
                            problems={})
 
@@ -263,7 +263,7 @@ def material(public_id: str, material_id: str):
     draft = load_draft(public_id)
     if draft.submitted_at:
         # What was submitted is what the departments got: the draft is frozen.
-        return redirect(url_for("drafts.review", public_id=public_id))
+        abort(409, description="submitted")
     composition = composition_of(draft)
     merged = next((m for m in composition.materials if m.id == material_id), None)
     entries = dict(draft.materials or {})
@@ -275,12 +275,8 @@ def material(public_id: str, material_id: str):
     if action == "defer" and merged.necessity == "deferrable":
         entries[material_id] = {"state": "deferred"}
     elif action == "commit" and merged.commitment:
-        # Keep the very text the applicant signed, and when.
-        entries[material_id] = {
-            "state": "commitment",
-            "letter": letter_text(commitment_letter(composition, merged)),
-            "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
+        # Chosen, not signed: the bundle's one letter now has a part for it (一书承诺).
+        entries[material_id] = {"state": "commitment"}
     elif action == "clear":
         entries.pop(material_id, None)
         if merged.shared_data:
@@ -300,15 +296,22 @@ def material(public_id: str, material_id: str):
     else:
         problem = "not_allowed"
     if problem is None:
-        save_draft(get_session(), draft, materials=entries)
+        save_draft(get_session(), draft, materials=_changes(draft.materials or {}, entries))
         get_session().commit()
     return _material_response(draft, composition, merged, problem)
 
 
+def _changes(old: dict, new: dict) -> dict:
+    # save_draft merges by material id: None removes what is undone (an upload cleared).
+    return {mid: new.get(mid) for mid in set(old) | set(new)}
+
+
 def _material_response(draft, composition, merged, problem):
     if htmx:
+        # The one letter changes with the materials it covers: swapped in beside them.
         return render_template("_material.html", draft=draft, composition=composition,
-                               material=merged, problem=problem), 422 if problem else 200
+                               material=merged, problem=problem, letter_oob=True), (
+            422 if problem else 200)
     if problem:
         return render_template("materials.html", draft=draft, composition=composition,
                                problems={merged.id: problem}), 422
@@ -357,15 +360,64 @@ def stale_form(error):
                            problems={material_id: "session"}), 409
 
 
+@bp.post("/commitment")
+def commitment(public_id: str):
+    """Sign the bundle's one commitment letter (一书承诺), or withdraw the signature."""
+    draft = load_draft(public_id)
+    if draft.submitted_at:
+        abort(409, description="submitted")
+    composition = composition_of(draft)
+    data, entries = draft.data or {}, dict(draft.materials or {})
+    covered = commitments.covered_materials(composition, data, entries)
+    signer = " ".join(request.form.get("signer", "").split())
+    problem = None
+    if request.form.get("action") == "withdraw":
+        entries = commitments.withdraw(composition, entries)
+    elif not covered:
+        problem = "nothing_to_sign"
+    elif request.form.get("letter") != commitments.letter_digest(
+            commitments.letter_text(commitments.bundle_letter(composition, covered))):
+        # Signed is what was read: a letter changed since (another tab) is read again.
+        problem = "letter_changed"
+    elif not signer:
+        problem = "signer_missing"
+    elif len(signer) > commitments.SIGNER_MAX:
+        problem = "signer_too_long"
+    elif request.form.get("confirm") != "yes":
+        problem = "not_confirmed"
+    else:
+        entries = commitments.sign(composition, data, entries, signer, dt.datetime.now(dt.UTC))
+    if problem is None:
+        save_draft(get_session(), draft, materials=_changes(draft.materials or {}, entries))
+        get_session().commit()
+    if htmx:
+        return render_template("_letter.html", draft=draft, composition=composition,
+                               signing_problem=problem, signer=signer), 422 if problem else 200
+    if problem:
+        return render_template("materials.html", draft=draft, composition=composition,
+                               problems={}, signing_problem=problem, signer=signer), 422
+    return redirect(url_for("drafts.materials", public_id=public_id) + "#commitment")
+
+
+def to_status(draft):
+    """A submitted draft's links (its resume link too) open its case's status page."""
+    submission = get_session().exec(
+        select(Submission).where(Submission.draft_id == draft.id)).first()
+    if submission is None:
+        abort(404, description="draft")
+    token = remembered(DRAFTS, draft.public_id)
+    if token:
+        # The draft's token is its case's: this browser may open the case from now on.
+        remember(SUBMISSIONS, submission.tracking_number, token)
+    return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))
+
+
 @bp.get("/review")
 def review(public_id: str):
     """Everything once more before the single submit."""
     draft = load_draft(public_id)
     if draft.submitted_at:
-        submission = get_session().exec(
-            select(Submission).where(Submission.draft_id == draft.id)).first()
-        if submission is not None:
-            return redirect(url_for("status.receipt", tracking_number=submission.tracking_number))
+        return to_status(draft)
     composition = composition_of(draft)
     # A fresh key per review page: a double click or a browser retry repeats it.
     return render_template("review.html", draft=draft, composition=composition,

@@ -66,8 +66,8 @@ def status_url(tracking_number: str, token: str) -> str:
 @bp.get("/")
 def lookup():
     """Find a case by tracking number and token (a form that works without JavaScript)."""
-    tracking_number = request.args.get("tracking_number", "").strip().upper()
-    if tracking_number and request.args.get("token"):
+    tracking_number = "".join(request.args.get("tracking_number", "").split()).upper()
+    if tracking_number and request.args.get("token", "").strip():
         return receipt(tracking_number)
     return render_template("lookup.html", tracking_number=tracking_number)
 
@@ -86,12 +86,30 @@ def receipt(tracking_number: str):
     return render_template("status.html", submission=submission, bundle=bundle,
                            licence=licence_of(get_session(), submission.id),
                            inspection=inspection_of(get_session(), submission.id),
-                           composition=composition, tasks=tasks, version=version,
+                           composition=composition, tasks=tasks, version=version, token=token,
                            # Only a hash of the token is kept: a clerk reopening the case
                            # without it gets no QR code (the applicant has the printed one).
                            qr_url=url_for("status.qr", tracking_number=tracking_number,
                                           token=token) if token else None,
                            link=status_url(tracking_number, token) if token else None)
+
+
+@bp.get("/<tracking_number>/application.pdf")
+def application_pdf(tracking_number: str):
+    """The application form (申请表) as a PDF, drawn on request from what was submitted."""
+    from onething.cases.application import application_html, render_pdf
+
+    submission, token = load_submission(tracking_number)
+    composition = compose(bundle_of(get_version(get_session(), submission.bundle_version_id)),
+                          submission.answers)
+    # The applicant's copy scans to the status page; without the token, to the number only.
+    html = application_html(composition, submission, data=submission.data,
+                            materials=submission.materials,
+                            qr_text=status_url(submission.tracking_number, token) if token
+                            else submission.tracking_number)
+    return Response(render_pdf(html), mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{submission.tracking_number}.pdf"',
+        "Cache-Control": "private, no-store"})
 
 
 @bp.get("/<tracking_number>/qr.svg")
