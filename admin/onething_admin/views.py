@@ -56,9 +56,11 @@ from onething.web.extensions import csrf, get_session, meta_schemas
 from onething.web.settings import schemas_root
 from onething_admin import editing
 from onething_admin.diagram import routing_diagram
+from onething_admin.diffwords import readable
 from onething_admin.editing import EditRefused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+bp.add_app_template_global(readable, "readable_diff")
 
 KINDS = SERVICE_KINDS
 AUDIENCES = {"person": _l("People (a life event)"), "enterprise": _l("Businesses (a stage)")}

@@ -1,0 +1,78 @@
+"""What the phone and desktop walk of the staff side found: the console's version diff in
+plain words, the audit viewer's labels, a holiday notice that would replace a year, the
+decision error next to its button, one sign-out in the staff nav."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sqlmodel import Session
+
+from onething.catalog.loader import read_meta
+from onething.publishing.working_catalog import find_entry, save_definition
+from test_admin import admin, versions  # noqa: F401  (fixture and helper)
+
+from conftest import SCHEMAS
+
+# Keys of the definitions and of the diff's JSON: none is shown outside the JSON view.
+RAW_KEYS = ("promised_days", "legal_days", "critical_path_days", "serial_days", "maxLength",
+            "maximum", "required", "needed_by", "waits_for", "time limits", "business-registration",
+            "name_declaration_number", "shareholder_count")
+
+
+def _edit_matter(app, code: str, change) -> None:
+    with Session(app.extensions["onething.engine"]) as session:
+        entry = find_entry(session, "matter", code)
+        data = json.loads(entry.text)
+        change(data)
+        save_definition(session, "matter", data, based_on=entry.revision, saved_by="tester",
+                        metas=read_meta(SCHEMAS))
+
+
+def _outside_details(page: str) -> str:
+    """The diff section's text, without its JSON view and without tags."""
+    section = re.search(r'<section id="diff">(.*?)</section>', page, re.S).group(1)
+    section = re.sub(r"<details.*?</details>", "", section, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", section)
+
+
+def _change_registration(data: dict) -> None:
+    data["time_limit"]["promised_days"] = 2
+    data["form"]["properties"]["name_declaration_number"]["maxLength"] = 30
+    data["form"]["properties"]["shareholder_count"]["maximum"] = 50
+
+
+def test_a_version_diff_is_worded_in_the_page_language_with_the_json_behind_details(
+        app, admin):  # noqa: F811
+    client, token = admin
+    _edit_matter(app, "business-registration", _change_registration)
+    published = client.post("/admin/bundles/open-restaurant/publish",
+                            data={"csrf_token": token})
+    assert published.status_code == 200, published.text[:300]
+    assert sorted(versions(app, "open-restaurant")) == [1, 2]
+    page = client.get("/admin/bundles/open-restaurant/history?from=1&to=2").text
+    shown = _outside_details(page)
+    # Matter and field by their Chinese names, days in words, the page's own language.
+    assert "市场主体设立登记" in shown
+    assert "名称自主申报告知书编号" in shown and "股东（投资人）人数" in shown
+    assert "1 个工作日" in shown and "2 个工作日" in shown
+    assert 'data-change="time limits:changed"' in page
+    assert 'data-change="fields:changed"' in page
+    for key in RAW_KEYS:
+        assert key not in shown, key
+    assert "{" not in shown and "→" in shown
+    # The JSON is still there for experts, inside its <details>.
+    raw = re.search(r'<details class="raw" id="diff-json">(.*?)</details>', page, re.S).group(1)
+    assert "promised_days" in raw and "maxLength" in raw
+    english = _outside_details(client.get(
+        "/admin/bundles/open-restaurant/history?from=1&to=2&lang=en").text)
+    assert "Promised time limit" in english and "Longest length" in english
+    assert "40 → " not in english  # del/ins, not a raw arrow between values
+    assert re.search(r"<del>40</del>\s*→\s*<ins>30</ins>", client.get(
+        "/admin/bundles/open-restaurant/history?from=1&to=2&lang=en").text)
+    for key in RAW_KEYS:
+        assert key not in english, key
+    # The rollback's confirmation step words it the same way.
+    asked = _outside_details(client.get("/admin/bundles/open-restaurant/rollback?number=1&lang=zh-Hans").text)
+    assert "市场主体设立登记" in asked and "promised_days" not in asked
