@@ -12,6 +12,8 @@ from sqlmodel import Session
 from onething.catalog.loader import read_meta
 from onething.publishing.working_catalog import find_entry, save_definition
 from test_admin import admin, versions  # noqa: F401  (fixture and helper)
+from test_decisions import post_decision, tasks_by_matter
+from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 
 from conftest import SCHEMAS
 
@@ -76,3 +78,39 @@ def test_a_version_diff_is_worded_in_the_page_language_with_the_json_behind_deta
     # The rollback's confirmation step words it the same way.
     asked = _outside_details(client.get("/admin/bundles/open-restaurant/rollback?number=1&lang=zh-Hans").text)
     assert "市场主体设立登记" in asked and "promised_days" not in asked
+
+
+def test_a_refused_decision_says_why_next_to_its_button_and_in_the_summary(
+        app, routed):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    assert post_decision(amr, registration.id, action="accept").status_code == 200
+    refused = post_decision(amr, registration.id, action="approve", certificate_number=" ")
+    assert refused.status_code == 422
+    page = refused.text
+    assert 'id="decision-refused"' in page  # the summary stays
+    form = next(f for f in re.findall(r"<form .*?</form>", page, re.S)
+                if 'name="action" value="approve"' in f)
+    here = re.search(r'<p class="error here" id="decision-refused-here">(.*?)</p>', form,
+                     re.S)
+    assert here is not None and here.group(1).strip()
+    # Right above the button it refused, not in another decision's form.
+    assert form.index("decision-refused-here") < form.index('<button type="submit"')
+    assert page.count("decision-refused-here") == 1
+    # A full page (no JavaScript) shows the same.
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      amr.get(f"/inbox/tasks/{registration.id}").text).group(1)
+    plain = amr.post(f"/inbox/tasks/{registration.id}/decide",
+                     data={"csrf_token": token, "action": "reject", "reason": ""})
+    assert plain.status_code == 422 and plain.text.count("decision-refused-here") == 1
+
+
+def test_the_staff_and_console_pages_sign_out_once(app, routed, admin):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    for page in (amr.get("/inbox/").text, amr.get(f"/inbox/tasks/{registration.id}").text,
+                 amr.get("/inbox/cases").text):
+        assert page.count('action="/logout"') == 1
+    client, _token = admin
+    for path in ("/admin/", "/admin/users", "/admin/audit", "/admin/calendar/"):
+        assert client.get(path).text.count('action="/logout"') == 1, path
