@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from onething.catalog.loader import read_meta
 from onething.publishing.working_catalog import find_entry, save_definition
@@ -15,7 +15,7 @@ from test_admin import admin, versions  # noqa: F401  (fixture and helper)
 from test_decisions import post_decision, tasks_by_matter
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 
-from conftest import SCHEMAS
+from conftest import NEW_ENTITY_USCC, SCHEMAS
 
 # Keys of the definitions and of the diff's JSON: none is shown outside the JSON view.
 RAW_KEYS = ("promised_days", "legal_days", "critical_path_days", "serial_days", "maxLength",
@@ -76,7 +76,8 @@ def test_a_version_diff_is_worded_in_the_page_language_with_the_json_behind_deta
     for key in RAW_KEYS:
         assert key not in english, key
     # The rollback's confirmation step words it the same way.
-    asked = _outside_details(client.get("/admin/bundles/open-restaurant/rollback?number=1&lang=zh-Hans").text)
+    asked = _outside_details(client.get(
+        "/admin/bundles/open-restaurant/rollback?number=1&lang=zh-Hans").text)
     assert "市场主体设立登记" in asked and "promised_days" not in asked
 
 
@@ -114,3 +115,38 @@ def test_the_staff_and_console_pages_sign_out_once(app, routed, admin):  # noqa:
     client, _token = admin
     for path in ("/admin/", "/admin/users", "/admin/audit", "/admin/calendar/"):
         assert client.get(path).text.count('action="/logout"') == 1, path
+
+
+def test_the_audit_viewer_names_keys_states_and_departments_in_the_page_language(
+        app, routed, admin):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    post_decision(amr, registration.id, action="accept")
+    assert post_decision(amr, registration.id, action="approve",
+                         certificate_number="91370202MA",
+                         **{"produced.entity_uscc": NEW_ENTITY_USCC}).status_code == 200
+    client, _token = admin
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.departments.api import new_token, revoke_token
+        from onething.storage.models import ApiToken, AuditEntry
+
+        new_token(session, "sn-amr", "对接系统")
+        revoke_token(session, session.exec(select(ApiToken.id)).one(), "admin")
+        # What creating an account records (accounts.service.snapshot).
+        session.add(AuditEntry(actor="admin", action="account_create", subject="account:li",
+                               after={"display_name": "李敏", "role": "department_staff",
+                                      "department_code": "sn-amr", "disabled": False}))
+        session.commit()
+    english = client.get("/admin/audit?lang=en").text
+    rows = re.findall(r'<tr data-entry="\d+">.*?</tr>', english, re.S)
+    approve = next(row for row in rows if "Approved</td>" in row)
+    assert "Certificate number" in approve and "91370202MA" in approve
+    assert "Status" in approve and "Accepted, being examined" in approve
+    revoked = next(row for row in rows if "API token revoked" in row)
+    assert "Revoked: <del>no</del> → <ins>yes</ins>" in revoked
+    created = next(row for row in rows if "Account created" in row)
+    assert "Department: <ins>Shinan District" in created and "Role: <ins>Department staff" in created
+    chinese = client.get("/admin/audit?lang=zh-Hans").text
+    for raw in ("certificate_number", "status:", "department_code", "accepted", "approved"):
+        assert raw not in re.sub(r"<[^>]+>", " ", chinese.split("<tbody>")[1]), raw
+    assert "市南区市场监" in chinese.split("<tbody>")[1]  # the department by its name
