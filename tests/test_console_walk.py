@@ -145,8 +145,86 @@ def test_the_audit_viewer_names_keys_states_and_departments_in_the_page_language
     revoked = next(row for row in rows if "API token revoked" in row)
     assert "Revoked: <del>no</del> → <ins>yes</ins>" in revoked
     created = next(row for row in rows if "Account created" in row)
-    assert "Department: <ins>Shinan District" in created and "Role: <ins>Department staff" in created
+    assert "Department: <ins>Shinan District" in created
+    assert "Role: <ins>Department staff" in created
     chinese = client.get("/admin/audit?lang=zh-Hans").text
     for raw in ("certificate_number", "status:", "department_code", "accepted", "approved"):
         assert raw not in re.sub(r"<[^>]+>", " ", chinese.split("<tbody>")[1]), raw
     assert "市南区市场监" in chinese.split("<tbody>")[1]  # the department by its name
+
+
+FULL_2027 = {"year": 2027, "holidays": [
+    {"date": "2027-01-01", "name": "元旦"},
+    *({"date": f"2027-02-{day:02d}", "name": "春节"} for day in range(5, 12)),
+    {"date": "2027-04-05", "name": "清明节"},
+    *({"date": f"2027-05-{day:02d}", "name": "劳动节"} for day in range(1, 6)),
+    {"date": "2027-06-09", "name": "端午节"},
+    {"date": "2027-09-15", "name": "中秋节"},
+    *({"date": f"2027-10-{day:02d}", "name": "国庆节"} for day in range(1, 8))],
+    "workdays": ["2027-02-14"]}
+ONLY_NEW_YEAR = {"year": 2027, "holidays": [{"date": "2027-01-01", "name": "元旦"}],
+                 "workdays": []}
+
+
+def _stored_days(app) -> int:
+    from onething.storage.models import HolidayDay
+
+    with Session(app.extensions["onething.engine"]) as session:
+        return len(session.exec(select(HolidayDay)).all())
+
+
+def test_a_notice_replacing_a_year_or_lacking_festivals_is_confirmed_first(
+        app, admin):  # noqa: F811
+    client, token = admin
+    full = client.post("/admin/calendar/?lang=en", data={"csrf_token": token,
+                                                         "notice": json.dumps(FULL_2027)})
+    assert full.status_code == 302  # complete and new: entered at once
+    stored = _stored_days(app)
+    # Only 元旦, over the entered year: nothing stored, the changes shown, then confirmed.
+    asked = client.post("/admin/calendar/?lang=en", data={
+        "csrf_token": token, "notice": json.dumps(ONLY_NEW_YEAR)},
+        headers={"HX-Request": "true"})
+    assert asked.status_code == 200 and 'id="calendar-confirm"' in asked.text
+    assert "2027 is already entered" in asked.text
+    assert "Spring Festival (春节)" in asked.text and "National Day (国庆节)" in asked.text
+    missing = re.search(r"<p>This notice names no day off for (.*?)\.", asked.text).group(1)
+    assert "New Year" not in missing and missing.count("、") == 5
+    assert "<del>2027-02-05 春节</del>" in asked.text
+    assert _stored_days(app) == stored
+    form = re.search(r'<form method="post" action="/admin/calendar/"\s+hx-post.*?</form>',
+                     asked.text, re.S).group(0)
+    assert 'name="confirmed" value="yes"' in form
+    notice = re.search(r'name="notice" value="([^"]*)"', form).group(1)
+    import html
+
+    confirmed = client.post("/admin/calendar/", data={
+        "csrf_token": token, "notice": html.unescape(notice), "confirmed": "yes"})
+    assert confirmed.status_code == 302 and _stored_days(app) == 1
+
+
+def test_a_first_incomplete_notice_is_confirmed_too_and_the_cli_needs_replace(
+        app, admin, tmp_path, monkeypatch):  # noqa: F811
+    from click.testing import CliRunner
+
+    from onething.cli import EXIT_DEFINITIONS, main
+
+    client, token = admin
+    asked = client.post("/admin/calendar/", data={"csrf_token": token,
+                                                  "notice": json.dumps(ONLY_NEW_YEAR)})
+    assert asked.status_code == 200 and 'id="calendar-confirm"' in asked.text
+    assert "already entered" not in asked.text and _stored_days(app) == 0
+    monkeypatch.setenv("ONETHING_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
+    full, partial = tmp_path / "full.json", tmp_path / "partial.json"
+    full.write_text(json.dumps(FULL_2027, ensure_ascii=False), encoding="utf-8")
+    partial.write_text(json.dumps(ONLY_NEW_YEAR, ensure_ascii=False), encoding="utf-8")
+    assert CliRunner().invoke(main, ["calendar", "import", str(full)]).exit_code == 0
+    refused = CliRunner().invoke(main, ["calendar", "import", str(partial)])
+    assert refused.exit_code == EXIT_DEFINITIONS
+    assert "--replace" in refused.output and "- 2027-02-05 春节" in refused.output
+    shown = CliRunner().invoke(main, ["calendar", "show", "2027"])
+    assert len(json.loads(shown.output)["holidays"]) == len(FULL_2027["holidays"])
+    replaced = CliRunner().invoke(main, ["calendar", "import", str(partial), "--replace"])
+    assert replaced.exit_code == 0, replaced.output
+    shown = CliRunner().invoke(main, ["calendar", "show", "2027"])
+    assert json.loads(shown.output) == ONLY_NEW_YEAR
