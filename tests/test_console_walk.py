@@ -228,3 +228,27 @@ def test_a_first_incomplete_notice_is_confirmed_too_and_the_cli_needs_replace(
     assert replaced.exit_code == 0, replaced.output
     shown = CliRunner().invoke(main, ["calendar", "show", "2027"])
     assert json.loads(shown.output) == ONLY_NEW_YEAR
+
+
+def test_entering_a_year_counts_the_open_tasks_due_dates_again(app, routed, admin):  # noqa: F811
+    import datetime as dt
+
+    from onething.storage.models import AuditEntry, Task
+    from test_deadlines import started
+
+    task = started(app, "business-registration", dt.date(2026, 12, 31))
+    assert task.promised_days == 1 and task.due_date == dt.date(2027, 1, 1)
+    assert task.due_estimated  # 2027 is not in the installed calendar
+    client, token = admin
+    entered = client.post("/admin/calendar/", data={"csrf_token": token,
+                                                    "notice": json.dumps(FULL_2027)})
+    assert entered.status_code == 302
+    with Session(app.extensions["onething.engine"]) as session:
+        task = session.get(Task, task.id)
+        assert task.due_date == dt.date(2027, 1, 4) and not task.due_estimated
+        moved = session.exec(select(AuditEntry).where(
+            AuditEntry.subject == f"task:{task.id}", AuditEntry.action == "due_date")
+            .order_by(AuditEntry.id.desc())).first()
+        assert (moved.actor, moved.after["why"]) == ("admin", "holiday_calendar")
+    english = client.get("/admin/audit?lang=en&action=due_date").text
+    assert "the year&#39;s holiday calendar was entered" in english

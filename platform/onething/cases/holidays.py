@@ -13,7 +13,8 @@ every day of it: the days named, and Monday–Friday for the others. Entering a 
 again replaces it whole. A notice with any problem is refused with every problem
 and where it is, and nothing is stored.
 
-Due dates are counted with these (`overrides`), read once per process and read
+Due dates are counted with these (`overrides`); entering a year counts the open
+tasks' due dates again at once. They are read once per process and read
 again when the stored calendar changed: a version (years entered, latest entry)
 costs one small query.
 """
@@ -245,7 +246,8 @@ def review_notice(session: Session, notice: Notice) -> NoticeReview:
 
 
 def enter_notice(session: Session, notice: Notice, actor: str) -> None:
-    """Store a year's notice, replacing what was entered for that year before; commit."""
+    """Store a year's notice, replacing what was entered for that year before, and count
+    again the due dates of the open tasks it can move (audited); commit."""
     try:
         old = session.get(HolidayYear, notice.year)
         before = _summary(session, notice.year) if old else None
@@ -263,10 +265,31 @@ def enter_notice(session: Session, notice: Notice, actor: str) -> None:
                                subject=f"holidays:{notice.year}", before=before,
                                after={"holidays": len(notice.holidays),
                                       "workdays": len(notice.workdays)}))
+        session.flush()
+        _recount_open_tasks(session, notice.year, actor)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+# A task's clock runs, or waits for a correction, in these states: its due date is still
+# to come, and the calendar decides it.
+OPEN_STATES = ("pending", "accepted", "supplement")
+
+
+def _recount_open_tasks(session: Session, year: int, actor: str) -> None:
+    """Count again the due dates the entered year can move: open tasks whose clock started
+    by the year's end and whose due date is not before it (each change audited)."""
+    from onething.cases import clock
+    from onething.storage.models import Task
+
+    tasks = session.exec(select(Task).where(
+        col(Task.status).in_(OPEN_STATES), col(Task.clock_started_on).is_not(None),
+        col(Task.clock_started_on) <= dt.date(year, 12, 31),
+        col(Task.due_date) >= dt.date(year, 1, 1))).all()
+    for task in tasks:
+        clock.recount(session, task, "holiday_calendar", actor)
 
 
 def _now_after(session: Session) -> dt.datetime:

@@ -232,6 +232,7 @@ DUE_REASONS = {
     "unlock": _l("the earlier approval it waited for was given"),
     "resubmit": _l("the applicant's correction arrived: the clock runs again"),
     "special_procedure": _l("a special procedure ended: its days do not count"),
+    "holiday_calendar": _l("the year's holiday calendar was entered"),
 }
 
 
