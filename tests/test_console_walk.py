@@ -252,3 +252,28 @@ def test_entering_a_year_counts_the_open_tasks_due_dates_again(app, routed, admi
         assert (moved.actor, moved.after["why"]) == ("admin", "holiday_calendar")
     english = client.get("/admin/audit?lang=en&action=due_date").text
     assert "the year&#39;s holiday calendar was entered" in english
+
+
+def test_a_disabled_accounts_next_request_goes_to_sign_in_saying_why(app, admin):  # noqa: F811
+    from test_admin import add_account, sign_in
+
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    amr = app.test_client()
+    sign_in(amr, "staff-sn-amr")
+    assert amr.get("/inbox/").status_code == 200
+    client, token = admin
+    client.post("/admin/users/staff-sn-amr/disabled", data={"disabled": "1",
+                                                             "csrf_token": token})
+    # With htmx the whole page goes to the sign-in, not a partial into the inbox.
+    partial = amr.get("/inbox/", headers={"HX-Request": "true"})
+    assert partial.status_code == 401
+    assert partial.headers["HX-Redirect"].startswith("/login?next=/inbox/")
+    assert "ended=1" in partial.headers["HX-Redirect"]
+    # The browser's sign-in is forgotten: the next page is a plain redirect to sign in.
+    plain = amr.get("/inbox/")
+    assert plain.status_code == 302 and "ended=1" not in plain.headers["Location"]
+    told = amr.get(partial.headers["HX-Redirect"] + "&lang=en").text
+    assert 'id="signed-out"' in told and "You were signed out" in told
+    # Someone who never signed in is not told anything of the kind.
+    stranger = app.test_client().get("/admin/", follow_redirects=True).text
+    assert 'id="signed-out"' not in stranger

@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from sqlmodel import col, select
 
-from onething.accounts.service import current_account
+from onething.accounts.service import current_account, sign_in_again
 from onething.catalog.definitions import Catalog
 from onething.catalog.loader import parse_json
 from onething.catalog.problems import DefinitionError
@@ -101,7 +101,7 @@ REFUSALS = {
 def _guard():
     account = current_account()
     if account is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return sign_in_again()
     if account.role != "administrator":
         abort(403)
     if request.method not in ("GET", "HEAD", "OPTIONS"):
