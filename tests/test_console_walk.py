@@ -86,7 +86,8 @@ def test_a_refused_decision_says_why_next_to_its_button_and_in_the_summary(
     amr = staff(app, "sn-amr")
     registration = tasks_by_matter(app)["business-registration"]
     assert post_decision(amr, registration.id, action="accept").status_code == 200
-    refused = post_decision(amr, registration.id, action="approve", certificate_number=" ")
+    refused = post_decision(amr, registration.id, action="approve", certificate_number=" ",
+                            **{"produced.entity_uscc": NEW_ENTITY_USCC})
     assert refused.status_code == 422
     page = refused.text
     assert 'id="decision-refused"' in page  # the summary stays
@@ -189,7 +190,7 @@ def test_a_notice_replacing_a_year_or_lacking_festivals_is_confirmed_first(
     assert "Spring Festival (春节)" in asked.text and "National Day (国庆节)" in asked.text
     missing = re.search(r"<p>This notice names no day off for (.*?)\.", asked.text).group(1)
     assert "New Year" not in missing and missing.count("、") == 5
-    assert "<del>2027-02-05 春节</del>" in asked.text
+    assert "<del>春节 2027-02-05 – 2027-02-11</del>" in asked.text
     assert _stored_days(app) == stored
     form = re.search(r'<form method="post" action="/admin/calendar/"\s+hx-post.*?</form>',
                      asked.text, re.S).group(0)

@@ -205,6 +205,14 @@ class NoticeReview:
         """Whether it replaces an entered year or looks incomplete: ask before storing."""
         return self.entered is not None or bool(self.missing)
 
+    def removed_runs(self) -> list[tuple[dt.date, dt.date, str]]:
+        """The days off taken away, as runs of consecutive days of one name."""
+        return _runs(self.holidays_removed)
+
+    def added_runs(self) -> list[tuple[dt.date, dt.date, str]]:
+        """The days off added, as runs of consecutive days of one name."""
+        return _runs(self.holidays_added)
+
     def festival_names(self) -> list[str]:
         """The missing festivals' names, in the reader's language."""
         return [str(FESTIVALS[key][0]) for key in self.missing]
@@ -222,6 +230,17 @@ class NoticeReview:
                 "seven statutory festivals: those days would count as working days.",
                 festivals="、".join(self.festival_names()))))
         return texts
+
+
+def _runs(days) -> list[tuple[dt.date, dt.date, str]]:
+    """(first, last, name) for each run of consecutive days with the same name."""
+    runs: list[list] = []
+    for day, name in days:
+        if runs and runs[-1][2] == name and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day, name])
+    return [tuple(run) for run in runs]
 
 
 def review_notice(session: Session, notice: Notice) -> NoticeReview:
