@@ -99,6 +99,7 @@ def test_a_refused_decision_says_why_next_to_its_button_and_in_the_summary(
     # Right above the button it refused, not in another decision's form.
     assert form.index("decision-refused-here") < form.index('<button type="submit"')
     assert page.count("decision-refused-here") == 1
+    assert f'value="{NEW_ENTITY_USCC}"' in form  # what was typed is kept
     # A full page (no JavaScript) shows the same.
     token = re.search(r'name="csrf_token" value="([^"]+)"',
                       amr.get(f"/inbox/tasks/{registration.id}").text).group(1)

@@ -442,8 +442,9 @@ def decide_task(task_id: int):
                fields=form.getlist("fields"), materials=form.getlist("materials"),
                certificate_file=certificate_file, produced=produced)
     except DecisionRefused as refused:
+        # What was typed stays in its fields: the refusal says what to fix, nothing is lost.
         return _render_task(task, refused=refused, status=409 if refused.task else 422,
-                            refused_action=form.get("action"))
+                            refused_action=form.get("action"), typed=form)
     if not request.headers.get("HX-Request"):
         from flask import redirect, url_for
 
