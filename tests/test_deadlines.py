@@ -181,7 +181,8 @@ def test_calendar_import_and_show(tmp_path, monkeypatch):
     assert CliRunner().invoke(main, ["calendar", "show", "2027"]).exit_code == EXIT_DEFINITIONS
     good = tmp_path / "2027.json"
     good.write_text(json.dumps(NOTICE_2027, ensure_ascii=False), encoding="utf-8")
-    entered = CliRunner().invoke(main, ["calendar", "import", str(good)])
+    # Only 元旦 and 春节: entered once told so (--replace).
+    entered = CliRunner().invoke(main, ["calendar", "import", str(good), "--replace"])
     assert entered.exit_code == 0, entered.output
     assert "2027: 8 holidays, 1 working days" in entered.output
     shown = CliRunner().invoke(main, ["calendar", "show", "2027"])
@@ -194,7 +195,7 @@ def test_the_console_enters_a_year_and_refuses_a_bad_one(app, admin):  # noqa: F
         {**NOTICE_2027, "workdays": ["2027-01-01"]})}, headers={"HX-Request": "true"})
     assert bad.status_code == 422 and "workdays[0]" in bad.text
     assert 'data-year="2027"' not in admin.get("/admin/calendar/").text
-    good = admin.post("/admin/calendar/", data={"csrf_token": token,
+    good = admin.post("/admin/calendar/", data={"csrf_token": token, "confirmed": "yes",
                                                 "notice": json.dumps(NOTICE_2027)})
     assert good.status_code == 302
     assert 'data-year="2027"' in admin.get(good.headers["Location"]).text

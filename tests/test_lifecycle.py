@@ -205,7 +205,7 @@ def test_the_audit_viewer_filters_by_person_case_action_and_dates(app, client):
     assert len(rows("case=account:clerk")) == 2
     found = rows("action=account_disable")
     assert len(found) == 2 and all("Account disabled" in row for row in found)
-    assert "disabled: no → yes" in found[0]
+    assert "Disabled: <del>no</del> → <ins>yes</ins>" in found[0]
     assert len(rows("since=2026-01-10&until=2026-01-10")) == 1
     assert len(rows("until=2026-01-09")) == 0
     bad = browser.get("/admin/audit?lang=en&since=yesterday")

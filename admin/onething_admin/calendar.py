@@ -18,6 +18,7 @@ from onething.cases.holidays import (
     enter_notice,
     entered_years,
     parse_notice,
+    review_notice,
 )
 from onething.storage.models import HolidayYear
 from onething.web.extensions import get_session
@@ -31,11 +32,13 @@ bp = Blueprint("admin_calendar", __name__, url_prefix="/admin/calendar",
 bp.before_request(_guard)
 
 
-def _render(*, problems=None, text: str = "", entered: int | None = None, status: int = 200):
+def _render(*, problems=None, text: str = "", entered: int | None = None, status: int = 200,
+            review=None):
     template = ("admin/_calendar_import.html" if request.headers.get("HX-Request")
                 else "admin/calendar.html")
     response = render_template(template, years=entered_years(get_session()),
-                               problems=problems, text=text, entered=entered, example=EXAMPLE)
+                               problems=problems, text=text, entered=entered, example=EXAMPLE,
+                               review=review)
     return response, status, {"Vary": "HX-Request"}
 
 
@@ -47,7 +50,12 @@ def index():
 
 @bp.post("/")
 def enter():
-    """Enter a year's notice, pasted or uploaded; a notice with problems changes nothing."""
+    """Enter a year's notice, pasted or uploaded; a notice with problems changes nothing.
+
+    One that would replace an entered year, or names no day of a statutory festival, is
+    first shown with what it changes, and entered once the administrator confirms it
+    (confirmed=yes): a 2027 notice with only 元旦 would otherwise make 春节 working days.
+    """
     upload = request.files.get("file")
     text = request.form.get("notice", "")
     if upload is not None and upload.filename:
@@ -56,6 +64,9 @@ def enter():
         notice = parse_notice(text)
     except NoticeRefused as refused:
         return _render(problems=refused.problems, text=text, status=422)
+    review = review_notice(get_session(), notice)
+    if review.needs_confirmation and request.form.get("confirmed") != "yes":
+        return _render(text=text, review=review)
     enter_notice(get_session(), notice, current_account().username)
     if not request.headers.get("HX-Request"):
         return redirect(url_for("admin_calendar.index", entered=notice.year))

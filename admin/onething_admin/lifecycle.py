@@ -33,6 +33,7 @@ from onething.storage.models import (
     ROLES,
     AuditEntry,
     CatalogEntry,
+    PublishedService,
     Rating,
     Rectification,
     Submission,
@@ -303,7 +304,39 @@ def audit():
     page = paginate(get_session(), statement, _page_number("page"), AUDIT_PAGE_SIZE)
     template = "admin/_audit.html" if _partial() else "admin/audit.html"
     return render_template(template, page=page, filters=filters, actions=list(AUDIT_ACTIONS),
-                           message=message, subject_link=subject_link), status
+                           message=message, subject_link=subject_link,
+                           names=audit_names(page.rows)), status
+
+
+# Audit values that are codes of matters, bundles or departments.
+_CODE_KEYS = ("department_code", "refused", "bundle")
+
+
+def audit_names(rows) -> dict:
+    """The matters, bundles and departments a page of audit entries names, by code: their
+    names from the published directory (one query), for the log to show names."""
+    codes = set()
+    for entry in rows:
+        for values in (entry.before or {}, entry.after or {}):
+            codes.update(values[key] for key in _CODE_KEYS
+                         if isinstance(values.get(key), str))
+            reason = values.get("reason")
+            if isinstance(reason, str) and reason.startswith("rejected:"):
+                codes.add(reason.removeprefix("rejected:"))
+    if not codes:
+        return {}
+    found = get_session().exec(select(
+        PublishedService.code, PublishedService.name, PublishedService.department_code,
+        PublishedService.department_name).where(
+            col(PublishedService.code).in_(codes)
+            | col(PublishedService.department_code).in_(codes))).all()
+    names = {}
+    for code, name, department, department_name in found:
+        if code in codes:
+            names[code] = name
+        if department in codes and department_name:
+            names[department] = department_name
+    return names
 
 
 def subject_link(subject: str) -> str | None:

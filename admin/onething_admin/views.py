@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from sqlmodel import col, select
 
-from onething.accounts.service import current_account
+from onething.accounts.service import current_account, sign_in_again
 from onething.catalog.definitions import Catalog
 from onething.catalog.loader import parse_json
 from onething.catalog.problems import DefinitionError
@@ -56,9 +56,11 @@ from onething.web.extensions import csrf, get_session, meta_schemas
 from onething.web.settings import schemas_root
 from onething_admin import editing
 from onething_admin.diagram import routing_diagram
+from onething_admin.diffwords import readable
 from onething_admin.editing import EditRefused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+bp.add_app_template_global(readable, "readable_diff")
 
 KINDS = SERVICE_KINDS
 AUDIENCES = {"person": _l("People (a life event)"), "enterprise": _l("Businesses (a stage)")}
@@ -99,7 +101,7 @@ REFUSALS = {
 def _guard():
     account = current_account()
     if account is None:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return sign_in_again()
     if account.role != "administrator":
         abort(403)
     if request.method not in ("GET", "HEAD", "OPTIONS"):

@@ -613,9 +613,12 @@ def calendar_group() -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--by", default="onething calendar import", show_default=True,
               help="Who is entering it, for the audit log.")
-def calendar_import(file, by: str) -> None:
+@click.option("--replace", is_flag=True,
+              help="Enter it even though it replaces a year already entered, or names no "
+                   "day of a statutory festival (元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆).")
+def calendar_import(file, by: str, replace: bool) -> None:
     """Enter a year's holidays and 调休 working days from FILE (JSON; '-' reads stdin)."""
-    from onething.cases.holidays import NoticeRefused, enter_notice, parse_notice
+    from onething.cases.holidays import NoticeRefused, enter_notice, parse_notice, review_notice
 
     try:
         notice = parse_notice(file.read())
@@ -623,6 +626,17 @@ def calendar_import(file, by: str) -> None:
         report(refused.problems)
         sys.exit(EXIT_DEFINITIONS)
     with _app_session() as (_app, session):
+        review = review_notice(session, notice)
+        if review.needs_confirmation and not replace:
+            # A notice with only 元旦 would make 春节 working days: say so, store nothing.
+            for message in review.messages():
+                click.echo(message, err=True)
+            for day, name in review.holidays_removed:
+                click.echo(f"  - {day.isoformat()} {name}", err=True)
+            for day, name in review.holidays_added:
+                click.echo(f"  + {day.isoformat()} {name}", err=True)
+            click.echo("Nothing was stored. Run it again with --replace to enter it.", err=True)
+            sys.exit(EXIT_DEFINITIONS)
         enter_notice(session, notice, by)
     click.echo(f"{notice.year}: {len(notice.holidays)} holidays, "
                f"{len(notice.workdays)} working days (调休) entered")

@@ -231,6 +231,21 @@ def current_account() -> Account | None:
     return g.account
 
 
+def sign_in_again():
+    """The answer to a request that needs an account and has none: to the sign-in page,
+    coming back here after. A browser whose sign-in ended under it (its account was
+    disabled, or its password changed) is told so there (ended=1); with htmx, the
+    whole page goes, not a partial swapped into the old one."""
+    ended = bool(session.get(SESSION_KEY))
+    if ended:
+        sign_out()
+    target = url_for("auth.login", next=request.full_path.rstrip("?"),
+                     **({"ended": "1"} if ended else {}))
+    if request.headers.get("HX-Request"):
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
 def role_required(*roles: str):
     """A view decorator: sign in first (HTML redirect), and hold one of these roles (403)."""
 
@@ -239,7 +254,7 @@ def role_required(*roles: str):
         def wrapped(*args, **kwargs):
             account = current_account()
             if account is None:
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                return sign_in_again()
             if account.role not in roles:
                 abort(403)
             return view(*args, **kwargs)

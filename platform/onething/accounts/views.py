@@ -53,7 +53,9 @@ def login():
                         "front_desk": "desk.cases"}.get(account.role, "catalog.index")
                 return redirect(target or url_for(home))
             error, status = _l("The username or password is wrong."), 401
-    response = render_template("login.html", next=target, error=error,
+    # Sent here because this browser's sign-in ended (sign_in_again): say why.
+    ended = request.method == "GET" and request.args.get("ended") == "1" and error is None
+    response = render_template("login.html", next=target, error=error, ended=ended,
                                account=current_account()), status
     if status == 429:
         return (*response, {"Retry-After": str(max(1, int(

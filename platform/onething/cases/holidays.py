@@ -13,7 +13,8 @@ every day of it: the days named, and Monday–Friday for the others. Entering a 
 again replaces it whole. A notice with any problem is refused with every problem
 and where it is, and nothing is stored.
 
-Due dates are counted with these (`overrides`), read once per process and read
+Due dates are counted with these (`overrides`); entering a year counts the open
+tasks' due dates again at once. They are read once per process and read
 again when the stored calendar changed: a version (years entered, latest entry)
 costs one small query.
 """
@@ -168,8 +169,104 @@ def parse_notice(text: str) -> Notice:
     return Notice(year, holidays, tuple(workdays))
 
 
+# The statutory festivals (全体公民放假的节日, 《全国年节及纪念日放假办法》) every year's
+# notice gives days off for, and the words a notice's holiday names use for each (2025's
+# notice names one run "国庆节、中秋节"; some say 五一 for 劳动节).
+FESTIVALS = {
+    "new_year": (_l("New Year's Day (元旦)"), ("元旦",)),
+    "spring_festival": (_l("Spring Festival (春节)"), ("春节",)),
+    "qingming": (_l("Qingming (清明节)"), ("清明",)),
+    "labour_day": (_l("Labour Day (劳动节)"), ("劳动", "五一")),
+    "dragon_boat": (_l("Dragon Boat Festival (端午节)"), ("端午",)),
+    "mid_autumn": (_l("Mid-Autumn Festival (中秋节)"), ("中秋",)),
+    "national_day": (_l("National Day (国庆节)"), ("国庆",)),
+}
+
+
+@dataclass(frozen=True)
+class NoticeReview:
+    """What entering a notice would do, for a confirmation before it is stored.
+
+    `entered` is the year as entered now (None if it was not), `missing` the statutory
+    festivals the notice names no day of; the days listed are those the entry would
+    add or take away.
+    """
+
+    year: int
+    entered: HolidayYear | None
+    missing: tuple[str, ...]
+    holidays_added: tuple[tuple[dt.date, str], ...] = ()
+    holidays_removed: tuple[tuple[dt.date, str], ...] = ()
+    workdays_added: tuple[dt.date, ...] = ()
+    workdays_removed: tuple[dt.date, ...] = ()
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Whether it replaces an entered year or looks incomplete: ask before storing."""
+        return self.entered is not None or bool(self.missing)
+
+    def removed_runs(self) -> list[tuple[dt.date, dt.date, str]]:
+        """The days off taken away, as runs of consecutive days of one name."""
+        return _runs(self.holidays_removed)
+
+    def added_runs(self) -> list[tuple[dt.date, dt.date, str]]:
+        """The days off added, as runs of consecutive days of one name."""
+        return _runs(self.holidays_added)
+
+    def festival_names(self) -> list[str]:
+        """The missing festivals' names, in the reader's language."""
+        return [str(FESTIVALS[key][0]) for key in self.missing]
+
+    def messages(self) -> list[str]:
+        """Why a confirmation is asked, in the reader's language."""
+        texts = []
+        if self.entered is not None:
+            texts.append(str(_l(
+                "%(year)s is already entered. Entering this notice replaces it whole: due "
+                "dates count with the new days from then on.", year=self.year)))
+        if self.missing:
+            texts.append(str(_l(
+                "This notice names no day off for %(festivals)s. A year's notice has all "
+                "seven statutory festivals: those days would count as working days.",
+                festivals="、".join(self.festival_names()))))
+        return texts
+
+
+def _runs(days) -> list[tuple[dt.date, dt.date, str]]:
+    """(first, last, name) for each run of consecutive days with the same name."""
+    runs: list[list] = []
+    for day, name in days:
+        if runs and runs[-1][2] == name and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day, name])
+    return [tuple(run) for run in runs]
+
+
+def review_notice(session: Session, notice: Notice) -> NoticeReview:
+    """What entering `notice` would replace and what it lacks (nothing is stored)."""
+    names = " ".join(notice.holidays.values())
+    missing = tuple(key for key, (_name, words) in FESTIVALS.items()
+                    if not any(word in names for word in words))
+    entered = session.get(HolidayYear, notice.year)
+    if entered is None:
+        return NoticeReview(notice.year, None, missing)
+    days = days_of(session, notice.year)
+    old_holidays = {d.day: d.name or "" for d in days if not d.working}
+    old_workdays = {d.day for d in days if d.working}
+    return NoticeReview(
+        notice.year, entered, missing,
+        tuple(sorted((day, name) for day, name in notice.holidays.items()
+                     if old_holidays.get(day) != name)),
+        tuple(sorted((day, name) for day, name in old_holidays.items()
+                     if notice.holidays.get(day) != name)),
+        tuple(sorted(set(notice.workdays) - old_workdays)),
+        tuple(sorted(old_workdays - set(notice.workdays))))
+
+
 def enter_notice(session: Session, notice: Notice, actor: str) -> None:
-    """Store a year's notice, replacing what was entered for that year before; commit."""
+    """Store a year's notice, replacing what was entered for that year before, and count
+    again the due dates of the open tasks it can move (audited); commit."""
     try:
         old = session.get(HolidayYear, notice.year)
         before = _summary(session, notice.year) if old else None
@@ -187,10 +284,31 @@ def enter_notice(session: Session, notice: Notice, actor: str) -> None:
                                subject=f"holidays:{notice.year}", before=before,
                                after={"holidays": len(notice.holidays),
                                       "workdays": len(notice.workdays)}))
+        session.flush()
+        _recount_open_tasks(session, notice.year, actor)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+# A task's clock runs, or waits for a correction, in these states: its due date is still
+# to come, and the calendar decides it.
+OPEN_STATES = ("pending", "accepted", "supplement")
+
+
+def _recount_open_tasks(session: Session, year: int, actor: str) -> None:
+    """Count again the due dates the entered year can move: open tasks whose clock started
+    by the year's end and whose due date is not before it (each change audited)."""
+    from onething.cases import clock
+    from onething.storage.models import Task
+
+    tasks = session.exec(select(Task).where(
+        col(Task.status).in_(OPEN_STATES), col(Task.clock_started_on).is_not(None),
+        col(Task.clock_started_on) <= dt.date(year, 12, 31),
+        col(Task.due_date) >= dt.date(year, 1, 1))).all()
+    for task in tasks:
+        clock.recount(session, task, "holiday_calendar", actor)
 
 
 def _now_after(session: Session) -> dt.datetime:

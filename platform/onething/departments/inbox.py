@@ -369,7 +369,7 @@ def _composition_of(task: Task):
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
                  handover_errors=None, typed=None, clock_refused=None, revoke_refused=None,
-                 inspection_refused=None):
+                 inspection_refused=None, refused_action=None):
     from onething.cases import clock, inspections
     from onething.cases.decisions import ALLOWED, audit_of
 
@@ -388,6 +388,7 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
     return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
                            account=current_account(), actions=actions, refused=refused,
+                           refused_action=refused_action,
                            certificate_upload_problem=upload_problem,
                            handover_errors=handover_errors or {}, typed=typed or {},
                            audit=audit, case_refused=list(dict.fromkeys(case_refused)),
@@ -480,14 +481,16 @@ def decide_task(task_id: int):
         produced, errors = read_values(_composition_of(task).bundle.catalog, task, form)
         if errors:
             return _render_task(task, refused=DecisionRefused("produced"), status=422,
-                                handover_errors=errors, typed=form)
+                                handover_errors=errors, typed=form, refused_action="approve")
     try:
         decide(get_session(), task, form.get("action", ""), current_account().username,
                certificate_number=form.get("certificate_number"), reason=form.get("reason"),
                fields=form.getlist("fields"), materials=form.getlist("materials"),
                certificate_file=certificate_file, produced=produced)
     except DecisionRefused as refused:
-        return _render_task(task, refused=refused, status=409 if refused.task else 422)
+        # What was typed stays in its fields: the refusal says what to fix, nothing is lost.
+        return _render_task(task, refused=refused, status=409 if refused.task else 422,
+                            refused_action=form.get("action"), typed=form)
     if not request.headers.get("HX-Request"):
         from flask import redirect, url_for
 

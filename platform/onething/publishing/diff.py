@@ -22,12 +22,29 @@ AREAS = ("questions", "fields", "materials", "routing", "time limits")
 
 @dataclass
 class Change:
-    """One difference: what it concerns, and how."""
+    """One difference: what it concerns, and how.
+
+    `facts` are (key, before, after) with the values as the definitions hold them (None
+    on the side without one), for a reader to word in its own language; `title` is the
+    subject's name in the diff's locale.
+    """
 
     area: str  # questions | fields | materials | routing | time limits
     subject: str
     kind: str  # added | removed | changed
-    details: list[str] = field(default_factory=list)
+    facts: list[tuple[str, Any, Any]] = field(default_factory=list)
+    title: str = ""
+
+    @property
+    def details(self) -> list[str]:
+        """The facts as 'key: before → after' ('key: value' for one side only)."""
+        texts = []
+        for key, before, after in self.facts:
+            if self.kind == "changed":
+                texts.append(f"{key}: {_short(before)} → {_short(after)}")
+            else:
+                texts.append(f"{key}: {_short(after if self.kind == 'added' else before)}")
+        return texts
 
     def __str__(self) -> str:
         text = f"{self.area}: {self.subject} {self.kind}"
@@ -39,6 +56,10 @@ class VersionDiff:
     """Every change between two compositions of a bundle."""
 
     changes: list[Change]
+    # Codes of matters and departments -> their names in the diff's locale, from both sides.
+    names: dict[str, str] = field(default_factory=dict)
+    # The newer side's scenario questions (then the older's), to word conditions with.
+    questions: dict = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.changes)
@@ -54,6 +75,10 @@ class VersionDiff:
         """Plain JSON data."""
         return {area: [{"subject": c.subject, "kind": c.kind, "details": c.details}
                        for c in items] for area, items in self.by_area().items()}
+
+    def name(self, code: str) -> str:
+        """A matter's or a department's name (its code if neither side knows it)."""
+        return self.names.get(code, code)
 
 
 def _fields(composition) -> dict[str, dict]:
@@ -72,14 +97,27 @@ def _schema_of(composition, path: str) -> Any:
     return properties.get(path)
 
 
-def _compare(old: Any, new: Any, names: tuple[str, ...]) -> list[str]:
-    """Name the keys whose values differ, as 'key: old → new'."""
-    details = []
+def _compare(old: Any, new: Any, names: tuple[str, ...]) -> list[tuple[str, Any, Any]]:
+    """The keys whose values differ, as (key, old, new)."""
+    facts = []
     for name in names:
         a, b = old.get(name), new.get(name)
         if canonical_json(a) != canonical_json(b):
-            details.append(f"{name}: {_short(a)} → {_short(b)}")
-    return details
+            facts.append((name, a, b))
+    return facts
+
+
+def _names(composition, locale: str) -> dict[str, str]:
+    """The composition's matters and departments by code, named in `locale`."""
+    catalog = composition.bundle.catalog
+    names = {code: localize(d.data.get("short_name") or d.name, locale)
+             for code, d in catalog.departments.items()}
+    names.update({code: localize(m.name, locale) for code, m in catalog.matters.items()})
+    # A department's slice lists field paths and material ids: named too.
+    names.update({path: localize(entry["title"], locale)
+                  for path, entry in _fields(composition).items()})
+    names.update({m.id: localize(m.name, locale) for m in composition.materials})
+    return names
 
 
 def _short(value: Any) -> str:
@@ -96,11 +134,12 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
     for path in new_fields.keys() - old_fields.keys():
         entry = new_fields[path]
         changes.append(Change("fields", path, "added",
-                              [localize(entry["title"], locale), f"required: {entry['required']}",
-                               "needed by " + ", ".join(entry["needed_by"])]))
+                              [("required", None, entry["required"]),
+                               ("needed_by", None, entry["needed_by"])],
+                              localize(entry["title"], locale)))
     for path in old_fields.keys() - new_fields.keys():
         changes.append(Change("fields", path, "removed",
-                              [localize(old_fields[path]["title"], locale)]))
+                              title=localize(old_fields[path]["title"], locale)))
     for path in sorted(old_fields.keys() & new_fields.keys()):
         a, b = old_fields[path], new_fields[path]
         details = _compare(a, b, ("required", "widget", "needed_by"))
@@ -109,34 +148,41 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
                                                                 "description", "x-description"}))
         details += _compare(schema_a, schema_b, keys)
         if details:
-            changes.append(Change("fields", path, "changed", details))
+            changes.append(Change("fields", path, "changed", details,
+                                  localize(b["title"], locale)))
 
     changes += _question_changes(old.bundle.questions, new.bundle.questions, locale)
 
     old_materials = {m.id: m.as_dict() for m in old.materials}
     new_materials = {m.id: m.as_dict() for m in new.materials}
     for material_id in new_materials.keys() - old_materials.keys():
+        added = new_materials[material_id]
         changes.append(Change("materials", material_id, "added",
-                              [localize(new_materials[material_id]["name"], locale)]))
+                              [("necessity", None, added["necessity"]),
+                               ("matters", None, added["matters"])],
+                              localize(added["name"], locale)))
     for material_id in old_materials.keys() - new_materials.keys():
         changes.append(Change("materials", material_id, "removed",
-                              [localize(old_materials[material_id]["name"], locale)]))
+                              title=localize(old_materials[material_id]["name"], locale)))
     for material_id in sorted(old_materials.keys() & new_materials.keys()):
         details = _compare(old_materials[material_id], new_materials[material_id],
                            ("necessity", "commitment", "shared_data", "copies", "medium",
                             "matters", "condition"))
         if details:
-            changes.append(Change("materials", material_id, "changed", details))
+            changes.append(Change("materials", material_id, "changed", details,
+                                  localize(new_materials[material_id]["name"], locale)))
 
+    names = {**_names(old, locale), **_names(new, locale)}
     old_steps = {s.matter: s for s in old.plan.steps}
     new_steps = {s.matter: s for s in new.plan.steps}
     for matter in new_steps.keys() - old_steps.keys():
         step = new_steps[matter]
         changes.append(Change("routing", matter, "added",
-                              [f"department: {step.department}",
-                               "waits for: " + (", ".join(step.waits_for) or "—")]))
+                              [("department", None, step.department),
+                               ("waits_for", None, step.waits_for),
+                               ("promised_days", None, step.promised_days)], names[matter]))
     for matter in old_steps.keys() - new_steps.keys():
-        changes.append(Change("routing", matter, "removed", []))
+        changes.append(Change("routing", matter, "removed", [], names.get(matter, matter)))
     for matter in sorted(old_steps.keys() & new_steps.keys()):
         a, b = old_steps[matter], new_steps[matter]
         details = _compare({"department": a.department, "waits_for": a.waits_for,
@@ -145,7 +191,7 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
                             "slice": b.slice.as_dict(), "applies_when": b.condition},
                            ("department", "waits_for", "slice", "applies_when"))
         if details:
-            changes.append(Change("routing", matter, "changed", details))
+            changes.append(Change("routing", matter, "changed", details, names[matter]))
         # The same numbers counted another way (工作日 / 自然日) are another time limit.
         days = _compare({"promised_days": a.promised_days, "legal_days": a.legal_days,
                          "counting": a.counting},
@@ -153,7 +199,7 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
                          "counting": b.counting},
                         ("promised_days", "legal_days", "counting"))
         if days:
-            changes.append(Change("time limits", matter, "changed", days))
+            changes.append(Change("time limits", matter, "changed", days, names[matter]))
     plan = _compare(
         {"critical_path_days": old.plan.critical_path_days, "serial_days": old.plan.serial_days},
         {"critical_path_days": new.plan.critical_path_days, "serial_days": new.plan.serial_days},
@@ -161,7 +207,9 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
     if plan:
         changes.append(Change("time limits", "bundle", "changed", plan))
     changes.sort(key=lambda c: (AREAS.index(c.area), c.kind, c.subject))
-    return VersionDiff(changes)
+    questions = {"properties": {**old.bundle.questions.get("properties", {}),
+                                **new.bundle.questions.get("properties", {})}}
+    return VersionDiff(changes, names, questions)
 
 
 def _question_changes(old: dict, new: dict, locale: str) -> list[Change]:
@@ -169,20 +217,22 @@ def _question_changes(old: dict, new: dict, locale: str) -> list[Change]:
     changes = []
     before, after = old.get("properties", {}), new.get("properties", {})
     for key in sorted(after.keys() - before.keys()):
-        changes.append(Change("questions", key, "added", [localize(after[key].get("title"),
-                                                                   locale)]))
+        changes.append(Change("questions", key, "added",
+                              [("required", None, key in new.get("required", []))],
+                              localize(after[key].get("title"), locale)))
     for key in sorted(before.keys() - after.keys()):
-        changes.append(Change("questions", key, "removed", [localize(before[key].get("title"),
-                                                                     locale)]))
+        changes.append(Change("questions", key, "removed",
+                              title=localize(before[key].get("title"), locale)))
     for key in sorted(before.keys() & after.keys()):
         a, b = before[key], after[key]
         fields = tuple(sorted(set(a) | set(b)))
         details = _compare(a, b, fields)
         if (key in old.get("required", [])) != (key in new.get("required", [])):
-            details.append(f"required: {key in old.get('required', [])} → "
-                           f"{key in new.get('required', [])}")
+            details.append(("required", key in old.get("required", []),
+                            key in new.get("required", [])))
         if details:
-            changes.append(Change("questions", key, "changed", details))
+            changes.append(Change("questions", key, "changed", details,
+                                  localize(b.get("title"), locale)))
     return changes
 
 

@@ -265,11 +265,59 @@ _CASE_DATA_ACTIONS = {"correct"}
 _CASE_DATA_KEYS = {"handover", "slice_data", "data", "values"}
 
 
+# The keys an audit entry's before and after hold, as the people reading the log say them.
+AUDIT_KEYS = {
+    "status": _l("Status"),
+    "certificate_number": _l("Certificate number"),
+    "certificate_file": _l("Certificate file"),
+    "reason": _l("Reason"),
+    "supplement": _l("Correction requested (补正)"),
+    "handover": _l("Values handed over"),
+    "fields": _l("Fields"),
+    "due_date": _l("Due date"),
+    "why": _l("Why"),
+    "special_procedure": _l("Special procedure (特别程序)"),
+    "days_excluded": _l("Days not counted"),
+    "holidays": _l("Holidays"),
+    "workdays": _l("Weekend days worked (调休)"),
+    "bundle": _l("Service"),
+    "tracking_number": _l("Tracking number"),
+    "refused": _l("Matter refused"),
+    "name": _l("Name"),
+    "display_name": _l("Name"),
+    "department_code": _l("Department"),
+    "role": _l("Role"),
+    "disabled": _l("Disabled"),
+    "revoked": _l("Revoked"),
+    "url": _l("Address"),
+    "active": _l("Active"),
+    "secret": _l("Signing secret"),
+    "legacy_signature": _l("Old-style signature accepted"),
+    "redelivered": _l("Deliveries scheduled again"),
+    "delivery_ids": _l("Deliveries"),
+}
+# Why a due date was counted again (the `why` of a due_date entry).
+DUE_REASONS = {
+    "unlock": _l("the earlier approval it waited for was given"),
+    "resubmit": _l("the applicant's correction arrived: the clock runs again"),
+    "special_procedure": _l("a special procedure ended: its days do not count"),
+    "holiday_calendar": _l("the year's holiday calendar was entered"),
+}
+
+
+def audit_key_name(key: str) -> str:
+    """An audit value's name, localized (an unknown key is shown as it is)."""
+    return str(AUDIT_KEYS.get(key, key))
+
+
 def audit_changes(before: dict | None, after: dict | None,
-                  action: str | None = None) -> list[tuple[str, str, str]]:
+                  action: str | None = None,
+                  names: dict | None = None) -> list[tuple[str, str, str]]:
     """An audit entry's values as (name, before, after) texts, the changed ones only; the
-    applicant's data withheld when the entry's `action` is given (the console)."""
+    applicant's data withheld when the entry's `action` is given (the console). `names`
+    gives matters and departments by code, for their names instead of codes."""
     before, after = before or {}, after or {}
+    names = names or {}
     keys = [key for key in [*before, *(k for k in after if k not in before)]
             if before.get(key) != after.get(key) or key not in before or key not in after]
     if action is not None:
@@ -279,27 +327,57 @@ def audit_changes(before: dict | None, after: dict | None,
             value = after.get(key, before.get(key))
             if action in _CASE_DATA_ACTIONS or key in _CASE_DATA_KEYS:
                 # Which fields, never what they held.
-                names = "、".join(sorted(value)) if isinstance(value, dict) else ""
-                shown.append((key, "", f"{names} {withheld}".strip()))
+                fields = "、".join(sorted(value)) if isinstance(value, dict) else ""
+                shown.append((audit_key_name(key), "", f"{fields} {withheld}".strip()))
             else:
-                shown.append((key, _audit_value(key, before[key]) if key in before else "",
-                              _audit_value(key, after[key]) if key in after else ""))
+                shown.append((audit_key_name(key),
+                              _audit_value(key, before[key], names) if key in before else "",
+                              _audit_value(key, after[key], names) if key in after else ""))
         return shown
-    return [(key, _audit_value(key, before[key]) if key in before else "",
-             _audit_value(key, after[key]) if key in after else "") for key in keys]
+    return [(audit_key_name(key),
+             _audit_value(key, before[key], names) if key in before else "",
+             _audit_value(key, after[key], names) if key in after else "") for key in keys]
 
 
-def _audit_value(key: str, value) -> str:
+def _audit_value(key: str, value, names: dict | None = None) -> str:
     import json
 
+    from onething.cases.clock import SPECIAL_KINDS
+    from onething.cases.views.desk import CASE_STATES
+
+    names = names or {}
     if value is None:
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if key == "role" and isinstance(value, str):
         return role_name(value)
-    if key == "status" and isinstance(value, str) and value in TASK_STATES:
-        return str(TASK_STATES[value])
+    if key == "status" and isinstance(value, str):
+        return str(TASK_STATES.get(value) or CASE_STATES.get(value) or value)
+    if key in ("department_code", "refused", "bundle") and isinstance(value, str):
+        return localized(names[value]) if names.get(value) else value
+    if key == "why" and isinstance(value, str):
+        reason, _sep, kind = value.partition(":")
+        text = str(DUE_REASONS.get(reason, value))
+        return f"{text} ({SPECIAL_KINDS[kind]})" if kind in SPECIAL_KINDS else text
+    if key == "special_procedure" and isinstance(value, dict):
+        kind = value.get("kind")
+        return _("%(kind)s since %(date)s: %(reason)s",
+                 kind=SPECIAL_KINDS.get(kind, kind), date=value.get("since", ""),
+                 reason=value.get("reason", ""))
+    if key == "supplement" and isinstance(value, dict):
+        text = _("%(fields)s fields, %(materials)s materials to correct",
+                 fields=len(value.get("fields") or []),
+                 materials=len(value.get("materials") or []))
+        return f"{text}{colon()}{value['note']}" if value.get("note") else text
+    if key == "certificate_file" and isinstance(value, dict):
+        return str(value.get("filename") or _("a file"))
+    if key == "secret" and value == "rotated":
+        return _("replaced (never shown)")
+    if isinstance(value, str) and key == "reason" and value.startswith("rejected:"):
+        code = value.removeprefix("rejected:")
+        return _("stopped because %(matter)s was refused",
+                 matter=localized(names[code]) if names.get(code) else code)
     if isinstance(value, str | int | float):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str | int) for item in value):
@@ -413,6 +491,7 @@ def init_app(app) -> None:
         corrected_values=corrected_values,
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, audit_changes=audit_changes, role_name=role_name,
+        audit_key_name=audit_key_name,
         error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
