@@ -266,10 +266,19 @@ def test_a_licence_issued_in_the_same_case_is_shown_as_such_and_enters_the_regis
         decide(session, task, "approve", "amr", certificate_number="370202000999999",
                produced={"entity_uscc": code})
         licence = session.exec(select(Licence).where(Licence.holder_code == code)).one()
+        task_id = task.id
     assert licence.trust == "A" and licence.source == "onething"
     assert licence.type_code == "business-licence" and licence.number == "370202000999999"
     assert licence.data["entity_name"] == "青岛新店餐饮有限公司"
-    assert licence.issuer == "青岛市市南区市场监督管理局" or licence.issuer
+    assert licence.issuer == "青岛市市南区市场监督管理局"
+    # Revoked by its department, the licence is no longer offered as shared data.
+    from onething.cases.licences import revoke
+
+    with db(app) as session:
+        assert LocalRegistry(session).licences(code, "business-licence")
+        revoke(session, session.get(Task, task_id), "amr", "以欺骗手段取得许可")
+        assert LocalRegistry(session).licences(code, "business-licence") == []
+        assert session.get(Licence, licence.id).revoked
 
 
 # --- prefill measured -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from onething.catalog.workdays import china_today
+from onething.registry import service as registry
 from onething.storage.models import (
     AuditEntry,
     IndustryLicence,
@@ -168,6 +169,9 @@ def revoke(session: Session, task: Task, actor: str, reason: str | None) -> Perm
         revocation = PermitRevocation(task_id=task.id, reason=reason, revoked_by=actor,
                                       revoked_at=utc_now())
         session.add(revocation)
+        # A revoked permit is no longer data the government holds for the holder: the
+        # registry stops offering it to other cases.
+        registry.revoke_issued(session, task.id)
         state_before = {"status": task.status, "certificate_number": task.certificate_number}
         session.add(AuditEntry(actor=actor, action="revoke", subject=f"task:{task.id}",
                                before=state_before,

@@ -8,7 +8,7 @@ import io
 import json
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from onething.catalog.formats import (
     is_resident_id,
@@ -112,6 +112,16 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
     row.task_id, row.revoked = task_id, False
     session.add(row)
     return row
+
+
+def revoke_issued(session: Session, task_id: int) -> list[Licence]:
+    """Mark the certificates a task issued as revoked (not committed): no longer shared."""
+    rows = list(session.exec(select(Licence).where(Licence.task_id == task_id,
+                                                   col(Licence.revoked).is_(False))).all())
+    for row in rows:
+        row.revoked = True
+        session.add(row)
+    return rows
 
 
 # --- importing ---------------------------------------------------------------------------------
