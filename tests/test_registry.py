@@ -518,3 +518,35 @@ def test_the_console_imports_a_file_all_or_none(app):
     page = browser.get(response.headers["Location"]).text
     assert 'id="registry-imported"' in page and 'data-type="business-licence"' in page
     assert browser.post("/admin/registry/", data={}).status_code == 400  # no CSRF token
+
+
+def test_a_correction_cannot_change_a_value_the_licence_certified(registry, client, app):
+    from test_admin import add_account
+    from test_decisions import post_decision
+    from test_inbox import staff
+
+    draft = start(client)
+    prefill(client, draft, service.DEMO_ENTERPRISE)
+    client.post(f"{draft}/form", data={"entity_uscc": service.DEMO_ENTERPRISE, **PREMISES,
+                                       **TYPED})
+    upload_rest(client, draft)
+    receipt = submit(client, draft).headers["Location"]
+    add_account(app, "staff-sn-fire", "department_staff", "sn-fire")
+    with db(app) as session:
+        fire = session.exec(select(Task).where(Task.department_code == "sn-fire")).first()
+    asked = post_decision(staff(app, "sn-fire"), fire.id, action="supplement",
+                          fields=["entity_name", "contact_name"], reason="请核对")
+    assert asked.status_code == 200
+    tracking = receipt.split("/s/")[1].split("?")[0]
+    url = f"/s/{tracking}/corrections/{fire.id}"
+    page = client.get(url).text
+    assert "readonly" in re.search(r'<input id="f-entity_name"[^>]*>', page).group(0)
+    sent = client.post(url, data={"entity_name": "冒名顶替有限公司", "contact_name": "李红"})
+    assert sent.status_code == 302
+    with db(app) as session:
+        submission = session.exec(select(Submission)).one()
+        corrected = session.get(Task, fire.id)
+    # The certified name stays; what the applicant may correct is corrected everywhere.
+    assert submission.data["entity_name"] == "青岛海韵餐饮管理有限公司"
+    assert submission.data["contact_name"] == "李红"
+    assert corrected.slice_data["entity_name"] == "青岛海韵餐饮管理有限公司"

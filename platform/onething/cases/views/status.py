@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    g,
     render_template,
     request,
     url_for,
@@ -23,7 +24,7 @@ from onething.cases.views import (
     remember,
     remembered,
 )
-from onething.cases.views.applicant import applicant_submission
+from onething.cases.views.applicant import applicant_submission, show_verified, verified_values
 from onething.cases.workflow import find_submission, tasks_of
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
@@ -143,13 +144,22 @@ def correction(tracking_number: str, task_id: int):
     composition = compose(bundle, submission.answers)
     requested = task.supplement
     entries = [e for e in fields_of(composition.layout) if e["path"] in requested["fields"]]
+    # What the identity platform verified, or a licence's authority certified (trust A),
+    # is not the applicant's to correct here: shown read-only, kept whatever a post says.
+    draft = get_session().get(Draft, submission.draft_id)
+    verified = verified_values(draft, composition.layout)
+    show_verified(verified)
+    g.prefill = {path: record for path, record in (draft.prefill or {}).items()
+                 if record.get("locked")}
+    fixed = set(verified) | set(g.prefill)
     data = submission.data
     errors: dict = {}
     upload_errors: dict = {}
     if request.method == "POST":
         data = copy.deepcopy(submission.data)
         for entry in entries:
-            set_path(data, entry["path"], parse_field(entry, request.form))
+            if entry["path"] not in fixed:
+                set_path(data, entry["path"], parse_field(entry, request.form))
         found = field_errors(composition, data)
         errors = {path: found[path] for path in found
                   if any(path == p or path.startswith(p + ".") for p in requested["fields"])}
