@@ -427,11 +427,7 @@ def revoke_task(task_id: int):
     except RevocationRefused as refused:
         return _render_task(task, revoke_refused=PROBLEMS[refused.code],
                             status=409 if refused.code in ("not_approved", "revoked") else 422)
-    if not request.headers.get("HX-Request"):
-        from flask import redirect, url_for
-
-        return redirect(url_for("inbox.task", task_id=task.id))
-    return _render_task(task)
+    return _task_again(task)
 
 
 @bp.get("/tasks/<row_id:task_id>/application.pdf")
@@ -448,6 +444,15 @@ def application_pdf(task_id: int):
                     mimetype="application/pdf", headers={
                         "Content-Disposition": f'inline; filename="{name}"',
                         "Cache-Control": "private, no-store"})
+
+
+def _task_again(task: Task):
+    """After an action: the task page again (a redirect without htmx, its panel with it)."""
+    if not request.headers.get("HX-Request"):
+        from flask import redirect, url_for
+
+        return redirect(url_for("inbox.task", task_id=task.id))
+    return _render_task(task)
 
 
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
@@ -491,11 +496,7 @@ def decide_task(task_id: int):
         # What was typed stays in its fields: the refusal says what to fix, nothing is lost.
         return _render_task(task, refused=refused, status=409 if refused.task else 422,
                             refused_action=form.get("action"), typed=form)
-    if not request.headers.get("HX-Request"):
-        from flask import redirect, url_for
-
-        return redirect(url_for("inbox.task", task_id=task.id))
-    return _render_task(task)
+    return _task_again(task)
 
 
 @bp.post("/tasks/<row_id:task_id>/special-procedure")
@@ -514,11 +515,7 @@ def special_procedure(task_id: int):
     except clock.ClockRefused as refused:
         return _render_task(task, clock_refused=refused,
                             status=409 if refused.code in ("state", "none_open") else 422)
-    if not request.headers.get("HX-Request"):
-        from flask import redirect, url_for
-
-        return redirect(url_for("inbox.task", task_id=task.id))
-    return _render_task(task)
+    return _task_again(task)
 
 
 @bp.get("/cases")
