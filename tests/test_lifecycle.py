@@ -268,3 +268,18 @@ def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_one(app, clie
     assert desk.get("/desk/").status_code == 302
     # The administrator's own session, untouched, goes on.
     assert browser.get("/admin/users").status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example",
+                                    "/\\evil.example", "https://evil.example/", "evil",
+                                    "/ /evil.example", "/\x7f/evil.example", ""])
+def test_a_sign_in_never_sends_anyone_off_the_site(target):
+    from onething.accounts.service import safe_next
+
+    assert safe_next(target) is None
+
+
+def test_a_sign_in_goes_back_to_the_page_it_came_from():
+    from onething.accounts.service import safe_next
+
+    assert safe_next("/inbox/?status=pending&q=%E6%B5%B7") == "/inbox/?status=pending&q=%E6%B5%B7"

@@ -179,6 +179,14 @@ def test_a_locked_value_cannot_be_changed_by_a_tampered_post_and_nothing_else_is
     assert data["legal_representative"]["name"] == "王海燕"
     assert data["contact_name"] == "李青"  # what the post said besides is kept
     assert data["premises_address"]["detail"] == "香港中路10号"  # editable, not locked
+    # Autosave saves through the same door: the locked values stay.
+    saved = client.post(f"{draft}/autosave", data={"entity_name": "冒名顶替有限公司",
+                                                  "legal_representative.name": "冒名"},
+                        headers={"HX-Request": "true"})
+    assert saved.status_code == 200
+    data = stored_draft(registry, draft).data
+    assert data["entity_name"] == "青岛海韵餐饮管理有限公司"
+    assert data["legal_representative"]["name"] == "王海燕"
     client.post(f"{draft}/form", data={"entity_uscc": service.DEMO_ENTERPRISE,
                                        "premises_address.division_code": "370202",
                                        "premises_address.detail": "香港中路12号", **TYPED})
@@ -550,3 +558,25 @@ def test_a_correction_cannot_change_a_value_the_licence_certified(registry, clie
     assert submission.data["entity_name"] == "青岛海韵餐饮管理有限公司"
     assert submission.data["contact_name"] == "李红"
     assert corrected.slice_data["entity_name"] == "青岛海韵餐饮管理有限公司"
+
+
+def test_a_licence_revoked_after_it_was_found_is_not_submitted(registry, client):
+    draft = start(client)
+    prefill(client, draft, service.DEMO_ENTERPRISE)
+    client.post(f"{draft}/form", data={"entity_uscc": service.DEMO_ENTERPRISE, **PREMISES,
+                                       **TYPED})
+    upload_rest(client, draft)
+    assert stored_draft(registry, draft).materials["business-licence"]["state"] == "shared"
+    with db(registry) as session:
+        licence = session.exec(select(Licence).where(
+            Licence.holder_code == service.DEMO_ENTERPRISE,
+            Licence.type_code == "business-licence")).one()
+        licence.revoked = True  # its authority revoked it (an import, or a department)
+        session.add(licence)
+        session.commit()
+    refused = submit(client, draft)
+    assert refused.status_code == 422
+    assert "/materials#material-business-licence" in refused.text
+    with db(registry) as session:
+        assert session.exec(select(Task)).all() == []  # nothing routed
+    assert stored_draft(registry, draft).submitted_at is None  # the draft is kept

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import re
+from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
@@ -266,9 +267,14 @@ def role_required(*roles: str):
 
 def safe_next(target: str | None) -> str | None:
     """A post-sign-in target on this site only (never //evil.example or https://…)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Browsers drop tabs and line breaks from a URL ("/\t/evil.example" is "//evil…"), and
+    # one in a Location header is no header at all: any whitespace or control is refused.
+    if not target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return None
-    return target
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 # Accounts of the demo (README lists them): one per role, on the demo catalog's departments.

@@ -21,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, has_app_context
+from sqlmodel import Session, select
 
 from onething.catalog.licences import licence_type
 from onething.catalog.workdays import china_today
 from onething.registry.providers import LocalRegistry, provider_for
 from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
+from onething.storage.models import Licence
 
 LOOKUP_STATES = (MISSING, EXPIRED, UNAVAILABLE)
 SERVER_STATES = ("shared", "in_case", *LOOKUP_STATES)
@@ -92,14 +94,21 @@ def needs_upload(material, entry) -> bool:
         "state") in ("uploaded", "deferred", "commitment")) and bool(material.licence_code)
 
 
-def still_valid(entry: dict, data: dict, code: str, today: dt.date) -> str | None:
-    """Why a recorded licence no longer fits the case (the holder changed, it expired), or
-    None when it does."""
+def still_valid(session: Session, entry: dict, data: dict, code: str,
+                today: dt.date) -> str | None:
+    """Why a recorded licence no longer fits the case (the holder changed, it expired, it
+    was revoked since), or None when it does."""
     if entry.get("holder") != holder_of(code, data):
         return "licence_stale"
-    expires = (entry.get("licence") or {}).get("expires_on")
+    licence = entry.get("licence") or {}
+    expires = licence.get("expires_on")
     if expires and dt.date.fromisoformat(expires) < today:
         return "expired"
+    # Revoked since the materials page found it (its department revoked the permit): one
+    # look at the registry's unique (type, number).
+    if licence.get("number") and session.exec(select(Licence.revoked).where(
+            Licence.type_code == code, Licence.number == licence["number"])).first():
+        return "revoked"
     return None
 
 

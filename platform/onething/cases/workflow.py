@@ -319,7 +319,8 @@ def _shared_state(session: Session, composition: Composition, material: MergedMa
             record["trust"] = "C"  # uploaded by the applicant (国办函〔2016〕108号)
         return record, reason
     if state == "shared":
-        reason = shared.still_valid(entry, data, material.licence_code, china_today())
+        reason = shared.still_valid(session, entry, data, material.licence_code,
+                                    china_today())
         if reason is None:
             return dict(entry), None
     found = shared.resolve(session, composition, material, data, None)

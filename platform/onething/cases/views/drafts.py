@@ -102,10 +102,7 @@ def form(public_id: str):
     notice = None
     if request.method == "POST":
         old = draft.data or {}
-        data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
-        data.update(verified)
-        # A locked value (a licence's, trust A) is the authority's: a post cannot change it.
-        data, _tampered = prefilling.enforce_locks(data, draft.prefill or {})
+        data = posted_data(draft, composition, verified)
         action = request.form.get(PREFILL, "")
         if action:
             data, notice = _prefill(draft, composition, data, action)
@@ -187,6 +184,20 @@ def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
     return data, notice
 
 
+def posted_data(draft, composition, verified: dict) -> dict:
+    """The draft's data with what the form posted merged in, as every save stores it.
+
+    What the identity platform verified and what a licence's authority certified (trust A,
+    locked) are put back whatever the post said, or left out (a disabled choice is not
+    posted): the form, its steps and autosave all save through here.
+    """
+    data = merge_data(draft.data or {}, parse_form(composition.layout, request.form),
+                      composition.layout)
+    data.update(verified)
+    data, _tampered = prefilling.enforce_locks(data, draft.prefill or {})
+    return data
+
+
 def parse_token(req) -> str:
     """The access code of the receipt link the applicant pasted."""
     return prefilling.parse_receipt_link(req.form.get("_earlier_link", ""))[1]
@@ -202,7 +213,7 @@ def autosave(public_id: str):
             "This application was already submitted: changes are no longer saved.")), 409
     composition = composition_of(draft)
     old = draft.data or {}
-    data = merge_data(old, parse_form(composition.layout, request.form), composition.layout)
+    data = posted_data(draft, composition, verified_values(draft, composition.layout))
     save_draft(get_session(), draft, data=changes_between(old, data))
     get_session().commit()
     return render_template("_save_status.html", problem=None,
