@@ -114,3 +114,15 @@ def test_the_blur_check_sends_the_folded_value_back(client):
     same = client.get(f"{draft}/check", query_string={
         "field": "legal_representative.mobile", "legal_representative.mobile": "13805320000"})
     assert "HX-Trigger" not in same.headers
+
+
+def test_enter_in_a_field_saves_and_stays_on_the_form(client):
+    draft = start(client)
+    page = client.get(f"{draft}/form").text
+    form = page[page.index('class="one-form"'):]
+    # Implicit submission (Enter, a phone's "Go") clicks the form's first submit button.
+    first = re.search(r"<button type=\"submit\"[^>]*>", form).group(0)
+    assert 'name="_step" value=""' in first
+    saved = client.post(f"{draft}/form", data={"_step": "", "contact_name": "李青"})
+    assert saved.status_code == 302 and saved.headers["Location"].endswith(f"{draft}/form")
+    assert 'value="李青"' in client.get(f"{draft}/form").text
