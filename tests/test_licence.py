@@ -291,8 +291,14 @@ def test_api_revocation(app, client):
     assert client.post(url, json={"reason": "x"}, headers=auth(theirs)).status_code == 404
     assert client.post(url, json={}, headers=auth(mine)).status_code == 422
     assert client.post(url, json={"reason": 5}, headers=auth(mine)).status_code == 422
+    before = client.get(f"/api/v1/tasks/{food.id}", headers=auth(mine)).json
+    assert before["revoked"] is None
     done = client.post(url, json={"reason": "经营场所发生变化，未重新申请"}, headers=auth(mine))
     assert done.status_code == 200 and done.json["task_id"] == food.id
+    # Departments' systems syncing by updated_at see the revocation.
+    after = client.get(f"/api/v1/tasks/{food.id}", headers=auth(mine)).json
+    assert after["revoked"]["reason"] == "经营场所发生变化，未重新申请"
+    assert after["updated_at"] > before["updated_at"]
     again = client.post(url, json={"reason": "again"}, headers=auth(mine))
     assert again.status_code == 409 and again.json["error"] == "revoked"
     page = client.get(f"/licences/{_licence(app).number}").text

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from onething.cases import events
 from onething.catalog.workdays import china_today
 from onething.registry import service as registry
 from onething.storage.models import (
@@ -172,6 +173,11 @@ def revoke(session: Session, task: Task, actor: str, reason: str | None) -> Perm
         # A revoked permit is no longer data the government holds for the holder: the
         # registry stops offering it to other cases.
         registry.revoke_issued(session, task.id)
+        # A change of the task, as every change is: departments' systems syncing by
+        # updated_at list it again, and a webhook says so.
+        session.execute(update(Task).where(col(Task.id) == task.id)
+                        .values(updated_at=utc_now()))
+        events.enqueue(session, "task.permit_revoked", [task])
         state_before = {"status": task.status, "certificate_number": task.certificate_number}
         session.add(AuditEntry(actor=actor, action="revoke", subject=f"task:{task.id}",
                                before=state_before,

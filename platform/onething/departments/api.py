@@ -38,6 +38,7 @@ from onething.storage.models import (
     ApiDecision,
     ApiToken,
     AuditEntry,
+    PermitRevocation,
     Rating,
     Rectification,
     Submission,
@@ -159,6 +160,12 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         "reason": task.reason, "updated_at": task.updated_at.isoformat(),
     }
     if full:
+        # Revoked by its department after approval (the permit no longer stands).
+        revocation = get_session().exec(select(PermitRevocation).where(
+            PermitRevocation.task_id == task.id)).first()
+        data["revoked"] = ({"reason": revocation.reason,
+                            "revoked_at": revocation.revoked_at.isoformat()}
+                           if revocation else None)
         data["fields"] = task.slice_data
         # An open correction request (补正): what the applicant was asked to correct.
         data["supplement"] = ({key: task.supplement.get(key) for key in
@@ -560,6 +567,9 @@ _TASK = {
                                       "unlocked, stopped, handed values, corrected."},
         "fields": {"type": "object"},
         "materials": {"type": "array", "items": {"type": "object"}},
+        "revoked": {"type": ["object", "null"],
+                    "description": "The approved permit's revocation by its department: "
+                                   "reason and time (null while it stands)."},
         "supplement": {"type": ["object", "null"],
                        "description": "The open correction request (补正): fields, materials "
                                       "and the note to the applicant."},
