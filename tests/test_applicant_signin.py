@@ -7,6 +7,7 @@ import re
 import socket
 
 import pytest
+from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from oidc_provider import PERSON, Running, callback_path, follow_authorization
@@ -23,6 +24,22 @@ def idp():
     running.stop()
 
 
+class SignedInBrowser(FlaskClient):
+    """A browser whose posts carry the page's CSRF token once someone is signed in, as the
+    pages' forms (and htmx's header) do: a signed-in session's posts need it."""
+
+    def open(self, *args, **kwargs):
+        method = kwargs.get("method") or (args[0].method if args and hasattr(args[0], "method")
+                                          else "GET")
+        if method == "POST" and self.get_cookie("session") is not None:
+            page = super().open("/", method="GET").text
+            found = re.search(r'"X-CSRFToken": "([^"]+)"', page)
+            if found:
+                kwargs["headers"] = {**dict(kwargs.get("headers") or {}),
+                                     "X-CSRFToken": found.group(1)}
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def signin_app(blank_engine, tmp_path, idp):
     from onething.web.app import create_app
@@ -30,6 +47,7 @@ def signin_app(blank_engine, tmp_path, idp):
     url = blank_engine.url.render_as_string(hide_password=False)
     app = create_app({"TESTING": True, "DATABASE_URL": url, **idp.config()},
                      instance_path=tmp_path / "instance")
+    app.test_client_class = SignedInBrowser
     yield app
     app.extensions["onething.engine"].dispose()
 
@@ -270,3 +288,16 @@ def test_a_case_submitted_on_another_device_is_in_my_cases_with_its_receipt(sign
     assert stranger.get(f"/s/{tracking}").status_code == 404
     assert stranger.get(f"{draft}/review").status_code == 404
     assert tracking not in stranger.get("/applicant/cases").text
+
+
+def test_a_signed_in_applicants_posts_need_the_pages_token(signin_app):
+    client = signin_app.test_client()
+    sign_in(client)
+    draft = start_newborn(client)
+    # Another site's form riding the applicant's session: refused, nothing saved.
+    ridden = FlaskClient.open(client, f"{draft}/form", method="POST",
+                              data={"child_name": "冒名"})
+    assert ridden.status_code == 400
+    with Session(signin_app.extensions["onething.engine"]) as db:
+        assert "child_name" not in (db.exec(select(Draft)).one().data or {})
+    assert FlaskClient.open(client, "/applicant/signout", method="POST").status_code == 400

@@ -44,6 +44,12 @@ def sign_in_applicant(applicant: Applicant) -> None:
     g.pop("applicant", None)
 
 
+def signed_in_session() -> bool:
+    """Whether this browser's session is a signed-in person's, staff or applicant: such a
+    session opens things by itself, so its posts carry a CSRF token."""
+    return "account_id" in session or SESSION_KEY in session
+
+
 def sign_out_applicant() -> None:
     """Forget the applicant, and the drafts and receipts this browser kept for them."""
     # A phone lent or a hall's kiosk: after signing out, nothing of theirs opens here.

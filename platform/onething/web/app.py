@@ -7,12 +7,13 @@ import secrets
 import sys
 from pathlib import Path
 
-from flask import Flask, Request, jsonify, render_template, request, send_from_directory, session
+from flask import Flask, Request, jsonify, render_template, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
+from onething.accounts.applicants import signed_in_session
 from onething.catalog.loader import parse_json
 from onething.web import i18n, templating
 from onething.web.extensions import close_session, compress, csrf, htmx
@@ -156,11 +157,13 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     @app.before_request
     def protect_signed_in_forms():
-        """A signed-in clerk's posts on the applicants' pages carry a CSRF token too."""
-        # Applicants are reached by secret links, not sessions, so their posts need none;
-        # a front-desk clerk's session could be ridden by another site's form.
-        if (request.method == "POST" and "account_id" in session
-                and request.blueprint in ("start", "drafts", "status", "ratings")):
+        """A signed-in person's posts on the applicants' pages carry a CSRF token too."""
+        # Anonymous applicants are reached by secret links, not sessions, so their posts
+        # need none; a front-desk clerk's session, or a signed-in applicant's (it opens
+        # their drafts and cases), could be ridden by another site's form.
+        if (request.method == "POST" and signed_in_session()
+                and request.blueprint in ("start", "drafts", "status", "ratings",
+                                          "applicant")):
             if request.endpoint == "drafts.material":
                 # The check reads the form: an upload's own limit must hold first, or the
                 # clerk's body is read whole up to the app's limit, where an applicant's

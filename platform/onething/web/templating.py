@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from onething.accounts.applicants import signed_in_session
 from onething.cases import commitments, receipts, shared
 from onething.cases.decisions import decision_problem
 from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
@@ -504,6 +505,7 @@ def init_app(app) -> None:
         material_problem=shared.submit_problem, prefill_of=prefill_of,
         licence_item_name=shared.item_name,
         prefill_source=source_text, prefill_notice=notice_text,
+        signed_in_session=signed_in_session,
     )
     @app.context_processor
     def signed_in():
