@@ -580,3 +580,25 @@ def test_a_licence_revoked_after_it_was_found_is_not_submitted(registry, client)
     with db(registry) as session:
         assert session.exec(select(Task)).all() == []  # nothing routed
     assert stored_draft(registry, draft).submitted_at is None  # the draft is kept
+
+
+def test_review_says_what_the_draft_recorded_of_each_shared_material(registry, client):
+    # The ID card the registry lacked was uploaded; the licence issued in this very case
+    # is 本次同步办理: neither is "from shared data".
+    draft = start(client, {**EXISTING, "has_business_licence": "false"})
+    # A legal representative whose ID card the registry does not hold.
+    client.post(f"{draft}/form", data={"entity_name": "青岛新店餐饮有限公司", **PREMISES,
+                                       **TYPED,
+                                       "legal_representative.id_number": "11010519491231002X"})
+    upload_rest(client, draft)
+    entries = stored_draft(registry, draft).materials
+    assert entries["business-licence"]["state"] == "in_case"
+    uploaded = [mid for mid, e in entries.items() if isinstance(e, dict)
+                and e.get("state") == "uploaded" and mid.endswith("id-card")]
+    assert uploaded
+    review = client.get(f"{draft}/review").text
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r'data-material="([^"]+)"(.*?)</li>', review, re.S)}
+    assert "本次同步办理" in rows["business-licence"]
+    for mid in uploaded:
+        assert "电子证照" not in rows[mid] and "a.pdf" in rows[mid], rows[mid]

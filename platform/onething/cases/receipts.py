@@ -20,7 +20,12 @@ def material_states(composition, data: dict, entries: dict) -> list[dict]:
         entry = entries.get(material.id)
         entry = entry if isinstance(entry, dict) else {}
         state = entry.get("state")
-        if not material.upload or state == "shared":
+        # What the draft recorded wins: a shared material the registry lacked was uploaded
+        # (or deferred, or committed to), and one issued in this very case is 本次同步办理.
+        if state == "in_case":
+            pass
+        elif state == "shared" or (not material.upload and state not in (
+                "uploaded", "deferred", "commitment", "missing", "expired", "unavailable")):
             state = "shared"
         elif material.letter and state != "uploaded":
             state = "commitment" if signed else "unsigned"
