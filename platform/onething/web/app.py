@@ -115,9 +115,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         licences,
         ratings,
         start,
+        statistics,
         status,
     )
     from onething.departments import api, inbox, rectifications
+    from onething.departments import statistics as department_statistics
     from onething.guides import home as catalog
     from onething.guides import views as guides
 
@@ -134,6 +136,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(rectifications.bp)
+    app.register_blueprint(statistics.bp)
+    app.register_blueprint(department_statistics.bp)
     app.register_blueprint(api.bp)
     # The administrators' console is its own package; it imports onething, never the
     # reverse, except here where the factory mounts it.
