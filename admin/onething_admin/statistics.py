@@ -21,11 +21,12 @@ bp.before_request(_guard)
 @bp.get("/")
 def index():
     """The hall's statistics, by department unless asked otherwise."""
+    # One row per published matter, names as JSON (which PostgreSQL cannot DISTINCT).
     departments = get_session().exec(
         select(PublishedService.department_code, PublishedService.department_name)
         .where(col(PublishedService.kind) == "matter",
                col(PublishedService.department_code).is_not(None))
-        .distinct().order_by(col(PublishedService.department_code))).all()
-    unique = list(dict((code, name) for code, name in departments).items())
+        .order_by(col(PublishedService.department_code))).all()
+    unique = list(dict(departments).items())
     return render("admin/statistics.html", "admin_statistics.index", departments=unique,
                   default_by="department")

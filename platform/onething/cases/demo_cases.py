@@ -119,7 +119,7 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
                 status = ("pending" if roll < 0.3 else "accepted" if roll < 0.6
                           else "approved" if roll < 0.95 else "rejected")
             corrected = rng.random() < 0.12
-            taken = max(0, round(rng.gauss(promised * 0.6, promised * 0.3 + 1)))
+            taken = max(0, round(rng.gauss(promised * 0.6, promised * 0.3 + 0.3)))
             decided = status in ("approved", "rejected")
             if decided and age < taken * 1.4:
                 taken = max(0, int(age / 1.4))

@@ -527,6 +527,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "counting": step.counting,
             "clock_started_on": None if step.waits_for else today,
             "paused_days": 0,
+            "supplements": 0,
             "created_at": now,
             "updated_at": now,
             "handover": step.handover,
@@ -594,8 +595,8 @@ _INSERT_SUBMISSION = DriverStatement(
     .returning(col(Submission.id)))
 _TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "bundle_code", "status",
                  "waits_for", "slice_data", "slice_materials", "promised_days", "due_date",
-                 "due_estimated", "counting", "clock_started_on", "paused_days", "created_at",
-                 "updated_at", "handover", "party_name", "party_code")
+                 "due_estimated", "counting", "clock_started_on", "paused_days", "supplements",
+                 "created_at", "updated_at", "handover", "party_name", "party_code")
 
 
 @functools.lru_cache(maxsize=64)

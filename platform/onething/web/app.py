@@ -19,6 +19,10 @@ from onething.web.extensions import close_session, compress, csrf, htmx
 from onething.web.session_cookie import SessionCookie
 from onething.web.settings import defaults, schemas_root
 
+# The embedded demo's first start seeds this many cases (`onething demo seed-cases`):
+# six months of them for the statistics pages, in well under a second.
+DEMO_CASES = 600
+
 
 class BoundedJSON(DefaultJSONProvider):
     """Request bodies read within bounds: what no caller means (nesting past 64 levels,
@@ -71,6 +75,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # The embedded demo gets sign-in accounts to try every role; a configured production
         # database never does by default, where known passwords would be a door left open.
         app.config["DEMO_ACCOUNTS"] = embedded
+    if app.config["DEMO_CASES"] is None:
+        # The same: the demo's statistics pages show six months of cases, a hall's none.
+        app.config["DEMO_CASES"] = DEMO_CASES if embedded else 0
     # Flask's own defaults are None or False, so setdefault would keep them: these are set
     # unless a configuration said otherwise.
     # Uploads are streamed and limited per material; this only stops absurd requests.
@@ -288,6 +295,11 @@ def _init_database(app: Flask) -> None:
                     from onething.registry.service import seed_demo
 
                     seed_demo(session, china_today())
+                if app.config.get("DEMO_CASES"):
+                    from onething.cases import demo_cases
+
+                    if demo_cases.is_empty(session):
+                        demo_cases.seed_cases(session, int(app.config["DEMO_CASES"]))
         with Session(engine) as session:
             # Versions published before the public directory existed get their rows once.
             refresh(session, bundle_of)
