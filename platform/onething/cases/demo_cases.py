@@ -1,12 +1,12 @@
 """Plausible demo cases for the statistics: `onething demo seed-cases N`.
 
-N cases of the published bundles spread over the last six months (this one included),
-each routed into its bundle's matters, decided as cases of that age are (most approved, a few refused,
-recent ones still open), some corrected (补正) once, and many rated, the bad ratings
-with their rectifications. Written in bulk (a few multi-row INSERTs, not the submit
-path), so a thousand cases take a second or two. The cases hold no personal data:
-their forms are empty and their parties nameless; they only give the pages something
-real to count.
+N cases of the published bundles spread over the last six months (this one
+included), each routed into its bundle's matters, decided as cases of that age are
+(most approved, a few refused, recent ones still open), some corrected (补正) once,
+and many rated, the bad ratings with their rectifications. Written in bulk (a few
+multi-row INSERTs, not the submit path), so a thousand cases take a second or two.
+The cases hold no personal data: their forms are empty and their parties nameless;
+they only give the pages something real to count.
 """
 
 from __future__ import annotations
