@@ -368,8 +368,10 @@ class Submission(SubmissionBase, table=True):
     """One submission per draft, however often the applicant clicks."""
 
     __tablename__ = "submission"
-    # The statistics' date ranges.
-    __table_args__ = (Index("ix_submission_submitted_at", "submitted_at"),)
+    # The statistics' date ranges, with the realised savings: read from the index alone.
+    __table_args__ = (Index("ix_submission_statistics", "submitted_at", "bundle_version_id",
+                            "saved_forms", "saved_fields", "saved_materials", "saved_visits",
+                            "saved_days"),)
 
     id: int | None = Field(default=None, primary_key=True)
     draft_id: int = Field(foreign_key="draft.id", unique=True, index=True)
@@ -461,8 +463,11 @@ class Task(TaskBase, table=True):
         Index("ix_task_department_party_code", "department_code", "party_code"),
         # The API's sync order.
         Index("ix_task_department_updated", "department_code", "updated_at", "id"),
-        # The statistics' date ranges (a task is created when its case is submitted).
-        Index("ix_task_created_at", "created_at"),
+        # The statistics' date ranges (a task is created when its case is submitted), with
+        # every column they group and count by: a range is read from the index alone,
+        # never from rows that carry the slices' data.
+        Index("ix_task_statistics", "created_at", "department_code", "bundle_code",
+              "matter_code", "status", "days_taken", "on_time", "supplements", "promised_days"),
         Index("ix_task_department_status_updated", "department_code", "status", "updated_at",
               "id"),
     )
@@ -524,7 +529,9 @@ class Rating(SQLModel, table=True):
         UniqueConstraint("submission_id", "target", name="uq_rating_submission_target"),
         Index("ix_rating_department_created", "department_code", "created_at"),
         Index("ix_rating_bundle_created", "bundle_code", "created_at"),
-        Index("ix_rating_created_at", "created_at"),
+        # The statistics' date ranges, read from the index alone.
+        Index("ix_rating_statistics", "created_at", "department_code", "bundle_code",
+              "matter_code", "level"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
