@@ -174,13 +174,13 @@ def measure_command(engine, month: str, repeat: int) -> tuple[float, float]:
 
 def run(label: str, database_url: str, args) -> list[str]:
     """Prepare the database, serve it, measure the pages and the command; the failures."""
-    from city import Browser
     from sqlalchemy import text
-    from submit import server
 
+    from city import Browser
     from onething.catalog.workdays import china_today
     from onething.storage.models import utc_now
     from onething.web.app import create_app
+    from submit import server
 
     instance = Path(tempfile.mkdtemp(prefix="onething-stats-"))
     failures: list[str] = []
