@@ -184,7 +184,6 @@ def run(label: str, database_url: str, args) -> list[str]:
 
     instance = Path(tempfile.mkdtemp(prefix="onething-stats-"))
     failures: list[str] = []
-    month = f"{china_today():%Y-%m}"
     previous = f"{china_today().replace(day=1) - dt.timedelta(days=1):%Y-%m}"
     try:
         app = create_app({"DATABASE_URL": database_url, "DEMO_CASES": 0},
@@ -216,7 +215,8 @@ def run(label: str, database_url: str, args) -> list[str]:
                 ("statistics: six months, by month", "/statistics"),
                 ("statistics: six months, by department", "/statistics?by=department"),
                 ("statistics: six months, by matter", "/statistics?by=matter"),
-                (f"statistics: {month}, by service", f"/statistics?month={month}&by=bundle"),
+                (f"statistics: {previous}, by service",
+                 f"/statistics?month={previous}&by=bundle"),
                 ("statistics: one service, by month", "/statistics?bundle=open-restaurant"),
                 ("statistics: six months as CSV", "/statistics?format=csv"),
             ]

@@ -857,10 +857,8 @@ def stats(month, start, end, by, bundle, department, as_json: bool, lang: str) -
         filters, by = statistics.parse_filters({k: v for k, v in args.items() if v},
                                                department)
     except statistics.FiltersRefused as refused:
-        from onething.web.app import create_app
-
-        with create_app().test_request_context():
-            click.echo(refused.message(), err=True)
+        # Before any database is opened: a bad date costs nothing.
+        click.echo(refused.message(), err=True)
         sys.exit(EXIT_DEFINITIONS)
     with _app_session() as (_app, session):
         print_statistics(statistics.compute(session, filters, by), as_json, lang)
