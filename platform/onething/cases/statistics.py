@@ -30,8 +30,8 @@ running count reaches 0.9·n (the value at rank ⌈0.9·n⌉). It is always a va
 task actually took, never an interpolation, and the tasks are read once, not sorted
 one by one. The total's percentile runs the same window over every group.
 
-Months are China's (UTC+8, no daylight saving): in SQLite strftime with '+8 hours', in
-PostgreSQL the timestamp at time zone 'Asia/Shanghai'. No figure names a person: the
+Months are China's (UTC+8, no daylight saving): a CASE over the range's month boundaries
+as UTC instants, the same SQL in both databases. No figure names a person: the
 public page shows exactly these aggregates.
 """
 
@@ -258,11 +258,22 @@ class Report:
                 "rows": [row.as_dict() for row in self.rows]}
 
 
-def _month(column, dialect: str) -> ColumnElement:
-    # China's month of a UTC timestamp.
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column, "+8 hours")
+def _month(column, filters: Filters) -> ColumnElement:
+    # China's month of a UTC timestamp, as a CASE over the range's month boundaries (UTC
+    # instants): comparisons an index entry answers at once, where formatting each row's
+    # timestamp in a time zone (strftime, to_char) cost most of the query.
+    first = filters.start.replace(day=1)
+    months, bounds = [], []
+    while first <= filters.end:
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        months.append(f"{first:%Y-%m}")
+        bounds.append(dt.datetime.combine(following, dt.time(), CHINA_TZ).astimezone(dt.UTC))
+        first = following
+    if len(months) == 1:
+        return literal(months[0])
+    return case(*[(column < bound, literal(month))
+                  for month, bound in zip(months[:-1], bounds[:-1], strict=True)],
+                else_=literal(months[-1]))
 
 
 def _days_between(start, end, dialect: str) -> ColumnElement:
@@ -275,9 +286,9 @@ def _count_if(condition) -> ColumnElement:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _key(by: str, table, timestamp, dialect: str) -> ColumnElement:
+def _key(by: str, table, timestamp, filters: Filters) -> ColumnElement:
     if by == "month":
-        return _month(timestamp, dialect)
+        return _month(timestamp, filters)
     column = {"bundle": "bundle_code", "matter": "matter_code",
               "department": "department_code"}[by]
     return func.coalesce(table.c[column], literal(""))
@@ -307,7 +318,14 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
     task_table = Task.__table__
     task = task_table.c
     where = _task_filter(filters, low, high)
-    key = _key(by, task_table, task.created_at, dialect).label("key")
+    # The group's key is worked out once per row in an inner select; the groupings and
+    # windows then name its column (PostgreSQL matches GROUP BY expressions by their text,
+    # which bound parameters would make differ).
+    keyed = select(_key(by, task_table, task.created_at, filters).label("key"),
+                   task.days_taken, task.status, task.on_time, task.promised_days,
+                   task.supplements).where(*where).subquery()
+    task = keyed.c
+    key = task.key
     days = task.days_taken
     # One pass over the tasks, grouped by the group and the days taken (a few dozen
     # values): each group's counts are the sums of its buckets, and the percentiles come
@@ -328,7 +346,7 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
         func.sum(timed).over(partition_by=key).label("group_timed"),
         func.sum(timed).over(order_by=days).label("running_all"),
         func.sum(timed).over().label("all_timed"),
-    ).where(*where).group_by(key, days).subquery()
+    ).group_by(key, days).subquery()
     g = buckets.c
     # Nearest rank: the least days whose running count reaches 0.9·n (10·running ≥ 9·n).
     p90 = func.min(case((and_(g.days.is_not(None), g.running * 10 >= g.group_timed * 9),
@@ -356,10 +374,11 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
         rating_where.append(rating.bundle_code == filters.bundle)
     if filters.department:
         rating_where.append(rating.department_code == filters.department)
-    rating_key = _key(by, rating_table, rating.created_at, dialect).label("key")
+    rated = select(_key(by, rating_table, rating.created_at, filters).label("key"),
+                   rating.level).where(*rating_where).subquery().c
     for found_key, count, satisfied, bad in session.execute(select(
-            rating_key, func.count(), _count_if(rating.level >= SATISFIED),
-            _count_if(rating.level <= BAD_RATING)).where(*rating_where).group_by(rating_key)):
+            rated.key, func.count(), _count_if(rated.level >= SATISFIED),
+            _count_if(rated.level <= BAD_RATING)).group_by(rated.key)):
         target = row(found_key)
         target.ratings, target.satisfied, target.bad = count, int(satisfied), int(bad)
 
@@ -370,12 +389,13 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
         fix_where.append(fix.bundle_code == filters.bundle)
     if filters.department:
         fix_where.append(fix.department_code == filters.department)
-    fix_key = _key(by, fix_table, fix.opened_at, dialect).label("key")
-    closed = fix.status == "closed"
+    fixed = select(_key(by, fix_table, fix.opened_at, filters).label("key"), fix.status,
+                   _days_between(fix.opened_at, fix.closed_at, dialect).label("days")
+                   ).where(*fix_where).subquery().c
+    closed = fixed.status == "closed"
     for found_key, count, done, days in session.execute(select(
-            fix_key, func.count(), _count_if(closed),
-            func.sum(case((closed, _days_between(fix.opened_at, fix.closed_at, dialect)),
-                          else_=0))).where(*fix_where).group_by(fix_key)):
+            fixed.key, func.count(), _count_if(closed),
+            func.sum(case((closed, fixed.days), else_=0))).group_by(fixed.key)):
         target = row(found_key)
         target.rectifications, target.rectified = count, int(done)
         target.rectify_days_sum = float(days or 0)
@@ -383,20 +403,22 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
     if by in ("month", "bundle"):
         submission = Submission.__table__.c
         version = BundleVersion.__table__.c
-        case_key = (_month(submission.submitted_at, dialect) if by == "month"
+        case_key = (_month(submission.submitted_at, filters) if by == "month"
                     else version.bundle_code).label("key")
         case_where = [submission.submitted_at >= low, submission.submitted_at < high]
         if filters.bundle:
             case_where.append(version.bundle_code == filters.bundle)
         if filters.department:
             case_where.append(exists().where(and_(
-                task.submission_id == submission.id,
-                task.department_code == filters.department)))
-        statement = select(case_key, func.count(), *[
-            func.coalesce(func.sum(submission[f"saved_{name}"]), 0) for name in SAVED]
-        ).select_from(Submission.__table__.join(
-            BundleVersion.__table__, version.id == submission.bundle_version_id)
-        ).where(*case_where).group_by(case_key)
+                task_table.c.submission_id == submission.id,
+                task_table.c.department_code == filters.department)))
+        cases = select(case_key, *[submission[f"saved_{name}"] for name in SAVED]
+                       ).select_from(Submission.__table__.join(
+                           BundleVersion.__table__, version.id == submission.bundle_version_id)
+                       ).where(*case_where).subquery().c
+        statement = select(cases.key, func.count(), *[
+            func.coalesce(func.sum(cases[f"saved_{name}"]), 0) for name in SAVED]
+        ).group_by(cases.key)
         for found in session.execute(statement):
             target = row(found[0])
             target.cases = found[1]
