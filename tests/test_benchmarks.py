@@ -31,3 +31,15 @@ def test_the_volume_benchmark_runs_and_every_page_answers(tmp_path):
     assert "INVALID" not in result.stdout
     assert "[sqlite] api: deep page by cursor" in result.stdout
     assert "[sqlite] inbox: search, a day's prefix" in result.stdout
+
+
+def test_the_statistics_benchmark_runs_and_every_page_answers(tmp_path):
+    # A small seed: that it seeds, serves and measures each page and the command.
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "stats.py"), "--cases", "300",
+         "--ratings", "400", "--repeat", "2"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INVALID" not in result.stdout
+    assert "[sqlite] statistics: six months, by month" in result.stdout
+    assert "[sqlite] onething stats --month" in result.stdout

@@ -14,6 +14,7 @@ from flask import Flask
 from onething_admin import lifecycle
 from onething_admin.calendar import bp as calendar_bp
 from onething_admin.registry import bp as registry_bp
+from onething_admin.statistics import bp as statistics_bp
 from onething_admin.views import bp
 
 
@@ -23,3 +24,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(calendar_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(lifecycle.bp)
+    app.register_blueprint(statistics_bp)

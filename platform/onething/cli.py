@@ -780,9 +780,6 @@ def worker(once: bool) -> None:
     click.echo(f"worker stopped (delivered {delivered})" if once else "worker stopped")
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.group(name="registry")
 def registry_group() -> None:
@@ -832,3 +829,77 @@ def registry_show(holder: str) -> None:
             Licence.holder_code == holder.strip().upper())).all()
         click.echo(json.dumps([record_of(row).as_dict() for row in rows],
                               ensure_ascii=False, indent=2))
+
+
+def print_statistics(report, as_json: bool, lang: str = "zh-Hans") -> None:
+    """The figures of `onething stats`: JSON, or a table of the main ones."""
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    header = ("group", "received", "completed", "in_progress", "refused", "on_time_%",
+              "avg_days", "p90_days", "correction_%", "satisfied_%", "bad", "rectified_%",
+              "visits_saved", "days_saved")
+    click.echo(f"{report.filters.start} – {report.filters.end}, by {report.by}")
+    click.echo("\t".join(header))
+    for row in [*report.rows, report.total]:
+        name = report.names.get(row.key)
+        label = ("total" if row is report.total
+                 else localize(name, lang) if isinstance(name, dict) else row.key or "—")
+        values = (row.received, row.completed, row.in_progress, row.refused, row.on_time_rate,
+                  row.average_days, row.p90_days, row.correction_rate, row.satisfaction_rate,
+                  row.bad, row.rectification_rate, row.saved["visits"], row.saved["days"])
+        click.echo("\t".join([label, *["—" if value is None else str(value)
+                                       for value in values]]))
+
+
+@main.command(name="stats")
+@click.option("--month", default=None, help="One month, YYYY-MM (default: the last six months).")
+@click.option("--from", "start", default=None, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", default=None, help="Last day, YYYY-MM-DD.")
+@click.option("--by", type=click.Choice(["month", "bundle", "matter", "department"]),
+              default="month", show_default=True, help="How to group the figures.")
+@click.option("--bundle", default=None, help="One service (一件事) only, by its code.")
+@click.option("--department", default=None, help="One department only, by its code.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, every figure.")
+@lang_option
+def stats(month, start, end, by, bundle, department, as_json: bool, lang: str) -> None:
+    """Print the hall's statistics, the figures of the statistics pages (政务公开)."""
+    from onething.cases import statistics
+
+    args = {"month": month, "from": start, "to": end, "by": by, "bundle": bundle}
+    try:
+        filters, by = statistics.parse_filters({k: v for k, v in args.items() if v},
+                                               department)
+    except statistics.FiltersRefused as refused:
+        # Before any database is opened: a bad date costs nothing.
+        click.echo(refused.message(), err=True)
+        sys.exit(EXIT_DEFINITIONS)
+    with _app_session() as (_app, session):
+        print_statistics(statistics.compute(session, filters, by), as_json, lang)
+
+
+@main.group(name="demo")
+def demo_group() -> None:
+    """The demo: plausible data for a fresh start."""
+
+
+@demo_group.command(name="seed-cases")
+@click.argument("count", type=click.IntRange(1, 1_000_000))
+@click.option("--if-empty", is_flag=True, help="Only into a database that holds no case yet.")
+@click.option("--seed", type=int, default=None, help="The random seed (the same cases again).")
+def demo_seed_cases(count: int, if_empty: bool, seed: int | None) -> None:
+    """Fill the demo with COUNT cases over the last six months, decided, corrected and
+    rated (bulk inserts: a thousand in a second or two), so the statistics show something."""
+    from onething.cases import demo_cases
+
+    with _app_session() as (_app, session):
+        if if_empty and not demo_cases.is_empty(session):
+            click.echo("the database holds cases already: nothing seeded")
+            return
+        made = demo_cases.seed_cases(session, count, seed)
+    click.echo(f"seeded {made['cases']} cases, {made['tasks']} tasks, {made['ratings']} "
+               f"ratings and {made['rectifications']} rectifications")
+
+
+if __name__ == "__main__":
+    main()

@@ -27,9 +27,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from onething.cases import clock, events
+from onething.cases import clock, events, holidays
 from onething.cases.forms import get_path, set_path
-from onething.catalog.workdays import china_today
+from onething.catalog.workdays import china_today, days_paused
 from onething.publishing.versions import bundle_of, get_version
 from onething.registry.service import record_issued
 from onething.storage.models import TASK_DONE, AuditEntry, Submission, Task, utc_now
@@ -141,16 +141,17 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     try:
         before = snapshot(task)
         now = utc_now()
+        taken = _taken(session, task)
         values = {"supplement": {"status": "supplement", "supplement": {
                       "fields": fields, "materials": materials, "note": (reason or "").strip(),
-                      "from": before["status"]}},
+                      "from": before["status"]}, "supplements": col(Task.supplements) + 1},
                   "accept": {"status": "accepted"},
                   "approve": {"status": "approved", "decided_at": now,
                               "certificate_number": (certificate_number or "").strip(),
                               "certificate_file": certificate_file,
-                              **handed},
+                              **taken, **handed},
                   "reject": {"status": "rejected", "decided_at": now,
-                             "reason": (reason or "").strip()},
+                             "reason": (reason or "").strip(), **taken},
                   "close": {"status": "closed", "decided_at": now, "supplement": None,
                             "reason": (reason or "").strip()}}[action]
         # Compare and set: of two people deciding the same task at once, one wins and
@@ -186,6 +187,17 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         session.rollback()
         raise
     return task
+
+
+def _taken(session: Session, task: Task) -> dict:
+    # For the statistics: the days the clock ran to today's decision, pauses excluded,
+    # counted as the limit counts, and whether today is within the due date.
+    if task.clock_started_on is None:
+        return {}
+    today = china_today()
+    days = days_paused(task.clock_started_on, today, task.counting,
+                       holidays.overrides(session)) - task.paused_days
+    return {"days_taken": max(days, 0), "on_time": today <= task.due_date}
 
 
 def _issue_licence(session: Session, submission_id: int) -> None:

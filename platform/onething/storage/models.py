@@ -368,6 +368,10 @@ class Submission(SubmissionBase, table=True):
     """One submission per draft, however often the applicant clicks."""
 
     __tablename__ = "submission"
+    # The statistics' date ranges, with the realised savings: read from the index alone.
+    __table_args__ = (Index("ix_submission_statistics", "submitted_at", "bundle_version_id",
+                            "saved_forms", "saved_fields", "saved_materials", "saved_visits",
+                            "saved_days"),)
 
     id: int | None = Field(default=None, primary_key=True)
     draft_id: int = Field(foreign_key="draft.id", unique=True, index=True)
@@ -376,6 +380,14 @@ class Submission(SubmissionBase, table=True):
     idempotency_key: str = Field(max_length=200, unique=True, index=True)
     # The draft's: the same resume token lets the applicant follow the submission.
     token_hash: str = Field(max_length=SHA256_HEX_LENGTH)
+    # What this applicant's case saved them (cases/statistics.py sums these): forms,
+    # fields, materials, visits and serial days, for the answers they gave. None before
+    # migration 0026.
+    saved_forms: int | None = None
+    saved_fields: int | None = None
+    saved_materials: int | None = None
+    saved_visits: int | None = None
+    saved_days: int | None = None
 
 
 class SubmissionPublic(SubmissionBase):
@@ -451,6 +463,11 @@ class Task(TaskBase, table=True):
         Index("ix_task_department_party_code", "department_code", "party_code"),
         # The API's sync order.
         Index("ix_task_department_updated", "department_code", "updated_at", "id"),
+        # The statistics' date ranges (a task is created when its case is submitted), with
+        # every column they group and count by: a range is read from the index alone,
+        # never from rows that carry the slices' data.
+        Index("ix_task_statistics", "created_at", "department_code", "bundle_code",
+              "matter_code", "status", "days_taken", "on_time", "supplements", "promised_days"),
         Index("ix_task_department_status_updated", "department_code", "status", "updated_at",
               "id"),
     )
@@ -483,6 +500,13 @@ class Task(TaskBase, table=True):
     # shows them and finds them by name or credit code.
     party_name: str | None = Field(default=None, max_length=200)
     party_code: str | None = Field(default=None, max_length=18)
+    # Set by the decision (approved or rejected), for the statistics: the days its clock
+    # ran, pauses excluded, counted as its limit counts, and whether it was decided by
+    # its due date. None for tasks decided before migration 0026.
+    days_taken: int | None = None
+    on_time: bool | None = None
+    # How many corrections (补正) its department asked for.
+    supplements: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 # --- ratings (好差评) and the follow-up of bad ones (整改) -------------------------------------
@@ -505,6 +529,9 @@ class Rating(SQLModel, table=True):
         UniqueConstraint("submission_id", "target", name="uq_rating_submission_target"),
         Index("ix_rating_department_created", "department_code", "created_at"),
         Index("ix_rating_bundle_created", "bundle_code", "created_at"),
+        # The statistics' date ranges, read from the index alone.
+        Index("ix_rating_statistics", "created_at", "department_code", "bundle_code",
+              "matter_code", "level"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -554,6 +581,7 @@ class Rectification(SQLModel, table=True):
         # A department's list, and its overdue ones (open, due before today).
         Index("ix_rectification_department_status_due", "department_code", "status",
               "due_date"),
+        Index("ix_rectification_opened_at", "opened_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

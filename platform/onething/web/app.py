@@ -20,6 +20,10 @@ from onething.web.extensions import close_session, compress, csrf, htmx
 from onething.web.session_cookie import SessionCookie
 from onething.web.settings import defaults, schemas_root
 
+# The embedded demo's first start seeds this many cases (`onething demo seed-cases`):
+# six months of them for the statistics pages, in well under a second.
+DEMO_CASES = 600
+
 
 class BoundedJSON(DefaultJSONProvider):
     """Request bodies read within bounds: what no caller means (nesting past 64 levels,
@@ -72,6 +76,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # The embedded demo gets sign-in accounts to try every role; a configured production
         # database never does by default, where known passwords would be a door left open.
         app.config["DEMO_ACCOUNTS"] = embedded
+    if app.config["DEMO_CASES"] is None:
+        # The same: the demo's statistics pages show six months of cases, a hall's none.
+        app.config["DEMO_CASES"] = DEMO_CASES if embedded else 0
     # Flask's own defaults are None or False, so setdefault would keep them: these are set
     # unless a configuration said otherwise.
     # Uploads are streamed and limited per material; this only stops absurd requests.
@@ -116,9 +123,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         licences,
         ratings,
         start,
+        statistics,
         status,
     )
     from onething.departments import api, inbox, rectifications
+    from onething.departments import statistics as department_statistics
     from onething.guides import home as catalog
     from onething.guides import views as guides
 
@@ -135,6 +144,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(rectifications.bp)
+    app.register_blueprint(statistics.bp)
+    app.register_blueprint(department_statistics.bp)
     app.register_blueprint(api.bp)
     # The administrators' console is its own package; it imports onething, never the
     # reverse, except here where the factory mounts it.
@@ -287,6 +298,11 @@ def _init_database(app: Flask) -> None:
                     from onething.registry.service import seed_demo
 
                     seed_demo(session, china_today())
+                if app.config.get("DEMO_CASES"):
+                    from onething.cases import demo_cases
+
+                    if demo_cases.is_empty(session):
+                        demo_cases.seed_cases(session, int(app.config["DEMO_CASES"]))
         with Session(engine) as session:
             # Versions published before the public directory existed get their rows once.
             refresh(session, bundle_of)

@@ -67,6 +67,10 @@ SETTINGS = [
     Setting("DEMO_ACCOUNTS", None,
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
+    Setting("DEMO_CASES", None,
+            "Plausible cases seeded on the first start into a database holding none "
+            "(onething demo seed-cases), so the statistics pages show something; by default "
+            "600 for the embedded SQLite database only, else 0"),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
             "Failed sign-ins allowed per username within the period ('N per [M] "
             "second|minute|hour|day'), and ten times as many per address; counted in the "

@@ -1,0 +1,480 @@
+"""The hall's numbers (好差评 and 政务公开): cases, time taken, corrections, ratings, savings.
+
+Every figure is an SQL aggregate computed by the database (SQLite and PostgreSQL
+alike), grouped by one dimension at a time (`BY`: month, bundle, matter or
+department) over a date range, optionally one bundle and one department. Nothing
+loads cases into Python: each query returns one row per group.
+
+- Tasks (办件, one per department and matter) received in the range, by the day their
+  case was submitted: completed (approved), refused (rejected), in progress (not yet
+  decided). Of those decided (approved or rejected) since migration 0026, the share
+  decided by their due date (on-time rate), the average and 90th percentile of the
+  days their clock ran (pauses excluded, counted as each limit counts; `days_taken`,
+  written by the decision) against the average promised, and the share of tasks whose
+  department asked for a correction (补正 rate).
+- Ratings given in the range: the share at 满意 or above (satisfaction rate) and the
+  number of bad ratings (差评, the two lowest levels). Ratings of a whole case belong
+  to no matter: by matter they are grouped under "".
+- Rectifications opened in the range: the share closed, and the average calendar days
+  from opening to closing.
+- Cases (submissions) in the range, by month and bundle only: the savings their
+  applicants actually realised, summed from what each submission stored when it was
+  submitted (forms, fields, materials, visits and serial days saved for the answers
+  given), not read from the definitions.
+
+The 90th percentile is the nearest-rank one, portable to both databases: SQLite has no
+percentile_cont. The tasks are grouped by their group and their days taken (whole
+days: a few dozen buckets a group), and window functions over those grouped rows give
+each bucket its running count; the percentile is the least number of days whose
+running count reaches 0.9·n (the value at rank ⌈0.9·n⌉). It is always a value some
+task actually took, never an interpolation, and the tasks are read once, not sorted
+one by one. The total's percentile runs the same window over every group.
+
+Months are China's (UTC+8, no daylight saving): a CASE over the range's month boundaries
+as UTC instants, the same SQL in both databases. No figure names a person: the
+public page shows exactly these aggregates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session, col
+
+from onething.catalog.workdays import CHINA_TZ, china_today
+from onething.storage.models import (
+    BAD_RATING,
+    BundleVersion,
+    PublishedService,
+    Rating,
+    Rectification,
+    Submission,
+    Task,
+)
+
+BY = ("month", "bundle", "matter", "department")
+# 满意 and above.
+SATISFIED = 4
+SAVED = ("forms", "fields", "materials", "visits", "days")
+# The longest range a request may ask for, and the default one (the last six months).
+MAX_DAYS = 3 * 366
+DEFAULT_MONTHS = 6
+CODE_LENGTH = 100
+
+PROBLEMS = {
+    "date": _l("Enter dates as YYYY-MM-DD, for example 2026-01-31."),
+    "order": _l("The start date must be on or before the end date."),
+    "span": _l("Choose a range of at most three years."),
+    "month": _l("Enter the month as YYYY-MM, for example 2026-01."),
+    "by": _l("Group by month, bundle, matter or department."),
+    "bundle": _l("That is not a service code."),
+}
+
+
+class FiltersRefused(Exception):
+    """Filters that do not parse; the page answers 400 and says why."""
+
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(code)
+
+    def message(self) -> str:
+        """Why, localized."""
+        return str(PROBLEMS[self.code])
+
+
+@dataclass(frozen=True)
+class Filters:
+    """China dates, both included; a bundle; a department (department staff: their own)."""
+
+    start: dt.date
+    end: dt.date
+    bundle: str | None = None
+    department: str | None = None
+
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The range as UTC instants: from the start's midnight to the day after the end."""
+        low = dt.datetime.combine(self.start, dt.time(), CHINA_TZ)
+        high = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), CHINA_TZ)
+        return low.astimezone(dt.UTC), high.astimezone(dt.UTC)
+
+
+def month_range(month: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a YYYY-MM month."""
+    try:
+        year, number = month.split("-")
+        if len(year) != 4 or len(number) != 2:
+            raise ValueError
+        first = dt.date(int(year), int(number), 1)
+    except ValueError as error:
+        raise FiltersRefused("month") from error
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        raise FiltersRefused("date") from error
+
+
+def default_range(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The last six months, this one included."""
+    today = today or china_today()
+    first = today.replace(day=1)
+    for _ in range(DEFAULT_MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    return first, today
+
+
+def parse_filters(args, department: str | None = None, default_by: str = "month"
+                  ) -> tuple[Filters, str]:
+    """Filters and the grouping from query parameters (from, to, month, bundle, by)."""
+    by = args.get("by") or default_by
+    if by not in BY:
+        raise FiltersRefused("by")
+    start, end = default_range()
+    if args.get("month"):
+        start, end = month_range(args["month"].strip())
+    if args.get("from"):
+        start = _date(args["from"].strip())
+    if args.get("to"):
+        end = _date(args["to"].strip())
+    if start > end:
+        raise FiltersRefused("order")
+    if (end - start).days > MAX_DAYS:
+        raise FiltersRefused("span")
+    bundle = (args.get("bundle") or "").strip() or None
+    if bundle is not None and (len(bundle) > CODE_LENGTH
+                               or not bundle.replace("-", "").replace("_", "").isalnum()):
+        raise FiltersRefused("bundle")
+    return Filters(start, end, bundle, department), by
+
+
+# --- the figures ------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One group's figures (or the total's): sums and counts from SQL, rates from them."""
+
+    key: str
+    received: int = 0
+    completed: int = 0
+    refused: int = 0
+    in_progress: int = 0
+    timed: int = 0
+    on_time: int = 0
+    days_sum: int = 0
+    promised_sum: int = 0
+    p90_days: int | None = None
+    corrected: int = 0
+    ratings: int = 0
+    satisfied: int = 0
+    bad: int = 0
+    rectifications: int = 0
+    rectified: int = 0
+    rectify_days_sum: float = 0.0
+    cases: int = 0
+    saved: dict = field(default_factory=lambda: dict.fromkeys(SAVED, 0))
+
+    @staticmethod
+    def _share(part: float, whole: float) -> float | None:
+        return round(100 * part / whole, 1) if whole else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Decided by the due date, in per cent of the tasks decided."""
+        return self._share(self.on_time, self.timed)
+
+    @property
+    def average_days(self) -> float | None:
+        """The days the decided tasks' clocks ran, on average."""
+        return round(self.days_sum / self.timed, 1) if self.timed else None
+
+    @property
+    def average_promised(self) -> float | None:
+        """What the decided tasks promised, on average."""
+        return round(self.promised_sum / self.timed, 1) if self.timed else None
+
+    @property
+    def correction_rate(self) -> float | None:
+        """Tasks with a correction (补正), in per cent of those received."""
+        return self._share(self.corrected, self.received)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """Ratings at 满意 or above, in per cent."""
+        return self._share(self.satisfied, self.ratings)
+
+    @property
+    def rectification_rate(self) -> float | None:
+        """Rectifications closed, in per cent of those opened."""
+        return self._share(self.rectified, self.rectifications)
+
+    @property
+    def rectification_days(self) -> float | None:
+        """Calendar days from opening to closing, on average."""
+        return round(self.rectify_days_sum / self.rectified, 1) if self.rectified else None
+
+    def as_dict(self) -> dict:
+        """Plain JSON data: the counts and the rates."""
+        return {"key": self.key, "received": self.received, "completed": self.completed,
+                "refused": self.refused, "in_progress": self.in_progress,
+                "decided_timed": self.timed, "on_time": self.on_time,
+                "on_time_rate": self.on_time_rate, "average_days": self.average_days,
+                "p90_days": self.p90_days, "average_promised_days": self.average_promised,
+                "corrected": self.corrected, "correction_rate": self.correction_rate,
+                "ratings": self.ratings, "satisfied": self.satisfied,
+                "satisfaction_rate": self.satisfaction_rate, "bad_ratings": self.bad,
+                "rectifications": self.rectifications, "rectified": self.rectified,
+                "rectification_rate": self.rectification_rate,
+                "rectification_days": self.rectification_days,
+                "cases": self.cases, "saved": dict(self.saved)}
+
+
+@dataclass
+class Report:
+    """The groups, in order, and their total."""
+
+    filters: Filters
+    by: str
+    rows: list[Row]
+    total: Row
+    names: dict[str, object]
+
+    def as_dict(self) -> dict:
+        """Plain JSON data."""
+        return {"from": self.filters.start.isoformat(), "to": self.filters.end.isoformat(),
+                "bundle": self.filters.bundle, "department": self.filters.department,
+                "by": self.by, "total": self.total.as_dict(),
+                "rows": [row.as_dict() for row in self.rows]}
+
+
+def _month(column, filters: Filters) -> ColumnElement:
+    # China's month of a UTC timestamp, as a CASE over the range's month boundaries (UTC
+    # instants): comparisons an index entry answers at once, where formatting each row's
+    # timestamp in a time zone (strftime, to_char) cost most of the query.
+    first = filters.start.replace(day=1)
+    months, bounds = [], []
+    while first <= filters.end:
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        months.append(f"{first:%Y-%m}")
+        bounds.append(dt.datetime.combine(following, dt.time(), CHINA_TZ).astimezone(dt.UTC))
+        first = following
+    if len(months) == 1:
+        return literal(months[0])
+    return case(*[(column < bound, literal(month))
+                  for month, bound in zip(months[:-1], bounds[:-1], strict=True)],
+                else_=literal(months[-1]))
+
+
+def _days_between(start, end, dialect: str) -> ColumnElement:
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start) / 86400.0
+    return func.julianday(end) - func.julianday(start)
+
+
+def _count_if(condition) -> ColumnElement:
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _key(by: str, table, timestamp, filters: Filters) -> ColumnElement:
+    if by == "month":
+        return _month(timestamp, filters)
+    column = {"bundle": "bundle_code", "matter": "matter_code",
+              "department": "department_code"}[by]
+    return func.coalesce(table.c[column], literal(""))
+
+
+def _task_filter(filters: Filters, low, high) -> list:
+    task = Task.__table__.c
+    where = [task.created_at >= low, task.created_at < high]
+    if filters.bundle:
+        where.append(task.bundle_code == filters.bundle)
+    if filters.department:
+        where.append(task.department_code == filters.department)
+    return where
+
+
+def compute(session: Session, filters: Filters, by: str = "month") -> Report:
+    """Every figure, grouped by `by`, each group and the total."""
+    if by not in BY:
+        raise FiltersRefused("by")
+    dialect = session.get_bind().dialect.name
+    low, high = filters.bounds()
+    rows: dict[str, Row] = {}
+
+    def row(key) -> Row:
+        return rows.setdefault(key or "", Row(key or ""))
+
+    task_table = Task.__table__
+    task = task_table.c
+    where = _task_filter(filters, low, high)
+    # The group's key is worked out once per row in an inner select; the groupings and
+    # windows then name its column (PostgreSQL matches GROUP BY expressions by their text,
+    # which bound parameters would make differ).
+    keyed = select(_key(by, task_table, task.created_at, filters).label("key"),
+                   task.days_taken, task.status, task.on_time, task.promised_days,
+                   task.supplements).where(*where).subquery()
+    task = keyed.c
+    key = task.key
+    days = task.days_taken
+    # One pass over the tasks, grouped by the group and the days taken (a few dozen
+    # values): each group's counts are the sums of its buckets, and the percentiles come
+    # from the buckets' running counts (window functions over the grouped rows).
+    timed = func.count(days)
+    buckets = select(
+        key, days.label("days"), func.count().label("received"),
+        _count_if(task.status == "approved").label("completed"),
+        _count_if(task.status == "rejected").label("refused"),
+        _count_if(task.status.not_in(("approved", "rejected", "stopped", "closed")))
+        .label("in_progress"),
+        timed.label("timed"), _count_if(task.on_time.is_(True)).label("on_time"),
+        func.coalesce(func.sum(days), 0).label("days_sum"),
+        func.coalesce(func.sum(case((days.is_not(None), task.promised_days), else_=0)), 0)
+        .label("promised_sum"),
+        _count_if(task.supplements > 0).label("corrected"),
+        func.sum(timed).over(partition_by=key, order_by=days).label("running"),
+        func.sum(timed).over(partition_by=key).label("group_timed"),
+        func.sum(timed).over(order_by=days).label("running_all"),
+        func.sum(timed).over().label("all_timed"),
+    ).group_by(key, days).subquery()
+    g = buckets.c
+    # Nearest rank: the least days whose running count reaches 0.9·n (10·running ≥ 9·n).
+    p90 = func.min(case((and_(g.days.is_not(None), g.running * 10 >= g.group_timed * 9),
+                         g.days)))
+    p90_all = func.min(case((and_(g.days.is_not(None), g.running_all * 10 >= g.all_timed * 9),
+                             g.days)))
+    total_p90 = None
+    for found in session.execute(select(
+            g.key, func.sum(g.received), func.sum(g.completed), func.sum(g.refused),
+            func.sum(g.in_progress), func.sum(g.timed), func.sum(g.on_time),
+            func.sum(g.days_sum), func.sum(g.promised_sum), func.sum(g.corrected), p90,
+            p90_all).group_by(g.key)):
+        target = row(found[0])
+        (target.received, target.completed, target.refused, target.in_progress,
+         target.timed, target.on_time, target.days_sum, target.promised_sum,
+         target.corrected) = (int(value or 0) for value in found[1:10])
+        target.p90_days = found[10]
+        if found[11] is not None and (total_p90 is None or found[11] < total_p90):
+            total_p90 = found[11]
+
+    rating_table = Rating.__table__
+    rating = rating_table.c
+    rating_where = [rating.created_at >= low, rating.created_at < high]
+    if filters.bundle:
+        rating_where.append(rating.bundle_code == filters.bundle)
+    if filters.department:
+        rating_where.append(rating.department_code == filters.department)
+    rated = select(_key(by, rating_table, rating.created_at, filters).label("key"),
+                   rating.level).where(*rating_where).subquery().c
+    for found_key, count, satisfied, bad in session.execute(select(
+            rated.key, func.count(), _count_if(rated.level >= SATISFIED),
+            _count_if(rated.level <= BAD_RATING)).group_by(rated.key)):
+        target = row(found_key)
+        target.ratings, target.satisfied, target.bad = count, int(satisfied), int(bad)
+
+    fix_table = Rectification.__table__
+    fix = fix_table.c
+    fix_where = [fix.opened_at >= low, fix.opened_at < high]
+    if filters.bundle:
+        fix_where.append(fix.bundle_code == filters.bundle)
+    if filters.department:
+        fix_where.append(fix.department_code == filters.department)
+    fixed = select(_key(by, fix_table, fix.opened_at, filters).label("key"), fix.status,
+                   _days_between(fix.opened_at, fix.closed_at, dialect).label("days")
+                   ).where(*fix_where).subquery().c
+    closed = fixed.status == "closed"
+    for found_key, count, done, days in session.execute(select(
+            fixed.key, func.count(), _count_if(closed),
+            func.sum(case((closed, fixed.days), else_=0))).group_by(fixed.key)):
+        target = row(found_key)
+        target.rectifications, target.rectified = count, int(done)
+        target.rectify_days_sum = float(days or 0)
+
+    if by in ("month", "bundle"):
+        submission = Submission.__table__.c
+        version = BundleVersion.__table__.c
+        case_key = (_month(submission.submitted_at, filters) if by == "month"
+                    else version.bundle_code).label("key")
+        case_where = [submission.submitted_at >= low, submission.submitted_at < high]
+        if filters.bundle:
+            case_where.append(version.bundle_code == filters.bundle)
+        if filters.department:
+            case_where.append(exists().where(and_(
+                task_table.c.submission_id == submission.id,
+                task_table.c.department_code == filters.department)))
+        cases = select(case_key, *[submission[f"saved_{name}"] for name in SAVED]
+                       ).select_from(Submission.__table__.join(
+                           BundleVersion.__table__, version.id == submission.bundle_version_id)
+                       ).where(*case_where).subquery().c
+        statement = select(cases.key, func.count(), *[
+            func.coalesce(func.sum(cases[f"saved_{name}"]), 0) for name in SAVED]
+        ).group_by(cases.key)
+        for found in session.execute(statement):
+            target = row(found[0])
+            target.cases = found[1]
+            target.saved = {name: int(value) for name, value in zip(SAVED, found[2:],
+                                                                     strict=True)}
+
+    ordered = [rows[key] for key in sorted(rows)]
+    total = Row("")
+    for item in ordered:
+        for name in ("received", "completed", "refused", "in_progress", "timed", "on_time",
+                     "days_sum", "promised_sum", "corrected", "ratings", "satisfied", "bad",
+                     "rectifications", "rectified", "rectify_days_sum", "cases"):
+            setattr(total, name, getattr(total, name) + getattr(item, name))
+        for name in SAVED:
+            total.saved[name] += item.saved[name]
+    total.p90_days = total_p90
+    if by not in ("month", "bundle"):
+        # The cases' savings are not the matter's or the department's: read them once.
+        total.cases, total.saved = _cases_total(session, filters, low, high)
+    return Report(filters, by, ordered, total, names(session, by, {r.key for r in ordered}))
+
+
+def _cases_total(session: Session, filters: Filters, low, high) -> tuple[int, dict]:
+    submission = Submission.__table__.c
+    version = BundleVersion.__table__.c
+    task = Task.__table__.c
+    where = [submission.submitted_at >= low, submission.submitted_at < high]
+    if filters.bundle:
+        where.append(version.bundle_code == filters.bundle)
+    if filters.department:
+        where.append(exists().where(and_(task.submission_id == submission.id,
+                                         task.department_code == filters.department)))
+    found = session.execute(select(func.count(), *[
+        func.coalesce(func.sum(submission[f"saved_{name}"]), 0) for name in SAVED]
+    ).select_from(Submission.__table__.join(
+        BundleVersion.__table__, version.id == submission.bundle_version_id)).where(*where)).one()
+    return found[0], {name: int(value) for name, value in zip(SAVED, found[1:], strict=True)}
+
+
+def names(session: Session, by: str, keys: set[str]) -> dict[str, object]:
+    """The published names of the groups' bundles, matters or departments (a month is itself)."""
+    keys = {key for key in keys if key}
+    if by == "month" or not keys:
+        return {}
+    service = PublishedService
+    if by == "department":
+        return dict(session.execute(
+            select(col(service.department_code), col(service.department_name))
+            .where(col(service.department_code).in_(sorted(keys)))
+            .where(col(service.kind) == "matter")).all())
+    return dict(session.execute(select(col(service.code), col(service.name)).where(
+        col(service.code).in_(sorted(keys)))).all())
+
+
+def bundles(session: Session) -> list[tuple[str, object]]:
+    """The published bundles, for the filter's choices."""
+    return list(session.execute(select(col(PublishedService.code), col(PublishedService.name))
+                                .where(col(PublishedService.kind) == "bundle")
+                                .order_by(col(PublishedService.code))).all())
