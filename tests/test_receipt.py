@@ -7,6 +7,7 @@ import io
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
@@ -15,7 +16,34 @@ from test_admin import add_account
 from test_inbox import DEPARTMENTS, PRIVATE, staff
 from test_web import FORM, PDF, fill, sign_commitments, start, submit, upload_everything
 
+# A request read in English. Pages no longer follow Accept-Language (zh-Hans unless the
+# applicant chooses): the client below turns this header into the applicant's choice, the
+# lang cookie, for that one request.
 EN = {"Accept-Language": "en"}
+
+
+class ChoosingClient(FlaskClient):
+    """A browser that chooses English for the requests that send EN, and only those."""
+
+    def open(self, *args, **kwargs):
+        if dict(kwargs.get("headers") or {}).get("Accept-Language") != "en":
+            return super().open(*args, **kwargs)
+        kept = self.get_cookie("lang")
+        self.set_cookie("lang", "en")
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if kept is None:
+                self.delete_cookie("lang")
+            else:
+                self.set_cookie("lang", kept.value)
+
+
+@pytest.fixture
+def client(app):
+    """The test client, choosing English where a request sends EN."""
+    app.test_client_class = ChoosingClient
+    return app.test_client()
 
 
 def letter_digest(page: str) -> str:
@@ -145,7 +173,8 @@ def test_a_signature_is_stale_once_the_letter_changes_and_is_signed_again(app, c
     page = client.get(f"{draft_url}/materials", headers=EN).text
     assert "The letter changed after you signed it" in page
     review = client.get(f"{draft_url}/review", headers=EN).text
-    assert re.search(r'data-state="unsigned"><a href="[^"]*#commitment"', review)
+    assert re.search(r'data-state="unsigned" data-material="[^"]+"><a href="[^"]*#commitment"',
+                     review)
     key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
     refused = client.post(f"{draft_url}/submit", data={"idempotency_key": key}, headers=EN)
     assert refused.status_code == 422 and "commitment letter is not signed yet" in refused.text
@@ -188,9 +217,11 @@ def test_review_lists_the_materials_states_and_links_to_change_each_part(client)
     upload_everything(client, draft_url)
     client.post(f"{draft_url}/materials/premises-floor-plan", data={"action": "clear"})
     review = client.get(f"{draft_url}/review", headers=EN).text
-    states = dict(re.findall(r'<li data-state="(\w+)"><a href="[^"]*#([\w-]+)"', review))
+    states = dict(re.findall(
+        r'<li data-state="(\w+)" data-material="[^"]+"><a href="[^"]*#([\w-]+)"', review))
     assert states["commitment"] == "commitment"  # the signed letter, linked to the letter
-    assert re.search(r'data-state="missing"><a href="[^"]*#material-premises-floor-plan"', review)
+    assert re.search(r'data-state="missing" data-material="[^"]+">'
+                     r'<a href="[^"]*#material-premises-floor-plan"', review)
     assert 'data-state="shared"' in review or 'data-state="uploaded"' in review
     assert "signed by 周签" in review
     # A change link per section of the form, to its first field, and to the materials.
@@ -232,13 +263,39 @@ def test_a_deferred_material_is_owed_on_the_receipt_with_its_deadline(app, clien
     upload_everything(client, draft_url)
     client.post(f"{draft_url}/materials/{deferrable[0]}", data={"action": "clear"})
     client.post(f"{draft_url}/materials/{deferrable[0]}", data={"action": "defer"})
-    receipt = client.get(submit(client, draft_url), headers=EN).text
+    receipt_url = submit(client, draft_url)
+    receipt = client.get(receipt_url, headers=EN).text
     owed = receipt.split('id="owed"')[1].split("</section>")[0]
     with Session(app.extensions["onething.engine"]) as session:
         submission = session.exec(select(Submission)).one()
         dues = [t.due_date for t in session.exec(select(Task)).all()]
     assert submission.materials[deferrable[0]]["state"] == "deferred"
     assert re.search(r"by (\d{4}-\d{2}-\d{2})", owed).group(1) in {d.isoformat() for d in dues}
+    # Handed in from the receipt, without going to the hall: every department that needs
+    # it gets it; a wrong file or a second time is refused and changes nothing.
+    url = re.search(r'action="([^"]*/owed/' + deferrable[0] + r'[^"]*)"', owed).group(1)
+    url = url.replace("&amp;", "&")
+    wrong = client.post(url, data={"file": (io.BytesIO(b"MZ not a pdf"), "x.pdf")},
+                        content_type="multipart/form-data", headers=EN)
+    assert wrong.status_code == 422 and 'id="owed-problem"' in wrong.text
+    handed = client.post(url, data={"file": (io.BytesIO(PDF), "培训证明.pdf")},
+                         content_type="multipart/form-data")
+    assert handed.status_code == 302 and handed.headers["Location"].startswith(
+        receipt_url.split("?")[0])
+    with Session(app.extensions["onething.engine"]) as session:
+        submission = session.exec(select(Submission)).one()
+        needing = [t for t in session.exec(select(Task)).all()
+                   if any(m["id"] == deferrable[0] for m in t.slice_materials)]
+    assert submission.materials[deferrable[0]]["state"] == "uploaded"
+    assert needing and all(m["state"] == "uploaded" for t in needing
+                           for m in t.slice_materials if m["id"] == deferrable[0])
+    assert 'id="owed"' not in client.get(receipt_url).text
+    again = client.post(url, data={"file": (io.BytesIO(PDF), "a.pdf")},
+                        content_type="multipart/form-data")
+    assert again.status_code == 409
+    stranger = app.test_client().post(url.split("?")[0], data={
+        "file": (io.BytesIO(PDF), "a.pdf")}, content_type="multipart/form-data")
+    assert stranger.status_code == 404
 
 
 def test_the_lookup_page_says_where_the_codes_are(client):

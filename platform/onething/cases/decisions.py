@@ -409,6 +409,46 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
     return task
 
 
+def supply_deferred(session: Session, submission: Submission, material_id: str,
+                    entry: dict, actor: str) -> list[Task]:
+    """Hand in a material accepted as owed (容缺受理): it reaches every open task that
+    needs it, audited, with an event; commit. Refused (DecisionRefused) when the material
+    is not owed, or no task that needs it is still open."""
+    _lock_case(session, submission.id)
+    session.refresh(submission)
+    owed = (submission.materials or {}).get(material_id)
+    if not isinstance(owed, dict) or owed.get("state") != "deferred":
+        session.rollback()
+        raise DecisionRefused("not_owed")
+    tasks = session.exec(select(Task).where(Task.submission_id == submission.id)).all()
+    needing = [t for t in tasks if t.status not in FINAL
+               and any(m.get("id") == material_id for m in t.slice_materials)]
+    if not needing:
+        session.rollback()
+        raise DecisionRefused("not_owed")
+    try:
+        materials = copy.deepcopy(submission.materials)
+        materials[material_id] = entry
+        submission.materials = materials
+        session.add(submission)
+        for task in needing:
+            before = snapshot(task)
+            task.slice_materials = [{"id": material_id, **entry} if m.get("id") == material_id
+                                    else m for m in task.slice_materials]
+            session.add(task)
+            session.add(AuditEntry(actor=actor, action="supply_deferred",
+                                   subject=f"task:{task.id}", before=before,
+                                   after={**snapshot(task), "material": material_id}))
+        session.flush()
+        events.enqueue(session, "task.material_supplied", needing,
+                       extra={"material": material_id})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return needing
+
+
 def _correct_slice(task: Task, data: dict, paths: list[str], step_slice=None) -> dict:
     # The corrected values this task's slice holds, set in place: {path: (old, new)} of those
     # that changed. A slice holds a path if it holds the path's field (or a group above it).
@@ -436,6 +476,8 @@ def audit_of(session: Session, task: Task) -> list[AuditEntry]:
 
 
 DECISION_PROBLEMS = {
+    "not_owed": _l("This material is not owed any more: it was handed in already, or every "
+                   "department that needed it has decided."),
     "not_decidable": _l("This task cannot take that decision in its present state; nothing "
                         "was changed."),
     "certificate_number": _l("Approving needs the certificate number."),

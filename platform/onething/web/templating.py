@@ -57,6 +57,7 @@ AUDIT_ACTIONS = {
     "reject": _l("Refused"),
     "supplement": _l("Correction requested (补正)"),
     "resubmit": _l("Correction supplied by the applicant"),
+    "supply_deferred": _l("Material handed in (容缺补交)"),
     "unlock": _l("Unlocked by an earlier approval"),
     "stop": _l("Stopped by an earlier refusal"),
     "hand_over": _l("Values handed over by an earlier approval"),

@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     g,
+    redirect,
     render_template,
     request,
     url_for,
@@ -77,14 +78,20 @@ def lookup():
 def receipt(tracking_number: str):
     """The receipt and the case's progress: each department, its state and due date."""
     submission, token = load_submission(tracking_number)
+    return _receipt_page(submission, token)
+
+
+def _receipt_page(submission, token: str | None, owed_problem=None) -> str:
+    from onething.cases.inspections import inspection_of
+    from onething.cases.licences import licence_of
+
+    tracking_number = submission.tracking_number
     version = get_version(get_session(), submission.bundle_version_id)
     bundle = bundle_of(version)
     composition = compose(bundle, submission.answers)
     tasks = tasks_of(get_session(), submission)
-    from onething.cases.inspections import inspection_of
-    from onething.cases.licences import licence_of
-
     return render_template("status.html", submission=submission, bundle=bundle,
+                           owed_problem=owed_problem,
                            licence=licence_of(get_session(), submission.id),
                            inspection=inspection_of(get_session(), submission.id),
                            composition=composition, tasks=tasks, version=version, token=token,
@@ -93,6 +100,35 @@ def receipt(tracking_number: str):
                            qr_url=url_for("status.qr", tracking_number=tracking_number,
                                           token=token) if token else None,
                            link=status_url(tracking_number, token) if token else None)
+
+
+@bp.post("/<tracking_number>/owed/<material_id>")
+def supply_owed(tracking_number: str, material_id: str):
+    """Hand in a material accepted as owed (容缺受理), before the departments decide."""
+    from onething.cases.decisions import DecisionRefused, decision_problem, supply_deferred
+    from onething.cases.uploads import store_upload, uploaded_entry
+
+    submission, token = load_submission(tracking_number)
+    upload = request.files.get("file")
+    problem, refusal = None, None
+    if upload is None or not upload.filename:
+        problem = "missing_file"
+    else:
+        stored, problem = store_upload(upload)
+    if problem is None:
+        try:
+            supply_deferred(get_session(), submission, material_id,
+                            uploaded_entry(stored, upload.filename), "applicant")
+        except DecisionRefused as refused:
+            refusal = decision_problem(refused)
+    if problem is None and refusal is None:
+        return redirect(url_for("status.receipt", tracking_number=tracking_number,
+                                token=token) + "#owed")
+    get_session().rollback()
+    # The page again with the reason beside the item: nothing was handed in.
+    return _receipt_page(submission, token, owed_problem={
+        "material": material_id, "upload": problem, "text": refusal}), (
+        413 if problem == "too_large" else 409 if refusal else 422)
 
 
 @bp.get("/<tracking_number>/application.pdf")
@@ -181,8 +217,6 @@ def correction(tracking_number: str, task_id: int):
                          slices=slices)
             except DecisionRefused:
                 abort(404, description="submission")
-            from flask import redirect
-
             return redirect(url_for("status.receipt", tracking_number=tracking_number))
     return render_template("correction.html", submission=submission, bundle=bundle,
                            composition=composition, task=task, entries=entries, data=data,
