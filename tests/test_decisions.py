@@ -224,3 +224,16 @@ def test_a_text_longer_than_its_column_is_refused_alike_on_both_databases(app, r
                             **{"produced.entity_uscc": NEW_ENTITY_USCC}, **data)
     assert refused.status_code == 422 and 'id="decision-refused"' in refused.text
     assert tasks_by_matter(app)["business-registration"].status == "accepted"
+
+
+def test_a_credit_code_is_read_as_staff_type_it(app, routed):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    post_decision(amr, registration.id, action="accept")
+    typed = "９１３７０２０２ma3c 0001 1l"  # full-width, lower case, in groups
+    approved = post_decision(amr, registration.id, action="approve",
+                             certificate_number="91370202MA3C000001",
+                             **{"produced.entity_uscc": typed})
+    assert approved.status_code == 200
+    assert tasks_by_matter(app)["food-business-licence"].slice_data["entity_uscc"] == \
+        NEW_ENTITY_USCC

@@ -13,6 +13,8 @@ from typing import Any
 
 from onething.catalog.dates import FormValidator
 from onething.catalog.formats import FORMAT_CHECKER
+from onething.catalog.typed import fold
+from onething.composer.layout import input_kind, resolve
 
 HANDOVER_PREFIX = "produced."
 
@@ -29,8 +31,11 @@ def read_values(catalog, task, form: Any) -> tuple[dict, dict]:
     errors: dict[str, list] = {}
     for key in produced_fields(task):
         raw = form.get(f"{HANDOVER_PREFIX}{key}", form.get(key)) if hasattr(form, "get") else None
-        value = raw.strip() if isinstance(raw, str) else raw
         field = catalog.fields.get(key)
+        # Typed as staff type it (a credit code in lower case, in groups, full-width), read
+        # the way the applicants' form reads it.
+        kind = input_kind(resolve(field.schema, catalog)) if field is not None else None
+        value = fold(kind, raw) if isinstance(raw, str) else raw
         if value in (None, "") or (isinstance(value, float) and not math.isfinite(value)):
             errors[key] = ["required"]
             continue
