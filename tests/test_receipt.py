@@ -250,7 +250,8 @@ def test_the_receipt_shows_the_query_code_the_link_what_is_owed_and_what_comes_n
     tracking = receipt.rsplit("/", 1)[1]
     found = other.get("/s/", query_string={"tracking_number": f" {tracking.lower()} ",
                                            "token": f" {code}\n"})
-    assert found.status_code == 200 and tracking in found.text
+    assert found.status_code == 302  # to the case's own address, the code in it
+    assert tracking in other.get(found.headers["Location"]).text
 
 
 def test_a_deferred_material_is_owed_on_the_receipt_with_its_deadline(app, client):
@@ -407,3 +408,21 @@ def test_the_api_gives_a_department_the_pdf_of_its_own_slice_only(app, client):
     other = client.get(f"/api/v1/tasks/{theirs.id}/application.pdf", headers=auth(token))
     assert other.status_code == 404 and other.is_json
     assert client.get(f"/api/v1/tasks/{mine.id}/application.pdf").status_code == 401
+
+
+def test_a_case_is_found_by_its_codes_and_a_wrong_code_shows_the_form_again(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt = submit(client, draft_url)
+    tracking = receipt.rsplit("/", 1)[1]
+    token = re.search(r'id="query-code"[^>]*>([^<]+)<', client.get(receipt).text).group(1)
+    phone = app.test_client()
+    spaced = f" {tracking.lower()} "
+    found = phone.get("/s/", query_string={"tracking_number": spaced, "token": f" {token} "})
+    assert found.status_code == 302
+    assert found.headers["Location"].endswith(f"{receipt}?token={token}")
+    wrong = phone.get("/s/", query_string={"tracking_number": tracking, "token": token[:-1]})
+    assert wrong.status_code == 404 and 'id="lookup-problem"' in wrong.text
+    # What was typed is in the form again, to correct.
+    assert f'value="{tracking}"' in wrong.text and f'value="{token[:-1]}"' in wrong.text

@@ -69,9 +69,17 @@ def status_url(tracking_number: str, token: str) -> str:
 def lookup():
     """Find a case by tracking number and token (a form that works without JavaScript)."""
     tracking_number = "".join(request.args.get("tracking_number", "").split()).upper()
-    if tracking_number and request.args.get("token", "").strip():
-        return receipt(tracking_number)
-    return render_template("lookup.html", tracking_number=tracking_number)
+    token = "".join(request.args.get("token", "").split())
+    if tracking_number and token:
+        submission = find_submission(get_session(), tracking_number, token)
+        if submission is not None:
+            return redirect(url_for("status.receipt", tracking_number=tracking_number,
+                                    token=token))
+        # The form again with what was typed and what to check: no dead end, and no hint
+        # of whether the number exists (a code is guessed no faster here than anywhere).
+        return render_template("lookup.html", tracking_number=tracking_number, token=token,
+                               not_found=True), 404
+    return render_template("lookup.html", tracking_number=tracking_number, token=token)
 
 
 @bp.get("/<tracking_number>")
