@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from onething.cases import clock
+from onething.cases.clock import enter_notice
 from onething.cases.decisions import resubmit
-from onething.cases.holidays import NoticeRefused, enter_notice, overrides, parse_notice
+from onething.cases.holidays import NoticeRefused, overrides, parse_notice
 from onething.catalog.workdays import add_working_days, due_date
 from onething.cli import EXIT_DEFINITIONS, main
 from onething.storage.models import AuditEntry, HolidayDay, Submission, Task

@@ -184,10 +184,16 @@ SEA_FORM = {
     "sea_area_name": "双岛湾3号泊位工程", "sea_area_hectares": "12.3456",
     "sea_use_purpose": "transport", "sea_use_term_years": "50",
     "contact_name": "李青", "contact_mobile": "13905321111",
-    "matters.sea-area-use-approval.sea_use_method": "permeable_structure",
-    "matters.sea-area-use-approval.sea_area_location": "威海市环翠区双岛湾东侧海域",
-    "matters.sea-area-use-approval.boundary_coordinates": "1,37°30′00″N,122°00′00″E",
+    # Shared with the registration's form since the sea-area data follows the published
+    # application forms (library fields): asked once, at the top level.
+    "sea_use_method": "permeable_structure",
+    "sea_area_location": "威海市环翠区双岛湾东侧海域",
+    "boundary_coordinates": "1,37°30′00″N,122°00′00″E",
+    "address.division_code": "371002", "address.detail": "环翠区海滨北路88号",
+    "postal_code": "264200",
     "matters.sea-area-use-approval.project_investment": "5000",
+    "matters.sea-area-use-approval.project_nature": "commercial",
+    "matters.sea-area-use-approval.sea_use_fee_payment": "lump_sum",
 }
 
 

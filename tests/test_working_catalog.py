@@ -89,10 +89,10 @@ def test_an_import_replaces_the_catalog_and_publishing_makes_the_next_version(se
     entry = next(e for e in entries(seeded, "matter") if e.code == "outdoor-signboard")
     assert entry.revision == 2 and entry.updated_by == "importer"
     published = {v.bundle_code: v.number for v in publish_working(seeded, METAS, "admin")}
-    # Only the bundles that use the matter (the 一类事 nesting the restaurant too), and
-    # the matter alone, get a new version.
+    # Only the bundles that use the matter (the 一类事 nesting the restaurant too, and the
+    # convenience store's 一业一证), and the matter alone, get a new version.
     assert published == {"open-restaurant": 2, "restaurant-from-fit-out": 2,
-                         "outdoor-signboard": 2}
+                         "convenience-store-licence": 2, "outdoor-signboard": 2}
     assert publish_working(seeded, METAS, "admin") == []
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from onething.accounts.service import current_account
+from onething.cases.clock import enter_notice
 from onething.cases.holidays import (
     EXAMPLE,
     NoticeRefused,
     days_of,
-    enter_notice,
     entered_years,
     parse_notice,
     review_notice,

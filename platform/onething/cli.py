@@ -618,7 +618,8 @@ def calendar_group() -> None:
                    "day of a statutory festival (元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆).")
 def calendar_import(file, by: str, replace: bool) -> None:
     """Enter a year's holidays and 调休 working days from FILE (JSON; '-' reads stdin)."""
-    from onething.cases.holidays import NoticeRefused, enter_notice, parse_notice, review_notice
+    from onething.cases.clock import enter_notice
+    from onething.cases.holidays import NoticeRefused, parse_notice, review_notice
 
     try:
         notice = parse_notice(file.read())

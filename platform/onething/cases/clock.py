@@ -19,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from onething.cases import holidays
 from onething.catalog.workdays import china_today, days_paused, due_date, year_known
-from onething.storage.models import AuditEntry, Task
+from onething.storage.models import AuditEntry, HolidayDay, HolidayYear, Task
 
 SPECIAL_KINDS = {"hearing": _l("hearing (听证)"), "inspection": _l("inspection (检验检测检疫)"),
                  "expert_review": _l("expert review (专家评审)"), "other": _l("other")}
@@ -157,3 +158,50 @@ def end_special_procedure(session: Session, task: Task, actor: str,
 def calendar_unknown(session: Session, task: Task) -> bool:
     """Whether the due date falls in a year nobody entered and chinese_calendar does not know."""
     return not year_known(task.due_date.year, holidays.overrides(session))
+
+
+# --- a year's holiday notice entered: the due dates it moves ---------------------------------
+
+
+def enter_notice(session: Session, notice: holidays.Notice, actor: str) -> None:
+    """Store a year's notice, replacing what was entered for that year before, and count
+    again the due dates of the open tasks it can move (audited); commit."""
+    try:
+        old = session.get(HolidayYear, notice.year)
+        before = holidays.year_summary(session, notice.year) if old else None
+        session.execute(delete(HolidayDay).where(col(HolidayDay.year) == notice.year))
+        if old is None:
+            old = HolidayYear(year=notice.year, entered_by=actor)
+        old.entered_by, old.entered_at = actor, holidays.entry_time(session)
+        session.add(old)
+        session.flush()
+        session.add_all([HolidayDay(day=day, year=notice.year, working=False, name=name)
+                         for day, name in sorted(notice.holidays.items())])
+        session.add_all([HolidayDay(day=day, year=notice.year, working=True)
+                         for day in sorted(notice.workdays)])
+        session.add(AuditEntry(actor=actor, action="holiday_calendar",
+                               subject=f"holidays:{notice.year}", before=before,
+                               after={"holidays": len(notice.holidays),
+                                      "workdays": len(notice.workdays)}))
+        session.flush()
+        _recount_open_tasks(session, notice.year, actor)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# A task's clock runs, or waits for a correction, in these states: its due date is still
+# to come, and the calendar decides it.
+OPEN_STATES = ("pending", "accepted", "supplement")
+
+
+def _recount_open_tasks(session: Session, year: int, actor: str) -> None:
+    """Count again the due dates the entered year can move: open tasks whose clock started
+    by the year's end and whose due date is not before it (each change audited)."""
+    tasks = session.exec(select(Task).where(
+        col(Task.status).in_(OPEN_STATES), col(Task.clock_started_on).is_not(None),
+        col(Task.clock_started_on) <= dt.date(year, 12, 31),
+        col(Task.due_date) >= dt.date(year, 1, 1))).all()
+    for task in tasks:
+        recount(session, task, "holiday_calendar", actor)

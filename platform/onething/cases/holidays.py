@@ -28,11 +28,11 @@ import threading
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from onething.catalog.workdays import Holidays
-from onething.storage.models import AuditEntry, HolidayDay, HolidayYear
+from onething.storage.models import HolidayDay, HolidayYear
 
 # Years a notice may be for: the calendar's sensible range, not a legal limit.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -264,54 +264,7 @@ def review_notice(session: Session, notice: Notice) -> NoticeReview:
         tuple(sorted(old_workdays - set(notice.workdays))))
 
 
-def enter_notice(session: Session, notice: Notice, actor: str) -> None:
-    """Store a year's notice, replacing what was entered for that year before, and count
-    again the due dates of the open tasks it can move (audited); commit."""
-    try:
-        old = session.get(HolidayYear, notice.year)
-        before = _summary(session, notice.year) if old else None
-        session.execute(delete(HolidayDay).where(col(HolidayDay.year) == notice.year))
-        if old is None:
-            old = HolidayYear(year=notice.year, entered_by=actor)
-        old.entered_by, old.entered_at = actor, _now_after(session)
-        session.add(old)
-        session.flush()
-        session.add_all([HolidayDay(day=day, year=notice.year, working=False, name=name)
-                         for day, name in sorted(notice.holidays.items())])
-        session.add_all([HolidayDay(day=day, year=notice.year, working=True)
-                         for day in sorted(notice.workdays)])
-        session.add(AuditEntry(actor=actor, action="holiday_calendar",
-                               subject=f"holidays:{notice.year}", before=before,
-                               after={"holidays": len(notice.holidays),
-                                      "workdays": len(notice.workdays)}))
-        session.flush()
-        _recount_open_tasks(session, notice.year, actor)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
-# A task's clock runs, or waits for a correction, in these states: its due date is still
-# to come, and the calendar decides it.
-OPEN_STATES = ("pending", "accepted", "supplement")
-
-
-def _recount_open_tasks(session: Session, year: int, actor: str) -> None:
-    """Count again the due dates the entered year can move: open tasks whose clock started
-    by the year's end and whose due date is not before it (each change audited)."""
-    from onething.cases import clock
-    from onething.storage.models import Task
-
-    tasks = session.exec(select(Task).where(
-        col(Task.status).in_(OPEN_STATES), col(Task.clock_started_on).is_not(None),
-        col(Task.clock_started_on) <= dt.date(year, 12, 31),
-        col(Task.due_date) >= dt.date(year, 1, 1))).all()
-    for task in tasks:
-        clock.recount(session, task, "holiday_calendar", actor)
-
-
-def _now_after(session: Session) -> dt.datetime:
+def entry_time(session: Session) -> dt.datetime:
     # The calendar's version is its latest entry: it must move forward even when two
     # entries fall in the same clock tick.
     from onething.storage.models import utc_now
@@ -325,7 +278,7 @@ def _now_after(session: Session) -> dt.datetime:
     return now
 
 
-def _summary(session: Session, year: int) -> dict:
+def year_summary(session: Session, year: int) -> dict:
     days = session.exec(select(HolidayDay).where(HolidayDay.year == year)).all()
     return {"holidays": sum(not d.working for d in days), "workdays": sum(d.working for d in days)}
 

@@ -54,10 +54,12 @@ def downgrade() -> None:
     op.drop_index("ix_rating_statistics", table_name="rating")
     op.drop_index("ix_task_statistics", table_name="task")
     op.drop_index("ix_submission_statistics", table_name="submission")
-    with op.batch_alter_table("task") as batch:
-        batch.drop_column("supplements")
-        batch.drop_column("on_time")
-        batch.drop_column("days_taken")
-    with op.batch_alter_table("submission") as batch:
-        for name in SAVED:
-            batch.drop_column(name)
+    for table, names in (("task", ("supplements", "on_time", "days_taken")),
+                         ("submission", SAVED)):
+        for name in names:
+            if op.get_bind().dialect.name == "sqlite":
+                # Natively (SQLite 3.35+): a batch would copy the table and drop the old
+                # one, which the foreign keys to it (tasks to submissions) refuse.
+                op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+            else:
+                op.drop_column(table, name)
