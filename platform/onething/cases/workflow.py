@@ -458,23 +458,21 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
     data = submitted_data(composition, row.data, answers)
     errors = field_errors(composition, data)
     materials, material_errors = check_materials(session, composition, row.materials, data)
-    if errors or material_errors:
-        _key_is_free(session, row, idempotency_key)
-        raise SubmissionRefused(field_errors=errors, material_errors=material_errors)
-
     today = today or china_today()
-    case = None
-    if case_rules.has_rules(composition.matters):
-        # 智能预审: a failing blocking rule refuses the submission, as a field error would.
+    case, blocking = None, []
+    if not errors and case_rules.has_rules(composition.matters):
+        # 智能预审: a failing blocking rule refuses the submission, as a field error would
+        # (on fields that are valid: a rule over a malformed value says nothing more).
         owner = session.exec(select(Draft.prefill, Draft.applicant).where(
             Draft.id == row.id)).one()
         case = case_rules.Case(session, data, prefill=owner[0], applicant=owner[1],
                                today=today)
         findings, _ = case_rules.run(case, composition.matters)
         blocking = [finding for finding in findings if finding.blocking]
-        if blocking:
-            _key_is_free(session, row, idempotency_key)
-            raise SubmissionRefused(rule_failures=blocking)
+    if errors or material_errors or blocking:
+        _key_is_free(session, row, idempotency_key)
+        raise SubmissionRefused(field_errors=errors, material_errors=material_errors,
+                                rule_failures=blocking)
     # The hot path's statements raise the driver's errors, the rest SQLAlchemy's.
     conflicts = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
     for _ in range(_SUBMIT_ATTEMPTS):

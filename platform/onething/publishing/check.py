@@ -38,6 +38,7 @@ from onething.catalog.patterns import PatternError, compiled
 from onething.catalog.problems import DefinitionError, Problem, pointer
 from onething.catalog.text import standardize_schema
 from onething.catalog.units import UNITS, quantity
+from onething.composer import logic
 from onething.composer.compose import (
     RESERVED_KEYS,
     AnswersError,
@@ -45,7 +46,6 @@ from onething.composer.compose import (
     is_shared,
     merged_questions,
 )
-from onething.composer import logic
 from onething.composer.merge import ANNOTATIONS, TIGHTENING, CompositionError
 from onething.composer.routing import JOINT_HANDLING_LIMIT_DAYS
 from onething.composer.rules import RULE_KEYWORDS, rule_required
