@@ -144,6 +144,25 @@ def test_a_blocking_rule_keeps_the_applicant_on_the_form_with_its_explanation(re
         assert session.exec(select(Submission)).first() is None
 
 
+def test_an_anonymous_applicant_learns_nothing_of_a_persons_household(registry, client):
+    reviews = []
+    for index in (0, 3):  # registered in Shinan; registered in Laoshan
+        name, code = elderly(registry, index)
+        draft = start(client, "elderly-allowance")
+        response = client.post(f"{draft}/form", data={"applicant_name": name,
+                                                      "applicant_id_number": code})
+        assert response.status_code == 302  # nothing blocks: the age is in the number
+        review = client.get(f"{draft}/review").text
+        assert 'data-rule="household-in-shinan" data-kind="withheld"' in review
+        assert "户籍登记" not in review
+        reviews.append(review)
+        assert submit(client, draft).status_code == 302
+    with db(registry) as session:
+        tasks = session.exec(select(Task)).all()
+        # Typed by someone not signed in (trust D): the department decides both.
+        assert [t.status for t in tasks] == ["pending", "pending"]
+
+
 def test_an_advisory_rule_warns_on_the_review_page_and_lets_it_through(registry, client):
     draft = start(client, "outdoor-signboard")
     client.post(f"{draft}/form", data={

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from onething.catalog.licences import LICENCE_TYPES
+from onething.catalog.licences import HOLDER_RESIDENT_ID, LICENCE_TYPES
 from onething.catalog.workdays import china_today
 from onething.composer import logic
 from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
@@ -65,6 +65,8 @@ class Evaluation:
     data: dict
     readings: dict[str, Reading] = field(default_factory=dict)
     unavailable: set[str] = field(default_factory=set)
+    # Personal licences not looked up: the holder's code is not the verified identity's.
+    withheld: set[str] = field(default_factory=set)
 
     def reading(self, name: str) -> Reading:
         """The provenance of a variable (a part of a licence's or field's value included)."""
@@ -128,6 +130,11 @@ class Case:
                 if isinstance(value, str) and value.strip().upper() == holder:
                     holder_trust = self.field_trust(path, value)[1]
                     break
+            if LICENCE_TYPES[code].holder == HOLDER_RESIDENT_ID and holder_trust != "A":
+                # Anyone can type anyone's ID number: what a person's licence says is told
+                # only to that person, signed in (or read by the system for them).
+                self._licences[code] = (None, "registry:withheld", "D")
+                return self._licences[code]
             found = lookup(self.provider or provider(self.session), holder or "", code,
                            self.today)
             if found.state == UNAVAILABLE:
@@ -143,7 +150,6 @@ class Case:
                     "expires_on": record.expires_on.isoformat() if record.expires_on else None,
                     "data": dict(record.data)},
                     f"registry:{record.source}:{record.number}", worst(record.trust, holder_trust))
-            assert found.state in (FOUND, EXPIRED, MISSING, UNAVAILABLE)
         return self._licences[code]
 
     def evaluation(self, matter) -> Evaluation:
@@ -178,7 +184,8 @@ class Case:
                         and parts[1] not in licences:
                     value, lsource, ltrust = self.licence(parts[1])
                     if value is None:
-                        result.unavailable.add(parts[1])
+                        (result.withheld if lsource == "registry:withheld"
+                         else result.unavailable).add(parts[1])
                         continue
                     licences[parts[1]] = value
                     result.readings[f"licences.{parts[1]}"] = Reading(value, lsource, ltrust)
@@ -200,11 +207,15 @@ class Finding:
     # The registry could not answer for a licence the rule reads: it is not held against
     # the applicant (a warning, never a refusal).
     unknown: bool = False
+    # The rule reads a personal licence of someone not signed in: the department checks it
+    # after submission; the page says nothing of what the registry holds.
+    withheld: bool = False
 
     @property
     def blocking(self) -> bool:
         """Whether the submission is refused for it."""
-        return not self.outcome.passed and self.outcome.blocking and not self.unknown
+        return not self.outcome.passed and self.outcome.blocking and not self.unknown \
+            and not self.withheld
 
 
 def _field_path(matter, data: dict, key: str | None) -> str | None:
@@ -225,13 +236,15 @@ def run(case: Case, matters) -> tuple[list[Finding], dict[str, Evaluation]]:
         evaluation = case.evaluation(matter)
         evaluations[matter.code] = evaluation
         for outcome in logic.evaluate(rules, evaluation.data):
-            unknown = any(name.split(".")[1] in evaluation.unavailable for name in outcome.reads
-                          if name.startswith("licences."))
+            licences = {name.split(".")[1] for name in outcome.reads
+                        if name.startswith("licences.")}
+            unknown = bool(licences & evaluation.unavailable)
+            withheld = bool(licences & evaluation.withheld)
             target = outcome.rule.get("field") or next(
                 (name.removeprefix("fields.") for name in outcome.reads
                  if name.startswith("fields.")), None)
             findings.append(Finding(matter.code, outcome, _field_path(matter, case.data, target),
-                                    unknown))
+                                    unknown, withheld))
     return findings, evaluations
 
 
