@@ -223,6 +223,11 @@ def test_instant_approval_at_submission_with_the_rules_and_data_audited(registry
                        "source": "registry:import:370202000123456"}
     # Accepted and approved by the system like any decision; the applicant sees it released.
     assert [e.action for e in audit(registry, task, "accept")] == ["accept"]
+    # The department reads on its task page which rules passed on which values.
+    add_account(registry, "staff-sn-amr", "department_staff", "sn-amr")
+    page = staff(registry, "sn-amr").get(f"/inbox/tasks/{task.id}").text
+    assert 'data-rule="name-matches" data-passed="true"' in page
+    assert "registry:import:370202000123456, A" in page
     with db(registry) as session:
         assert session.get(Submission, task.submission_id).status == "approved"
 
