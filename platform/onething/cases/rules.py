@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from onething.catalog.licences import HOLDER_RESIDENT_ID, LICENCE_TYPES
 from onething.catalog.workdays import china_today
 from onething.composer import logic
-from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
+from onething.registry.service import FOUND, MISSING, UNAVAILABLE, holder_of, lookup
 from onething.storage.models import Applicant
 
 # The one form's fields that can carry the holder's code, in the order they are asked.
