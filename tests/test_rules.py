@@ -16,6 +16,7 @@ from onething.publishing.versions import bundle_of, latest_version
 from onething.registry import service
 from onething.storage.models import AuditEntry, BenefitOffer, Submission, Task
 from test_admin import add_account
+from test_applicant_signin import idp, signin_app  # noqa: F401 (fixtures)
 from test_inbox import staff
 
 TODAY = "2026-11-30"
@@ -442,3 +443,36 @@ def test_a_switched_off_benefit_matter_confirms_into_a_task_for_the_department(r
     with db(registry) as session:
         (task,) = session.exec(select(Task)).all()
         assert task.status == "pending" and task.slice_data["applicant_id_number"] == code
+
+
+# --- a verified identity (统一身份认证) --------------------------------------------------------
+
+
+def test_a_verified_resident_is_approved_at_once_and_finds_the_offer_in_my_cases(
+        signin_app, idp):  # noqa: F811 (the sign-in tests' fixtures)
+    from test_applicant_signin import sign_in
+
+    with db(signin_app) as session:
+        service.seed_demo(session, china_today())
+    name, code = elderly(signin_app, 0)
+    idp.provider.person.update({"name": name, "id_card_number": code})
+    client = signin_app.test_client()
+    sign_in(client)
+    run_eligibility(signin_app)
+    cases = client.get("/applicant/cases").text
+    assert 'data-offer="elderly-allowance" data-status="offered"' in cases
+    offer_link = re.search(r'href="(/benefits/[^"]+)"', cases).group(1)
+    assert client.get(offer_link).status_code == 200
+    # Applying instead: the verified ID number is trust A, so the registry is read and the
+    # rules pass on trust-A data only.
+    draft = start(client, "elderly-allowance")
+    assert client.post(f"{draft}/form", data={"applicant_name": "someone else",
+                                              "applicant_id_number": "x"}).status_code == 302
+    assert 'id="precheck"' not in client.get(f"{draft}/review").text
+    assert submit(client, draft).status_code == 302
+    task = the_task(signin_app)
+    assert task.status == "approved"
+    (entry,) = audit(signin_app, task, "instant_approval")
+    values = {n: v for r in entry.after["rules"] for n, v in r["values"].items()}
+    assert values["holder.birth_date"] == {"value": "1941-03-08", "source": "identity",
+                                           "trust": "A"}
