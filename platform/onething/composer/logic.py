@@ -30,6 +30,7 @@ between two dates (a registration due within a month of the birth).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,13 +197,23 @@ def problems(logic: Any, known: dict) -> list[tuple[tuple, str]]:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(text: str) -> tuple[datalogic_py.Rule, tuple[str, ...]]:
+    # A rule is compiled once per process (its JSON text is the key), not per submission.
+    rule = _ENGINE.compile(json.loads(text))
+    return rule, tuple(".".join(str(p) for p in path) for path in rule.facts()["reads"])
+
+
+def _key(logic: Any) -> str:
+    return json.dumps(logic, sort_keys=True, ensure_ascii=False)
+
+
 def reads(logic: Any) -> list[str]:
     """The variables a rule reads, as dotted names (none for a rule that does not compile)."""
     try:
-        found = _ENGINE.compile(logic).facts()["reads"]
+        return list(_compiled(_key(logic))[1])
     except datalogic_py.DataLogicError:
         return []
-    return [".".join(str(p) for p in path) for path in found]
 
 
 def evaluate(rules: list[dict], data: dict) -> list[Outcome]:
@@ -210,7 +221,7 @@ def evaluate(rules: list[dict], data: dict) -> list[Outcome]:
     outcomes = []
     for rule in rules:
         try:
-            result = _ENGINE.compile(rule["logic"]).evaluate(data)
+            result = _compiled(_key(rule["logic"]))[0].evaluate(data)
         except datalogic_py.DataLogicError as error:
             outcomes.append(Outcome(rule, False, getattr(error, "error_type", None) or "error",
                                     reads(rule["logic"])))
