@@ -257,6 +257,18 @@ def test_a_failing_rule_routes_the_task_normally(registry, client):
     assert entry.after["reason"] == "rule_failed"
 
 
+def test_a_failure_of_instant_approval_leaves_the_case_submitted_and_routed(
+        registry, client, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the rules engine failed")
+
+    monkeypatch.setattr(instant.case_rules, "all_trust_a", broken)
+    draft = verification(client, service.DEMO_ENTERPRISE)
+    response = submit(client, draft)
+    assert response.status_code == 302 and "/s/OT" in response.headers["Location"]
+    assert the_task(registry).status == "pending"
+
+
 def test_a_department_turns_instant_approval_off_and_tasks_route_normally(registry, client):
     add_account(registry, "staff-sn-amr", "department_staff", "sn-amr")
     browser = staff(registry, "sn-amr")

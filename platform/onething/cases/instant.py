@@ -86,8 +86,10 @@ def approve_at_routing(session: Session, submission_id: int, catalog, case: case
             session.commit()
             continue
         try:
-            decide(session, task, "accept", ACTOR)
+            # The number first: drawn in the acceptance's transaction, it is never lost
+            # to a task that ends up approved by hand.
             number = certificate_number(session, matter, case.today.year)
+            decide(session, task, "accept", ACTOR)
             session.add(AuditEntry(actor=ACTOR, action="instant_approval",
                                    subject=f"task:{task.id}", before={},
                                    after={"certificate_number": number, "rules": trace}))

@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from collections.abc import Mapping
@@ -495,7 +496,14 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
             set_committed_value(draft, "submitted_at", submission.submitted_at)
         if case is not None and any("instant_approval" in m.data for m in composition.matters):
             from onething.cases import instant
-            instant.approve_at_routing(session, submission.id, bundle.catalog, case)
+            try:
+                instant.approve_at_routing(session, submission.id, bundle.catalog, case)
+            except Exception:
+                # The case is submitted and routed: a 秒批 that fails leaves its tasks with
+                # the departments, as if it were off, and the applicant gets the receipt.
+                session.rollback()
+                logging.getLogger(__name__).exception("instant approval of %s failed",
+                                                      submission.tracking_number)
         return submission
     raise RuntimeError("could not draw a free tracking number")
 
