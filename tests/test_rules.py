@@ -444,6 +444,14 @@ def test_an_objection_is_recorded_with_its_reason(registry, client):
         assert entry.after["reason"] == "已在外地领取同类津贴"
         assert session.exec(select(Submission)).first() is None
     assert client.post(f"{url}/confirm").status_code == 409
+    # The department reads the objection beside its offers; another department does not.
+    add_account(registry, "staff-sn-civil-affairs", "department_staff", "sn-civil-affairs")
+    offers = staff(registry, "sn-civil-affairs").get("/inbox/benefits").text
+    assert offers.count('data-status="offered"') == 1
+    assert '<tr data-status="objected">' in offers and "已在外地领取同类津贴" in offers
+    add_account(registry, "staff-sn-amr", "department_staff", "sn-amr")
+    other = staff(registry, "sn-amr").get("/inbox/benefits").text
+    assert "已在外地领取同类津贴" not in other and code[-4:] not in other
 
 
 def test_a_switched_off_benefit_matter_confirms_into_a_task_for_the_department(registry, client):

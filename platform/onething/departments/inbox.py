@@ -641,3 +641,21 @@ def set_instant(matter_code: str):
     instant_approval.set_enabled(get_session(), matter_code, on, current_account().username)
     return render_template("instant.html", matters=_instant_matters(), changed=matter_code,
                            account=current_account())
+
+
+@bp.get("/benefits")
+def benefits():
+    """免申即享: the offers of the department's benefit matters, with their answers."""
+    from onething.publishing.working_catalog import entries
+    from onething.storage.models import BenefitOffer
+
+    session = get_session()
+    matters = []
+    for entry in entries(session, "matter"):
+        data = json.loads(entry.text)
+        if data.get("department") == _department() and "benefit" in data:
+            offers = session.exec(select(BenefitOffer).where(
+                BenefitOffer.matter_code == data["code"])
+                .order_by(col(BenefitOffer.id).desc()).limit(PAGE_SIZE * 4)).all()
+            matters.append({"code": data["code"], "name": data["name"], "offers": offers})
+    return render_template("benefits.html", matters=matters, account=current_account())
