@@ -134,9 +134,11 @@ def test_the_manual_lists_every_matter_by_department_a_page_at_a_time(client, mo
     pages = [client.get("/manual", query_string={"kind": "matter", "page": n}).text
              for n in (1, 2, 3, 4)]
     codes = [re.findall(r'<a href="/g/([^"]+)"><strong>', page) for page in pages]
-    assert [len(c) for c in codes] == [8, 8, 6, 6]  # a page past the end is the last
+    rest = len(demo_catalog.matters) - 16
+    assert [len(c) for c in codes] == [8, 8, rest, rest]  # a page past the end is the last
     assert sorted(codes[0] + codes[1] + codes[2]) == sorted(demo_catalog.matters)
-    assert "共 22 项服务" in pages[0] and 'rel="next"' in pages[0] and 'rel="prev"' in pages[2]
+    assert f"共 {len(demo_catalog.matters)} 项服务" in pages[0]
+    assert 'rel="next"' in pages[0] and 'rel="prev"' in pages[2]
     # One department's matters, with the department chosen in the filter.
     fire = [m.code for m in demo_catalog.matters.values() if m.department == "sn-fire"]
     page = client.get("/manual", query_string={"kind": "matter", "department": "sn-fire"}).text

@@ -900,6 +900,39 @@ def demo_seed_cases(count: int, if_empty: bool, seed: int | None) -> None:
         made = demo_cases.seed_cases(session, count, seed)
     click.echo(f"seeded {made['cases']} cases, {made['tasks']} tasks, {made['ratings']} "
                f"ratings and {made['rectifications']} rectifications")
+@main.group(name="eligibility")
+def eligibility_group() -> None:
+    """免申即享: benefits offered to every holder the registry shows eligible."""
+
+
+@eligibility_group.command(name="run")
+@click.argument("matter")
+@click.option("--by", default="onething eligibility run", show_default=True,
+              help="Who runs it, for the audit log.")
+def eligibility_run(matter: str, by: str) -> None:
+    """Offer MATTER's benefit to every eligible holder without an offer yet, and print each
+    new offer's signed link (a hall sends it by SMS). Running it again offers nothing twice."""
+    from flask import url_for
+
+    from onething.cases import benefits
+    from onething.publishing.versions import bundle_of, latest_version
+
+    with _app_session() as (app, session):
+        version = latest_version(session, matter)
+        found = bundle_of(version).catalog.matters.get(matter) if version else None
+        if found is None or "benefit" not in found.data:
+            click.echo(f"{matter}: no published matter of that code offers a benefit", err=True)
+            sys.exit(EXIT_DEFINITIONS)
+        created, eligible, examined = benefits.run(session, found, actor=by)
+        base = app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
+        with app.test_request_context(base_url=base):
+            for offer in created:
+                link = url_for("benefits.offer", token=benefits.link_token(
+                    offer, app.config["SECRET_KEY"]), _external=True)
+                click.echo(f"{offer.holder_name}\t{offer.holder_code[:4]}…"
+                           f"{offer.holder_code[-4:]}\t{link}")
+    click.echo(f"{examined} holder(s) examined, {eligible} eligible, "
+               f"{len(created)} new offer(s)")
 
 
 if __name__ == "__main__":

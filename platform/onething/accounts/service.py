@@ -285,6 +285,8 @@ DEMO_ACCOUNTS = (
     ("fire", "消防救援大队（演示）", "department_staff", "sn-fire"),
     ("urban", "城管局（演示）", "department_staff", "sn-urban-mgmt"),
     ("tobacco", "烟草专卖局（演示）", "department_staff", "sn-tobacco"),
+    # The elderly allowance (高龄津贴): its 秒批 switch and the cases 免申即享 files.
+    ("civil", "民政局（演示）", "department_staff", "sn-civil-affairs"),
     ("desk", "综合窗口（演示）", "front_desk", None),
 )
 

@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlmodel import Session, col, select
 
 from onething.cases import events, holidays, shared
+from onething.cases import rules as case_rules
 from onething.cases.parties import party_of
 from onething.catalog.workdays import WORKING_DAYS, DueDate, china_today, due_date
 from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
@@ -71,14 +73,19 @@ class SubmissionRefused(Exception):
         field_errors: dict[str, list[FieldError]] | None = None,
         material_errors: dict[str, str] | None = None,
         answer_errors: dict[str, list[FieldError]] | None = None,
+        rule_failures: list | None = None,
     ):
         self.field_errors = field_errors or {}
+        # 智能预审: the blocking rules that failed (cases.rules.Finding), each with its
+        # explanation and the field it is about.
+        self.rule_failures = rule_failures or []
         self.material_errors = material_errors or {}
         self.answer_errors = answer_errors or {}
         parts = [
             *(f"{path}: {errors[0].message}" for path, errors in self.answer_errors.items()),
             *(f"{path}: {errors[0].message}" for path, errors in self.field_errors.items()),
             *(f"material {mid}: {reason}" for mid, reason in self.material_errors.items()),
+            *(f"rule {f.matter}/{f.outcome.id}" for f in self.rule_failures),
         ]
         super().__init__("submission refused: " + "; ".join(parts))
 
@@ -468,11 +475,21 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
     data = submitted_data(composition, row.data, answers)
     errors = field_errors(composition, data)
     materials, material_errors = check_materials(session, composition, row.materials, data)
-    if errors or material_errors:
-        _key_is_free(session, row, idempotency_key)
-        raise SubmissionRefused(field_errors=errors, material_errors=material_errors)
-
     today = today or china_today()
+    case, blocking = None, []
+    if not errors and case_rules.has_rules(composition.matters):
+        # 智能预审: a failing blocking rule refuses the submission, as a field error would
+        # (on fields that are valid: a rule over a malformed value says nothing more).
+        owner = session.exec(select(Draft.prefill, Draft.applicant).where(
+            Draft.id == row.id)).one()
+        case = case_rules.Case(session, data, prefill=owner[0], applicant=owner[1],
+                               today=today)
+        findings, _ = case_rules.run(case, composition.matters)
+        blocking = [finding for finding in findings if finding.blocking]
+    if errors or material_errors or blocking:
+        _key_is_free(session, row, idempotency_key)
+        raise SubmissionRefused(field_errors=errors, material_errors=material_errors,
+                                rule_failures=blocking)
     # The hot path's statements raise the driver's errors, the rest SQLAlchemy's.
     conflicts = (IntegrityError, session.get_bind().dialect.loaded_dbapi.IntegrityError)
     for _ in range(_SUBMIT_ATTEMPTS):
@@ -493,6 +510,16 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
         if isinstance(draft, Draft):
             # The caller's draft learns it was submitted without another round trip.
             set_committed_value(draft, "submitted_at", submission.submitted_at)
+        if case is not None and any("instant_approval" in m.data for m in composition.matters):
+            from onething.cases import instant
+            try:
+                instant.approve_at_routing(session, submission.id, bundle.catalog, case)
+            except Exception:
+                # The case is submitted and routed: a 秒批 that fails leaves its tasks with
+                # the departments, as if it were off, and the applicant gets the receipt.
+                session.rollback()
+                logging.getLogger(__name__).exception("instant approval of %s failed",
+                                                      submission.tracking_number)
         return submission
     raise RuntimeError("could not draw a free tracking number")
 

@@ -102,6 +102,17 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
         LicenceItem("name", _t("姓名", "姓名", "Name")),
         LicenceItem("id_number", _t("公民身份号码", "公民身份號碼", "ID number")),
     ), years=20),
+    # 居民户口簿: where a person's household is registered (户籍), which decides the local
+    # benefits due to them. Personal: it prefills nothing and is shown to no one who merely
+    # typed the number; rules (免申即享, 秒批) read its items.
+    LicenceType("household-register", _t("居民户口簿", "居民戶口簿", "Household register"),
+                HOLDER_RESIDENT_ID, _t("公安机关", "公安機關", "Public security authority"), (
+        LicenceItem("name", _t("姓名", "姓名", "Name")),
+        LicenceItem("birth_date", _t("出生日期", "出生日期", "Date of birth")),
+        LicenceItem("division_code", _t("户籍地行政区划", "戶籍地行政區劃",
+                                        "Division of the registered household")),
+        LicenceItem("address", _t("住址", "住址", "Address")),
+    )),
     LicenceType("food-business-licence", _t("食品经营许可证", "食品經營許可證",
                                             "Food business licence"), HOLDER_USCC, _AMR, (
         LicenceItem("entity_name", _t("经营者名称", "經營者名稱", "Operator"), "entity_name",

@@ -12,6 +12,7 @@ can coordinate, but none of the fields or materials of the other departments' sl
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -618,3 +619,59 @@ def record_findings(task_id: int):
         return _render_task(task, inspection_refused=inspections.PROBLEMS[refused.code],
                             status=422 if refused.code == "outcome" else 409)
     return redirect(url_for("inbox.task", task_id=task.id))
+
+
+# --- 秒批: the department's switch per matter -----------------------------------------------------
+
+
+def _instant_matters() -> list[dict]:
+    """The department's matters that declare instant approval, each with its state."""
+    from onething.cases import instant
+    from onething.publishing.working_catalog import entries
+
+    found = []
+    for entry in entries(get_session(), "matter"):
+        data = json.loads(entry.text)
+        if data.get("department") == _department() and "instant_approval" in data:
+            found.append({"code": data["code"], "name": data["name"],
+                          "rules": data.get("rules", []),
+                          "on": instant.enabled(get_session(), data["code"])})
+    return found
+
+
+@bp.get("/instant")
+def instant():
+    """秒批: which of the department's matters the system approves at routing, and a switch."""
+    return render_template("instant.html", matters=_instant_matters(),
+                           account=current_account())
+
+
+@bp.post("/instant/<matter_code>")
+def set_instant(matter_code: str):
+    """Turn 秒批 on or off for one of the department's matters (audited)."""
+    from onething.cases import instant as instant_approval
+
+    if matter_code not in {m["code"] for m in _instant_matters()}:
+        abort(404, description="matter")
+    on = request.form.get("on") == "1"
+    instant_approval.set_enabled(get_session(), matter_code, on, current_account().username)
+    return render_template("instant.html", matters=_instant_matters(), changed=matter_code,
+                           account=current_account())
+
+
+@bp.get("/benefits")
+def benefits():
+    """免申即享: the offers of the department's benefit matters, with their answers."""
+    from onething.publishing.working_catalog import entries
+    from onething.storage.models import BenefitOffer
+
+    session = get_session()
+    matters = []
+    for entry in entries(session, "matter"):
+        data = json.loads(entry.text)
+        if data.get("department") == _department() and "benefit" in data:
+            offers = session.exec(select(BenefitOffer).where(
+                BenefitOffer.matter_code == data["code"])
+                .order_by(col(BenefitOffer.id).desc()).limit(PAGE_SIZE * 4)).all()
+            matters.append({"code": data["code"], "name": data["name"], "offers": offers})
+    return render_template("benefits.html", matters=matters, account=current_account())

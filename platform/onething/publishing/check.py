@@ -32,11 +32,13 @@ from onething.catalog.definitions import FIELD_BASE, Catalog, Document
 from onething.catalog.fees import amount_problems
 from onething.catalog.formats import FORMAT_CHECKER, KNOWN_FORMATS
 from onething.catalog.groups import columns, row_schema
+from onething.catalog.licences import LICENCE_TYPES
 from onething.catalog.loader import default_root, read_documents, read_meta
 from onething.catalog.patterns import PatternError, compiled
 from onething.catalog.problems import DefinitionError, Problem, pointer
 from onething.catalog.text import standardize_schema
 from onething.catalog.units import UNITS, quantity
+from onething.composer import logic
 from onething.composer.compose import (
     RESERVED_KEYS,
     AnswersError,
@@ -341,6 +343,7 @@ def check_documents(
     problems += _check_departments(catalog, known)
     problems += _check_fields(catalog, known)
     problems += _check_matters(catalog, known)
+    problems += _check_rules(catalog)
     problems += _check_bundles(catalog, known)
     if not problems:
         problems += _check_compositions(catalog)
@@ -558,6 +561,55 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                 problems.append(Problem(at, f"/materials/{index}/when_form",
                                         f"the condition names {name!r}, which the matter's "
                                         "form does not ask", (matter.code,)))
+    return problems
+
+
+def _check_rules(catalog: Catalog) -> list[Problem]:
+    """Each matter's rules (智能预审, 秒批, 免申即享): operators, variables, size, ids."""
+    questions: dict[str, set[str]] = {}
+    for bundle in catalog.bundles.values():
+        asked = set((bundle.data.get("questions") or {}).get("properties", {}))
+        for code in bundle.matter_codes():
+            questions.setdefault(code, set()).update(asked)
+    problems = []
+    for matter in catalog.matters.values():
+        at, rules = matter.path, matter.data.get("rules", [])
+        known = {"fields": set(matter.form.get("properties", {})),
+                 "answers": questions.get(matter.code, set())}
+        ids: dict[str, int] = {}
+        for index, rule in enumerate(rules):
+            if rule["id"] in ids:
+                problems.append(Problem(at, f"/rules/{index}/id",
+                                        f"rule {rule['id']!r} is declared twice", (matter.code,)))
+            ids[rule["id"]] = index
+            for where, message in logic.problems(rule["logic"], known):
+                problems.append(Problem(at, pointer("rules", index, "logic", *where), message,
+                                        (matter.code,)))
+            target = rule.get("field")
+            if target and target.split(".")[0] not in known["fields"]:
+                problems.append(Problem(at, f"/rules/{index}/field",
+                                        f"{target!r} is not a field of the matter's form",
+                                        (matter.code,)))
+        if "instant_approval" in matter.data and not rules:
+            problems.append(Problem(at, "/instant_approval", "instant approval needs rules: "
+                                    "nothing would be checked", (matter.code,)))
+        benefit = matter.data.get("benefit")
+        for index, rule_id in enumerate((benefit or {}).get("eligibility", [])):
+            if rule_id not in ids:
+                problems.append(Problem(at, f"/benefit/eligibility/{index}",
+                                        f"no rule {rule_id!r} in the matter's rules",
+                                        (matter.code,)))
+                continue
+            for name in logic.reads(rules[ids[rule_id]]["logic"]):
+                if name.split(".")[0] in ("fields", "answers"):
+                    problems.append(Problem(
+                        at, f"/benefit/eligibility/{index}",
+                        f"an eligibility rule reads only the registry, the holder and today, "
+                        f"not {name!r}: nobody has applied", (matter.code,)))
+        if benefit and benefit["population"] not in LICENCE_TYPES:
+            problems.append(Problem(at, "/benefit/population",
+                                    f"unknown licence type {benefit['population']!r}",
+                                    (matter.code,)))
     return problems
 
 

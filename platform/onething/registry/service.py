@@ -273,10 +273,46 @@ DEMO_EXPIRED = demo_uscc("92370202MA3D7T5N")  # 市南区老街小吃店: its li
 DEMO_PERSON = demo_resident_id("37020219850312402")  # 王海燕, the legal representative
 
 
+def _born(today: dt.date, years: int, days: int = 0) -> dt.date:
+    """The birthday of someone `years` old today, `days` short of the next birthday."""
+    try:
+        day = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        day = today.replace(year=today.year - years, day=28)
+    return day - dt.timedelta(days=days)
+
+
+def demo_elderly(today: dt.date) -> list[tuple[str, str, str, str, str]]:
+    """The demo's older residents: (name, ID number, household division, address, trust).
+    Two are eligible for the elderly allowance; one is 79 (a month short of 80), one is
+    registered in Laoshan, and one's household record was only verified at a window (B)."""
+    almost = _born(today, 80, -40)  # turns 80 in 40 days
+    return [
+        ("张秀英", demo_resident_id("37020219410308002"), "370202", "金口三路12号", "A"),
+        ("刘福山", demo_resident_id("37020219441020001"), "370202", "贵州路45号", "A"),
+        ("陈桂兰", demo_resident_id(f"370202{almost:%Y%m%d}006"), "370202", "湛山二路3号", "A"),
+        ("赵德明", demo_resident_id("37021219400502003"), "370212", "崂山区海尔路8号", "A"),
+        ("孙玉珍", demo_resident_id("37020219390115004"), "370202", "太平路29号", "B"),
+    ]
+
+
 def demo_rows(today: dt.date) -> list[dict]:
     """The demo registry: a company with its business licence, a sole proprietorship whose
-    licence has expired, and the company's legal representative's ID card."""
-    return [
+    licence has expired, the company's legal representative's ID card, and older residents'
+    ID cards and household registers (the elderly allowance, 免申即享)."""
+    people = []
+    for name, code, division, address, trust in demo_elderly(today):
+        born = f"{code[6:10]}-{code[10:12]}-{code[12:14]}"
+        people += [
+            {"type_code": "resident-id-card", "number": code, "holder_code": code,
+             "holder_name": name, "issuer": "青岛市公安局", "issued_on": "2010-05-01",
+             "trust": "A", "data": {"name": name, "id_number": code}},
+            {"type_code": "household-register", "number": f"HR{code}", "holder_code": code,
+             "holder_name": name, "issuer": "青岛市公安局", "issued_on": "2005-03-01",
+             "trust": trust, "data": {"name": name, "birth_date": born,
+                                      "division_code": division, "address": address}},
+        ]
+    return [*people,
         {"type_code": "business-licence", "number": "370202000123456",
          "holder_code": DEMO_ENTERPRISE, "holder_name": "青岛海韵餐饮管理有限公司",
          "issuer": "青岛市市南区市场监督管理局", "issued_on": "2021-03-15", "trust": "A",

@@ -860,3 +860,46 @@ class InspectionFinding(SQLModel, table=True):
     notes: str = Field(default="", max_length=2000)
     recorded_by: str = Field(max_length=200)
     recorded_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+# --- rules: 秒批 settings and 免申即享 offers -----------------------------------------------------
+
+
+class MatterSetting(SQLModel, table=True):
+    """A department's settings of one of its matters: whether 秒批 applies (on by default)."""
+
+    __tablename__ = "matter_setting"
+
+    matter_code: str = Field(max_length=64, primary_key=True)
+    instant_approval: bool = True
+    updated_by: str = Field(max_length=200)
+    updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+OFFER_STATUSES = ("offered", "confirmed", "objected")
+
+
+class BenefitOffer(SQLModel, table=True):
+    """免申即享: a benefit offered to a holder its eligibility rules found, until they confirm
+    it with one click or object; once per holder and matter, however often the run is."""
+
+    __tablename__ = "benefit_offer"
+    __table_args__ = (UniqueConstraint("matter_code", "holder_code",
+                                       name="uq_benefit_offer_holder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # What the signed link carries: random, so a link reveals nothing and guesses nothing.
+    public_id: str = Field(max_length=64, unique=True, index=True)
+    matter_code: str = Field(max_length=64, index=True)
+    holder_code: str = Field(max_length=32, index=True)
+    holder_name: str = Field(max_length=200)
+    status: str = Field(default="offered", max_length=20)
+    # The rules that found the holder eligible: each rule, and the values it read with
+    # their source and trust.
+    evidence: list = Field(default_factory=list, sa_column=_json())
+    offered_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    expires_on: dt.date
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    objection: str | None = Field(default=None, max_length=2000)
+    # The case its confirmation became.
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")

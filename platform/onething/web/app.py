@@ -117,6 +117,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from onething.accounts import views as auth
     from onething.cases.views import (
         applicant,
+        benefits,
         desk,
         divisions,
         drafts,
@@ -139,6 +140,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(ratings.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(applicant.bp)
+    app.register_blueprint(benefits.bp)
     app.register_blueprint(licences.bp)
     app.register_blueprint(guides.bp)
     app.register_blueprint(auth.bp)

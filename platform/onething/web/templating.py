@@ -67,6 +67,14 @@ AUDIT_ACTIONS = {
     "inspection_findings": _l("Joint inspection findings recorded"),
     "licence_registered": _l("Certificate entered in the electronic licence registry"),
     "registry_import": _l("Licences imported into the electronic licence registry"),
+    "instant_approval": _l("Approved at once: every rule passed on trust-A data (秒批)"),
+    "instant_approval_declined": _l("Not approved at once: routed to the department"),
+    "instant_approval_off": _l("Instant approval is off for this matter: routed to the "
+                               "department"),
+    "instant_approval_setting": _l("Instant approval (秒批) turned on or off"),
+    "benefit_offered": _l("Benefit offered without applying (免申即享)"),
+    "benefit_confirmed": _l("Benefit confirmed by its holder"),
+    "benefit_objected": _l("Objection to a benefit's finding"),
     "status": _l("Status changed"),
     "correct": _l("Content corrected (内容已更正)"),
     "case_refused": _l("Told: another matter was refused, the case cannot complete"),
@@ -252,6 +260,8 @@ def audit_action_name(action: str) -> str:
 
 def audit_actor_name(actor: str) -> str:
     """Who did it: a username, or the platform itself for what follows from another decision."""
+    if actor == "system:instant":
+        return _("the platform (秒批)")
     return _("the platform") if actor == "system" else actor
 
 
@@ -263,8 +273,9 @@ def role_name(role: str) -> str:
 # Audit values that are the applicant's data: the departments see them on their task
 # pages; the console, whose administrators see no case data anywhere else, names the
 # field only.
-_CASE_DATA_ACTIONS = {"correct"}
-_CASE_DATA_KEYS = {"handover", "slice_data", "data", "values"}
+_CASE_DATA_ACTIONS = {"correct", "benefit_objected"}
+# "rules": each rule a matter's rules read and the values it read (秒批, 免申即享).
+_CASE_DATA_KEYS = {"handover", "slice_data", "data", "values", "rules"}
 
 
 # The keys an audit entry's before and after hold, as the people reading the log say them.

@@ -211,4 +211,6 @@ def cases():
         .where(Draft.applicant == subject)
         .order_by(col(Draft.id).desc()))
     page = paginate(get_session(), statement, number, PAGE_SIZE)
-    return render_template("my_cases.html", page=page, case_state=case_state)
+    from onething.cases.views.benefits import my_offers
+    return render_template("my_cases.html", page=page, case_state=case_state,
+                           offers=my_offers())

@@ -25,6 +25,7 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from onething.cases import commitments, shared
 from onething.cases import prefill as prefilling
+from onething.cases import rules as case_rules
 from onething.cases.forms import (
     ADD_ROW,
     REMOVE_ROW,
@@ -60,6 +61,7 @@ from onething.cases.workflow import (
     rekey_draft,
     save_draft,
     submit,
+    submitted_data,
 )
 from onething.catalog.workdays import china_time
 from onething.composer.validation import FieldError, field_errors
@@ -86,6 +88,19 @@ def _errors_for(composition, data) -> dict[str, list[FieldError]]:
     return field_errors(composition, data)
 
 
+def precheck(draft, composition, data: dict | None = None) -> list:
+    """智能预审: the rules of the draft's matters that fail on what it holds now, blocking
+    ones first, each with its explanation and field."""
+    if not case_rules.has_rules(composition.matters):
+        return []
+    values = submitted_data(composition, data if data is not None else draft.data or {},
+                            draft.answers)
+    case = case_rules.Case(get_session(), values, prefill=draft.prefill,
+                           applicant=draft.applicant)
+    findings, _evaluations = case_rules.run(case, composition.matters)
+    return case_rules.failures(findings)
+
+
 @bp.route("/form", methods=["GET", "POST"])
 def form(public_id: str):
     """The one form: saved on every post, whatever its errors; valid goes on to materials."""
@@ -94,6 +109,7 @@ def form(public_id: str):
         return to_status(draft)
     composition = composition_of(draft)
     errors: dict = {}
+    findings: list = []
     shown = None
     # The identity platform's verified name, ID number and mobile: shown read-only, and
     # kept whatever a post says.
@@ -122,12 +138,16 @@ def form(public_id: str):
         else:
             errors = _errors_for(composition, {**data, "answers": draft.answers})
             if not errors:
-                return redirect(url_for("drafts.materials", public_id=public_id))
-    status = 422 if errors else 200
+                # A blocking rule that fails keeps the applicant here, beside the field to
+                # fix; an advisory one is said again on the review page.
+                findings = [f for f in precheck(draft, composition, data) if f.blocking]
+                if not findings:
+                    return redirect(url_for("drafts.materials", public_id=public_id))
+    status = 422 if errors or findings else 200
     g.prefill = draft.prefill or {}
     return render_template("form.html", draft=draft, composition=composition,
                            data={**(shown or draft.data or {}), **verified}, errors=errors,
-                           get_path=get_path, notice=notice,
+                           get_path=get_path, notice=notice, findings=findings,
                            earlier=_earlier_cases(draft.data or {})), status
 
 
@@ -434,7 +454,8 @@ def review(public_id: str):
     return render_template("review.html", draft=draft, composition=composition,
                            data=draft.data or {}, get_path=get_path,
                            idempotency_key=secrets.token_urlsafe(16),
-                           version=version_of(draft), refused=None)
+                           version=version_of(draft), refused=None,
+                           findings=precheck(draft, composition))
 
 
 @bp.post("/submit")
@@ -472,7 +493,8 @@ def submit_draft(public_id: str):
         return render_template("review.html", draft=draft, composition=composition,
                                data=draft.data or {}, get_path=get_path,
                                idempotency_key=secrets.token_urlsafe(16),
-                               version=version_of(draft), refused=refused), 422
+                               version=version_of(draft), refused=refused,
+                               findings=precheck(draft, composition)), 422
     if token is not None:
         remember(DRAFTS, public_id, token)
         remember(SUBMISSIONS, submission.tracking_number, token)
