@@ -303,3 +303,11 @@ def test_api_revocation(app, client):
     assert again.status_code == 409 and again.json["error"] == "revoked"
     page = client.get(f"/licences/{_licence(app).number}").text
     assert 'data-matter="food-business-licence" data-revoked="yes"' in page
+
+
+def test_the_guide_says_the_bundles_committed_limit_where_it_is_shorter(client):
+    page = client.get("/g/convenience-store-licence").text
+    facts = page[page.index('id="h-facts"'):page.index('id="h-facts"') + 3000]
+    assert 'id="committed-limit"' in facts and "4 个工作日" in facts
+    # Bundles without one say their steps' own limits, as before.
+    assert 'id="committed-limit"' not in client.get("/g/newborn").text
