@@ -408,6 +408,17 @@ def test_an_import_with_a_bad_row_is_refused_whole_naming_row_and_field(app, tmp
         (licence,) = session.exec(select(Licence)).all()
     assert licence.holder_code == UNKNOWN and licence.data == {"entity_name": "青岛某某餐饮"}
     assert licence.expires_on is None and licence.source == "import"
+    # Revoked since, then exported again by the province: the revocation stands.
+    with db(app) as session:
+        row = session.get(Licence, licence.id)
+        row.revoked, row.task_id = True, 4242
+        session.add(row)
+        session.commit()
+    result = CliRunner().invoke(main, ["registry", "import", str(csv_path)], env=env)
+    assert result.exit_code == 0, result.output
+    with db(app) as session:
+        (again,) = session.exec(select(Licence)).all()
+    assert again.id == licence.id and again.revoked and again.task_id == 4242
 
 
 # --- a provincial platform over HTTP -----------------------------------------------------------

@@ -245,10 +245,18 @@ def import_licences(session: Session, rows: list) -> tuple[int, list[ImportProbl
     for licence in licences:
         existing = session.exec(select(Licence).where(
             Licence.type_code == licence.type_code, Licence.number == licence.number)).first()
-        if existing is not None:
-            session.delete(existing)
-            session.flush()
-        session.add(licence)
+        if existing is None:
+            session.add(licence)
+            continue
+        # Updated in place: a revocation stands whatever a later export says, and a
+        # certificate issued here stays tied to its task (a revocation finds it there).
+        revoked, task_id = existing.revoked or licence.revoked, existing.task_id
+        for name in ("holder_code", "holder_name", "issuer", "issued_on", "expires_on",
+                     "data", "trust", "source"):
+            setattr(existing, name, getattr(licence, name))
+        existing.revoked, existing.task_id = revoked, task_id
+        existing.file = licence.file or existing.file
+        session.add(existing)
     session.commit()
     return len(licences), []
 
