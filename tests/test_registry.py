@@ -613,3 +613,26 @@ def test_review_says_what_the_draft_recorded_of_each_shared_material(registry, c
     assert "本次同步办理" in rows["business-licence"]
     for mid in uploaded:
         assert "电子证照" not in rows[mid] and "a.pdf" in rows[mid], rows[mid]
+
+
+def test_an_expired_licence_kept_here_does_not_hide_the_renewed_one_the_province_holds():
+    from onething.registry.providers import Chain, LicenceRecord
+
+    def record(expires: dt.date, source: str) -> LicenceRecord:
+        return LicenceRecord(type_code="business-licence", number=f"N-{source}",
+                             holder_code=UNKNOWN, holder_name="青岛某某餐饮", issuer="市南区",
+                             issued_on=dt.date(2020, 1, 1), expires_on=expires, source=source)
+
+    class Held:
+        def __init__(self, *records):
+            self.records = list(records)
+
+        def licences(self, holder_code, type_code):
+            return self.records
+
+    expired = record(china_today() - dt.timedelta(days=1), "import")
+    renewed = record(china_today() + dt.timedelta(days=365), "http")
+    assert Chain(Held(expired), Held(renewed)).licences(UNKNOWN, "business-licence") == [renewed]
+    # Only expired anywhere: the first provider's, so the applicant is told it expired.
+    assert Chain(Held(expired), Held()).licences(UNKNOWN, "business-licence") == [expired]
+    assert Chain(Held(), Held()).licences(UNKNOWN, "business-licence") == []

@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlmodel import Session, col, select
 
 from onething.catalog.licences import TRUST_LEVELS
+from onething.catalog.workdays import china_today
 from onething.storage.models import Licence
 
 # A provincial platform answers within this many seconds, or it is unavailable: an
@@ -178,12 +179,17 @@ class Chain:
         self.providers = providers
 
     def licences(self, holder_code: str, type_code: str) -> list[LicenceRecord]:
-        """The first provider's licences that has any."""
+        """The first provider's licences that has one in force today; else the first that
+        has any (an expired one, to say so), else none."""
+        today = china_today()
+        first: list[LicenceRecord] = []
         for provider in self.providers:
             found = provider.licences(holder_code, type_code)
-            if found:
+            # An expired licence kept here does not hide the renewed one the province holds.
+            if any(record.valid_on(today) for record in found):
                 return found
-        return []
+            first = first or found
+        return first
 
 
 def provider_for(config, session: Session) -> LicenceProvider:
