@@ -88,11 +88,16 @@ def test_the_authorization_request_carries_pkce_state_and_nonce(signin_app, idp)
 
 def test_a_signed_in_applicant_finds_drafts_on_another_device(signin_app, idp):
     phone = signin_app.test_client()
-    anonymous = start_newborn(phone)  # started before signing in: claimed at sign-in
-    answer = sign_in(phone)
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/applicant/cases")
+    someone_elses = start_newborn(phone)  # left in the browser by somebody else
+    anonymous = start_newborn(phone)  # started before signing in, from its own page
+    answer = sign_in(phone, f"{anonymous}/form")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(f"{anonymous}/form")
     mine = phone.get("/applicant/cases").text
     assert anonymous.removeprefix("/d/") in mine and "张三" in mine
+    # Only the draft the sign-in started from is claimed: not the other one this browser
+    # held, nor is the signed-in person's identity written into it.
+    assert someone_elses.removeprefix("/d/") not in mine
+    assert 'value="110101199003071233"' not in phone.get(f"{someone_elses}/form").text
     # The claimed draft got the verified identity.
     form = phone.get(f"{anonymous}/form").text
     assert 'value="110101199003071233"' in form and 'value="13800138000"' in form
@@ -110,8 +115,10 @@ def test_a_signed_in_applicant_finds_drafts_on_another_device(signin_app, idp):
     assert laptop.get(f"{started}/form").status_code == 404
     assert laptop.get("/applicant/cases").status_code == 302
     with Session(signin_app.extensions["onething.engine"]) as db:
-        owners = {d.applicant for d in db.exec(select(Draft))}
-        assert len(owners) == 1 and None not in owners
+        owners = {d.public_id: d.applicant for d in db.exec(select(Draft))}
+        assert owners[someone_elses.removeprefix("/d/")] is None  # never claimed
+        del owners[someone_elses.removeprefix("/d/")]
+        assert len(set(owners.values())) == 1 and None not in owners.values()
         stored = db.exec(select(Applicant)).one()
         # Only a hash of issuer and sub is kept as the subject.
         assert PERSON["sub"] not in stored.subject and len(stored.subject) == 64

@@ -116,10 +116,17 @@ def claim(draft: Draft, subject: str, layout: dict | None = None) -> None:
         get_session().commit()
 
 
-def claim_this_browsers_drafts(subject: str) -> int:
-    """Give the signed-in applicant the unsubmitted, unowned drafts this browser holds."""
+def claim_this_browsers_drafts(subject: str, started_from: str | None) -> int:
+    """Give the signed-in applicant the unsubmitted, unowned draft this browser holds that
+    the sign-in started from (its page is `started_from`), and no other.
+
+    A hall's kiosk or a lent phone may hold another person's anonymous drafts: signing in
+    must not make them the signed-in person's, nor write that person's identity into them.
+    """
     claimed = 0
     for public_id, token in _pairs(DRAFTS):
+        if not started_from or not started_from.startswith(f"/d/{public_id}/"):
+            continue
         draft = find_draft(get_session(), public_id, token)
         # Not a clerk's (it is on the clerk's record), nor anybody else's already.
         if draft is None or draft.applicant or draft.created_by or draft.submitted_at:
@@ -180,8 +187,8 @@ def callback():
         return _failed(error.reason)
     applicant = record_identity(get_session(), identity)
     sign_in_applicant(applicant)
-    claim_this_browsers_drafts(applicant.subject)
     target = safe_next((pending or {}).get("next"))
+    claim_this_browsers_drafts(applicant.subject, target)
     return redirect(target or url_for("applicant.cases"))
 
 
