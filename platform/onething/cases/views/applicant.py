@@ -37,10 +37,9 @@ from onething.accounts.oidc import OIDCError, enabled, provider
 from onething.accounts.service import safe_next
 from onething.cases.forms import find_entry
 from onething.cases.views import DRAFTS, _pairs, composition_of, public_url
-from onething.cases.views.desk import case_state
+from onething.cases.views.desk import case_state, drafts_page
 from onething.cases.workflow import find_draft, save_draft
-from onething.storage.db import paginate
-from onething.storage.models import Applicant, BundleVersion, Draft, Submission
+from onething.storage.models import Applicant, Draft, Submission
 from onething.web.extensions import get_session
 
 bp = Blueprint("applicant", __name__, url_prefix="/applicant", template_folder="../templates")
@@ -48,8 +47,6 @@ bp = Blueprint("applicant", __name__, url_prefix="/applicant", template_folder="
 # The one form's fields the identity platform verifies, and which claim fills each.
 VERIFIED_FIELDS = {"applicant_name": "name", "applicant_id_number": "id_number",
                    "applicant_mobile": "mobile"}
-# Cases listed at a time in 我的办件.
-PAGE_SIZE = 50
 # Why a sign-in failed, said to the applicant; and the HTTP status of each.
 FAILURES = {
     "state": (_l("This sign-in does not belong to this browser, or it has expired. "
@@ -206,18 +203,7 @@ def cases():
     subject = applicant_subject()
     if subject is None:
         return redirect(url_for("applicant.signin", next=url_for("applicant.cases")))
-    try:
-        number = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        number = 1
-    statement = (
-        select(Draft.public_id, Draft.created_at, BundleVersion.name,
-               Submission.tracking_number, Submission.status, Submission.submitted_at)
-        .join(BundleVersion, col(BundleVersion.id) == col(Draft.bundle_version_id))
-        .outerjoin(Submission, col(Submission.draft_id) == col(Draft.id))
-        .where(Draft.applicant == subject)
-        .order_by(col(Draft.id).desc()))
-    page = paginate(get_session(), statement, number, PAGE_SIZE)
+    page = drafts_page(Draft.applicant == subject)
     from onething.cases.views.benefits import my_offers
     return render_template("my_cases.html", page=page, case_state=case_state,
                            offers=my_offers())

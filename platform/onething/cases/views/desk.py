@@ -31,10 +31,9 @@ def case_state(status: str | None) -> str:
     return str(CASE_STATES.get(status or "draft", status))
 
 
-@bp.get("/")
-@role_required("front_desk")
-def cases():
-    """The drafts and submissions this clerk started, newest first, 50 a page."""
+def drafts_page(whose):
+    """A page (?page=) of the drafts `whose` selects, each with its case, newest first: the
+    front desk's cases I filed, and a signed-in applicant's 我的办件."""
     try:
         number = max(1, int(request.args.get("page", "1")))
     except ValueError:
@@ -44,8 +43,15 @@ def cases():
                Submission.tracking_number, Submission.status, Submission.submitted_at)
         .join(BundleVersion, col(BundleVersion.id) == col(Draft.bundle_version_id))
         .outerjoin(Submission, col(Submission.draft_id) == col(Draft.id))
-        .where(Draft.created_by == current_account().username)
+        .where(whose)
         .order_by(col(Draft.id).desc()))
-    page = paginate(get_session(), statement, number, PAGE_SIZE)
+    return paginate(get_session(), statement, number, PAGE_SIZE)
+
+
+@bp.get("/")
+@role_required("front_desk")
+def cases():
+    """The drafts and submissions this clerk started, newest first, 50 a page."""
+    page = drafts_page(Draft.created_by == current_account().username)
     template = "_desk_cases.html" if request.headers.get("HX-Request") else "desk.html"
     return render_template(template, page=page, case_state=case_state)
