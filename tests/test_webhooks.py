@@ -704,3 +704,101 @@ def test_a_redirect_is_a_failed_attempt_not_a_delivery():
         server.shutdown()
         server.server_close()
     assert status == 302 and got == []
+
+
+class Trickler:
+    """Takes each post whole, then answers 200 one byte at a time, far slower than an
+    attempt's deadline: a socket timeout alone would wait for every byte."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: " + b"." * 100 + b"\r\n\r\n"
+
+    def __init__(self, every: float = 0.05):
+        self.every = every
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
+        self.ids: list[str] = []
+        self.received = threading.Event()
+        self.cut = threading.Event()  # a client hung up before the answer was whole
+        self.answered = threading.Event()  # an answer went out whole
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket):
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+            fields = {key.lower(): value for key, value in fields.items()}
+            while len(body) < int(fields["content-length"]):
+                body += connection.recv(65536)
+            self.ids.append(fields["webhook-id"])
+            self.received.set()
+            try:
+                for byte in self.ANSWER:
+                    connection.sendall(bytes([byte]))
+                    if self.stop.wait(self.every):
+                        return
+            except OSError:
+                self.cut.set()
+                return
+            self.answered.set()
+
+    def close(self):
+        self.stop.set()
+        self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
+
+
+def test_an_attempt_ends_at_its_deadline_however_slowly_the_answer_trickles():
+    from onething.departments.webhooks import _post
+
+    trickler = Trickler()
+    try:
+        # Each byte comes well within the 0.5 s, the whole answer in about 6 s.
+        with pytest.raises(TimeoutError, match=r"0\.5 s"):
+            _post(trickler.url, b"{}", {"Content-Type": "application/json",
+                                        "webhook-id": "msg_1"}, timeout=0.5)
+        assert trickler.cut.wait(60)  # the attempt hung up: the answer never went out whole
+        assert not trickler.answered.is_set()
+    finally:
+        trickler.close()
+
+
+def test_a_trickling_endpoint_is_posted_an_id_once(engine):
+    trickler = Trickler()
+    other_engine = make_engine(url_of(engine))
+    try:
+        with Session(engine) as session:
+            set_webhook(session, "sn-amr", trickler.url)
+            [delivery_id] = add_events(session, "sn-amr", 1)
+        first = Deliverer(engine, timeout=0.5)
+        # The attempt's deadline is far inside the claim's lease.
+        assert first.lease >= dt.timedelta(seconds=60)
+        outcome = []
+        thread = threading.Thread(target=lambda: outcome.append(first.run_round()))
+        thread.start()
+        assert trickler.received.wait(60)
+        # While the answer trickles, the endpoint is claimed: another deliverer sends nothing.
+        assert Deliverer(other_engine, timeout=0.5).run_round() == 0
+        thread.join(60)
+        assert outcome == [0]
+        [event] = events_of(engine, "sn-amr")
+        assert event.delivered_at is None and event.attempts == 1
+        assert event.last_error.startswith("TimeoutError") and "0.5 s" in event.last_error
+        # The failed attempt waits its backoff: nobody posts the id again meanwhile.
+        assert Deliverer(other_engine, timeout=0.5).run_round() == 0
+        assert trickler.ids == [delivery_id]
+        assert not trickler.answered.is_set()
+    finally:
+        trickler.close()
+        other_engine.dispose()

@@ -10,8 +10,11 @@ row with a lease (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite t
 conditional UPDATE, atomic under its one writer), posts that department's due events
 one after another, and releases it. So no two deliverers ever send one delivery id at
 the same time, one department's events stay in order, and a deliverer that dies holds
-its endpoint no longer than the lease. Endpoints are served in parallel by a small
-thread pool, so a slow or dead endpoint costs only its own department time.
+its endpoint no longer than the lease. Each attempt, from connecting to the answer's
+headers, ends by a deadline (the timeout) far inside the lease, however slowly the
+system answers, so a lease never runs out under an attempt. Endpoints are served in
+parallel by a small thread pool, so a slow or dead endpoint costs only its own
+department time.
 
 Each post is signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
 `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`) with the
@@ -28,10 +31,12 @@ the slice through the API.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import os
@@ -161,18 +166,116 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _Deadline:
+    """The end of one whole attempt: at it, the attempt's socket is shut down, which wakes
+    the connect, send or read under way. A socket timeout alone bounds each wait, so a
+    system trickling its answer a byte at a time could hold an attempt past the lease."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _ATTEMPT.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _ATTEMPT.deadline = None
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut this socket down at the deadline (at once if it passed already)."""
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # A socket closed meanwhile (the attempt ended) raises here: nothing left to stop.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# The attempt under way in this thread: its connections register their sockets with it.
+_ATTEMPT = threading.local()
+
+
+def _watched(address, *args, **kwargs) -> socket.socket:
+    sock = socket.create_connection(address, *args, **kwargs)
+    deadline = getattr(_ATTEMPT, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+    return sock
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    """A connection whose socket the attempt's deadline can shut down."""
+
+    def connect(self):
+        """Connect, the socket watched from its creation."""
+        self._create_connection = _watched
+        super().connect()
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """A TLS connection whose socket the deadline can shut down, the handshake included."""
+
+    def connect(self):
+        """Connect, then shake hands on a socket the deadline watches already."""
+        self._create_connection = _watched
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._context.wrap_socket(
+            self.sock, server_hostname=self._tunnel_host or self.host,
+            do_handshake_on_connect=False)
+        _ATTEMPT.deadline.watch(self.sock)
+        self.sock.do_handshake()
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_HTTPSConnection, req, context=self._context)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect, _HTTPHandler, _HTTPSHandler)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str],
           timeout: float = TIMEOUT_SECONDS) -> int:
+    """Post once; the whole attempt (connect, send, the answer's status and headers) ends
+    within `timeout` seconds, or it fails with TimeoutError."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        error.close()
-        return error.code
+    with _Deadline(timeout) as deadline:
+        try:
+            with _OPENER.open(request, timeout=timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            error.close()
+            status = error.code
+        except (OSError, http.client.HTTPException) as failure:
+            if deadline.expired:
+                raise TimeoutError(f"no answer within the attempt's {timeout:g} s") from None
+            if isinstance(failure, OSError):
+                raise
+            raise ConnectionError(f"{type(failure).__name__}: {failure}") from None
+    # The body of the answer is never read: the status is the answer.
+    return status
 
 
 def backoff(attempts: int) -> dt.timedelta:

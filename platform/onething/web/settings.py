@@ -52,8 +52,8 @@ SETTINGS = [
             "Seconds between looks for due webhook events, in onething serve (0: serve "
             "delivers nothing, leaving it to onething worker) and in onething worker"),
     Setting("WEBHOOK_TIMEOUT", 5,
-            "Seconds one delivery attempt may wait for the department's system to connect "
-            "and answer; a claim's lease is 6 times this, at least 60 s"),
+            "Seconds one whole delivery attempt may take (connect, send, the answer's "
+            "headers); a claim's lease is 6 times this, at least 60 s"),
     Setting("WEBHOOK_THREADS", 4,
             "Endpoints one deliverer posts to at once; each endpoint's events go one after "
             "another, so a slow system delays only its own department"),
