@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 
@@ -62,6 +63,12 @@ SLICE = {"entity_name": "青岛海风餐饮有限公司", "contact_name": "李�
          "premises_address": {"division_code": "370202", "detail": "香港中路10号"},
          "legal_representative": {"name": "王海风", "id_number": "11010519491231002X",
                                   "mobile": "13805320000"}}
+# Who the cases are for: companies of a brand and trade, and people, drawn from these.
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐"
+            "许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁")
+GIVEN = ("海风青山明华建国丽娟伟强秀英志勇静敏军杰涛磊燕芳玉兰"
+         "桂霞鹏飞宇轩子涵浩然思雨欣怡晨阳文博雅琪")
+TRADES = ("餐饮", "商贸", "建筑装饰", "养老服务", "海洋渔业", "食品", "物业管理", "科技")
 SLICE_MATERIALS = [{"id": "id-card", "state": "uploaded", "file": "0" * 64,
                     "filename": "a.pdf", "size": 1, "content_type": "application/pdf"}]
 
@@ -73,6 +80,16 @@ def departments_of_matters() -> dict[str, str]:
         data = orjson.loads(path.read_bytes())
         found[data["code"]] = data["department"]
     return found
+
+
+def party_of(bundle: str, rng: random.Random) -> tuple[str, str | None]:
+    """A case's party: a company (name, credit code) or, for a newborn, a person (no code)."""
+    person = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+    if bundle == "newborn":
+        return person, None
+    brand = "".join(rng.choices(GIVEN, k=2))
+    code = "91370202" + "".join(rng.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=10))
+    return f"青岛{brand}{rng.choice(TRADES)}有限公司", code
 
 
 def status_of(age_days: float, rng: random.Random) -> str:
@@ -122,6 +139,7 @@ def seed(engine, submissions: int, now: dt.datetime) -> float:
                       leads[bundle], number, version, f"seeded-{number}",
                       token))
         age = (now - moment).total_seconds() / 86400
+        party_name, party_code = party_of(bundle, rng)
         for matter in BUNDLES[bundle][1]:
             task_id += 1
             status = status_of(age, rng)
@@ -134,7 +152,7 @@ def seed(engine, submissions: int, now: dt.datetime) -> float:
                 changed if decided else None,
                 f"CERT-{task_id}" if status == "approved" else None,
                 "seeded refusal" if status in ("rejected", "stopped") else None,
-                None, None, None))
+                None, None, None, party_name, party_code))
     columns = {
         "draft": ("id", "public_id", "token_hash", "bundle_version_id", "answers", "data",
                   "materials", "created_at", "updated_at", "submitted_at", "created_by"),
@@ -144,7 +162,8 @@ def seed(engine, submissions: int, now: dt.datetime) -> float:
         "task": ("id", "submission_id", "department_code", "matter_code", "bundle_code",
                  "status", "waits_for", "slice_data", "slice_materials", "promised_days",
                  "due_date", "due_estimated", "created_at", "updated_at", "decided_at",
-                 "certificate_number", "reason", "certificate_file", "supplement", "handover"),
+                 "certificate_number", "reason", "certificate_file", "supplement", "handover",
+                 "party_name", "party_code"),
     }
     with engine.begin() as connection:
         for table, rows in (("draft", drafts), ("submission", cases), ("task", tasks)):
@@ -230,7 +249,11 @@ def prepare(database_url: str, instance: Path, submissions: int) -> dict:
         number = session.exec(select(Submission.tracking_number).join(
             Task, col(Task.submission_id) == col(Submission.id)).where(mine).order_by(
             col(Task.id).desc()).offset(min(500, middle)).limit(1)).one()
+        name = session.exec(select(Task.party_name).where(
+            mine, col(Task.party_name).is_not(None)).order_by(Task.id).offset(middle)
+            .limit(1)).one()
     return {
+        "name": name, "brand": name[2:4],
         "total": total, "tasks": everything, "cases": cases,
         "deep_due": f"{due[0].isoformat()}.{due[1]}", "deep_cursor": encode_cursor(*changed),
         "recent_cursor": encode_cursor(*recent), "number": number, "token": token,
@@ -286,6 +309,12 @@ def run(label: str, database_url: str, args) -> list[str]:
                 ("inbox: service open-care-home", "/inbox/?bundle=open-care-home", htmx),
                 ("inbox: search, whole tracking number", f"/inbox/?q={where['number']}", htmx),
                 ("inbox: search, a day's prefix", f"/inbox/?q={day}", htmx),
+                ("inbox: search, a party's whole name", f"/inbox/?q={quote(where['name'])}",
+                 htmx),
+                ("inbox: search, 2 characters of a name", f"/inbox/?q={quote(where['brand'])}",
+                 htmx),
+                ("inbox: search, a trade (many match)", f"/inbox/?q={quote('餐饮')}", htmx),
+                ("inbox: search, a name, full page", f"/inbox/?q={quote(where['brand'])}", {}),
                 ("api: first page (100)", "/api/v1/tasks", api),
                 ("api: first page (500)", "/api/v1/tasks?limit=500", api),
                 ("api: deep page by cursor (the middle)",
