@@ -502,3 +502,60 @@ def test_a_task_names_its_party_from_whatever_slice_it_holds_now():
     assert (task.party_name, task.party_code) == ("青岛某某有限公司", "91370202MA3C00011L")
     task.slice_data = {"entity_uscc": "not a code"}
     assert (task.party_name, task.party_code) == (None, None)
+
+
+# Names the search test gives the parties, in turn: Chinese, mixed-case Latin, wildcards.
+PARTY_NAMES = ("青岛海风餐饮有限公司", "Qingdao SeaWind Trading", "李海风", "纯净100%水厂",
+               "A_B商贸有限公司", "张三", "AxB科技有限公司", "海 风")
+
+
+def test_a_name_search_pages_with_exact_counts_alike_on_both_databases(app):
+    from sqlalchemy import update
+
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 260, other="sn-fire")
+    engine = app.extensions["onething.engine"]
+    with Session(engine) as session:
+        for number, task_id in enumerate(ids):
+            session.execute(update(Task).where(Task.id == task_id).values(
+                party_name=PARTY_NAMES[number % len(PARTY_NAMES)]))
+        # Another department's party of that name is never found here.
+        session.execute(update(Task).where(Task.department_code == "sn-fire").values(
+            party_name=PARTY_NAMES[0]))
+        session.commit()
+        due = {t.id: (t.due_date, t.id) for t in session.exec(
+            select(Task).where(Task.department_code == "sn-amr")).all()}
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+
+    def expected(holds) -> list[int]:
+        return sorted((i for n, i in enumerate(ids) if holds(PARTY_NAMES[n % 8])),
+                      key=due.__getitem__)
+
+    # Every database finds the same: what a Python substring test finds, ASCII letters of
+    # either case, "%" and "_" only as themselves, in the list's order.
+    for typed, holds in (("海风", lambda name: "海风" in name),
+                         ("seawind", lambda name: "seawind" in name.lower()),
+                         ("净100%", lambda name: "净100%" in name),
+                         ("A_B", lambda name: "A_B" in name),
+                         ("有限公司", lambda name: "有限公司" in name)):
+        want = expected(holds)
+        seen, pages, url = [], 0, "/inbox/?" + f"q={typed}&lang=en".replace("%", "%25")
+        while url:
+            text = browser.get(url, headers={"HX-Request": "true"} if pages else {}).text
+            rows = page_ids(text)
+            assert position(text) == (f"{len(seen) + 1}–{len(seen) + len(rows)} of "
+                                      f"{len(want)}"), typed
+            seen += rows
+            pages += 1
+            url = link(text, "next")
+        assert seen == want, typed
+        if pages > 1:
+            # Back from the last page: the page before it, counted from its first row.
+            previous = browser.get(link(text, "prev"), headers={"HX-Request": "true"}).text
+            assert page_ids(previous) == seen[-len(rows) - 50:-len(rows)]
+            assert position(previous).startswith(f"{len(seen) - len(rows) - 49}–")
+    # Newest first, too.
+    newest = browser.get("/inbox/", query_string={"q": "海风", "sort": "new"}).text
+    assert page_ids(newest) == sorted(expected(lambda name: "海风" in name), reverse=True)[:50]

@@ -461,6 +461,10 @@ class Task(TaskBase, table=True):
         Index("ix_task_department_id", "department_code", "id"),
         # The inbox's search by credit code.
         Index("ix_task_department_party_code", "department_code", "party_code"),
+        # The inbox's search by name, which matches anywhere in a name: its department's
+        # names are read from this index with the list's keys, never from the rows.
+        Index("ix_task_department_party_name", "department_code", "party_name", "due_date",
+              "id"),
         # The API's sync order.
         Index("ix_task_department_updated", "department_code", "updated_at", "id"),
         # The statistics' date ranges (a task is created when its case is submitted), with
