@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, func, text, tuple_
+from sqlalchemy import false, func, literal, text, tuple_
 from sqlmodel import col, select
 
 from onething.accounts.service import current_account, role_required
@@ -295,7 +295,8 @@ def _beyond(keys: tuple, query: InboxQuery, key: tuple, later: bool):
 
 def _rows(session, filters: list, query: InboxQuery, by_name: bool) -> list:
     """The rows of the page the query asks for, read from an index in the list's order (no
-    OFFSET)."""
+    OFFSET). A name search's rows also carry how many match (`matched`) and how many of
+    them come before the key the page starts from (`ahead`)."""
     descending = query.sort == "new"
     backward = query.before is not None
     ascending = descending == backward
@@ -314,12 +315,20 @@ def _rows(session, filters: list, query: InboxQuery, by_name: bool) -> list:
         # keys of them, and only then the page's rows: walking the list's order instead
         # reads every row until 50 match, and joining every match before the LIMIT reads
         # all of theirs.
+        # The exact counts come from the same matches: the index is read once.
         matches = (select(Task.id, Task.due_date).where(*filters).cte("matches")
                    .prefix_with("MATERIALIZED"))
         found = placed(select(matches.c.id, matches.c.due_date), _keys(query, matches))
         found = found.limit(PAGE_SIZE + 1).subquery("found")
-        statement = placed(select(*_ROW).select_from(found)
-                           .join(Task, col(Task.id) == found.c.id), _keys(query, found))
+        matched = select(func.count()).select_from(matches)
+        ahead = (matched.where(~_beyond(_keys(query, matches), query, query.after, later=True))
+                 if query.after is not None else
+                 matched.where(_beyond(_keys(query, matches), query, query.before, later=False))
+                 if backward else select(literal(0)))
+        statement = placed(select(*_ROW, matched.scalar_subquery().label("matched"),
+                                  ahead.scalar_subquery().label("ahead"))
+                           .select_from(found).join(Task, col(Task.id) == found.c.id),
+                           _keys(query, found))
     else:
         statement = placed(select(*_ROW).where(*filters), _keys(query))
     statement = statement.join(Submission, col(Submission.id) == col(Task.submission_id))
@@ -370,6 +379,10 @@ def index():
         scope = {query.status} if query.status in TASK_STATUSES else set(counts)
         total = sum(count for status, count, _ in grouped if status in scope)
         position = sum(ahead for status, _, ahead in grouped if status in scope)
+    elif by_name:
+        total = rows[0].matched if rows else 0
+        # Before the key, less the page itself when it was read backwards from there.
+        position = (rows[0].ahead - len(rows) if query.before else rows[0].ahead) if rows else 0
     else:
         total, position = session.exec(select(func.count(), _ahead(query, rows))
                                        .select_from(Task).where(*filters)).one()
