@@ -19,6 +19,8 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from onething.cases import events
@@ -68,18 +70,18 @@ def format_number(pattern: str, *, year: int, division: str, seq: int) -> str:
 
 
 def _next_seq(session: Session, bundle_code: str, year: int) -> int:
-    # A counter row per industry and year, bumped in the case's transaction: two cases
-    # approved at once take turns on the row instead of both taking the same number.
-    column = LicenceSequence.__table__.c.last
-    bumped = session.execute(update(LicenceSequence).where(
-        col(LicenceSequence.bundle_code) == bundle_code, col(LicenceSequence.year) == year)
-        .values(last=column + 1))
-    if bumped.rowcount == 0:
-        session.add(LicenceSequence(bundle_code=bundle_code, year=year, last=1))
-        session.flush()
-        return 1
-    return session.exec(select(LicenceSequence.last).where(
-        LicenceSequence.bundle_code == bundle_code, LicenceSequence.year == year)).one()
+    # A counter row per industry (or matter) and year, drawn in the case's transaction by
+    # one statement: the first number of a year inserts the row, every later one bumps it.
+    # Two cases approved at once take turns on the row; an update-then-insert let both
+    # find no row for a new year and both insert (PostgreSQL refused the second).
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = LicenceSequence.__table__
+    statement = insert(table).values(bundle_code=bundle_code, year=year, last=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.bundle_code, table.c.year],
+        set_={"last": table.c.last + 1}).returning(table.c.last)
+    return session.execute(statement).scalar_one()
 
 
 def issue(session: Session, submission: Submission, bundle) -> IndustryLicence | None:
