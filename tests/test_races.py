@@ -5,25 +5,32 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import event, text
+from sqlmodel import select
 
-from onething.cases.licences import _next_seq
+from onething.cases import licences
+from onething.cases.licences import RevocationRefused, _next_seq
 from onething.storage.db import session_for
+from onething.storage.models import AuditEntry, PermitRevocation, Task
+from test_corrections import approve
+from test_decisions import tasks_by_matter
+from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 
 WAIT = 30  # seconds a thread may wait for another before the test fails instead of hanging
 
 
 class Second(threading.Thread):
-    """The second of two racing transactions, run in its own thread and session.
+    """The second of two racing transactions, in its own thread and session.
 
-    `started` is set just before its first statement naming `table` runs, `done` when
-    that statement has returned; `blocked()` says whether it waits for a lock now.
+    `prepare(session)` reads what the work needs; then `started` is set just before the
+    work's first statement runs and `done` once it has returned. `waiting()` says whether
+    that statement waits for the first transaction's lock.
     """
 
-    def __init__(self, engine, table: str, work):
+    def __init__(self, engine, work, prepare=lambda session: None):
         super().__init__(daemon=True)
-        self.engine, self.table, self.work = engine, table, work
+        self.engine, self.work, self.prepare = engine, work, prepare
         self.started, self.done = threading.Event(), threading.Event()
-        self.result, self.error, self.pid = None, None, None
+        self.result, self.error, self.pid, self.statement = None, None, None, None
 
     def run(self):
         try:
@@ -31,9 +38,10 @@ class Second(threading.Thread):
                 connection = session.connection()
                 if self.engine.dialect.name == "postgresql":
                     self.pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+                prepared = self.prepare(session)
                 event.listen(connection, "before_cursor_execute", self._before)
                 event.listen(connection, "after_cursor_execute", self._after)
-                self.result = self.work(session)
+                self.result = self.work(session, prepared)
         except Exception as error:  # read by the test, in its own thread
             self.error = error
         finally:
@@ -41,33 +49,34 @@ class Second(threading.Thread):
             self.done.set()
 
     def _before(self, _conn, _cursor, statement, *_):
-        if self.table in statement and not self.started.is_set():
+        if self.statement is None:
+            self.statement = statement
             self.started.set()
 
     def _after(self, _conn, _cursor, statement, *_):
-        if self.table in statement:
+        if statement is self.statement:
             self.done.set()
 
-    def blocked(self, engine) -> bool:
-        """Whether the thread's statement waits for a lock another transaction holds."""
-        if engine.dialect.name != "postgresql":
-            # SQLite's one writer: the second waits in the busy handler from its first write.
-            return True
-        with engine.connect() as watcher:
+    def waiting(self) -> bool:
+        """Whether the first statement waits for a lock the first transaction holds."""
+        if self.engine.dialect.name != "postgresql":
+            # SQLite has one writer: while the first transaction holds the write lock, a
+            # write waits in the busy handler whatever the timing; a read never waits.
+            return self.statement.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE")
+        with self.engine.connect() as watcher:
             return watcher.execute(text(
                 "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
                 {"pid": self.pid}).scalar() is True
 
-
-def wait_until_waiting(engine, second: Second) -> None:
-    """Return once the second transaction's statement has run, or waits for the first's lock."""
-    assert second.started.wait(WAIT)
-    # Polling an observable state (a lock wait), not sleeping in place of one.
-    for _ in range(WAIT * 100):
-        if second.done.is_set() or second.blocked(engine):
-            return
-        second.done.wait(0.01)
-    raise AssertionError("the second transaction neither ran nor waited")
+    def until_run_or_waiting(self) -> None:
+        """Return once the first statement has run, or waits for the first transaction."""
+        assert self.started.wait(WAIT)
+        # Polling an observable state (a lock wait), not sleeping in place of one.
+        for _ in range(WAIT * 100):
+            if self.done.is_set() or self.waiting():
+                return
+            self.done.wait(0.01)
+        raise AssertionError("the second transaction neither ran nor waited")
 
 
 # --- 1. the first licence number of a year --------------------------------------------------
@@ -77,11 +86,10 @@ def test_two_first_numbers_of_a_year_drawn_at_once_are_1_and_2(engine):
     with session_for(engine) as first:
         assert _next_seq(first, "convenience-store-licence", 2031) == 1
         # The first holds its new row, not committed, while the second draws.
-        second = Second(engine, "licence_sequence",
-                        lambda own: (_next_seq(own, "convenience-store-licence", 2031),
-                                     own.commit())[0])
+        second = Second(engine, lambda own, _: (
+            _next_seq(own, "convenience-store-licence", 2031), own.commit())[0])
         second.start()
-        wait_until_waiting(engine, second)
+        second.until_run_or_waiting()
         first.commit()
     second.join(WAIT)
     assert second.error is None, second.error
@@ -90,3 +98,30 @@ def test_two_first_numbers_of_a_year_drawn_at_once_are_1_and_2(engine):
         assert _next_seq(session, "convenience-store-licence", 2031) == 3
         assert _next_seq(session, "convenience-store-licence", 2032) == 1
         assert _next_seq(session, "matter:fire-safety-check", 2031) == 1
+
+
+# --- 2. two revocations of one permit --------------------------------------------------------
+
+
+def test_two_revocations_of_one_permit_at_once_make_one_and_refuse_the_other(app, routed):  # noqa: F811
+    engine = app.extensions["onething.engine"]
+    task = tasks_by_matter(app)["fire-safety-check"]
+    approve(staff(app, "sn-fire"), task, "消检-001")
+    second = Second(engine, lambda own, theirs: licences.revoke(own, theirs, "staff-b", "二"),
+                    prepare=lambda own: own.get(Task, task.id))
+
+    def hold(_session):
+        # The first revocation, written and not committed, while the second one runs.
+        second.start()
+        second.until_run_or_waiting()
+
+    with session_for(engine) as first:
+        event.listen(first, "before_commit", hold, once=True)
+        licences.revoke(first, first.get(Task, task.id), "staff-a", "一")
+    second.join(WAIT)
+    assert isinstance(second.error, RevocationRefused), second.error
+    assert second.error.code == "revoked"
+    with session_for(engine) as session:
+        assert [r.reason for r in session.exec(select(PermitRevocation))] == ["一"]
+        audit = session.exec(select(AuditEntry).where(AuditEntry.action == "revoke")).all()
+        assert [(entry.actor, entry.subject) for entry in audit] == [("staff-a", f"task:{task.id}")]

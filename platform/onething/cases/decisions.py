@@ -70,7 +70,7 @@ def snapshot(task: Task) -> dict:
     return state
 
 
-def _lock_case(session: Session, submission_id: int) -> None:
+def lock_case(session: Session, submission_id: int) -> None:
     """Hold the case's submission row until commit (a row lock on PostgreSQL, the write
     lock on SQLite): what is read after it is what the others committed."""
     column = Submission.__table__.c.status
@@ -129,7 +129,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     # Decisions on one case take turns from here to their commit: two departments closing
     # the last two open tasks at once would each see the other's still open, and the
     # case would never end.
-    _lock_case(session, task.submission_id)
+    lock_case(session, task.submission_id)
     siblings = session.exec(select(Task).where(
         Task.submission_id == task.submission_id)).all()
     if action == "close" and not refused_matters(siblings):
@@ -358,7 +358,7 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
     try:
         # As in decide: corrections of two tasks of one case at once would otherwise each
         # write the submission's data without the other's.
-        _lock_case(session, submission.id)
+        lock_case(session, submission.id)
         session.refresh(submission)
         session.refresh(task)
         if task.status != "supplement" or task.supplement != request:
@@ -414,7 +414,7 @@ def supply_deferred(session: Session, submission: Submission, material_id: str,
     """Hand in a material accepted as owed (容缺受理): it reaches every open task that
     needs it, audited, with an event; commit. Refused (DecisionRefused) when the material
     is not owed, or no task that needs it is still open."""
-    _lock_case(session, submission.id)
+    lock_case(session, submission.id)
     session.refresh(submission)
     owed = (submission.materials or {}).get(material_id)
     if not isinstance(owed, dict) or owed.get("state") != "deferred":

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from onething.cases import events
+from onething.cases.decisions import lock_case
 from onething.catalog.workdays import china_today
 from onething.registry import service as registry
 from onething.storage.models import (
@@ -166,19 +167,26 @@ def revoke(session: Session, task: Task, actor: str, reason: str | None) -> Perm
         raise RevocationRefused("too_long")
     if task.status != "approved":
         raise RevocationRefused("not_approved")
-    if session.exec(select(PermitRevocation).where(PermitRevocation.task_id == task.id)).first():
-        raise RevocationRefused("revoked")
     try:
+        # Revocations and decisions of one case take turns from here to the commit (the
+        # order decisions lock in): two departments revoking at once, or a revocation and
+        # an approval, each read what the other committed. Then compare and set: the task
+        # is still approved, and this marks it changed (departments' systems syncing by
+        # updated_at list it again, and a webhook says so).
+        lock_case(session, task.submission_id)
+        changed = session.execute(update(Task).where(
+            col(Task.id) == task.id, col(Task.status) == "approved").values(updated_at=utc_now()))
+        if changed.rowcount != 1:
+            raise RevocationRefused("not_approved")
+        if session.exec(select(PermitRevocation.id).where(
+                PermitRevocation.task_id == task.id)).first() is not None:
+            raise RevocationRefused("revoked")
         revocation = PermitRevocation(task_id=task.id, reason=reason, revoked_by=actor,
                                       revoked_at=utc_now())
         session.add(revocation)
         # A revoked permit is no longer data the government holds for the holder: the
         # registry stops offering it to other cases.
         registry.revoke_issued(session, task.id)
-        # A change of the task, as every change is: departments' systems syncing by
-        # updated_at list it again, and a webhook says so.
-        session.execute(update(Task).where(col(Task.id) == task.id)
-                        .values(updated_at=utc_now()))
         events.enqueue(session, "task.permit_revoked", [task])
         state_before = {"status": task.status, "certificate_number": task.certificate_number}
         session.add(AuditEntry(actor=actor, action="revoke", subject=f"task:{task.id}",
