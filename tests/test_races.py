@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from onething.cases import licences
+from onething.cases import licences, ratings
 from onething.cases.licences import RevocationRefused, _next_seq
 from onething.storage.db import session_for
-from onething.storage.models import AuditEntry, PermitRevocation, Task
+from onething.storage.models import (
+    AuditEntry,
+    PermitRevocation,
+    Rating,
+    Rectification,
+    Submission,
+    Task,
+)
 from test_corrections import approve
 from test_decisions import tasks_by_matter
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
@@ -125,3 +134,63 @@ def test_two_revocations_of_one_permit_at_once_make_one_and_refuse_the_other(app
         assert [r.reason for r in session.exec(select(PermitRevocation))] == ["一"]
         audit = session.exec(select(AuditEntry).where(AuditEntry.action == "revoke")).all()
         assert [(entry.actor, entry.subject) for entry in audit] == [("staff-a", f"task:{task.id}")]
+
+
+# --- 3. two bad ratings of one task -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("first_level", [None, 4], ids=["two-first-ratings", "two-changes"])
+def test_two_bad_ratings_at_once_open_one_rectification(app, routed, first_level):  # noqa: F811
+    engine = app.extensions["onething.engine"]
+    task = tasks_by_matter(app)["fire-safety-check"]
+    approve(staff(app, "sn-fire"), task, "消检-001")
+    target = f"task:{task.id}"
+    if first_level is not None:
+        with session_for(engine) as session:
+            ratings.rate(session, session.get(Submission, task.submission_id), target,
+                         first_level)
+    second = Second(engine, lambda own, case: ratings.rate(own, case, target, 2),
+                    prepare=lambda own: own.get(Submission, task.submission_id))
+
+    def hold(_session):
+        # The first bad rating, written and not committed, while the second one runs.
+        second.start()
+        second.until_run_or_waiting()
+
+    with session_for(engine) as first:
+        event.listen(first, "before_commit", hold, once=True)
+        ratings.rate(first, first.get(Submission, task.submission_id), target, 1)
+    second.join(WAIT)
+    assert second.error is None, second.error
+    with session_for(engine) as session:
+        rating = session.exec(select(Rating)).one()
+        assert rating.level == 2
+        rows = session.exec(select(Rectification)).all()
+        assert [(row.rating_id, row.status) for row in rows] == [(rating.id, "open")]
+        opened = session.exec(select(AuditEntry).where(
+            AuditEntry.action == "rectification_open")).all()
+        assert len(opened) == 1
+
+
+def test_the_database_keeps_one_rectification_open_per_rating(app, routed):  # noqa: F811
+    engine = app.extensions["onething.engine"]
+    task = tasks_by_matter(app)["fire-safety-check"]
+    approve(staff(app, "sn-fire"), task, "消检-001")
+    with session_for(engine) as session:
+        rating = ratings.rate(session, session.get(Submission, task.submission_id),
+                              f"task:{task.id}", 1)
+        row = session.exec(select(Rectification)).one()
+        # Whatever order a future change writes in, a second open one is refused.
+        session.add(Rectification(**row.model_dump(exclude={"id"})))
+        with pytest.raises(IntegrityError):
+            session.commit()
+        session.rollback()
+        row.status = "closed"
+        session.add(row)
+        session.commit()
+        # Once it is closed, a bad rating again opens another.
+        ratings.rate(session, session.get(Submission, task.submission_id),
+                     f"task:{task.id}", 2)
+        assert [(r.rating_id, r.status) for r in session.exec(
+            select(Rectification).order_by(Rectification.id))] == [
+            (rating.id, "closed"), (rating.id, "open")]

@@ -219,7 +219,9 @@ def rate(session: Session, submission: Submission, target: str, level: str | int
             session.commit()
             return rating
         except IntegrityError:
-            # Two first ratings at once: the other was stored first; this one changes it.
+            # Two first ratings at once, or two bad ones each opening a rectification (the
+            # database keeps one open per rating): the other was stored first; this one
+            # changes it, and finds its rectification open.
             session.rollback()
             if attempt == 2:
                 raise
