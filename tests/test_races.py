@@ -88,6 +88,28 @@ class Second(threading.Thread):
         raise AssertionError("the second transaction neither ran nor waited")
 
 
+def race(engine, first, second: Second) -> None:
+    """Run first(session); the second transaction runs while the first's commit waits."""
+
+    def hold(_session):
+        # The first, written and not committed, while the second one runs.
+        second.start()
+        second.until_run_or_waiting()
+
+    with session_for(engine) as session:
+        event.listen(session, "before_commit", hold, once=True)
+        first(session)
+    second.join(WAIT)
+
+
+@pytest.fixture
+def fire(app, routed):  # noqa: F811
+    """The restaurant case's fire safety check, approved: its task."""
+    task = tasks_by_matter(app)["fire-safety-check"]
+    approve(staff(app, "sn-fire"), task, "消检-001")
+    return task
+
+
 # --- 1. the first licence number of a year --------------------------------------------------
 
 
@@ -112,55 +134,35 @@ def test_two_first_numbers_of_a_year_drawn_at_once_are_1_and_2(engine):
 # --- 2. two revocations of one permit --------------------------------------------------------
 
 
-def test_two_revocations_of_one_permit_at_once_make_one_and_refuse_the_other(app, routed):  # noqa: F811
+def test_two_revocations_of_one_permit_at_once_make_one_and_refuse_the_other(app, fire):
     engine = app.extensions["onething.engine"]
-    task = tasks_by_matter(app)["fire-safety-check"]
-    approve(staff(app, "sn-fire"), task, "消检-001")
     second = Second(engine, lambda own, theirs: licences.revoke(own, theirs, "staff-b", "二"),
-                    prepare=lambda own: own.get(Task, task.id))
-
-    def hold(_session):
-        # The first revocation, written and not committed, while the second one runs.
-        second.start()
-        second.until_run_or_waiting()
-
-    with session_for(engine) as first:
-        event.listen(first, "before_commit", hold, once=True)
-        licences.revoke(first, first.get(Task, task.id), "staff-a", "一")
-    second.join(WAIT)
+                    prepare=lambda own: own.get(Task, fire.id))
+    race(engine, lambda own: licences.revoke(own, own.get(Task, fire.id), "staff-a", "一"),
+         second)
     assert isinstance(second.error, RevocationRefused), second.error
     assert second.error.code == "revoked"
     with session_for(engine) as session:
         assert [r.reason for r in session.exec(select(PermitRevocation))] == ["一"]
         audit = session.exec(select(AuditEntry).where(AuditEntry.action == "revoke")).all()
-        assert [(entry.actor, entry.subject) for entry in audit] == [("staff-a", f"task:{task.id}")]
+        assert [(entry.actor, entry.subject) for entry in audit] == [("staff-a", f"task:{fire.id}")]
 
 
 # --- 3. two bad ratings of one task -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("first_level", [None, 4], ids=["two-first-ratings", "two-changes"])
-def test_two_bad_ratings_at_once_open_one_rectification(app, routed, first_level):  # noqa: F811
+def test_two_bad_ratings_at_once_open_one_rectification(app, fire, first_level):
     engine = app.extensions["onething.engine"]
-    task = tasks_by_matter(app)["fire-safety-check"]
-    approve(staff(app, "sn-fire"), task, "消检-001")
-    target = f"task:{task.id}"
+    target = f"task:{fire.id}"
     if first_level is not None:
         with session_for(engine) as session:
-            ratings.rate(session, session.get(Submission, task.submission_id), target,
+            ratings.rate(session, session.get(Submission, fire.submission_id), target,
                          first_level)
     second = Second(engine, lambda own, case: ratings.rate(own, case, target, 2),
-                    prepare=lambda own: own.get(Submission, task.submission_id))
-
-    def hold(_session):
-        # The first bad rating, written and not committed, while the second one runs.
-        second.start()
-        second.until_run_or_waiting()
-
-    with session_for(engine) as first:
-        event.listen(first, "before_commit", hold, once=True)
-        ratings.rate(first, first.get(Submission, task.submission_id), target, 1)
-    second.join(WAIT)
+                    prepare=lambda own: own.get(Submission, fire.submission_id))
+    race(engine, lambda own: ratings.rate(own, own.get(Submission, fire.submission_id),
+                                          target, 1), second)
     assert second.error is None, second.error
     with session_for(engine) as session:
         rating = session.exec(select(Rating)).one()
@@ -172,13 +174,11 @@ def test_two_bad_ratings_at_once_open_one_rectification(app, routed, first_level
         assert len(opened) == 1
 
 
-def test_the_database_keeps_one_rectification_open_per_rating(app, routed):  # noqa: F811
+def test_the_database_keeps_one_rectification_open_per_rating(app, fire):
     engine = app.extensions["onething.engine"]
-    task = tasks_by_matter(app)["fire-safety-check"]
-    approve(staff(app, "sn-fire"), task, "消检-001")
     with session_for(engine) as session:
-        rating = ratings.rate(session, session.get(Submission, task.submission_id),
-                              f"task:{task.id}", 1)
+        rating = ratings.rate(session, session.get(Submission, fire.submission_id),
+                              f"task:{fire.id}", 1)
         row = session.exec(select(Rectification)).one()
         # Whatever order a future change writes in, a second open one is refused.
         session.add(Rectification(**row.model_dump(exclude={"id"})))
@@ -189,8 +189,33 @@ def test_the_database_keeps_one_rectification_open_per_rating(app, routed):  # n
         session.add(row)
         session.commit()
         # Once it is closed, a bad rating again opens another.
-        ratings.rate(session, session.get(Submission, task.submission_id),
-                     f"task:{task.id}", 2)
+        ratings.rate(session, session.get(Submission, fire.submission_id),
+                     f"task:{fire.id}", 2)
         assert [(r.rating_id, r.status) for r in session.exec(
             select(Rectification).order_by(Rectification.id))] == [
             (rating.id, "closed"), (rating.id, "open")]
+
+
+# --- the features' refusals share one base -----------------------------------------------------
+
+
+def test_each_features_refusal_is_a_refusal_with_its_code_and_localized_message(app):
+    from onething.cases.clock import ClockRefused
+    from onething.cases.decisions import DecisionRefused
+    from onething.cases.inspections import InspectionRefused
+    from onething.cases.ratings import RatingRefused
+    from onething.cases.refusals import Refusal
+    from onething.cases.statistics import FiltersRefused
+
+    with app.test_request_context("/?lang=en"):
+        app.preprocess_request()
+        for refusal, code in ((ClockRefused, "reason"), (RevocationRefused, "revoked"),
+                              (InspectionRefused, "twice"), (FiltersRefused, "month"),
+                              (RatingRefused, "closed"), (DecisionRefused, "reason")):
+            refused = refusal(code)
+            assert isinstance(refused, Refusal) and refused.code == code == str(refused)
+            assert refused.message() and refused.message() != code
+        assert RatingRefused("closed").status == 409
+        assert RevocationRefused("revoked").message() == "This permit is revoked already."
+        assert str(DecisionRefused("not_decidable", Task(status="approved"))) == \
+            "not_decidable (task is approved)"

@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from onething.cases import clock, events, holidays
 from onething.cases.forms import get_path, set_path
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today, days_paused
 from onething.publishing.versions import bundle_of, get_version
 from onething.registry.service import record_issued
@@ -48,14 +49,14 @@ CERTIFICATE_LENGTH = 100
 REASON_LENGTH = 2000
 
 
-class DecisionRefused(Exception):
+class DecisionRefused(Refusal):
     """A decision that does not fit: the task's state, or a missing certificate or reason."""
 
     def __init__(self, code: str, task: Task | None = None):
-        self.code = code
+        super().__init__(code)
         self.task = task
-        state = f" (task is {task.status})" if task is not None else ""
-        super().__init__(f"{code}{state}")
+        if task is not None:
+            self.args = (f"{code} (task is {task.status})",)
 
 
 def snapshot(task: Task) -> dict:
@@ -493,6 +494,9 @@ DECISION_PROBLEMS = {
     "close_not_refused": _l("Only a case that cannot complete (another matter was refused) "
                             "can be closed; decide this task instead."),
 }
+
+
+DecisionRefused.problems = DECISION_PROBLEMS
 
 
 def decision_problem(refused) -> str:

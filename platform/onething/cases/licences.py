@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from onething.cases import events
 from onething.cases.decisions import lock_case
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today
 from onething.registry import service as registry
 from onething.storage.models import (
@@ -42,20 +43,18 @@ REASON_LENGTH = 2000
 NOT_PERMITS = ("other", "none")
 
 
-class RevocationRefused(Exception):
-    """A revocation that does not fit: no reason, a task not approved, revoked already."""
-
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
-
-
 PROBLEMS = {
     "reason": _l("Revoking a permit needs a reason the holder can act on."),
     "too_long": _l("A reason is at most 2,000 characters."),
     "not_approved": _l("Only an approved permit can be revoked."),
     "revoked": _l("This permit is revoked already."),
 }
+
+
+class RevocationRefused(Refusal):
+    """A revocation that does not fit: no reason, a task not approved, revoked already."""
+
+    problems = PROBLEMS
 
 
 def format_number(pattern: str, *, year: int, division: str, seq: int) -> str:
