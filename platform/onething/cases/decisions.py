@@ -33,6 +33,7 @@ from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today, days_paused
 from onething.publishing.versions import bundle_of, get_version
 from onething.registry.service import record_issued
+from onething.storage.db import lock_case
 from onething.storage.models import TASK_DONE, AuditEntry, Submission, Task, utc_now
 
 ACTIONS = ("accept", "approve", "reject", "supplement", "close")
@@ -69,14 +70,6 @@ def snapshot(task: Task) -> dict:
             key: task.slice_data.get(key) for key in task.handover.get("receives", [])
             if key in task.slice_data}
     return state
-
-
-def lock_case(session: Session, submission_id: int) -> None:
-    """Hold the case's submission row until commit (a row lock on PostgreSQL, the write
-    lock on SQLite): what is read after it is what the others committed."""
-    column = Submission.__table__.c.status
-    session.execute(update(Submission).where(col(Submission.id) == submission_id)
-                    .values(status=column))
 
 
 def _log(session: Session, actor: str, action: str, task: Task, before: dict) -> None:

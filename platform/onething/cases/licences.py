@@ -24,10 +24,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from onething.cases import events
-from onething.cases.decisions import lock_case
 from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today
 from onething.registry import service as registry
+from onething.storage.db import lock_case
 from onething.storage.models import (
     AuditEntry,
     IndustryLicence,
