@@ -147,15 +147,15 @@ def test_the_last_approval_issues_one_licence_verified_anonymously(app, client):
     assert licence is not None and re.fullmatch(r"便利370202\d{4}00001", licence.number)
     assert licence.holder == FORM["entity_name"]
     anonymous = app.test_client()
-    page = anonymous.get(f"/licences/{licence.number}")
+    page = anonymous.get(f"/licences/{licence.token}")
     assert page.status_code == 200 and 'data-state="valid"' in page.text
     assert "JY13702020012345" in page.text and "370202201234" in page.text
     # Nothing personal beyond the holder's name.
     assert FORM["legal_representative.id_number"] not in page.text
     assert FORM["legal_representative.name"] not in page.text
-    qr = anonymous.get(f"/licences/{licence.number}/qr.svg")
+    qr = anonymous.get(f"/licences/{licence.token}/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
-    pdf = anonymous.get(f"/licences/{licence.number}/licence.pdf")
+    pdf = anonymous.get(f"/licences/{licence.token}/licence.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert case["tasks"]["food-business-licence"].certificate_number == "JY13702020012345"
 
@@ -169,12 +169,12 @@ def test_a_revoked_permit_shows_on_the_licence(app, client):
     refused = case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke",
                                    data={"csrf_token": token, "reason": "  "})
     assert refused.status_code == 422 and 'id="revoke-refused"' in refused.text
-    assert 'data-state="valid"' in app.test_client().get(f"/licences/{licence.number}").text
+    assert 'data-state="valid"' in app.test_client().get(f"/licences/{licence.token}").text
     reason = "未成年人保护：距学校不足50米"
     done = case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke",
                                 data={"csrf_token": token, "reason": reason})
     assert done.status_code == 302
-    page = app.test_client().get(f"/licences/{licence.number}").text
+    page = app.test_client().get(f"/licences/{licence.token}").text
     assert 'data-state="partly_revoked"' in page
     assert 'data-matter="tobacco-retail-licence" data-revoked="yes"' in page
     again = case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke",
@@ -197,6 +197,59 @@ def test_an_unknown_licence_number_is_a_404_page(client):
     response = client.get("/licences/便利370202202699999")
     assert response.status_code == 404 and "<html" in response.text
     assert client.get("/licences/nope/licence.pdf").status_code == 404
+
+
+def test_counting_through_licence_numbers_finds_nothing(app, client):
+    approve_store(app, client)
+    licence = _licence(app)
+    anonymous = app.test_client()
+    # The number is printed and runs in sequence: it opens nothing, as if there were none.
+    for number in (licence.number, licence.number[:-1] + "2", str(licence.id)):
+        for tail in ("", "/qr.svg", "/licence.pdf"):
+            assert anonymous.get(f"/licences/{number}{tail}").status_code == 404
+    other = ("A" if licence.token[0] != "A" else "B") + licence.token[1:]
+    assert anonymous.get(f"/licences/{other}/licence.pdf").status_code == 404
+    # The applicant's status page links to the token's pages.
+    status = client.get(f"/s/{_tracking_number(app)}").text
+    assert f"/licences/{licence.token}/licence.pdf" in status
+    assert licence.number not in re.findall(r'href="([^"]+)"', status)
+
+
+def test_the_licence_pdf_is_drawn_once_and_revalidated_by_its_etag(app, client):
+    from onething.cases.views import licences as views
+
+    case = approve_store(app, client)
+    licence = _licence(app)
+    url = f"/licences/{licence.token}/licence.pdf"
+    views._drawn.cache_clear()
+    anonymous = app.test_client()
+    first = anonymous.get(url)
+    assert first.status_code == 200 and first.data.startswith(b"%PDF") and first.get_etag()[0]
+    assert "no-cache" in first.headers["Cache-Control"]
+    # Asked again with its ETag: nothing is sent, nothing is drawn.
+    again = anonymous.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert anonymous.get(url).data == first.data
+    assert views._drawn.cache_info().misses == 1
+    # Another language is another document.
+    english = anonymous.get(url + "?lang=en", headers={"If-None-Match": first.headers["ETag"]})
+    assert english.status_code == 200 and english.headers["ETag"] != first.headers["ETag"]
+    # A revocation changes what the licence says: the old ETag no longer matches.
+    tobacco = case["tasks"]["tobacco-retail-licence"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      case["tobacco"].get(f"/inbox/tasks/{tobacco.id}").text).group(1)
+    assert case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke", data={
+        "csrf_token": token, "reason": "距学校不足50米"}).status_code == 302
+    after = anonymous.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
+    assert views._drawn.cache_info().misses == 3
+
+
+def _tracking_number(app) -> str:
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.storage.models import Submission
+
+        return session.exec(select(Submission)).one().tracking_number
 
 
 def test_state_reads_expiry(app, client):
@@ -301,7 +354,7 @@ def test_api_revocation(app, client):
     assert after["updated_at"] > before["updated_at"]
     again = client.post(url, json={"reason": "again"}, headers=auth(mine))
     assert again.status_code == 409 and again.json["error"] == "revoked"
-    page = client.get(f"/licences/{_licence(app).number}").text
+    page = client.get(f"/licences/{_licence(app).token}").text
     assert 'data-matter="food-business-licence" data-revoked="yes"' in page
 
 

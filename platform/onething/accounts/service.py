@@ -265,6 +265,18 @@ def role_required(*roles: str):
     return decorate
 
 
+def staff_guard(blueprint, *roles: str) -> None:
+    """Guard every view of a staff blueprint: signed in, holding one of the roles (department
+    staff unless named), and a CSRF token on anything but a read."""
+    from onething.web.extensions import csrf
+
+    @blueprint.before_request
+    @role_required(*(roles or ("department_staff",)))
+    def _guard():
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+
+
 def safe_next(target: str | None) -> str | None:
     """A post-sign-in target on this site only (never //evil.example or https://…)."""
     # Browsers drop tabs and line breaks from a URL ("/\t/evil.example" is "//evil…"), and

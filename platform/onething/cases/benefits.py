@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from onething.cases import rules as case_rules
+from onething.cases.refusals import Refusal
 from onething.catalog.licences import HOLDER_USCC, licence_type
 from onething.catalog.workdays import china_today
 from onething.composer import logic
@@ -38,12 +39,8 @@ SALT = "onething.benefit-offer"
 REASON_LENGTH = 2000
 
 
-class OfferRefused(Exception):
+class OfferRefused(Refusal):
     """An answer that does not fit the offer: answered already, expired, no reason."""
-
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
 
 
 def holder_field(population: str) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from onething.cases import holidays
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today, days_paused, due_date, year_known
 from onething.storage.models import AuditEntry, HolidayDay, HolidayYear, Task
 
@@ -42,16 +43,10 @@ PROBLEMS = {
 }
 
 
-class ClockRefused(Exception):
+class ClockRefused(Refusal):
     """A change of the clock that does not fit; nothing was changed."""
 
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
-
-    def message(self) -> str:
-        """Why, localized."""
-        return str(PROBLEMS[self.code])
+    problems = PROBLEMS
 
 
 def _today(today: dt.date | None) -> dt.date:

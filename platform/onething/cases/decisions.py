@@ -29,9 +29,11 @@ from sqlmodel import Session, col, select
 
 from onething.cases import clock, events, holidays
 from onething.cases.forms import get_path, set_path
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today, days_paused
 from onething.publishing.versions import bundle_of, get_version
 from onething.registry.service import record_issued
+from onething.storage.db import lock_case
 from onething.storage.models import TASK_DONE, AuditEntry, Submission, Task, utc_now
 
 ACTIONS = ("accept", "approve", "reject", "supplement", "close")
@@ -48,14 +50,14 @@ CERTIFICATE_LENGTH = 100
 REASON_LENGTH = 2000
 
 
-class DecisionRefused(Exception):
+class DecisionRefused(Refusal):
     """A decision that does not fit: the task's state, or a missing certificate or reason."""
 
     def __init__(self, code: str, task: Task | None = None):
-        self.code = code
+        super().__init__(code)
         self.task = task
-        state = f" (task is {task.status})" if task is not None else ""
-        super().__init__(f"{code}{state}")
+        if task is not None:
+            self.args = (f"{code} (task is {task.status})",)
 
 
 def snapshot(task: Task) -> dict:
@@ -68,14 +70,6 @@ def snapshot(task: Task) -> dict:
             key: task.slice_data.get(key) for key in task.handover.get("receives", [])
             if key in task.slice_data}
     return state
-
-
-def _lock_case(session: Session, submission_id: int) -> None:
-    """Hold the case's submission row until commit (a row lock on PostgreSQL, the write
-    lock on SQLite): what is read after it is what the others committed."""
-    column = Submission.__table__.c.status
-    session.execute(update(Submission).where(col(Submission.id) == submission_id)
-                    .values(status=column))
 
 
 def _log(session: Session, actor: str, action: str, task: Task, before: dict) -> None:
@@ -129,7 +123,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     # Decisions on one case take turns from here to their commit: two departments closing
     # the last two open tasks at once would each see the other's still open, and the
     # case would never end.
-    _lock_case(session, task.submission_id)
+    lock_case(session, task.submission_id)
     siblings = session.exec(select(Task).where(
         Task.submission_id == task.submission_id)).all()
     if action == "close" and not refused_matters(siblings):
@@ -358,7 +352,7 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
     try:
         # As in decide: corrections of two tasks of one case at once would otherwise each
         # write the submission's data without the other's.
-        _lock_case(session, submission.id)
+        lock_case(session, submission.id)
         session.refresh(submission)
         session.refresh(task)
         if task.status != "supplement" or task.supplement != request:
@@ -414,7 +408,7 @@ def supply_deferred(session: Session, submission: Submission, material_id: str,
     """Hand in a material accepted as owed (容缺受理): it reaches every open task that
     needs it, audited, with an event; commit. Refused (DecisionRefused) when the material
     is not owed, or no task that needs it is still open."""
-    _lock_case(session, submission.id)
+    lock_case(session, submission.id)
     session.refresh(submission)
     owed = (submission.materials or {}).get(material_id)
     if not isinstance(owed, dict) or owed.get("state") != "deferred":
@@ -493,6 +487,9 @@ DECISION_PROBLEMS = {
     "close_not_refused": _l("Only a case that cannot complete (another matter was refused) "
                             "can be closed; decide this task instead."),
 }
+
+
+DecisionRefused.problems = DECISION_PROBLEMS
 
 
 def decision_problem(refused) -> str:

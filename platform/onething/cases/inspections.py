@@ -13,6 +13,7 @@ import datetime as dt
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import CHINA_TZ
 from onething.storage.models import (
     AuditEntry,
@@ -27,14 +28,6 @@ NOTES_LENGTH = 2000
 PLACE_LENGTH = 200
 
 
-class InspectionRefused(Exception):
-    """A scheduling or finding that does not fit; nothing changed."""
-
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
-
-
 PROBLEMS = {
     "none": _l("This case has no joint inspection."),
     "not_lead": _l("Only the lead department schedules the joint inspection."),
@@ -46,6 +39,12 @@ PROBLEMS = {
     "outcome": _l("Say whether the premises passed or failed; notes at most 2,000 characters."),
     "twice": _l("Your department's findings are recorded already."),
 }
+
+
+class InspectionRefused(Refusal):
+    """A scheduling or finding that does not fit; nothing changed."""
+
+    problems = PROBLEMS
 
 
 def inspecting_departments(bundle, tasks: list[Task]) -> list[str]:

@@ -19,11 +19,15 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from onething.cases import events
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import china_today
 from onething.registry import service as registry
+from onething.storage.db import lock_case
 from onething.storage.models import (
     AuditEntry,
     IndustryLicence,
@@ -39,20 +43,18 @@ REASON_LENGTH = 2000
 NOT_PERMITS = ("other", "none")
 
 
-class RevocationRefused(Exception):
-    """A revocation that does not fit: no reason, a task not approved, revoked already."""
-
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
-
-
 PROBLEMS = {
     "reason": _l("Revoking a permit needs a reason the holder can act on."),
     "too_long": _l("A reason is at most 2,000 characters."),
     "not_approved": _l("Only an approved permit can be revoked."),
     "revoked": _l("This permit is revoked already."),
 }
+
+
+class RevocationRefused(Refusal):
+    """A revocation that does not fit: no reason, a task not approved, revoked already."""
+
+    problems = PROBLEMS
 
 
 def format_number(pattern: str, *, year: int, division: str, seq: int) -> str:
@@ -68,18 +70,18 @@ def format_number(pattern: str, *, year: int, division: str, seq: int) -> str:
 
 
 def _next_seq(session: Session, bundle_code: str, year: int) -> int:
-    # A counter row per industry and year, bumped in the case's transaction: two cases
-    # approved at once take turns on the row instead of both taking the same number.
-    column = LicenceSequence.__table__.c.last
-    bumped = session.execute(update(LicenceSequence).where(
-        col(LicenceSequence.bundle_code) == bundle_code, col(LicenceSequence.year) == year)
-        .values(last=column + 1))
-    if bumped.rowcount == 0:
-        session.add(LicenceSequence(bundle_code=bundle_code, year=year, last=1))
-        session.flush()
-        return 1
-    return session.exec(select(LicenceSequence.last).where(
-        LicenceSequence.bundle_code == bundle_code, LicenceSequence.year == year)).one()
+    # A counter row per industry (or matter) and year, drawn in the case's transaction by
+    # one statement: the first number of a year inserts the row, every later one bumps it.
+    # Two cases approved at once take turns on the row; an update-then-insert let both
+    # find no row for a new year and both insert (PostgreSQL refused the second).
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = LicenceSequence.__table__
+    statement = insert(table).values(bundle_code=bundle_code, year=year, last=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.bundle_code, table.c.year],
+        set_={"last": table.c.last + 1}).returning(table.c.last)
+    return session.execute(statement).scalar_one()
 
 
 def issue(session: Session, submission: Submission, bundle) -> IndustryLicence | None:
@@ -164,19 +166,26 @@ def revoke(session: Session, task: Task, actor: str, reason: str | None) -> Perm
         raise RevocationRefused("too_long")
     if task.status != "approved":
         raise RevocationRefused("not_approved")
-    if session.exec(select(PermitRevocation).where(PermitRevocation.task_id == task.id)).first():
-        raise RevocationRefused("revoked")
     try:
+        # Revocations and decisions of one case take turns from here to the commit (the
+        # order decisions lock in): two departments revoking at once, or a revocation and
+        # an approval, each read what the other committed. Then compare and set: the task
+        # is still approved, and this marks it changed (departments' systems syncing by
+        # updated_at list it again, and a webhook says so).
+        lock_case(session, task.submission_id)
+        changed = session.execute(update(Task).where(
+            col(Task.id) == task.id, col(Task.status) == "approved").values(updated_at=utc_now()))
+        if changed.rowcount != 1:
+            raise RevocationRefused("not_approved")
+        if session.exec(select(PermitRevocation.id).where(
+                PermitRevocation.task_id == task.id)).first() is not None:
+            raise RevocationRefused("revoked")
         revocation = PermitRevocation(task_id=task.id, reason=reason, revoked_by=actor,
                                       revoked_at=utc_now())
         session.add(revocation)
         # A revoked permit is no longer data the government holds for the holder: the
         # registry stops offering it to other cases.
         registry.revoke_issued(session, task.id)
-        # A change of the task, as every change is: departments' systems syncing by
-        # updated_at list it again, and a webhook says so.
-        session.execute(update(Task).where(col(Task.id) == task.id)
-                        .values(updated_at=utc_now()))
         events.enqueue(session, "task.permit_revoked", [task])
         state_before = {"status": task.status, "certificate_number": task.certificate_number}
         session.add(AuditEntry(actor=actor, action="revoke", subject=f"task:{task.id}",

@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 
 from onething.cases import holidays
 from onething.cases.events import listening
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import CHINA_TZ, add_working_days, china_today
 from onething.storage.models import (
     BAD_RATING,
@@ -93,21 +94,15 @@ PROBLEMS = {
 }
 
 
-class RatingRefused(Exception):
+class RatingRefused(Refusal):
     """A rating or a step of a rectification that does not fit; nothing was changed."""
 
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
+    problems = PROBLEMS
 
     @property
     def status(self) -> int:
         """The HTTP status to answer with."""
         return PROBLEMS[self.code][1]
-
-    def message(self) -> str:
-        """Why, localized."""
-        return str(PROBLEMS[self.code][0])
 
 
 def is_bad(level: int) -> bool:
@@ -219,7 +214,9 @@ def rate(session: Session, submission: Submission, target: str, level: str | int
             session.commit()
             return rating
         except IntegrityError:
-            # Two first ratings at once: the other was stored first; this one changes it.
+            # Two first ratings at once, or two bad ones each opening a rectification (the
+            # database keeps one open per rating): the other was stored first; this one
+            # changes it, and finds its rectification open.
             session.rollback()
             if attempt == 2:
                 raise

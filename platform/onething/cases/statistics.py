@@ -45,6 +45,7 @@ from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
+from onething.cases.refusals import Refusal
 from onething.catalog.workdays import CHINA_TZ, china_today
 from onething.storage.models import (
     BAD_RATING,
@@ -75,16 +76,10 @@ PROBLEMS = {
 }
 
 
-class FiltersRefused(Exception):
+class FiltersRefused(Refusal):
     """Filters that do not parse; the page answers 400 and says why."""
 
-    def __init__(self, code: str):
-        self.code = code
-        super().__init__(code)
-
-    def message(self) -> str:
-        """Why, localized."""
-        return str(PROBLEMS[self.code])
+    problems = PROBLEMS
 
 
 @dataclass(frozen=True)

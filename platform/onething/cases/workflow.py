@@ -674,6 +674,17 @@ def find_submission(session: Session, tracking_number: str, token: str | None
     return submission
 
 
+def find_submissions(session: Session, pairs: list[tuple[str, str]]) -> list[Submission]:
+    """The submissions of these (tracking number, token) pairs whose token is theirs, in the
+    pairs' order, read in one query."""
+    wanted = [(number.strip().upper(), token) for number, token in pairs]
+    found = {s.tracking_number: s for s in session.exec(select(Submission).where(
+        col(Submission.tracking_number).in_({number for number, _ in wanted})))} \
+        if wanted else {}
+    return [found[number] for number, token in wanted
+            if number in found and _token_matches(found[number].token_hash, token)]
+
+
 def tasks_of(session: Session, submission: Submission) -> list[Task]:
     """The tasks a submission was routed into, in the order of its routing plan."""
     statement = select(Task).where(Task.submission_id == submission.id).order_by(col(Task.id))

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, literal, text, tuple_
 from sqlmodel import col, select
 
-from onething.accounts.service import current_account, role_required
+from onething.accounts.service import current_account, staff_guard
 from onething.cases.handover import produced_fields, read_values
 from onething.cases.parties import credit_code
 from onething.cases.uploads import slice_material, store_upload
@@ -41,7 +41,7 @@ from onething.storage.models import (
     Submission,
     Task,
 )
-from onething.web.extensions import csrf, get_session
+from onething.web.extensions import get_session
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 
@@ -82,11 +82,7 @@ _COORDINATION = (Task.id, Task.submission_id, Task.matter_code, Task.department_
                  Task.decided_at)
 
 
-@bp.before_request
-@role_required("department_staff")
-def _guard():
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        csrf.protect()
+staff_guard(bp)
 
 
 def _department() -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlmodel import col, select
 
-from onething.accounts.service import current_account, role_required
+from onething.accounts.service import current_account, staff_guard
 from onething.cases import ratings
 from onething.catalog.workdays import china_today
 from onething.departments.inbox import service_names
 from onething.storage.db import paginate
 from onething.storage.models import Rating, RatingChange, Rectification, Submission
-from onething.web.extensions import csrf, get_session
+from onething.web.extensions import get_session
 
 bp = Blueprint("rectifications", __name__, url_prefix="/inbox/rectifications",
                template_folder="templates")
@@ -26,11 +26,7 @@ PAGE_SIZE = 50
 SHOWN = ("todo", "overdue", "closed", "all")
 
 
-@bp.before_request
-@role_required("department_staff")
-def _guard():
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        csrf.protect()
+staff_guard(bp)
 
 
 def _department() -> str:

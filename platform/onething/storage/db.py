@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import NullType
 from sqlmodel import Session, func, select
@@ -116,6 +116,16 @@ def startup_lock(engine: Engine):
 
     with FileLock(f"{database}.startup-lock"):
         yield
+
+
+def lock_case(session: Session, submission_id: int) -> None:
+    """Hold the case's submission row until commit (a row lock on PostgreSQL, the write
+    lock on SQLite): what is read after it is what the others committed."""
+    from onething.storage.models import Submission
+
+    column = Submission.__table__.c.status
+    session.execute(update(Submission).where(Submission.__table__.c.id == submission_id)
+                    .values(status=column))
 
 
 def session_for(engine: Engine) -> Session:

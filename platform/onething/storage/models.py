@@ -23,6 +23,7 @@ see, X(table=True) adds the keys and secrets, XPublic is what an API returns.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
@@ -575,6 +576,7 @@ class RatingChange(SQLModel, table=True):
 
 
 RECTIFICATION_STATUSES = ("open", "replied", "closed")
+RECTIFICATION_OPEN = "status != 'closed'"
 
 
 class Rectification(SQLModel, table=True):
@@ -586,6 +588,11 @@ class Rectification(SQLModel, table=True):
         Index("ix_rectification_department_status_due", "department_code", "status",
               "due_date"),
         Index("ix_rectification_opened_at", "opened_at"),
+        # One rectification not closed per rating: two bad ratings (or a rating and its
+        # change) stored at once cannot both open one, whatever order they write in.
+        Index("uq_rectification_open_rating", "rating_id", unique=True,
+              sqlite_where=sql_text(RECTIFICATION_OPEN),
+              postgresql_where=sql_text(RECTIFICATION_OPEN)),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -799,6 +806,10 @@ class IndustryLicence(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True, index=True)
+    # The public verification link's secret (QR code, PDF): numbers run in sequence, and
+    # anyone could count through them.
+    token: str = Field(default_factory=lambda: secrets.token_urlsafe(32), max_length=64,
+                       unique=True, index=True)
     submission_id: int = Field(foreign_key="submission.id", unique=True)
     bundle_code: str = Field(max_length=100)
     # The licence as issued, frozen: name, industry, issuer, holder (the entity's name only).

@@ -57,6 +57,7 @@ from onething.cases.workflow import (
     IdempotencyKeyReused,
     SubmissionRefused,
     find_submission,
+    find_submissions,
     read_draft,
     rekey_draft,
     save_draft,
@@ -158,12 +159,9 @@ PREFILL = "_prefill"
 def _earlier_cases(data: dict) -> list:
     """This browser's earlier cases (it holds their access codes) of the holder the form
     names: the ones whose answers may be offered."""
-    found = []
-    for tracking_number, token in reversed(_pairs(SUBMISSIONS)):
-        submission = find_submission(get_session(), tracking_number, token)
-        if submission is not None and prefilling.same_holder(submission, data):
-            found.append(submission)
-    return found
+    # One query for all (up to REMEMBERED_PER_STORE) on every render of the form.
+    earlier = find_submissions(get_session(), list(reversed(_pairs(SUBMISSIONS))))
+    return [submission for submission in earlier if prefilling.same_holder(submission, data)]
 
 
 def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
