@@ -584,10 +584,7 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "handover": step.handover,
             **party_of(slice_data),
         })
-    # One multi-row INSERT: one statement for the driver to send, not one per task.
-    _insert_tasks(len(rows)).execute(
-        connection, {f"{name}_{i}": value for i, row in enumerate(rows)
-                     for name, value in row.items()}).close()
+    _INSERT_TASK.execute_many(connection, rows)
     _MARK_SUBMITTED.execute(connection, {"draft_id": draft.id, "now": now}).close()
     # The outbox in the same transaction: an event exactly when the routing happened.
     listening = events.listening(session) if draft.webhooks else set()
@@ -650,14 +647,12 @@ _TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "bundle_code
                  "created_at", "updated_at", "handover", "party_name", "party_code")
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_tasks(count: int) -> DriverStatement:
-    # One statement per number of tasks, compiled once: a routing plan has a handful.
-    # Typed by their columns: only the first row's values would be otherwise.
-    columns = Task.__table__.c
-    return DriverStatement(insert(Task).values([
-        {name: bindparam(f"{name}_{i}", type_=columns[name].type) for name in _TASK_COLUMNS}
-        for i in range(count)]))
+# The driver's executemany, one row's statement: psycopg pipelines the rows in one round
+# trip. A multi-row INSERT of a plan's tasks (a hundred parameters) was parsed anew by
+# psycopg at every submit (it caches queries of at most 50): 0.2 ms of CPU more.
+# Typed by their columns, as the values would be otherwise only by the first row's.
+_INSERT_TASK = DriverStatement(insert(Task).values(
+    {name: bindparam(name, type_=Task.__table__.c[name].type) for name in _TASK_COLUMNS}))
 
 
 _TASKS_OF = sa_select(Task.__table__.c.id, Task.__table__.c.submission_id,
