@@ -305,14 +305,25 @@ def notice_of(session: Session, year: int) -> dict | None:
             "workdays": [d.day.isoformat() for d in days if d.working]}
 
 
-_cache: dict[str, tuple[object, Holidays]] = {}
+_cache: dict[object, tuple[object, Holidays]] = {}
 _cache_lock = threading.Lock()
 
 
-def overrides(session: Session) -> Holidays:
-    """The entered years as overrides for workdays.py, read again only when they changed."""
-    version = tuple(session.exec(select(func.count(), func.max(HolidayYear.entered_at))).one())
-    key = str(session.get_bind().url)
+# The stored calendar's version: how many years are entered, and the latest entry. A hot
+# path reads these as columns of a query it makes anyway and passes them to `overrides`.
+VERSION_COLUMNS = (
+    select(func.count()).select_from(HolidayYear).scalar_subquery().label("holiday_years"),
+    select(func.max(HolidayYear.entered_at)).scalar_subquery().label("holidays_entered_at"),
+)
+
+
+def overrides(session: Session, version: tuple | None = None) -> Holidays:
+    """The entered years as overrides for workdays.py, read again only when they changed
+    (`version`, when the caller read VERSION_COLUMNS already, saves a query)."""
+    if version is None:
+        version = tuple(session.exec(select(*VERSION_COLUMNS)).one())
+    # The URL itself, not its text: rendering it cost as much as the query it keys.
+    key = session.get_bind().url
     cached = _cache.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]

@@ -193,6 +193,16 @@ class DriverStatement:
             raise
         return cursor
 
+    def execute_many(self, connection, rows: list[dict]) -> None:
+        """Run once for each row's values, in one call of the driver's executemany."""
+        dialect = connection.dialect
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(self._for(dialect)[0],
+                               [self._parameters(dialect, values) for values in rows])
+        finally:
+            cursor.close()
+
     def rows(self, connection, values: dict | None = None) -> list[tuple]:
         """Every row of a SELECT (or RETURNING), with the columns' types applied."""
         cursor = self.execute(connection, values)
