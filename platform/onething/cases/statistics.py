@@ -44,20 +44,23 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
 from onething.cases import summary
+from onething.cases.summary import KEYS, TASK_COUNTS
 from onething.catalog.workdays import CHINA_TZ, china_today
 from onething.storage.models import (
     BAD_RATING,
     PublishedService,
     StatsCaseDay,
     StatsRatingDay,
+    StatsRatingMonth,
     StatsRectificationDay,
     StatsTaskDay,
+    StatsTaskMonth,
 )
 
 BY = ("month", "bundle", "matter", "department")
@@ -284,19 +287,41 @@ def _sum_if(condition, value) -> ColumnElement:
 
 
 def _key(by: str, table, filters: Filters) -> ColumnElement:
+    # A table's columns, or a subquery's.
+    table = getattr(table, "c", table)
     if by == "month":
-        return _month(table.c.day, filters)
-    return table.c[{"bundle": "bundle_code", "matter": "matter_code",
+        return _month(table.day, filters)
+    return table[{"bundle": "bundle_code", "matter": "matter_code",
                     "department": "department_code"}[by]]
 
 
-def _where(table, filters: Filters, department: bool = True) -> list:
-    where = [table.c.day >= filters.start, table.c.day <= filters.end]
+def _where(table, filters: Filters, department: bool = True, dates: bool = True) -> list:
+    where = [table.c.day >= filters.start, table.c.day <= filters.end] if dates else []
     if filters.bundle:
         where.append(table.c.bundle_code == filters.bundle)
     if department and filters.department:
         where.append(table.c.department_code == filters.department)
     return where
+
+
+def _source(day_model, month_model, columns: tuple[str, ...], filters: Filters):
+    """The summary's rows of the range: whole months from the month table, the other days
+    from the day table, each as (day, *columns) (a month's row has its first day)."""
+    days, months = day_model.__table__, month_model.__table__
+    first = filters.start if filters.start.day == 1 else (
+        filters.start + dt.timedelta(days=32)).replace(day=1)
+    last = (filters.end + dt.timedelta(days=1)).replace(day=1) - dt.timedelta(days=1)
+    if last < first:  # no whole month: every day from the day table
+        return select(days.c.day, *[days.c[name] for name in columns]).where(
+            *_where(days, filters)).subquery()
+    whole = select(months.c.month.label("day"), *[months.c[name] for name in columns]).where(
+        months.c.month >= first, months.c.month <= last.replace(day=1),
+        *_where(months, filters, dates=False))
+    rest = select(days.c.day, *[days.c[name] for name in columns]).where(
+        or_(and_(days.c.day >= filters.start, days.c.day < first),
+            and_(days.c.day > last, days.c.day <= filters.end)),
+        *_where(days, filters, dates=False))
+    return union_all(whole, rest).subquery()
 
 
 def compute(session: Session, filters: Filters, by: str = "month") -> Report:
@@ -319,16 +344,14 @@ def _compute(connection: Connection, session: Session, filters: Filters, by: str
     def row(key) -> Row:
         return rows.setdefault(key or "", Row(key or ""))
 
-    task_table = StatsTaskDay.__table__
-    task = task_table.c
+    task = _source(StatsTaskDay, StatsTaskMonth, ("days_taken", *KEYS, *TASK_COUNTS),
+                   filters).c
     # The group's key is worked out once per row in an inner select; the groupings and
     # windows then name its column (PostgreSQL matches GROUP BY expressions by their text,
     # which bound parameters would make differ).
-    keyed = select(_key(by, task_table, filters).label("key"),
+    keyed = select(_key(by, task, filters).label("key"),
                    case((task.days_taken >= 0, task.days_taken)).label("days"),
-                   task.received, task.completed, task.refused, task.in_progress, task.on_time,
-                   task.promised_sum, task.corrected).where(*_where(task_table, filters)
-                                                           ).subquery().c
+                   *[task[name] for name in TASK_COUNTS]).subquery().c
     key, days = keyed.key, keyed.days
     # Grouped by the group and the days taken (the summary's buckets, a few dozen values):
     # each group's counts are the sums of its buckets, and the percentiles come from the
@@ -367,9 +390,9 @@ def _compute(connection: Connection, session: Session, filters: Filters, by: str
         if found[11] is not None and (total_p90 is None or found[11] < total_p90):
             total_p90 = found[11]
 
-    rating_table = StatsRatingDay.__table__
-    rated = select(_key(by, rating_table, filters).label("key"), rating_table.c.level,
-                   rating_table.c.ratings).where(*_where(rating_table, filters)).subquery().c
+    rating = _source(StatsRatingDay, StatsRatingMonth, ("level", "ratings", *KEYS), filters).c
+    rated = select(_key(by, rating, filters).label("key"), rating.level, rating.ratings
+                   ).subquery().c
     for found_key, count, satisfied, bad in connection.execute(select(
             rated.key, func.sum(rated.ratings), _sum_if(rated.level >= SATISFIED, rated.ratings),
             _sum_if(rated.level <= BAD_RATING, rated.ratings)).group_by(rated.key)):

@@ -29,9 +29,11 @@ case's submission day, for the department's cases). A day is summarised again wh
 deleted and inserted from the source rows, so summarising it twice never counts twice.
 
 A row's updated_at is set before its transaction commits: a refresh may run between
-the two and not see it. So each refresh also looks LAG back before its last start and
-remembers which rows that window held; a row that appears there later (a slow commit,
-or a server clock a little behind) makes its day summarised again.
+the two and not see it. So each refresh also looks LAG back before its last start, and
+remembers which rows, at which updated_at, it read from then on: a row that appears
+there later, or with another updated_at (a slow commit, or a server clock a little
+behind), makes its day summarised again; one it read already, unchanged, does not
+(nor, however often, one stamped in the future by a clock ahead).
 
 **One refresh at a time.** The refresh's transaction first updates the watermark row
 (stats_summary_state): on PostgreSQL that row lock makes a second refresh wait and then
@@ -52,7 +54,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Date, Engine, and_, case, cast, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Engine,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -67,9 +82,11 @@ from onething.storage.models import (
     Rectification,
     StatsCaseDay,
     StatsRatingDay,
+    StatsRatingMonth,
     StatsRectificationDay,
     StatsSummaryState,
     StatsTaskDay,
+    StatsTaskMonth,
     Submission,
     Task,
     utc_now,
@@ -82,6 +99,13 @@ LAG = dt.timedelta(seconds=60)
 MAX_RANGES = 31
 SAVED = ("saved_forms", "saved_fields", "saved_materials", "saved_visits", "saved_days")
 SUMMARIES = (StatsTaskDay, StatsRatingDay, StatsRectificationDay, StatsCaseDay)
+KEYS = ("bundle_code", "matter_code", "department_code")
+TASK_COUNTS = ("received", "completed", "refused", "in_progress", "on_time", "promised_sum",
+               "corrected")
+# The day tables summed by month, as a whole month in a range reads them: (days, months,
+# the bucket's own key, the counts).
+ROLLUPS = ((StatsTaskDay, StatsTaskMonth, "days_taken", TASK_COUNTS),
+           (StatsRatingDay, StatsRatingMonth, "level", ("ratings",)))
 STATE_ID = 1
 
 _task = Task.__table__.c
@@ -174,17 +198,18 @@ def _changes(connection: Connection, state, now: dt.datetime
     marks = {}
     for name, (query, id_column, changed) in _sources(connection.dialect.name).items():
         greatest, windowed = (state.marks or {}).get(name, [0, []])
-        windowed = set(windowed)
+        windowed = {tuple(seen) for seen in windowed}
         rows = {row[0]: row for row in connection.execute(query.where(changed >= since))}
         rows.update({row[0]: row for row in connection.execute(
             query.where(id_column > greatest))})
         window = []
         for key, updated, *moments in rows.values():
-            fresh = key > greatest or updated >= state.refreshed_at
-            if fresh or key not in windowed:
+            seen = [key, updated.isoformat()]
+            # Unchanged since the last refresh read it (it summarised it after): nothing new.
+            if key > greatest or tuple(seen) not in windowed:
                 days.update(china_day(moment) for moment in moments if moment is not None)
-            if now - LAG <= updated < now:
-                window.append(key)
+            if updated >= now - LAG:
+                window.append(seen)
         marks[name] = [max([greatest, *rows]), sorted(window)]
     return days, marks
 
@@ -193,7 +218,8 @@ def _full_marks(connection: Connection, now: dt.datetime) -> dict:
     marks = {}
     for name, (query, id_column, changed) in _sources(connection.dialect.name).items():
         greatest = connection.execute(select(func.max(id_column))).scalar() or 0
-        window = [row[0] for row in connection.execute(query.where(changed >= now - LAG))]
+        window = [[row[0], row[1].isoformat()]
+                  for row in connection.execute(query.where(changed >= now - LAG))]
         marks[name] = [greatest, sorted(window)]
     return marks
 
@@ -212,6 +238,47 @@ def _summarise(connection: Connection, ranges: list[tuple[dt.date, dt.date]] | N
     _summarise_ratings(connection, ranges, dialect)
     _summarise_rectifications(connection, ranges, calendar)
     _summarise_cases(connection, ranges, dialect)
+    _roll_up(connection, None if ranges is None else _months(ranges))
+
+
+def _months(ranges: list[tuple[dt.date, dt.date]]) -> list[dt.date]:
+    months = set()
+    for first, last in ranges:
+        month = first.replace(day=1)
+        while month <= last:
+            months.add(month)
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+    return sorted(months)
+
+
+def month_end(month: dt.date) -> dt.date:
+    """The last day of the month starting on `month`."""
+    return (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _month_of(column, dialect: str):
+    if dialect == "postgresql":
+        return cast(func.date_trunc("month", cast(column, DateTime)), Date)
+    return func.date(column, "start of month")
+
+
+def _roll_up(connection: Connection, months: list[dt.date] | None) -> None:
+    """Sum the months' days again into the month tables (None: every month)."""
+    for day_model, month_model, bucket, counts in ROLLUPS:
+        days, monthly = day_model.__table__, month_model.__table__
+        names = (*KEYS, bucket)
+        if months is None:
+            connection.execute(delete(monthly))
+            where = literal(True)
+        else:
+            connection.execute(delete(monthly).where(monthly.c.month.in_(months)))
+            where = _covers(days.c.day, [(month, month_end(month)) for month in months])
+        rows = select(_month_of(days.c.day, connection.dialect.name).label("month"),
+                      *[days.c[name] for name in (*names, *counts)]).where(where).subquery().c
+        keys = (rows.month, *[rows[name] for name in names])
+        connection.execute(insert(monthly).from_select(
+            ("month", *names, *counts),
+            select(*keys, *[func.sum(rows[name]) for name in counts]).group_by(*keys)))
 
 
 def _count_if(condition):

@@ -662,6 +662,38 @@ class StatsRatingDay(SQLModel, table=True):
     ratings: int
 
 
+class StatsTaskMonth(SQLModel, table=True):
+    """stats_task_day summed by month (`month`: its first day): what a whole month reads."""
+
+    __tablename__ = "stats_task_month"
+
+    month: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    days_taken: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    received: int
+    completed: int
+    refused: int
+    in_progress: int
+    on_time: int
+    promised_sum: int
+    corrected: int
+
+
+class StatsRatingMonth(SQLModel, table=True):
+    """stats_rating_day summed by month (`month`: its first day)."""
+
+    __tablename__ = "stats_rating_month"
+
+    month: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ratings: int
+
+
 class StatsRectificationDay(SQLModel, table=True):
     """The rectifications opened on one China day: how many, closed, working days to close."""
 

@@ -1,6 +1,7 @@
 """The statistics' daily summary (issue 21): a row per China day and group, kept up to date.
 
-Adds the four summary tables, their watermark row and what the refresh reads changes
+Adds the four summary tables (and the task and rating ones summed by month), their
+watermark row and what the refresh reads changes
 by: rectifications get an updated_at (existing ones: their latest step), and tasks,
 ratings and rectifications an index on updated_at. The summary is not filled here:
 its watermark row starts empty, so the first refresh (the first read of the figures,
@@ -46,6 +47,18 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), primary_key=True), *_keys(*KEYS),
         sa.Column("level", sa.Integer(), primary_key=True, autoincrement=False),
         *_counts("ratings"))
+    # The same summed by month (`month`: its first day): what a whole month reads.
+    op.create_table(
+        "stats_task_month",
+        sa.Column("month", sa.Date(), primary_key=True), *_keys(*KEYS),
+        sa.Column("days_taken", sa.Integer(), primary_key=True, autoincrement=False),
+        *_counts("received", "completed", "refused", "in_progress", "on_time", "promised_sum",
+                 "corrected"))
+    op.create_table(
+        "stats_rating_month",
+        sa.Column("month", sa.Date(), primary_key=True), *_keys(*KEYS),
+        sa.Column("level", sa.Integer(), primary_key=True, autoincrement=False),
+        *_counts("ratings"))
     op.create_table(
         "stats_rectification_day",
         sa.Column("day", sa.Date(), primary_key=True), *_keys(*KEYS),
@@ -86,5 +99,6 @@ def downgrade() -> None:
     else:
         op.drop_column("rectification", "updated_at")
     for table in ("stats_summary_state", "stats_case_day", "stats_rectification_day",
-                  "stats_rating_day", "stats_task_day"):
+                  "stats_rating_month", "stats_task_month", "stats_rating_day",
+                  "stats_task_day"):
         op.drop_table(table)
