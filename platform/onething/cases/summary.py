@@ -67,6 +67,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
@@ -172,20 +173,20 @@ def calendar_mark(session: Session) -> str:
 # --- finding what changed ----------------------------------------------------------------------
 
 
-def _sources(dialect: str) -> dict:
-    """Per source table: (id, updated_at, the moments whose days it changes) of rows
-    changed since a moment, and of rows beyond an id."""
+def _sources() -> dict:
+    """Per source table: a select of (id, updated_at, two moments whose days it changes),
+    its id column and its change time."""
     task = (select(_task.id, _task.updated_at, _task.created_at, _submission.submitted_at)
             .join_from(Task.__table__, Submission.__table__,
                        _submission.id == _task.submission_id))
     return {
         "task": (task, _task.id, _task.updated_at),
-        "rating": (select(_rating.id, _rating.updated_at, _rating.created_at),
-                   _rating.id, _rating.updated_at),
-        "rectification": (select(_fix.id, _fix.updated_at, _fix.opened_at),
+        "rating": (select(_rating.id, _rating.updated_at, _rating.created_at,
+                          _rating.created_at), _rating.id, _rating.updated_at),
+        "rectification": (select(_fix.id, _fix.updated_at, _fix.opened_at, _fix.opened_at),
                           _fix.id, _fix.updated_at),
         "submission": (select(_submission.id, _submission.submitted_at,
-                              _submission.submitted_at),
+                              _submission.submitted_at, _submission.submitted_at),
                        _submission.id, _submission.submitted_at),
     }
 
@@ -194,16 +195,25 @@ def _changes(connection: Connection, state, now: dt.datetime
              ) -> tuple[set[dt.date], dict]:
     """The days to summarise again, and the marks to keep for the next refresh."""
     since = state.refreshed_at - LAG
+    known = state.marks or {}
+    # One statement (a read that finds nothing changed makes one round trip): per table,
+    # the rows changed since `since` and those beyond the greatest id seen.
+    parts = []
+    for name, (query, id_column, changed) in _sources().items():
+        labelled = query.add_columns(literal(name).label("source"))
+        parts += [labelled.where(changed >= since),
+                  labelled.where(id_column > known.get(name, [0, []])[0])]
+    found: dict[str, dict] = defaultdict(dict)
+    for key, updated, first, second, source in connection.execute(union_all(*parts)):
+        found[source][key] = (updated, first, second)
     days: set[dt.date] = set()
     marks = {}
-    for name, (query, id_column, changed) in _sources(connection.dialect.name).items():
-        greatest, windowed = (state.marks or {}).get(name, [0, []])
+    for name in _sources():
+        greatest, windowed = known.get(name, [0, []])
         windowed = {tuple(seen) for seen in windowed}
-        rows = {row[0]: row for row in connection.execute(query.where(changed >= since))}
-        rows.update({row[0]: row for row in connection.execute(
-            query.where(id_column > greatest))})
+        rows = found[name]
         window = []
-        for key, updated, *moments in rows.values():
+        for key, (updated, *moments) in rows.items():
             seen = [key, updated.isoformat()]
             # Unchanged since the last refresh read it (it summarised it after): nothing new.
             if key > greatest or tuple(seen) not in windowed:
@@ -216,7 +226,7 @@ def _changes(connection: Connection, state, now: dt.datetime
 
 def _full_marks(connection: Connection, now: dt.datetime) -> dict:
     marks = {}
-    for name, (query, id_column, changed) in _sources(connection.dialect.name).items():
+    for name, (query, id_column, changed) in _sources().items():
         greatest = connection.execute(select(func.max(id_column))).scalar() or 0
         window = [[row[0], row[1].isoformat()]
                   for row in connection.execute(query.where(changed >= now - LAG))]
