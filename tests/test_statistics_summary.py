@@ -352,3 +352,16 @@ def test_two_refreshes_at_once_neither_fail_nor_count_twice(app):
         with Session(engine) as session:
             # Seven tasks, each in one bucket once.
             assert sum(session.exec(select(StatsTaskDay.received)).all()) == 7
+
+
+def test_the_worker_refreshes_the_summary_so_that_a_read_finds_nothing_to_do(app):
+    from onething.departments.worker import run_worker
+
+    seed_fixture(app)
+    engine = engine_of(app)
+    run_worker(engine, threading.Event(), interval=1, reminder_interval=1, threads=1,
+               timeout=1, once=True)
+    with Session(engine) as session:
+        assert session.get(StatsSummaryState, summary.STATE_ID).refreshed_at is not None
+        assert sum(session.exec(select(StatsTaskDay.received)).all()) == 7
+    assert summary.refresh(engine) == 0
