@@ -99,10 +99,11 @@ def seed(engine, cases: int, ratings: int, now: dt.datetime) -> float:
                       "[]", "online", when, when))
         if level <= 2:
             closed = rng.random() < 0.8
+            closing = when + dt.timedelta(days=rng.uniform(1, 8)) if closed else None
             fixes.append((len(fixes) + 1, rating_id, case, department, matter, bundle, level,
                           "closed" if closed else "open", when,
                           when.astimezone(CHINA_TZ).date() + dt.timedelta(days=7), False,
-                          when + dt.timedelta(days=rng.uniform(1, 8)) if closed else None))
+                          closing, closing or when))
     columns = {
         "draft": ("id", "public_id", "token_hash", "bundle_version_id", "answers", "data",
                   "materials", "prefill", "created_at", "updated_at", "submitted_at"),
@@ -119,7 +120,7 @@ def seed(engine, cases: int, ratings: int, now: dt.datetime) -> float:
                    "bundle_code", "level", "tags", "channel", "created_at", "updated_at"),
         "rectification": ("id", "rating_id", "submission_id", "department_code", "matter_code",
                           "bundle_code", "level", "status", "opened_at", "due_date",
-                          "due_estimated", "closed_at"),
+                          "due_estimated", "closed_at", "updated_at"),
     }
     tables = (("draft", drafts), ("submission", submissions), ("task", tasks),
               ("rating", rated), ("rectification", fixes))
@@ -177,6 +178,7 @@ def run(label: str, database_url: str, args) -> list[str]:
     from sqlalchemy import text
 
     from city import Browser
+    from onething.cases import summary
     from onething.catalog.workdays import china_today
     from onething.storage.models import utc_now
     from onething.web.app import create_app
@@ -197,6 +199,13 @@ def run(label: str, database_url: str, args) -> list[str]:
             seconds = seed(engine, args.cases, args.ratings, utc_now())
             print(f"[{label}] seeded {args.cases:,} cases, {args.cases * TASKS_PER_CASE:,} "
                   f"tasks and {args.ratings:,} ratings in {seconds:.0f} s")
+            # Written behind the app's back: the summary starts again from every day.
+            summary.forget(engine)
+        started = time.perf_counter()
+        summarised = summary.refresh(engine)
+        print(f"[{label}] the statistics' summary refreshed in "
+              f"{time.perf_counter() - started:.1f} s "
+              f"({'every day' if summarised < 0 else f'{summarised} days'})")
         command = measure_command(engine, previous, args.repeat)
         engine.dispose()
         started = time.perf_counter()

@@ -871,10 +871,14 @@ def print_statistics(report, as_json: bool, lang: str = "zh-Hans") -> None:
 @click.option("--bundle", default=None, help="One service (一件事) only, by its code.")
 @click.option("--department", default=None, help="One department only, by its code.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, every figure.")
+@click.option("--rebuild", is_flag=True,
+              help="Summarise every day again first (after rows were loaded behind the "
+                   "app's back, or to check the summary).")
 @lang_option
-def stats(month, start, end, by, bundle, department, as_json: bool, lang: str) -> None:
+def stats(month, start, end, by, bundle, department, as_json: bool, rebuild: bool,
+          lang: str) -> None:
     """Print the hall's statistics, the figures of the statistics pages (政务公开)."""
-    from onething.cases import statistics
+    from onething.cases import statistics, summary
 
     args = {"month": month, "from": start, "to": end, "by": by, "bundle": bundle}
     try:
@@ -885,6 +889,8 @@ def stats(month, start, end, by, bundle, department, as_json: bool, lang: str) -
         click.echo(refused.message(), err=True)
         sys.exit(EXIT_DEFINITIONS)
     with _app_session() as (_app, session):
+        if rebuild:
+            summary.refresh(session.get_bind(), everything=True)
         print_statistics(statistics.compute(session, filters, by), as_json, lang)
 
 

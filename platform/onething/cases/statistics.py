@@ -2,8 +2,10 @@
 
 Every figure is an SQL aggregate computed by the database (SQLite and PostgreSQL
 alike), grouped by one dimension at a time (`BY`: month, bundle, matter or
-department) over a date range, optionally one bundle and one department. Nothing
-loads cases into Python: each query returns one row per group.
+department) over a date range, optionally one bundle and one department. The sums are
+read from the daily summary (cases/summary.py: one row per China day and group,
+refreshed first with the days changed since), not from the tasks themselves: six
+months are a few tens of thousands of summary rows, not 400,000 tasks.
 
 - Tasks (办件, one per department and matter) received in the range, by the day their
   case was submitted: completed (approved), refused (rejected), in progress (not yet
@@ -15,24 +17,25 @@ loads cases into Python: each query returns one row per group.
 - Ratings given in the range: the share at 满意 or above (satisfaction rate) and the
   number of bad ratings (差评, the two lowest levels). Ratings of a whole case belong
   to no matter: by matter they are grouped under "".
-- Rectifications opened in the range: the share closed, and the average calendar days
-  from opening to closing.
+- Rectifications opened in the range: the share closed, and the average working days
+  from opening to closing (they are due in working days: counted on the hall's
+  calendar as a task's days taken are).
 - Cases (submissions) in the range, by month and bundle only: the savings their
   applicants actually realised, summed from what each submission stored when it was
   submitted (forms, fields, materials, visits and serial days saved for the answers
-  given), not read from the definitions.
+  given), not read from the definitions. A department's are those of the cases having
+  a task of it.
 
 The 90th percentile is the nearest-rank one, portable to both databases: SQLite has no
-percentile_cont. The tasks are grouped by their group and their days taken (whole
-days: a few dozen buckets a group), and window functions over those grouped rows give
-each bucket its running count; the percentile is the least number of days whose
-running count reaches 0.9·n (the value at rank ⌈0.9·n⌉). It is always a value some
-task actually took, never an interpolation, and the tasks are read once, not sorted
-one by one. The total's percentile runs the same window over every group.
+percentile_cont. The summary keeps the tasks by their whole days taken (a few dozen
+buckets a group), and window functions over the buckets grouped by the group give each
+bucket its running count; the percentile is the least number of days whose running
+count reaches 0.9·n (the value at rank ⌈0.9·n⌉). It is always a value some task
+actually took, never an interpolation. The total's percentile runs the same window
+over every group.
 
-Months are China's (UTC+8, no daylight saving): a CASE over the range's month boundaries
-as UTC instants, the same SQL in both databases. No figure names a person: the
-public page shows exactly these aggregates.
+Months are China's (UTC+8, no daylight saving), as the summary's days are. No figure
+names a person: the public page shows exactly these aggregates.
 """
 
 from __future__ import annotations
@@ -41,20 +44,24 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, col
 
+from onething.cases import summary
 from onething.cases.refusals import Refusal
+from onething.cases.summary import KEYS, TASK_COUNTS
 from onething.catalog.workdays import CHINA_TZ, china_today
 from onething.storage.models import (
     BAD_RATING,
-    BundleVersion,
     PublishedService,
-    Rating,
-    Rectification,
-    Submission,
-    Task,
+    StatsCaseDay,
+    StatsRatingDay,
+    StatsRatingMonth,
+    StatsRectificationDay,
+    StatsTaskDay,
+    StatsTaskMonth,
 )
 
 BY = ("month", "bundle", "matter", "department")
@@ -176,7 +183,7 @@ class Row:
     bad: int = 0
     rectifications: int = 0
     rectified: int = 0
-    rectify_days_sum: float = 0.0
+    rectify_days_sum: int = 0
     cases: int = 0
     saved: dict = field(default_factory=lambda: dict.fromkeys(SAVED, 0))
 
@@ -216,7 +223,7 @@ class Row:
 
     @property
     def rectification_days(self) -> float | None:
-        """Calendar days from opening to closing, on average."""
+        """Working days from opening to closing, on average."""
         return round(self.rectify_days_sum / self.rectified, 1) if self.rectified else None
 
     def as_dict(self) -> dict:
@@ -253,90 +260,106 @@ class Report:
                 "rows": [row.as_dict() for row in self.rows]}
 
 
-def _month(column, filters: Filters) -> ColumnElement:
-    # China's month of a UTC timestamp, as a CASE over the range's month boundaries (UTC
-    # instants): comparisons an index entry answers at once, where formatting each row's
-    # timestamp in a time zone (strftime, to_char) cost most of the query.
+def _month(day, filters: Filters) -> ColumnElement:
+    # The month of a summary row's China day, as a CASE over the range's month boundaries:
+    # comparisons of the day column, the same SQL in both databases.
     first = filters.start.replace(day=1)
     months, bounds = [], []
     while first <= filters.end:
         following = (first + dt.timedelta(days=32)).replace(day=1)
         months.append(f"{first:%Y-%m}")
-        bounds.append(dt.datetime.combine(following, dt.time(), CHINA_TZ).astimezone(dt.UTC))
+        bounds.append(following)
         first = following
     if len(months) == 1:
         return literal(months[0])
-    return case(*[(column < bound, literal(month))
+    return case(*[(day < bound, literal(month))
                   for month, bound in zip(months[:-1], bounds[:-1], strict=True)],
                 else_=literal(months[-1]))
 
 
-def _days_between(start, end, dialect: str) -> ColumnElement:
-    if dialect == "postgresql":
-        return func.extract("epoch", end - start) / 86400.0
-    return func.julianday(end) - func.julianday(start)
+def _sum_if(condition, value) -> ColumnElement:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
-def _count_if(condition) -> ColumnElement:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _key(by: str, table, timestamp, filters: Filters) -> ColumnElement:
+def _key(by: str, table, filters: Filters) -> ColumnElement:
+    # A table's columns, or a subquery's.
+    table = getattr(table, "c", table)
     if by == "month":
-        return _month(timestamp, filters)
-    column = {"bundle": "bundle_code", "matter": "matter_code",
-              "department": "department_code"}[by]
-    return func.coalesce(table.c[column], literal(""))
+        return _month(table.day, filters)
+    return table[{"bundle": "bundle_code", "matter": "matter_code",
+                    "department": "department_code"}[by]]
 
 
-def _task_filter(filters: Filters, low, high) -> list:
-    task = Task.__table__.c
-    where = [task.created_at >= low, task.created_at < high]
+def _where(table, filters: Filters, department: bool = True, dates: bool = True) -> list:
+    where = [table.c.day >= filters.start, table.c.day <= filters.end] if dates else []
     if filters.bundle:
-        where.append(task.bundle_code == filters.bundle)
-    if filters.department:
-        where.append(task.department_code == filters.department)
+        where.append(table.c.bundle_code == filters.bundle)
+    if department and filters.department:
+        where.append(table.c.department_code == filters.department)
     return where
 
 
+def _source(day_model, month_model, columns: tuple[str, ...], filters: Filters):
+    """The summary's rows of the range: whole months from the month table, the other days
+    from the day table, each as (day, *columns) (a month's row has its first day)."""
+    days, months = day_model.__table__, month_model.__table__
+    first = filters.start if filters.start.day == 1 else (
+        filters.start + dt.timedelta(days=32)).replace(day=1)
+    last = (filters.end + dt.timedelta(days=1)).replace(day=1) - dt.timedelta(days=1)
+    if last < first:  # no whole month: every day from the day table
+        return select(days.c.day, *[days.c[name] for name in columns]).where(
+            *_where(days, filters)).subquery()
+    whole = select(months.c.month.label("day"), *[months.c[name] for name in columns]).where(
+        months.c.month >= first, months.c.month <= last.replace(day=1),
+        *_where(months, filters, dates=False))
+    rest = select(days.c.day, *[days.c[name] for name in columns]).where(
+        or_(and_(days.c.day >= filters.start, days.c.day < first),
+            and_(days.c.day > last, days.c.day <= filters.end)),
+        *_where(days, filters, dates=False))
+    return union_all(whole, rest).subquery()
+
+
 def compute(session: Session, filters: Filters, by: str = "month") -> Report:
-    """Every figure, grouped by `by`, each group and the total."""
+    """Every figure, grouped by `by`, each group and the total, from the daily summary.
+
+    The summary is refreshed first (the days changed since the last refresh), on a
+    connection of its own; the figures are read on a new one, which sees it.
+    """
     if by not in BY:
         raise FiltersRefused("by")
-    dialect = session.get_bind().dialect.name
-    low, high = filters.bounds()
+    engine = session.get_bind()
+    summary.refresh(engine)
+    with engine.connect() as connection:
+        return _compute(connection, session, filters, by)
+
+
+def _compute(connection: Connection, session: Session, filters: Filters, by: str) -> Report:
     rows: dict[str, Row] = {}
 
     def row(key) -> Row:
         return rows.setdefault(key or "", Row(key or ""))
 
-    task_table = Task.__table__
-    task = task_table.c
-    where = _task_filter(filters, low, high)
+    task = _source(StatsTaskDay, StatsTaskMonth, ("days_taken", *KEYS, *TASK_COUNTS),
+                   filters).c
     # The group's key is worked out once per row in an inner select; the groupings and
     # windows then name its column (PostgreSQL matches GROUP BY expressions by their text,
     # which bound parameters would make differ).
-    keyed = select(_key(by, task_table, task.created_at, filters).label("key"),
-                   task.days_taken, task.status, task.on_time, task.promised_days,
-                   task.supplements).where(*where).subquery()
-    task = keyed.c
-    key = task.key
-    days = task.days_taken
-    # One pass over the tasks, grouped by the group and the days taken (a few dozen
-    # values): each group's counts are the sums of its buckets, and the percentiles come
-    # from the buckets' running counts (window functions over the grouped rows).
-    timed = func.count(days)
+    keyed = select(_key(by, task, filters).label("key"),
+                   case((task.days_taken >= 0, task.days_taken)).label("days"),
+                   *[task[name] for name in TASK_COUNTS]).subquery().c
+    key, days = keyed.key, keyed.days
+    # Grouped by the group and the days taken (the summary's buckets, a few dozen values):
+    # each group's counts are the sums of its buckets, and the percentiles come from the
+    # buckets' running counts (window functions over the grouped rows).
+    timed = _sum_if(days.is_not(None), keyed.received)
     buckets = select(
-        key, days.label("days"), func.count().label("received"),
-        _count_if(task.status == "approved").label("completed"),
-        _count_if(task.status == "rejected").label("refused"),
-        _count_if(task.status.not_in(("approved", "rejected", "stopped", "closed")))
-        .label("in_progress"),
-        timed.label("timed"), _count_if(task.on_time.is_(True)).label("on_time"),
-        func.coalesce(func.sum(days), 0).label("days_sum"),
-        func.coalesce(func.sum(case((days.is_not(None), task.promised_days), else_=0)), 0)
-        .label("promised_sum"),
-        _count_if(task.supplements > 0).label("corrected"),
+        key, days.label("days"), func.sum(keyed.received).label("received"),
+        func.sum(keyed.completed).label("completed"), func.sum(keyed.refused).label("refused"),
+        func.sum(keyed.in_progress).label("in_progress"), timed.label("timed"),
+        func.sum(keyed.on_time).label("on_time"),
+        _sum_if(days.is_not(None), days * keyed.received).label("days_sum"),
+        _sum_if(days.is_not(None), keyed.promised_sum).label("promised_sum"),
+        func.sum(keyed.corrected).label("corrected"),
         func.sum(timed).over(partition_by=key, order_by=days).label("running"),
         func.sum(timed).over(partition_by=key).label("group_timed"),
         func.sum(timed).over(order_by=days).label("running_all"),
@@ -344,12 +367,12 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
     ).group_by(key, days).subquery()
     g = buckets.c
     # Nearest rank: the least days whose running count reaches 0.9·n (10·running ≥ 9·n).
-    p90 = func.min(case((and_(g.days.is_not(None), g.running * 10 >= g.group_timed * 9),
-                         g.days)))
-    p90_all = func.min(case((and_(g.days.is_not(None), g.running_all * 10 >= g.all_timed * 9),
-                             g.days)))
+    p90 = func.min(case((and_(g.days.is_not(None), g.timed > 0,
+                              g.running * 10 >= g.group_timed * 9), g.days)))
+    p90_all = func.min(case((and_(g.days.is_not(None), g.timed > 0,
+                                  g.running_all * 10 >= g.all_timed * 9), g.days)))
     total_p90 = None
-    for found in session.execute(select(
+    for found in connection.execute(select(
             g.key, func.sum(g.received), func.sum(g.completed), func.sum(g.refused),
             func.sum(g.in_progress), func.sum(g.timed), func.sum(g.on_time),
             func.sum(g.days_sum), func.sum(g.promised_sum), func.sum(g.corrected), p90,
@@ -362,61 +385,35 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
         if found[11] is not None and (total_p90 is None or found[11] < total_p90):
             total_p90 = found[11]
 
-    rating_table = Rating.__table__
-    rating = rating_table.c
-    rating_where = [rating.created_at >= low, rating.created_at < high]
-    if filters.bundle:
-        rating_where.append(rating.bundle_code == filters.bundle)
-    if filters.department:
-        rating_where.append(rating.department_code == filters.department)
-    rated = select(_key(by, rating_table, rating.created_at, filters).label("key"),
-                   rating.level).where(*rating_where).subquery().c
-    for found_key, count, satisfied, bad in session.execute(select(
-            rated.key, func.count(), _count_if(rated.level >= SATISFIED),
-            _count_if(rated.level <= BAD_RATING)).group_by(rated.key)):
+    rating = _source(StatsRatingDay, StatsRatingMonth, ("level", "ratings", *KEYS), filters).c
+    rated = select(_key(by, rating, filters).label("key"), rating.level, rating.ratings
+                   ).subquery().c
+    for found_key, count, satisfied, bad in connection.execute(select(
+            rated.key, func.sum(rated.ratings), _sum_if(rated.level >= SATISFIED, rated.ratings),
+            _sum_if(rated.level <= BAD_RATING, rated.ratings)).group_by(rated.key)):
         target = row(found_key)
-        target.ratings, target.satisfied, target.bad = count, int(satisfied), int(bad)
+        target.ratings, target.satisfied, target.bad = int(count), int(satisfied), int(bad)
 
-    fix_table = Rectification.__table__
-    fix = fix_table.c
-    fix_where = [fix.opened_at >= low, fix.opened_at < high]
-    if filters.bundle:
-        fix_where.append(fix.bundle_code == filters.bundle)
-    if filters.department:
-        fix_where.append(fix.department_code == filters.department)
-    fixed = select(_key(by, fix_table, fix.opened_at, filters).label("key"), fix.status,
-                   _days_between(fix.opened_at, fix.closed_at, dialect).label("days")
-                   ).where(*fix_where).subquery().c
-    closed = fixed.status == "closed"
-    for found_key, count, done, days in session.execute(select(
-            fixed.key, func.count(), _count_if(closed),
-            func.sum(case((closed, fixed.days), else_=0))).group_by(fixed.key)):
+    fix_table = StatsRectificationDay.__table__
+    fixed = select(_key(by, fix_table, filters).label("key"), fix_table.c.opened,
+                   fix_table.c.closed, fix_table.c.closed_days
+                   ).where(*_where(fix_table, filters)).subquery().c
+    for found_key, count, done, days_sum in connection.execute(select(
+            fixed.key, func.sum(fixed.opened), func.sum(fixed.closed),
+            func.sum(fixed.closed_days)).group_by(fixed.key)):
         target = row(found_key)
-        target.rectifications, target.rectified = count, int(done)
-        target.rectify_days_sum = float(days or 0)
+        target.rectifications, target.rectified = int(count), int(done)
+        target.rectify_days_sum = int(days_sum or 0)
 
     if by in ("month", "bundle"):
-        submission = Submission.__table__.c
-        version = BundleVersion.__table__.c
-        case_key = (_month(submission.submitted_at, filters) if by == "month"
-                    else version.bundle_code).label("key")
-        case_where = [submission.submitted_at >= low, submission.submitted_at < high]
-        if filters.bundle:
-            case_where.append(version.bundle_code == filters.bundle)
-        if filters.department:
-            case_where.append(exists().where(and_(
-                task_table.c.submission_id == submission.id,
-                task_table.c.department_code == filters.department)))
-        cases = select(case_key, *[submission[f"saved_{name}"] for name in SAVED]
-                       ).select_from(Submission.__table__.join(
-                           BundleVersion.__table__, version.id == submission.bundle_version_id)
-                       ).where(*case_where).subquery().c
-        statement = select(cases.key, func.count(), *[
-            func.coalesce(func.sum(cases[f"saved_{name}"]), 0) for name in SAVED]
-        ).group_by(cases.key)
-        for found in session.execute(statement):
+        case_table = StatsCaseDay.__table__
+        cases = select(_key(by, case_table, filters).label("key"),
+                       *[case_table.c[f"saved_{name}"] for name in SAVED], case_table.c.cases
+                       ).where(*_case_where(filters)).subquery().c
+        for found in connection.execute(select(cases.key, func.sum(cases.cases), *[
+                func.sum(cases[f"saved_{name}"]) for name in SAVED]).group_by(cases.key)):
             target = row(found[0])
-            target.cases = found[1]
+            target.cases = int(found[1])
             target.saved = {name: int(value) for name, value in zip(SAVED, found[2:],
                                                                      strict=True)}
 
@@ -432,25 +429,24 @@ def compute(session: Session, filters: Filters, by: str = "month") -> Report:
     total.p90_days = total_p90
     if by not in ("month", "bundle"):
         # The cases' savings are not the matter's or the department's: read them once.
-        total.cases, total.saved = _cases_total(session, filters, low, high)
+        total.cases, total.saved = _cases_total(connection, filters)
     return Report(filters, by, ordered, total, names(session, by, {r.key for r in ordered}))
 
 
-def _cases_total(session: Session, filters: Filters, low, high) -> tuple[int, dict]:
-    submission = Submission.__table__.c
-    version = BundleVersion.__table__.c
-    task = Task.__table__.c
-    where = [submission.submitted_at >= low, submission.submitted_at < high]
-    if filters.bundle:
-        where.append(version.bundle_code == filters.bundle)
-    if filters.department:
-        where.append(exists().where(and_(task.submission_id == submission.id,
-                                         task.department_code == filters.department)))
-    found = session.execute(select(func.count(), *[
-        func.coalesce(func.sum(submission[f"saved_{name}"]), 0) for name in SAVED]
-    ).select_from(Submission.__table__.join(
-        BundleVersion.__table__, version.id == submission.bundle_version_id)).where(*where)).one()
-    return found[0], {name: int(value) for name, value in zip(SAVED, found[1:], strict=True)}
+def _case_where(filters: Filters) -> list:
+    # "" rows count every case; a department's, the cases having a task of it.
+    table = StatsCaseDay.__table__
+    return [*_where(table, filters, department=False),
+            table.c.department_code == (filters.department or "")]
+
+
+def _cases_total(connection: Connection, filters: Filters) -> tuple[int, dict]:
+    table = StatsCaseDay.__table__
+    found = connection.execute(select(func.coalesce(func.sum(table.c.cases), 0), *[
+        func.coalesce(func.sum(table.c[f"saved_{name}"]), 0) for name in SAVED]
+    ).where(*_case_where(filters))).one()
+    return int(found[0]), {name: int(value) for name, value in zip(SAVED, found[1:],
+                                                                    strict=True)}
 
 
 def names(session: Session, by: str, keys: set[str]) -> dict[str, object]:

@@ -1,4 +1,7 @@
-"""The background work of `onething worker`: webhook delivery and deadline reminders.
+"""The background work of `onething worker`: webhook delivery, deadline reminders, statistics.
+
+Each reminder round also refreshes the statistics' daily summary (cases/summary.py),
+so that a statistics page rarely finds days to summarise again itself.
 
 Any number of workers may run beside each other and beside `onething serve`: deliveries
 are claimed per endpoint (webhooks.Deliverer) and reminders are written once per task
@@ -14,6 +17,7 @@ import threading
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from onething.cases import summary
 from onething.departments.deadlines import remind_deadlines
 from onething.departments.webhooks import Deliverer
 
@@ -28,6 +32,7 @@ def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
     deliverer = Deliverer(engine, threads=threads, timeout=timeout)
     if once:
         _remind(engine)
+        _summarise(engine)
         return deliverer.run_round()
     delivery = threading.Thread(target=deliverer.run, args=(stop, interval),
                                 name="webhook-deliverer")
@@ -35,6 +40,7 @@ def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
     try:
         while not stop.is_set():
             _remind(engine)
+            _summarise(engine)
             stop.wait(reminder_interval)
     finally:
         stop.set()
@@ -50,3 +56,10 @@ def _remind(engine: Engine) -> None:
             LOG.info("wrote %d deadline reminders", written)
     except Exception:  # a bad look must not end the worker; the next one tries again
         LOG.exception("deadline reminders failed")
+
+
+def _summarise(engine: Engine) -> None:
+    try:
+        summary.refresh(engine)
+    except Exception:  # as a reminder round: the next round, or the next read, tries again
+        LOG.exception("refreshing the statistics' summary failed")

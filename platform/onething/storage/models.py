@@ -475,6 +475,8 @@ class Task(TaskBase, table=True):
               "matter_code", "status", "days_taken", "on_time", "supplements", "promised_days"),
         Index("ix_task_department_status_updated", "department_code", "status", "updated_at",
               "id"),
+        # The statistics' summary finds the tasks changed since its last refresh.
+        Index("ix_task_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -537,6 +539,8 @@ class Rating(SQLModel, table=True):
         # The statistics' date ranges, read from the index alone.
         Index("ix_rating_statistics", "created_at", "department_code", "bundle_code",
               "matter_code", "level"),
+        # The statistics' summary finds the ratings changed since its last refresh.
+        Index("ix_rating_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -593,6 +597,8 @@ class Rectification(SQLModel, table=True):
         Index("uq_rectification_open_rating", "rating_id", unique=True,
               sqlite_where=sql_text(RECTIFICATION_OPEN),
               postgresql_where=sql_text(RECTIFICATION_OPEN)),
+        # The statistics' summary finds the rectifications changed since its last refresh.
+        Index("ix_rectification_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -621,6 +627,130 @@ class Rectification(SQLModel, table=True):
     called_back_by: str | None = Field(default=None, max_length=200)
     closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by: str | None = Field(default=None, max_length=200)
+    # Set on creation and by every UPDATE of the row: the statistics' summary
+    # re-summarises the day it opened.
+    updated_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime,
+                                    sa_column_kwargs={"onupdate": utc_now})
+
+
+# --- the statistics' daily summary (cases/summary.py) -------------------------------------------
+
+# The summary's days_taken for tasks not decided with their days (days_taken NULL): a
+# primary key's column cannot be NULL.
+NOT_TIMED = -1
+
+
+class StatsTaskDay(SQLModel, table=True):
+    """The tasks created on one China day, by bundle, matter, department and days taken."""
+
+    __tablename__ = "stats_task_day"
+
+    day: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    # Whole days, or NOT_TIMED: the buckets of the 90th percentile's running counts.
+    days_taken: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    received: int
+    completed: int
+    refused: int
+    in_progress: int
+    on_time: int
+    promised_sum: int
+    corrected: int
+
+
+class StatsRatingDay(SQLModel, table=True):
+    """The ratings given on one China day, by bundle, matter ("" for a case), department, level."""
+
+    __tablename__ = "stats_rating_day"
+
+    day: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ratings: int
+
+
+class StatsTaskMonth(SQLModel, table=True):
+    """stats_task_day summed by month (`month`: its first day): what a whole month reads."""
+
+    __tablename__ = "stats_task_month"
+
+    month: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    days_taken: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    received: int
+    completed: int
+    refused: int
+    in_progress: int
+    on_time: int
+    promised_sum: int
+    corrected: int
+
+
+class StatsRatingMonth(SQLModel, table=True):
+    """stats_rating_day summed by month (`month`: its first day)."""
+
+    __tablename__ = "stats_rating_month"
+
+    month: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ratings: int
+
+
+class StatsRectificationDay(SQLModel, table=True):
+    """The rectifications opened on one China day: how many, closed, working days to close."""
+
+    __tablename__ = "stats_rectification_day"
+
+    day: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    matter_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    opened: int
+    closed: int
+    closed_days: int
+
+
+class StatsCaseDay(SQLModel, table=True):
+    """The cases submitted on one China day, by bundle, and their realised savings.
+
+    department_code "" counts every case; a department's rows count the cases having a
+    task of that department (the department filter's cases).
+    """
+
+    __tablename__ = "stats_case_day"
+
+    day: dt.date = Field(primary_key=True)
+    bundle_code: str = Field(primary_key=True, max_length=100)
+    department_code: str = Field(primary_key=True, max_length=100)
+    cases: int
+    saved_forms: int
+    saved_fields: int
+    saved_materials: int
+    saved_visits: int
+    saved_days: int
+
+
+class StatsSummaryState(SQLModel, table=True):
+    """The summary's one watermark row: what its last refresh saw (and the lock refreshes take)."""
+
+    __tablename__ = "stats_summary_state"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # When the last refresh began; None: summarise every day at the next one.
+    refreshed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Per source table, the greatest id seen and how many rows the lag window held
+    # (cases/summary.py); and the holiday calendar the rectifications' days were counted on.
+    marks: dict = Field(default_factory=dict, sa_column=_json())
+    calendar: str = Field(default="", max_length=64)
 
 
 # --- the holiday calendar administrators keep --------------------------------------------------

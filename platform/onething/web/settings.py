@@ -59,7 +59,8 @@ SETTINGS = [
             "another, so a slow system delays only its own department"),
     Setting("REMINDER_INTERVAL", 60,
             "Seconds between onething worker's looks for tasks due soon or overdue, each "
-            "reported once as a task.due_soon or task.overdue event"),
+            "reported once as a task.due_soon or task.overdue event; each look also "
+            "refreshes the statistics' daily summary"),
     Setting("API_SETTLE_SECONDS", 10,
             "Seconds a task's change waits before GET /api/v1/tasks lists it, so that no "
             "cursor passes a change whose transaction, begun earlier, commits later: keep "

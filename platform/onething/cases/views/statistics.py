@@ -38,7 +38,7 @@ COLUMNS = {
                 ("bad_ratings", _l("Bad ratings (差评)")),
                 ("rectifications", _l("Rectifications")),
                 ("rectification_rate", _l("Rectification rate")),
-                ("rectification_days", _l("Days to rectify, average"))],
+                ("rectification_days", _l("Working days to rectify, average"))],
     "savings": [("cases", _l("Cases")), ("saved.forms", _l("Forms saved")),
                 ("saved.fields", _l("Fields saved")),
                 ("saved.materials", _l("Materials saved")),
