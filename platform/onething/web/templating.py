@@ -20,7 +20,16 @@ from onething.catalog.units import unit_name
 from onething.catalog.workdays import CALENDAR_DAYS, china_time
 from onething.composer.layout import options, row_entries
 from onething.guides.flow import days_text
-from onething.web.i18n import colon, department_name, join_list, localized, matter_name
+from onething.web.i18n import (
+    colon,
+    comma,
+    department_name,
+    join_list,
+    localized,
+    matter_name,
+    parenthesized,
+    semicolon,
+)
 
 UPLOAD_PROBLEMS = {
     "too_large": _l("The file is larger than allowed."),
@@ -498,6 +507,7 @@ def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
         division_note=division_note, division_name=division_name, colon=colon,
+        comma=comma, semicolon=semicolon, paren=parenthesized,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         staff_department_name=staff_department_name,
         field_messages=field_messages, one_letter=one_letter, letter_problem=letter_problem,
