@@ -6,6 +6,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from onething.composer.compose import compose
+from onething.composer.scenario import holds
 
 REQUIRED_BUNDLES = ["open-restaurant", "open-care-home", "renovation-approval", "newborn",
                     "sea-area-rights"]
@@ -42,6 +43,25 @@ def test_open_restaurant_matches_practice(demo_catalog):
     assert composition.plan.critical_path == ["business-registration", "food-business-licence"]
     assert savings.fields.after < savings.fields.before
     assert savings.materials.after < savings.materials.before
+
+
+def test_application_forms_generated_from_the_one_form_are_not_materials(demo_catalog):
+    # The four matters' application forms (申请书/申请表) are drawn from the one form: the
+    # applicant neither uploads them nor counts them among the materials, before or after.
+    answers = {"has_business_licence": False, "public_gathering_place": True,
+               "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
+    composition = compose(demo_catalog.bundles["open-restaurant"], answers)
+    generated = {m.id for m in composition.materials if m.generated}
+    assert generated == {"business-registration-application", "food-licence-application",
+                         "fire-check-application", "tobacco-application"}
+    assert not any(m.upload for m in composition.materials if m.generated)
+    applying = [material for matter in composition.matters for material in matter.materials
+                if holds(material.get("when"), answers)]
+    savings = composition.savings.materials
+    assert savings.before == len(applying) - 4
+    assert savings.after == sum(m.upload for m in composition.materials)
+    # The commitment letter is still the applicant's to sign, not generated.
+    assert not next(m for m in composition.materials if m.id == "fire-commitment-letter").generated
 
 
 def test_open_restaurant_scenarios_select_matters(demo_catalog):

@@ -100,11 +100,32 @@ def test_a_checked_code_says_which_place_it_names(client):
     assert 'class="error"' in malformed.text and 'class="note"' not in malformed.text
 
 
-def test_the_review_shows_the_place_beside_the_code(client):
+def test_the_review_shows_the_place_not_its_code(client):
     draft_url = start(client)
     fill(client, draft_url)
-    assert "所在地区 370202 山东省青岛市市南区；详细地址 香港中路10号" in \
-        client.get(f"{draft_url}/review").text
+    review = client.get(f"{draft_url}/review").text
+    assert "所在地区 山东省青岛市市南区；详细地址 香港中路10号" in review
+    assert "370202" not in review.split('id="review-materials"')[0].split("<main", 1)[1]
+    assert "所在地區 山東省青島市市南區；" in client.get(f"{draft_url}/review?lang=zh-Hant").text
+
+
+def test_the_pdf_and_the_departments_task_show_the_place_not_its_code(app, client):
+    from test_admin import add_account
+    from test_inbox import staff
+    from test_receipt import pdf_text
+    from test_web import submit, upload_everything
+
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt = submit(client, draft_url)
+    text = pdf_text(client.get(f"{receipt}/application.pdf").data)
+    assert "山东省青岛市市南区" in text and "370202" not in text
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    task = re.search(r'/inbox/tasks/(\d+)', browser.get("/inbox/").text).group(1)
+    page = browser.get(f"/inbox/tasks/{task}").text
+    assert "山东省青岛市市南区；详细地址" in page and "370202" not in page
 
 
 def test_a_schemas_folder_without_the_table_shows_codes_as_they_are(client, tmp_path,

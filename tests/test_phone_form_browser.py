@@ -229,6 +229,23 @@ def test_the_form_on_a_phone_steps_saves_and_summarises_its_errors(live_server, 
     print(f"\nrestaurant form at 390×844, one step: {height}px")
 
 
+@pytest.mark.parametrize("lang", ["zh-Hans", "en"])
+def test_the_start_pages_summary_bar_is_one_line_on_a_phone(live_server, page: Page, lang):
+    page.goto(f"{live_server}/b/open-restaurant?lang={lang}")
+    bar = page.locator("#scenario-bar")
+    for name, value in (("has_business_licence", "false"), ("public_gathering_place", "true"),
+                        ("fire_route", "commitment"), ("outdoor_signboard", "true"),
+                        ("sells_tobacco", "true")):
+        page.locator(f'input[name="{name}"][value="{value}"]').check()
+    # Every question answered: the matters, the trips and the committed time limit.
+    expect(bar).to_contain_text("个工作日" if lang == "zh-Hans" else
+                                "5 matters · 1 trip · 5 working days")
+    # One line (a second would pass the 44 px tap target), and nothing cut off.
+    assert bar.locator("a").bounding_box()["height"] < 50
+    assert bar.locator(".figures").evaluate("e => e.scrollWidth <= e.clientWidth")
+    page.screenshot(path=f"/tmp/phone-start-summary-{lang}.png")
+
+
 def test_the_start_page_keeps_its_summary_in_sight_and_names_every_question(
         live_server, page: Page):
     page.goto(f"{live_server}/b/open-restaurant")

@@ -229,6 +229,38 @@ def test_review_lists_the_materials_states_and_links_to_change_each_part(client)
     assert f'href="{draft_url}/materials"' in review
 
 
+def test_a_generated_application_form_is_neither_uploaded_nor_counted_and_reaches_its_department(
+        app, client):
+    # 一表申请: the food licence's application is drawn from the one form.
+    draft_url = start(client)
+    fill(client, draft_url)
+    page = client.get(f"{draft_url}/materials", headers=EN).text
+    chunk = page.split('id="material-food-licence-application"', 1)[1].split("</li>", 1)[0]
+    assert 'data-state="generated"' in chunk and "Generated from your form" in chunk
+    assert 'type="file"' not in chunk
+    before = draft_row(app).materials
+    refused = client.post(f"{draft_url}/materials/food-licence-application",
+                          data={"action": "upload", "file": (io.BytesIO(PDF), "a.pdf")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 404
+    assert draft_row(app).materials == before
+    upload_everything(client, draft_url)
+    review = client.get(f"{draft_url}/review", headers=EN).text
+    assert 'data-state="generated" data-material="food-licence-application"' in review
+    submit(client, draft_url)
+    with Session(app.extensions["onething.engine"]) as session:
+        submission = session.exec(select(Submission)).one()
+        task = session.exec(select(Task).where(
+            Task.matter_code == "food-business-licence")).one()
+    assert submission.materials["food-licence-application"] == {"state": "generated"}
+    assert {"id": "food-licence-application", "state": "generated"} in task.slice_materials
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    shown = staff(app, "sn-amr").get(f"/inbox/tasks/{task.id}?lang=en").text
+    listed = shown.split('id="slice-materials"', 1)[1].split("</ul>", 1)[0]
+    assert "generated from the one form" in listed
+    assert f'href="/inbox/tasks/{task.id}/application.pdf"' in listed
+
+
 def test_the_receipt_shows_the_query_code_the_link_what_is_owed_and_what_comes_next(app, client):
     draft_url = start(client)
     fill(client, draft_url)

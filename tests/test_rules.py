@@ -228,7 +228,7 @@ def test_instant_approval_at_submission_with_the_rules_and_data_audited(registry
     add_account(registry, "staff-sn-amr", "department_staff", "sn-amr")
     page = staff(registry, "sn-amr").get(f"/inbox/tasks/{task.id}").text
     assert 'data-rule="name-matches" data-passed="true"' in page
-    assert "registry:import:370202000123456, A" in page
+    assert "（registry:import:370202000123456，A）" in page  # full-width in Chinese
     with db(registry) as session:
         assert session.get(Submission, task.submission_id).status == "approved"
 

@@ -392,3 +392,13 @@ def test_a_key_that_submitted_another_draft_is_a_409_not_a_500(client):
     replayed = client.post(f"{second}/submit", data={"idempotency_key": key})
     assert replayed.status_code == 409
     assert client.get(f"{second}/review").status_code == 200  # the draft is still there
+
+
+def test_asides_commas_and_colons_are_full_width_in_chinese(app):
+    from onething.web.i18n import colon, comma, parenthesized, semicolon
+
+    with app.test_request_context("/"):
+        assert (parenthesized("甲<b>"), comma(), colon(), semicolon()) == (
+            "（甲&lt;b&gt;）", "，", "：", "；")
+    with app.test_request_context("/?lang=en"):
+        assert (parenthesized("a"), comma(), colon(), semicolon()) == (" (a)", ", ", ": ", "; ")

@@ -129,6 +129,8 @@ def describe(composition, catalog, lang: str) -> str:
             flags.append("commitment may replace it (告知承诺)")
         if material.shared_data:
             flags.append("shared data, no upload (电子证照)")
+        if material.generated:
+            flags.append("generated from the one form, no upload")
         if material.condition is not None:
             flags.append("in some scenarios")
         lines.append(f"    - {localize(material.name, lang)} [{material.id}] "

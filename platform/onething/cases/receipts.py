@@ -11,7 +11,8 @@ CONTACT_FIELDS = ("contact_mobile", "applicant_mobile", "mobile")
 
 def material_states(composition, data: dict, entries: dict) -> list[dict]:
     """Each needed material with its state: uploaded, deferred (容缺), commitment (signed),
-    shared (电子证照), or what it still lacks (missing, unsigned) on a draft."""
+    shared (电子证照), generated (from the one form), or what it still lacks (missing,
+    unsigned) on a draft."""
     from onething.cases.commitments import signature
 
     signed = signature(composition, data, entries)
@@ -22,7 +23,9 @@ def material_states(composition, data: dict, entries: dict) -> list[dict]:
         state = entry.get("state")
         # What the draft recorded wins: a shared material the registry lacked was uploaded
         # (or deferred, or committed to), and one issued in this very case is 本次同步办理.
-        if state == "in_case":
+        if material.generated:
+            state = "generated"  # drawn from the one form, whatever a draft recorded
+        elif state == "in_case":
             pass
         elif state == "shared" or (not material.upload and state not in (
                 "uploaded", "deferred", "commitment", "missing", "expired", "unavailable")):

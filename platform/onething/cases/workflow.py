@@ -235,6 +235,9 @@ def submitted_data(composition: Composition, draft_data: dict, answers: dict) ->
 def _material_state(stored: set[str], material: MergedMaterial, entry: Any,
                     uploadable: bool = False) -> tuple[dict | None, str | None]:
     # Returns what the submission records for one material, or the reason it is refused.
+    if material.generated:
+        # Drawn from the one form: each department's copy of the application PDF is it.
+        return {"state": "generated"}, None
     if not material.upload and not uploadable:
         return {"state": "shared"}, None
     state = entry.get("state") if isinstance(entry, dict) else None

@@ -3,7 +3,9 @@
 Before, an applicant filled one form per matter, handed every matter its own
 materials, went to each window, and waited for approvals one after another.
 After, there is one form, one deduplicated set of materials (minus what shared
-data supplies), one window and parallel approvals.
+data supplies), one window and parallel approvals. Materials count what the applicant
+supplies: an application form the platform generates from the one form is a form (it is
+counted among the forms before), not a material, before as after.
 
 Days before are each matter's own promised limit, one after another; after, the
 bundle's committed limit (联办承诺时限) or the critical path of parallel approvals,
@@ -114,7 +116,8 @@ def compute_savings(matters, uses, materials, plan, answers, general=None, *,
             return ranged
 
     def applies(material: dict) -> bool:
-        return answers is None or holds(material.get("when"), answers)
+        return not material.get("generated") and (
+            answers is None or holds(material.get("when"), answers))
 
     materials_before = sum(1 for m in matters for material in m.materials if applies(material))
     return Savings(
@@ -164,7 +167,9 @@ def _members(bits: int, matters) -> set[str]:
 def _over_situations(matters, uses, materials, plan, questions, conditions, *,
                      promised: int | None = None,
                      inspected: frozenset | set = frozenset()) -> Savings | None:
-    pairs = [(m, material) for m in matters for material in m.materials]
+    # A generated application form is counted among the forms, never the materials.
+    pairs = [(m, material) for m in matters for material in m.materials
+             if not material.get("generated")]
     found = situations(questions, [conditions.get(m.code) for m in matters] + [
         all_of([conditions.get(m.code), material.get("when")]) for m, material in pairs])
     if found is None:

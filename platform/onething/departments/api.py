@@ -177,7 +177,10 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         data["materials"] = [
             {**{k: v for k, v in m.items() if k != "file"},
              **({"url": url_for("api.material", task_id=task.id, material_id=m["id"],
-                                _external=True)} if m.get("state") == "uploaded" else {})}
+                                _external=True)} if m.get("state") == "uploaded" else {}),
+             # The generated application form is the slice's application PDF.
+             **({"url": url_for("api.application_pdf", task_id=task.id, _external=True)}
+                if m.get("state") == "generated" else {})}
             for m in task.slice_materials]
     return data
 

@@ -556,6 +556,15 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                                         f"material {material['id']!r} is listed twice",
                                         (matter.code,)))
             seen.add(material["id"])
+            # Only the application form itself is drawn from the one form; a proof or a
+            # signed commitment stays the applicant's (or shared data's) to supply.
+            if material.get("generated") and (
+                    material["type"] != "application_form" or material.get("commitment_letter")
+                    or material.get("shared_data") or material.get("commitment")):
+                problems.append(Problem(at, f"/materials/{index}/generated",
+                                        "only an application form (not a commitment letter, "
+                                        "nor shared data) is generated from the one form",
+                                        (matter.code,)))
             for name in sorted(named_questions(material.get("when_form"))
                                - set(form["properties"])):
                 problems.append(Problem(at, f"/materials/{index}/when_form",

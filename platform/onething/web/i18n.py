@@ -49,6 +49,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, get_locale
+from markupsafe import escape
 
 from onething.catalog.text import DEFAULT_LOCALE, LOCALES, localize
 
@@ -139,6 +140,28 @@ COLONS = {"en": ": "}
 def colon() -> str:
     """The colon between a label and its value: "：" in Chinese, ": " in English."""
     return COLONS.get(current_locale(), "：")
+
+
+# Chinese text takes full-width punctuation (，；（）), English the half-width with spaces.
+COMMAS = {"en": ", "}
+SEMICOLONS = {"en": "; "}
+PARENTHESES = {"en": (" (", ")")}
+
+
+def comma() -> str:
+    """The comma between two parts of a phrase: "，" in Chinese, ", " in English."""
+    return COMMAS.get(current_locale(), "，")
+
+
+def semicolon() -> str:
+    """The semicolon between two clauses: "；" in Chinese, "; " in English."""
+    return SEMICOLONS.get(current_locale(), "；")
+
+
+def parenthesized(text: Any) -> Any:
+    """An aside after a word: "（甲）" in Chinese, " (a)" in English; escaped as given."""
+    opening, closing = PARENTHESES.get(current_locale(), ("（", "）"))
+    return escape(opening) + escape(text) + escape(closing)
 
 
 def join_list(items) -> str:

@@ -14,13 +14,22 @@ from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, 
 from onething.cases.forms import fields_of, find_entry, get_path, resolved_field
 from onething.cases.messages import message_for
 from onething.cases.prefill import notice_text, prefill_of, source_text
-from onething.cases.views.divisions import division_note
+from onething.cases.views.divisions import division_name, division_note
 from onething.catalog.dates import limits
 from onething.catalog.units import unit_name
 from onething.catalog.workdays import CALENDAR_DAYS, china_time
 from onething.composer.layout import options, row_entries
 from onething.guides.flow import days_text
-from onething.web.i18n import colon, department_name, join_list, localized, matter_name
+from onething.web.i18n import (
+    colon,
+    comma,
+    department_name,
+    join_list,
+    localized,
+    matter_name,
+    parenthesized,
+    semicolon,
+)
 
 UPLOAD_PROBLEMS = {
     "too_large": _l("The file is larger than allowed."),
@@ -214,6 +223,12 @@ def display_value(entry: dict, value) -> str:
                 if isinstance(row, dict)]
         return "\n".join(f"{number}. {row}" for number, row in enumerate(rows, 1))
     if entry.get("widget") == "division":
+        # The place's name, not its GB/T 2260 code: people read the review, the receipt,
+        # the PDF and the department's task. An unknown code stays as entered, with the
+        # note that the table lacks it.
+        named = division_name(value)
+        if named != str(value):
+            return named
         note = division_note(value)
         return f"{value} {note}" if note else str(value)
     choices = {repr(o["value"]): localized(o["title"]) for o in entry.get("options") or []}
@@ -491,7 +506,8 @@ def staff_department_name(code: str | None) -> str:
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
-        division_note=division_note, colon=colon,
+        division_note=division_note, division_name=division_name, colon=colon,
+        comma=comma, semicolon=semicolon, paren=parenthesized,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         staff_department_name=staff_department_name,
         field_messages=field_messages, one_letter=one_letter, letter_problem=letter_problem,

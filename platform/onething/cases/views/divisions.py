@@ -26,3 +26,11 @@ def division_note(code) -> str | None:
         return None  # without a table, nothing can be said of a code
     return full_name(code, current_locale()) or _(
         "No division in the platform's table has this code: please check it.")
+
+
+def division_name(code) -> str:
+    """A division code as people read it (山东省青岛市市南区); the code itself when the
+    platform's table does not know it, so that nothing entered is hidden."""
+    if code is None:
+        return ""
+    return full_name(code, current_locale()) or str(code)

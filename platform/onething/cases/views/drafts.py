@@ -296,8 +296,10 @@ def material(public_id: str, material_id: str):
     composition = composition_of(draft)
     merged = next((m for m in composition.materials if m.id == material_id), None)
     entries = dict(draft.materials or {})
-    if merged is None or not shared.needs_upload(merged, entries.get(material_id)):
-        # Shared data is uploaded only once the registry has said it does not hold it.
+    if merged is None or merged.generated or not shared.needs_upload(
+            merged, entries.get(material_id)):
+        # Shared data is uploaded only once the registry has said it does not hold it; the
+        # application form generated from the one form, never.
         abort(404, description="material")
     action = request.form.get("action", "upload")
     problem = None
