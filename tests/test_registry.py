@@ -515,6 +515,94 @@ def test_the_web_lookup_asks_the_platform_when_the_registry_has_nothing(
     assert 'data-state="shared"' in materials
 
 
+# An enterprise the province holds and this registry does not: everything else typed.
+PROVINCIAL = {"entity_uscc": UNKNOWN, "entity_name": "青岛某某餐饮有限公司",
+              "legal_representative.name": "王海燕", **PREMISES, **TYPED}
+
+
+def _entry_of(app, draft: str, material_id: str) -> dict:
+    return stored_draft(app, draft).materials[material_id]
+
+
+def _submit_counting(client, draft: str):
+    """Submit as submit() does; the answer, and how many requests the platform got meanwhile
+    (the review page before it may ask: its rules look licences up)."""
+    review = client.get(f"{draft}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    asked = len(_Replay.seen)
+    response = client.post(f"{draft}/submit", data={"idempotency_key": key})
+    return response, len(_Replay.seen) - asked
+
+
+def test_submit_asks_no_platform_over_the_network(registry, client, platform_url):
+    registry.config["LICENCE_REGISTRY_URL"] = platform_url
+    draft = start(client)
+    client.post(f"{draft}/form", data=PROVINCIAL)
+    asked = len(_Replay.seen)
+    upload_rest(client, draft)  # the materials page asks the province, and records it
+    assert len(_Replay.seen) > asked
+    entry = _entry_of(registry, draft, "business-licence")
+    assert entry["state"] == "shared" and entry["source"] == "provincial"
+    assert dt.datetime.fromisoformat(entry["looked_up_at"]).tzinfo is not None
+    receipt, asked = _submit_counting(client, draft)
+    assert receipt.status_code == 302, receipt.text[:500]
+    assert asked == 0  # not one request while submitting
+    with db(registry) as session:
+        submission = session.exec(select(Submission)).one()
+        assert submission.materials["business-licence"]["licence"]["number"] == \
+            "370200000000001"
+
+
+def test_a_stale_lookup_sends_the_applicant_back_to_the_materials_page(
+        registry, client, platform_url):
+    registry.config["LICENCE_REGISTRY_URL"] = platform_url
+    draft = start(client)
+    client.post(f"{draft}/form", data=PROVINCIAL)
+    upload_rest(client, draft)
+    # Looked up longer ago than LICENCE_LOOKUP_MAX_AGE (60 minutes by default).
+    with db(registry) as session:
+        row = session.exec(select(Draft).where(
+            Draft.public_id == draft.rsplit("/", 1)[-1])).one()
+        old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=61)
+        row.materials = {**row.materials, "business-licence": {
+            **row.materials["business-licence"], "looked_up_at": old.isoformat()}}
+        session.add(row)
+        session.commit()
+    client.set_cookie("lang", "en")
+    refused, asked = _submit_counting(client, draft)
+    assert refused.status_code == 422
+    assert asked == 0  # asked again on the materials page, not here
+    assert "/materials#material-business-licence" in refused.text
+    assert "open the materials page to look it up again" in refused.text
+    assert stored_draft(registry, draft).submitted_at is None  # the draft is kept
+    # Looking again on the materials page makes it good for submitting.
+    asked = len(_Replay.seen)
+    client.get(f"{draft}/materials")
+    assert len(_Replay.seen) > asked
+    receipt, asked = _submit_counting(client, draft)
+    assert receipt.status_code == 302 and asked == 0
+
+
+def test_a_recorded_missing_answer_refuses_and_none_at_all_asks_to_look(
+        registry, client, platform_url):
+    registry.config["LICENCE_REGISTRY_URL"] = platform_url
+    draft = start(client)
+    # A code neither this registry nor the province holds: the province said 404.
+    other = service.demo_uscc("91370202MA3E1W3R")
+    client.post(f"{draft}/form", data={**PROVINCIAL, "entity_uscc": other})
+    client.get(f"{draft}/materials")
+    assert _entry_of(registry, draft, "business-licence")["state"] == "missing"
+    client.set_cookie("lang", "en")
+    refused, asked = _submit_counting(client, draft)
+    assert refused.status_code == 422 and asked == 0
+    assert "the licence registry does not hold it" in refused.text
+    # The credit code changed after the materials page: nothing recorded for it yet.
+    client.post(f"{draft}/form", data=PROVINCIAL)
+    refused, asked = _submit_counting(client, draft)
+    assert refused.status_code == 422 and asked == 0
+    assert "open the materials page to look it up again" in refused.text
+
+
 def test_the_console_imports_a_file_all_or_none(app):
     from test_admin import add_account, sign_in
 

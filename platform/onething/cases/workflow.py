@@ -314,8 +314,8 @@ def check_materials(session: Session, composition: Composition, draft_materials:
 
 def _shared_state(session: Session, composition: Composition, material: MergedMaterial,
                   data: dict, entry: Any, stored: set[str]) -> tuple[dict | None, str | None]:
-    # A licence looked up when the materials page was shown is checked again (the holder
-    # may have changed since, or the licence expired); anything else is looked up now.
+    # Checked again without the network (shared.recheck): the registry kept here, else the
+    # lookup the materials page recorded, if recent.
     matter = shared.issued_in_case(composition, material.licence_code)
     if matter is not None:
         return {"state": "in_case", "matter": matter}, None  # 本次同步办理: nothing to fetch
@@ -325,17 +325,7 @@ def _shared_state(session: Session, composition: Composition, material: MergedMa
         if record is not None and state == "uploaded":
             record["trust"] = "C"  # uploaded by the applicant (国办函〔2016〕108号)
         return record, reason
-    if state == "shared":
-        reason = shared.still_valid(session, entry, data, material.licence_code,
-                                    china_today())
-        if reason is None:
-            return dict(entry), None
-    found = shared.resolve(session, composition, material, data, None)
-    if found is None:
-        return {"state": "shared"}, None  # no holder code to ask with: shared as before
-    if found["state"] in shared.LOOKUP_STATES:
-        return None, f"licence_{found['state']}"
-    return found, None
+    return shared.recheck(session, material, data, entry, dt.datetime.now(dt.UTC))
 
 
 def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:
@@ -482,8 +472,10 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
         # (on fields that are valid: a rule over a malformed value says nothing more).
         owner = session.exec(select(Draft.prefill, Draft.applicant).where(
             Draft.id == row.id)).one()
+        # The rules read licences without the network too (shared.submit_provider).
         case = case_rules.Case(session, data, prefill=owner[0], applicant=owner[1],
-                               today=today)
+                               today=today, provider=shared.submit_provider(
+                                   session, row.materials, dt.datetime.now(dt.UTC)))
         findings, _ = case_rules.run(case, composition.matters)
         blocking = [finding for finding in findings if finding.blocking]
     if errors or material_errors or blocking:

@@ -88,15 +88,16 @@ def _errors_for(composition, data) -> dict[str, list[FieldError]]:
     return field_errors(composition, data)
 
 
-def precheck(draft, composition, data: dict | None = None) -> list:
+def precheck(draft, composition, data: dict | None = None, provider=None) -> list:
     """智能预审: the rules of the draft's matters that fail on what it holds now, blocking
-    ones first, each with its explanation and field."""
+    ones first, each with its explanation and field (licences read through `provider`,
+    by default the deployment's)."""
     if not case_rules.has_rules(composition.matters):
         return []
     values = submitted_data(composition, data if data is not None else draft.data or {},
                             draft.answers)
     case = case_rules.Case(get_session(), values, prefill=draft.prefill,
-                           applicant=draft.applicant)
+                           applicant=draft.applicant, provider=provider)
     findings, _evaluations = case_rules.run(case, composition.matters)
     return case_rules.failures(findings)
 
@@ -494,7 +495,11 @@ def submit_draft(public_id: str):
                                data=draft.data or {}, get_path=get_path,
                                idempotency_key=secrets.token_urlsafe(16),
                                version=version_of(draft), refused=refused,
-                               findings=precheck(draft, composition)), 422
+                               # Submitting asks no platform over the network, nor does
+                               # its refusal.
+                               findings=precheck(draft, composition, provider=(
+                                   shared.submit_provider(get_session(), draft.materials,
+                                                          dt.datetime.now(dt.UTC))))), 422
     if token is not None:
         remember(DRAFTS, public_id, token)
         remember(SUBMISSIONS, submission.tracking_number, token)
