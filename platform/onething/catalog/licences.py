@@ -137,6 +137,17 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
         LicenceItem("premises_address", _t("场所地址", "場所地址", "Premises"),
                     "premises_address.detail", True, False),
     )),
+    # 行业综合许可证 (一业一证): one licence for the permits of a 一业一证 case, issued here
+    # (cases/licences.py). Its validity is the bundle's (validity_years), not the type's.
+    # Public: its verification page shows anyone the holder, the industry and the permits.
+    LicenceType("industry-licence", _t("行业综合许可证", "行業綜合許可證",
+                                       "Comprehensive industry licence"), HOLDER_USCC,
+                _t("行政审批服务部门", "行政審批服務部門", "Administrative approval bureau"), (
+        LicenceItem("entity_name", _t("持证主体", "持證主體", "Holder"), "entity_name",
+                    True, True),
+        LicenceItem("industry", _t("行业", "行業", "Industry"), None, True),
+        LicenceItem("permits", _t("准营事项", "准營事項", "Permits"), None, True),
+    )),
 )}
 
 

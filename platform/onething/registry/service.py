@@ -81,10 +81,14 @@ def items_from(type_code: str, data: dict) -> dict:
 
 
 def record_issued(session: Session, *, type_code: str, number: str, data: dict,
-                  issuer: str, task_id: int, file: str | None, today: dt.date) -> Licence | None:
+                  issuer: str, task_id: int | None, file: str | None, today: dt.date,
+                  expires_on: dt.date | None = None, items: dict | None = None
+                  ) -> Licence | None:
     """Enter a certificate issued through OneThing in the registry, trust A (not committed).
 
     Nothing is entered when the case names no holder the licence type can be held by.
+    `expires_on` overrides the type's validity, and `items` adds data items the case's
+    values do not hold (a comprehensive licence's industry and permits).
     """
     kind = licence_type(type_code)
     holder = holder_of(type_code, data)
@@ -92,8 +96,8 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
         return None
     name = data.get("entity_name") if kind.holder == HOLDER_USCC else \
         _at(data, "legal_representative.name") or data.get("applicant_name")
-    expires = None
-    if kind.years:
+    expires = expires_on
+    if expires is None and kind.years:
         try:
             expires = today.replace(year=today.year + kind.years) - dt.timedelta(days=1)
         except ValueError:  # 29 February
@@ -107,10 +111,21 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
                               holder_name="", issuer=issuer, issued_on=today, source="onething")
     row.holder_code, row.holder_name = holder, str(name or holder)[:200]
     row.issuer, row.issued_on, row.expires_on = issuer[:200], today, expires
-    row.data = items_from(type_code, data)
+    row.data = {**items_from(type_code, data),
+                **{k: v for k, v in (items or {}).items() if kind.item(k) is not None}}
     row.file, row.trust, row.source = file, "A", "onething"
     row.task_id, row.revoked = task_id, False
     session.add(row)
+    return row
+
+
+def revoke_licence(session: Session, type_code: str, number: str) -> Licence | None:
+    """Mark one licence revoked (not committed): no longer shared."""
+    row = session.exec(select(Licence).where(Licence.type_code == type_code,
+                                             Licence.number == number)).first()
+    if row is not None and not row.revoked:
+        row.revoked = True
+        session.add(row)
     return row
 
 
