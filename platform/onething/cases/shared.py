@@ -69,7 +69,12 @@ def resolve(session, composition, material, data: dict, entry, today: dt.date | 
         return None  # the applicant's own, after a lookup that found nothing
     holder = holder_of(code, data)
     if holder is None:
-        return None
+        # No code to look it up with (a company being registered in this very case). What
+        # only the government issues is obtained by sharing later, as before; what the
+        # applicant may hold elsewhere (a title, or a lease) is asked for.
+        return None if material.source == "government" else {
+            "state": MISSING, "holder": "", "type_code": code,
+            "looked_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     return _entry(holder, code, lookup(provider(session), holder, code,
                                        today or china_today()))
 
@@ -182,7 +187,10 @@ def recheck(session, material, data: dict, entry, now: dt.datetime
     code = material.licence_code
     holder = holder_of(code, data)
     if holder is None:
-        return {"state": "shared"}, None  # no holder code to ask with: shared as before
+        # No holder code to ask with: shared later as before, unless the applicant may
+        # hold it elsewhere (resolve asked for it then).
+        return ({"state": "shared"}, None) if material.source == "government" \
+            else (None, "licence_missing")
     today = china_today()
     local = lookup(LocalRegistry(session), holder, code, today)
     if local.state == FOUND:
@@ -251,6 +259,9 @@ def problem(entry: dict, material) -> str:
 
     name = type_name(material.licence_code)
     holder = entry.get("holder", "")
+    if not holder:
+        return _("The form names no credit code or ID number to look the %(licence)s up "
+                 "with: upload it.", licence=name)
     if entry.get("state") == EXPIRED and not is_public(material.licence_code):
         # A personal licence's dates are not told to whoever typed the ID number.
         return _("The %(licence)s held for %(holder)s is not in force. Upload a valid one.",

@@ -325,7 +325,11 @@ def _shared_state(session: Session, composition: Composition, material: MergedMa
         if record is not None and state == "uploaded":
             record["trust"] = "C"  # uploaded by the applicant (国办函〔2016〕108号)
         return record, reason
-    return shared.recheck(session, material, data, entry, dt.datetime.now(dt.UTC))
+    record, reason = shared.recheck(session, material, data, entry, dt.datetime.now(dt.UTC))
+    if reason not in (None, "licence_lookup_stale") and material.necessity != "required":
+        # Not in the registry: what need not be handed over yet (容缺, optional) need not be.
+        return _material_state(stored, material, None, uploadable=True)
+    return record, reason
 
 
 def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:

@@ -320,9 +320,10 @@ def demo_elderly(today: dt.date) -> list[tuple[str, str, str, str, str]]:
 
 
 def demo_rows(today: dt.date) -> list[dict]:
-    """The demo registry: a company with its business licence, a sole proprietorship whose
-    licence has expired, the company's legal representative's ID card, and older residents'
-    ID cards and household registers (the elderly allowance, 免申即享)."""
+    """The demo registry: a company with its business licence, the title to its premises and
+    its food safety manager's assessment, a sole proprietorship whose licence has expired,
+    the company's legal representative's ID card, and older residents' ID cards and
+    household registers (the elderly allowance, 免申即享)."""
     people = []
     for name, code, division, address, trust in demo_elderly(today):
         born = f"{code[6:10]}-{code[10:12]}-{code[12:14]}"
@@ -342,7 +343,21 @@ def demo_rows(today: dt.date) -> list[dict]:
          "data": {"entity_name": "青岛海韵餐饮管理有限公司", "entity_uscc": DEMO_ENTERPRISE,
                   "legal_representative": "王海燕", "entity_type": "limited_company",
                   "division_code": "370202", "address": "香港中路10号", "registered_capital": 100,
-                  "business_scope": "餐饮服务；食品销售"}},
+                  "business_scope": "餐饮服务；食品销售",
+                  "legal_representative_id_number": DEMO_PERSON}},
+        # The company owns its premises, and its food safety manager passed the assessment.
+        {"type_code": "real-estate-title", "number": "鲁（2021）青岛市市南区不动产权第0012345号",
+         "holder_code": DEMO_ENTERPRISE, "holder_name": "青岛海韵餐饮管理有限公司",
+         "issuer": "青岛市不动产登记中心", "issued_on": "2021-02-08", "trust": "A",
+         "data": {"location": "香港中路10号", "division_code": "370202", "building_area": 120,
+                  "floors": "地上第1—2层", "usage": "商业", "ownership": "市场化商品房"}},
+        {"type_code": "food-safety-manager-assessment", "number": "SGKH3702022024000318",
+         "holder_code": DEMO_ENTERPRISE, "holder_name": "青岛海韵餐饮管理有限公司",
+         "issuer": "青岛市市南区市场监督管理局",
+         "issued_on": (today - dt.timedelta(days=200)).isoformat(),
+         "expires_on": (today + dt.timedelta(days=900)).isoformat(), "trust": "A",
+         "data": {"manager_name": "赵安",
+                  "passed_on": (today - dt.timedelta(days=200)).isoformat()}},
         {"type_code": "business-licence", "number": "370202600654321",
          "holder_code": DEMO_EXPIRED, "holder_name": "市南区老街小吃店",
          "issuer": "青岛市市南区市场监督管理局", "issued_on": "2016-05-20",

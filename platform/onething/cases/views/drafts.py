@@ -65,7 +65,7 @@ from onething.cases.workflow import (
 )
 from onething.catalog.workdays import china_time
 from onething.composer.validation import FieldError, field_errors
-from onething.storage.models import Submission
+from onething.storage.models import Applicant, Submission
 from onething.web.extensions import get_session, htmx
 
 # The button that saves a step of the form and goes to the next: its value is that section.
@@ -172,7 +172,8 @@ def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
     prefill = dict(draft.prefill or {})
     if action == "registry":
         data, prefill, outcome = prefilling.from_registry(
-            get_session(), shared.provider(get_session()), composition, data, prefill)
+            get_session(), shared.provider(get_session()), composition, data, prefill,
+            identity=_identity(draft))
         notice = ("registry_" + outcome, {})
     elif action == "clear":
         # Values stay (nothing is lost); they are simply the applicant's again.
@@ -203,6 +204,18 @@ def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
     draft.prefill = prefill
     flag_modified(draft, "prefill")
     return data, notice
+
+
+def _identity(draft) -> dict | None:
+    """The verified name, ID number and mobile of the signed-in applicant who owns the
+    draft (统一身份认证), or None."""
+    if not draft.applicant:
+        return None
+    person = get_session().exec(select(Applicant).where(
+        Applicant.subject == draft.applicant)).first()
+    if person is None:
+        return None
+    return {"name": person.name, "id_number": person.id_number, "mobile": person.mobile}
 
 
 def posted_data(draft, composition, verified: dict) -> dict:
