@@ -160,6 +160,40 @@ def test_the_last_approval_issues_one_licence_verified_anonymously(app, client):
     assert case["tasks"]["food-business-licence"].certificate_number == "JY13702020012345"
 
 
+def test_the_licence_enters_the_registry_with_trust_a_and_leaves_it_when_revoked(app, client):
+    from onething.registry.providers import LocalRegistry
+    from onething.registry.service import FOUND, lookup
+    from onething.storage.models import Licence
+
+    case = approve_store(app, client)
+    licence = _licence(app)
+    with Session(app.extensions["onething.engine"]) as session:
+        found = lookup(LocalRegistry(session), NEW_ENTITY_USCC, "industry-licence",
+                       licence.valid_until)
+        assert found.state == FOUND
+        record = found.record
+        assert record.number == licence.number and record.trust == "A"
+        assert record.source == "onething" and record.expires_on == licence.valid_until
+        assert record.data["entity_name"] == FORM["entity_name"]
+        assert record.data["industry"] == "便利店"
+        assert set(record.data["permits"]) >= {"JY13702020012345", "370202201234"}
+        submission_id = case["tasks"]["tobacco-retail-licence"].submission_id
+        audit = session.exec(select(AuditEntry).where(
+            AuditEntry.action == "licence_registered",
+            AuditEntry.subject == f"submission:{submission_id}")).one()
+        assert audit.after["number"] == licence.number
+    tobacco = case["tasks"]["tobacco-retail-licence"]
+    page = case["tobacco"].get(f"/inbox/tasks/{tobacco.id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke", data={
+        "csrf_token": token, "reason": "距学校不足50米"}).status_code == 302
+    with Session(app.extensions["onething.engine"]) as session:
+        # No longer valid in full: not offered to the holder's next case.
+        assert session.exec(select(Licence.revoked).where(
+            Licence.type_code == "industry-licence")).one() is True
+        assert LocalRegistry(session).licences(NEW_ENTITY_USCC, "industry-licence") == []
+
+
 def test_a_revoked_permit_shows_on_the_licence(app, client):
     case = approve_store(app, client)
     licence = _licence(app)

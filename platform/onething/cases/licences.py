@@ -8,8 +8,9 @@ only the holder's name, the validity and the permits. A department may revoke it
 with a reason: the permit stays recorded with its task, the revocation is audited, and the
 licence reads partly revoked (or revoked, once no permit stands).
 
-The electronic-licence registry (电子证照库) is another package's: `issued` is what it
-records (the integrator connects them).
+The licence enters the electronic-licence registry (电子证照库) with trust A when it is
+issued, as every certificate issued here does (type `industry-licence`, held by the
+case's credit code); a revoked permit revokes it there, since it is no longer valid in full.
 """
 
 from __future__ import annotations
@@ -113,7 +114,36 @@ def issue(session: Session, submission: Submission, bundle) -> IndustryLicence |
     session.add(AuditEntry(actor="system", action="licence_issued",
                            subject=f"submission:{submission.id}", before=None,
                            after={"licence": number}))
+    _register(session, submission, issued)
     return issued
+
+
+def _hans(text) -> str:
+    # The registry keeps a licence as issued, in the hall's language (zh-Hans).
+    return str(text.get("zh-Hans", "") if isinstance(text, dict) else text or "")
+
+
+# The registry's licence type of a comprehensive licence (catalog/licences.py).
+LICENCE_TYPE = "industry-licence"
+
+
+def _register(session: Session, submission: Submission, issued: IndustryLicence) -> None:
+    # Into the registry with trust A, as every certificate issued here (issue 20): the
+    # holder's next case finds it. Its permits are the case's approved certificates.
+    numbers = [task.certificate_number for task in session.exec(
+        select(Task).where(Task.submission_id == submission.id, Task.status == "approved")
+        .order_by(col(Task.id))).all() if task.certificate_number]
+    entered = registry.record_issued(
+        session, type_code=LICENCE_TYPE, number=issued.number, data=submission.data or {},
+        issuer=_hans(issued.issuer), task_id=None, file=None, today=china_today(),
+        expires_on=issued.valid_until,
+        items={"industry": _hans(issued.industry), "permits": numbers})
+    if entered is not None:
+        session.flush()
+        session.add(AuditEntry(actor="system", action="licence_registered",
+                               subject=f"submission:{submission.id}", before={},
+                               after={"licence": entered.id, "type": LICENCE_TYPE,
+                                      "number": entered.number}))
 
 
 def permits(session: Session, licence: IndustryLicence, catalog) -> list[dict]:
@@ -186,6 +216,10 @@ def revoke(session: Session, task: Task, actor: str, reason: str | None) -> Perm
         # A revoked permit is no longer data the government holds for the holder: the
         # registry stops offering it to other cases.
         registry.revoke_issued(session, task.id)
+        # The case's comprehensive licence is no longer valid in full: no longer shared.
+        industry = licence_of(session, task.submission_id)
+        if industry is not None:
+            registry.revoke_licence(session, LICENCE_TYPE, industry.number)
         events.enqueue(session, "task.permit_revoked", [task])
         state_before = {"status": task.status, "certificate_number": task.certificate_number}
         session.add(AuditEntry(actor=actor, action="revoke", subject=f"task:{task.id}",

@@ -3,11 +3,16 @@ cases, each value with its source; values of a trust-A licence are locked.
 
 Who may see what, in an anonymous flow (no signed-in identity yet):
 
-- The registry: anyone can type any credit code. So only a licence type whose data
+- The registry: anyone can type any credit code. So a code alone prefills only the
   items the law publishes anyway (an enterprise's business licence: 企业信息公示暂行条例,
-  the same items the national enterprise credit system shows) prefills anything, and
-  only its public items, once the applicant asks for it. A personal licence (an ID
-  card) never prefills: typing someone's ID number must reveal nothing about them.
+  the same items the national enterprise credit system shows), once the applicant asks
+  for it. A personal licence (an ID card) never prefills: typing someone's ID number must
+  reveal nothing about them.
+- The signed-in applicant (统一身份认证): when their verified ID number is the one the
+  enterprise's business licence registration names for its legal representative, the
+  enterprise's other licences prefill too (the title to its premises, its food safety
+  manager's assessment), and so do their own verified ID number and mobile, and they are
+  offered as the case's contact (editable).
 - Earlier cases: their answers hold personal data (mobiles, names of staff). They are
   offered only from a case whose secret access code the applicant holds (this
   browser kept it from the receipt, or they paste the receipt's link), whose holder
@@ -57,27 +62,55 @@ def fillable_paths(composition) -> set[str]:
     return paths
 
 
+# What the signed-in legal representative's verified identity fills, and from which of
+# its values: their own mobile for the representative's, and themselves as the contact
+# (an applicant applying for their own enterprise is whom the departments call).
+IDENTITY_FIELDS = {"legal_representative.id_number": "id_number",
+                   "legal_representative.mobile": "mobile",
+                   "contact_name": "name", "contact_mobile": "mobile"}
+
+
+def represents(identity: dict | None, record) -> bool:
+    """Whether the signed-in person is the legal representative a business licence's
+    registration data names (their verified ID number)."""
+    wanted = (record.data.get("legal_representative_id_number") or "") if record else ""
+    mine = ((identity or {}).get("id_number") or "").strip().upper()
+    return bool(mine) and str(wanted).strip().upper() == mine
+
+
 def from_registry(session, provider, composition, data: dict, prefill: dict,
-                  today: dt.date | None = None) -> tuple[dict, dict, str]:
-    """Fill the form from the holder's public licences; (data, prefill, outcome), outcome
-    "filled", "missing" (nothing in force for this holder) or "no_holder"."""
+                  today: dt.date | None = None, identity: dict | None = None
+                  ) -> tuple[dict, dict, str]:
+    """Fill the form from the holder's licences; (data, prefill, outcome), outcome
+    "filled", "missing" (nothing in force for this holder) or "no_holder".
+
+    A code alone fills the public items of an enterprise's licences. When `identity` (the
+    signed-in applicant's verified name, ID number and mobile) is the enterprise's legal
+    representative, its other licences' items fill too, and the identity's own values.
+    """
     paths = fillable_paths(composition)
     data, prefill = copy.deepcopy(data), dict(prefill)
     outcome = "no_holder"
+    today = today or china_today()
+    trusted = False  # the signed-in person represents the holder
     for kind in LICENCE_TYPES.values():
-        public = [item for item in kind.items if item.public and item.field in paths]
-        if kind.holder != HOLDER_USCC or not public:
+        if kind.holder != HOLDER_USCC or not any(item.field in paths for item in kind.items):
             continue
         holder = holder_of(kind.code, data)
-        if holder is None:
-            continue
-        found = lookup(provider, holder, kind.code, today or china_today())
+        if holder is None or not (trusted or any(item.public and item.field in paths
+                                                 for item in kind.items)):
+            continue  # nothing of it may be shown: not even asked for
+        found = lookup(provider, holder, kind.code, today)
         if found.state != FOUND:
             outcome = "missing" if outcome != "filled" else outcome
             continue
         outcome = "filled"
         record = found.record
-        for item in public:
+        if kind.code == "business-licence":  # first: the others may depend on it
+            trusted = represents(identity, record)
+        shown = [item for item in kind.items
+                 if item.field in paths and (item.public or trusted)]
+        for item in shown:
             value = record.data.get(item.key)
             if value in (None, "") or (item.field in prefill and
                                        prefill[item.field].get("source") != "case"):
@@ -87,6 +120,8 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
                 "source": record.source, "licence": kind.code, "number": record.number,
                 "trust": record.trust, "locked": item.locked and record.trust == "A",
                 "value": value}
+        if not shown:
+            continue
         for key in kind.holder_fields:
             if key in paths and get_path(data, key):
                 # The code the licence was found with: changing it would orphan the rest.
@@ -94,6 +129,15 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
                                 "number": record.number, "trust": record.trust,
                                 "locked": record.trust == "A", "value": get_path(data, key),
                                 "holder": True}
+    if trusted:
+        for path, claim in IDENTITY_FIELDS.items():
+            value = identity.get(claim)
+            if not value or path not in paths or (path in prefill and
+                                                  prefill[path].get("source") != "case"):
+                continue
+            set_path(data, path, value)
+            prefill[path] = {"source": "identity", "trust": "A", "locked": False,
+                             "value": value}
     return data, prefill, outcome
 
 
@@ -168,6 +212,8 @@ def source_text(record: dict) -> str:
     if record.get("source") == "case":
         return _("From your earlier case %(number)s; check it is still right.",
                  number=record.get("case", ""))
+    if record.get("source") == "identity":
+        return _("From your verified identity (you are signed in); change it if it differs.")
     where = _("%(licence)s %(number)s, %(source)s", licence=type_name(record.get("licence")),
               number=record.get("number", ""), source=source_name(record.get("source")))
     if record.get("locked"):

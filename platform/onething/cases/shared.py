@@ -12,8 +12,14 @@ the draft, and then each task's slice, records for it:
   asked to upload it instead (the upload then records trust C).
 
 Only the server writes these states: an applicant's post can upload, defer, commit or
-clear, never claim a licence. A material without a licence type, or whose holder code
-the form does not carry, stays as before: the department obtains it by sharing.
+clear, never claim a licence. Each lookup records when it was made (`looked_up_at`).
+Submitting asks nothing over the network (a slow provincial platform must not hold a
+submission's transaction): it asks the registry kept here again, and otherwise trusts
+the lookup the materials page recorded if it is recent (LICENCE_LOOKUP_MAX_AGE); an
+older one, or none, sends the applicant back to the materials page to look again.
+
+A material without a licence type, or whose holder code the form does not carry, stays
+as before: the department obtains it by sharing.
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, has_app_context
-from sqlmodel import Session, select
 
 from onething.catalog.licences import licence_type
 from onething.catalog.workdays import china_today
-from onething.registry.providers import LocalRegistry, provider_for
+from onething.registry.providers import (
+    LicenceRecord,
+    LocalRegistry,
+    ProviderUnavailable,
+    provider_for,
+)
 from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
-from onething.storage.models import Licence
 
 LOOKUP_STATES = (MISSING, EXPIRED, UNAVAILABLE)
 SERVER_STATES = ("shared", "in_case", *LOOKUP_STATES)
@@ -60,13 +69,24 @@ def resolve(session, composition, material, data: dict, entry, today: dt.date | 
         return None  # the applicant's own, after a lookup that found nothing
     holder = holder_of(code, data)
     if holder is None:
-        return None
-    found = lookup(provider(session), holder, code, today or china_today())
+        # No code to look it up with (a company being registered in this very case). What
+        # only the government issues is obtained by sharing later, as before; what the
+        # applicant may hold elsewhere (a title, or a lease) is asked for.
+        return None if material.source == "government" else {
+            "state": MISSING, "holder": "", "type_code": code,
+            "looked_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return _entry(holder, code, lookup(provider(session), holder, code,
+                                       today or china_today()))
+
+
+def _entry(holder: str, code: str, found, now: dt.datetime | None = None) -> dict:
+    # What a draft records of a lookup, and when it was made (submit trusts it for a while).
+    at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     if found.state == FOUND:
         record = found.record
         return {"state": "shared", "holder": holder, "trust": record.trust,
-                "source": record.source, "licence": record.as_dict()}
-    result = {"state": found.state, "holder": holder}
+                "source": record.source, "licence": record.as_dict(), "looked_up_at": at}
+    result = {"state": found.state, "holder": holder, "type_code": code, "looked_up_at": at}
     if found.state == EXPIRED and found.record.expires_on:
         result["expires_on"] = found.record.expires_on.isoformat()
     return result
@@ -94,22 +114,103 @@ def needs_upload(material, entry) -> bool:
         "state") in ("uploaded", "deferred", "commitment")) and bool(material.licence_code)
 
 
-def still_valid(session: Session, entry: dict, data: dict, code: str,
-                today: dt.date) -> str | None:
-    """Why a recorded licence no longer fits the case (the holder changed, it expired, it
-    was revoked since), or None when it does."""
-    if entry.get("holder") != holder_of(code, data):
-        return "licence_stale"
-    licence = entry.get("licence") or {}
+# Licences the registry kept here holds (issued here, or imported): it answers for them.
+LOCAL_SOURCES = ("onething", "import")
+
+
+def _remote_configured() -> bool:
+    return has_app_context() and bool(current_app.config.get("LICENCE_REGISTRY_URL"))
+
+
+def _max_age() -> dt.timedelta:
+    minutes = current_app.config.get("LICENCE_LOOKUP_MAX_AGE", 60) if has_app_context() \
+        else 60
+    return dt.timedelta(minutes=float(minutes))
+
+
+def _recent(entry: dict, now: dt.datetime) -> bool:
+    # Whether the materials page recorded this lookup within LICENCE_LOOKUP_MAX_AGE.
+    try:
+        at = dt.datetime.fromisoformat(entry["looked_up_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return at.tzinfo is not None and dt.timedelta(0) <= now - at <= _max_age()
+
+
+class RecordedLookups:
+    """The provider submitting gives the rules (智能预审, 秒批): the registry kept here, else
+    the answers the materials page recorded on the draft, if recent; never the network.
+    A licence nobody looked up recently is unavailable: a rule reading it holds nothing
+    against the applicant, and 秒批 leaves the case to its department."""
+
+    name = "recorded"
+
+    def __init__(self, session, entries: dict | None, now: dt.datetime):
+        self.local = LocalRegistry(session)
+        self.entries = [e for e in (entries or {}).values()
+                        if isinstance(e, dict) and e.get("state") in ("shared", MISSING)
+                        and _recent(e, now)]
+
+    def licences(self, holder_code: str, type_code: str) -> list[LicenceRecord]:
+        """The registry's licences when one is in force, else the recorded answer."""
+        found = self.local.licences(holder_code, type_code)
+        if any(record.valid_on(china_today()) for record in found):
+            return found
+        holder = holder_code.upper()
+        for entry in self.entries:
+            licence = entry.get("licence") or {}
+            if entry.get("holder") != holder:
+                continue
+            if entry["state"] == MISSING and entry.get("type_code") == type_code:
+                return found  # the platform said it holds none
+            if entry["state"] == "shared" and licence.get("type_code") == type_code \
+                    and entry.get("source") not in LOCAL_SOURCES:
+                try:
+                    return [LicenceRecord.from_dict(licence, entry["source"])]
+                except (KeyError, TypeError, ValueError):
+                    continue
+        raise ProviderUnavailable("not looked up recently")
+
+
+def submit_provider(session, entries: dict | None, now: dt.datetime):
+    """The provider submitting reads licences through: never the network."""
+    if not _remote_configured():
+        return LocalRegistry(session)
+    return RecordedLookups(session, entries, now)
+
+
+def recheck(session, material, data: dict, entry, now: dt.datetime
+            ) -> tuple[dict | None, str | None]:
+    """What submitting records for a shared material, or why it refuses, asking nothing
+    over the network: the registry kept here, else the lookup the materials page recorded
+    for this holder if it is recent. (record, None) or (None, reason)."""
+    code = material.licence_code
+    holder = holder_of(code, data)
+    if holder is None:
+        # No holder code to ask with: shared later as before, unless the applicant may
+        # hold it elsewhere (resolve asked for it then).
+        return ({"state": "shared"}, None) if material.source == "government" \
+            else (None, "licence_missing")
+    today = china_today()
+    local = lookup(LocalRegistry(session), holder, code, today)
+    if local.state == FOUND:
+        return _entry(holder, code, local, now), None
+    if not _remote_configured():
+        return None, f"licence_{local.state}"  # the registry kept here is the only one
+    recorded = entry if isinstance(entry, dict) and entry.get("holder") == holder else None
+    if recorded is None or not _recent(recorded, now):
+        # Never looked up for this holder, or too long ago: the materials page asks again.
+        return None, "licence_lookup_stale"
+    if recorded.get("state") != "shared":
+        return None, f"licence_{recorded.get('state')}"
+    licence = recorded.get("licence") or {}
+    if recorded.get("source") in LOCAL_SOURCES:
+        # Found here then, not now: revoked or expired since.
+        return None, f"licence_{local.state}"
     expires = licence.get("expires_on")
     if expires and dt.date.fromisoformat(expires) < today:
-        return "expired"
-    # Revoked since the materials page found it (its department revoked the permit): one
-    # look at the registry's unique (type, number).
-    if licence.get("number") and session.exec(select(Licence.revoked).where(
-            Licence.type_code == code, Licence.number == licence["number"])).first():
-        return "revoked"
-    return None
+        return None, "licence_expired"
+    return dict(recorded), None
 
 
 # --- what pages say ------------------------------------------------------------------------------
@@ -158,6 +259,9 @@ def problem(entry: dict, material) -> str:
 
     name = type_name(material.licence_code)
     holder = entry.get("holder", "")
+    if not holder:
+        return _("The form names no credit code or ID number to look the %(licence)s up "
+                 "with: upload it.", licence=name)
     if entry.get("state") == EXPIRED and not is_public(material.licence_code):
         # A personal licence's dates are not told to whoever typed the ID number.
         return _("The %(licence)s held for %(holder)s is not in force. Upload a valid one.",
@@ -173,7 +277,8 @@ def problem(entry: dict, material) -> str:
              "code in the form, or upload it.", licence=name, holder=holder)
 
 
-SUBMIT_PROBLEMS = ("licence_missing", "licence_expired", "licence_unavailable", "licence_stale")
+SUBMIT_PROBLEMS = ("licence_missing", "licence_expired", "licence_unavailable", "licence_stale",
+                   "licence_lookup_stale")
 
 
 def submit_problem(reason: str) -> str:
@@ -185,6 +290,8 @@ def submit_problem(reason: str) -> str:
         "licence_expired": _("the licence has expired: upload a valid one"),
         "licence_unavailable": _("the licence registry did not answer: try again or upload it"),
         "licence_stale": _("the credit code or ID number changed: open the materials again"),
+        "licence_lookup_stale": _("the licence was not looked up recently: open the materials "
+                                  "page to look it up again"),
     }.get(reason, _("not provided yet"))
 
 

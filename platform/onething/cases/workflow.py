@@ -317,8 +317,8 @@ def check_materials(session: Session, composition: Composition, draft_materials:
 
 def _shared_state(session: Session, composition: Composition, material: MergedMaterial,
                   data: dict, entry: Any, stored: set[str]) -> tuple[dict | None, str | None]:
-    # A licence looked up when the materials page was shown is checked again (the holder
-    # may have changed since, or the licence expired); anything else is looked up now.
+    # Checked again without the network (shared.recheck): the registry kept here, else the
+    # lookup the materials page recorded, if recent.
     matter = shared.issued_in_case(composition, material.licence_code)
     if matter is not None:
         return {"state": "in_case", "matter": matter}, None  # 本次同步办理: nothing to fetch
@@ -328,17 +328,11 @@ def _shared_state(session: Session, composition: Composition, material: MergedMa
         if record is not None and state == "uploaded":
             record["trust"] = "C"  # uploaded by the applicant (国办函〔2016〕108号)
         return record, reason
-    if state == "shared":
-        reason = shared.still_valid(session, entry, data, material.licence_code,
-                                    china_today())
-        if reason is None:
-            return dict(entry), None
-    found = shared.resolve(session, composition, material, data, None)
-    if found is None:
-        return {"state": "shared"}, None  # no holder code to ask with: shared as before
-    if found["state"] in shared.LOOKUP_STATES:
-        return None, f"licence_{found['state']}"
-    return found, None
+    record, reason = shared.recheck(session, material, data, entry, dt.datetime.now(dt.UTC))
+    if reason not in (None, "licence_lookup_stale") and material.necessity != "required":
+        # Not in the registry: what need not be handed over yet (容缺, optional) need not be.
+        return _material_state(stored, material, None, uploadable=True)
+    return record, reason
 
 
 def _answer_errors(error: AnswersError) -> dict[str, list[FieldError]]:
@@ -492,8 +486,10 @@ def submit(session: Session, draft: Draft | DraftRow, idempotency_key: str, *,
     if not errors and case_rules.has_rules(composition.matters):
         # 智能预审: a failing blocking rule refuses the submission, as a field error would
         # (on fields that are valid: a rule over a malformed value says nothing more).
+        # The rules read licences without the network too (shared.submit_provider).
         case = case_rules.Case(session, data, prefill=row.prefill, applicant=row.applicant,
-                               today=today)
+                               today=today, provider=shared.submit_provider(
+                                   session, row.materials, dt.datetime.now(dt.UTC)))
         findings, _ = case_rules.run(case, composition.matters)
         blocking = [finding for finding in findings if finding.blocking]
     if errors or material_errors or blocking:

@@ -8,9 +8,11 @@ the one form and a rule can read it by the field's key.
 
 An item is `public` when the law publishes it anyway (企业信息公示暂行条例: an
 enterprise's name, credit code, legal representative, address, capital, scope): only
-those are ever shown to someone who merely typed a holder's code. An item is `locked`
-when the licence is its source of truth: a prefilled value of it cannot be edited.
-Personal licences (an ID card) have no public item, so they prefill nothing.
+those are ever shown to someone who merely typed a holder's code. An enterprise's other
+items prefill only for its legal representative signed in (the identity platform's
+verified ID number is the one its business licence's registration data names). An item
+is `locked` when the licence is its source of truth: a prefilled value of it cannot be
+edited. Personal licences (an ID card) have no public item, so they prefill nothing.
 """
 
 from __future__ import annotations
@@ -96,7 +98,42 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
                     "registered_capital", True, True),
         LicenceItem("business_scope", _t("经营范围", "經營範圍", "Business scope"),
                     "business_scope", True, False),
+        # Registration data behind the licence, not printed on it nor published: it tells
+        # a signed-in person that they are this enterprise's legal representative, and
+        # fills their ID number for them alone.
+        LicenceItem("legal_representative_id_number",
+                    _t("法定代表人身份证件号码", "法定代表人身份證件號碼",
+                       "Legal representative's ID number"),
+                    "legal_representative.id_number", False, True),
     )),
+    # 不动产权证书 (不动产登记暂行条例): who owns the premises, where and how large. Not
+    # public (registration data is open only to the owner and interested parties): it
+    # prefills only for the enterprise's signed-in legal representative, editable, since
+    # a business may trade in part of a building or in another one.
+    LicenceType("real-estate-title", _t("不动产权证书", "不動產權證書", "Real estate title"),
+                HOLDER_USCC, _t("不动产登记机构", "不動產登記機構",
+                                "Real estate registration agency"), (
+        LicenceItem("location", _t("坐落", "坐落", "Location"), "premises_address.detail"),
+        LicenceItem("division_code", _t("坐落行政区划", "坐落行政區劃", "Division"),
+                    "premises_address.division_code"),
+        LicenceItem("building_area", _t("建筑面积（平方米）", "建築面積（平方米）",
+                                        "Floor area (m²)"), "premises_area"),
+        LicenceItem("floors", _t("所在层", "所在層", "Floors"),
+                    "matters.fire-safety-check.floors_used"),
+        LicenceItem("usage", _t("用途", "用途", "Use")),
+        LicenceItem("ownership", _t("权利性质", "權利性質", "Nature of the right")),
+    )),
+    # 食品安全管理人员监督抽查考核合格证明: the market regulator assesses an enterprise's food
+    # safety managers (市场监管总局 2019年第5号公告) and keeps the result under the enterprise's
+    # credit code. The manager's name is personal: shown to the legal representative only.
+    LicenceType("food-safety-manager-assessment",
+                _t("食品安全管理人员考核合格证明", "食品安全管理人員考核合格證明",
+                   "Food safety manager's assessment certificate"), HOLDER_USCC, _AMR, (
+        LicenceItem("manager_name", _t("食品安全管理人员", "食品安全管理人員",
+                                       "Food safety manager"),
+                    "matters.food-business-licence.food_safety_manager_name"),
+        LicenceItem("passed_on", _t("考核合格日期", "考核合格日期", "Passed on")),
+    ), years=3),
     LicenceType("resident-id-card", _t("居民身份证", "居民身份證", "Resident identity card"),
                 HOLDER_RESIDENT_ID, _t("公安机关", "公安機關", "Public security authority"), (
         LicenceItem("name", _t("姓名", "姓名", "Name")),
@@ -136,6 +173,17 @@ LICENCE_TYPES: dict[str, LicenceType] = {t.code: t for t in (
         LicenceItem("entity_name", _t("单位名称", "單位名稱", "Entity"), "entity_name", True, True),
         LicenceItem("premises_address", _t("场所地址", "場所地址", "Premises"),
                     "premises_address.detail", True, False),
+    )),
+    # 行业综合许可证 (一业一证): one licence for the permits of a 一业一证 case, issued here
+    # (cases/licences.py). Its validity is the bundle's (validity_years), not the type's.
+    # Public: its verification page shows anyone the holder, the industry and the permits.
+    LicenceType("industry-licence", _t("行业综合许可证", "行業綜合許可證",
+                                       "Comprehensive industry licence"), HOLDER_USCC,
+                _t("行政审批服务部门", "行政審批服務部門", "Administrative approval bureau"), (
+        LicenceItem("entity_name", _t("持证主体", "持證主體", "Holder"), "entity_name",
+                    True, True),
+        LicenceItem("industry", _t("行业", "行業", "Industry"), None, True),
+        LicenceItem("permits", _t("准营事项", "准營事項", "Permits"), None, True),
     )),
 )}
 

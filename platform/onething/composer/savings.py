@@ -123,7 +123,7 @@ def compute_savings(matters, uses, materials, plan, answers, general=None, *,
     return Savings(
         forms=Figure(len(matters), 1 if matters else 0),
         fields=Figure(sum(m.field_count() for m in matters), len(uses)),
-        materials=Figure(materials_before, sum(1 for m in materials if m.upload)),
+        materials=Figure(materials_before, sum(1 for m in materials if _handed_over(m))),
         # One window receives everything in one visit; a matter that itself needs more
         # visits (an on-site interview, say) still needs them.
         visits=Figure(sum(m.visits for m in matters) + sum(m.code in inspected for m in matters),
@@ -132,6 +132,13 @@ def compute_savings(matters, uses, materials, plan, answers, general=None, *,
         days=Figure(plan.serial_days, _committed(plan.critical_path_days, promised)),
         departments=len(plan.departments),
     )
+
+
+def _handed_over(material) -> bool:
+    # Counted as handed over: what the applicant uploads, and what the registry supplies
+    # only when it holds it (a title to the premises, where many trade under a lease); a
+    # published saving must hold for every applicant.
+    return material.upload or material.source != "government"
 
 
 def _committed(critical: int, promised: int | None) -> int:
@@ -181,7 +188,7 @@ def _over_situations(matters, uses, materials, plan, questions, conditions, *,
     for bit, field_uses in enumerate(uses.values()):
         for use in field_uses:
             fields_of[use.matter.code] = fields_of.get(use.matter.code, 0) | 1 << bit
-    uploaded = {m.id: bit for bit, m in enumerate(m for m in materials if m.upload)}
+    uploaded = {m.id: bit for bit, m in enumerate(m for m in materials if _handed_over(m))}
     departments = {d: bit for bit, d in enumerate(dict.fromkeys(m.department for m in matters))}
     brings: dict[int, list | tuple] = {}
     count = len(matters)

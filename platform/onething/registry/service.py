@@ -81,10 +81,14 @@ def items_from(type_code: str, data: dict) -> dict:
 
 
 def record_issued(session: Session, *, type_code: str, number: str, data: dict,
-                  issuer: str, task_id: int, file: str | None, today: dt.date) -> Licence | None:
+                  issuer: str, task_id: int | None, file: str | None, today: dt.date,
+                  expires_on: dt.date | None = None, items: dict | None = None
+                  ) -> Licence | None:
     """Enter a certificate issued through OneThing in the registry, trust A (not committed).
 
     Nothing is entered when the case names no holder the licence type can be held by.
+    `expires_on` overrides the type's validity, and `items` adds data items the case's
+    values do not hold (a comprehensive licence's industry and permits).
     """
     kind = licence_type(type_code)
     holder = holder_of(type_code, data)
@@ -92,8 +96,8 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
         return None
     name = data.get("entity_name") if kind.holder == HOLDER_USCC else \
         _at(data, "legal_representative.name") or data.get("applicant_name")
-    expires = None
-    if kind.years:
+    expires = expires_on
+    if expires is None and kind.years:
         try:
             expires = today.replace(year=today.year + kind.years) - dt.timedelta(days=1)
         except ValueError:  # 29 February
@@ -107,10 +111,21 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
                               holder_name="", issuer=issuer, issued_on=today, source="onething")
     row.holder_code, row.holder_name = holder, str(name or holder)[:200]
     row.issuer, row.issued_on, row.expires_on = issuer[:200], today, expires
-    row.data = items_from(type_code, data)
+    row.data = {**items_from(type_code, data),
+                **{k: v for k, v in (items or {}).items() if kind.item(k) is not None}}
     row.file, row.trust, row.source = file, "A", "onething"
     row.task_id, row.revoked = task_id, False
     session.add(row)
+    return row
+
+
+def revoke_licence(session: Session, type_code: str, number: str) -> Licence | None:
+    """Mark one licence revoked (not committed): no longer shared."""
+    row = session.exec(select(Licence).where(Licence.type_code == type_code,
+                                             Licence.number == number)).first()
+    if row is not None and not row.revoked:
+        row.revoked = True
+        session.add(row)
     return row
 
 
@@ -305,9 +320,10 @@ def demo_elderly(today: dt.date) -> list[tuple[str, str, str, str, str]]:
 
 
 def demo_rows(today: dt.date) -> list[dict]:
-    """The demo registry: a company with its business licence, a sole proprietorship whose
-    licence has expired, the company's legal representative's ID card, and older residents'
-    ID cards and household registers (the elderly allowance, 免申即享)."""
+    """The demo registry: a company with its business licence, the title to its premises and
+    its food safety manager's assessment, a sole proprietorship whose licence has expired,
+    the company's legal representative's ID card, and older residents' ID cards and
+    household registers (the elderly allowance, 免申即享)."""
     people = []
     for name, code, division, address, trust in demo_elderly(today):
         born = f"{code[6:10]}-{code[10:12]}-{code[12:14]}"
@@ -327,7 +343,21 @@ def demo_rows(today: dt.date) -> list[dict]:
          "data": {"entity_name": "青岛海韵餐饮管理有限公司", "entity_uscc": DEMO_ENTERPRISE,
                   "legal_representative": "王海燕", "entity_type": "limited_company",
                   "division_code": "370202", "address": "香港中路10号", "registered_capital": 100,
-                  "business_scope": "餐饮服务；食品销售"}},
+                  "business_scope": "餐饮服务；食品销售",
+                  "legal_representative_id_number": DEMO_PERSON}},
+        # The company owns its premises, and its food safety manager passed the assessment.
+        {"type_code": "real-estate-title", "number": "鲁（2021）青岛市市南区不动产权第0012345号",
+         "holder_code": DEMO_ENTERPRISE, "holder_name": "青岛海韵餐饮管理有限公司",
+         "issuer": "青岛市不动产登记中心", "issued_on": "2021-02-08", "trust": "A",
+         "data": {"location": "香港中路10号", "division_code": "370202", "building_area": 120,
+                  "floors": "地上第1—2层", "usage": "商业", "ownership": "市场化商品房"}},
+        {"type_code": "food-safety-manager-assessment", "number": "SGKH3702022024000318",
+         "holder_code": DEMO_ENTERPRISE, "holder_name": "青岛海韵餐饮管理有限公司",
+         "issuer": "青岛市市南区市场监督管理局",
+         "issued_on": (today - dt.timedelta(days=200)).isoformat(),
+         "expires_on": (today + dt.timedelta(days=900)).isoformat(), "trust": "A",
+         "data": {"manager_name": "赵安",
+                  "passed_on": (today - dt.timedelta(days=200)).isoformat()}},
         {"type_code": "business-licence", "number": "370202600654321",
          "holder_code": DEMO_EXPIRED, "holder_name": "市南区老街小吃店",
          "issuer": "青岛市市南区市场监督管理局", "issued_on": "2016-05-20",

@@ -120,6 +120,10 @@ SETTINGS = [
     Setting("LICENCE_REGISTRY_TIMEOUT", 3,
             "Seconds a licence lookup waits for LICENCE_REGISTRY_URL (at most 10); past it "
             "the applicant is told the platform did not answer and may upload instead"),
+    Setting("LICENCE_LOOKUP_MAX_AGE", 60,
+            "Minutes a licence lookup the materials page recorded from LICENCE_REGISTRY_URL "
+            "stays good for submitting, which asks no platform over the network; older, the "
+            "applicant is asked to open the materials page to look again"),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),

@@ -66,7 +66,7 @@ from onething.cases.workflow import (
 )
 from onething.catalog.workdays import china_time
 from onething.composer.validation import FieldError, field_errors
-from onething.storage.models import Submission
+from onething.storage.models import Applicant, Submission
 from onething.web.extensions import get_session, htmx
 
 # The button that saves a step of the form and goes to the next: its value is that section.
@@ -89,15 +89,16 @@ def _errors_for(composition, data) -> dict[str, list[FieldError]]:
     return field_errors(composition, data)
 
 
-def precheck(draft, composition, data: dict | None = None) -> list:
+def precheck(draft, composition, data: dict | None = None, provider=None) -> list:
     """智能预审: the rules of the draft's matters that fail on what it holds now, blocking
-    ones first, each with its explanation and field."""
+    ones first, each with its explanation and field (licences read through `provider`,
+    by default the deployment's)."""
     if not case_rules.has_rules(composition.matters):
         return []
     values = submitted_data(composition, data if data is not None else draft.data or {},
                             draft.answers)
     case = case_rules.Case(get_session(), values, prefill=draft.prefill,
-                           applicant=draft.applicant)
+                           applicant=draft.applicant, provider=provider)
     findings, _evaluations = case_rules.run(case, composition.matters)
     return case_rules.failures(findings)
 
@@ -169,7 +170,8 @@ def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
     prefill = dict(draft.prefill or {})
     if action == "registry":
         data, prefill, outcome = prefilling.from_registry(
-            get_session(), shared.provider(get_session()), composition, data, prefill)
+            get_session(), shared.provider(get_session()), composition, data, prefill,
+            identity=_identity(draft))
         notice = ("registry_" + outcome, {})
     elif action == "clear":
         # Values stay (nothing is lost); they are simply the applicant's again.
@@ -200,6 +202,18 @@ def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
     draft.prefill = prefill
     flag_modified(draft, "prefill")
     return data, notice
+
+
+def _identity(draft) -> dict | None:
+    """The verified name, ID number and mobile of the signed-in applicant who owns the
+    draft (统一身份认证), or None."""
+    if not draft.applicant:
+        return None
+    person = get_session().exec(select(Applicant).where(
+        Applicant.subject == draft.applicant)).first()
+    if person is None:
+        return None
+    return {"name": person.name, "id_number": person.id_number, "mobile": person.mobile}
 
 
 def posted_data(draft, composition, verified: dict) -> dict:
@@ -494,7 +508,11 @@ def submit_draft(public_id: str):
                                data=draft.data or {}, get_path=get_path,
                                idempotency_key=secrets.token_urlsafe(16),
                                version=version_of(draft), refused=refused,
-                               findings=precheck(draft, composition)), 422
+                               # Submitting asks no platform over the network, nor does
+                               # its refusal.
+                               findings=precheck(draft, composition, provider=(
+                                   shared.submit_provider(get_session(), draft.materials,
+                                                          dt.datetime.now(dt.UTC))))), 422
     if token is not None:
         remember(DRAFTS, public_id, token)
         remember(SUBMISSIONS, submission.tracking_number, token)
