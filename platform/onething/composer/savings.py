@@ -137,8 +137,9 @@ def compute_savings(matters, uses, materials, plan, answers, general=None, *,
 def _handed_over(material) -> bool:
     # Counted as handed over: what the applicant uploads, and what the registry supplies
     # only when it holds it (a title to the premises, where many trade under a lease); a
-    # published saving must hold for every applicant.
-    return material.upload or material.source != "government"
+    # published saving must hold for every applicant. An application form the platform
+    # generates from the one form is never handed over.
+    return material.upload or (material.source != "government" and not material.generated)
 
 
 def _committed(critical: int, promised: int | None) -> int:
