@@ -34,6 +34,9 @@ def console(live_app, page: Page):
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(f"{base}/admin/")
+    # The URL changes before the page's scripts run: htmx must be listening before a test
+    # types into a search it drives (a loaded CI machine typed first, and nothing was sent).
+    page.wait_for_load_state()
     return base, app, page
 
 

@@ -44,6 +44,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(f"{base}/inbox/")
+    page.wait_for_load_state()  # htmx listening before it is used
     rows = page.locator("#inbox-rows tbody tr")
     expect(rows).to_have_count(2)
 

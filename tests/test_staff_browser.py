@@ -48,6 +48,7 @@ def sign_in(page: Page, base: str, username: str, lands: str) -> None:
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(f"{base}{lands}")
+    page.wait_for_load_state()  # htmx listening before it is used
 
 
 def second_desk(browser: Browser, page: Page) -> Page:
