@@ -102,3 +102,22 @@ def test_metrics_with_a_header_beyond_ascii_is_refused_not_a_500(blank_engine, t
     response = app.test_client().get("/metrics", headers={"Authorization": "Bearer 令牌"})
     assert response.status_code == 401
     app.extensions["onething.engine"].dispose()
+
+
+def test_a_connection_the_database_ended_is_replaced_before_a_request_uses_it(postgres_url):
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as victim, engine.connect() as other:
+            ended = victim.connection.driver_connection.info.backend_pid
+            victim.close()  # back to the pool, idle there
+            # Waits until that server process has ended (PostgreSQL 14+), not a sleep.
+            assert other.execute(text("SELECT pg_terminate_backend(:pid, 10000)"),
+                                 {"pid": ended}).scalar_one()
+            other.commit()
+        # Both pooled connections checked out at once: the ended one is among them.
+        with engine.connect() as first, engine.connect() as second:
+            pids = {connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                    for connection in (first, second)}
+        assert ended not in pids and len(pids) == 2
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ created a year ago. `migrate(engine)` runs them without an alembic.ini.
 
 from __future__ import annotations
 
+import select as sockets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import NullType
 from sqlmodel import Session, func, select
 
@@ -41,14 +43,26 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         return engine
     if backend == "postgresql":
         # psycopg 3, whatever driver the URL named (plain "postgresql://" means psycopg2).
-        return create_engine(parsed.set(drivername="postgresql+psycopg"), pool_pre_ping=True,
-                             **options)
+        engine = create_engine(parsed.set(drivername="postgresql+psycopg"), **options)
+        event.listen(engine, "checkout", _postgresql_alive)
+        return engine
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
 def _json_dumps(value) -> str:
     """JSON text for a JSON column (orjson writes bytes)."""
     return orjson.dumps(value).decode()
+
+
+def _postgresql_alive(dbapi_connection, _record, _proxy) -> None:
+    """Refuse a pooled connection the server has ended; the pool then opens a new one."""
+    # An idle connection is sent nothing unless the server ended it (a restart, an idle
+    # timeout, pg_terminate_backend): its socket then holds the error or the end of the
+    # stream, seen without waiting. pool_pre_ping asked the server instead: a round trip
+    # before every request. A host gone without a word is not seen here: its first
+    # statement fails, and SQLAlchemy then renews the whole pool.
+    if dbapi_connection.closed or sockets.select([dbapi_connection.pgconn.socket], [], [], 0)[0]:
+        raise DisconnectionError("the server ended this connection")
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
