@@ -289,7 +289,8 @@ def materials(public_id: str):
     composition = composition_of(draft)
     entries = draft.materials or {}
     looked_up = shared.resolve_all(get_session(), composition,
-                                   {**(draft.data or {}), "answers": draft.answers}, entries)
+                                   {**(draft.data or {}), "answers": draft.answers}, entries,
+                                   identity=_identity(draft))
     if looked_up != entries:
         save_draft(get_session(), draft, materials={
             key: looked_up.get(key) for key in set(entries) | set(looked_up)})
@@ -327,7 +328,8 @@ def material(public_id: str, material_id: str):
         if merged.shared_data:
             # Back to what the registry says, not to "nothing needed".
             found = shared.resolve(get_session(), composition, merged,
-                                   {**(draft.data or {}), "answers": draft.answers}, None)
+                                   {**(draft.data or {}), "answers": draft.answers}, None,
+                                   identity=_identity(draft))
             if found is not None:
                 entries[material_id] = found
     elif action == "upload":
