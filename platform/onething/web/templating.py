@@ -490,8 +490,8 @@ def date_limits(entry: dict) -> tuple[str | None, str | None]:
 
 def limit_text(days: int, counting: str) -> str:
     """A step's promised days as lists of steps say them: '5 working days', '30 calendar days'."""
-    if counting == CALENDAR_DAYS:
-        return days_text(days, counting)
+    if counting == CALENDAR_DAYS or days == 0:
+        return days_text(days, counting)  # 0: handled on the spot (即办), not "0 days"
     # Working days keep the words these lists always had (and their translations).
     return _("%(n)s working days", n=days)
 
