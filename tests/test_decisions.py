@@ -232,8 +232,11 @@ def test_a_credit_code_is_read_as_staff_type_it(app, routed):  # noqa: F811
     post_decision(amr, registration.id, action="accept")
     typed = "９１３７０２０２ma3c 0001 1l"  # full-width, lower case, in groups
     approved = post_decision(amr, registration.id, action="approve",
-                             certificate_number="91370202MA3C000001",
+                             certificate_number="９１３７０２０２ＭＡ３Ｃ０００００１",
                              **{"produced.entity_uscc": typed})
     assert approved.status_code == 200
+    # The certificate number typed with an IME left on full-width is the printed one.
+    assert tasks_by_matter(app)["business-registration"].certificate_number == \
+        "91370202MA3C000001"
     assert tasks_by_matter(app)["food-business-licence"].slice_data["entity_uscc"] == \
         NEW_ENTITY_USCC

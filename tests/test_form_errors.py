@@ -82,6 +82,33 @@ def test_a_step_saves_what_was_typed_and_goes_on_to_the_next_part(client):
     assert odd.headers["Location"].endswith("/form")
 
 
+def test_a_step_says_what_was_typed_wrong_there_and_keeps_it(client, app):
+    draft = start(client)
+    page = client.get(f"{draft}/form").text
+    sections = re.findall(r'<section class="form-section[^"]*" id="section-([^"]+)"', page)
+    first = page[page.index(f'id="section-{sections[0]}"'):page.index(
+        f'id="section-{sections[1]}"')]
+    assert 'name="legal_representative.mobile"' in first
+    stayed = client.post(f"{draft}/form?lang=en", data={
+        "entity_name": FORM["entity_name"], "legal_representative.mobile": "138 0532",
+        "_step": sections[1]})
+    assert stayed.status_code == 422
+    beside = stayed.text.split('id="msg-legal_representative-mobile"')[1][:400]
+    assert 'class="error"' in beside
+    # The part with the error is the one shown, not the next.
+    assert f'class="form-section current" id="section-{sections[0]}"' in stayed.text
+    # Nothing lost: both values are saved, the wrong one as typed (its spaces folded).
+    again = client.get(f"{draft}/form").text
+    assert FORM["entity_name"] in again and 'value="1380532"' in again
+    assert 'class="error"' not in again.split('id="msg-legal_representative-mobile"')[1][:400]
+    # The review's list of what to fix links to the form with each field's message.
+    checked = client.get(f"{draft}/form?check=1").text
+    assert 'class="error"' in checked.split('id="msg-legal_representative-mobile"')[1][:400]
+    # What is only missing waits for the end: an empty required field does not hold a step.
+    other = start(client)
+    assert client.post(f"{other}/form", data={"_step": sections[1]}).status_code == 302
+
+
 def test_the_form_marks_its_steps(client):
     draft = start(client)
     page = client.get(f"{draft}/form").text

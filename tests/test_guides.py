@@ -382,3 +382,13 @@ def test_a_one_class_guide_asks_a_stages_questions_only_when_it_applies(client):
     same = client.get("/g/restaurant-from-fit-out?stages=fit_out&_stages=" + shown,
                       headers=headers).text
     assert "hx-swap-oob" not in same
+
+
+def test_a_matter_decided_on_the_spot_is_never_promised_in_0_days(app):
+    from onething.web.templating import limit_text
+
+    with app.test_request_context("/?lang=en"):
+        assert limit_text(0, "working_days") == "same day"
+        assert limit_text(5, "working_days") == "5 working days"
+    with app.test_request_context("/"):
+        assert limit_text(0, "working_days") == "当天办结"

@@ -249,6 +249,27 @@ def test_counting_through_licence_numbers_finds_nothing(app, client):
     assert licence.number not in re.findall(r'href="([^"]+)"', status)
 
 
+def test_a_licence_issued_before_the_token_keeps_its_printed_number_link(app, client):
+    approve_store(app, client)
+    licence = _licence(app)
+    anonymous = app.test_client()
+    # A new licence is not found by number: nothing to count through.
+    assert anonymous.get(f"/licences/{licence.number}").status_code == 404
+    # One issued before migration 0029 carries /licences/<number> on paper: it redirects.
+    with Session(app.extensions["onething.engine"]) as session:
+        row = session.get(IndustryLicence, licence.id)
+        row.number_link = True
+        session.add(row)
+        session.commit()
+    response = anonymous.get(f"/licences/{licence.number}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/licences/{licence.token}")
+    assert anonymous.get(response.headers["Location"]).status_code == 200
+    # Another number (the next in sequence, or unknown) still finds nothing.
+    for number in (licence.number[:-1] + "2", "便利370202202699999", str(licence.id)):
+        assert anonymous.get(f"/licences/{number}").status_code == 404
+
+
 def test_the_licence_pdf_is_drawn_once_and_revalidated_by_its_etag(app, client):
     from onething.cases.views import licences as views
 

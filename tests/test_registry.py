@@ -398,6 +398,8 @@ def test_prefill_share_for_the_signed_in_legal_representative_applying_first_tim
     stored = stored_draft(representative, draft)
     assert stored.prefill["legal_representative.id_number"]["locked"]  # trust A
     assert stored.prefill["contact_mobile"]["source"] == "identity"
+    # The credit code is named after the licence it found first, the business licence.
+    assert stored.prefill["entity_uscc"]["licence"] == "business-licence"
     assert stored.materials["premises-lease-or-title"]["state"] == "shared"
     assert stored.materials["food-safety-manager-certificate"]["state"] == "shared"
     done, total, share, left = _share(representative, draft)
@@ -406,6 +408,12 @@ def test_prefill_share_for_the_signed_in_legal_representative_applying_first_tim
     # The 70% target is out of reach on a first case: what is left is the restaurant's own
     # facts and plans, which no department holds (README, data the government holds).
     assert done == 18 and total == 39
+    form = client.get(f"{draft}/form").text
+    assert 'id="f-premises_area-source"' in form
+    # Her own value instead of the title's: the page no longer says it came from the title.
+    client.post(f"{draft}/form", data={**_posted(form), "premises_area": "约120平"})
+    assert 'id="f-premises_area-source"' not in client.get(f"{draft}/form").text
+    client.post(f"{draft}/form", data={**_posted(form)})
     upload_rest(client, draft)
     assert submit(client, draft).status_code == 302
 
@@ -422,6 +430,19 @@ def test_an_enterprise_s_private_licences_prefill_nothing_for_someone_else(
     assert stored.prefill["entity_name"]["value"] == "青岛海韵餐饮管理有限公司"
     materials = client.get(f"{draft}/materials").text
     assert "赵安" not in materials and "地上第1—2层" not in materials  # found, not shown
+    # Nor whether it is held at all: not even looked up, so "upload it" as for anyone.
+    stored = stored_draft(representative, draft)
+    for material_id in ("premises-lease-or-title", "food-safety-manager-certificate"):
+        assert stored.materials[material_id]["state"] == "private"
+        assert f'id="licence-{material_id}" data-state="private"' in materials
+    # An enterprise the registry holds no title for reads exactly the same.
+    other = start(client)
+    prefill(client, other, service.DEMO_EXPIRED)
+    client.get(f"{other}/materials")
+    assert stored_draft(representative, other).materials["premises-lease-or-title"] == {
+        **stored.materials["premises-lease-or-title"], "holder": service.DEMO_EXPIRED,
+        "looked_up_at": stored_draft(representative, other).materials[
+            "premises-lease-or-title"]["looked_up_at"]}
 
 
 def _posted(page: str) -> dict:

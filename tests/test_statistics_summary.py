@@ -365,3 +365,38 @@ def test_the_worker_refreshes_the_summary_so_that_a_read_finds_nothing_to_do(app
         assert session.get(StatsSummaryState, summary.STATE_ID).refreshed_at is not None
         assert sum(session.exec(select(StatsTaskDay.received)).all()) == 7
     assert summary.refresh(engine) == 0
+
+
+def test_the_worker_summarises_every_day_again_once_a_day(app, monkeypatch):
+    from onething.departments import worker
+
+    seed_fixture(app)
+    engine = engine_of(app)
+    summary.refresh(engine)
+
+    def refused() -> int:
+        with Session(engine) as session:
+            return sum(session.exec(select(StatsTaskDay.refused)).all())
+
+    before = refused()
+    with Session(engine) as session:
+        # A change that committed long after it was stamped: beyond the refresh's look-back.
+        task = session.exec(select(Task).where(Task.status == "approved")).first()
+        session.execute(update(Task).where(Task.id == task.id).values(
+            status="rejected", updated_at=task.updated_at))
+        session.commit()
+    assert summary.refresh(engine) == 0 and refused() == before  # missed, as documented
+    stop = threading.Event()
+    refresh = summary.refresh
+
+    def one_round(*args, **kwargs):
+        try:
+            return refresh(*args, **kwargs)
+        finally:
+            stop.set()
+
+    monkeypatch.setattr(summary, "refresh", one_round)
+    monkeypatch.setattr(worker, "FULL_SUMMARY_EVERY", 0.0)
+    worker.run_worker(engine, stop, interval=0.05, reminder_interval=0.05, threads=1,
+                      timeout=1)
+    assert refused() == before + 1

@@ -9,8 +9,10 @@ import re
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import bindparam, insert, inspect, literal
+from sqlalchemy import JSON, bindparam, insert, inspect, literal
+from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
@@ -20,7 +22,16 @@ from onething.composer.compose import compose
 from onething.publishing.check import load_catalog
 from onething.publishing.versions import bundle_of, latest_version, publish_catalog, snapshot
 from onething.storage.db import DriverStatement, make_engine, migrate, session_for
-from onething.storage.models import BundleVersion, Draft, StoredFile
+from onething.storage.models import (
+    AuditEntry,
+    BundleVersion,
+    Draft,
+    IndustryLicence,
+    Rating,
+    Rectification,
+    StoredFile,
+    Submission,
+)
 
 TABLES = {"bundle_version", "stored_file", "draft", "submission", "task"}
 
@@ -45,6 +56,69 @@ def test_migrated_schema_matches_the_models(engine):
 def test_migrating_twice_changes_nothing(engine):
     migrate(engine)
     assert TABLES <= set(inspect(engine).get_table_names())
+
+
+def test_migration_0029_merges_open_rectifications_and_marks_the_licences_issued(
+        blank_engine, demo_catalog):
+    # The race 0029's index prevents left ratings with two open rectifications: upgrading
+    # such a database keeps the earliest open, closes the others, and does not abort.
+    migrate(blank_engine, "0028")
+    now = dt.datetime.now(dt.UTC)
+    with session_for(blank_engine) as session:
+        version = publish_catalog(session, demo_catalog, "tester")[0]
+        draft, _ = create_draft(session, version)
+        case = Submission(tracking_number="MIGRATED1", answers={}, data={}, materials={},
+                          submitted_at=now, draft_id=draft.id, bundle_version_id=version.id,
+                          idempotency_key="migrated-1", token_hash="0" * 64)
+        session.add(case)
+        session.flush()
+        ratings = [Rating(submission_id=case.id, target=f"case-{n}", department_code="sn-amr",
+                          bundle_code=version.bundle_code, level=1) for n in range(2)]
+        session.add_all(ratings)
+        session.flush()
+        statuses = [(ratings[0], "closed"), (ratings[0], "open"), (ratings[0], "replied"),
+                    (ratings[0], "open"), (ratings[1], "open")]
+        for rating, status in statuses:
+            session.add(Rectification(
+                rating_id=rating.id, submission_id=case.id, department_code="sn-amr",
+                bundle_code=version.bundle_code, level=1, status=status,
+                due_date=now.date(), closed_at=now if status == "closed" else None))
+        session.commit()
+        rating_ids = [rating.id for rating in ratings]
+        # The licence table as 0028 left it: no token yet.
+        session.execute(insert(sa_table(
+            "industry_licence", *(sa_column(name) for name in (
+                "number", "submission_id", "bundle_code", "holder", "issued_at",
+                "valid_until")), *(sa_column(name, JSON) for name in (
+                    "name", "industry", "issuer")))).values(
+            number="便利370202202600001", submission_id=case.id,
+            bundle_code=version.bundle_code, name={}, industry={}, issuer={},
+            holder="x", issued_at=now, valid_until=now.date()))
+        session.commit()
+    migrate(blank_engine)
+    with session_for(blank_engine) as session:
+        rows = session.exec(select(Rectification).order_by(Rectification.id)).all()
+        first = rows[1].id
+        assert [(row.rating_id, row.status) for row in rows] == [
+            (rating_ids[0], "closed"), (rating_ids[0], "open"), (rating_ids[0], "closed"),
+            (rating_ids[0], "closed"), (rating_ids[1], "open")]
+        for merged in (rows[2], rows[3]):
+            assert merged.closed_at is not None
+            assert f"merged into rectification {first}" in merged.closed_by
+        audits = session.exec(select(AuditEntry).where(
+            AuditEntry.action == "rectification_close").order_by(AuditEntry.id)).all()
+        assert [(a.subject, a.after["merged_into"]) for a in audits] == [
+            (f"rectification:{rows[2].id}", first), (f"rectification:{rows[3].id}", first)]
+        assert audits[0].before == {"status": "replied"}
+        licence = session.exec(select(IndustryLicence)).one()
+        assert licence.number_link and len(licence.token) == 43
+    indexes = {index["name"]: index for index in inspect(blank_engine).get_indexes("rectification")}
+    assert indexes["uq_rectification_open_rating"]["unique"]
+    # The index holds from now on.
+    with session_for(blank_engine) as session:
+        session.add(Rectification(**rows[1].model_dump(exclude={"id"})))
+        with pytest.raises(IntegrityError):
+            session.commit()
 
 
 def test_the_unique_constraints_hold(session, published):

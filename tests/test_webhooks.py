@@ -774,6 +774,39 @@ def test_an_attempt_ends_at_its_deadline_however_slowly_the_answer_trickles():
         trickler.close()
 
 
+def test_connecting_to_many_dead_addresses_ends_at_the_attempts_deadline(monkeypatch):
+    from onething.departments.webhooks import _post
+
+    # A listening socket whose backlog is full drops each new SYN: connecting hangs.
+    black_hole = socket.create_server(("127.0.0.1", 0), backlog=0)
+    address = black_hole.getsockname()
+    filling = [socket.socket() for _ in range(8)]
+    for client in filling:
+        client.setblocking(False)
+        client.connect_ex(address)
+    # The name resolves to several such addresses; each one tried is recorded.
+    addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)] * 4
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: addresses)
+    tried = []
+    connect = socket.socket.connect
+
+    def recorded(sock, sockaddr):
+        tried.append(sockaddr)
+        return connect(sock, sockaddr)
+
+    monkeypatch.setattr(socket.socket, "connect", recorded)
+    try:
+        with pytest.raises(TimeoutError, match=r"0\.5 s"):
+            _post("http://hook.invalid:8080/hook", b"{}",
+                  {"Content-Type": "application/json"}, timeout=0.5)
+    finally:
+        for client in filling:
+            client.close()
+        black_hole.close()
+    # The first address took the whole deadline: no other got a timeout of its own.
+    assert 1 <= len(tried) < len(addresses)
+
+
 def test_a_trickling_endpoint_is_posted_an_id_once(engine):
     trickler = Trickler()
     other_engine = make_engine(url_of(engine))

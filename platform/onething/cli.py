@@ -729,6 +729,12 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     if dev:
         app.run(host=host, port=port, debug=True)
         return
+    from onething.cases import summary
+
+    # The statistics' summary, filled here on the first start after an upgrade (seconds
+    # at a city's volume, holding SQLite's one write lock), not by a visitor's request;
+    # when it is up to date this is one query.
+    summary.refresh(app.extensions["onething.engine"])
     import gc
 
     # What the app built at start (modules, catalog, caches: some 350,000 objects) lives

@@ -22,6 +22,7 @@ transaction as the change itself.
 from __future__ import annotations
 
 import copy
+import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
@@ -90,6 +91,10 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     """
     if action not in ACTIONS:
         raise DecisionRefused("unknown_action")
+    if certificate_number:
+        # As staff type it: full-width letters and digits (an IME left on) are the same
+        # number, and the registry and the QR code must find it as printed.
+        certificate_number = unicodedata.normalize("NFKC", certificate_number)
     if task.status not in ALLOWED[action]:
         raise DecisionRefused("not_decidable", task)
     if action in ("approve", "reject", "close") and task.special_procedure:

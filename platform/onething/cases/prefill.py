@@ -123,7 +123,9 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
         if not shown:
             continue
         for key in kind.holder_fields:
-            if key in paths and get_path(data, key):
+            if key in paths and get_path(data, key) and not (prefill.get(key) or {}).get(
+                    "holder"):
+                # Named once, after the first licence found with it (the business licence).
                 # The code the licence was found with: changing it would orphan the rest.
                 prefill[key] = {"source": record.source, "licence": kind.code,
                                 "number": record.number, "trust": record.trust,

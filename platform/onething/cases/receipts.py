@@ -28,7 +28,8 @@ def material_states(composition, data: dict, entries: dict) -> list[dict]:
         elif state == "in_case":
             pass
         elif state == "shared" or (not material.upload and state not in (
-                "uploaded", "deferred", "commitment", "missing", "expired", "unavailable")):
+                "uploaded", "deferred", "commitment", "missing", "expired", "unavailable",
+                "private")):
             state = "shared"
         elif material.letter and state != "uploaded":
             state = "commitment" if signed else "unsigned"

@@ -9,7 +9,10 @@ the draft, and then each task's slice, records for it:
 - `{"state": "in_case", "matter": code}`: the licence is issued by another matter of
   the same case (本次同步办理), so there is nothing to fetch yet;
 - `{"state": "missing" | "expired" | "unavailable", ...}`: the applicant is told and
-  asked to upload it instead (the upload then records trust C).
+  asked to upload it instead (the upload then records trust C);
+- `{"state": "private", ...}`: an enterprise's licence with no public item (a title to
+  its premises) for someone who is not its legal representative, signed in: not looked
+  up at all, so the page does not even tell whether it exists; uploaded instead.
 
 Only the server writes these states: an applicant's post can upload, defer, commit or
 clear, never claim a licence. Each lookup records when it was made (`looked_up_at`).
@@ -28,7 +31,8 @@ import datetime as dt
 
 from flask import current_app, has_app_context
 
-from onething.catalog.licences import licence_type
+from onething.cases.prefill import represents
+from onething.catalog.licences import HOLDER_USCC, licence_type
 from onething.catalog.workdays import china_today
 from onething.registry.providers import (
     LicenceRecord,
@@ -38,7 +42,9 @@ from onething.registry.providers import (
 )
 from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
 
-LOOKUP_STATES = (MISSING, EXPIRED, UNAVAILABLE)
+# Not looked up: the licence is not for the eyes of whoever typed its holder's code.
+PRIVATE = "private"
+LOOKUP_STATES = (MISSING, EXPIRED, UNAVAILABLE, PRIVATE)
 SERVER_STATES = ("shared", "in_case", *LOOKUP_STATES)
 
 
@@ -56,9 +62,10 @@ def issued_in_case(composition, code: str) -> str | None:
     return None
 
 
-def resolve(session, composition, material, data: dict, entry, today: dt.date | None = None
-            ) -> dict | None:
-    """What a draft records for a shared material now, or None to leave it as it is."""
+def resolve(session, composition, material, data: dict, entry, today: dt.date | None = None,
+            identity: dict | None = None) -> dict | None:
+    """What a draft records for a shared material now, or None to leave it as it is;
+    `identity` is the signed-in applicant's verified identity, if any."""
     code = material.licence_code
     if not material.shared_data or not code or licence_type(code) is None:
         return None
@@ -75,8 +82,24 @@ def resolve(session, composition, material, data: dict, entry, today: dt.date | 
         return None if material.source == "government" else {
             "state": MISSING, "holder": "", "type_code": code,
             "looked_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    return _entry(holder, code, lookup(provider(session), holder, code,
-                                       today or china_today()))
+    today = today or china_today()
+    if not _may_see(session, code, holder, identity, today):
+        return {"state": PRIVATE, "holder": holder, "type_code": code,
+                "looked_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return _entry(holder, code, lookup(provider(session), holder, code, today))
+
+
+def _may_see(session, code: str, holder: str, identity: dict | None, today: dt.date) -> bool:
+    # An enterprise's licence with no public item (不动产权证书: whether it owns its
+    # premises) is looked up only for its legal representative, signed in: for anyone else
+    # even "found" or "not held" would tell what only the holder may know.
+    kind = licence_type(code)
+    if is_public(code) or kind is None or kind.holder != HOLDER_USCC:
+        return True
+    if not identity:
+        return False
+    found = lookup(provider(session), holder, "business-licence", today)
+    return found.state == FOUND and represents(identity, found.record)
 
 
 def _entry(holder: str, code: str, found, now: dt.datetime | None = None) -> dict:
@@ -92,11 +115,13 @@ def _entry(holder: str, code: str, found, now: dt.datetime | None = None) -> dic
     return result
 
 
-def resolve_all(session, composition, data: dict, entries: dict) -> dict:
+def resolve_all(session, composition, data: dict, entries: dict,
+                identity: dict | None = None) -> dict:
     """The draft's material entries with every shared material looked up again."""
     updated = dict(entries)
     for material in composition.materials_for(data):
-        result = resolve(session, composition, material, data, entries.get(material.id))
+        result = resolve(session, composition, material, data, entries.get(material.id),
+                         identity=identity)
         if result is not None:
             updated[material.id] = result
         elif isinstance(entries.get(material.id), dict) and \
@@ -191,6 +216,10 @@ def recheck(session, material, data: dict, entry, now: dt.datetime
         # hold it elsewhere (resolve asked for it then).
         return ({"state": "shared"}, None) if material.source == "government" \
             else (None, "licence_missing")
+    if isinstance(entry, dict) and entry.get("state") == PRIVATE \
+            and entry.get("holder") == holder:
+        # Not looked up for this applicant: neither is it now (found or not would tell).
+        return None, "licence_private"
     today = china_today()
     local = lookup(LocalRegistry(session), holder, code, today)
     if local.state == FOUND:
@@ -270,6 +299,10 @@ def problem(entry: dict, material) -> str:
         return _("The %(licence)s held for %(holder)s expired on %(date)s. Upload a valid one "
                  "(renew it first if need be).", licence=name, holder=holder,
                  date=entry.get("expires_on", ""))
+    if entry.get("state") == PRIVATE:
+        return _("The %(licence)s is fetched from the registry only for the enterprise's "
+                 "legal representative, signed in. Upload it, or sign in as the legal "
+                 "representative.", licence=name)
     if entry.get("state") == UNAVAILABLE:
         return _("The licence registry did not answer just now. Reload this page to ask it "
                  "again, or upload the %(licence)s.", licence=name)
@@ -278,7 +311,7 @@ def problem(entry: dict, material) -> str:
 
 
 SUBMIT_PROBLEMS = ("licence_missing", "licence_expired", "licence_unavailable", "licence_stale",
-                   "licence_lookup_stale")
+                   "licence_lookup_stale", "licence_private")
 
 
 def submit_problem(reason: str) -> str:
@@ -292,6 +325,8 @@ def submit_problem(reason: str) -> str:
         "licence_stale": _("the credit code or ID number changed: open the materials again"),
         "licence_lookup_stale": _("the licence was not looked up recently: open the materials "
                                   "page to look it up again"),
+        "licence_private": _("fetched only for the legal representative, signed in: upload "
+                             "it"),
     }.get(reason, _("not provided yet"))
 
 

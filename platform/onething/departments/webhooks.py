@@ -173,6 +173,7 @@ class _Deadline:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.end = time.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -181,6 +182,7 @@ class _Deadline:
 
     def __enter__(self) -> _Deadline:
         _ATTEMPT.deadline = self
+        self.end = time.monotonic() + self.seconds
         self._timer.start()
         return self
 
@@ -194,6 +196,40 @@ class _Deadline:
             self._sockets.append(sock)
             if self.expired:
                 _shut(sock)
+
+    def connect(self, address: tuple[str, int], timeout: float | None,
+                source_address: tuple[str, int] | None = None) -> socket.socket:
+        """Connect to the first of the host's addresses that answers, within the time left."""
+        # socket.create_connection gives each address the whole timeout, and its socket is
+        # watched only once connected: a host with many dead addresses outlasts the lease.
+        # Here each socket is watched from its creation and waits only the time left. The
+        # name is resolved once, bounded by the resolver's own timeouts.
+        host, port = address
+        failure: OSError | None = None
+        for family, kind, proto, _, sockaddr in socket.getaddrinfo(
+                host, port, 0, socket.SOCK_STREAM):
+            left = self.end - time.monotonic()
+            if self.expired or left <= 0:
+                break
+            sock = socket.socket(family, kind, proto)
+            self.watch(sock)
+            try:
+                sock.settimeout(left if timeout is None else min(left, timeout))
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+            except OSError as error:
+                sock.close()
+                failure = error
+                continue
+            # Each later wait gets the connection's timeout; the deadline bounds them all.
+            sock.settimeout(timeout)
+            return sock
+        if self.expired or self.end <= time.monotonic():
+            # Time is up though the timer may not have fired yet: the attempt has expired.
+            self._expire()
+            raise TimeoutError(f"no connection within the attempt's {self.seconds:g} s")
+        raise failure or OSError(f"getaddrinfo returned no address for {host}")
 
     def _expire(self) -> None:
         with self._lock:
@@ -212,12 +248,14 @@ def _shut(sock: socket.socket) -> None:
 _ATTEMPT = threading.local()
 
 
-def _watched(address, *args, **kwargs) -> socket.socket:
-    sock = socket.create_connection(address, *args, **kwargs)
+def _watched(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT,
+             source_address=None) -> socket.socket:
     deadline = getattr(_ATTEMPT, "deadline", None)
-    if deadline is not None:
-        deadline.watch(sock)
-    return sock
+    if deadline is None:
+        return socket.create_connection(address, timeout, source_address)
+    if timeout is socket._GLOBAL_DEFAULT_TIMEOUT:
+        timeout = socket.getdefaulttimeout()
+    return deadline.connect(address, timeout, source_address)
 
 
 class _HTTPConnection(http.client.HTTPConnection):

@@ -1,7 +1,9 @@
 """The background work of `onething worker`: webhook delivery, deadline reminders, statistics.
 
 Each reminder round also refreshes the statistics' daily summary (cases/summary.py),
-so that a statistics page rarely finds days to summarise again itself.
+so that a statistics page rarely finds days to summarise again itself, and once a day
+summarises every day again: the backstop for a change committed later than the
+refresh's look-back (summary.LAG) after it was stamped.
 
 Any number of workers may run beside each other and beside `onething serve`: deliveries
 are claimed per endpoint (webhooks.Deliverer) and reminders are written once per task
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -22,6 +25,8 @@ from onething.departments.deadlines import remind_deadlines
 from onething.departments.webhooks import Deliverer
 
 LOG = logging.getLogger("onething.worker")
+# How often a running worker summarises every day again.
+FULL_SUMMARY_EVERY = 24 * 3600.0
 
 
 def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
@@ -37,10 +42,14 @@ def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
     delivery = threading.Thread(target=deliverer.run, args=(stop, interval),
                                 name="webhook-deliverer")
     delivery.start()
+    next_full = time.monotonic() + FULL_SUMMARY_EVERY
     try:
         while not stop.is_set():
             _remind(engine)
-            _summarise(engine)
+            everything = time.monotonic() >= next_full
+            if everything:
+                next_full += FULL_SUMMARY_EVERY
+            _summarise(engine, everything=everything)
             stop.wait(reminder_interval)
     finally:
         stop.set()
@@ -58,8 +67,8 @@ def _remind(engine: Engine) -> None:
         LOG.exception("deadline reminders failed")
 
 
-def _summarise(engine: Engine) -> None:
+def _summarise(engine: Engine, everything: bool = False) -> None:
     try:
-        summary.refresh(engine)
+        summary.refresh(engine, everything=everything)
     except Exception:  # as a reminder round: the next round, or the next read, tries again
         LOG.exception("refreshing the statistics' summary failed")

@@ -940,6 +940,9 @@ class IndustryLicence(SQLModel, table=True):
     # anyone could count through them.
     token: str = Field(default_factory=lambda: secrets.token_urlsafe(32), max_length=64,
                        unique=True, index=True)
+    # Issued before the token (migration 0029): its paper carries a link by number, which
+    # redirects to the token's page. Newer licences are never found by number.
+    number_link: bool = False
     submission_id: int = Field(foreign_key="submission.id", unique=True)
     bundle_code: str = Field(max_length=100)
     # The licence as issued, frozen: name, industry, issuer, holder (the entity's name only).

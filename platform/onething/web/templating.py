@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -435,7 +435,19 @@ def one_letter(composition, draft) -> dict | None:
 
 def upload_problem(code: str) -> str:
     """Why an upload was refused."""
+    if code == "too_large":
+        # The limit itself: "larger than allowed" leaves the applicant guessing.
+        return _("The file is larger than the %(size)s allowed: make it smaller (scan at a "
+                 "lower resolution, or as PDF) and try again.",
+                 size=file_size(current_app.config["UPLOAD_MAX_BYTES"]))
     return str(UPLOAD_PROBLEMS.get(code, _("The file could not be accepted.")))
+
+
+def file_size(size: int) -> str:
+    """A size in bytes as people read it: 10 MB, 200 KB."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    return f"{max(1, round(size / 1024))} KB"
 
 
 def error_title(error: HTTPException) -> str:
@@ -478,8 +490,8 @@ def date_limits(entry: dict) -> tuple[str | None, str | None]:
 
 def limit_text(days: int, counting: str) -> str:
     """A step's promised days as lists of steps say them: '5 working days', '30 calendar days'."""
-    if counting == CALENDAR_DAYS:
-        return days_text(days, counting)
+    if counting == CALENDAR_DAYS or days == 0:
+        return days_text(days, counting)  # 0: handled on the spot (即办), not "0 days"
     # Working days keep the words these lists always had (and their translations).
     return _("%(n)s working days", n=days)
 

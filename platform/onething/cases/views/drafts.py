@@ -89,6 +89,26 @@ def _errors_for(composition, data) -> dict[str, list[FieldError]]:
     return field_errors(composition, data)
 
 
+def _typed_errors(composition, data: dict, answers, upto: str) -> dict[str, list[FieldError]]:
+    """The errors of values typed in the parts of the form before the part `upto`."""
+    sections = composition.layout["sections"]
+    ids = [section["id"] for section in sections]
+    paths: set[str] = set()
+
+    def walk(entries):
+        for entry in entries:
+            if entry.get("path"):
+                paths.add(entry["path"])
+            walk(entry.get("children") or [])
+
+    for section in sections[:ids.index(upto) if upto in ids else len(ids)]:
+        walk(section["fields"])
+    return {path: found for path, found in _errors_for(
+                composition, {**data, "answers": answers}).items()
+            if get_path(data, path) not in (None, "", [])
+            and any(path == done or path.startswith(done + ".") for done in paths)}
+
+
 def precheck(draft, composition, data: dict | None = None, provider=None) -> list:
     """智能预审: the rules of the draft's matters that fail on what it holds now, blocking
     ones first, each with its explanation and field (licences read through `provider`,
@@ -132,11 +152,15 @@ def form(public_id: str):
             # A row added or removed: saved, and the form shown again to go on typing.
             shown = with_empty_row(composition.layout, data, request.form.get(ADD_ROW, ""))
         elif STEP in request.form:
-            # A step of the form done: saved, unchecked until the last; on to the next part.
+            # A step of the form done: saved; what was typed wrong in the parts done is
+            # said there and then, beside the field (what is missing waits for the end).
             sections = [section["id"] for section in composition.layout["sections"]]
             step = request.form[STEP]
-            anchor = f"#section-{step}" if step in sections else ""
-            return redirect(url_for("drafts.form", public_id=public_id) + anchor)
+            errors = _typed_errors(composition, data, draft.answers, step)
+            if not errors:
+                anchor = f"#section-{step}" if step in sections else ""
+                return redirect(url_for("drafts.form", public_id=public_id) + anchor)
+            shown = data
         else:
             errors = _errors_for(composition, {**data, "answers": draft.answers})
             if not errors:
@@ -145,7 +169,10 @@ def form(public_id: str):
                 findings = [f for f in precheck(draft, composition, data) if f.blocking]
                 if not findings:
                     return redirect(url_for("drafts.materials", public_id=public_id))
-    status = 422 if errors or findings else 200
+    if request.method == "GET" and request.args.get("check"):
+        # Reached from a refusal's list (review, submit): each field says what is wrong.
+        errors = _errors_for(composition, {**(draft.data or {}), "answers": draft.answers})
+    status = 422 if (errors or findings) and request.method == "POST" else 200
     g.prefill = draft.prefill or {}
     return render_template("form.html", draft=draft, composition=composition,
                            data={**(shown or draft.data or {}), **verified}, errors=errors,
@@ -289,7 +316,8 @@ def materials(public_id: str):
     composition = composition_of(draft)
     entries = draft.materials or {}
     looked_up = shared.resolve_all(get_session(), composition,
-                                   {**(draft.data or {}), "answers": draft.answers}, entries)
+                                   {**(draft.data or {}), "answers": draft.answers}, entries,
+                                   identity=_identity(draft))
     if looked_up != entries:
         save_draft(get_session(), draft, materials={
             key: looked_up.get(key) for key in set(entries) | set(looked_up)})
@@ -327,7 +355,8 @@ def material(public_id: str, material_id: str):
         if merged.shared_data:
             # Back to what the registry says, not to "nothing needed".
             found = shared.resolve(get_session(), composition, merged,
-                                   {**(draft.data or {}), "answers": draft.answers}, None)
+                                   {**(draft.data or {}), "answers": draft.answers}, None,
+                                   identity=_identity(draft))
             if found is not None:
                 entries[material_id] = found
     elif action == "upload":

@@ -4,8 +4,9 @@ Anyone holding the licence's verification link (its QR code, or the link on the 
 page) may verify it: the page shows the holder's name, the industry, the validity and each
 permit, nothing else of the case. The link holds the licence's unguessable token, never its
 number: numbers run in sequence, and counting through them must find nothing (404, as for a
-token that does not exist). The PDF is drawn once per content (its HTML, in every language
-and state) and revalidated with its ETag.
+token that does not exist). Licences issued before the token carry a link by number on
+paper: for those alone (number_link) the number redirects to the token's page. The PDF is
+drawn once per content (its HTML, in every language and state) and revalidated with its ETag.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from urllib.parse import unquote
 
 import segno
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlmodel import select
 
 from onething.cases import licences
@@ -54,6 +55,12 @@ def verify_url(licence: IndustryLicence) -> str:
 @bp.get("/<token>")
 def verify(token: str):
     """The licence as anyone may verify it: valid, partly revoked, revoked or expired."""
+    if not TOKEN.fullmatch(token):
+        # A paper licence issued before the token: its printed link holds the number.
+        old = get_session().exec(select(IndustryLicence).where(
+            IndustryLicence.number == token, IndustryLicence.number_link)).first()
+        if old is not None:
+            return redirect(url_for("licences.verify", token=old.token), 302)
     licence, bundle, listed, state = _found(token)
     template = "_licence.html" if request.headers.get("HX-Request") else "licence.html"
     response = Response(render_template(template, licence=licence, bundle=bundle,
