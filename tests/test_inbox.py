@@ -105,6 +105,10 @@ def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
     waiting_ids = {t.id for t in routed["sn-amr"] if t.status == "waiting"}
     assert set(map(int, re.findall(r'data-task="(\d+)"', waiting))) == waiting_ids
     assert 'data-task=' not in browser.get("/inbox/?due=overdue").text
+    # On a phone a row is a card: each cell says what it is, in the page's language.
+    row = re.search(r'<tr [^>]*data-task=.*?</tr>', page, re.S).group(0)
+    assert re.findall(r'data-label="([^"]+)"', row) == [
+        "受理编号：", "申请人：", "事项：", "提交日期：", "状态：", "办结期限："]
 
 
 def test_only_department_staff_have_an_inbox(app, routed, client):

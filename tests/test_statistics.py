@@ -309,3 +309,10 @@ def test_the_demo_seeds_plausible_cases_that_the_pages_count(app, client):
     assert total.ratings == made["ratings"] and total.bad == made["rectifications"]
     assert 0 < total.on_time_rate <= 100 and total.p90_days is not None
     assert client.get("/statistics").status_code == 200
+    with Session(app.extensions["onething.engine"]) as session:
+        parties = {bundle: name for bundle, name in session.exec(
+            select(Task.bundle_code, Task.party_name))}
+    # Someone applied: a company for a business, a person for a newborn.
+    assert parties["open-restaurant"].startswith("青岛")
+    assert parties["open-restaurant"].endswith(demo_cases.KINDS)
+    assert not parties["newborn"].startswith("青岛") and len(parties["newborn"]) == 3

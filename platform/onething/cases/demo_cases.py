@@ -36,6 +36,13 @@ from onething.storage.models import (
 
 # Of decided tasks: rated (一事一评), and the levels' weights, 5 to 1.
 RATED = 0.6
+# Invented parties, so that the inbox's applicant column and its name search have
+# something to show (no real company or person).
+TRADES = ("海风", "青禾", "栈桥", "红瓦", "金沙", "崂峰", "浮山", "石老人", "八关", "琴屿",
+          "云霄", "泰宁", "枫林", "小鱼山", "贮水", "太平角")
+KINDS = ("餐饮有限公司", "商贸有限公司", "便利店", "小吃店", "养老服务有限公司", "食品有限公司")
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林"
+GIVEN = "海燕青禾明华建国晓东丽娜思远嘉怡子涵浩然欣悦"
 LEVEL_WEIGHTS = {5: 70, 4: 18, 3: 7, 2: 3, 1: 2}
 CHUNK = 500
 
@@ -58,7 +65,10 @@ def _plan(session: Session) -> list[dict]:
         if not matters:
             continue
         savings = compose(bundle, None).savings
+        person = not any("entity_name" in str(m.data.get("fields") or m.data)
+                         for m in bundle.catalog.matters.values())
         plans.append({"code": code, "version": version_id, "matters": matters,
+                      "person": person,
                       "lead": bundle.data.get("lead_department") or matters[0][1],
                       "saved": {name: _saved_range(getattr(savings, name))
                                 for name in ("forms", "fields", "materials", "visits",
@@ -108,6 +118,8 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
                  for name, pair in plan["saved"].items()}
         matters = plan["matters"]
         chosen = rng.sample(matters, k=rng.randint(max(1, len(matters) // 2), len(matters)))
+        party = (rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, 2)) if plan["person"]
+                 else "青岛" + rng.choice(TRADES) + rng.choice(KINDS))
         statuses = []
         for matter, department, promised in chosen:
             ids["task"] += 1
@@ -132,6 +144,7 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
                 "waits_for": [], "slice_data": {}, "slice_materials": [],
                 "promised_days": promised, "due_date": due, "due_estimated": False,
                 "counting": "working_days", "clock_started_on": day, "paused_days": 0,
+                "party_name": party,
                 "created_at": moment, "updated_at": decided_at if decided else moment,
                 "decided_at": decided_at if decided else None,
                 "certificate_number": f"DEMO-{ids['task']}" if status == "approved" else None,
