@@ -19,7 +19,7 @@ from conftest import NEW_ENTITY_USCC
 PRIVATE = {
     "王海风": {"sn-amr", "sn-tobacco"},                 # legal representative
     "11010519491231002X": {"sn-amr", "sn-tobacco"},     # their ID number
-    "李青": {"sn-amr", "sn-fire"},                      # contact name
+    "李青": {"sn-amr", "sn-fire", "sn-urban-mgmt", "sn-tobacco"},  # contact: with the mobile
     "赵安": {"sn-amr"},                                 # food safety manager
     "13705322222": {"sn-amr"},                          # their mobile
     "海风小馆": {"sn-urban-mgmt"},                      # signboard text
