@@ -35,7 +35,7 @@ from flask import g
 from onething.cases.forms import fields_of, get_path, set_path
 from onething.catalog.licences import HOLDER_USCC, LICENCE_TYPES
 from onething.catalog.workdays import china_today
-from onething.registry.service import FOUND, holder_of, lookup
+from onething.registry.service import FOUND, holder_of, lookup, represents
 
 TRACKING_NUMBER = re.compile(r"OT\d{8}-[0-9A-HJKMNP-TV-Z]{6}")
 
@@ -68,14 +68,6 @@ def fillable_paths(composition) -> set[str]:
 IDENTITY_FIELDS = {"legal_representative.id_number": "id_number",
                    "legal_representative.mobile": "mobile",
                    "contact_name": "name", "contact_mobile": "mobile"}
-
-
-def represents(identity: dict | None, record) -> bool:
-    """Whether the signed-in person is the legal representative a business licence's
-    registration data names (their verified ID number)."""
-    wanted = (record.data.get("legal_representative_id_number") or "") if record else ""
-    mine = ((identity or {}).get("id_number") or "").strip().upper()
-    return bool(mine) and str(wanted).strip().upper() == mine
 
 
 def from_registry(session, provider, composition, data: dict, prefill: dict,

@@ -31,7 +31,6 @@ import datetime as dt
 
 from flask import current_app, has_app_context
 
-from onething.cases.prefill import represents
 from onething.catalog.licences import HOLDER_USCC, licence_type
 from onething.catalog.workdays import china_today
 from onething.registry.providers import (
@@ -40,7 +39,15 @@ from onething.registry.providers import (
     ProviderUnavailable,
     provider_for,
 )
-from onething.registry.service import EXPIRED, FOUND, MISSING, UNAVAILABLE, holder_of, lookup
+from onething.registry.service import (
+    EXPIRED,
+    FOUND,
+    MISSING,
+    UNAVAILABLE,
+    holder_of,
+    lookup,
+    represents,
+)
 
 # Not looked up: the licence is not for the eyes of whoever typed its holder's code.
 PRIVATE = "private"

@@ -276,6 +276,14 @@ def import_licences(session: Session, rows: list) -> tuple[int, list[ImportProbl
     return len(licences), []
 
 
+def represents(identity: dict | None, record) -> bool:
+    """Whether the signed-in person is the legal representative a business licence's
+    registration data names (their verified ID number)."""
+    wanted = (record.data.get("legal_representative_id_number") or "") if record else ""
+    mine = ((identity or {}).get("id_number") or "").strip().upper()
+    return bool(mine) and str(wanted).strip().upper() == mine
+
+
 # --- the demo ------------------------------------------------------------------------------------
 
 
