@@ -32,7 +32,7 @@ def console(live_app, page: Page):
     expect(page).to_have_url(re.compile(r"/login\?next="))
     page.get_by_label("用户名").fill("admin")
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(f"{base}/admin/")
     # The URL changes before the page's scripts run: htmx must be listening before a test
     # types into a search it drives (a loaded CI machine typed first, and nothing was sent).

@@ -42,7 +42,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     page.goto(f"{base}/login")
     page.get_by_label("用户名").fill("amr")
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(f"{base}/inbox/")
     page.wait_for_load_state()  # htmx listening before it is used
     rows = page.locator("#inbox-rows tbody tr")
@@ -121,7 +121,7 @@ def test_departments_see_a_correction_and_close_a_task_of_a_refused_case(live_ap
         page.goto(f"{base}/login")
         page.get_by_label("用户名").fill(f"staff-{department}")
         page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_role("button", name="登录").click()
+        page.get_by_role("button", name="登录", exact=True).click()
         expect(page).to_have_url(f"{base}/inbox/")
 
     # The fire brigade, city management and the tobacco bureau each see before and after.
@@ -161,7 +161,7 @@ def test_the_inbox_pages_and_filters_in_place_and_the_address_follows(live_app, 
     page.goto(f"{base}/login")
     page.get_by_label("用户名").fill("amr")
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     page.goto(f"{base}/inbox/?lang=en")  # English: the cookie keeps it for what follows
     rows = page.locator("#inbox-rows tbody tr")
     expect(rows).to_have_count(50)

@@ -28,6 +28,23 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(app, client):
     assert "Secure" not in cookies[0]  # plain http on the demo
 
 
+def test_a_static_file_never_refreshes_a_signed_in_session_cookie(app, client):
+    add_account(app, "clerk", "department_staff", "sn-amr")
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    data = {"username": "clerk", "password": PASSWORD}
+    if token:
+        data["csrf_token"] = token.group(1)
+    client.post("/login", data=data)
+    # A page refreshes the signed-in (permanent) cookie; a stylesheet does not, so a
+    # shared cache may keep it and a late answer cannot bring back a forgotten cookie.
+    assert any(c.startswith("session=")
+               for c in client.get("/inbox/").headers.getlist("Set-Cookie"))
+    with client.get("/static/onething.css") as static:
+        assert static.status_code == 200
+        assert not static.headers.getlist("Set-Cookie")
+
+
 def test_a_public_https_address_makes_the_cookie_secure(tmp_path):
     app = create_app({"PUBLIC_URL": "https://hall.example.gov.cn", "TESTING": True},
                      instance_path=str(tmp_path))

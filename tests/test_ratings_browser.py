@@ -68,7 +68,7 @@ def test_a_very_dissatisfied_rating_is_answered_and_the_applicant_reads_the_repl
     page.goto(f"{base}/login")
     page.get_by_label("用户名").fill("fire")
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(f"{base}/inbox/")
     page.locator('a[href="/inbox/rectifications/"]').click()
     page.locator("#rectification-rows a").filter(has_text=tracking).click()

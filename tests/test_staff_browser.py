@@ -46,7 +46,7 @@ def sign_in(page: Page, base: str, username: str, lands: str) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page).to_have_url(f"{base}{lands}")
     page.wait_for_load_state()  # htmx listening before it is used
 
@@ -132,7 +132,7 @@ def test_a_disabled_account_is_signed_out_at_its_next_click(
     # Signing in again is refused too: the account is disabled, not just signed out.
     page.get_by_label("用户名").fill("staff-sn-amr")
     page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()
     expect(page.locator("p.error")).to_be_visible()
     console.context.close()
 

@@ -5,11 +5,16 @@ JSON (strings, numbers, lists, dicts) written by orjson, instead of Flask's
 tagged JSON, which walks every value looking for tuples, bytes and dates the
 session never holds. And the signing serializer is built once per secret
 key, not twice per request.
+
+A static file's answer never sets the cookie: a shared cache would not keep a
+stylesheet sent with someone's session, and a late image's answer would put
+back a cookie the browser had just been told to forget.
 """
 
 from __future__ import annotations
 
 import orjson
+from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
 
@@ -42,3 +47,9 @@ class SessionCookie(SecureCookieSessionInterface):
         if signer is None:
             signer = self._signers[key] = super().get_signing_serializer(app)
         return signer
+
+    def should_set_cookie(self, app, session) -> bool:
+        """Flask's rule, except that a static file's answer never refreshes the cookie."""
+        if request.endpoint == "static" and not session.modified:
+            return False
+        return super().should_set_cookie(app, session)
