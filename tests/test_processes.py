@@ -9,9 +9,11 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import types
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -239,3 +241,35 @@ def test_gunicorn_workers_serve_and_share_one_database(blank_engine, tmp_path):
         master.send_signal(signal.SIGTERM)
         master.wait(timeout=30)
     assert master.returncode == 0, log.read_text()
+
+
+def test_waitress_main_loop_does_not_wait_on_a_response_a_worker_is_writing():
+    from waitress.adjustments import Adjustments
+    from waitress.channel import HTTPChannel
+
+    from onething.web.serving import _Channel
+
+    ours, theirs = socket.socketpair()
+    try:
+        adj = Adjustments()
+        server = types.SimpleNamespace(active_channels={})
+        channel = _Channel(server, ours, ("127.0.0.1", 0), adj, map={})
+        # A worker thread is serving a request and has put part of its answer in the
+        # buffer (it sends it itself): waitress's own channel asks select() to wake the
+        # main loop for it, which then finds nothing it may do, and asks again: a spin.
+        channel.requests = [object()]
+        channel.total_outbufs_len = 161
+        assert HTTPChannel.writable(channel)
+        assert not channel.writable()
+        # A worker waiting for the buffer to drain: the main loop must send it.
+        channel.total_outbufs_len = adj.outbuf_high_watermark + 1
+        assert channel.writable()
+        # The request done: what is left is the main loop's to send.
+        channel.requests, channel.total_outbufs_len = [], 161
+        assert channel.writable()
+        # Closing is always the main loop's.
+        channel.requests, channel.total_outbufs_len, channel.will_close = [object()], 0, True
+        assert channel.writable()
+    finally:
+        ours.close()
+        theirs.close()

@@ -749,21 +749,15 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
 
         serve_gunicorn(app, host, port, workers, threads)
         return
-    import logging
-
-    import waitress
-
-    # waitress logs a warning for every request that waits for a free thread, so a busy
-    # hour writes a line per request, costing CPU exactly when the server has none to
-    # spare. Saturation shows in response times; errors are still logged.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     if app.config["WEBHOOK_INTERVAL"]:
         from onething.departments.webhooks import start_deliverer
 
         start_deliverer(app.extensions["onething.engine"], float(app.config["WEBHOOK_INTERVAL"]),
                         threads=int(app.config["WEBHOOK_THREADS"]),
                         timeout=float(app.config["WEBHOOK_TIMEOUT"]))
-    waitress.serve(app, host=host, port=port, threads=threads, ident="onething")
+    from onething.web.serving import serve_waitress
+
+    serve_waitress(app, host, port, threads)
 
 
 @main.command()
