@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import line as machine_line
 from volume import BUNDLES, bulk_insert, departments_of_matters, percentile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -245,6 +246,7 @@ def run(label: str, database_url: str, args) -> list[str]:
                   f"p99 < {TARGET_MS} ms: {verdict}")
         print(f"[{label}] {'onething stats --month, the whole process':<44} {whole_command:.0f} ms "
               f"once (interpreter, app start, queries)")
+        print(machine_line(label))
     finally:
         shutil.rmtree(instance, ignore_errors=True)
     return failures

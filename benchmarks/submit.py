@@ -37,6 +37,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import line as machine_line  # noqa: E402
+
 ANSWERS = {"has_business_licence": False, "public_gathering_place": True,
            "fire_route": "commitment", "outdoor_signboard": True, "sells_tobacco": True}
 DATA = {
@@ -277,6 +280,7 @@ def run(label: str, database_url: str, args, workers: int = 1) -> dict:
               f"{'OK' if result['p99'] < 100 else 'MISSED'}; server CPU per submit "
               f"{cpu_ratio:.1f}× /healthz's (target ≤ 5×: "
               f"{'OK' if cpu_ratio <= 5 else 'MISSED'})")
+        print(machine_line(label))
         return result
     finally:
         shutil.rmtree(instance, ignore_errors=True)

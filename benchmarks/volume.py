@@ -35,6 +35,7 @@ from urllib.parse import quote
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import line as machine_line
 from submit import DATA
 
 REPO = Path(__file__).resolve().parents[1]
@@ -353,6 +354,7 @@ def run(label: str, database_url: str, args) -> list[str]:
         p50, p99 = counts
         print(f"[{label}] {'counts by status (the query alone)':<48} p50 {p50:6.1f} ms  "
               f"p99 {p99:6.1f} ms")
+        print(machine_line(label))
     finally:
         shutil.rmtree(instance, ignore_errors=True)
     return failures

@@ -19,6 +19,7 @@ def test_the_submit_benchmark_runs_and_every_submit_succeeds(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failures 0" in result.stdout
     assert "[sqlite] ratio" in result.stdout
+    assert "[sqlite] machine: the same" in result.stdout
 
 
 def test_the_volume_benchmark_runs_and_every_page_answers(tmp_path):
@@ -31,6 +32,7 @@ def test_the_volume_benchmark_runs_and_every_page_answers(tmp_path):
     assert "INVALID" not in result.stdout
     assert "[sqlite] api: deep page by cursor" in result.stdout
     assert "[sqlite] inbox: search, a day's prefix" in result.stdout
+    assert "[sqlite] machine: the same" in result.stdout
 
 
 def test_the_statistics_benchmark_runs_and_every_page_answers(tmp_path):
