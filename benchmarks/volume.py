@@ -296,11 +296,13 @@ def run(label: str, database_url: str, args) -> list[str]:
             htmx = {"HX-Request": "true"}
             day = where["number"].split("-")[0]
             pages = [
-                ("inbox: first page (by due date)", "/inbox/", {}),
+                ("inbox: first page (open tasks, by due date)", "/inbox/", {}),
                 ("inbox: first page, htmx swap (rows, pager)", "/inbox/", htmx),
-                ("inbox: deep page by its link (the middle)",
-                 f"/inbox/?after={where['deep_due']}", {}),
-                ("inbox: deep page, htmx swap", f"/inbox/?after={where['deep_due']}", htmx),
+                ("inbox: every status, first page", "/inbox/?status=all", {}),
+                ("inbox: every status, deep page by its link",
+                 f"/inbox/?status=all&after={where['deep_due']}", {}),
+                ("inbox: every status, deep page, htmx swap",
+                 f"/inbox/?status=all&after={where['deep_due']}", htmx),
                 ("inbox: newest first", "/inbox/?sort=new", {}),
                 ("inbox: status pending", "/inbox/?status=pending", {}),
                 ("inbox: status approved, newest (largest count)",
@@ -332,7 +334,7 @@ def run(label: str, database_url: str, args) -> list[str]:
                        for name, path, headers in pages]
             # The first page again, last: the machine may have changed meanwhile.
             again = timings(browser, pid, "/healthz", {}, args.repeat * 3, failures)
-            first = browser.request("GET", "/inbox/?lang=en")[1].decode()
+            first = browser.request("GET", "/inbox/?status=all&lang=en")[1].decode()
         shown = re.search(r'id="inbox-position">([^<]*)<', first)
         if shown is None or not shown.group(1).endswith(f"of {where['total']:,}"):
             failures.append(f"the inbox does not count {where['total']:,} tasks: "

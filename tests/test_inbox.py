@@ -429,6 +429,45 @@ def test_paging_keeps_the_filters_with_and_without_htmx(app):
     assert 'option value="pending" selected' in whole and 'option value="new" selected' in whole
 
 
+def test_the_inbox_opens_on_the_open_tasks_and_a_search_finds_decided_ones_too(app):
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 300, statuses=("pending", "approved", "accepted"))
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.storage.models import Submission
+
+        tasks = {t.id: t for t in session.exec(select(Task)).all()}
+        approved = next(i for i in ids if tasks[i].status == "approved")
+        number = session.exec(select(Submission.tracking_number).where(
+            Submission.id == tasks[approved].submission_id)).one()
+    open_ids = [i for i in ids if tasks[i].status != "approved"]
+    # Its first view is the work still to decide (未办结), soonest due first, every page.
+    first = browser.get("/inbox/?lang=en").text
+    assert position(first) == "1–50 of 200"
+    assert 'option value="open" selected' in first
+    assert re.search(r'href="/inbox/">Open \(未办结\)</a>[:：]\s*<strong>200</strong>', first)
+    seen, url = [], "/inbox/"
+    while url:
+        text = browser.get(url).text
+        seen += page_ids(text)
+        url = link(text, "next")
+        assert url is None or "status=" not in url  # the default needs no parameter
+    assert [(tasks[i].due_date, i) for i in seen] == sorted(
+        (tasks[i].due_date, i) for i in open_ids)
+    # Every status, when asked: its page links keep asking.
+    every = browser.get("/inbox/?status=all&lang=en").text
+    assert position(every) == "1–50 of 300" and "status=all" in link(every, "next")
+    assert 'option value="all" selected' in every
+    # A caller asks after their case whatever became of it: the search finds it, decided.
+    found = browser.get("/inbox/", query_string={"q": number, "lang": "en"}).text
+    assert page_ids(found) == [approved]
+    # One status chosen, the search keeps to it.
+    assert page_ids(browser.get("/inbox/", query_string={"q": number,
+                                                         "status": "pending"}).text) == []
+
+
 def test_overdue_and_due_soon_are_open_tasks_only(app):
     from onething.catalog.workdays import china_today
 
@@ -447,7 +486,7 @@ def test_overdue_and_due_soon_are_open_tasks_only(app):
 
 @pytest.mark.parametrize("query", ["after=tomorrow", "after=2026-02-30.5", "before=12",
                                    "sort=new&after=2026-12-01.5", "sort=oldest",
-                                   "after=99999999999"])
+                                   "after=99999999999", "status=bogus"])
 def test_a_broken_page_link_is_a_400(app, routed, query):
     browser = staff(app, "sn-amr")
     assert browser.get(f"/inbox/?{query}").status_code == 400

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, func, literal, text, tuple_
+from sqlalchemy import bindparam, false, func, literal, text, tuple_
 from sqlmodel import col, select
 
 from onething.accounts.service import current_account, staff_guard
@@ -32,6 +32,7 @@ from onething.publishing.versions import bundle_of, get_version
 from onething.storage.db import paginate
 from onething.storage.models import (
     MAX_ROW_ID,
+    TASK_DONE,
     TASK_STATUSES,
     Account,
     BundleVersion,
@@ -55,6 +56,9 @@ PAGE_SIZE = 50
 SORTS = ("due", "new")
 # A task decided already is due no more: only these can be overdue or due soon.
 OPEN_STATUSES = ("pending", "accepted", "supplement", "waiting")
+# The inbox's status filter beyond one status: the open tasks (未办结, its first view), or
+# every task.
+OPEN, ALL = "open", "all"
 # A search shorter than a tracking number's "OT" and date would match most of a year.
 SEARCH_MIN_LENGTH = 10
 # A name searched for: one character would match most of the inbox.
@@ -76,6 +80,10 @@ _BUNDLES_OF = text("""
         FROM codes WHERE codes.code IS NOT NULL
     )
     SELECT code FROM codes WHERE code IS NOT NULL""")
+# Open, said as the partial index of open tasks says it (its values written in the SQL, not
+# bound), so that both databases' planners see the index serves the query.
+_OPEN_TASK = col(Task.status).not_in(bindparam("done", TASK_DONE, expanding=True,
+                                               literal_execute=True))
 # What the lead department sees of another department's task: never its slice.
 _COORDINATION = (Task.id, Task.submission_id, Task.matter_code, Task.department_code,
                  Task.status, Task.waits_for, Task.due_date, Task.due_estimated,
@@ -102,7 +110,7 @@ def _own_task(task_id: int) -> Task:
 class InboxQuery:
     """What the inbox is asked for: filters, order and where the page starts."""
 
-    status: str = ""
+    status: str = OPEN
     bundle: str = ""
     due: str = ""
     sort: str = "due"
@@ -112,7 +120,8 @@ class InboxQuery:
 
     def link(self, **position) -> dict:
         """The URL parameters of this list at another position: filters kept, empty left out."""
-        given = {"status": self.status, "bundle": self.bundle, "due": self.due,
+        given = {"status": "" if self.status == OPEN else self.status,
+                 "bundle": self.bundle, "due": self.due,
                  "sort": "" if self.sort == "due" else self.sort, "q": self.q, **position}
         return {key: value for key, value in given.items() if value}
 
@@ -122,7 +131,10 @@ def _inbox_query() -> InboxQuery:
     sort = args.get("sort") or "due"
     if sort not in SORTS:
         abort(400)
-    query = InboxQuery(status=args.get("status", ""), bundle=args.get("bundle", "")[:100],
+    status = args.get("status") or OPEN
+    if status not in (OPEN, ALL, *TASK_STATUSES):
+        abort(400)
+    query = InboxQuery(status=status, bundle=args.get("bundle", "")[:100],
                        due=args.get("due", ""), sort=sort, q=args.get("q", "").strip()[:64])
     for name in ("after", "before"):
         if args.get(name):
@@ -210,8 +222,11 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
         filters.append(Task.status == query.status)
     if query.bundle:
         filters.append(Task.bundle_code == query.bundle)
+    # A search looks through decided tasks too (a caller asks after their case whatever
+    # became of it), unless one status is chosen.
+    if (query.status == OPEN and not query.q) or query.due in ("overdue", "soon"):
+        filters.append(_OPEN_TASK)
     if query.due in ("overdue", "soon"):
-        filters.append(col(Task.status).in_(OPEN_STATUSES))
         filters += ([col(Task.due_date) < today] if query.due == "overdue"
                     else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
     found = search[1] if by_number else None
@@ -372,7 +387,8 @@ def index():
                                .group_by(Task.status)).all()
         counts = {status: count for status, count, _ in grouped}
     if full and only_status:
-        scope = {query.status} if query.status in TASK_STATUSES else set(counts)
+        scope = ({query.status} if query.status in TASK_STATUSES else
+                 set(OPEN_STATUSES) if query.status == OPEN else set(counts))
         total = sum(count for status, count, _ in grouped if status in scope)
         position = sum(ahead for status, _, ahead in grouped if status in scope)
     elif by_name:
@@ -401,6 +417,7 @@ def index():
     from onething.cases.ratings import overdue
 
     return render_template("inbox.html", counts=counts, bundles=bundles,
+                           open_count=sum(counts.get(status, 0) for status in OPEN_STATUSES),
                            rectifications_overdue=overdue(session, department, today),
                            names=service_names(session, codes | set(bundles)), **context)
 

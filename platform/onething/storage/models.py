@@ -453,6 +453,10 @@ class Task(TaskBase, table=True):
         Index("ix_task_department_status", "department_code", "status"),
         # The inbox by due date, and its overdue / due soon ranges.
         Index("ix_task_department_due", "department_code", "due_date", "id"),
+        # The inbox's first view, the open tasks by due date (and their overdue / due soon
+        # ranges), without reading past the decided ones due earlier.
+        Index("ix_task_department_open_due", "department_code", "due_date", "id",
+              sqlite_where=sql_text(_TASK_OPEN), postgresql_where=sql_text(_TASK_OPEN)),
         Index("ix_task_department_status_due", "department_code", "status", "due_date", "id"),
         Index("ix_task_department_bundle_due", "department_code", "bundle_code", "due_date",
               "id"),
