@@ -187,8 +187,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     @app.get("/favicon.ico")
     def favicon():
         """The icon browsers ask for at the root, whatever the page links."""
-        return send_from_directory(app.static_folder, "favicon.ico",
-                                   mimetype="image/vnd.microsoft.icon", max_age=86400)
+        return _whole(send_from_directory(app.static_folder, "favicon.ico",
+                                          mimetype="image/vnd.microsoft.icon", max_age=86400))
 
     from onething.web import operations
 
@@ -252,16 +252,25 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _whole(response):
+    """A file's response as a whole body, its file read and closed now."""
+    # make_sequence() leaves the file open until the server closes the response, which a
+    # server skips when the browser leaves mid-answer (a 304 to a favicon, say): the file
+    # was then only closed by the collector, with a ResourceWarning.
+    opened = response.response
+    response.direct_passthrough = False
+    response.make_sequence()
+    if hasattr(opened, "close"):
+        opened.close()
+    return response
+
+
 def _whole_static_files(app: Flask) -> None:
     """Serve static files (CSS, htmx, icons: kilobytes) as whole bodies, so they compress."""
     send = app.view_functions["static"]
 
     def static(filename: str):
-        response = send(filename=filename)
-        if response.status_code == 200:
-            response.direct_passthrough = False
-            response.make_sequence()  # reads the file and closes it
-        return response
+        return _whole(send(filename=filename))
 
     app.view_functions["static"] = static
 
