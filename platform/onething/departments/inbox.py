@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, false, func, literal, text, tuple_
+from sqlalchemy import and_, bindparam, false, func, literal, text, tuple_
 from sqlmodel import col, select
 
 from onething.accounts.service import current_account, staff_guard
@@ -55,7 +55,7 @@ PAGE_SIZE = 50
 # The inbox's orders: by due date, soonest first (the default), or newest first.
 SORTS = ("due", "new")
 # A task decided already is due no more: only these can be overdue or due soon.
-OPEN_STATUSES = ("pending", "accepted", "supplement", "waiting")
+OPEN_STATUSES = tuple(status for status in TASK_STATUSES if status not in TASK_DONE)
 # The inbox's status filter beyond one status: the open tasks (未办结, its first view), or
 # every task.
 OPEN, ALL = "open", "all"
@@ -80,10 +80,13 @@ _BUNDLES_OF = text("""
         FROM codes WHERE codes.code IS NOT NULL
     )
     SELECT code FROM codes WHERE code IS NOT NULL""")
-# Open, said as the partial index of open tasks says it (its values written in the SQL, not
-# bound), so that both databases' planners see the index serves the query.
-_OPEN_TASK = col(Task.status).not_in(bindparam("done", TASK_DONE, expanding=True,
-                                               literal_execute=True))
+# Open, said twice, its values written in the SQL (not bound) so that planners can match
+# them against indexes: as the partial indexes of open tasks say it (a page of them, in
+# order, reads a few of their entries), and as the open statuses, which a count reads
+# from the (department, status) index, over the open tasks' entries only.
+_OPEN_TASK = and_(
+    col(Task.status).not_in(bindparam("done", TASK_DONE, expanding=True, literal_execute=True)),
+    col(Task.status).in_(bindparam("open", OPEN_STATUSES, expanding=True, literal_execute=True)))
 # What the lead department sees of another department's task: never its slice.
 _COORDINATION = (Task.id, Task.submission_id, Task.matter_code, Task.department_code,
                  Task.status, Task.waits_for, Task.due_date, Task.due_estimated,

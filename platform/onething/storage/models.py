@@ -457,6 +457,9 @@ class Task(TaskBase, table=True):
         # ranges), without reading past the decided ones due earlier.
         Index("ix_task_department_open_due", "department_code", "due_date", "id",
               sqlite_where=sql_text(_TASK_OPEN), postgresql_where=sql_text(_TASK_OPEN)),
+        Index("ix_task_department_open_bundle_due", "department_code", "bundle_code",
+              "due_date", "id", sqlite_where=sql_text(_TASK_OPEN),
+              postgresql_where=sql_text(_TASK_OPEN)),
         Index("ix_task_department_status_due", "department_code", "status", "due_date", "id"),
         Index("ix_task_department_bundle_due", "department_code", "bundle_code", "due_date",
               "id"),

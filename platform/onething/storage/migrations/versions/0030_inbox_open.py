@@ -19,11 +19,16 @@ OPEN = "status NOT IN ('approved', 'rejected', 'stopped', 'closed')"
 
 
 def upgrade() -> None:
-    """Index each department's open tasks in the inbox's order (by due date)."""
+    """Index each department's open tasks in the inbox's order (by due date), all of them
+    and by service."""
     op.create_index("ix_task_department_open_due", "task", ["department_code", "due_date", "id"],
+                    sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
+    op.create_index("ix_task_department_open_bundle_due", "task",
+                    ["department_code", "bundle_code", "due_date", "id"],
                     sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
 
 
 def downgrade() -> None:
-    """Drop it."""
+    """Drop them."""
+    op.drop_index("ix_task_department_open_bundle_due", table_name="task")
     op.drop_index("ix_task_department_open_due", table_name="task")
