@@ -22,8 +22,10 @@ class _Channel(HTTPChannel):
     """
 
     def writable(self) -> bool:
-        """Writable when the main loop has something to do: not while a worker writes,
-        unless the worker waits for the buffer to drain (past the high watermark)."""
+        """Writable when the main loop has something to do: not while the connection has a
+        request in hand (its worker sends what it writes, and a pipelined request's worker
+        sends what an earlier one left), unless a worker waits for the buffer to drain
+        (past the high watermark)."""
         if self.requests and self.total_outbufs_len <= self.adj.outbuf_high_watermark:
             return bool(self.will_close or self.close_when_flushed)
         return super().writable()
