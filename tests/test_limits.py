@@ -9,24 +9,16 @@ import re
 import pytest
 
 from onething.web.app import create_app
-from test_admin import PASSWORD, add_account
+from test_admin import PASSWORD, add_account, sign_in, token_of
 from test_api import auth, tasks_of, token_for
 from test_inbox import routed  # noqa: F401  (fixture)
 
 
-def sign_in_clerk(app, client):
-    """A department clerk signed in on this client; the sign-in's answer."""
+def test_the_session_cookie_is_http_only_and_same_site_lax(app, client):
     add_account(app, "clerk", "department_staff", "sn-amr")
     page = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    data = {"username": "clerk", "password": PASSWORD}
-    if token:
-        data["csrf_token"] = token.group(1)
-    return client.post("/login", data=data)
-
-
-def test_the_session_cookie_is_http_only_and_same_site_lax(app, client):
-    response = sign_in_clerk(app, client)
+    response = client.post("/login", data={"username": "clerk", "password": PASSWORD,
+                                           "csrf_token": token_of(page)})
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
     assert cookies, response.headers
     assert "HttpOnly" in cookies[0] and "SameSite=Lax" in cookies[0]
@@ -34,7 +26,8 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(app, client):
 
 
 def test_a_static_file_never_refreshes_a_signed_in_session_cookie(app, client):
-    sign_in_clerk(app, client)
+    add_account(app, "clerk", "department_staff", "sn-amr")
+    sign_in(client, "clerk")
     # A page refreshes the signed-in (permanent) cookie; a stylesheet does not, so a
     # shared cache may keep it and a late answer cannot bring back a forgotten cookie.
     assert any(c.startswith("session=")

@@ -93,16 +93,9 @@ def _typed_errors(composition, data: dict, answers, upto: str) -> dict[str, list
     """The errors of values typed in the parts of the form before the part `upto`."""
     sections = composition.layout["sections"]
     ids = [section["id"] for section in sections]
-    paths: set[str] = set()
-
-    def walk(entries):
-        for entry in entries:
-            if entry.get("path"):
-                paths.add(entry["path"])
-            walk(entry.get("children") or [])
-
-    for section in sections[:ids.index(upto) if upto in ids else len(ids)]:
-        walk(section["fields"])
+    # A part's fields, whose paths begin their groups' and rows' own.
+    paths = {field["path"] for section in sections[:ids.index(upto) if upto in ids else None]
+             for field in section["fields"]}
     return {path: found for path, found in _errors_for(
                 composition, {**data, "answers": answers}).items()
             if get_path(data, path) not in (None, "", [])
