@@ -824,3 +824,25 @@ def test_an_expired_licence_kept_here_does_not_hide_the_renewed_one_the_province
     # Only expired anywhere: the first provider's, so the applicant is told it expired.
     assert Chain(Held(expired), Held()).licences(UNKNOWN, "business-licence") == [expired]
     assert Chain(Held(), Held()).licences(UNKNOWN, "business-licence") == []
+
+
+@pytest.mark.parametrize("holder", [service.DEMO_ENTERPRISE, service.DEMO_EXPIRED])
+def test_submit_tells_nothing_of_a_private_licence_the_materials_page_did_not_look_up(
+        registry, holder):
+    # A credit code typed (or changed) after the materials page, then submitted at once:
+    # what submit answers of a title to the premises must not depend on whether the
+    # registry holds one, with or without it, for this or for another holder.
+    import types
+
+    from onething.cases import shared
+
+    title = types.SimpleNamespace(licence_code="real-estate-title", source="applicant")
+    now = dt.datetime.now(dt.UTC)
+    with registry.app_context(), db(registry) as session:
+        for entry in (None, {"state": "shared", "holder": "91370202MA3C8XXXXX"}):
+            assert shared.recheck(session, title, {"entity_uscc": holder}, entry, now) == (
+                None, "licence_private")
+        # A public licence is read from the registry kept here as before.
+        licence = types.SimpleNamespace(licence_code="business-licence", source="applicant")
+        _, reason = shared.recheck(session, licence, {"entity_uscc": holder}, None, now)
+        assert (reason is None) == (holder == service.DEMO_ENTERPRISE)

@@ -96,12 +96,16 @@ def resolve(session, composition, material, data: dict, entry, today: dt.date | 
     return _entry(holder, code, lookup(provider(session), holder, code, today))
 
 
-def _may_see(session, code: str, holder: str, identity: dict | None, today: dt.date) -> bool:
+def _private(code: str) -> bool:
     # An enterprise's licence with no public item (不动产权证书: whether it owns its
     # premises) is looked up only for its legal representative, signed in: for anyone else
     # even "found" or "not held" would tell what only the holder may know.
     kind = licence_type(code)
-    if is_public(code) or kind is None or kind.holder != HOLDER_USCC:
+    return not (is_public(code) or kind is None or kind.holder != HOLDER_USCC)
+
+
+def _may_see(session, code: str, holder: str, identity: dict | None, today: dt.date) -> bool:
+    if not _private(code):
         return True
     if not identity:
         return False
@@ -223,17 +227,18 @@ def recheck(session, material, data: dict, entry, now: dt.datetime
         # hold it elsewhere (resolve asked for it then).
         return ({"state": "shared"}, None) if material.source == "government" \
             else (None, "licence_missing")
-    if isinstance(entry, dict) and entry.get("state") == PRIVATE \
-            and entry.get("holder") == holder:
-        # Not looked up for this applicant: neither is it now (found or not would tell).
-        return None, "licence_private"
+    recorded = entry if isinstance(entry, dict) and entry.get("holder") == holder else None
+    if _private(code):
+        # Looked up here only if the materials page did, for this holder, for whoever was
+        # signed in: otherwise whether it is held would answer a code typed at submit.
+        if recorded is None or recorded.get("state") == PRIVATE:
+            return None, "licence_private"
     today = china_today()
     local = lookup(LocalRegistry(session), holder, code, today)
     if local.state == FOUND:
         return _entry(holder, code, local, now), None
     if not _remote_configured():
         return None, f"licence_{local.state}"  # the registry kept here is the only one
-    recorded = entry if isinstance(entry, dict) and entry.get("holder") == holder else None
     if recorded is None or not _recent(recorded, now):
         # Never looked up for this holder, or too long ago: the materials page asks again.
         return None, "licence_lookup_stale"
