@@ -32,9 +32,10 @@ def test_a_static_file_never_refreshes_a_signed_in_session_cookie(app, client):
     # shared cache may keep it and a late answer cannot bring back a forgotten cookie.
     assert any(c.startswith("session=")
                for c in client.get("/inbox/").headers.getlist("Set-Cookie"))
-    with client.get("/static/onething.css") as static:
-        assert static.status_code == 200
-        assert not static.headers.getlist("Set-Cookie")
+    for path in ("/static/onething.css", "/favicon.ico"):
+        with client.get(path) as static:
+            assert static.status_code == 200
+            assert not static.headers.getlist("Set-Cookie"), path
 
 
 @pytest.mark.parametrize("path", ["/static/onething.css", "/favicon.ico"])

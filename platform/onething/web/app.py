@@ -259,7 +259,10 @@ def _whole(response):
     # was then only closed by the collector, with a ResourceWarning.
     opened = response.response
     response.direct_passthrough = False
-    response.make_sequence()
+    if response.status_code in (304, 412):
+        response.response = []  # no body is sent: nothing to read
+    else:
+        response.make_sequence()
     if hasattr(opened, "close"):
         opened.close()
     return response

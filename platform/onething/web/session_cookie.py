@@ -17,6 +17,9 @@ import orjson
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 
+# The endpoints that answer with a file (the icon browsers ask for at the root too).
+_FILES = {"static", "favicon"}
+
 
 class PlainJSON:
     """JSON text for session values, as itsdangerous expects a serializer to be."""
@@ -49,7 +52,7 @@ class SessionCookie(SecureCookieSessionInterface):
         return signer
 
     def should_set_cookie(self, app, session) -> bool:
-        """Flask's rule, except that a static file's answer never refreshes the cookie."""
-        if request.endpoint == "static" and not session.modified:
+        """Flask's rule, except that a file's answer never refreshes the cookie."""
+        if request.endpoint in _FILES and not session.modified:
             return False
         return super().should_set_cookie(app, session)
