@@ -22,7 +22,6 @@ transaction as the change itself.
 from __future__ import annotations
 
 import copy
-import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
@@ -31,6 +30,7 @@ from sqlmodel import Session, col, select
 from onething.cases import clock, events, holidays
 from onething.cases.forms import get_path, set_path
 from onething.cases.refusals import Refusal
+from onething.catalog.typed import half_width
 from onething.catalog.workdays import china_today, days_paused
 from onething.publishing.versions import bundle_of, get_version
 from onething.registry.service import record_issued
@@ -94,7 +94,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     if certificate_number:
         # As staff type it: full-width letters and digits (an IME left on) are the same
         # number, and the registry and the QR code must find it as printed.
-        certificate_number = unicodedata.normalize("NFKC", certificate_number)
+        certificate_number = half_width(certificate_number)
     if task.status not in ALLOWED[action]:
         raise DecisionRefused("not_decidable", task)
     if action in ("approve", "reject", "close") and task.special_procedure:
