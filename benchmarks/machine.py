@@ -35,7 +35,12 @@ def jitter(seconds: float = 3.0) -> tuple[float, float]:
         _work()
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+    return statistics.median(times), percentile(times, 0.99)
+
+
+def percentile(times: list[float], share: float) -> float:
+    """The value below which `share` of the sorted times lie."""
+    return times[min(len(times) - 1, int(len(times) * share))]
 
 
 def line(label: str, seconds: float = 3.0) -> str:

@@ -36,6 +36,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import line as machine_line
+from machine import percentile
 from submit import DATA
 
 REPO = Path(__file__).resolve().parents[1]
@@ -265,11 +266,6 @@ def prepare(database_url: str, instance: Path, submissions: int) -> dict:
 
 
 PASSWORD = "volume-benchmark-1"
-
-
-def percentile(times: list[float], share: float) -> float:
-    """The value below which `share` of the sorted times lie."""
-    return times[min(len(times) - 1, int(len(times) * share))]
 
 
 def run(label: str, database_url: str, args) -> list[str]:
