@@ -375,16 +375,21 @@ def _summarise_cases(connection: Connection, ranges, dialect: str) -> None:
 # --- the refresh --------------------------------------------------------------------------------
 
 
-def refresh(engine: Engine, *, everything: bool = False) -> int:
+def refresh(engine: Engine, *, everything: bool = False,
+            full_every: dt.timedelta | None = None) -> int:
     """Summarise again the days changed since the last refresh; how many days (-1: all).
 
+    Every day is summarised when `everything` is asked, and when `full_every` is given
+    and no refresh summarised every day within it (the worker's backstop: the time is
+    kept with the watermark, so restarts and several workers do it once per period).
     On its own connection and transaction, committed before it returns, so that the
     figures read next (on a new transaction) see it.
     """
     if not everything:
         with engine.connect() as connection:
             state = connection.execute(select(_state).where(_state.c.id == STATE_ID)).first()
-            if state is not None and state.refreshed_at is not None:
+            if state is not None and state.refreshed_at is not None \
+                    and not _full_due(state, utc_now(), full_every):
                 with Session(engine) as session:
                     unchanged = state.calendar == calendar_mark(session)
                 if unchanged and not _changes(connection, state, utc_now())[0]:
@@ -401,7 +406,9 @@ def refresh(engine: Engine, *, everything: bool = False) -> int:
                                                      calendar=""))
         state = connection.execute(select(_state).where(_state.c.id == STATE_ID)).one()
         now = utc_now()
-        if everything or state.refreshed_at is None:
+        # Decided under the lock: a worker that waited on another's full pass skips its own.
+        full = everything or state.refreshed_at is None or _full_due(state, now, full_every)
+        if full:
             marks = _full_marks(connection, now)
             _summarise(connection, None, calendar)
             summarised = -1
@@ -416,11 +423,18 @@ def refresh(engine: Engine, *, everything: bool = False) -> int:
                 _summarise(connection, _ranges(days), calendar)
             summarised = len(days)
         connection.execute(sql_update(_state).where(_state.c.id == STATE_ID).values(
-            refreshed_at=now, marks=marks, calendar=mark))
+            refreshed_at=now, marks=marks, calendar=mark,
+            **({"summarised_all_at": now} if full else {})))
     if summarised:
         LOG.info("statistics summary: %s", "every day" if summarised < 0
                  else f"{summarised} days summarised again")
     return summarised
+
+
+def _full_due(state, now: dt.datetime, full_every: dt.timedelta | None) -> bool:
+    """Whether the periodic pass over every day is due: none yet, or none within full_every."""
+    return full_every is not None and (state.summarised_all_at is None
+                                       or state.summarised_all_at <= now - full_every)
 
 
 def forget(engine: Engine) -> None:

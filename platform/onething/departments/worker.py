@@ -1,9 +1,10 @@
 """The background work of `onething worker`: webhook delivery, deadline reminders, statistics.
 
 Each reminder round also refreshes the statistics' daily summary (cases/summary.py),
-so that a statistics page rarely finds days to summarise again itself, and once a day
-summarises every day again: the backstop for a change committed later than the
-refresh's look-back (summary.LAG) after it was stamped.
+so that a statistics page rarely finds days to summarise again itself, and summarises
+every day again when no refresh has done so for a day (the time is kept in the database,
+so restarted or several workers do it once a day): the backstop for a change committed
+later than the refresh's look-back (summary.LAG) after it was stamped.
 
 Any number of workers may run beside each other and beside `onething serve`: deliveries
 are claimed per endpoint (webhooks.Deliverer) and reminders are written once per task
@@ -13,9 +14,9 @@ the attempts under way, within the attempt timeout, and releases its claims.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
-import time
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -25,8 +26,8 @@ from onething.departments.deadlines import remind_deadlines
 from onething.departments.webhooks import Deliverer
 
 LOG = logging.getLogger("onething.worker")
-# How often a running worker summarises every day again.
-FULL_SUMMARY_EVERY = 24 * 3600.0
+# How often the workers summarise every day again.
+FULL_SUMMARY_EVERY = dt.timedelta(days=1)
 
 
 def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
@@ -42,14 +43,10 @@ def run_worker(engine: Engine, stop: threading.Event, *, interval: float,
     delivery = threading.Thread(target=deliverer.run, args=(stop, interval),
                                 name="webhook-deliverer")
     delivery.start()
-    next_full = time.monotonic() + FULL_SUMMARY_EVERY
     try:
         while not stop.is_set():
             _remind(engine)
-            everything = time.monotonic() >= next_full
-            if everything:
-                next_full += FULL_SUMMARY_EVERY
-            _summarise(engine, everything=everything)
+            _summarise(engine)
             stop.wait(reminder_interval)
     finally:
         stop.set()
@@ -67,8 +64,8 @@ def _remind(engine: Engine) -> None:
         LOG.exception("deadline reminders failed")
 
 
-def _summarise(engine: Engine, everything: bool = False) -> None:
+def _summarise(engine: Engine) -> None:
     try:
-        summary.refresh(engine, everything=everything)
+        summary.refresh(engine, full_every=FULL_SUMMARY_EVERY)
     except Exception:  # as a reminder round: the next round, or the next read, tries again
         LOG.exception("refreshing the statistics' summary failed")

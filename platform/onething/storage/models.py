@@ -754,6 +754,8 @@ class StatsSummaryState(SQLModel, table=True):
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     # When the last refresh began; None: summarise every day at the next one.
     refreshed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a refresh last summarised every day (the periodic backstop); None: never.
+    summarised_all_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Per source table, the greatest id seen and how many rows the lag window held
     # (cases/summary.py); and the holiday calendar the rectifications' days were counted on.
     marks: dict = Field(default_factory=dict, sa_column=_json())
