@@ -605,6 +605,31 @@ def test_an_applicant_is_told_when_the_platform_does_not_answer(registry, client
     assert "/materials/business-licence\"" in materials
 
 
+def test_a_representative_is_told_the_platform_did_not_answer_not_that_a_title_is_private(
+        representative, platform_url):
+    from test_applicant_signin import sign_in
+
+    client = representative.test_client()
+    draft = start(client)
+    assert sign_in(client, f"{draft}/form").status_code == 302
+    client.post(f"{draft}/form", data={"entity_uscc": UNKNOWN})
+    representative.config["LICENCE_REGISTRY_URL"] = platform_url
+    _Replay.seen.clear()
+    client.get(f"{draft}/materials")
+    # The business licence, its own material's and the one that decides whether she may
+    # see the private ones (a title, a manager's certificate), is asked for once a view.
+    asked = [path for path, _ in _Replay.seen if "type=business-licence" in path]
+    assert len(asked) == 1, _Replay.seen
+    assert _entry_of(representative, draft, "premises-lease-or-title")["state"] == "private"
+    # Whether she represents it cannot be known when the platform does not answer.
+    representative.config["LICENCE_REGISTRY_URL"] = "http://127.0.0.1:9/api"
+    representative.config["LICENCE_REGISTRY_TIMEOUT"] = 0.5
+    materials = client.get(f"{draft}/materials").text
+    for material_id in ("premises-lease-or-title", "food-safety-manager-certificate"):
+        assert _entry_of(representative, draft, material_id)["state"] == "unavailable"
+        assert f'id="licence-{material_id}" data-state="unavailable"' in materials
+
+
 def test_the_web_lookup_asks_the_platform_when_the_registry_has_nothing(
         registry, client, platform_url):
     registry.config["LICENCE_REGISTRY_URL"] = platform_url

@@ -70,9 +70,11 @@ def issued_in_case(composition, code: str) -> str | None:
 
 
 def resolve(session, composition, material, data: dict, entry, today: dt.date | None = None,
-            identity: dict | None = None) -> dict | None:
+            identity: dict | None = None, answers: dict | None = None) -> dict | None:
     """What a draft records for a shared material now, or None to leave it as it is;
-    `identity` is the signed-in applicant's verified identity, if any."""
+    `identity` is the signed-in applicant's verified identity, if any. `answers` keeps the
+    lookups made (by holder and type) for the caller's next materials: one view asks the
+    registry each question once."""
     code = material.licence_code
     if not material.shared_data or not code or licence_type(code) is None:
         return None
@@ -90,10 +92,19 @@ def resolve(session, composition, material, data: dict, entry, today: dt.date | 
             "state": MISSING, "holder": "", "type_code": code,
             "looked_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     today = today or china_today()
-    if not _may_see(session, code, holder, identity, today):
-        return {"state": PRIVATE, "holder": holder, "type_code": code,
+    answers = {} if answers is None else answers
+    withheld = _withheld(session, code, holder, identity, today, answers)
+    if withheld is not None:
+        return {"state": withheld, "holder": holder, "type_code": code,
                 "looked_up_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    return _entry(holder, code, lookup(provider(session), holder, code, today))
+    return _entry(holder, code, _lookup(session, holder, code, today, answers))
+
+
+def _lookup(session, holder: str, code: str, today: dt.date, answers: dict):
+    key = (holder, code)
+    if key not in answers:
+        answers[key] = lookup(provider(session), holder, code, today)
+    return answers[key]
 
 
 def _private(code: str) -> bool:
@@ -104,13 +115,20 @@ def _private(code: str) -> bool:
     return not (is_public(code) or kind is None or kind.holder != HOLDER_USCC)
 
 
-def _may_see(session, code: str, holder: str, identity: dict | None, today: dt.date) -> bool:
+def _withheld(session, code: str, holder: str, identity: dict | None, today: dt.date,
+              answers: dict) -> str | None:
+    # None when this applicant may see the holder's licences of this type; otherwise the
+    # state recorded instead of looking it up.
     if not _private(code):
-        return True
+        return None
     if not identity:
-        return False
-    found = lookup(provider(session), holder, "business-licence", today)
-    return found.state == FOUND and represents(identity, found.record)
+        return PRIVATE
+    found = _lookup(session, holder, "business-licence", today, answers)
+    if found.state == UNAVAILABLE:
+        # Whether she represents the enterprise is not known: the registry did not answer,
+        # as the applicant is told for any licence (which tells nothing of this one).
+        return UNAVAILABLE
+    return None if found.state == FOUND and represents(identity, found.record) else PRIVATE
 
 
 def _entry(holder: str, code: str, found, now: dt.datetime | None = None) -> dict:
@@ -130,9 +148,10 @@ def resolve_all(session, composition, data: dict, entries: dict,
                 identity: dict | None = None) -> dict:
     """The draft's material entries with every shared material looked up again."""
     updated = dict(entries)
+    answers: dict = {}
     for material in composition.materials_for(data):
         result = resolve(session, composition, material, data, entries.get(material.id),
-                         identity=identity)
+                         identity=identity, answers=answers)
         if result is not None:
             updated[material.id] = result
         elif isinstance(entries.get(material.id), dict) and \
