@@ -193,6 +193,28 @@ def test_a_locked_value_cannot_be_changed_by_a_tampered_post_and_nothing_else_is
     assert stored_draft(registry, draft).data["premises_address"]["detail"] == "香港中路12号"
 
 
+def test_a_credit_code_changed_after_filling_fills_anew_for_the_new_holder(registry, client):
+    # A provincial licence of trust B: its values fill, unlocked, so the code can change.
+    first, second = service.demo_uscc("91370202MA3E7N1B"), service.demo_uscc("91370202MA3E7N2C")
+    with db(registry) as session:
+        for code, name in ((first, "青岛甲餐饮有限公司"), (second, "青岛乙餐饮有限公司")):
+            session.add(Licence(type_code="business-licence", number=f"B-{code}",
+                                holder_code=code, holder_name=name, issuer="青岛市市场监督管理局",
+                                issued_on=dt.date(2022, 1, 5), trust="B", source="import",
+                                data={"entity_name": name, "entity_uscc": code}))
+        session.commit()
+    draft = start(client)
+    prefill(client, draft, first)
+    assert stored_draft(registry, draft).data["entity_name"] == "青岛甲餐饮有限公司"
+    assert not stored_draft(registry, draft).prefill["entity_name"]["locked"]
+    page = prefill(client, draft, second).text
+    stored = stored_draft(registry, draft)
+    assert stored.data["entity_name"] == "青岛乙餐饮有限公司"
+    assert stored.prefill["entity_uscc"]["value"] == second
+    assert stored.prefill["entity_name"]["number"] == f"B-{second}"
+    assert 'value="青岛乙餐饮有限公司"' in page
+
+
 def test_an_id_number_alone_prefills_nothing_personal(registry, client):
     # Typing someone's ID number must not reveal their name: ID cards never prefill.
     draft = start(client)

@@ -81,7 +81,7 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
     representative, its other licences' items fill too, and the identity's own values.
     """
     paths = fillable_paths(composition)
-    data, prefill = copy.deepcopy(data), dict(prefill)
+    data, prefill = copy.deepcopy(data), _of_this_holder(prefill, data)
     outcome = "no_holder"
     today = today or china_today()
     trusted = False  # the signed-in person represents the holder
@@ -133,6 +133,21 @@ def from_registry(session, provider, composition, data: dict, prefill: dict,
             prefill[path] = {"source": "identity", "trust": "A", "locked": False,
                              "value": value}
     return data, prefill, outcome
+
+
+def _of_this_holder(prefill: dict, data: dict) -> dict:
+    """The prefill entries that still speak for the holder the form now names.
+
+    An applicant may change a credit code a licence filled when it was not locked (not
+    trust A): the other entries were then another holder's, and asking again fills the
+    form anew for this one (the values stay until then; only their sources go). Their own
+    identity's stay.
+    """
+    if not any(record.get("holder") and get_path(data, path) != record.get("value")
+               for path, record in prefill.items()):
+        return dict(prefill)
+    return {path: record for path, record in prefill.items()
+            if record.get("source") == "identity"}
 
 
 def parse_receipt_link(text: str) -> tuple[str, str] | None:
