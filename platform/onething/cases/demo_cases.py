@@ -64,9 +64,10 @@ def _plan(session: Session) -> list[dict]:
                    for m in bundle.catalog.matters.values()]
         if not matters:
             continue
-        savings = compose(bundle, None).savings
-        person = not any("entity_name" in str(m.data.get("fields") or m.data)
-                         for m in bundle.catalog.matters.values())
+        composition = compose(bundle, None)
+        savings = composition.savings
+        # A case of a person (a newborn's) names no enterprise in its one form.
+        person = "entity_name" not in composition.schema["properties"]
         plans.append({"code": code, "version": version_id, "matters": matters,
                       "person": person,
                       "lead": bundle.data.get("lead_department") or matters[0][1],
