@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import line as machine_line
-from volume import BUNDLES, bulk_insert, departments_of_matters, percentile
+from volume import BUNDLES, bulk_insert, departments_of_matters, percentile, timings
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS_PER_CASE = 4
@@ -142,20 +142,6 @@ def seed(engine, cases: int, ratings: int, now: dt.datetime) -> float:
     return time.perf_counter() - started
 
 
-def timings(browser, path: str, repeat: int, failures: list) -> tuple[float, float]:
-    """p50 and p99 in milliseconds of `repeat` GETs, after a few that warm caches up."""
-    times = []
-    for number in range(WARM + repeat):
-        status, _, elapsed = browser.request("GET", path)
-        if status != 200:
-            failures.append(f"GET {path} answered {status}")
-            break
-        if number >= WARM:
-            times.append(elapsed * 1000)
-    times.sort()
-    return (statistics.median(times), percentile(times, 0.99)) if times else (0.0, 0.0)
-
-
 def measure_command(engine, month: str, repeat: int) -> tuple[float, float]:
     """The aggregates `onething stats --month` prints, timed as the database answers them."""
     from sqlmodel import Session
@@ -230,10 +216,10 @@ def run(label: str, database_url: str, args) -> list[str]:
                 ("statistics: one service, by month", "/statistics?bundle=open-restaurant"),
                 ("statistics: six months as CSV", "/statistics?format=csv"),
             ]
-            baseline = timings(browser, "/healthz", args.repeat * 3, failures)
-            measured = [(name, timings(browser, path, args.repeat, failures))
+            baseline = timings(browser, "/healthz", args.repeat * 3, failures)[:2]
+            measured = [(name, timings(browser, path, args.repeat, failures)[:2])
                         for name, path in pages]
-            again = timings(browser, "/healthz", args.repeat * 3, failures)
+            again = timings(browser, "/healthz", args.repeat * 3, failures)[:2]
         base50, base99 = min(baseline[0], again[0]), min(baseline[1], again[1])
         print(f"[{label}] one request at a time, {args.repeat} per figure after {WARM} warming")
         print(f"[{label}] {'/healthz (baseline, before / after)':<44} p50 {baseline[0]:6.1f} / "

@@ -784,6 +784,15 @@ def test_connecting_to_many_dead_addresses_ends_at_the_attempts_deadline(monkeyp
     for client in filling:
         client.setblocking(False)
         client.connect_ex(address)
+    # The premise, checked: a connect there hangs (a kernel that refused or accepted it
+    # would make the timeout below another one's).
+    probe = socket.socket()
+    probe.settimeout(0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            probe.connect(address)
+    finally:
+        probe.close()
     # The name resolves to several such addresses; each one tried is recorded.
     addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)] * 4
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: addresses)
