@@ -110,8 +110,16 @@ def test_a_signed_in_applicant_finds_drafts_on_another_device(signin_app, idp):
     assert started.removeprefix("/d/") in listed and anonymous.removeprefix("/d/") in listed
     assert laptop.get(f"{started}/form").status_code == 200
 
-    # Signing out forgets the applicant and every draft this browser kept.
+    # A copy of the laptop's cookie opens the applicant's cases until the sign-out.
+    copy = signin_app.test_client()
+    name = signin_app.config["SESSION_COOKIE_NAME"]
+    copy.set_cookie(name, laptop.get_cookie(name).value)
+    assert copy.get("/applicant/cases").status_code == 200
+    # Signing out forgets the applicant and every draft this browser kept, and ends the
+    # applicant's sessions: the copy's and the phone's too.
     assert laptop.post("/applicant/signout").status_code == 302
+    assert copy.get("/applicant/cases").status_code == 302
+    assert phone.get("/applicant/cases").status_code == 302
     assert laptop.get(f"{started}/form").status_code == 404
     assert laptop.get("/applicant/cases").status_code == 302
     with Session(signin_app.extensions["onething.engine"]) as db:

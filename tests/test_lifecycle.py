@@ -270,6 +270,28 @@ def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_one(app, clie
     assert browser.get("/admin/users").status_code == 200
 
 
+def test_signing_out_ends_the_session_a_copied_cookie_included(app, client):
+    add_account(app, "staff", "department_staff", "sn-amr")
+    csrf = token_of(client.get("/login").text)
+    assert client.post("/login", data={"username": "staff", "password": PASSWORD,
+                                       "csrf_token": csrf}).status_code == 302
+    name = app.config["SESSION_COOKIE_NAME"]
+    # The cookie copied to another browser (a shared computer, a stolen cookie) opens
+    # the inbox as well, until the sign-out.
+    copy = app.test_client()
+    copy.set_cookie(name, client.get_cookie(name).value)
+    assert copy.get("/inbox/").status_code == 200
+    page = client.get("/inbox/").text
+    assert client.post("/logout", data={"csrf_token": token_of(page)}).status_code == 302
+    assert client.get("/inbox/").headers["Location"].startswith("/login")
+    assert copy.get("/inbox/").headers["Location"].startswith("/login")
+    # Signing in again opens a session of its own.
+    csrf = token_of(client.get("/login").text)
+    assert client.post("/login", data={"username": "staff", "password": PASSWORD,
+                                       "csrf_token": csrf}).status_code == 302
+    assert client.get("/inbox/").status_code == 200
+
+
 @pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example",
                                     "/\\evil.example", "https://evil.example/", "evil",
                                     "/ /evil.example", "/\x7f/evil.example", ""])

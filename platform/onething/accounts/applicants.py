@@ -8,6 +8,9 @@ start a fresh session: one browser is never both.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from flask import g, session
 from sqlmodel import Session, select
 
@@ -15,6 +18,9 @@ from onething.accounts.oidc import Identity
 from onething.storage.models import Applicant, utc_now
 
 SESSION_KEY = "applicant"
+# Made with the applicant's session key, which a sign-out draws anew: a copy of the cookie
+# ends with the sign-out (as a staff account's, accounts.service).
+STAMP_KEY = "applicant_stamp"
 PENDING_KEY = "applicant_pending"
 # What a sign-in keeps of the session before it: the drafts and receipts this browser
 # holds, which the applicant then owns.
@@ -40,8 +46,14 @@ def sign_in_applicant(applicant: Applicant) -> None:
     session.clear()  # session fixation, and never a clerk and an applicant at once
     session.update(kept)
     session[SESSION_KEY] = applicant.subject
+    session[STAMP_KEY] = _stamp(applicant)
     session.permanent = True
     g.pop("applicant", None)
+
+
+def _stamp(applicant: Applicant) -> str:
+    return hashlib.sha256((applicant.subject + applicant.session_key).encode()
+                          ).hexdigest()[:16]
 
 
 def signed_in_session() -> bool:
@@ -51,9 +63,18 @@ def signed_in_session() -> bool:
 
 
 def sign_out_applicant() -> None:
-    """Forget the applicant, and the drafts and receipts this browser kept for them."""
+    """Forget the applicant, and the drafts and receipts this browser kept for them; end
+    their sessions everywhere (a copy of the cookie too)."""
+    from onething.accounts.service import new_session_key
+    from onething.web.extensions import get_session
+
+    applicant = current_applicant()
+    if applicant is not None:
+        applicant.session_key = new_session_key()
+        get_session().add(applicant)
+        get_session().commit()
     # A phone lent or a hall's kiosk: after signing out, nothing of theirs opens here.
-    for key in (SESSION_KEY, PENDING_KEY, *KEPT):
+    for key in (SESSION_KEY, STAMP_KEY, PENDING_KEY, *KEPT):
         session.pop(key, None)
     g.pop("applicant", None)
 
@@ -64,8 +85,10 @@ def current_applicant() -> Applicant | None:
         from onething.web.extensions import get_session
 
         subject = session.get(SESSION_KEY)
-        g.applicant = get_session().exec(select(Applicant).where(
+        applicant = get_session().exec(select(Applicant).where(
             Applicant.subject == subject)).first() if isinstance(subject, str) else None
+        g.applicant = applicant if applicant is not None and hmac.compare_digest(
+            str(session.get(STAMP_KEY, "")), _stamp(applicant)) else None
     return g.applicant
 
 

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import re
+import secrets
 from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, request, session, url_for
@@ -33,13 +34,20 @@ from onething.storage.models import (
 
 MIN_PASSWORD_LENGTH = 10
 SESSION_KEY = "account_id"
-# A fingerprint of the password hash beside the id: a password reset changes it, so every
-# session signed in with the old password ends at its next request.
+# A fingerprint of the password hash and the account's session key beside the id: a
+# password reset or a sign-out changes it, so every session signed in before ends at its
+# next request, a copy of its cookie too.
 STAMP_KEY = "account_stamp"
 
 
 def _stamp(account: Account) -> str:
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+    return hashlib.sha256((account.password_hash + account.session_key).encode()
+                          ).hexdigest()[:16]
+
+
+def new_session_key() -> str:
+    """A fresh session key (accounts and applicants): the sessions stamped before end."""
+    return secrets.token_hex(16)
 
 
 @functools.cache
@@ -215,9 +223,19 @@ def sign_in(account: Account) -> None:
 
 
 def sign_out() -> None:
-    """Forget the account in this browser."""
+    """Forget the account in this browser, and end its sessions everywhere: a cookie is
+    a bearer token, and a copy of it (a shared computer, a stolen cookie) must not outlive
+    the sign-out."""
+    account = current_account()
+    if account is not None:
+        from onething.web.extensions import get_session
+
+        account.session_key = new_session_key()
+        get_session().add(account)
+        get_session().commit()
     session.pop(SESSION_KEY, None)
     session.pop(STAMP_KEY, None)
+    g.pop("account", None)
 
 
 def current_account() -> Account | None:

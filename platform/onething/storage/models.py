@@ -164,6 +164,9 @@ class Account(AccountBase, table=True):
     password_hash: str = Field(max_length=300)
     disabled: bool = False
     created_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # What the session cookie's stamp is made with: a sign-out draws another, ending the
+    # account's sessions, copies of the cookie included (accounts.service).
+    session_key: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
 
 
 class SignInFailure(SQLModel, table=True):
@@ -326,6 +329,8 @@ class Applicant(SQLModel, table=True):
     id_number: str | None = Field(default=None, max_length=64)
     mobile: str | None = Field(default=None, max_length=64)
     signed_in_at: dt.datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    # As an account's: a sign-out draws another, ending the applicant's sessions.
+    session_key: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
 
 
 class DraftUpdate(SQLModel):
