@@ -889,6 +889,12 @@ def test_submit_tells_nothing_of_a_private_licence_the_materials_page_did_not_lo
         for entry in (None, {"state": "shared", "holder": "91370202MA3C8XXXXX"}):
             assert shared.recheck(session, title, {"entity_uscc": holder}, entry, now) == (
                 None, "licence_private")
+        # The page could not tell whether the signed-in applicant represents the holder
+        # (the business licence's lookup did not answer): not looked up at submit either.
+        unknown = {"state": "unavailable", "holder": holder, "type_code": "real-estate-title",
+                   "looked_up_at": now.isoformat(timespec="seconds")}
+        assert shared.recheck(session, title, {"entity_uscc": holder}, unknown, now) == (
+            None, "licence_unavailable")
         # A public licence is read from the registry kept here as before.
         licence = types.SimpleNamespace(licence_code="business-licence", source="applicant")
         _, reason = shared.recheck(session, licence, {"entity_uscc": holder}, None, now)

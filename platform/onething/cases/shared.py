@@ -252,6 +252,9 @@ def recheck(session, material, data: dict, entry, now: dt.datetime
         # signed in: otherwise whether it is held would answer a code typed at submit.
         if recorded is None or recorded.get("state") == PRIVATE:
             return None, "licence_private"
+        if recorded.get("state") == UNAVAILABLE:
+            # Whether this applicant may see it was never known: not looked up here either.
+            return None, "licence_unavailable"
     today = china_today()
     local = lookup(LocalRegistry(session), holder, code, today)
     if local.state == FOUND:
