@@ -8,13 +8,13 @@ start a fresh session: one browser is never both.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from flask import g, session
 from sqlmodel import Session, select
 
 from onething.accounts.oidc import Identity
+from onething.accounts.service import new_session_key, session_stamp
 from onething.storage.models import Applicant, utc_now
 
 SESSION_KEY = "applicant"
@@ -52,8 +52,7 @@ def sign_in_applicant(applicant: Applicant) -> None:
 
 
 def _stamp(applicant: Applicant) -> str:
-    return hashlib.sha256((applicant.subject + applicant.session_key).encode()
-                          ).hexdigest()[:16]
+    return session_stamp(applicant.subject, applicant.session_key)
 
 
 def signed_in_session() -> bool:
@@ -65,7 +64,6 @@ def signed_in_session() -> bool:
 def sign_out_applicant() -> None:
     """Forget the applicant, and the drafts and receipts this browser kept for them; end
     their sessions everywhere (a copy of the cookie too)."""
-    from onething.accounts.service import new_session_key
     from onething.web.extensions import get_session
 
     applicant = current_applicant()

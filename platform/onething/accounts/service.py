@@ -41,8 +41,13 @@ STAMP_KEY = "account_stamp"
 
 
 def _stamp(account: Account) -> str:
-    return hashlib.sha256((account.password_hash + account.session_key).encode()
-                          ).hexdigest()[:16]
+    return session_stamp(account.password_hash, account.session_key)
+
+
+def session_stamp(secret: str, session_key: str) -> str:
+    """What a session cookie carries beside whom it signs in (an account, an applicant):
+    it matches only while their secret and session key are what they were at sign-in."""
+    return hashlib.sha256((secret + session_key).encode()).hexdigest()[:16]
 
 
 def new_session_key() -> str:
