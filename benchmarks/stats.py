@@ -36,12 +36,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import line as machine_line
-from volume import BUNDLES, bulk_insert, departments_of_matters, percentile, timings
+from volume import BUNDLES, WARM, bulk_insert, departments_of_matters, percentile, timings
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS_PER_CASE = 4
 TARGET_MS = 300
-WARM = 3
 
 
 def seed(engine, cases: int, ratings: int, now: dt.datetime) -> float:

@@ -104,6 +104,14 @@ def test_a_clerk_lists_the_cases_they_filed_and_reopens_them_from_a_new_session(
     assert app.test_client().get(f"/s/{number}").status_code == 404
     assert app.test_client().get("/desk/").headers["Location"].startswith("/login")
 
+    # Signed out, the desk's shared computer opens none of the cases it filed.
+    unsubmitted = file_a_case(first, token_of(first.get("/desk/").text), submit=False)
+    assert first.get(f"{unsubmitted}/form").status_code == 200
+    assert first.post("/logout", data={"csrf_token": token_of(first.get("/desk/").text)}
+                      ).status_code == 302
+    assert first.get(f"{unsubmitted}/form").status_code == 404
+    assert first.get(f"/s/{number}").status_code == 404
+
 
 def test_the_desk_list_is_for_front_desk_clerks(app):
     add_account(app, "staff", "department_staff", "sn-amr")

@@ -39,6 +39,7 @@ def test_a_disabled_user_is_refused_at_the_next_request(app, client):
     staff = app.test_client()
     sign_in(staff, "staff")
     assert staff.get("/inbox/").status_code == 200
+    old_cookie = staff.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
     response = browser.post("/admin/users/staff/disabled", data={"disabled": "1",
                                                                   "csrf_token": csrf})
     assert response.status_code == 302
@@ -55,6 +56,10 @@ def test_a_disabled_user_is_refused_at_the_next_request(app, client):
                            headers={"HX-Request": "true"})
     assert enabled.status_code == 200 and "<html" not in enabled.text
     assert audit_entries(app, action="account_enable")
+    # Enabled again, the sessions of before stay ended (a copy of the cookie included).
+    revived = app.test_client()
+    revived.set_cookie(app.config["SESSION_COOKIE_NAME"], old_cookie)
+    assert revived.get("/inbox/").headers["Location"].startswith("/login")
     assert staff.post("/login", data={"username": "staff", "password": PASSWORD,
                                       "csrf_token": token_of(staff.get("/login").text)}
                       ).status_code == 302

@@ -440,6 +440,28 @@ def test_prefill_share_for_the_signed_in_legal_representative_applying_first_tim
     assert submit(client, draft).status_code == 302
 
 
+def test_the_representative_s_licences_are_hers_only_while_she_is_signed_in(representative):
+    from test_applicant_signin import sign_in
+
+    client = representative.test_client()
+    draft = start(client)
+    assert sign_in(client, f"{draft}/form").status_code == 302
+    prefill(client, draft, service.DEMO_ENTERPRISE)
+    client.get(f"{draft}/materials")
+    assert _entry_of(representative, draft, "premises-lease-or-title")["state"] == "shared"
+    # Her cookie, copied (a shared computer), holds the draft's access code: it opens the
+    # draft, as its link would, but after she signs out never as her.
+    name = representative.config["SESSION_COOKIE_NAME"]
+    copy = representative.test_client()
+    copy.set_cookie(name, client.get_cookie(name).value)
+    assert client.post("/applicant/signout").status_code == 302
+    materials = copy.get(f"{draft}/materials").text
+    for material_id in ("premises-lease-or-title", "food-safety-manager-certificate"):
+        assert _entry_of(representative, draft, material_id)["state"] == "private"
+        assert f'id="licence-{material_id}" data-state="private"' in materials
+    assert "地上第1—2层" not in materials and "赵安" not in materials
+
+
 def test_an_enterprise_s_private_licences_prefill_nothing_for_someone_else(
         representative, client):
     # Anonymous, or signed in as another person: the code alone gives the public items only.

@@ -781,30 +781,27 @@ def test_connecting_to_many_dead_addresses_ends_at_the_attempts_deadline(monkeyp
     black_hole = socket.create_server(("127.0.0.1", 0), backlog=0)
     address = black_hole.getsockname()
     filling = [socket.socket() for _ in range(8)]
-    for client in filling:
-        client.setblocking(False)
-        client.connect_ex(address)
-    # The premise, checked: a connect there hangs (a kernel that refused or accepted it
-    # would make the timeout below another one's).
-    probe = socket.socket()
-    probe.settimeout(0.2)
-    try:
-        with pytest.raises(TimeoutError):
-            probe.connect(address)
-    finally:
-        probe.close()
-    # The name resolves to several such addresses; each one tried is recorded.
-    addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)] * 4
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: addresses)
     tried = []
-    connect = socket.socket.connect
-
-    def recorded(sock, sockaddr):
-        tried.append(sockaddr)
-        return connect(sock, sockaddr)
-
-    monkeypatch.setattr(socket.socket, "connect", recorded)
     try:
+        for client in filling:
+            client.setblocking(False)
+            client.connect_ex(address)
+        # The premise, checked: a connect there hangs (a kernel that refused or accepted
+        # it would make the timeout below another one's).
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                probe.connect(address)
+        # The name resolves to several such addresses; each one tried is recorded.
+        addresses = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", address)] * 4
+        monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: addresses)
+        connect = socket.socket.connect
+
+        def recorded(sock, sockaddr):
+            tried.append(sockaddr)
+            return connect(sock, sockaddr)
+
+        monkeypatch.setattr(socket.socket, "connect", recorded)
         with pytest.raises(TimeoutError, match=r"0\.5 s"):
             _post("http://hook.invalid:8080/hook", b"{}",
                   {"Content-Type": "application/json"}, timeout=0.5)

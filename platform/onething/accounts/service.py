@@ -161,6 +161,9 @@ def set_disabled(session: Session, account: Account, disabled: bool, actor: str)
         _keeps_an_administrator(session, account)
     before = snapshot(account)
     account.disabled = disabled
+    if disabled:
+        # Enabled again later, the account starts afresh: no session of before comes back.
+        account.session_key = new_session_key()
     _audit(session, actor, "account_disable" if disabled else "account_enable", account,
            before, snapshot(account))
     session.add(account)
@@ -238,8 +241,9 @@ def sign_out() -> None:
         account.session_key = new_session_key()
         get_session().add(account)
         get_session().commit()
-    session.pop(SESSION_KEY, None)
-    session.pop(STAMP_KEY, None)
+    # A desk computer is shared: the next clerk must not open the cases this one filed.
+    for key in (SESSION_KEY, STAMP_KEY, "draft_tokens", "submission_tokens"):
+        session.pop(key, None)
     g.pop("account", None)
 
 

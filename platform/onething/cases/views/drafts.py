@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
+from onething.accounts.applicants import current_applicant
 from onething.cases import commitments, shared
 from onething.cases import prefill as prefilling
 from onething.cases import rules as case_rules
@@ -66,7 +67,7 @@ from onething.cases.workflow import (
 )
 from onething.catalog.workdays import china_time
 from onething.composer.validation import FieldError, field_errors
-from onething.storage.models import Applicant, Submission
+from onething.storage.models import Submission
 from onething.web.extensions import get_session, htmx
 
 # The button that saves a step of the form and goes to the next: its value is that section.
@@ -225,13 +226,11 @@ def _prefill(draft, composition, data: dict, action: str) -> tuple[dict, tuple]:
 
 
 def _identity(draft) -> dict | None:
-    """The verified name, ID number and mobile of the signed-in applicant who owns the
-    draft (统一身份认证), or None."""
-    if not draft.applicant:
-        return None
-    person = get_session().exec(select(Applicant).where(
-        Applicant.subject == draft.applicant)).first()
-    if person is None:
+    """The verified name, ID number and mobile of the applicant who owns the draft
+    (统一身份认证), if that is who is signed in now; else None. The draft's access code
+    alone (its link, a browser's kept token) opens the draft, never the owner's licences."""
+    person = current_applicant()
+    if not draft.applicant or person is None or person.subject != draft.applicant:
         return None
     return {"name": person.name, "id_number": person.id_number, "mobile": person.mobile}
 
