@@ -160,6 +160,9 @@ def test_a_diff_between_two_versions_shows_the_change(console):
     expect(diff).to_contain_text("v1 → v2")
     expect(diff).to_contain_text("has_terrace")
     expect(diff).to_contain_text("是否设置露天座位？")
+    # The diff is a page of its own: htmx listening before its confirm dialog is used
+    # (a click before that is the form's own GET, the confirmation page without script).
+    page.wait_for_load_state()
     # Rolling back asks first: dismissed, nothing is published; accepted, v1 is published
     # again as v3 and the history shows it.
     again = page.locator("table.versions").get_by_role("button", name="重新发布此版本")
