@@ -267,3 +267,25 @@ def test_the_start_page_keeps_its_summary_in_sight_and_names_every_question(
     expect(page.locator("#f-sells_tobacco-1")).to_be_focused()
     page.screenshot(path="/tmp/phone-start-errors.png")
     assert serious_violations(page) == []
+
+
+def test_the_front_desks_list_of_cases_fits_a_phone(live_app, page: Page):
+    from test_front_desk import clerk_browser, file_a_case
+
+    base, app = live_app
+    add_account(app, "desk", "front_desk")
+    clerk, csrf = clerk_browser(app)
+    file_a_case(clerk, csrf)  # submitted: its tracking number is the widest cell
+    file_a_case(clerk, csrf, submit=False)
+    page.goto(f"{base}/login?lang=en")
+    page.get_by_label("Username").fill("desk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).to_have_url(f"{base}/desk/")
+    page.goto(f"{base}/desk/?lang=en")
+    expect(page.locator("table.desk-cases tbody tr")).to_have_count(2)
+    # The table scrolls inside itself; the page does not, and every link can be reached.
+    no_sideways_scroll(page)
+    link = page.get_by_role("link", name="Continue")
+    link.scroll_into_view_if_needed()
+    expect(link).to_be_in_viewport()
