@@ -354,6 +354,34 @@ def test_two_refreshes_at_once_neither_fail_nor_count_twice(app):
             assert sum(session.exec(select(StatsTaskDay.received)).all()) == 7
 
 
+def test_two_workers_due_the_daily_pass_at_once_make_it_once(app):
+    seed_fixture(app)
+    engine = engine_of(app)
+    summary.refresh(engine)
+    with Session(engine) as session:
+        state = session.get(StatsSummaryState, summary.STATE_ID)
+        state.summarised_all_at = utc_now() - dt.timedelta(hours=25)
+        session.add(state)
+        session.commit()
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def refresh() -> None:
+        try:
+            barrier.wait()
+            results.append(summary.refresh(engine, full_every=dt.timedelta(days=1)))
+        except BaseException as error:  # reported below, in the test's thread
+            results.append(error)
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Decided under the watermark's lock: the second finds the pass made, nothing to do.
+    assert sorted(results) == [-1, 0]
+
+
 def test_the_worker_refreshes_the_summary_so_that_a_read_finds_nothing_to_do(app):
     from onething.departments.worker import run_worker
 
