@@ -267,6 +267,66 @@ def test_staff_and_applicant_sessions_never_mix(signin_app):
         assert "applicant" in kept and "account_id" not in kept
 
 
+def test_a_sign_in_over_someone_elses_session_ends_it_and_keeps_nothing_of_theirs(
+        signin_app, idp):
+    from onething.accounts.service import create_account
+    from onething.storage.models import AccountCreate
+
+    with Session(signin_app.extensions["onething.engine"]) as db:
+        for username in ("desk1", "desk2"):
+            create_account(db, AccountCreate(username=username, display_name="窗口",
+                                             role="front_desk", password="a-long-password"))
+    name = signin_app.config["SESSION_COOKIE_NAME"]
+
+    def clerk_signs_in(browser, username):
+        token = re.search(r'name="csrf_token" value="([^"]+)"',
+                          browser.get("/login").text).group(1)
+        assert browser.post("/login", data={"username": username, "password": "a-long-password",
+                                            "csrf_token": token}).status_code == 302
+
+    def copy_of(browser):
+        copy = signin_app.test_client()
+        copy.set_cookie(name, browser.get_cookie(name).value)
+        return copy
+
+    # A shared desk computer: the next clerk signs in without the first signing out.
+    desk = signin_app.test_client()
+    clerk_signs_in(desk, "desk1")
+    filed = start_newborn(desk)
+    first_clerk = copy_of(desk)
+    assert first_clerk.get("/desk/").status_code == 200
+    clerk_signs_in(desk, "desk2")
+    assert desk.get(f"{filed}/form").status_code == 404
+    assert first_clerk.get("/desk/").headers["Location"].startswith("/login")
+
+    # Then an applicant, on the same computer: none of the desk's cases, its session ended.
+    filed = start_newborn(desk)
+    second_clerk = copy_of(desk)
+    sign_in(desk)
+    assert desk.get(f"{filed}/form").status_code == 404
+    assert second_clerk.get("/desk/").headers["Location"].startswith("/login")
+
+    # A lent phone: another person signs in over the first one's session.
+    phone = signin_app.test_client()
+    sign_in(phone)
+    hers = start_newborn(phone)
+    her_copy = copy_of(phone)
+    assert her_copy.get("/applicant/cases").status_code == 200
+    idp.provider.person = {**PERSON, "sub": "person-0002", "name": "李四"}
+    sign_in(phone)
+    assert phone.get(f"{hers}/form").status_code == 404
+    assert hers.removeprefix("/d/") not in phone.get("/applicant/cases").text
+    assert her_copy.get("/applicant/cases").status_code == 302
+
+    # The same person signing in again keeps what this browser holds, and her other
+    # sessions go on.
+    his = start_newborn(phone)
+    his_copy = copy_of(phone)
+    sign_in(phone)
+    assert phone.get(f"{his}/form").status_code == 200
+    assert his_copy.get("/applicant/cases").status_code == 200
+
+
 @pytest.mark.parametrize(("claimed", "kept"), [
     ("+86 138-0013-8000", "13800138000"), ("008613800138000", "13800138000"),
     ("13800138000", "13800138000"), ("", None), (None, None)])

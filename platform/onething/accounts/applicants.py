@@ -13,6 +13,7 @@ import hmac
 from flask import g, session
 from sqlmodel import Session, select
 
+from onething.accounts import service
 from onething.accounts.oidc import Identity
 from onething.accounts.service import new_session_key, session_stamp
 from onething.storage.models import Applicant, utc_now
@@ -42,6 +43,7 @@ def record_identity(db: Session, identity: Identity) -> Applicant:
 
 def sign_in_applicant(applicant: Applicant) -> None:
     """Remember the applicant in this browser, under a fresh session (no staff sign-in)."""
+    end_someone_elses_session(subject=applicant.subject)
     kept = {key: session[key] for key in KEPT if key in session}
     session.clear()  # session fixation, and never a clerk and an applicant at once
     session.update(kept)
@@ -49,6 +51,21 @@ def sign_in_applicant(applicant: Applicant) -> None:
     session[STAMP_KEY] = _stamp(applicant)
     session.permanent = True
     g.pop("applicant", None)
+
+
+def end_someone_elses_session(account_id: int | None = None,
+                              subject: str | None = None) -> None:
+    """Before a sign-in, staff or applicant: end the session of whoever else is signed in
+    in this browser, as their sign-out would (everywhere, and forgetting the cases they
+    kept here).
+
+    A desk computer is shared, and a hall's kiosk too: the next person signing in must
+    not open what the last one filed, nor leave the last one's cookie valid.
+    """
+    if session.get(service.SESSION_KEY) not in (None, account_id):
+        service.sign_out()
+    if session.get(SESSION_KEY) not in (None, subject):
+        sign_out_applicant()
 
 
 def _stamp(applicant: Applicant) -> str:

@@ -220,7 +220,8 @@ def authenticate(session: Session, username: str, password: str) -> Account | No
 
 
 def sign_in(account: Account) -> None:
-    """Remember the account in this browser's session, under a fresh session."""
+    """Remember the account in this browser's session, under a fresh session (the caller
+    ends whoever else is signed in here first: applicants.end_someone_elses_session)."""
     # A new session on sign-in: nothing planted before it survives (session fixation).
     kept = {key: session[key] for key in ("draft_tokens", "submission_tokens") if key in session}
     session.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
+from onething.accounts.applicants import end_someone_elses_session
 from onething.accounts.service import (
     authenticate,
     blocked_until,
@@ -48,6 +49,7 @@ def login():
             account = authenticate(session, username, request.form.get("password", ""))
             if account is not None:
                 forget_attempt(session, attempt)
+                end_someone_elses_session(account_id=account.id)
                 sign_in(account)
                 home = {"administrator": "admin.index", "department_staff": "inbox.index",
                         "front_desk": "desk.cases"}.get(account.role, "catalog.index")
