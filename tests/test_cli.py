@@ -277,3 +277,34 @@ def test_webhook_disable_enable_and_rotate(tmp_path, monkeypatch):
     assert rotated.startswith("whsec_") and rotated != first
     assert _audit_actions("webhook:qd-amr") == ["webhook_disable", "webhook_enable",
                                                 "webhook_rotate"]
+
+
+def test_serve_on_a_port_already_taken_says_so_in_one_line_before_starting(monkeypatch):
+    import socket
+
+    import onething.web.app
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the app must not start (migrate, seed) when it cannot listen")
+
+    monkeypatch.setattr(onething.web.app, "create_app", never)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for workers in ("1", "2"):
+            result = invoke("serve", "--port", port, "--workers", workers)
+            assert result.exit_code == 1
+            assert result.output == (f"Error: port {port} on 127.0.0.1 is already in use "
+                                     f"(another OneThing, or another server): stop it, or "
+                                     f"choose another port with --port\n")
+    result = invoke("serve", "--host", "no-such-host.invalid")
+    assert result.exit_code == 1
+    assert "not an address or a host name" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_free_port_is_usable():
+    from onething.web.serving import unusable_address
+
+    assert unusable_address("127.0.0.1", 0) is None

@@ -706,7 +706,10 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     """Serve the web app (waitress; gunicorn with --workers): migrates the database and
     publishes the catalog first."""
     from onething.web.app import create_app
+    from onething.web.serving import unusable_address
 
+    if problem := unusable_address(host, port):
+        raise click.ClickException(problem)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported: each worker then counts its requests in
         # a file there, and /metrics, whichever worker answers, adds them all up.
@@ -757,7 +760,12 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
                         timeout=float(app.config["WEBHOOK_TIMEOUT"]))
     from onething.web.serving import serve_waitress
 
-    serve_waitress(app, host, port, threads)
+    try:
+        serve_waitress(app, host, port, threads)
+    except OSError as error:
+        # Taken between the check above and now (another server starting at once).
+        raise click.ClickException(unusable_address(host, port)
+                                   or f"cannot listen on {host}:{port}: {error}") from None
 
 
 @main.command()

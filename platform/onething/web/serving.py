@@ -31,6 +31,39 @@ class _Channel(HTTPChannel):
         return super().writable()
 
 
+def unusable_address(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, in a sentence; None when it can.
+
+    Tried before the app starts (migrations, seeding, the catalog: seconds), so a port
+    already taken ends at once with one line that says what to do, not a traceback.
+    """
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError):
+        return f"{host!r} is not an address or a host name this machine can resolve"
+    with socket.socket(family, kind, proto) as probe:
+        # As waitress and gunicorn bind: a port left in TIME_WAIT by a stopped server
+        # is free to them, so it is free here.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (another OneThing, or "
+                        f"another server): stop it, or choose another port with --port")
+            if error.errno == errno.EACCES:
+                return (f"not allowed to listen on port {port} (ports below 1024 need "
+                        f"root): choose another with --port, behind a reverse proxy")
+            if error.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine: check --host"
+            return f"cannot listen on {host}:{port}: {error.strerror}"
+    return None
+
+
 def serve_waitress(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve with waitress: one process, `threads` threads, until stopped."""
     import waitress
