@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from onething.accounts import service
 from onething.accounts.oidc import Identity
-from onething.accounts.service import new_session_key, session_stamp
+from onething.accounts.service import session_stamp
 from onething.storage.models import Applicant, utc_now
 
 SESSION_KEY = "applicant"
@@ -81,17 +81,9 @@ def signed_in_session() -> bool:
 def sign_out_applicant() -> None:
     """Forget the applicant, and the drafts and receipts this browser kept for them; end
     their sessions everywhere (a copy of the cookie too)."""
-    from onething.web.extensions import get_session
-
-    applicant = current_applicant()
-    if applicant is not None:
-        applicant.session_key = new_session_key()
-        get_session().add(applicant)
-        get_session().commit()
     # A phone lent or a hall's kiosk: after signing out, nothing of theirs opens here.
-    for key in (SESSION_KEY, STAMP_KEY, PENDING_KEY, *KEPT):
-        session.pop(key, None)
-    g.pop("applicant", None)
+    service.end_sessions(current_applicant(), (SESSION_KEY, STAMP_KEY, PENDING_KEY, *KEPT),
+                         "applicant")
 
 
 def current_applicant() -> Applicant | None:

@@ -27,6 +27,7 @@ from onething.storage.models import (
     ROLES,
     Account,
     AccountCreate,
+    Applicant,
     AuditEntry,
     SignInFailure,
     utc_now,
@@ -235,17 +236,23 @@ def sign_out() -> None:
     """Forget the account in this browser, and end its sessions everywhere: a cookie is
     a bearer token, and a copy of it (a shared computer, a stolen cookie) must not outlive
     the sign-out."""
-    account = current_account()
-    if account is not None:
+    # A desk computer is shared: the next clerk must not open the cases this one filed.
+    end_sessions(current_account(), (SESSION_KEY, STAMP_KEY, "draft_tokens",
+                                     "submission_tokens"), "account")
+
+
+def end_sessions(person: Account | Applicant | None, keys: tuple[str, ...], name: str) -> None:
+    """End a signed-in person's sessions everywhere, by drawing their session key anew,
+    and forget `keys` of this browser's session (and `g.<name>`)."""
+    if person is not None:
         from onething.web.extensions import get_session
 
-        account.session_key = new_session_key()
-        get_session().add(account)
+        person.session_key = new_session_key()
+        get_session().add(person)
         get_session().commit()
-    # A desk computer is shared: the next clerk must not open the cases this one filed.
-    for key in (SESSION_KEY, STAMP_KEY, "draft_tokens", "submission_tokens"):
+    for key in keys:
         session.pop(key, None)
-    g.pop("account", None)
+    g.pop(name, None)
 
 
 def current_account() -> Account | None:
