@@ -81,6 +81,24 @@ def test_every_problem_is_reported_not_just_the_first(mini_root):
             assert (expected["file"], expected["pointer"]) in reported
 
 
+def test_a_pattern_and_a_wrong_reference_in_one_definition_are_reported_at_once(mini_root):
+    # Publishing from the console: one attempt lists them all, not one kind per attempt.
+    for case in ("pattern-with-a-lookahead", "impossible-bounds"):
+        apply_edits(mini_root, json.loads((BROKEN[0].parent / f"{case}.json").read_text())["edits"])
+    alpha = "catalog/matters/alpha.json"
+    apply_edits(mini_root, [
+        {"file": alpha, "pointer": "/department", "value": "nowhere-office"},
+        {"file": alpha, "pointer": "/time_limit/promised_days", "value": 25}])
+
+    with pytest.raises(DefinitionError) as caught:
+        load_catalog(mini_root)
+
+    reported = {p.pointer for p in caught.value.problems
+                if p.file == "schemas/catalog/matters/alpha.json"}
+    assert {"/form/properties/note/pattern", "/form/properties/seats/minimum",
+            "/department", "/time_limit/promised_days"} <= reported
+
+
 def test_a_broken_build_keeps_the_previous_output(mini_root):
     out = mini_root.parent / "generated"
     runner = CliRunner()

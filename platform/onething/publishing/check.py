@@ -264,6 +264,39 @@ def _enum_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     return problems
 
 
+# Lower and upper bounds of one schema node: when the lower passes the upper, no value
+# fits, and the field could never be filled.
+_BOUND_PAIRS = (("minLength", "maxLength"), ("minItems", "maxItems"),
+                ("minProperties", "maxProperties"), ("minContains", "maxContains"))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
+    """Every node whose own lower bound passes its upper bound (minimum 100, maximum 10)."""
+    problems = []
+    for node, at in _schema_nodes(schema, where):
+        lower = [(node[key], key) for key in ("minimum", "exclusiveMinimum")
+                 if _number(node.get(key))]
+        upper = [(node[key], key) for key in ("maximum", "exclusiveMaximum")
+                 if _number(node.get(key))]
+        if lower and upper:
+            # The tighter bound of each side; at a tie, the exclusive one.
+            low, low_key = max(lower, key=lambda b: (b[0], b[1].startswith("exclusive")))
+            high, high_key = min(upper, key=lambda b: (b[0], not b[1].startswith("exclusive")))
+            if low > high or (low == high and "exclusive" in low_key + high_key):
+                problems.append(Problem(path, pointer(*at, low_key), (
+                    f"{low_key} {low} is not below {high_key} {high}: no value fits")))
+        for low_key, high_key in _BOUND_PAIRS:
+            low, high = node.get(low_key), node.get(high_key)
+            if _number(low) and _number(high) and low > high:
+                problems.append(Problem(path, pointer(*at, low_key), (
+                    f"{low_key} {low} is above {high_key} {high}: no value fits")))
+    return problems
+
+
 def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every date bound (formatMinimum, …) that cannot be read, where it stands."""
     problems = []
@@ -308,15 +341,17 @@ def check_documents(
     broken: set[tuple[str, str | None]] = set()
     sound: list[Document] = []
     for document in documents:
-        found = []
+        found, parts_only = [], True
         if document.kind in validators and not _fast_valid(fast.get(document.kind),
                                                             document.data):
             found = [Problem(document.path, where, message)
                      for where, message in schema_errors(validators[document.kind], document.data)]
+            parts_only = not found
         if not found:
             for path, part in schema_parts(document):
                 part = standardize_schema(part)
                 found += _date_bound_problems(document.path, part, path)
+                found += _bound_problems(document.path, part, path)
                 found += _pattern_problems(document.path, part, path)
                 found += _enum_problems(document.path, part, path)
                 found += _identity_problems(document.path, part, path)
@@ -327,10 +362,13 @@ def check_documents(
                     continue
                 found += [Problem(document.path, where, f"not a valid JSON Schema: {message}")
                           for where, message in schema_errors(_SCHEMA_CHECKER, part, path)]
-        if found:
-            problems += found
+        problems += found
+        if found and not parts_only:
             broken.add((document.kind, document.code))
         else:
+            # Its JSON Schemas' own problems (a pattern, a format, a $ref) leave the
+            # definition readable: checked against the rest too, so that publishing
+            # lists every problem at once, not one kind per attempt.
             sound.append(document)
 
     problems += _check_names(documents, expected_names)
