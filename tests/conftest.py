@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -182,47 +183,58 @@ def client(app):
 # --- a real browser: the app served over HTTP, Debian's chromium -------------------------------
 
 
+@contextlib.contextmanager
+def served(app):
+    """The app served from a thread as `onething serve` serves it (waitress, its channel),
+    so that what only a real server refuses (a header it cannot send) fails here too;
+    yields its URL."""
+    import threading
+
+    from onething.web.serving import waitress_server
+
+    server = waitress_server(app, "127.0.0.1", 0, threads=4)
+    stop = threading.Event()
+
+    def run() -> None:
+        # The server's loop, a short wait at a time, then closed in this same thread: a
+        # socket closed under another thread's poll() fails it (EBADF).
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.close()
+        for channel in list(server._map.values()):
+            channel.handle_close()
+
+    thread = threading.Thread(target=run, name="live_server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+        app.extensions["onething.engine"].dispose()
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """The web app on a fresh SQLite file, served on 127.0.0.1 from a thread; yields its URL."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     from onething.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
                       "UPLOAD_MAX_BYTES": 64 * 1024}, instance_path=tmp_path / "instance")
-    # threaded: the browser loads pages, htmx.min.js and htmx requests side by side.
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live_server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    app.extensions["onething.engine"].dispose()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def live_app(tmp_path):
     """Like live_server, but yields (URL, app): a test can publish with the app's engine."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     from onething.web.app import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"},
                      instance_path=tmp_path / "instance")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live_app", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    app.extensions["onething.engine"].dispose()
+    with served(app) as url:
+        yield url, app
 
 
 @pytest.fixture(scope="session")

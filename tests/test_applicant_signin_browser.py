@@ -3,14 +3,13 @@ draft, signs out, and finds it again on another device in 我的办件."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from oidc_provider import Running
 from test_browser import finish, reveal
+
+from conftest import served
 
 pytestmark = pytest.mark.browser
 
@@ -32,15 +31,9 @@ def signin_server(tmp_path):
     idp = Running()
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
                       **idp.config()}, instance_path=tmp_path / "instance")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="signin_server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with served(app) as url:
+        yield url
     idp.stop()
-    app.extensions["onething.engine"].dispose()
 
 
 def test_sign_in_start_a_draft_and_find_it_on_another_device(

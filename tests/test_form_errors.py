@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from test_web import ANSWERS, FORM, start
 
 
@@ -141,6 +143,22 @@ def test_the_blur_check_sends_the_folded_value_back(client):
     same = client.get(f"{draft}/check", query_string={
         "field": "legal_representative.mobile", "legal_representative.mobile": "13805320000"})
     assert "HX-Trigger" not in same.headers
+
+
+@pytest.mark.parametrize(("field", "typed", "kept"), [
+    ("entity_name", "  青岛海味轩餐饮有限公司 ", "青岛海味轩餐饮有限公司"),
+    ("legal_representative.name", " 张三 ", "张三"),
+    ("premises_address.detail", "香港中路１０号", "香港中路10号"),
+])
+def test_a_folded_value_in_chinese_goes_back_in_a_header_a_server_can_send(
+        client, field, typed, kept):
+    # Headers are Latin-1 on the wire: waitress (the server `onething serve` runs) refused
+    # a Chinese one with a 500, and the applicant saw "request refused" for a space typed.
+    check = client.get(f"{start(client)}/check", query_string={"field": field, field: typed})
+    assert check.status_code == 200
+    header = check.headers["HX-Trigger"]
+    header.encode("latin-1")
+    assert json.loads(header) == {"onething:folded": {"value": kept}}
 
 
 def test_enter_in_a_field_saves_and_stays_on_the_form(client):

@@ -207,6 +207,16 @@ def test_the_form_on_a_phone_steps_saves_and_summarises_its_errors(live_server, 
     expect(page.locator("#save-status .done")).to_have_count(0)
     page.unroute("**/autosave")
 
+    # A name typed with spaces around it, as phones' keyboards leave them: trimmed in place,
+    # with no refusal (its folded value goes back in a header the server must send).
+    reveal(page, "legal_representative.name")
+    name = field(page, "legal_representative.name")
+    name.fill("  王海风 ")
+    name.press("Tab")
+    expect(name).to_have_value("王海风")
+    expect(page.locator("#msg-legal_representative-name .refusal")).to_have_count(0)
+    expect(page.locator("#msg-legal_representative-name .error")).to_have_count(0)
+
     # "Next step" saves and shows the next part; the step list marks it.
     page.goto(f"{draft}/form")
     page.locator(".form-section.current button[name=_step]").click()

@@ -66,18 +66,24 @@ def unusable_address(host: str, port: int) -> str | None:
 
 def serve_waitress(app: Flask, host: str, port: int, threads: int) -> None:
     """Serve with waitress: one process, `threads` threads, until stopped."""
-    import waitress
-
     logging.basicConfig()  # as waitress.serve() does: its errors reach the terminal
     # waitress logs a warning for every request that waits for a free thread, so a busy
     # hour writes a line per request, costing CPU exactly when the server has none to
     # spare. Saturation shows in response times; errors are still logged.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    server = waitress.create_server(app, host=host, port=port, threads=threads,
-                                    ident="onething")
-    server.channel_class = _Channel
+    server = waitress_server(app, host, port, threads)
     server.print_listen("Serving on http://{}:{}")
     server.run()
+
+
+def waitress_server(app: Flask, host: str, port: int, threads: int, **adjustments):
+    """The waitress server `onething serve` runs, not yet running (the browser tests' too)."""
+    import waitress
+
+    server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                    ident="onething", **adjustments)
+    server.channel_class = _Channel
+    return server
 
 
 class _Gunicorn(BaseApplication):

@@ -293,9 +293,10 @@ def check(public_id: str):
     typed = request.args.get(path, "")
     if isinstance(value, str | int | float) and not isinstance(value, bool) \
             and entry["widget"] not in ("radio", "select") and str(value) != typed:
-        # Folded (全角, a lower-case x, +86): the input shows what will be saved.
-        response.headers["HX-Trigger"] = json.dumps(
-            {"onething:folded": {"value": str(value)}}, ensure_ascii=False)
+        # Folded (全角, a lower-case x, +86, spaces around a name): the input shows what
+        # will be saved. ASCII JSON (\u escapes): a header is Latin-1 on the wire, and
+        # waitress answers 500 for a header it cannot encode.
+        response.headers["HX-Trigger"] = json.dumps({"onething:folded": {"value": str(value)}})
     return response
 
 
