@@ -260,3 +260,23 @@ def test_shareholders_are_added_row_by_row_and_kept(page: Page, live_server: str
     page.get_by_role("button", name="删除第 1 行").click()
     expect(field(page, "shareholders.0.name")).to_have_value("赵安")
     expect(field(page, "shareholders.1.name")).to_have_count(0)
+
+
+def test_back_to_a_refused_submit_opens_the_review_page_not_a_resubmission(
+        live_server, page: Page):
+    draft = start_draft(page, live_server)
+    page.goto(f"{draft}/review")
+    page.locator('form[action$="/submit"] button').click()
+    summary = page.locator(".error.summary")
+    expect(summary).to_be_visible()
+    page.wait_for_url(f"{draft}/review")
+    summary.locator('a[href*="/materials"]').first.click()
+    page.wait_for_url(re.compile(r"/materials"))
+    page.go_back()
+    # Not the browser's "confirm form resubmission" page: the review, opened afresh.
+    page.wait_for_url(f"{draft}/review")
+    expect(page.locator('form[action$="/submit"] button')).to_be_visible()
+    # The refused post's own address, opened again (a restored tab), goes there too.
+    page.goto(f"{draft}/submit")
+    page.wait_for_url(f"{draft}/review")
+    expect(page.locator('form[action$="/submit"] button')).to_be_visible()

@@ -494,6 +494,13 @@ def review(public_id: str):
                            findings=precheck(draft, composition))
 
 
+@bp.get("/submit")
+def submit_address(public_id: str):
+    """The refused submit's address, opened again (a restored tab, a copied link): the
+    review page, where submitting starts."""
+    return redirect(url_for("drafts.review", public_id=public_id), 303)
+
+
 @bp.post("/submit")
 def submit_draft(public_id: str):
     """Submit once: one transaction stores the submission and routes it to the departments."""

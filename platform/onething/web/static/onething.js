@@ -181,6 +181,12 @@
   function ready() {
     setUpSteps();
     focusSummary(document);
+    // A page answering a refused post names the address to keep in the history: Back to
+    // it, or a reload, then opens that page rather than asking to post again.
+    var address = document.querySelector("[data-address]");
+    if (address && window.history && history.replaceState) {
+      history.replaceState(null, "", address.getAttribute("data-address"));
+    }
   }
   if (narrow.addEventListener) { narrow.addEventListener("change", setUpSteps); }
   window.addEventListener("hashchange", function () {
