@@ -387,7 +387,10 @@ def test_the_newest_task_is_reachable_and_found_by_its_tracking_number(app):
             Task, Task.submission_id == Submission.id).where(Task.id == ids[-1])).one()
     day, suffix = number.split("-")
     for typed in (number, number.lower(), f" {day[2:]}-{suffix} ",
-                  "ＯＴ" + day[2:] + "－" + suffix):
+                  "ＯＴ" + day[2:] + "－" + suffix,
+                  # The dash left out, or typed as a space or another dash.
+                  day + suffix, f"{day} {suffix}", f"OT {day[2:]} {suffix}",
+                  f"{day}—{suffix}", f"{day}_{suffix.lower()}"):
         found = browser.get("/inbox/", query_string={"q": typed, "lang": "en"}).text
         assert page_ids(found) == [ids[-1]], typed
         assert position(found) == "1–1 of 1"

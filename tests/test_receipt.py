@@ -284,6 +284,12 @@ def test_the_receipt_shows_the_query_code_the_link_what_is_owed_and_what_comes_n
                                            "token": f" {code}\n"})
     assert found.status_code == 302  # to the case's own address, the code in it
     assert tracking in other.get(found.headers["Location"]).text
+    # The number typed without its dash, or with a full-width one: the same case.
+    for typed in (tracking.replace("-", ""), tracking.replace("-", "－"),
+                  tracking.replace("-", " ")):
+        again = other.get("/s/", query_string={"tracking_number": typed, "token": code})
+        assert again.status_code == 302, typed
+        assert tracking in again.headers["Location"]
 
 
 def test_a_deferred_material_is_owed_on_the_receipt_with_its_deadline(app, client):

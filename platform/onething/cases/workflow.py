@@ -20,8 +20,10 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import threading
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -202,6 +204,21 @@ def save_draft(
 
 
 # --- submission -------------------------------------------------------------------------------
+
+
+def typed_tracking_number(typed: str) -> str:
+    """A 受理编号 as people type one, read as it was printed: full-width characters, lower
+    case, spaces, any dash or none ("OT20261202RH9PS1"), the date without its "OT", and
+    after the dash the letters Crockford base32 never uses as the digits they look like
+    (O is 0, I and L are 1)."""
+    number = re.sub(r"\s+", "", unicodedata.normalize("NFKC", typed)).upper()
+    number = re.sub(r"[\u2010-\u2015\u2212_]", "-", number)
+    if number[:1].isdigit():
+        number = "OT" + number
+    if re.match(r"OT\d{8}[0-9A-Z]", number):
+        number = number[:10] + "-" + number[10:]
+    head, dash, tail = number.partition("-")
+    return head + dash + tail.translate(str.maketrans("OIL", "011"))
 
 
 def new_tracking_number(day: dt.date) -> str:

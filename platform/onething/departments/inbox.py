@@ -26,6 +26,7 @@ from onething.accounts.service import current_account, staff_guard
 from onething.cases.handover import produced_fields, read_values
 from onething.cases.parties import credit_code
 from onething.cases.uploads import slice_material, store_upload
+from onething.cases.workflow import typed_tracking_number
 from onething.catalog.workdays import add_working_days, china_today
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
@@ -169,15 +170,9 @@ def _key_text(sort: str, row) -> str:
 def search_number(typed: str) -> tuple[str, bool] | None:
     """The tracking number typed, normalized, and whether it is whole; None if no search.
 
-    Full-width characters and lower case are read as typed on a phone or a Chinese
-    keyboard; the date alone ("20261201…") gets its "OT"; after the dash, the letters
-    Crockford base32 never uses are the digits they look like (O is 0, I and L are 1).
+    Read as typed on a phone or a Chinese keyboard (workflow.typed_tracking_number).
     """
-    number = re.sub(r"\s+", "", unicodedata.normalize("NFKC", typed)).upper()
-    if number[:1].isdigit():
-        number = "OT" + number
-    head, dash, tail = number.partition("-")
-    number = head + dash + tail.translate(str.maketrans("OIL", "011"))
+    number = typed_tracking_number(typed)
     if len(number) < SEARCH_MIN_LENGTH or not re.fullmatch(r"OT\d{8}(-[0-9A-Z]{0,6})?", number):
         return None
     return number, len(number) == 17

@@ -26,7 +26,7 @@ from onething.cases.views import (
     remembered,
 )
 from onething.cases.views.applicant import applicant_submission, show_verified, verified_values
-from onething.cases.workflow import find_submission, tasks_of
+from onething.cases.workflow import find_submission, tasks_of, typed_tracking_number
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.models import Draft, Submission
@@ -68,7 +68,7 @@ def status_url(tracking_number: str, token: str) -> str:
 @bp.get("/")
 def lookup():
     """Find a case by tracking number and token (a form that works without JavaScript)."""
-    tracking_number = "".join(request.args.get("tracking_number", "").split()).upper()
+    tracking_number = typed_tracking_number(request.args.get("tracking_number", ""))
     token = "".join(request.args.get("token", "").split())
     if tracking_number and token:
         submission = find_submission(get_session(), tracking_number, token)
