@@ -27,6 +27,11 @@ from onething.catalog.numbers import read_number
     ("30万", None, 300000),
     ("5千米", "m", 5000),
     ("-3", None, -3),
+    # A matter's own field in metres (a signboard), and counts typed with their word.
+    ("6米", "m", 6),
+    ("120厘米", "m", 1.2),
+    ("８０人", None, 80),
+    ("3家", None, 3),
 ])
 def test_what_people_type_is_read_in_the_fields_unit(typed, unit, expected):
     assert read_number(typed, unit) == expected
@@ -41,6 +46,9 @@ def test_what_people_type_is_read_in_the_fields_unit(typed, unit, expected):
     ("", None),
     ("9" * 70 + "万", None),
     ("3万万", "yuan"),
+    ("80人", "m2"),  # a count word in a field of a quantity
+    ("约300", None),  # "about": no number to file
+    ("1,2", "m"),  # a decimal comma, or a list: not guessed
 ])
 def test_what_cannot_be_read_is_left_as_typed(typed, unit):
     assert read_number(typed, unit) is None
@@ -87,3 +95,16 @@ def test_the_one_form_reads_a_quantity_in_the_librarys_unit(demo_catalog):
                  if f["path"] == "sea_area_hectares")
     assert entry["unit"] == "hectare"
     assert convert(entry, "2公顷") == 2 and convert(entry, "20000平方米") == 2
+
+
+def test_the_signboards_size_is_read_in_metres_as_typed(client):
+    # The outdoor-signboard matter's own fields say their unit: "6米" is 6, "120厘米" 1.2.
+    from test_web import start
+
+    draft = start(client)
+    for field, typed, kept in (("matters.outdoor-signboard.signboard_width_m", "6米", "6"),
+                               ("matters.outdoor-signboard.signboard_height_m", "120厘米",
+                                "1.2")):
+        check = client.get(f"{draft}/check", query_string={"field": field, field: typed})
+        assert check.status_code == 200 and 'class="error"' not in check.text, typed
+        assert kept in check.headers["HX-Trigger"]

@@ -1,4 +1,4 @@
-"""Numbers typed the way people type them: １２０, 1,200, 120㎡, 30万, 3.5万元, 2亩.
+"""Numbers typed the way people type them: １２０, 1,200, 120㎡, 30万, 3.5万元, 2亩, 80人.
 
 A quantity field says its unit (`x-unit`). What the applicant types is read in that
 unit: full-width digits and commas are plain ones, thousands separators go, a unit word
@@ -21,6 +21,7 @@ UNIT_WORDS = {
     "mu": ("亩", "畝"),
     "hectare": ("公顷", "公頃", "ha", "hm2"),
     "km2": ("平方千米", "平方公里", "km2", "km²"),
+    "cm": ("厘米", "公分", "cm"),
     "m": ("米", "m"),
     "km": ("千米", "公里", "km"),
     "kg": ("千克", "公斤", "kg"),
@@ -36,10 +37,12 @@ _WORD_PATTERN = "|".join(sorted(map(re.escape, _WORDS), key=len, reverse=True))
 MAGNITUDES = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000, "千": 1_000}
 # A unit that is itself a magnitude of another: "30万" in a 万元 field is 30万 元.
 _MAGNITUDE_OF = {"wan_yuan": "yuan"}
+# Measure words a count is typed with ("80人", "3家"): a plain count, in a field with no unit.
+COUNT_WORDS = "人个個位名家间間层層张張台辆輛件份次户戶"
 _NUMBER = re.compile(
     r"(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?P<magnitude>[万萬亿億千])?"
-    rf"(?P<word>{_WORD_PATTERN})?", re.IGNORECASE)
+    rf"(?:(?P<word>{_WORD_PATTERN})|(?P<count>[{COUNT_WORDS}]))?", re.IGNORECASE)
 # Longer than any number worth typing: nothing more is even looked at.
 MAX_LENGTH = 64
 
@@ -50,8 +53,8 @@ def read_number(text: str, unit: str | None = None) -> int | float | None:
         return None
     plain = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
     found = _NUMBER.fullmatch(plain)
-    if found is None:
-        return None
+    if found is None or (found["count"] and unit is not None):
+        return None  # unreadable, or a count word ("80人") in a field of a quantity
     value = Fraction(found["digits"].replace(",", ""))
     if found["sign"] == "-":
         value = -value

@@ -18,6 +18,7 @@ UNITS: dict[str, tuple[str, Fraction, dict[str, str]]] = {
     "hectare": ("area", Fraction(10000), {"zh-Hans": "公顷", "zh-Hant": "公頃", "en": "ha"}),
     "km2": ("area", Fraction(1_000_000), {"zh-Hans": "平方千米", "zh-Hant": "平方千米",
                                           "en": "km²"}),
+    "cm": ("length", Fraction(1, 100), {"zh-Hans": "厘米", "zh-Hant": "厘米", "en": "cm"}),
     "m": ("length", Fraction(1), {"zh-Hans": "米", "zh-Hant": "米", "en": "m"}),
     "km": ("length", Fraction(1000), {"zh-Hans": "千米", "zh-Hant": "千米", "en": "km"}),
     "kg": ("mass", Fraction(1), {"zh-Hans": "千克", "zh-Hant": "千克", "en": "kg"}),
