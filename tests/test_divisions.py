@@ -146,3 +146,19 @@ def test_a_schemas_folder_without_the_table_shows_codes_as_they_are(client, tmp_
     assert review.status_code == 200
     assert "所在地区 370202；详细地址 香港中路10号" in review.text
     assert client.get("/divisions", query_string={"field": FIELD, FIELD: "市南"}).text.strip() == ""
+
+
+@pytest.mark.parametrize("typed", ["市南区", "青岛市市南区", " 山东省青岛市市南区 ", "市南區"])
+def test_the_name_of_one_division_typed_without_picking_it_is_its_code(client, typed):
+    # The hint says to type 市南区; with no JavaScript no list is offered to pick from.
+    draft_url = start(client)
+    check = client.get(f"{draft_url}/check", query_string={"field": FIELD, FIELD: typed})
+    assert '<p class="note">山东省青岛市市南区</p>' in check.text
+    assert 'class="error"' not in check.text
+    assert json.loads(check.headers["HX-Trigger"]) == {"onething:folded": {"value": "370202"}}
+
+
+def test_a_name_several_divisions_share_is_not_guessed(client):
+    draft_url = start(client)
+    check = client.get(f"{draft_url}/check", query_string={"field": FIELD, FIELD: "朝阳区"})
+    assert 'class="error"' in check.text and "HX-Trigger" not in check.headers

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from onething.catalog.dates import FormValidator
+from onething.catalog.divisions import code_of
 from onething.catalog.formats import FORMAT_CHECKER
 from onething.catalog.numbers import read_number
 from onething.catalog.typed import fold
@@ -127,6 +128,10 @@ def parse_field(entry: dict, form) -> Any:
     # Folded as the rule expects (全角, a lower-case x, +86): the blur check and the
     # submit read the same value, which is what is saved and shown again.
     raw = fold(entry.get("input"), raw) if isinstance(raw, str) else raw
+    if entry["widget"] == "division" and isinstance(raw, str):
+        # The name typed without picking a suggestion (or with no JavaScript to offer
+        # any): the one division it names.
+        raw = code_of(raw) or raw
     return convert(entry, raw) if raw != "" else None
 
 

@@ -71,6 +71,17 @@ def full_name(code: str | None, locale: str = "zh-Hans") -> str | None:
     return _converter("s2t").convert(found[1]) if locale == "zh-Hant" else found[1]
 
 
+def code_of(typed: str) -> str | None:
+    """The code of the one division a typed name means (市南区, 青岛市市南区, 市南區), or
+    None when it names none, or several (朝阳区 is in Beijing and in Changchun)."""
+    query = "".join(_converter("t2s").convert(unicodedata.normalize("NFKC", typed)).split())
+    if not query or query.isdigit():
+        return None
+    found = [code for code, (name, full) in load_divisions().items()
+             if full.endswith(query) and query.endswith(name)]
+    return found[0] if len(found) == 1 else None
+
+
 def search(query: str, limit: int = SUGGESTIONS, locale: str = "zh-Hans"
            ) -> list[tuple[str, str]]:
     """(code, full name in the locale's script) of the divisions a query names, best first.
