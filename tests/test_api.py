@@ -411,6 +411,8 @@ def test_a_certificate_file_is_attached_through_the_api(app, routed, client):  #
                     json={"idempotency_key": f"fire-{action}-01", "action": action, **extra})
     wrong = client.put(url, headers=headers, data=b"MZ\x90\x00 not a certificate")
     assert wrong.status_code == 415 and wrong.json["error"] == "certificate_wrong_type"
+    empty = client.put(url, headers=headers, data=b"")
+    assert empty.status_code == 422 and empty.json["error"] == "certificate_empty"
     big = client.put(url, headers=headers, data=PDF + b"0" * (65 * 1024))
     assert big.status_code == 413
     assert tasks_of(app, "sn-fire")[0].certificate_file is None  # refused: nothing attached

@@ -129,6 +129,8 @@ def test_a_clerks_upload_refusal_is_shown_with_and_without_javascript(app):
     cases = {
         "wrong_type": ((io.BytesIO(b"MZ\x90\x00 not a pdf"), "x.pdf"), 422,
                        "Only PDF, JPEG and PNG files are accepted."),
+        "empty": ((io.BytesIO(b""), "scan.pdf"), 422,
+                  "The file is empty (0 bytes): choose the file again, or another copy of it."),
         "too_large": ((io.BytesIO(PDF + b"0" * 200_000), "big.pdf"), 413,
                       "The file is larger than the 64 KB allowed: make it smaller (scan at a lower "
                       "resolution, or as PDF) and try again."),

@@ -43,6 +43,8 @@ def store_upload(upload) -> tuple[StoredFile | None, str | None]:
     folder.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
     head = upload.stream.read(16)
+    if not head:
+        return None, "empty"  # a file of 0 bytes: said so, not called the wrong type
     content_type = next((kind for kind in allowed
                          if any(head.startswith(sig) for sig in SIGNATURES.get(kind, ()))), None)
     if content_type is None:

@@ -57,6 +57,7 @@ ERRORS = {
     "certificate_not_approved": _l("A certificate file is attached to an approved task only."),
     "certificate_wrong_type": _l("The certificate file is not a PDF, JPEG or PNG file."),
     "certificate_too_large": _l("The certificate file is larger than the upload limit."),
+    "certificate_empty": _l("The certificate file is empty (0 bytes)."),
 }
 # Why a query parameter of the task list was refused, by parameter.
 PARAMETER_ERRORS = {
@@ -430,7 +431,8 @@ def put_certificate(task_id: int):
     stored, problem = store_upload(_Body(request.stream))
     if problem:
         session.rollback()
-        return _error(f"certificate_{problem}", 413 if problem == "too_large" else 415)
+        return _error(f"certificate_{problem}", {"too_large": 413, "empty": 422}.get(
+            problem, 415))
     _, options = parse_options_header(request.headers.get("Content-Disposition", ""))
     filename = (options.get("filename") or "certificate").strip()[:200] or "certificate"
     entry = {"file": stored.sha256, "filename": filename,
@@ -763,7 +765,8 @@ OPENAPI = {
                                             "$ref": "#/components/schemas/Task"}}}}, 404, 409),
                           "413": {"description": "larger than the upload limit", **_ERROR_BODY},
                           "415": {"description": "not a PDF, JPEG or PNG file",
-                                  **_ERROR_BODY}},
+                                  **_ERROR_BODY},
+                          "422": {"description": "an empty file (0 bytes)", **_ERROR_BODY}},
         }},
         "/tasks/{task_id}/application.pdf": {"get": {
             "operationId": "getApplicationForm",

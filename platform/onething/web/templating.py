@@ -34,6 +34,7 @@ from onething.web.i18n import (
 UPLOAD_PROBLEMS = {
     "too_large": _l("The file is larger than allowed."),
     "wrong_type": _l("Only PDF, JPEG and PNG files are accepted."),
+    "empty": _l("The file is empty (0 bytes): choose the file again, or another copy of it."),
     "missing_file": _l("Choose a file first."),
     "not_allowed": _l("This material cannot be handled that way."),
     "session": _l("You signed in again since this page was shown: reload it and try again. "
