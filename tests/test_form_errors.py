@@ -171,3 +171,10 @@ def test_enter_in_a_field_saves_and_stays_on_the_form(client):
     saved = client.post(f"{draft}/form", data={"_step": "", "contact_name": "李青"})
     assert saved.status_code == 302 and saved.headers["Location"].endswith(f"{draft}/form")
     assert 'value="李青"' in client.get(f"{draft}/form").text
+
+
+def test_a_questions_mark_gives_way_to_the_colon_in_the_summary(client):
+    refused = client.post("/b/open-restaurant", data={})
+    assert refused.status_code == 422
+    assert "是否已取得营业执照：此项为必填项。" in refused.text
+    assert "？：" not in refused.text

@@ -142,6 +142,12 @@ def colon() -> str:
     return COLONS.get(current_locale(), "：")
 
 
+def labelled(title: str) -> str:
+    """A label and its colon; a question's own mark gives way ("是否已取得营业执照？：" reads
+    as a typo)."""
+    return str(title).rstrip("？?：: ") + colon()
+
+
 # Chinese text takes full-width punctuation (，；（）), English the half-width with spaces.
 COMMAS = {"en": ", "}
 SEMICOLONS = {"en": "; "}

@@ -25,6 +25,7 @@ from onething.web.i18n import (
     comma,
     department_name,
     join_list,
+    labelled,
     localized,
     matter_name,
     parenthesized,
@@ -519,7 +520,7 @@ def staff_department_name(code: str | None) -> str:
 def init_app(app) -> None:
     """Register the helpers as Jinja globals and filters."""
     app.jinja_env.globals.update(
-        division_note=division_note, division_name=division_name, colon=colon,
+        division_note=division_note, division_name=division_name, colon=colon, labelled=labelled,
         comma=comma, semicolon=semicolon, paren=parenthesized,
         department_name=department_name, matter_name=matter_name, field_message=field_message,
         staff_department_name=staff_department_name,
