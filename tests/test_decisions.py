@@ -130,6 +130,11 @@ def test_a_correction_round_trip(app, client, routed):  # noqa: F811
                           fields=["business_scope"], materials=[material],
                           reason="经营范围请按规范表述填写")
     assert asked.status_code == 200 and 'id="supplement-open"' in asked.text
+    # What was asked for stays on the task's page, for a colleague taking the call.
+    again = amr.get(f"/inbox/tasks/{registration.id}").text
+    asked_for = again.split('id="supplement-asked"')[1].split("</div>")[0]
+    assert "经营范围" in asked_for and "经营范围请按规范表述填写" in asked_for
+    assert asked_for.count("<li>") == 2 and material not in asked_for  # named, not coded
     with Session(app.extensions["onething.engine"]) as session:
         tracking = session.exec(select(Submission)).one().tracking_number
     status = client.get(f"/s/{tracking}").text
@@ -240,3 +245,4 @@ def test_a_credit_code_is_read_as_staff_type_it(app, routed):  # noqa: F811
         "91370202MA3C000001"
     assert tasks_by_matter(app)["food-business-licence"].slice_data["entity_uscc"] == \
         NEW_ENTITY_USCC
+
