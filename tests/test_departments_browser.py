@@ -143,6 +143,14 @@ def test_departments_see_a_correction_and_close_a_task_of_a_refused_case(live_ap
     page.goto(f"{base}/inbox/tasks/{tasks['outdoor-signboard'].id}")
     expect(page.locator("#case-refused")).to_contain_text("市场主体设立登记")
     close = page.locator("form.decision").filter(has=page.locator('input[value="close"]'))
+    # Without a reason (a space, past the browser's own check): refused, and the message,
+    # at the top of the decision, is brought into sight and focus, not left off screen.
+    close.locator("textarea").evaluate("e => { e.required = false; e.value = ' '; }")
+    close.get_by_role("button").click()
+    refused = page.locator("#decision-refused")
+    expect(refused).to_be_focused()
+    expect(refused).to_be_in_viewport()
+    close = page.locator("form.decision").filter(has=page.locator('input[value="close"]'))
     close.locator("textarea").fill("主体未设立，无法办理")
     close.get_by_role("button").click()
     expect(page.locator("#task-state")).to_contain_text("主体未设立，无法办理")

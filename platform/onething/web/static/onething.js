@@ -89,8 +89,16 @@
   // --- the error summary ------------------------------------------------------------------
 
   function focusSummary(scope) {
-    var summary = (scope || document).querySelector("#error-summary");
-    if (summary) { summary.focus(); }
+    // A swapped-out element (outerHTML) is no longer in the page: look in the page then.
+    var root = scope && scope.isConnected !== false ? scope : document;
+    var summary = root.querySelector("#error-summary")
+      || root.querySelector(".error.summary[role=alert]");
+    if (summary) {
+      // Into sight and focus: a refusal at the top of a long form, answered in place,
+      // would otherwise be above the screen while the page seems not to react.
+      if (!summary.hasAttribute("tabindex")) { summary.setAttribute("tabindex", "-1"); }
+      summary.focus();
+    }
   }
 
   // --- the one form, one part at a time on a phone ----------------------------------------
