@@ -88,11 +88,11 @@
 
   // --- the error summary ------------------------------------------------------------------
 
-  function focusSummary(scope) {
+  function focusSummary(scope, refusals) {
     // A swapped-out element (outerHTML) is no longer in the page: look in the page then.
     var root = scope && scope.isConnected !== false ? scope : document;
     var summary = root.querySelector("#error-summary")
-      || root.querySelector(".error.summary[role=alert]");
+      || (refusals && root.querySelector(".error.summary[role=alert]"));
     if (summary) {
       // Into sight and focus: a refusal at the top of a long form, answered in place,
       // would otherwise be above the screen while the page seems not to react.
@@ -184,11 +184,16 @@
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
-    focusSummary(event.detail.elt);
+    // A refusal takes focus when a person sent something (a click, a form): never while
+    // they type in a live preview, whose refusals would pull the caret away.
+    var config = event.detail.requestConfig;
+    var trigger = config && config.triggeringEvent;
+    focusSummary(event.detail.elt,
+                 !trigger || trigger.type === "submit" || trigger.type === "click");
   });
   function ready() {
     setUpSteps();
-    focusSummary(document);
+    focusSummary(document, true);
     // A page answering a refused post names the address to keep in the history: Back to
     // it, or a reload, then opens that page rather than asking to post again.
     var address = document.querySelector("[data-address]");
