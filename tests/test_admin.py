@@ -214,6 +214,9 @@ def test_an_administrator_builds_and_publishes_a_bundle_applicants_open_at_once(
     create_convenience_store(client, token)
     first = client.get("/admin/bundles/open-convenience-store").text
     assert 'data-figure="forms"><th>申请表</th><td>1</td><td>1</td>' in first
+    # Never published: said so, not a link to a history that does not exist yet.
+    assert '<span id="never-published">尚未发布</span>' in first
+    assert "/admin/bundles/open-convenience-store/history" not in first
 
     added = post(client, token, "/items", app, matter="food-business-licence")
     assert added.status_code == 200
