@@ -254,6 +254,19 @@ def test_an_administrator_builds_and_publishes_a_bundle_applicants_open_at_once(
         "items": ["food-business-licence"],
         "after.food-business-licence": "business-registration"}, headers={"HX-Request": "true"})
     assert one.status_code == 200
+    # Round in a circle: the preview says so in words, naming the matters, and publishing
+    # waits until an edge is removed.
+    circle = client.post("/admin/bundles/open-convenience-store/after", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-convenience-store"),
+        "items": ["business-registration"],
+        "after.business-registration": "food-business-licence"}, headers={"HX-Request": "true"})
+    headline = circle.text.split('id="after-cycle">')[1].split("</p>")[0]
+    assert headline.startswith("审批先后顺序首尾相连，形成了循环：") and " → " in headline
+    assert "食品经营许可" in headline and "the after edges" not in circle.text
+    undone = client.post("/admin/bundles/open-convenience-store/after", data={
+        "csrf_token": token, "revision": revision(app, "bundle", "open-convenience-store"),
+        "items": ["business-registration"]}, headers={"HX-Request": "true"})
+    assert 'id="conflict"' not in undone.text
 
     with Session(app.extensions["onething.engine"]) as session:
         stored = json.loads(session.exec(select(CatalogEntry.text).where(
