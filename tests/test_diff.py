@@ -67,6 +67,17 @@ def test_counting_the_same_days_another_way_changes_the_time_limit(mini_root):
     assert "critical_path_days: 6 → 5" in bundle.details
 
 
+def test_another_lead_department_is_a_change_applicants_meet(mini_root):
+    import pathlib
+
+    other = next(p.stem for p in sorted(pathlib.Path(mini_root, "catalog/departments").glob(
+        "*.json")) if p.stem != "city-office")
+    diff = changed(mini_root, [{"file": "catalog/bundles/mini-bundle.json",
+                                "pointer": "/lead_department", "value": other}])
+    lead = next(c for c in diff.changes if (c.area, c.subject) == ("routing", "bundle"))
+    assert lead.facts == [("lead_department", "city-office", other)]
+
+
 def test_removed_matter_takes_its_fields_materials_and_step(mini_root):
     diff = changed(mini_root, [
         {"file": "catalog/bundles/mini-bundle.json", "pointer": "/items",

@@ -77,6 +77,7 @@ LABELS = {
     "matters": _l("For matters"),
     "condition": _l("Needed when"),
     "department": _l("Department"),
+    "lead_department": _l("Lead department (receives the application)"),
     "waits_for": _l("Waits for"),
     "slice": _l("What the department receives"),
     "applies_when": _l("Applies when"),
@@ -99,7 +100,7 @@ VALUES = {
              "boolean": _l("yes or no"), "array": _l("a list"), "object": _l("a group")},
 }
 # Keys whose values are codes of matters, departments, fields or materials.
-CODES = {"needed_by", "waits_for", "matters", "department"}
+CODES = {"needed_by", "waits_for", "matters", "department", "lead_department"}
 DAYS = {"promised_days", "legal_days", "critical_path_days", "serial_days"}
 
 

@@ -200,6 +200,11 @@ def diff_compositions(old, new, locale: str = "zh-Hans") -> VersionDiff:
                         ("promised_days", "legal_days", "counting"))
         if days:
             changes.append(Change("time limits", matter, "changed", days, names[matter]))
+    # The department that receives the application (牵头部门): who the applicant meets.
+    lead = _compare({"lead_department": old.plan.lead_department},
+                    {"lead_department": new.plan.lead_department}, ("lead_department",))
+    if lead:
+        changes.append(Change("routing", "bundle", "changed", lead))
     plan = _compare(
         {"critical_path_days": old.plan.critical_path_days, "serial_days": old.plan.serial_days},
         {"critical_path_days": new.plan.critical_path_days, "serial_days": new.plan.serial_days},
