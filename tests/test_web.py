@@ -402,3 +402,17 @@ def test_asides_commas_and_colons_are_full_width_in_chinese(app):
             "（甲&lt;b&gt;）", "，", "：", "；")
     with app.test_request_context("/?lang=en"):
         assert (parenthesized("a"), comma(), colon(), semicolon()) == (" (a)", ", ", ": ", "; ")
+
+
+def test_a_question_an_answer_makes_required_is_never_labelled_optional(client):
+    # fire_route is required once the place is a public gathering place (if/then): marked
+    # optional, then refused as required, it read as a contradiction.
+    page = client.get("/b/open-restaurant").text
+    fire = page.split('id="f-fire_route-hint"')[0].rsplit("<legend", 1)[1]
+    assert "（选填）" not in fire and "消防安全检查办理方式" in fire
+    from onething.cases.views.start import sometimes_required
+
+    assert sometimes_required({"required": ["a"], "if": {"required": ["b"]},
+                               "then": {"required": ["c"]}, "else": {"required": ["d"]},
+                               "dependentRequired": {"e": ["f"]},
+                               "allOf": [{"required": ["g"]}]}) == {"c", "d", "f"}

@@ -40,14 +40,40 @@ def question_layout(bundle) -> dict:
         if keys:
             sections.append({"id": f"stage-{code}", "title": child.name, "condition": condition,
                              "keys": keys, "required": set(child.questions.get("required", []))})
+    sometimes = sometimes_required(questions)
     for section in sections:
         section["fields"] = []
         for key in section.pop("keys"):
             entry = describe_field(key, key, questions["properties"][key], bundle.catalog)
-            entry["required"] = "always" if key in section["required"] else "optional"
+            entry["required"] = "always" if key in section["required"] else (
+                "conditional" if key in sometimes else "optional")
             section["fields"].append(entry)
         del section["required"]
     return {"sections": sections}
+
+
+def sometimes_required(schema: dict) -> set[str]:
+    """The questions an answer can make required (if/then, dependentRequired): never
+    labelled optional, for they are not always."""
+    found: set[str] = set()
+
+    def walk(node, conditional: bool) -> None:
+        if not isinstance(node, dict):
+            return
+        if conditional:
+            found.update(key for key in node.get("required", []) if isinstance(key, str))
+        for key in ("then", "else"):
+            walk(node.get(key), True)
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(key) or []:
+                walk(sub, conditional or key != "allOf")
+        for sub in (node.get("dependentSchemas") or {}).values():
+            walk(sub, True)
+        for keys in (node.get("dependentRequired") or {}).values():
+            found.update(key for key in keys if isinstance(key, str))
+
+    walk(schema, False)
+    return found
 
 
 def applicable_sections(layout: dict, answers: dict) -> list[dict]:
