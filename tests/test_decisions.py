@@ -70,6 +70,11 @@ def test_a_decision_out_of_turn_is_409_and_changes_nothing(app, routed):  # noqa
 def test_a_refusal_upstream_stops_what_waits_and_says_why(app, routed):  # noqa: F811
     amr = staff(app, "sn-amr")
     registration = tasks_by_matter(app)["business-registration"]
+    # Before: the tobacco licence waits, and names what for and which department has it.
+    tobacco = staff(app, "sn-tobacco").get(
+        f"/inbox/tasks/{tasks_by_matter(app)['tobacco-retail-licence'].id}").text
+    waits = tobacco.split('id="waits-for">')[1].split("</p>")[0]
+    assert "市场主体设立登记" in waits and "市场监管" in waits
     post_decision(amr, registration.id, action="reject", reason="名称与已登记企业重复")
     tasks = tasks_by_matter(app)
     assert tasks["business-registration"].status == "rejected"
@@ -79,6 +84,7 @@ def test_a_refusal_upstream_stops_what_waits_and_says_why(app, routed):  # noqa:
     food = staff(app, "sn-amr").get(f"/inbox/tasks/{tasks['food-business-licence'].id}").text
     assert "市场主体设立登记" in food  # names the refused matter
     assert 'name="action"' not in food  # nothing left to decide
+    assert 'id="due-date"' not in food  # and no deadline left to show
     with Session(app.extensions["onething.engine"]) as session:
         # The signboard is still open: the case is ending, not ended (tests/test_corrections.py).
         assert session.exec(select(Submission)).one().status == "ending"
