@@ -202,6 +202,30 @@ def test_a_new_bundle_cannot_take_a_code_a_bundle_or_matter_holds(app, admin, ta
     assert {(e.kind, e.code, e.revision) for e in all_entries(app)} == before
 
 
+@pytest.mark.parametrize(("matter", "name", "said"), [
+    ("no-such-matter", "开办书店", "没有这个代码或名称的事项"),
+    ("", "开办书店", "没有这个代码或名称的事项"),
+    ("business-registration", " ", "请填写一件事的简体中文名称。"),
+])
+def test_a_new_bundle_refused_says_what_to_put_right(app, admin, matter, name, said):
+    client, token = admin
+    before = {(e.kind, e.code, e.revision) for e in all_entries(app)}
+    response = client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": "open-bookshop", "name_zh": name, "kind": "one_thing",
+        "matter": matter})
+    assert response.status_code == 422 and said in response.text
+    assert "should be non-empty" not in response.text
+    assert {(e.kind, e.code, e.revision) for e in all_entries(app)} == before
+
+
+def test_a_new_bundle_takes_a_matter_by_its_whole_name(app, admin):
+    client, token = admin
+    response = client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": "open-bookshop", "name_zh": "开办书店",
+        "kind": "one_thing", "matter": " 市场主体设立登记（营业执照办理）"})
+    assert response.headers["Location"] == "/admin/bundles/open-bookshop"
+
+
 def post(client, token, path: str, app, **data):
     rev = revision(app, "bundle", "open-convenience-store")
     return client.post(f"/admin/bundles/open-convenience-store{path}",

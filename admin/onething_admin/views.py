@@ -74,6 +74,9 @@ REFUSALS = {
     "taken": _l("That code is already used by a bundle or a matter: each has its own guide "
                 "address, /g/<code>."),
     "item": _l("That item cannot be added or removed here."),
+    "unknown_matter": _l("No matter has that code or name: type part of its name, or its "
+                         "pinyin, and choose it from the list."),
+    "name": _l("A bundle needs its 简体中文 name."),
     "question": _l("A question needs a new key (lowercase letters, digits, _) and a title."),
     "answer": _l("Pick one of the question's answers."),
     "after": _l("An approval can only wait for other items of this bundle."),
@@ -185,10 +188,12 @@ def new_bundle():
     error = None
     if request.method == "POST":
         form = request.form
-        entry = find_entry(session, "matter", form.get("matter", "").strip())
+        entry = _matter_typed(session, form.get("matter", ""))
         try:
             if entry is None:
-                raise EditRefused("item")
+                raise EditRefused("unknown_matter")
+            if not form.get("name_zh", "").strip():
+                raise EditRefused("name")
             matter = document(entry).data
             data = editing.new_bundle(form.get("code", "").strip(), form.get("name_zh", ""),
                                       form.get("name_en", ""), form.get("kind", "one_thing"),
@@ -205,6 +210,18 @@ def new_bundle():
             error = "; ".join(str(p) for p in refused.problems)
     return render_template("admin/new_bundle.html", kinds=KINDS, error=error), (
         422 if error else 200)
+
+
+def _matter_typed(session, typed: str):
+    """The matter a typed code names, or the one whose whole name was typed (the hint says
+    a name may be typed); None for none, or several."""
+    typed = typed.strip()
+    entry = find_entry(session, "matter", typed) if typed else None
+    if entry is None and typed:
+        named = [e for e in find_entries(session, "matter", query=typed, size=20).rows
+                 if typed in (document(e).data.get("name") or {}).values()]
+        entry = named[0] if len(named) == 1 else None
+    return entry
 
 
 @bp.get("/matters/choices")
