@@ -360,13 +360,16 @@ def check_documents(
                     found += _condition_ref_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
                     continue
-                found += [Problem(document.path, where, f"not a valid JSON Schema: {message}")
-                          for where, message in schema_errors(_SCHEMA_CHECKER, part, path)]
+                invalid = [Problem(document.path, where, f"not a valid JSON Schema: {message}")
+                           for where, message in schema_errors(_SCHEMA_CHECKER, part, path)]
+                # A part that is no JSON Schema at all is not read any further.
+                parts_only = parts_only and not invalid
+                found += invalid
         problems += found
         if found and not parts_only:
             broken.add((document.kind, document.code))
         else:
-            # Its JSON Schemas' own problems (a pattern, a format, a $ref) leave the
+            # Problems inside its JSON Schemas (a pattern, a format, a bound) leave the
             # definition readable: checked against the rest too, so that publishing
             # lists every problem at once, not one kind per attempt.
             sound.append(document)
