@@ -85,6 +85,9 @@ def test_a_refusal_upstream_stops_what_waits_and_says_why(app, routed):  # noqa:
     assert "市场主体设立登记" in food  # names the refused matter
     assert 'name="action"' not in food  # nothing left to decide
     assert 'id="due-date"' not in food  # and no deadline left to show
+    row = staff(app, "sn-amr").get("/inbox/?status=stopped").text.split(
+        f'data-task="{tasks["food-business-licence"].id}"')[1].split("</tr>")[0]
+    assert 'class="due">—' in row
     with Session(app.extensions["onething.engine"]) as session:
         # The signboard is still open: the case is ending, not ended (tests/test_corrections.py).
         assert session.exec(select(Submission)).one().status == "ending"
