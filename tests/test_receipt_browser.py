@@ -99,16 +99,11 @@ def test_sign_instead_of_upload_then_the_receipt_and_the_resume_link(
 
 def test_without_javascript_the_receipt_shows_no_button_that_cannot_work(
         live_app, browser, browser_context_args):
-    from test_web import fill as fill_form
-    from test_web import start, submit, upload_everything
+    from test_web import submitted_case
 
     base, app = live_app
     client = app.test_client()
-    draft = start(client)
-    fill_form(client, draft)
-    upload_everything(client, draft)
-    receipt = submit(client, draft)
-    status = client.get(receipt).text
+    status = client.get(submitted_case(client)).text
     link = re.search(r'id="status-link"[^>]*>([^<]+)<', status).group(1).strip()
     context = browser.new_context(**browser_context_args, java_script_enabled=False)
     page = context.new_page()

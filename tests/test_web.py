@@ -90,6 +90,14 @@ def submit(client, draft_url: str) -> str:
     return response.headers["Location"]
 
 
+def submitted_case(client) -> str:
+    """A restaurant case started, filled, with every material, and submitted: its receipt."""
+    draft = start(client)
+    fill(client, draft)
+    upload_everything(client, draft)
+    return submit(client, draft)
+
+
 def test_catalog_lists_published_bundles(client):
     page = client.get("/").text
     assert "开办餐饮店" in page and "/b/open-restaurant" in page
