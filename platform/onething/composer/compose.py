@@ -633,7 +633,7 @@ def field_units(uses: dict[str, list[FieldUse]], catalog) -> dict:
                             Site(use.matter.code, use.matter.path,
                                  f"/form/properties/{use.key}/title")])
                 continue
-            if not use.shared and library is None:
+            if not use.shared:
                 # A matter's own quantity says the unit it asks in ("6米" in a field of
                 # metres): nothing to convert, only how a typed number is read.
                 continue

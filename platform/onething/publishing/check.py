@@ -46,7 +46,7 @@ from onething.composer.compose import (
     is_shared,
     merged_questions,
 )
-from onething.composer.merge import ANNOTATIONS, TIGHTENING, CompositionError
+from onething.composer.merge import ANNOTATIONS, BOUND_PAIRS, TIGHTENING, CompositionError
 from onething.composer.routing import JOINT_HANDLING_LIMIT_DAYS
 from onething.composer.rules import RULE_KEYWORDS, rule_required
 from onething.composer.scenario import named_questions
@@ -264,37 +264,27 @@ def _enum_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     return problems
 
 
-# Lower and upper bounds of one schema node: when the lower passes the upper, no value
-# fits, and the field could never be filled.
-_BOUND_PAIRS = (("minLength", "maxLength"), ("minItems", "maxItems"),
-                ("minProperties", "maxProperties"), ("minContains", "maxContains"))
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# The merge's pairs of bounds (a lower one, an upper one, whether equal is too tight),
+# and two it never merges; within one schema node, a lower past its upper fits no value.
+_BOUND_PAIRS = (*BOUND_PAIRS, ("minProperties", "maxProperties", False),
+                ("minContains", "maxContains", False))
 
 
 def _bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every node whose own lower bound passes its upper bound (minimum 100, maximum 10)."""
     problems = []
     for node, at in _schema_nodes(schema, where):
-        lower = [(node[key], key) for key in ("minimum", "exclusiveMinimum")
-                 if _number(node.get(key))]
-        upper = [(node[key], key) for key in ("maximum", "exclusiveMaximum")
-                 if _number(node.get(key))]
-        if lower and upper:
-            # The tighter bound of each side; at a tie, the exclusive one.
-            low, low_key = max(lower, key=lambda b: (b[0], b[1].startswith("exclusive")))
-            high, high_key = min(upper, key=lambda b: (b[0], not b[1].startswith("exclusive")))
-            if low > high or (low == high and "exclusive" in low_key + high_key):
-                problems.append(Problem(path, pointer(*at, low_key), (
-                    f"{low_key} {low} is not below {high_key} {high}: no value fits")))
-        for low_key, high_key in _BOUND_PAIRS:
-            low, high = node.get(low_key), node.get(high_key)
-            if _number(low) and _number(high) and low > high:
-                problems.append(Problem(path, pointer(*at, low_key), (
-                    f"{low_key} {low} is above {high_key} {high}: no value fits")))
+        for lower, upper, strict in _BOUND_PAIRS:
+            low, high = node.get(lower), node.get(upper)
+            if _number(low) and _number(high) and (low > high or (strict and low >= high)):
+                verb = "is not below" if lower.endswith("imum") else "is above"
+                problems.append(Problem(path, pointer(*at, lower),
+                                        f"{lower} {low} {verb} {upper} {high}: no value fits"))
     return problems
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
