@@ -6,12 +6,15 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy.pool import NullPool
 
+from onething.accounts import service
 from onething.publishing.check import load_catalog
 from onething.publishing.versions import publish_catalog
 from onething.storage.db import make_engine, migrate, session_for
@@ -86,6 +89,20 @@ def demo_root(tmp_path):
     return copy_schemas(tmp_path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Passwords hashed with one round of PBKDF2 instead of scrypt in this process.
+
+    scrypt costs about 0.2 s per hash and per check, on purpose; the tests create accounts
+    and sign in some thousand times. Processes the tests start (`onething serve`) and the
+    test below of the method itself keep scrypt.
+    """
+    kept = service.PASSWORD_METHOD
+    service.PASSWORD_METHOD = "pbkdf2:sha256:1"
+    yield kept
+    service.PASSWORD_METHOD = kept
+
+
 # --- storage: SQLite and PostgreSQL -----------------------------------------------------------
 
 
@@ -125,6 +142,66 @@ def empty_postgres(url: str):
     return engine
 
 
+class Prepared:
+    """Databases built once per test process and copied for each test that starts from one.
+
+    Migrating, and publishing the demo catalog as the app's first start does, took half a
+    second or more of every test that asks for `engine` or `app`: most of a short test's
+    time. A copy is the same database: SQLite's backup API copies the file's pages,
+    PostgreSQL makes the database anew from a template (CREATE DATABASE … TEMPLATE).
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.built: dict[tuple[str, str], str] = {}  # (backend, kind) -> file or database
+
+    def restore(self, engine, kind: str, build) -> bool:
+        """Make engine's database a copy of the `kind` database build(url) made; False when
+        it holds any table already (nothing is copied): another fixture of the test (a
+        second app, `engine` before `app`) has started it and may have written to it."""
+        if inspect(engine).get_table_names():
+            return False
+        backend = engine.url.get_backend_name()
+        template = self.built.get((backend, kind))
+        if backend == "sqlite":
+            if template is None:
+                path = self.folder / f"{kind}.db"
+                build(f"sqlite:///{path}")
+                template = self.built[backend, kind] = str(path)
+            source = sqlite3.connect(template)
+            target = engine.raw_connection()
+            try:
+                source.backup(target.driver_connection)
+            finally:
+                target.close()
+                source.close()
+            return True
+        name = engine.url.database
+        admin = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                              poolclass=NullPool)
+        try:
+            if template is None:
+                template = f"{name}_{kind}"
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+                    connection.execute(text(f'CREATE DATABASE "{template}"'))
+                build(engine.url.set(database=template).render_as_string(hide_password=False))
+                self.built[backend, kind] = template
+            engine.dispose()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        finally:
+            admin.dispose()
+        return True
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory):
+    """The databases copied for `engine` and `app`, built on first use in this process."""
+    return Prepared(tmp_path_factory.mktemp("prepared"))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def blank_engine(request, tmp_path):
     """An empty database, not migrated: a SQLite file, or PostgreSQL's public schema emptied."""
@@ -136,10 +213,18 @@ def blank_engine(request, tmp_path):
     engine.dispose()
 
 
+def _migrated(url: str) -> None:
+    """Build a migrated database at url."""
+    built = make_engine(url)
+    migrate(built)
+    built.dispose()
+
+
 @pytest.fixture
-def engine(blank_engine):
+def engine(blank_engine, prepared):
     """A database migrated to the newest revision, on SQLite and on PostgreSQL."""
-    migrate(blank_engine)
+    if not prepared.restore(blank_engine, "migrated", _migrated):
+        migrate(blank_engine)
     return blank_engine
 
 
@@ -159,16 +244,26 @@ def published(session, demo_catalog):
 # --- the web app ---------------------------------------------------------------------------
 
 
+# The API lists a change at once: a test reads what it just did (tests/test_api.py checks
+# the settling time itself).
+APP_CONFIG = {"TESTING": True, "UPLOAD_MAX_BYTES": 64 * 1024, "API_SETTLE_SECONDS": 0}
+
+
 @pytest.fixture
-def app(blank_engine, tmp_path):
+def app(blank_engine, tmp_path, prepared):
     """The web app on a fresh database (SQLite and PostgreSQL), with its own instance folder."""
     from onething.web.app import create_app
 
+    def first_start(url: str) -> None:
+        built = create_app({**APP_CONFIG, "DATABASE_URL": url},
+                           instance_path=prepared.folder / "instance")
+        built.extensions["onething.engine"].dispose()
+
+    # The database as the app's first start leaves it (migrated, the demo catalog
+    # published), copied; the app's own start then finds nothing left to do.
+    prepared.restore(blank_engine, "app", first_start)
     url = blank_engine.url.render_as_string(hide_password=False)
-    # The API lists a change at once: a test reads what it just did (tests/test_api.py
-    # checks the settling time itself).
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "UPLOAD_MAX_BYTES": 64 * 1024,
-                      "API_SETTLE_SECONDS": 0}, instance_path=tmp_path / "instance")
+    app = create_app({**APP_CONFIG, "DATABASE_URL": url}, instance_path=tmp_path / "instance")
     yield app
     # The app opened its own engine; closing its pool keeps psycopg from warning later.
     app.extensions["onething.engine"].dispose()
@@ -250,6 +345,12 @@ def browser_type_launch_args(browser_type_launch_args):
 # A unified social credit code with valid check characters: what approving a business
 # registration hands over to the licences waiting for it (办结产出).
 NEW_ENTITY_USCC = "91370202MA3C00011L"
+
+
+def uploaded_material(task) -> dict:
+    """The first material of a task's slice the applicant handed in as a file: the only
+    kind a correction (补正) can ask for again."""
+    return next(m for m in task.slice_materials if m.get("state") == "uploaded")
 
 
 def yielded(task) -> dict:

@@ -58,12 +58,17 @@ def add_matter(page: Page, query: str, name: str) -> None:
 
 def new_convenience_store(page: Page, base: str) -> None:
     page.get_by_role("link", name="新建一件事").click()
+    # htmx is a deferred script: typed before it listens, the search is never asked.
+    page.wait_for_load_state()
     page.get_by_label("名称（简体中文）").fill("开办便利店")
     page.get_by_label("名称（英文）").fill("Opening a convenience store")
     page.get_by_label("编码").fill("open-convenience-store")
     first = page.get_by_label("第一个事项（其部门为牵头部门）")
     # Typed as initials, the matter is offered by name; the form takes its code.
-    first.fill("sczt")
+    # Wait for the search's own answer: the first one in a process builds the pinyin
+    # index, slow on a loaded machine.
+    with page.expect_response(lambda response: "sczt" in response.url):
+        first.fill("sczt")
     expect(page.locator('#matter-options option[value="business-registration"]')).to_have_text(
         re.compile("市场主体设立登记"))
     first.fill("business-registration")
@@ -231,3 +236,67 @@ def test_a_questions_help_and_a_condition_are_set_in_place(console):
     assert item["when"]["required"] == ["fire_route"]
     assert len(item["when"]["properties"]["fire_route"]["enum"]) == len(
         data["questions"]["properties"]["fire_route"]["oneOf"])
+
+
+def test_a_refused_field_keeps_what_was_typed_and_says_why_at_the_key(console):
+    """A key already used passes the browser's own check: the server's refusal, swapped in
+    by htmx, keeps every input and says at the key what to put right."""
+    base, app, page = console
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/admin/matters/outdoor-signboard")
+    page.evaluate("window.stillHere = true")
+    page.get_by_text("添加本事项专用字段").click()
+    typed = {"#f-key": "signboard_text", "#f-title": "招牌数量", "#f-title-en": "Signs",
+             "#f-min": "1", "#f-max": "5", "#f-options": "a=甲\nb=乙"}
+    for selector, value in typed.items():
+        page.locator(selector).fill(value)
+    page.locator("#f-type").select_option("integer")
+    form = page.locator("form.add-field", has=page.locator("#f-key"))
+    form.locator('input[name="required"]').check()
+    form.get_by_role("button", name="添加字段").click()
+    error = page.locator("#f-key-error")
+    expect(error).to_have_text("本事项已有这个键名的字段。")
+    expect(page.locator("#f-key")).to_have_attribute("aria-describedby", "f-key-error")
+    # The summary above took focus; its link brings the key, and its message, into view.
+    expect(page.locator("#error-summary")).to_be_focused()
+    page.locator("#error-summary a").click()
+    expect(error).to_be_in_viewport()
+    for selector, value in typed.items():
+        expect(page.locator(selector)).to_have_value(value)
+    expect(page.locator("#f-type")).to_have_value("integer")
+    expect(form.locator('input[name="required"]')).to_be_checked()
+    assert page.evaluate("window.stillHere") is True  # swapped in by htmx, never reloaded
+    with Session(app.extensions["onething.engine"]) as session:
+        from onething.publishing.working_catalog import entries
+
+        saved = next(e for e in entries(session, "matter") if e.code == "outdoor-signboard")
+    assert saved.revision == 1  # nothing saved
+
+
+def test_an_edit_keeps_the_page_where_it_was_and_says_what_it_did_in_sight(console):
+    base, _app, page = console
+    page.goto(f"{base}/admin/bundles/open-restaurant")
+    page.wait_for_load_state()
+    form = page.locator("form.add-question")
+    form.scroll_into_view_if_needed()
+    before = page.evaluate("scrollY")
+    assert before > 500  # far down the editor, below its head
+    # Refused: the page stays, the message stands at the input and in sight, what was
+    # typed stays.
+    form.locator("#q-key").fill("fire_route")
+    form.locator("#q-title").fill("消防办理方式")
+    with page.expect_response(lambda r: r.url.endswith("/questions")) as answer:
+        form.get_by_role("button").click()
+    assert answer.value.status == 422
+    expect(page.locator("#question_taken-error")).to_be_in_viewport()
+    expect(page.locator("#editor-message")).to_be_in_viewport()
+    expect(page.locator("#q-title")).to_have_value("消防办理方式")
+    assert abs(page.evaluate("scrollY") - before) < 200
+    # Saved: the same, and the message says it was saved.
+    form.locator("#q-key").fill("has_terrace")
+    with page.expect_response(lambda r: r.url.endswith("/questions")) as answer:
+        form.get_by_role("button").click()
+    assert answer.value.status == 200
+    expect(page.locator("#editor-message")).to_contain_text("已保存到草稿")
+    expect(page.locator("#editor-message")).to_be_in_viewport()
+    assert abs(page.evaluate("scrollY") - before) < 400

@@ -13,6 +13,8 @@ from onething.departments.api import new_token
 from onething.storage.models import ApiToken, AuditEntry, Task
 from test_inbox import PRIVATE, routed  # noqa: F401  (the routed restaurant case)
 
+from conftest import uploaded_material
+
 
 def token_for(app, department: str, days: int = 30) -> str:
     with Session(app.extensions["onething.engine"]) as session:
@@ -381,7 +383,7 @@ def test_a_department_asks_for_a_correction_through_the_api(app, routed, client)
     token = token_for(app, "sn-amr")
     registration = next(t for t in tasks_of(app, "sn-amr")
                         if t.matter_code == "business-registration")
-    material = registration.slice_materials[0]["id"]
+    material = uploaded_material(registration)["id"]
     asked = client.post(f"/api/v1/tasks/{registration.id}/decisions", headers=auth(token),
                         json={"idempotency_key": "correct-0001", "action": "supplement",
                               "fields": ["entity_name"], "materials": [material],

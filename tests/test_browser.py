@@ -280,3 +280,18 @@ def test_back_to_a_refused_submit_opens_the_review_page_not_a_resubmission(
     page.goto(f"{draft}/submit")
     page.wait_for_url(f"{draft}/review")
     expect(page.locator('form[action$="/submit"] button')).to_be_visible()
+
+
+def test_a_question_is_asked_only_once_an_answer_makes_it_needed(live_server, page: Page):
+    page.goto(f"{live_server}/b/open-restaurant")
+    route = page.locator("#f-fire_route-field")
+    # How to handle the fire check is asked of a public gathering place only.
+    expect(route).to_be_hidden()
+    answer(page, "public_gathering_place", "true")
+    expect(route).to_be_visible()
+    answer(page, "fire_route", "commitment")
+    answer(page, "public_gathering_place", "false")
+    expect(route).to_be_hidden()
+    # Without JavaScript every question is on the page (nothing can show it later).
+    html = page.request.get(f"{live_server}/b/open-restaurant").text()
+    assert "hidden" not in re.search(r'<div [^>]*id="f-fire_route-field"[^>]*>', html).group(0)

@@ -77,8 +77,11 @@ def test_a_correction_of_a_shared_field_reaches_every_slice(app, client, routed)
         entry = logged[f"task:{tasks[matter].id}"]
         assert entry.before["fields"]["premises_address"]["detail"] == OLD_DETAIL
         assert entry.after["fields"]["premises_address"]["detail"] == NEW_DETAIL
-    # The asking task records the applicant's resubmission, not a notice to itself.
-    assert f"task:{tasks['business-registration'].id}" not in logged
+    # The asking task records what came back too: before and after.
+    asked = logged[f"task:{tasks['business-registration'].id}"]
+    assert asked.actor == "applicant"
+    assert asked.before["fields"]["premises_address"]["detail"] == OLD_DETAIL
+    assert asked.after["fields"]["premises_address"]["detail"] == NEW_DETAIL
     # Each other department sees what changed, before and after, on its task page.
     for matter, department in HOLDERS.items():
         page = staff(app, department).get(f"/inbox/tasks/{tasks[matter].id}").text
@@ -87,8 +90,13 @@ def test_a_correction_of_a_shared_field_reaches_every_slice(app, client, routed)
         assert OLD_DETAIL in notice and NEW_DETAIL in notice and "经营场所" in notice
     fire = staff(app, "sn-fire").get(f"/inbox/tasks/{tasks['fire-safety-check'].id}").text
     assert "决定仍然有效" in fire or "decision stands" in fire
+    # The department that asked sees the answer to its request, value by value.
     asker = staff(app, "sn-amr").get(f"/inbox/tasks/{tasks['business-registration'].id}").text
-    assert 'id="corrections"' not in asker
+    notice = asker[asker.index('id="corrections"'):asker.index('id="slice-fields"')]
+    assert "答复本部门的补正要求" in notice
+    assert OLD_DETAIL in notice and NEW_DETAIL in notice
+    assert "申请人 · 内容已更正" in asker[asker.index('id="audit"'):]
+    assert "· applicant ·" not in asker
     # One event per other task, naming the field, never its value.
     corrected = events_of(app, "task.corrected")
     assert sorted((e.department_code, e.payload["matter"]) for e in corrected) == sorted(

@@ -20,6 +20,8 @@ from test_admin import admin, token_of  # noqa: F401  (fixture and helper)
 from test_decisions import post_decision, tasks_by_matter
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 
+from conftest import uploaded_material
+
 D = dt.date
 NOTICE_2027 = {"year": 2027,
                "holidays": [{"date": "2027-01-01", "name": "元旦"},
@@ -58,7 +60,7 @@ def test_a_correction_pause_moves_the_due_date_by_the_working_days_it_lasted(
     before = task.due_date
     assert before == add_working_days(D(2026, 11, 2), task.promised_days).date
     on(monkeypatch, D(2026, 11, 4))  # asked on a Wednesday
-    material = task.slice_materials[0]["id"]
+    material = uploaded_material(task)["id"]
     asked = post_decision(staff(app, "sn-amr"), task.id, action="supplement",
                           materials=[material], reason="请补正")
     assert asked.status_code == 200 and "自 2026-11-04 起暂停计时" in asked.text
@@ -67,7 +69,7 @@ def test_a_correction_pause_moves_the_due_date_by_the_working_days_it_lasted(
     with Session(app.extensions["onething.engine"]) as session:
         task = session.get(Task, task.id)
         submission = session.get(Submission, task.submission_id)
-        resubmit(session, task, submission, {}, {material: task.slice_materials[0]}, "applicant")
+        resubmit(session, task, submission, {}, {material: uploaded_material(task)}, "applicant")
     task = tasks_by_matter(app)["business-registration"]
     assert task.paused_days == 3 and task.paused_since is None
     assert task.due_date == add_working_days(before, 3).date
@@ -96,6 +98,15 @@ def test_a_special_procedure_is_excluded_and_audited(app, routed, monkeypatch): 
     url = f"/inbox/tasks/{task.id}/special-procedure"
     page = amr.get(f"/inbox/tasks/{task.id}").text
     token = token_of(page)
+    # Not before the application is accepted: nothing is examined yet.
+    assert 'name="kind"' not in page
+    early = amr.post(url, data={"csrf_token": token, "kind": "expert_review",
+                                "reason": "组织专家评审"}, headers={"HX-Request": "true"})
+    assert early.status_code == 409
+    post_decision(amr, task.id, action="accept")
+    page = amr.get(f"/inbox/tasks/{task.id}").text
+    # Offered below the decisions it would hold up.
+    assert page.index('name="kind"') > page.index('name="action" value="approve"')
     on(monkeypatch, D(2026, 11, 10))
     refused = amr.post(url, data={"csrf_token": token, "kind": "expert_review", "reason": " "},
                        headers={"HX-Request": "true"})
@@ -104,16 +115,20 @@ def test_a_special_procedure_is_excluded_and_audited(app, routed, monkeypatch): 
     declared = amr.post(url, data={"csrf_token": token, "kind": "expert_review",
                                    "reason": "组织专家评审"})
     assert declared.status_code == 302
-    assert "组织专家评审" in amr.get(f"/inbox/tasks/{task.id}").text
+    page = amr.get(f"/inbox/tasks/{task.id}").text
+    assert "组织专家评审" in page
+    # Nothing is offered that it would refuse: no decision, no correction.
+    assert 'name="action"' not in page
     # Both would stop the clock: a correction waits for the procedure's end.
-    asked = post_decision(amr, task.id, action="supplement",
-                          materials=[task.slice_materials[0]["id"]])
+    asked = post_decision(amr, task.id, action="supplement", reason="请补正",
+                          materials=[uploaded_material(task)["id"]])
     assert asked.status_code == 422
-    assert tasks_by_matter(app)["business-registration"].status == "pending"
+    assert tasks_by_matter(app)["business-registration"].status == "accepted"
     # Nor is it decided while the procedure runs: its days would never be counted.
-    rejected = post_decision(amr, task.id, action="reject", reason="专家意见不同意")
+    rejected = amr.post(f"/inbox/tasks/{task.id}/decide", headers={"HX-Request": "true"},
+                        data={"csrf_token": token, "action": "reject", "reason": "专家意见不同意"})
     assert rejected.status_code == 422 and "结束特别程序" in rejected.text
-    assert tasks_by_matter(app)["business-registration"].status == "pending"
+    assert tasks_by_matter(app)["business-registration"].status == "accepted"
     on(monkeypatch, D(2026, 11, 17))  # a week later: 5 working days
     ended = amr.post(url, data={"csrf_token": token, "end": "1"}, headers={"HX-Request": "true"})
     assert ended.status_code == 200
@@ -185,7 +200,7 @@ def test_calendar_import_and_show(tmp_path, monkeypatch):
     # Only 元旦 and 春节: entered once told so (--replace).
     entered = CliRunner().invoke(main, ["calendar", "import", str(good), "--replace"])
     assert entered.exit_code == 0, entered.output
-    assert "2027: 8 holidays, 1 working days" in entered.output
+    assert "2027: 8 holidays, 1 working day (调休) entered" in entered.output
     shown = CliRunner().invoke(main, ["calendar", "show", "2027"])
     assert json.loads(shown.output) == NOTICE_2027
 

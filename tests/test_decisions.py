@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -12,7 +13,7 @@ from onething.storage.models import AuditEntry, Submission, Task
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
 from test_web import fill, start, submit, upload_everything  # noqa: F401
 
-from conftest import NEW_ENTITY_USCC, yielded
+from conftest import NEW_ENTITY_USCC, uploaded_material, yielded
 
 
 def tasks_by_matter(app) -> dict[str, Task]:
@@ -65,6 +66,12 @@ def test_a_decision_out_of_turn_is_409_and_changes_nothing(app, routed):  # noqa
     assert tasks_by_matter(app)["business-registration"].status == "pending"
     with Session(app.extensions["onething.engine"]) as session:
         assert session.exec(select(AuditEntry)).all() == []
+    # A second tab accepting what the first accepted already: refused, saying who did what.
+    post_decision(amr, registration.id, action="accept")
+    again = post_decision(amr, registration.id, action="accept")
+    assert again.status_code == 409
+    assert re.search(r"最近一次操作：staff-sn-amr于\d{4}-\d{2}-\d{2} \d{2}:\d{2}已受理",
+                     again.text)
 
 
 def test_a_refusal_upstream_stops_what_waits_and_says_why(app, routed):  # noqa: F811
@@ -130,7 +137,7 @@ def test_a_correction_round_trip(app, client, routed):  # noqa: F811
 
     amr = staff(app, "sn-amr")
     registration = tasks_by_matter(app)["business-registration"]
-    material = registration.slice_materials[0]["id"]
+    material = uploaded_material(registration)["id"]
     unknown = post_decision(amr, registration.id, action="supplement",
                             fields=["signboard_text"], reason="x")
     assert unknown.status_code == 422
@@ -147,17 +154,22 @@ def test_a_correction_round_trip(app, client, routed):  # noqa: F811
     with Session(app.extensions["onething.engine"]) as session:
         tracking = session.exec(select(Submission)).one().tracking_number
     status = client.get(f"/s/{tracking}").text
+    # The receipt says what is asked and that the clock stands still meanwhile.
+    assert "经营范围请按规范表述填写" in status and "暂停计时" in status
     link = re.search(r'href="(/s/[^"]+/corrections/\d+)"', status).group(1)
     page = client.get(link).text
     assert 'name="business_scope"' in page and 'name="entity_name"' not in page
     assert "经营范围请按规范表述填写" in page
     empty = client.post(link, data={"business_scope": ""}, content_type="multipart/form-data")
     assert empty.status_code == 422
+    # The file asked for, not chosen: said so, not "the file could not be accepted".
+    assert "请先选择文件" in empty.text
     assert tasks_by_matter(app)["business-registration"].status == "supplement"
     sent = client.post(link, data={"business_scope": "餐饮服务（不含网络销售）",
                                    f"material.{material}": (io.BytesIO(PDF + b"%v2"), "v2.pdf")},
                        content_type="multipart/form-data")
     assert sent.status_code == 302
+    assert "补正已提交至" in client.get(sent.headers["Location"]).text
     task = tasks_by_matter(app)["business-registration"]
     assert task.status == "pending" and task.supplement is None
     assert task.slice_data["business_scope"] == "餐饮服务（不含网络销售）"
@@ -168,8 +180,32 @@ def test_a_correction_round_trip(app, client, routed):  # noqa: F811
         assert submission.data["entity_name"] == "青岛海风餐饮有限公司"  # nothing else moved
         actions = [e.action for e in session.exec(select(AuditEntry).where(
             AuditEntry.subject == f"task:{task.id}")).all()]
-    assert actions == ["supplement", "resubmit"]
+    assert actions == ["supplement", "correct", "resubmit"]
     assert client.get(link).status_code == 404  # answered: the link is closed
+    # The department that asked sees what came back: the value before and after, the
+    # file handed in again by its name.
+    page = amr.get(f"/inbox/tasks/{task.id}").text
+    notice = page[page.index('id="corrections"'):page.index('id="slice-fields"')]
+    assert "餐饮服务（不含网络销售）" in notice and "经营范围" in notice
+    files = re.search(r'id="corrected-files">([^<]+)<', notice).group(1)
+    assert files.strip() and material not in files  # named, not coded
+
+
+def test_a_correction_offers_the_files_the_applicant_handed_in_and_only_those(
+        app, routed):  # noqa: F811
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    states = {m["id"]: m["state"] for m in registration.slice_materials}
+    handed = {mid for mid, state in states.items() if state == "uploaded"}
+    drawn = {mid for mid, state in states.items() if state != "uploaded"}
+    assert "legal-rep-id-card" in handed and drawn  # an ID card, and a generated form
+    page = amr.get(f"/inbox/tasks/{registration.id}").text
+    offered = set(re.findall(r'name="materials" value="([^"]+)"', page))
+    assert offered == handed
+    refused = post_decision(amr, registration.id, action="supplement", reason="请重新提交",
+                            materials=[sorted(drawn)[0]])
+    assert refused.status_code == 422
+    assert tasks_by_matter(app)["business-registration"].status == "pending"
 
 
 def test_the_audit_log_cannot_be_changed_or_deleted(app, routed):  # noqa: F811
@@ -211,6 +247,12 @@ def test_an_issued_certificate_file_reaches_the_applicant_once_released(app, cli
         "produced.entity_uscc": NEW_ENTITY_USCC,
         "certificate_file": (io.BytesIO(PDF), "营业执照.pdf")}, content_type="multipart/form-data")
     assert issued.status_code == 302
+    # The department that issued it can check what went out, from its task.
+    page = amr.get(f"/inbox/tasks/{registration.id}").text
+    link = re.search(r'id="certificate-file" href="([^"]+)"', page).group(1)
+    with amr.get(link) as response:
+        assert response.status_code == 200 and response.data == PDF
+    assert staff(app, "sn-fire").get(link).status_code == 404
     with Session(app.extensions["onething.engine"]) as session:
         tracking = session.exec(select(Submission)).one().tracking_number
     url = f"/s/{tracking}/certificates/{registration.id}"
@@ -238,6 +280,102 @@ def test_a_text_longer_than_its_column_is_refused_alike_on_both_databases(app, r
                             **{"produced.entity_uscc": NEW_ENTITY_USCC}, **data)
     assert refused.status_code == 422 and 'id="decision-refused"' in refused.text
     assert tasks_by_matter(app)["business-registration"].status == "accepted"
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_a_refused_decision_keeps_what_was_typed_and_says_what_is_wrong(app, routed,  # noqa: F811
+                                                                       javascript):
+    import html
+
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    page = amr.get(f"/inbox/tasks/{registration.id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    headers = {"HX-Request": "true"} if javascript else {}
+
+    def post(**data):
+        refused = amr.post(f"/inbox/tasks/{registration.id}/decide",
+                           data={"csrf_token": token, **data}, headers=headers)
+        assert refused.status_code == 422
+        return html.unescape(refused.text)
+
+    # A refusal's reason too long: said as such, and the 2,001 characters are all back.
+    long = "理由" * 1000 + "。"
+    refused = post(action="reject", reason=long)
+    assert "理由或说明最多2000个字" in refused and "证照编号" not in refused
+    assert f">{long}</textarea>" in refused
+    # A correction without its note: the boxes ticked stay ticked.
+    refused = post(action="supplement", fields=["business_scope"])
+    assert "一次性告知" in refused
+    assert re.search(r'name="fields" value="business_scope" checked', refused)
+    # A note without a box: the note stays.
+    refused = post(action="supplement", reason="经营范围请规范表述")
+    assert ">经营范围请规范表述</textarea>" in refused
+    # Only the refused form gets the text back, not every form with a reason.
+    assert refused.count(">经营范围请规范表述</textarea>") == 1
+    assert tasks_by_matter(app)["business-registration"].status == "pending"
+    # Approving with a file that is no certificate: the number typed stays.
+    post_decision(amr, registration.id, action="accept")
+    refused = amr.post(f"/inbox/tasks/{registration.id}/decide", data={
+        "csrf_token": token, "action": "approve", "certificate_number": "370202000123457",
+        "produced.entity_uscc": NEW_ENTITY_USCC,
+        "certificate_file": (io.BytesIO(b"MZ not a pdf"), "licence.exe")},
+        headers=headers, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert 'value="370202000123457"' in refused.text
+    assert f'value="{NEW_ENTITY_USCC}"' in refused.text
+    assert tasks_by_matter(app)["business-registration"].status == "accepted"
+
+
+@pytest.mark.parametrize(("action", "code", "words"), [
+    ("reject", "reason", "不予许可需要写明"),
+    ("close", "close_reason", "结束办理需要写明理由"),
+    ("supplement", "supplement_note", "一次性告知"),
+])
+def test_each_decision_without_its_reason_says_which_reason_it_needs(app, routed, action,  # noqa: F811
+                                                                    code, words):
+    from onething.cases.decisions import decision_problem
+
+    registration = tasks_by_matter(app)["business-registration"]
+    with Session(app.extensions["onething.engine"]) as session, app.test_request_context():
+        task = session.get(Task, registration.id)
+        with pytest.raises(DecisionRefused) as refused:
+            decide(session, task, action, "tester", reason="  ", fields=["business_scope"])
+        assert refused.value.code == code and words in decision_problem(refused.value)
+
+
+def test_a_credit_code_the_registry_holds_for_another_business_is_refused(app, client,
+                                                                          routed):  # noqa: F811
+    from test_web import FORM
+
+    amr = staff(app, "sn-amr")
+    first = tasks_by_matter(app)["business-registration"]
+    post_decision(amr, first.id, action="accept")
+    approved = post_decision(amr, first.id, action="approve", certificate_number="370202000000001",
+                             **{"produced.entity_uscc": NEW_ENTITY_USCC})
+    assert approved.status_code == 200, approved.text[:300]
+    # Another business, registered next, is given the same code by a slip of the keyboard
+    # (typed in lower case, in groups): refused, nothing changed, the code still typed.
+    draft = start(client)
+    client.post(f"{draft}/form", data={**FORM, "entity_name": "青岛栈桥餐饮有限公司"})
+    upload_everything(client, draft)
+    submit(client, draft)
+    with Session(app.extensions["onething.engine"]) as session:
+        second = session.exec(select(Task).where(
+            Task.matter_code == "business-registration", Task.id != first.id)).one()
+    post_decision(amr, second.id, action="accept")
+    typed = NEW_ENTITY_USCC.lower()[:9] + " " + NEW_ENTITY_USCC.lower()[9:]
+    refused = post_decision(amr, second.id, action="approve",
+                            certificate_number="370202000000002",
+                            **{"produced.entity_uscc": typed})
+    assert refused.status_code == 422
+    assert "已被电子证照库中的其他市场主体使用" in refused.text
+    assert f'value="{typed}"' in refused.text
+    with Session(app.extensions["onething.engine"]) as session:
+        assert session.get(Task, second.id).status == "accepted"
+    # Its own code is accepted.
+    assert post_decision(amr, second.id, action="approve", certificate_number="370202000000002",
+                         **{"produced.entity_uscc": "91370202MA3C0002XC"}).status_code == 200
 
 
 def test_a_credit_code_is_read_as_staff_type_it(app, routed):  # noqa: F811

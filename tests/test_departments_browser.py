@@ -53,7 +53,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
         page.go_back()
         page.locator("#inbox-rows a").filter(has_text=tracking).nth(1).click()
     expect(page.locator("h1")).to_contain_text("市场主体设立登记")
-    page.get_by_role("button", name="受理").click()
+    page.get_by_role("button", name="受理", exact=True).click()
     expect(page.locator("#task-state")).to_contain_text("已受理")
     page.get_by_label("证照编号").fill("91370202MA3C00001X")
     # The new company's credit code goes to the licences waiting for the registration;
@@ -74,7 +74,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     food = page.locator("#inbox-rows tbody tr").filter(has_text="食品经营许可证核发")
     expect(food).to_have_count(1)  # unlocked: it waited only for the registration
     food.get_by_role("link").click()
-    page.get_by_role("button", name="受理").click()
+    page.get_by_role("button", name="受理", exact=True).click()
     page.get_by_label("证照编号").fill("JY13702020000001")
     page.get_by_role("button", name="准予许可").click()
     expect(page.locator("#task-state")).to_contain_text("JY13702020000001")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from test_web import ANSWERS, FORM, start
+from test_web import ANSWERS, FORM, start, upload_everything
 
 
 def test_the_error_summary_links_every_error_to_its_field_in_page_order(client):
@@ -26,6 +26,55 @@ def test_the_error_summary_links_every_error_to_its_field_in_page_order(client):
     assert "法定代表人 · " in links[1][1]  # whose mobile: the group says
     for href, _ in links:
         assert f'id="{href}"' in refused.text  # every link lands on an input
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("abc", "x-error"),                   # the wrong shape: what the field's note says
+    ("110105194912310021", "check digit"),  # the right shape, a wrong last character
+])
+def test_a_mistyped_id_number_gets_one_message(client, typed, said):
+    draft = start(client)
+    page = client.post(f"{draft}/form",
+                       data={**FORM, "legal_representative.id_number": typed}).text
+    inline = re.search(r'id="msg-legal_representative-id_number"[^>]*>(.*?)</', page,
+                       re.S).group(1)
+    summary = re.search(r'id="error-summary".*?</div>', page, re.S).group(0)
+    check_digit = "居民身份证号码不正确，请核对18位号码及最后一位校验码。"
+    # One message, inline and in the summary: a check digit is not mentioned while the
+    # shape is wrong.
+    assert summary.count("<li") == 1
+    assert (check_digit in inline) == (said == "check digit")
+    assert (check_digit in summary) == (said == "check digit")
+    # Submitted as it is, the review page's refusal says the same one message.
+    upload_everything(client, draft)
+    review = client.get(f"{draft}/review").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review).group(1)
+    refused = client.post(f"{draft}/submit", data={"idempotency_key": key})
+    assert refused.status_code == 422
+    row = re.search(r'<li><a [^>]*#f-legal_representative-id_number-field">.*?</li>',
+                    refused.text, re.S).group(0)
+    assert (check_digit in row) == (said == "check digit")
+    assert row.count("。") == 1  # one sentence: one message
+
+
+def test_a_group_left_empty_is_refused_field_by_field(client):
+    # 法定代表人 left wholly empty: each of its required fields is named and linked, each
+    # message at its own input, not one "required" on the group that names none of them.
+    draft = start(client)
+    data = {name: value for name, value in FORM.items()
+            if not name.startswith("legal_representative.")}
+    page = client.post(f"{draft}/form", data=data).text
+    summary = re.search(r'id="error-summary".*?</div>', page, re.S).group(0)
+    links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    assert [href for href, _ in links] == ["f-legal_representative-name",
+                                           "f-legal_representative-id_number",
+                                           "f-legal_representative-mobile"]
+    assert all(text.startswith("法定代表人 · ") for _, text in links)
+    for name in ("name", "id_number", "mobile"):
+        inline = re.search(rf'id="msg-legal_representative-{name}"[^>]*>(.*?)</div>', page,
+                           re.S).group(1)
+        assert 'class="error"' in inline
+    assert re.search(r'id="msg-legal_representative"[^>]*></div>', page)
 
 
 def test_a_message_stands_above_its_input_and_is_read_with_it(client):

@@ -132,8 +132,8 @@ def test_a_clerks_upload_refusal_is_shown_with_and_without_javascript(app):
         "empty": ((io.BytesIO(b""), "scan.pdf"), 422,
                   "The file is empty (0 bytes): choose the file again, or another copy of it."),
         "too_large": ((io.BytesIO(PDF + b"0" * 200_000), "big.pdf"), 413,
-                      "The file is larger than the 64 KB allowed: make it smaller (scan at a lower "
-                      "resolution, or as PDF) and try again."),
+                      "The file is larger than the 64\u00a0KB allowed: make it smaller (scan at a "
+                      "lower resolution, or as PDF) and try again."),
     }
     for file, status, message in cases.values():
         for headers in ({}, {"HX-Request": "true", "X-CSRFToken": csrf}):
@@ -167,3 +167,34 @@ def test_a_clerks_stale_form_says_so_next_to_the_material(app):
         assert "reload it and try again" in response.text
         assert ("<html" in response.text) == (not headers)
     assert "Uploaded:" not in browser.get(f"{draft}/materials?lang=en").text
+
+
+def test_a_clerk_finds_a_case_by_the_applicants_name_or_its_tracking_number(app):
+    add_account(app, "desk", "front_desk")
+    browser, csrf = clerk_browser(app)
+    submitted = file_a_case(browser, csrf)
+    other = file_a_case(browser, csrf, submit=False)
+    browser.post(f"{other}/form", data={**FORM, "entity_name": "青岛山海书店有限公司",
+                                         "csrf_token": csrf})
+    listing = browser.get("/desk/").text
+    number = TRACKING.search(listing).group(0)
+    # Each row names whom the case is for.
+    assert FORM["entity_name"] in listing and "青岛山海书店有限公司" in listing
+
+    def found(query: str) -> list[str]:
+        page = browser.get("/desk/", query_string={"q": query},
+                           headers={"HX-Request": "true"}).text
+        return re.findall(r'<tr data-draft="([^"]+)">', page)
+
+    assert found("山海书店") == [other.rsplit("/", 1)[1]]
+    # A tracking number is found as people type one: lower case, no dash, spaces.
+    assert found(f" {number.lower().replace('-', '')} ") == [submitted.rsplit("/", 1)[1]]
+    # Or part of one: the six characters after the dash, as read off a receipt, or a part
+    # starting with a digit (not taken for a whole number typed without its "OT").
+    assert found(number[-6:].lower()) == [submitted.rsplit("/", 1)[1]]
+    assert found(number[3:10]) == [submitted.rsplit("/", 1)[1]]
+    # A name's part with the characters SQL's LIKE would read as wildcards finds nothing.
+    assert found("%") == [] and found("_") == []
+    empty = browser.get("/desk/?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA").text
+    assert "您经办的办件中没有这个申请人或受理编号" in empty
+    assert 'value="没有这个"' in empty

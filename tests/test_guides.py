@@ -76,7 +76,7 @@ def test_a_bundle_guide_shows_every_guide_element(client):
 def test_the_materials_carry_their_flags(client):
     page = client.get("/g/open-restaurant").text
     panel = page[page.index('id="guide-panel"'):]
-    assert "营业执照" in panel and "无需上传" in panel  # shared data (电子证照)
+    assert "营业执照" in panel and "电子证照库已有的无需上传" in panel  # shared data (电子证照)
     assert "食品安全管理人员培训考核合格证明" in panel and "可容缺后补" in panel  # deferrable
     renovation = client.get("/g/renovation-approval").text
     assert "施工场地已基本具备施工条件的证明" in renovation
@@ -390,5 +390,6 @@ def test_a_matter_decided_on_the_spot_is_never_promised_in_0_days(app):
     with app.test_request_context("/?lang=en"):
         assert limit_text(0, "working_days") == "same day"
         assert limit_text(5, "working_days") == "5 working days"
+        assert limit_text(1, "working_days") == "1 working day"
     with app.test_request_context("/"):
         assert limit_text(0, "working_days") == "当天办结"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask, jsonify, render_template_string
 from flask_babel import force_locale, gettext, ngettext
@@ -175,6 +176,13 @@ def test_only_a_newer_po_is_compiled_again(tmp_path):
     later = mo.stat().st_mtime + 10
     os.utime(po, (later, later))
     assert i18n.compile_catalogs(target, source) == [mo]
+    # An edited catalog is compiled anew, not served from what this process parsed before.
+    po.write_text(po.read_text(encoding="utf-8").replace(
+        'msgid "Sign in"\nmsgstr "登入"', 'msgid "Sign in"\nmsgstr "簽入"', 1), encoding="utf-8")
+    os.utime(po, (later + 10, later + 10))
+    assert i18n.compile_catalogs(target, source) == [mo]
+    with mo.open("rb") as compiled:
+        assert read_mo(compiled).get("Sign in").string == "簽入"
 
 
 def test_messages_in_each_locale(client):
@@ -223,11 +231,14 @@ def test_message_per_keyword(app, keyword, params, zh, en):
 def test_x_error_replaces_only_the_shape_keywords(app):
     field = library_field("resident_id")
     with app.test_request_context("/?lang=zh-Hant"):
-        for keyword, params in (("pattern", "^"), ("format", "cn-resident-id"),
+        for keyword, params in (("pattern", "^"), ("format", "ipv4"),
                                 ("minLength", 18), ("maxLength", 18)):
             error = FieldError("applicant_id_number", keyword, "", (), params)
             assert message_for(error, field) == field["x-error"]["zh-Hant"]
         assert message_for(FieldError("x", "required", "", (), ["x"]), field) == "此項為必填項。"
+        # A check digit that does not add up is said as that, not as the shape.
+        checked = message_for(FieldError("x", "format", "", (), "cn-resident-id"), field)
+        assert checked == "居民身份證號碼不正確，請核對18位號碼及最後一位校驗碼。"
 
 
 def test_jsonschema_errors_are_accepted_too(app):
@@ -240,7 +251,9 @@ def test_jsonschema_errors_are_accepted_too(app):
     assert [e.validator for e in found] == ["format"]
     with app.test_request_context("/?lang=en"):
         assert message_for(error, gender) == "Choose one of: Male, Female."
-        assert message_for(found[0], uscc) == uscc["x-error"]["en"]
+        # The check character is wrong, not the letters' case the field's x-error names.
+        assert message_for(found[0], uscc) == MESSAGES["format:cn-uscc"]
+        assert "capital" not in message_for(found[0], uscc)
         assert message_for(found[0]) == MESSAGES["format:cn-uscc"]
 
 
@@ -328,6 +341,17 @@ def test_no_stale_strings_and_consistent_placeholders(locale):
     assert [(message.id, errors) for message, errors in po.check()] == []
 
 
+def test_traditional_chinese_quotes_with_corner_brackets():
+    # Taiwan and Hong Kong quote with 「」 (and 『』 inside): “” in a 繁體 message is a
+    # mainland habit left over from a conversion.
+    po = catalog("zh_Hant")
+    strings = [text for message in po if message.id
+               for text in (message.string if isinstance(message.string, tuple)
+                            else (message.string,))]
+    assert [text for text in strings if set(text) & set("“”‘’")] == []
+    assert any("「" in text for text in strings)
+
+
 def test_every_audit_action_the_platform_writes_has_a_localized_name():
     # The log shows actions by name: one written without a name would show as a raw code.
     import re
@@ -347,3 +371,4 @@ def test_every_task_status_has_a_localized_name():
     from onething.web.templating import TASK_STATES
 
     assert set(TASK_STATES) == set(TASK_STATUSES)
+

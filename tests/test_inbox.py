@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import unquote
 
 import pytest
 from sqlmodel import Session, select
 
 from onething.catalog.workdays import CHINA_TZ, add_calendar_days
-from onething.storage.models import Task
+from onething.storage.models import Submission, Task
 from test_admin import PASSWORD, add_account, token_of
 from test_web import FORM, PDF, fill, start, submit, upload_everything
 
-from conftest import NEW_ENTITY_USCC
+from conftest import NEW_ENTITY_USCC, uploaded_material
 
 # Values of the restaurant case (tests/test_web.py FORM) and the only departments that need them.
 PRIVATE = {
@@ -74,7 +75,7 @@ def test_a_task_of_another_department_is_not_found(app, routed):
     browser = staff(app, "sn-urban-mgmt")
     tobacco = routed["sn-tobacco"][0]
     assert browser.get(f"/inbox/tasks/{tobacco.id}").status_code == 404
-    material = tobacco.slice_materials[0]["id"]
+    material = uploaded_material(tobacco)["id"]
     assert browser.get(f"/inbox/tasks/{tobacco.id}/materials/{material}").status_code == 404
     listed = browser.get("/inbox/").text
     assert f"/inbox/tasks/{tobacco.id}" not in listed
@@ -86,6 +87,12 @@ def test_a_department_downloads_only_its_own_materials(app, routed):
     uploaded = next(m for m in task.slice_materials if m["state"] == "uploaded")
     with browser.get(f"/inbox/tasks/{task.id}/materials/{uploaded['id']}") as response:
         assert response.status_code == 200 and response.data == PDF
+        # Saved under the case's number and the material's name, not the applicant's a.pdf.
+        with Session(app.extensions["onething.engine"]) as session:
+            number = session.get(Submission, task.submission_id).tracking_number
+        disposition = unquote(response.headers["Content-Disposition"])
+        assert f"{number}-" in disposition and disposition.endswith(".pdf")
+        assert re.search(r"[\u4e00-\u9fff]", disposition)
     food = routed["sn-amr"][0].slice_materials
     theirs = next(m["id"] for m in food if m["id"] not in
                   {own["id"] for own in task.slice_materials})
@@ -178,6 +185,12 @@ def test_the_audit_log_reads_in_the_staffs_language(app, routed):
     log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>',
                     browser.get(f"/inbox/tasks/{registration.id}").text, re.S).group(1)
     assert "staff-sn-amr · 已受理：" in log and "staff-sn-amr · 已办结：" in log
+    # The approval names its certificate; the log starts with the submission that routed
+    # the task here; an entry that changed no state shows no empty arrow.
+    approval = re.search(r"staff-sn-amr · 已办结：.*?</li>", log, re.S).group(0)
+    assert "证照编号 91370202MA" in approval
+    assert re.search(r'id="audit-routed">[^<]*申请人 · 提交申请，分送本部门', log)
+    assert "— →" not in log and not re.search(r"：(\S+) → \1", log)
     licence = next(t for t in routed["sn-amr"] if t.matter_code == "food-business-licence")
     english = browser.get(f"/inbox/tasks/{licence.id}?lang=en").text
     log = re.search(r'<ol class="audit" id="audit">(.*?)</ol>', english, re.S).group(1)
@@ -605,3 +618,43 @@ def test_a_name_search_pages_with_exact_counts_alike_on_both_databases(app):
     # Newest first, too.
     newest = browser.get("/inbox/", query_string={"q": "海风", "sort": "new"}).text
     assert page_ids(newest) == sorted(expected(lambda name: "海风" in name), reverse=True)[:50]
+
+
+def test_an_open_task_of_a_case_that_cannot_complete_says_so_in_the_inbox(app, routed):
+    from test_decisions import post_decision
+
+    fire = staff(app, "sn-fire")
+    assert 'data-ended="yes"' not in fire.get("/inbox/").text
+    registration = next(t for t in routed["sn-amr"] if t.matter_code == "business-registration")
+    post_decision(staff(app, "sn-amr"), registration.id, action="reject",
+                  reason="名称与已登记企业重复")
+    task_id = routed["sn-fire"][0].id
+    row = re.search(rf'<tr [^>]*data-task="{task_id}">.*?</tr>', fire.get("/inbox/").text,
+                    re.S).group(0)
+    assert 'data-ended="yes"' in row and "无法全部办成" in row
+
+
+def test_a_staff_error_page_leads_back_to_the_inbox(app, routed):
+    missing = staff(app, "sn-fire").get("/inbox/tasks/999999")
+    assert missing.status_code == 404
+    assert 'href="/inbox/"' in missing.text and "返回待办件" in missing.text
+    # Anyone else goes back to the services.
+    assert "返回待办件" not in app.test_client().get("/s/OT20260101-ZZZZZZ/qr.svg").text
+
+
+def test_the_staff_nav_offers_only_what_the_department_has(app, routed):
+    pages = {"/inbox/cases": "牵头办件", "/inbox/instant": "秒批", "/inbox/benefits": "免申即享"}
+    fire = staff(app, "sn-fire").get("/inbox/").text
+    nav = re.search(r'<nav class="console-nav".*?</nav>', fire, re.S).group(0)
+    assert not any(f'href="{path}"' in nav for path in pages)
+    # The approval bureau leads the restaurant case (牵头), with no task of its own.
+    add_account(app, "staff-sn-approval", "department_staff", "sn-approval")
+    lead = re.search(r'<nav class="console-nav".*?</nav>',
+                     staff(app, "sn-approval").get("/inbox/").text, re.S).group(0)
+    assert 'href="/inbox/cases"' in lead
+    add_account(app, "staff-sn-civil-affairs", "department_staff", "sn-civil-affairs")
+    civil = re.search(r'<nav class="console-nav".*?</nav>',
+                      staff(app, "sn-civil-affairs").get("/inbox/").text, re.S).group(0)
+    assert 'href="/inbox/instant"' in civil and 'href="/inbox/benefits"' in civil
+    # Still reachable by address, and saying there is nothing.
+    assert staff(app, "sn-fire").get("/inbox/instant").status_code == 200

@@ -186,7 +186,7 @@ def test_the_licence_enters_the_registry_with_trust_a_and_leaves_it_when_revoked
     page = case["tobacco"].get(f"/inbox/tasks/{tobacco.id}").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke", data={
-        "csrf_token": token, "reason": "距学校不足50米"}).status_code == 302
+        "csrf_token": token, "reason": "距学校不足50米", "confirm": "yes"}).status_code == 302
     with Session(app.extensions["onething.engine"]) as session:
         # No longer valid in full: not offered to the holder's next case.
         assert session.exec(select(Licence.revoked).where(
@@ -205,14 +205,20 @@ def test_a_revoked_permit_shows_on_the_licence(app, client):
     assert refused.status_code == 422 and 'id="revoke-refused"' in refused.text
     assert 'data-state="valid"' in app.test_client().get(f"/licences/{licence.token}").text
     reason = "未成年人保护：距学校不足50米"
+    # Not confirmed: refused, nothing revoked, and the reason typed is still in its box.
+    unconfirmed = case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke",
+                                       data={"csrf_token": token, "reason": reason})
+    assert unconfirmed.status_code == 422 and 'id="revoke-refused"' in unconfirmed.text
+    assert f">{reason}</textarea>" in unconfirmed.text
+    assert 'data-state="valid"' in app.test_client().get(f"/licences/{licence.token}").text
     done = case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke",
-                                data={"csrf_token": token, "reason": reason})
+                                data={"csrf_token": token, "reason": reason, "confirm": "yes"})
     assert done.status_code == 302
     page = app.test_client().get(f"/licences/{licence.token}").text
     assert 'data-state="partly_revoked"' in page
     assert 'data-matter="tobacco-retail-licence" data-revoked="yes"' in page
     again = case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke",
-                                 data={"csrf_token": token, "reason": "再次"})
+                                 data={"csrf_token": token, "reason": "再次", "confirm": "yes"})
     assert again.status_code == 409
     with Session(app.extensions["onething.engine"]) as session:
         audit = session.exec(select(AuditEntry).where(
@@ -224,7 +230,7 @@ def test_a_revoked_permit_shows_on_the_licence(app, client):
     own = re.search(r'name="csrf_token" value="([^"]+)"',
                     amr.get(f"/inbox/tasks/{food.id}").text).group(1)
     assert amr.post(f"/inbox/tasks/{tobacco.id}/revoke",
-                    data={"csrf_token": own, "reason": "x"}).status_code == 404
+                    data={"csrf_token": own, "reason": "x", "confirm": "yes"}).status_code == 404
 
 
 def test_an_unknown_licence_number_is_a_404_page(client):
@@ -294,7 +300,7 @@ def test_the_licence_pdf_is_drawn_once_and_revalidated_by_its_etag(app, client):
     token = re.search(r'name="csrf_token" value="([^"]+)"',
                       case["tobacco"].get(f"/inbox/tasks/{tobacco.id}").text).group(1)
     assert case["tobacco"].post(f"/inbox/tasks/{tobacco.id}/revoke", data={
-        "csrf_token": token, "reason": "距学校不足50米"}).status_code == 302
+        "csrf_token": token, "reason": "距学校不足50米", "confirm": "yes"}).status_code == 302
     after = anonymous.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
     assert views._drawn.cache_info().misses == 3

@@ -73,7 +73,7 @@ def test_the_licence_is_issued_verified_by_qr_and_shows_a_revoked_permit(
     sign_in(page, base, "sn-tobacco")
     tobacco = tasks["tobacco-retail-licence"]
     page.goto(f"{base}/inbox/tasks/{tobacco.id}")
-    page.get_by_role("button", name="受理").click()
+    page.get_by_role("button", name="受理", exact=True).click()
     expect(page.locator("#task-state")).to_contain_text("已受理")
     page.get_by_label("证照编号").fill("370202201234")
     page.get_by_role("button", name="准予许可").click()
@@ -97,6 +97,7 @@ def test_the_licence_is_issued_verified_by_qr_and_shows_a_revoked_permit(
     # The tobacco bureau revokes its permit, with a reason.
     page.goto(f"{base}/inbox/tasks/{tobacco.id}")
     page.locator("#revoke textarea").fill("距中小学校不足50米，依法撤销")
+    page.locator("#revoke input[name=confirm]").check()
     page.locator("#revoke button").click()
     expect(page.locator("#permit-revoked")).to_contain_text("依法撤销")
     anonymous.reload()

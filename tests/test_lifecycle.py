@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
+from onething.accounts import service
 from onething.departments.api import new_token
 from onething.departments.webhooks import set_webhook
 from onething.storage.models import Account, ApiToken, AuditEntry, Webhook
@@ -31,6 +32,15 @@ def audit_entries(app, **where) -> list[AuditEntry]:
 def account(app, username: str) -> Account:
     with Session(app.extensions["onething.engine"]) as session:
         return session.exec(select(Account).where(Account.username == username)).one()
+
+
+def test_passwords_are_kept_as_scrypt_hashes(app, client, monkeypatch, cheap_password_hashes):
+    # What the hall runs, not the tests' cheap method (tests/conftest.py).
+    monkeypatch.setattr(service, "PASSWORD_METHOD", cheap_password_hashes)
+    add_account(app, "admin", "administrator")
+    assert account(app, "admin").password_hash.startswith("scrypt:")
+    sign_in(client)
+    assert client.get("/admin/").status_code == 200
 
 
 def test_a_disabled_user_is_refused_at_the_next_request(app, client):
@@ -135,7 +145,8 @@ def test_a_password_reset_and_a_role_change_are_audited_without_the_password(app
     assert entries[1].after == {"display_name": "desk", "role": "department_staff",
                                 "department_code": "sn-fire", "disabled": False}
     text = repr([(e.before, e.after) for e in entries])
-    assert "a new long one" not in text and "scrypt" not in text
+    assert "a new long one" not in text and changed.password_hash not in text
+    assert changed.password_hash.split("$")[0] not in text  # not even the method
     page = browser.get("/admin/users/desk?lang=en").text
     assert "Role changed" in page and "Password reset" in page
 
@@ -287,7 +298,10 @@ def test_signing_out_ends_the_session_a_copied_cookie_included(app, client):
     copy.set_cookie(name, client.get_cookie(name).value)
     assert copy.get("/inbox/").status_code == 200
     page = client.get("/inbox/").text
-    assert client.post("/logout", data={"csrf_token": token_of(page)}).status_code == 302
+    left = client.post("/logout", data={"csrf_token": token_of(page)})
+    assert left.status_code == 302
+    # Said on the sign-in page, where the next person at a shared desk signs in.
+    assert 'id="you-signed-out"' in client.get(left.headers["Location"]).text
     assert client.get("/inbox/").headers["Location"].startswith("/login")
     assert copy.get("/inbox/").headers["Location"].startswith("/login")
     # Signing in again opens a session of its own.

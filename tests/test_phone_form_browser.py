@@ -239,6 +239,34 @@ def test_the_form_on_a_phone_steps_saves_and_summarises_its_errors(live_server, 
     print(f"\nrestaurant form at 390×844, one step: {height}px")
 
 
+# Records every layout shift of the page from its start, with what moved.
+RECORD_SHIFTS = """window.shifts = [];
+new PerformanceObserver(list => list.getEntries().forEach(e => window.shifts.push({
+  value: e.value,
+  moved: e.sources.map(s => s.node && s.node.nodeType === 1 ? `${s.node.tagName}#${s.node.id}` : "")
+}))).observe({type: "layout-shift", buffered: true});"""
+
+
+def test_the_form_on_a_phone_does_not_jump_when_its_script_runs(live_server, page: Page):
+    # onething.js is held back until the page has been painted, as on a slow connection:
+    # the page must already be laid out as the script will leave it (one part at a time,
+    # the step list one strip), or everything below the steps jumps when it runs.
+    draft = start_draft(page, live_server)
+    page.add_init_script(RECORD_SHIFTS)
+    held = []
+    page.route("**/onething.js*", lambda route: held.append(route))
+    page.goto(f"{draft}/form", wait_until="commit")
+    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length")
+    assert len(held) == 1
+    assert page.locator("form.one-form.stepped").count() == 0
+    held[0].continue_()
+    expect(page.locator("form.one-form.stepped")).to_have_count(1)
+    # Two frames: the script's change laid out and painted, its shifts reported.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert page.evaluate("window.shifts") == []
+    assert page.locator(".form-section:visible").count() == 1
+
+
 @pytest.mark.parametrize("lang", ["zh-Hans", "en"])
 def test_the_start_pages_summary_bar_is_one_line_on_a_phone(live_server, page: Page, lang):
     page.goto(f"{live_server}/b/open-restaurant?lang={lang}")
@@ -299,3 +327,54 @@ def test_the_front_desks_list_of_cases_fits_a_phone(live_app, page: Page):
     link = page.get_by_role("link", name="Continue")
     link.scroll_into_view_if_needed()
     expect(link).to_be_in_viewport()
+
+
+def test_a_long_reason_keeps_its_lines_and_never_widens_a_phones_page(live_app, page: Page):
+    from sqlmodel import Session, select
+
+    from onething.storage.models import Task
+    from test_web import submitted_case
+
+    base, app = live_app
+    applicant = app.test_client()
+    receipt = submitted_case(applicant)
+    # The link with its query code, as the applicant keeps it from the receipt.
+    link = re.search(r'id="status-link" href="([^"]+)"', applicant.get(receipt).text).group(1)
+    add_account(app, "fire", "department_staff", "sn-fire")
+    with Session(app.extensions["onething.engine"]) as session:
+        task = session.exec(select(Task).where(Task.department_code == "sn-fire")).one()
+    sign_in(page, base, "fire")
+    page.goto(f"{base}/inbox/tasks/{task.id}")
+    # A link pasted in: one unbroken run of letters wider than the phone.
+    reason = ("疏散通道宽度不足，详见 https://xf.qingdao.gov.cn/guide?topic="
+              "evacuationroutesandexitsforpublicgatheringplacesrevisededition2026\n"
+              "1. 疏散通道\n2. 安全出口")
+    form = page.locator("form.decision:has(input[name=action][value=reject])")
+    form.locator("textarea").fill(reason)
+    form.get_by_role("button").click()
+    said = page.locator("#task-state .said")
+    expect(said).to_contain_text("安全出口")
+    no_sideways_scroll(page)
+    # The applicant reads it as it was written: three lines, on a page as wide as the phone.
+    assert said.evaluate("e => e.innerText.split('\\n').length") == 3
+    page.goto(base + "/s/" + link.replace("&amp;", "&").split("/s/", 1)[1])
+    written = page.locator("small.said")
+    expect(written).to_contain_text("安全出口")
+    assert written.evaluate("e => e.innerText.split('\\n').length") == 3
+    no_sideways_scroll(page)
+    page.screenshot(path="/tmp/phone-long-reason.png", full_page=True)
+
+
+def test_the_inbox_links_are_big_enough_for_a_thumb(live_app, page: Page):
+    from test_web import submitted_case
+
+    base, app = live_app
+    submitted_case(app.test_client())
+    add_account(app, "amr", "department_staff", "sn-amr")
+    sign_in(page, base, "amr")
+    page.goto(f"{base}/inbox/?status=")
+    links = page.locator("table.tasks td a, ul.counts a")
+    assert links.count() > 3
+    heights = links.evaluate_all("links => links.map(a => a.getBoundingClientRect().height)")
+    assert min(heights) >= 44, heights
+    no_sideways_scroll(page)

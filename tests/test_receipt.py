@@ -310,6 +310,24 @@ def test_a_deferred_material_is_owed_on_the_receipt_with_its_deadline(app, clien
         dues = [t.due_date for t in session.exec(select(Task)).all()]
     assert submission.materials[deferrable[0]]["state"] == "deferred"
     assert re.search(r"by (\d{4}-\d{2}-\d{2})", owed).group(1) in {d.isoformat() for d in dues}
+    # Accepted without it (容缺受理), never approved without it: the department waits.
+    from onething.cases.decisions import DecisionRefused, decide
+
+    from conftest import yielded
+    with Session(app.extensions["onething.engine"]) as session, app.test_request_context():
+        tasks = {t.matter_code: t for t in session.exec(select(Task)).all()}
+        registration = tasks["business-registration"]
+        decide(session, registration, "accept", "tester")
+        decide(session, registration, "approve", "tester", certificate_number="1",
+               produced=yielded(registration))
+        open_task = session.get(Task, tasks["food-business-licence"].id)
+        assert any(m["id"] == deferrable[0] for m in open_task.slice_materials)
+        decide(session, open_task, "accept", "tester")
+        with pytest.raises(DecisionRefused) as refused:
+            decide(session, open_task, "approve", "tester", certificate_number="1",
+                   produced=yielded(open_task))
+        assert refused.value.code == "material_owed"
+        assert session.get(Task, open_task.id).status == "accepted"
     # Handed in from the receipt, without going to the hall: every department that needs
     # it gets it; a wrong file or a second time is refused and changes nothing.
     url = re.search(r'action="([^"]*/owed/' + deferrable[0] + r'[^"]*)"', owed).group(1)
@@ -329,6 +347,10 @@ def test_a_deferred_material_is_owed_on_the_receipt_with_its_deadline(app, clien
     assert needing and all(m["state"] == "uploaded" for t in needing
                            for m in t.slice_materials if m["id"] == deferrable[0])
     assert 'id="owed"' not in client.get(receipt_url).text
+    with Session(app.extensions["onething.engine"]) as session, app.test_request_context():
+        task = session.get(Task, open_task.id)
+        assert decide(session, task, "approve", "tester", certificate_number="1",
+                      produced=yielded(task)).status == "approved"
     again = client.post(url, data={"file": (io.BytesIO(PDF), "a.pdf")},
                         content_type="multipart/form-data")
     assert again.status_code == 409

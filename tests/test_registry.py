@@ -462,6 +462,16 @@ def test_the_representative_s_licences_are_hers_only_while_she_is_signed_in(repr
     assert "地上第1—2层" not in materials and "赵安" not in materials
 
 
+def test_only_a_form_asking_for_the_credit_code_offers_the_licence_button(client):
+    button = 'name="_prefill" value="registry"'
+    assert button in client.get(f"{start(client)}/form").text
+    # A business still to be registered has no licence and no code to type: no button
+    # that could only answer "type your code first".
+    new_business = start(client, {**EXISTING, "has_business_licence": "false"})
+    page = client.get(f"{new_business}/form").text
+    assert button not in page and 'id="prefill"' in page
+
+
 def test_an_enterprise_s_private_licences_prefill_nothing_for_someone_else(
         representative, client):
     # Anonymous, or signed in as another person: the code alone gives the public items only.

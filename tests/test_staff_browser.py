@@ -16,6 +16,8 @@ from onething.storage.models import ApiToken, Submission, Task
 from test_admin import PASSWORD, add_account
 from test_web import fill, start, submit, upload_everything
 
+from conftest import uploaded_material
+
 # Every test here drives chromium: `-m browser` selects them with the others.
 pytestmark = pytest.mark.browser
 
@@ -71,7 +73,7 @@ def test_a_correction_pause_moves_the_due_date_by_the_working_days_it_lasted(
     page.goto(f"{base}/inbox/tasks/{task.id}")
     expect(page.locator("#due-date")).to_contain_text(before.isoformat())
     ask = page.locator("form.decision").filter(has=page.locator('input[value="supplement"]'))
-    material = task.slice_materials[0]["id"]
+    material = uploaded_material(task)["id"]
     ask.locator(f'input[name="materials"][value="{material}"]').check()
     ask.get_by_label("补正内容说明").fill("请补正")
     ask.get_by_role("button", name="发出补正通知").click()
@@ -81,7 +83,7 @@ def test_a_correction_pause_moves_the_due_date_by_the_working_days_it_lasted(
     with Session(app.extensions["onething.engine"]) as session:
         row = session.get(Task, task.id)
         resubmit(session, row, session.get(Submission, row.submission_id), {},
-                 {material: row.slice_materials[0]}, "applicant")
+                 {material: uploaded_material(row)}, "applicant")
     page.reload()
     moved = add_working_days(before, 3).date
     expect(page.locator("#due-date")).to_contain_text(moved.isoformat())
@@ -107,6 +109,8 @@ def test_a_2027_holiday_entered_in_the_console_moves_a_due_date_in_the_inbox(
     console.get_by_label("节假日安排（JSON）").fill(json.dumps(FULL_2027, ensure_ascii=False))
     console.get_by_role("button", name="录入该年度").click()
     expect(console.locator("#calendar-entered")).to_be_visible()
+    # The table of entered years above the form lists it at once, not after a reload.
+    expect(console.locator('table.calendar-years tr[data-year="2027"]')).to_be_visible()
     page.reload()
     # 元旦 is off and 2027-01-02/03 are a weekend: due the Monday, no longer estimated.
     expect(row.locator("td").nth(5)).to_contain_text("2027-01-04")

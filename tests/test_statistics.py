@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -29,6 +30,8 @@ from onething.storage.models import (
 )
 from test_admin import add_account, sign_in
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
+
+from conftest import uploaded_material
 
 NAME, ID_NUMBER, MOBILE = "张三丰", "110105194912310029", "13912345678"
 COMMENT = "窗口人员张三丰态度差"
@@ -291,7 +294,7 @@ def test_a_submission_stores_the_savings_its_answers_realised_and_decisions_thei
         other = next(t for t in session.exec(select(Task).where(Task.status == "pending"))
                      if t.slice_materials)
         decide(session, other, "supplement", "staff", reason="补正",
-               materials=[other.slice_materials[0]["id"]])
+               materials=[uploaded_material(other)["id"]])
         session.refresh(other)
         assert other.supplements == 1 and other.days_taken is None
 
@@ -316,3 +319,30 @@ def test_the_demo_seeds_plausible_cases_that_the_pages_count(app, client):
     assert parties["open-restaurant"].startswith("青岛")
     assert parties["open-restaurant"].endswith(demo_cases.KINDS)
     assert not parties["newborn"].startswith("青岛") and len(parties["newborn"]) == 3
+
+
+def test_every_seeded_demo_case_opens_for_its_departments(app):
+    # The demo's cases hold no answers: their pages still open, the department's own matter
+    # among every matter of the bundle, and the slice's PDF draws.
+    with Session(app.extensions["onething.engine"]) as session:
+        demo_cases.seed_cases(session, 120, seed=3)
+        tasks = session.exec(select(Task.id, Task.department_code, Task.bundle_code)).all()
+    first = {}
+    for task_id, department, bundle in tasks:
+        first.setdefault((department, bundle), task_id)
+    assert len({bundle for _, bundle in first}) >= 4
+    browsers = {}
+    for (department, bundle), task_id in sorted(first.items()):
+        if department not in browsers:
+            add_account(app, f"staff-{department}", "department_staff", department)
+            browsers[department] = app.test_client()
+            sign_in(browsers[department], f"staff-{department}")
+        browser = browsers[department]
+        page = browser.get(f"/inbox/tasks/{task_id}")
+        assert page.status_code == 200, (department, bundle, page.text[:300])
+        pdf = browser.get(f"/inbox/tasks/{task_id}/application.pdf")
+        assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF"), (department, bundle)
+        # Numbered as real cases are: the inbox's search by tracking number finds it.
+        number = re.search(r"OT\d{8}-[0-9A-Z]{6}", page.text).group(0)
+        found = browser.get("/inbox/", query_string={"q": number.lower(), "status": ""})
+        assert f"/inbox/tasks/{task_id}" in found.text, (department, number)

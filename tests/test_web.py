@@ -185,6 +185,28 @@ def test_uploads_are_checked_while_streaming(app, client):
     assert any(p.name == stored[0].sha256 for p in files)
 
 
+def test_without_javascript_an_upload_lands_back_at_its_material(client):
+    draft_url = start(client)
+    target = f"{draft_url}/materials/premises-floor-plan"
+    page = client.get(f"{draft_url}/materials").text
+    # A refused upload's page opens at the material's message, not at the top of a page
+    # many screens long: the form's address carries the material's anchor.
+    assert f'action="{target}#material-premises-floor-plan"' in page
+    assert 'id="material-premises-floor-plan"' in page
+    # The limit is said before a file is chosen, not only once one is refused.
+    assert "文件（PDF、JPEG 或 PNG，不超过 64\u00a0KB）" in page
+    ok = client.post(target, data={"action": "upload", "file": (io.BytesIO(PDF), "plan.pdf")},
+                     content_type="multipart/form-data")
+    assert ok.headers["Location"].endswith("/materials#material-premises-floor-plan")
+    # The refused page's address, reloaded or in another language, opens the materials
+    # page there again, not a "method not allowed" page.
+    for address, anchor in ((f"{target}?lang=en", "#material-premises-floor-plan"),
+                            (f"{draft_url}/commitment", "#commitment")):
+        again = client.get(address)
+        assert again.status_code == 302 and again.headers["Location"].endswith(
+            f"{draft_url}/materials{anchor}")
+
+
 def test_the_whole_restaurant_case_routes_one_task_per_step(app, client):
     draft_url = start(client)
     fill(client, draft_url)
@@ -243,8 +265,19 @@ def test_a_status_page_needs_its_token(app, client):
     upload_everything(client, draft_url)
     receipt_url = submit(client, draft_url)
     tracking = receipt_url.rsplit("/", 1)[-1]
-    assert app.test_client().get(f"/s/{tracking}").status_code == 404
-    assert app.test_client().get(f"/s/{tracking}?token=guess").status_code == 404
+    bare = app.test_client().get(f"/s/{tracking}")
+    guessed = app.test_client().get(f"/s/{tracking}?token=guess")
+    unknown = app.test_client().get("/s/OT20260101-ZZZZZZ")
+    assert bare.status_code == guessed.status_code == unknown.status_code == 404
+    # Not a dead end: the lookup form, the number in it, asks for the query code (and a
+    # wrong code is said to be wrong), and nothing of the case is shown.
+    assert f'name="tracking_number" value="{tracking}"' in bare.text
+    assert 'name="token" value=""' in bare.text and 'id="lookup-problem"' not in bare.text
+    assert 'id="lookup-problem"' in guessed.text and 'value="guess"' in guessed.text
+    for page in (bare, guessed):
+        assert "青岛海风" not in page.text and "市场监管" not in page.text
+    # An unknown number gets the very same page: it tells nobody which numbers exist.
+    assert bare.text.replace(tracking, "N") == unknown.text.replace("OT20260101-ZZZZZZ", "N")
 
 
 def test_the_receipt_tells_the_submission_time_in_beijing_time(app, client):
@@ -424,3 +457,12 @@ def test_a_question_an_answer_makes_required_is_never_labelled_optional(client):
                                "then": {"required": ["c"]}, "else": {"required": ["d"]},
                                "dependentRequired": {"e": ["f"]},
                                "allOf": [{"required": ["g"]}]}) == {"c", "d", "f"}
+
+
+def test_a_groups_parts_are_joined_as_the_language_joins_clauses(client):
+    draft = start(client)
+    fill(client, draft)
+    english = client.get(f"{draft}/review?lang=en").text
+    chinese = client.get(f"{draft}/review?lang=zh-Hans").text
+    assert re.search(r"; Detailed address ", english) and "；Detailed address" not in english
+    assert re.search(r"；详细地址", chinese)

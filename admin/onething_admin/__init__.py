@@ -13,6 +13,7 @@ from flask import Flask
 
 from onething_admin import lifecycle
 from onething_admin.calendar import bp as calendar_bp
+from onething_admin.definitions import bp as definitions_bp
 from onething_admin.registry import bp as registry_bp
 from onething_admin.statistics import bp as statistics_bp
 from onething_admin.views import bp
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     """Mount the console at /admin."""
     app.register_blueprint(bp)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(definitions_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(lifecycle.bp)
     app.register_blueprint(statistics_bp)

@@ -68,9 +68,11 @@ def enter():
     if review.needs_confirmation and request.form.get("confirmed") != "yes":
         return _render(text=text, review=review)
     enter_notice(get_session(), notice, current_account().username)
+    done = url_for("admin_calendar.index", entered=notice.year)
     if not request.headers.get("HX-Request"):
-        return redirect(url_for("admin_calendar.index", entered=notice.year))
-    return _render(entered=notice.year)
+        return redirect(done)
+    # The whole page again: its table of years above the form lists the year just entered.
+    return "", 204, {"HX-Redirect": done}
 
 
 @bp.get("/<int:year>")

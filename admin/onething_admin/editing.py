@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from typing import Any
 
+from onething.catalog.typed import half_width
 from onething.catalog.workdays import COUNTINGS, WORKING_DAYS
 from onething.composer.scenario import named_questions
 
@@ -20,7 +22,18 @@ KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class EditRefused(ValueError):
-    """An edit that makes no sense (an unknown item, a malformed code); nothing is saved."""
+    """An edit that makes no sense (an unknown item, a malformed code); nothing is saved.
+
+    Its reasons name each thing to put right, as a form can be wrong in several inputs
+    at once; str() is the first.
+    """
+
+    def __init__(self, *reasons: str):
+        super().__init__(*reasons)
+        self.reasons = reasons
+
+    def __str__(self) -> str:
+        return self.reasons[0]
 
 
 def new_bundle(code: str, name_zh: str, name_en: str, kind: str, lead_department: str,
@@ -87,7 +100,7 @@ def set_condition(bundle: dict, index: int, picks: list[tuple[str, str]]) -> dic
         return changed
     questions = {question for question, _ in picks}
     if len(questions) != 1:
-        raise EditRefused("answer")  # one question per condition, several of its answers
+        raise EditRefused("one_question")  # one question per condition, several answers
     question = questions.pop()
     schema = changed["questions"]["properties"].get(question)
     if schema is None:
@@ -133,8 +146,14 @@ def add_question(bundle: dict, key: str, title_zh: str, title_en: str,
     """Add a scenario question: yes/no, or one of several options (value, label)."""
     changed = copy.deepcopy(bundle)
     properties = changed["questions"].setdefault("properties", {})
-    if not KEY.match(key) or key in properties or not title_zh.strip():
-        raise EditRefused("question")
+    # Each refusal says which input is wrong, and why.
+    if not KEY.match(key):
+        raise EditRefused("question_key")
+    if key in properties:
+        raise EditRefused("question_taken")
+    if not title_zh.strip():
+        raise EditRefused("question_title")
+    _check_options(options)
     title = {"zh-Hans": title_zh.strip()}
     if title_en.strip():
         title["en"] = title_en.strip()
@@ -146,6 +165,61 @@ def add_question(bundle: dict, key: str, title_zh: str, title_en: str,
         properties[key] = {"type": "boolean", "title": title}
     changed["questions"].setdefault("required", []).append(key)
     return changed
+
+
+def typed_code(text: str) -> str:
+    """A code as an administrator types or pastes it: trimmed, lower case, and half width
+    (ｓｎ－ｔｅｓｔ, typed with an IME left on, is sn-test)."""
+    return half_width(text).strip().lower()
+
+
+def _check_options(options: list[tuple[str, str]] | None) -> None:
+    # Two options with one value cannot be told apart: an applicant choosing either would
+    # be refused. A line with a label and no value ("=丁") is a typo, never dropped.
+    values = [value for value, _ in options or []]
+    if "" in values or len(set(values)) != len(values):
+        raise EditRefused("options")
+
+
+def needed_questions(bundle: dict, matters: dict) -> dict[str, dict]:
+    """The questions the bundle's matters ask of it and it does not ask yet: by key, the
+    matters (codes) whose materials' conditions name it and the answers they name.
+
+    A matter's material that depends on an answer (消防: 告知承诺 or 现场检查) needs its
+    bundle to ask that question: said when the matter is added, not only at publish."""
+    from onething.composer.scenario import named_questions
+
+    asked = set((bundle.get("questions") or {}).get("properties") or {})
+    needed: dict[str, dict] = {}
+    for item in bundle.get("items", []):
+        matter = matters.get(item.get("matter"))
+        if matter is None:
+            continue
+        for material in matter.materials:
+            when = material.get("when")
+            for name in sorted(named_questions(when) - asked):
+                found = needed.setdefault(name, {"matters": [], "answers": []})
+                if matter.code not in found["matters"]:
+                    found["matters"].append(matter.code)
+                for value in _answers_named(when, name):
+                    if value not in found["answers"]:
+                        found["answers"].append(value)
+    return needed
+
+
+def _answers_named(condition, name: str) -> list:
+    # The answers a condition names for one question (const, enum), wherever it nests.
+    found: list = []
+    if isinstance(condition, dict):
+        schema = (condition.get("properties") or {}).get(name)
+        if isinstance(schema, dict):
+            if "const" in schema:
+                found.append(schema["const"])
+            found += [v for v in schema.get("enum") or [] if v not in found]
+        for value in condition.values():
+            for part in value if isinstance(value, list) else [value]:
+                found += [v for v in _answers_named(part, name) if v not in found]
+    return found
 
 
 def remove_question(bundle: dict, key: str) -> dict:
@@ -218,31 +292,51 @@ def add_field(matter: dict, key: str, *, library: dict | None = None, kind: str 
               required: bool = False,
               minimum: str = "", maximum: str = "", max_length: str = "",
               options: list[tuple[str, str]] | None = None) -> dict:
-    """Add a field row: a shared one from the library (by its key), or a local one."""
+    """Add a field row: a shared one from the library (by its key), or a local one.
+
+    Refused, it names every input to put right: the key (malformed, or used already),
+    the type, the 简体中文 title, each bound that is no number, a minimum above the maximum.
+    """
     changed = copy.deepcopy(matter)
     form = changed["form"]
     properties = form.setdefault("properties", {})
-    if not KEY.match(key) or key in properties:
-        raise EditRefused("field")
+    reasons = []
+    if not KEY.match(key):
+        reasons.append("field_key")
+    elif key in properties:
+        reasons.append("field_taken")
     if library is not None:
-        if key not in library:
-            raise EditRefused("field")
+        if not reasons and key not in library:
+            reasons.append("field_library")
+        if reasons:
+            raise EditRefused(*reasons)
         properties[key] = {"$ref": library[key]}
     else:
-        if kind not in FIELD_TYPES or not title_zh.strip():
-            raise EditRefused("field")
+        if kind not in FIELD_TYPES:
+            reasons.append("field_type")
+        if not title_zh.strip():
+            reasons.append("field_title")
         schema: dict[str, Any] = ({"type": "string", "format": "date"} if kind == "date"
                                   else {"type": kind})
         schema["title"] = _localized(title_zh, title_hant, title_en)
-        try:
-            if minimum.strip():
-                schema["minimum"] = float(minimum) if kind == "number" else int(minimum)
-            if maximum.strip():
-                schema["maximum"] = float(maximum) if kind == "number" else int(maximum)
-            if max_length.strip() and kind == "string":
-                schema["maxLength"] = int(max_length)
-        except ValueError as error:
-            raise EditRefused("bounds") from error
+        number = float if kind == "number" else int
+        for name, bound, typed, read in (("minimum", "minimum", minimum, number),
+                                         ("maximum", "maximum", maximum, number),
+                                         ("max_length", "maxLength", max_length, int)):
+            if typed.strip() and (name != "max_length" or kind == "string"):
+                try:
+                    value = read(typed)
+                except ValueError:
+                    value = math.nan
+                # Not a number, nan or infinity (no JSON), or a negative length.
+                if not math.isfinite(value) or (name == "max_length" and value < 0):
+                    reasons.append(name)
+                else:
+                    schema[bound] = value
+        if schema.get("minimum", -math.inf) > schema.get("maximum", math.inf):
+            reasons.append("bounds_crossed")
+        if reasons:
+            raise EditRefused(*reasons)
         if options and kind == "string":
             schema["oneOf"] = [{"const": value, "title": {"zh-Hans": label}}
                                for value, label in options]
@@ -257,7 +351,7 @@ def remove_field(matter: dict, key: str) -> dict:
     changed = copy.deepcopy(matter)
     form = changed["form"]
     if key not in form.get("properties", {}):
-        raise EditRefused("field")
+        raise EditRefused("unknown_field")
     del form["properties"][key]
     if key in form.get("required", []):
         form["required"] = [k for k in form["required"] if k != key]
@@ -269,7 +363,7 @@ def set_required(matter: dict, key: str, required: bool) -> dict:
     changed = copy.deepcopy(matter)
     form = changed["form"]
     if key not in form.get("properties", {}):
-        raise EditRefused("field")
+        raise EditRefused("unknown_field")
     keys = [k for k in form.get("required", []) if k != key]
     if required:
         keys.append(key)
@@ -282,9 +376,17 @@ def add_material(matter: dict, material_id: str, name_zh: str, necessity: str,
                  copies: int = 1) -> dict:
     """Add a material row with its flags (容缺 deferrable, 告知承诺, 电子证照 shared data)."""
     changed = copy.deepcopy(matter)
-    if (not CODE.match(material_id) or not name_zh.strip() or necessity not in NECESSITIES
-            or any(m["id"] == material_id for m in changed["materials"])):
-        raise EditRefused("material")
+    reasons = []
+    if not CODE.match(material_id):
+        reasons.append("material_id")
+    elif any(m["id"] == material_id for m in changed["materials"]):
+        reasons.append("material_taken")
+    if not name_zh.strip():
+        reasons.append("material_name")
+    if necessity not in NECESSITIES:
+        reasons.append("necessity")
+    if reasons:
+        raise EditRefused(*reasons)
     material = {"id": material_id, "name": _localized(name_zh), "type": "other",
                 "medium": medium, "copies": copies, "necessity": necessity,
                 "source": "applicant"}
@@ -301,8 +403,10 @@ def set_material(matter: dict, material_id: str, necessity: str, commitment: boo
     """Change a material's flags."""
     changed = copy.deepcopy(matter)
     material = next((m for m in changed["materials"] if m["id"] == material_id), None)
-    if material is None or necessity not in NECESSITIES:
-        raise EditRefused("material")
+    if material is None:
+        raise EditRefused("unknown_material")
+    if necessity not in NECESSITIES:
+        raise EditRefused("necessity")
     material["necessity"] = necessity
     for flag, value in (("commitment", commitment), ("shared_data", shared_data)):
         if value:
@@ -317,28 +421,49 @@ def remove_material(matter: dict, material_id: str) -> dict:
     changed = copy.deepcopy(matter)
     kept = [m for m in changed["materials"] if m["id"] != material_id]
     if len(kept) == len(changed["materials"]):
-        raise EditRefused("material")
+        raise EditRefused("unknown_material")
     changed["materials"] = kept
     return changed
 
 
 GUIDE_TEXTS = ("location", "hours")
+MOST_DAYS = 365  # the meta-schema's days (common.json), and its visits
+MOST_VISITS = 10
 GUIDE_SCALARS = ("consult_phone", "complaint_phone")
 
 
 def set_guide(matter: dict, form: dict[str, str]) -> dict:
     """The guide elements (办事指南) a form edits: time limits, visits, places, hours, phones."""
     changed = copy.deepcopy(matter)
-    try:
-        changed["time_limit"]["legal_days"] = int(form["legal_days"])
-        changed["time_limit"]["promised_days"] = int(form["promised_days"])
-        changed["visits"] = int(form["visits"])
-    except (KeyError, ValueError) as error:
-        raise EditRefused("guide") from error
+    # Each count refused is named (the reason is its input's name), all of them at once.
+    reasons = []
+    for name, most in (("legal_days", MOST_DAYS), ("promised_days", MOST_DAYS),
+                       ("visits", MOST_VISITS)):
+        try:
+            count = int(form.get(name, "").strip())
+        except ValueError:
+            count = -1
+        if not 0 <= count <= most:
+            reasons.append(name)
+        elif name == "visits":
+            changed["visits"] = count
+        else:
+            changed["time_limit"][name] = count
     counting = form.get("counting")
+    if counting is not None and counting not in COUNTINGS:
+        reasons.append("counting")
+    handling = form.get("handling") if form.get("handling") in ("on_the_spot", "promised") \
+        else changed.get("handling")
+    limits = changed["time_limit"]
+    if not {"legal_days", "promised_days"} & set(reasons):
+        # Refused here, at its input, as publishing would: not saved to fail later.
+        if limits["promised_days"] > limits["legal_days"]:
+            reasons.append("promised_over_legal")
+        elif handling == "on_the_spot" and limits["promised_days"] != 0:
+            reasons.append("on_the_spot_days")
+    if reasons:
+        raise EditRefused(*reasons)
     if counting is not None:
-        if counting not in COUNTINGS:
-            raise EditRefused("guide")
         # Working days are the default: a definition that never said so is left as it was.
         if counting != WORKING_DAYS or "counting" in changed["time_limit"]:
             changed["time_limit"]["counting"] = counting
@@ -365,7 +490,47 @@ def set_guide(matter: dict, form: dict[str, str]) -> dict:
         if form.get("fee.zh-Hans", "").strip():
             fee["basis"] = _localized(form["fee.zh-Hans"], form.get("fee.zh-Hant", ""),
                                       form.get("fee.en", ""))
+        if "fee_items" in form:
+            items = fee_items(form["fee_items"], fee.get("items") or [])
+            if fee["charged"] and not items:
+                raise EditRefused("fee_items")  # 收费: the guide lists what is charged
+            if items:
+                fee["items"] = items
+            else:
+                fee.pop("items", None)
     return changed
+
+
+def fee_items(text: str, before: list[dict]) -> list[dict]:
+    """收费项目 written one per line as "name | standard | basis" (the basis may be left
+    out); an item whose Chinese name is unchanged keeps its translations and its amount
+    formula. A line without its standard is refused, never half-saved."""
+    old = {(item.get("name") or {}).get("zh-Hans"): item for item in before
+           if isinstance(item, dict) and isinstance(item.get("name"), dict)}
+    items = []
+    for line in text.splitlines():
+        parts = [part.strip() for part in re.split(r"[|｜]", line)]
+        if not any(parts):
+            continue
+        if len(parts) < 2 or not parts[0] or not parts[1] or len(parts) > 3:
+            raise EditRefused("fee_items")
+        name, standard, basis = (*parts, "")[:3]
+        kept = old.get(name, {})
+        item = {"name": _kept_text(kept, "name", name),
+                "standard": _kept_text(kept, "standard", standard)}
+        if basis:
+            item["basis"] = _kept_text(kept, "basis", basis)
+        if "amount" in kept:
+            item["amount"] = kept["amount"]
+        items.append(item)
+    return items
+
+
+def _kept_text(before: dict, key: str, zh: str) -> dict:
+    # The other languages stay while the Chinese did not change.
+    earlier = before.get(key)
+    return earlier if isinstance(earlier, dict) and earlier.get("zh-Hans") == zh \
+        else {"zh-Hans": zh}
 
 
 # --- a bundle's own properties, questions and field overrides ---------------------------------
@@ -468,17 +633,11 @@ def set_question(bundle: dict, key: str, form: dict[str, str],
     schema: dict[str, Any] = {k: v for k, v in old.items()
                               if k not in ("type", "title", "description", "oneOf", "enum")}
     if options:
-        values = [value for value, _ in options]
-        if len(set(values)) != len(values):
-            raise EditRefused("options")
+        _check_options(options)
         # Labels kept in the languages the old options had, where the label did not change.
-        before = {o.get("const"): o.get("title") for o in old.get("oneOf", [])}
-        choices = []
-        for value, label in options:
-            title = before.get(value)
-            if not (isinstance(title, dict) and title.get("zh-Hans") == label):
-                title = {"zh-Hans": label}
-            choices.append({"const": value, "title": title})
+        before = {o.get("const"): o for o in old.get("oneOf", [])}
+        choices = [{"const": value, "title": _kept_text(before.get(value, {}), "title", label)}
+                   for value, label in options]
         schema = {"type": "string", **schema, "oneOf": choices}
     else:
         schema = {"type": "boolean", **schema}

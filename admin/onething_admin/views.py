@@ -23,9 +23,10 @@ from sqlmodel import col, select
 
 from onething.accounts.service import current_account, sign_in_again
 from onething.catalog.definitions import Catalog
-from onething.catalog.loader import parse_json
-from onething.catalog.problems import DefinitionError
+from onething.catalog.loader import error_text, json_reason, parse_json
+from onething.catalog.problems import DefinitionError, Text
 from onething.catalog.text import localize
+from onething.catalog.workdays import china_time
 from onething.composer.compose import AnswersError, compose
 from onething.composer.layout import resolve
 from onething.composer.merge import CompositionError
@@ -53,6 +54,7 @@ from onething.publishing.working_catalog import (
 from onething.storage.db import Page, paginate
 from onething.storage.models import CatalogEntry, Webhook
 from onething.web.extensions import csrf, get_session, meta_schemas
+from onething.web.i18n import join_list, matter_name, say
 from onething.web.settings import schemas_root
 from onething_admin import editing
 from onething_admin.diagram import routing_diagram
@@ -68,7 +70,18 @@ RELEASES = {"together": _l("Together, when every matter is approved (多证联�
             "per_matter": _l("Each certificate as soon as its matter is approved")}
 # The themes the service manual groups by: people's life events, businesses' stages.
 THEMES = {**LIFE_EVENTS, **{theme: STAGES[stage] for theme, stage in STAGE_OF_THEME.items()}}
+# A department's administrative level (行使层级), highest first, as the meta-schema lists them.
+LEVELS = {"province": _l("Province (省级)"), "city": _l("City (市级)"),
+          "district": _l("District or county (区县级)"),
+          "town": _l("Town or street (乡镇街道级)"),
+          "village": _l("Village or community (村社区级)")}
+# A field's type as the editor names it (the JSON Schema type is what is stored).
+FIELD_TYPE_NAMES = {"string": _l("Text"), "integer": _l("Whole number"),
+                    "number": _l("Decimal number"), "boolean": _l("Yes or no"), "date": _l("Date"),
+                    # Shown in the field rows, never offered for a new local field.
+                    "object": _l("A group of fields"), "array": _l("Rows (a repeating group)")}
 SAVED_MATTER = _l("Saved. Publish it, or a bundle holding it, to make it live.")
+SAVED_BUNDLE = _l("Saved in the draft. Check and publish it to make it live.")
 REFUSALS = {
     "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),
     "taken": _l("That code is already used by a bundle or a matter: each has its own guide "
@@ -78,13 +91,35 @@ REFUSALS = {
                          "pinyin, and choose it from the list."),
     "name": _l("A bundle needs its 简体中文 name."),
     "question": _l("A question needs a new key (lowercase letters, digits, _) and a title."),
+    "question_key": _l("A key is lowercase letters, digits and _, starting with a letter "
+                       "(fire_route, for example)."),
+    "question_taken": _l("This bundle already asks a question with that key: choose another."),
     "answer": _l("Pick one of the question's answers."),
+    "one_question": _l("A matter applies by the answers of one question: tick answers of "
+                       "one question only (several answers of it are fine)."),
     "after": _l("An approval can only wait for other items of this bundle."),
-    "field": _l("A field needs a new key (lowercase letters, digits, _), a type and a title; "
-                "a shared one must be in the library."),
-    "bounds": _l("Bounds are numbers."),
-    "material": _l("A material needs a new id (lowercase letters, digits, dashes) and a name."),
-    "guide": _l("Time limits and visits are whole numbers."),
+    "field_key": _l("A key is lowercase letters, digits and _, starting with a letter."),
+    "field_taken": _l("This matter already has a field with that key."),
+    "field_library": _l("Choose one of the shared library's fields."),
+    "field_type": _l("Choose one of the listed types."),
+    "field_title": _l("A field needs its title in 简体中文."),
+    "minimum": _l("The minimum is a number (a whole number for an integer field)."),
+    "maximum": _l("The maximum is a number (a whole number for an integer field)."),
+    "max_length": _l("The longest text is a whole number of characters, 0 or more."),
+    "bounds_crossed": _l("The minimum is above the maximum: no value would fit."),
+    "unknown_field": _l("This matter has no field with that key."),
+    "material_id": _l("A material's id is 3–64 lowercase letters, digits and dashes, starting "
+                      "with a letter and ending with a letter or digit."),
+    "material_taken": _l("This matter already has a material with that id."),
+    "material_name": _l("A material needs its name in 简体中文."),
+    "necessity": _l("Choose required, optional or can be supplied later."),
+    "unknown_material": _l("This matter has no material with that id."),
+    "legal_days": _l("The legal time limit is a whole number of days, 0 to 365."),
+    "promised_days": _l("The promised time limit is a whole number of days, 0 to 365."),
+    "visits": _l("Visits on site are a whole number, 0 to 10."),
+    "counting": _l("Choose working days or calendar days."),
+    "promised_over_legal": _l("The promised limit cannot be longer than the legal limit."),
+    "on_the_spot_days": _l("A matter decided on the spot promises 0 days."),
     "description": _l("A description needs its 简体中文 text; the other languages are optional."),
     "audience": _l("Choose people or businesses."),
     "release": _l("Choose together or per matter."),
@@ -92,11 +127,29 @@ REFUSALS = {
     "lead_department": _l("The lead department is one of the departments of the bundle's "
                           "matters."),
     "question_title": _l("A question needs its title in 简体中文."),
+    "fee_items": _l("A charged service lists what it charges: one item per line, as "
+                    "name | standard | basis (收费项目名称 | 收费标准 | 收费依据)."),
     "question_help": _l("Help text needs its 简体中文 text; the other languages are optional."),
-    "options": _l("Each option needs its own value."),
+    "options": _l("Each option needs its own value, written before the = (value=label), "
+                  "and no two options the same value."),
     "override": _l("Only a field of a matter this bundle holds can be retitled here."),
     "override_text": _l("A label or help text needs its 简体中文 text; the other languages "
                         "are optional."),
+}
+# Where the matter editor says a refusal: for the form posted, the input each reason is about
+# (a reason without one is said above the editor only).
+AT_INPUT = {
+    "field-library": {"field_key": "library_key", "field_taken": "library_key",
+                      "field_library": "library_key"},
+    "field-local": {"field_key": "key", "field_taken": "key", "field_type": "type",
+                    "field_title": "title_zh", "minimum": "minimum", "maximum": "maximum",
+                    "max_length": "max_length", "bounds_crossed": "minimum"},
+    "material-new": {"material_id": "id", "material_taken": "id",
+                     "material_name": "name_zh", "necessity": "necessity"},
+    "material": {"necessity": "necessity"},
+    "guide": {**{name: name for name in ("legal_days", "promised_days", "visits", "counting")},
+              "promised_over_legal": "promised_days", "on_the_spot_days": "promised_days",
+              "fee_items": "fee_items"},
 }
 
 
@@ -171,7 +224,9 @@ def index():
         departments=Catalog(document(entry) for entry in all_departments).departments.values(),
         catalog=_page_catalog(bundles, matters, listed), bundles=bundles, matters=matters,
         listed_departments=listed,
-        levels=sorted({entry.level for entry in all_departments if entry.level}),
+        levels=sorted({entry.level for entry in all_departments if entry.level},
+                      key=lambda level: list(LEVELS).index(level) if level in LEVELS else 9),
+        level_names=LEVELS,
         page_args={key: value for key, value in request.args.items()},
     )
     template = "admin/_catalog.html" if request.headers.get("HX-Request") else "admin/index.html"
@@ -195,7 +250,8 @@ def new_bundle():
             if not form.get("name_zh", "").strip():
                 raise EditRefused("name")
             matter = document(entry).data
-            data = editing.new_bundle(form.get("code", "").strip(), form.get("name_zh", ""),
+            data = editing.new_bundle(editing.typed_code(form.get("code", "")),
+                                      form.get("name_zh", ""),
                                       form.get("name_en", ""), form.get("kind", "one_thing"),
                                       matter["department"], matter["code"])
             if (find_entry(session, "bundle", data["code"]) is not None
@@ -207,7 +263,7 @@ def new_bundle():
         except EditRefused as refused:
             error = REFUSALS[str(refused)]
         except DefinitionError as refused:
-            error = "; ".join(str(p) for p in refused.problems)
+            error = _said(refused.problems)
     return render_template("admin/new_bundle.html", kinds=KINDS, error=error), (
         422 if error else 200)
 
@@ -244,9 +300,18 @@ def _preview(catalog: Catalog, code: str) -> dict:
     except CompositionError as conflict:
         return {"composition": None, "conflict": conflict, "problem": None}
     except (KeyError, ValueError, AnswersError) as broken:
-        return {"composition": None, "conflict": None, "problem": str(broken)}
+        return {"composition": None, "conflict": None, "problem": _unreadable(broken)}
     return {"composition": composition, "conflict": None, "problem": None,
             "diagram": routing_diagram(composition.plan)}
+
+
+def _unreadable(broken: Exception):
+    """Why a bundle cannot be composed, for the preview to `say`: the Text it was raised with
+    (said in the page's language), else its own words in the page's language's frame."""
+    text = error_text(broken)
+    if isinstance(text, Text):
+        return text
+    return _l("This bundle cannot be composed: %(reason)s", reason=text)
 
 
 def _department_of(catalog: Catalog) -> dict[str, str]:
@@ -271,18 +336,21 @@ def _field_title(catalog: Catalog, matter: str, key: str) -> str:
     return localize(resolve(schema, catalog).get("title", key), _lang())
 
 
-def _refusal(refused: EditRefused):
-    """What the editor says about a refused edit (naming the conditions that use a question)."""
+def _refusal(refused: EditRefused, reason: str | None = None, catalog: Catalog | None = None):
+    """What the editor says about a refused edit (naming the conditions that use a question,
+    each matter by its name)."""
     if isinstance(refused, editing.QuestionInUse):
+        names = [matter_name(code, catalog) if catalog is not None else code
+                 for code in refused.items]
         return _l("Conditions still use this question or its answers: %(items)s. Change "
-                  "when those apply first.", items=", ".join(refused.items))
-    return REFUSALS[str(refused)]
+                  "when those apply first.", items=join_list(names))
+    return REFUSALS[reason or str(refused)]
 
 
 def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
                    open_condition: int | None = None, open_after: str | None = None,
                    open_question: str | None = None, open_override: str | None = None,
-                   errors: dict | None = None):
+                   errors: dict | None = None, typed=None):
     entry = _entry("bundle", code)
     data = json.loads(entry.text)
     catalog = _scope("bundle", code)
@@ -290,7 +358,7 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
     context = dict(
         entry=entry, data=data, catalog=catalog, kinds=KINDS, message=message,
         problems=problems or [], versions=history(get_session(), code),
-        errors=errors or {}, departments=departments, themes=THEMES,
+        errors=errors or {}, typed=typed or {}, departments=departments, themes=THEMES,
         audiences=AUDIENCES, releases=RELEASES, open_question=open_question,
         open_override=open_override, fields_of=_fields_of(catalog),
         field_problems=lambda name: [p for p in problems or []
@@ -302,6 +370,7 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
         item_code=lambda item: item.get("matter") or item.get("bundle"),
         question_answers=question_answers, open_condition=open_condition,
         open_after=open_after,
+        needed=editing.needed_questions(data, catalog.matters),
         **_preview(catalog, code),
     )
     template = ("admin/_bundle_editor.html" if request.headers.get("HX-Request")
@@ -321,8 +390,10 @@ def question_answers(schema: dict) -> list[tuple[str, str]]:
 
 @bp.get("/bundles/<code>")
 def bundle(code: str):
-    """The bundle editor, with its live preview."""
-    return _render_bundle(code)
+    """The bundle editor, with its live preview; ?key=…&options=… fills in the form that
+    adds a question (a question a matter needs, offered by the editor)."""
+    typed = {name: request.args[name] for name in ("key", "options") if name in request.args}
+    return _render_bundle(code, typed=typed)
 
 
 def _edit(kind: str, code: str, change, **kept):
@@ -343,29 +414,34 @@ def _edit(kind: str, code: str, change, **kept):
                         saved_by=current_account().username, metas=_metas())
     except StaleEdit as stale:
         get_session().rollback()
-        return render(code, status=409, message=_stale_message(stale, kind))
+        # Their version is shown; what was typed stays in its form, to send again.
+        return render(code, status=409, message=_stale_message(stale, kind), **kept)
     except EditRefused as refused:
-        # Said at the field it is about, and above the editor for a screen reader's alert.
-        return render(code, status=422, message=_refusal(refused),
-                      **({"errors": {str(refused): _refusal(refused)}, **kept}
-                         if kind == "bundle" else {}))
+        # Said at the field it is about, and above the editor for a screen reader's alert;
+        # what was typed is kept in its inputs.
+        catalog = _scope(kind, code) if isinstance(refused, editing.QuestionInUse) else None
+        errors = {reason: _refusal(refused, reason, catalog) for reason in refused.reasons}
+        return render(code, status=422, message=" ".join(str(said) for said in errors.values()),
+                      errors=errors, **kept)
     except DefinitionError as refused:
         problems = refused.problems if kind == "bundle" else [
             (p.pointer, p.message) for p in refused.problems]
         return render(code, status=422, problems=problems, **kept)
     if not request.headers.get("HX-Request"):
-        return redirect(url_for(f"admin.{kind}", code=code))
-    if kind == "matter":
-        return render(code, message=SAVED_MATTER)
-    return render(code)
+        # After the redirect, the page says it was saved (as the htmx answer does).
+        return redirect(url_for(f"admin.{kind}", code=code,
+                                **({"saved": 1} if kind == "matter" else {})))
+    return render(code, message=SAVED_MATTER if kind == "matter" else SAVED_BUNDLE)
 
 
 def _edit_bundle(code: str, change):
     return _edit("bundle", code, change)
 
 
-def _edit_matter(code: str, change):
-    return _edit("matter", code, change)
+def _edit_matter(code: str, change, posted: str | None = None):
+    """A matter edit; refused, the form posted (see AT_INPUT) shows what was typed in it."""
+    return _edit("matter", code, change,
+                 **({"posted": posted, "typed": request.form} if posted else {}))
 
 
 @bp.post("/bundles/<code>/items")
@@ -422,9 +498,10 @@ def set_after(code: str):
 def add_question(code: str):
     """Add a scenario question (情形): yes/no, or options written one per line as value=label."""
     form = request.form
-    return _edit_bundle(code, lambda data: editing.add_question(
+    # Refused, the form keeps what was typed (typed), its message at the input it is about.
+    return _edit("bundle", code, lambda data: editing.add_question(
         data, form.get("key", "").strip(), form.get("title_zh", ""), form.get("title_en", ""),
-        _options(form.get("options", "")) or None))
+        _options(form.get("options", "")) or None), typed=form)
 
 
 @bp.post("/bundles/<code>/questions/<key>/remove")
@@ -574,7 +651,8 @@ def rollback_bundle(code: str):
 
 
 def _render_matter(code: str, *, text: str | None = None, problems=(), publish_problems=(),
-                   message=None, status: int = 200):
+                   message=None, status: int = 200, errors: dict | None = None,
+                   posted: str | None = None, typed=None):
     entry = _entry("matter", code)
     shown = text if text is not None else entry.text
     try:
@@ -588,19 +666,31 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), publish_p
     catalog = _scope("matter", code)
     template = ("admin/_matter_editor.html" if request.headers.get("HX-Request")
                 else "admin/matter.html")
+    inputs = AT_INPUT.get((posted or "").partition(":")[0], {})
     return render_template(
         template, entry=entry, data=data, text=shown, problems=list(problems),
+        posted=posted, typed=typed or {},
+        errors={inputs[reason]: said for reason, said in (errors or {}).items()
+                if reason in inputs},
         publish_problems=list(publish_problems),
         message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
         necessities=editing.NECESSITIES, library=sorted(catalog.fields),
+        field_type_names=FIELD_TYPE_NAMES,
+        # A library field's type lies behind its $ref chain: resolved, not left blank.
+        field_type=lambda schema: _field_type(resolve(schema, catalog)),
         used_by=holders(get_session(), "matter", code),
     ), status
+
+
+def _field_type(schema: dict):
+    """A field's type as the editor's rows name it: date for a date string."""
+    return "date" if schema.get("format") == "date" else schema.get("type", "")
 
 
 @bp.get("/matters/<code>")
 def matter(code: str):
     """The matter editor: fields, materials and guide elements as forms, and the raw JSON."""
-    return _render_matter(code)
+    return _render_matter(code, message=SAVED_MATTER if request.args.get("saved") else None)
 
 
 @bp.post("/matters/<code>/publish")
@@ -613,19 +703,23 @@ def publish_matter(code: str):
 
 
 def _stale_message(stale: StaleEdit, kind: str):
-    when = stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+    when = china_time(stale.entry.updated_at)
     if kind == "matter":
-        return _l("%(who)s saved this matter at %(when)s, after you opened it. Their version "
-                  "is shown: apply your change again.", who=stale.entry.updated_by, when=when)
-    return _l("%(who)s saved this bundle at %(when)s, after you opened it. Their version is "
-              "shown below: apply your change again.", who=stale.entry.updated_by, when=when)
+        return _l("%(who)s saved this matter at %(when)s (Beijing time), after you opened it. "
+                  "Their version is shown, and what you typed is kept in its form: send it "
+                  "again.", who=stale.entry.updated_by, when=when)
+    return _l("%(who)s saved this bundle at %(when)s (Beijing time), after you opened it. "
+              "Their version is shown, and what you typed is kept in its form: send it again.",
+              who=stale.entry.updated_by, when=when)
 
 
 def _options(text: str) -> list[tuple[str, str]]:
+    # A line with a label and no value ("=丁") is kept as such, to be refused: dropping it
+    # would lose an answer the administrator meant to offer.
     options = []
     for line in text.splitlines():
         value, _, label = line.strip().partition("=")
-        if value.strip():
+        if value.strip() or label.strip():
             options.append((value.strip(), (label or value).strip()))
     return options
 
@@ -638,14 +732,14 @@ def add_field(code: str):
         library = {key: field.uri for key, field in _scope("matter", code).fields.items()}
         return _edit_matter(code, lambda data: editing.add_field(
             data, form.get("library_key", ""), library=library,
-            required=bool(form.get("required"))))
+            required=bool(form.get("required"))), posted="field-library")
     return _edit_matter(code, lambda data: editing.add_field(
         data, form.get("key", "").strip(), kind=form.get("type", "string"),
         title_zh=form.get("title_zh", ""), title_en=form.get("title_en", ""),
         title_hant=form.get("title_hant", ""),
         required=bool(form.get("required")), minimum=form.get("minimum", ""),
         maximum=form.get("maximum", ""), max_length=form.get("max_length", ""),
-        options=_options(form.get("options", "")) or None))
+        options=_options(form.get("options", "")) or None), posted="field-local")
 
 
 @bp.post("/matters/<code>/fields/<key>/remove")
@@ -668,7 +762,7 @@ def add_material(code: str):
     return _edit_matter(code, lambda data: editing.add_material(
         data, form.get("id", "").strip(), form.get("name_zh", ""),
         form.get("necessity", "required"), bool(form.get("commitment")),
-        bool(form.get("shared_data"))))
+        bool(form.get("shared_data"))), posted="material-new")
 
 
 @bp.post("/matters/<code>/materials/<material_id>")
@@ -677,7 +771,7 @@ def set_material(code: str, material_id: str):
     form = request.form
     return _edit_matter(code, lambda data: editing.set_material(
         data, material_id, form.get("necessity", ""), bool(form.get("commitment")),
-        bool(form.get("shared_data"))))
+        bool(form.get("shared_data"))), posted=f"material:{material_id}")
 
 
 @bp.post("/matters/<code>/materials/<material_id>/remove")
@@ -689,7 +783,14 @@ def remove_material(code: str, material_id: str):
 @bp.post("/matters/<code>/guide")
 def set_guide(code: str):
     """Save the guide elements form (时限, 到现场次数, 地点, 时间, 电话)."""
-    return _edit_matter(code, lambda data: editing.set_guide(data, request.form.to_dict()))
+    return _edit_matter(code, lambda data: editing.set_guide(data, request.form.to_dict()),
+                        posted="guide")
+
+
+def _said(problems) -> str:
+    """Problems in one line, each message in the administrator's language."""
+    return "; ".join(f"{p.file}#{p.pointer}: {say(p.message)}"
+                     + (f" [{', '.join(p.matters)}]" if p.matters else "") for p in problems)
 
 
 def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
@@ -697,14 +798,17 @@ def _json_problems(kind: str, text: str) -> tuple[dict | None, list]:
     try:
         data = parse_json(text)
     except json.JSONDecodeError as error:
-        return None, [("", f"invalid JSON: {error.msg} (line {error.lineno}, "
-                           f"column {error.colno})")]
+        return None, [("", Text("invalid JSON: {reason} (line {line}, column {column})",
+                                reason=json_reason(error.msg), line=error.lineno,
+                                column=error.colno))]
     except (ValueError, RecursionError) as error:
         # A key twice, NaN, thousands of digits, nesting past any definition's, NUL.
-        reason = str(error) if isinstance(error, ValueError) else "nested too deep"
-        return None, [(getattr(error, "pointer", ""), f"invalid JSON: {reason}")]
+        reason = error_text(error) if isinstance(error, ValueError) else Text("nested too deep")
+        return None, [(getattr(error, "pointer", ""),
+                       Text("invalid JSON: {reason}", reason=reason))]
     if not isinstance(data, dict):
-        return None, [("", f"a {kind} is a JSON object {{…}}, not {type(data).__name__}")]
+        return None, [("", Text("a {kind} is a JSON object {{…}}, not {type}", kind=kind,
+                                type=type(data).__name__))]
     return data, [(p.pointer, p.message) for p in meta_problems(kind, data, _metas(), "")]
 
 
@@ -723,7 +827,8 @@ def save_matter(code: str):
     if not problems and data.get("code") != code:
         problems = [("/code", str(_l("The code cannot change here.")))]
     if problems:
-        return _render_matter(code, text=text, problems=problems, status=422)
+        return _render_matter(code, text=text, problems=problems, status=422, message=_l(
+            "Not saved: put right the problems listed under the text, and save again."))
     try:
         save_definition(get_session(), "matter", data,
                         based_on=int(request.form.get("revision", "0")),
@@ -732,9 +837,9 @@ def save_matter(code: str):
         get_session().rollback()
         # Their version in the rows, yours kept in the raw JSON: nothing typed is lost.
         return _render_matter(code, text=text, status=409, message=_l(
-            "%(who)s saved this matter at %(when)s, after you opened it. Your text is "
-            "kept below; reload to see theirs.", who=stale.entry.updated_by,
-            when=stale.entry.updated_at.strftime("%Y-%m-%d %H:%M UTC")))
+            "%(who)s saved this matter at %(when)s (Beijing time), after you opened it. "
+            "Your text is kept below; reload to see theirs.", who=stale.entry.updated_by,
+            when=china_time(stale.entry.updated_at)))
     return _render_matter(code, message=SAVED_MATTER)
 
 
@@ -821,14 +926,18 @@ def import_catalog():
             out.write(chunk)
     if size == 0 or not zipfile.is_zipfile(path):
         path.unlink(missing_ok=True)
+        # No file, or one that is no zip: each said as it is.
+        error = _l("Choose a zip file of a schemas folder.") if size == 0 else _l(
+            "This file is not a zip archive: export the schemas folder as a .zip (the "
+            "console's export, or zip -r schemas.zip schemas) and choose that.")
         return render_template("admin/import.html", plan=None, upload_id=None,
-                               error=_l("Choose a zip file of a schemas folder.")), 422
+                               error=error), 422
     try:
         plan = _plan(path)
     except DefinitionError as refused:
         path.unlink(missing_ok=True)
         return render_template("admin/import.html", plan=None, upload_id=None,
-                               error="; ".join(str(p) for p in refused.problems)), 422
+                               error=_said(refused.problems)), 422
     if plan.refused:
         path.unlink(missing_ok=True)
     return render_template("admin/import.html", plan=plan,

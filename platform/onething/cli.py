@@ -641,8 +641,9 @@ def calendar_import(file, by: str, replace: bool) -> None:
             click.echo("Nothing was stored. Run it again with --replace to enter it.", err=True)
             sys.exit(EXIT_DEFINITIONS)
         enter_notice(session, notice, by)
-    click.echo(f"{notice.year}: {len(notice.holidays)} holidays, "
-               f"{len(notice.workdays)} working days (调休) entered")
+    holidays, workdays = len(notice.holidays), len(notice.workdays)
+    click.echo(f"{notice.year}: {holidays} holiday{'s' * (holidays != 1)}, "
+               f"{workdays} working day{'s' * (workdays != 1)} (调休) entered")
 
 
 @calendar_group.command(name="show")

@@ -56,11 +56,20 @@ def new_session_key() -> str:
     return secrets.token_hex(16)
 
 
+# werkzeug's scrypt: about a tenth of a second per hash or check, on purpose. (The tests,
+# which sign in hundreds of times, set a cheap method here; see tests/conftest.py.)
+PASSWORD_METHOD = "scrypt"
+
+
+def _hashed(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
 @functools.cache
 def _dummy_hash() -> str:
     # Checked when the username is unknown, so a wrong name costs as long as a wrong
     # password. Made on first use: hashing on import slowed every start and CLI command.
-    return generate_password_hash("not a real password")
+    return _hashed("not a real password")
 
 
 class AccountRefused(ValueError):
@@ -101,7 +110,7 @@ def create_account(session: Session, new: AccountCreate, actor: str | None = Non
     if session.exec(select(Account).where(Account.username == new.username)).first():
         raise AccountRefused(f"the username {new.username!r} is taken")
     account = Account(**new.model_dump(exclude={"password"}),
-                      password_hash=generate_password_hash(new.password))
+                      password_hash=_hashed(new.password))
     session.add(account)
     if actor is not None:
         _audit(session, actor, "account_create", account, None, snapshot(account))
@@ -176,7 +185,7 @@ def set_password(session: Session, account: Account, password: str, actor: str) 
     """Give an account a new password (hashed), audited without it; commit."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ChangeRefused("password")
-    account.password_hash = generate_password_hash(password)
+    account.password_hash = _hashed(password)
     # The log says that it changed, never to what.
     _audit(session, actor, "account_password", account, None, {"password": "changed"})
     session.add(account)

@@ -57,7 +57,8 @@ def login():
             error, status = _l("The username or password is wrong."), 401
     # Sent here because this browser's sign-in ended (sign_in_again): say why.
     ended = request.method == "GET" and request.args.get("ended") == "1" and error is None
-    response = render_template("login.html", next=target, error=error, ended=ended,
+    left = request.method == "GET" and request.args.get("left") == "1" and error is None
+    response = render_template("login.html", next=target, error=error, ended=ended, left=left,
                                account=current_account()), status
     if status == 429:
         return (*response, {"Retry-After": str(max(1, int(
@@ -67,6 +68,6 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out, and go to the public catalog."""
+    """Sign out, and say so on the sign-in page: at a shared desk the next person signs in."""
     sign_out()
-    return redirect(url_for("catalog.index"))
+    return redirect(url_for("auth.login", left="1"))

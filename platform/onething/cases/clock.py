@@ -34,8 +34,8 @@ RUNNING = ("pending", "accepted")
 REASON_LENGTH = 2000
 
 PROBLEMS = {
-    "state": _l("A special procedure can be declared only while the task is in hand, and "
-                "one at a time; nothing was changed."),
+    "state": _l("A special procedure is declared while an accepted application is "
+                "examined, one at a time; nothing was changed."),
     "none_open": _l("No special procedure is under way; nothing was changed."),
     "kind": _l("Pick the kind of special procedure."),
     "reason": _l("Say what the special procedure is for (at most 2,000 characters)."),
@@ -111,7 +111,9 @@ def begin_special_procedure(session: Session, task: Task, kind: str, reason: str
                             today: dt.date | None = None) -> None:
     """Declare a special procedure on the task: its clock stops until it ends; commit."""
     reason = (reason or "").strip()
-    if task.status not in RUNNING or task.special_procedure or task.paused_since:
+    # A hearing, an expert review, a test (行政许可法 art. 45) belongs to the examination
+    # of an accepted application, never before it is accepted.
+    if task.status != "accepted" or task.special_procedure or task.paused_since:
         raise ClockRefused("state")
     if kind not in SPECIAL_KINDS:
         raise ClockRefused("kind")

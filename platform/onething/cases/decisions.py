@@ -33,7 +33,7 @@ from onething.cases.refusals import Refusal
 from onething.catalog.typed import half_width
 from onething.catalog.workdays import china_today, days_paused
 from onething.publishing.versions import bundle_of, get_version
-from onething.registry.service import record_issued
+from onething.registry.service import other_holder, record_issued
 from onething.storage.db import lock_case
 from onething.storage.models import TASK_DONE, AuditEntry, Submission, Task, utc_now
 
@@ -103,7 +103,9 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         raise DecisionRefused("special_procedure_decision")
     if action == "supplement":
         fields, materials = list(fields or []), list(materials or [])
-        own = {m["id"] for m in task.slice_materials}
+        # Only a file the applicant handed in is theirs to hand in again: not a form drawn
+        # from the one form, a licence from shared data, nor a signed commitment.
+        own = {m["id"] for m in task.slice_materials if m.get("state") == "uploaded"}
         # A value another matter handed over is not the applicant's to correct.
         handed = set((task.handover or {}).get("receives", []))
         if not (fields or materials) or any(
@@ -116,15 +118,29 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         raise DecisionRefused("certificate_number")
     # The columns' lengths, checked here so both databases refuse alike (SQLite would
     # store a megabyte; PostgreSQL would fail deep in the transaction).
-    if len((certificate_number or "").strip()) > CERTIFICATE_LENGTH or \
-            len((reason or "").strip()) > REASON_LENGTH:
-        raise DecisionRefused("too_long")
+    if len((certificate_number or "").strip()) > CERTIFICATE_LENGTH:
+        raise DecisionRefused("certificate_too_long")
+    if len((reason or "").strip()) > REASON_LENGTH:
+        raise DecisionRefused("reason_too_long")
     yields = (task.handover or {}).get("produces", [])
     if action == "approve" and yields and not all(
             (produced or {}).get(key) not in (None, "") for key in yields):
         raise DecisionRefused("produced")
-    if action in ("reject", "close") and not (reason or "").strip():
-        raise DecisionRefused("reason")
+    if action == "approve" and any(isinstance(m, dict) and m.get("state") == "deferred"
+                                   for m in task.slice_materials or []):
+        # 容缺受理 accepts a case without a material, never approves it without: the
+        # applicant hands it in first (their receipt says so), or the matter ends.
+        raise DecisionRefused("material_owed")
+    code = (produced or {}).get("entity_uscc") if action == "approve" else None
+    if isinstance(code, str) and other_holder(session, code,
+                                              (task.slice_data or {}).get("entity_name")):
+        # The business being registered is given a code the registry holds for another:
+        # a typo that would hand one company's licences to the next.
+        raise DecisionRefused("code_taken")
+    if action in ("reject", "close", "supplement") and not (reason or "").strip():
+        # A refusal the applicant can act on; a correction said once, whole (一次性告知).
+        raise DecisionRefused({"reject": "reason", "close": "close_reason",
+                               "supplement": "supplement_note"}[action])
     # Decisions on one case take turns from here to their commit: two departments closing
     # the last two open tasks at once would each see the other's still open, and the
     # case would never end.
@@ -381,7 +397,19 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
         for other in siblings:
             change = _correct_slice(other, merged, request["fields"],
                                     (slices or {}).get((other.matter_code, other.department_code)))
-            if other is task or not change:
+            if other is task:
+                # The department that asked sees what came back: each value before and
+                # after, and the files handed in again.
+                if change or request["materials"]:
+                    state = snapshot(task)
+                    session.add(AuditEntry(
+                        actor=actor, action="correct", subject=f"task:{task.id}",
+                        before={**state, "fields": {p: old for p, (old, _) in change.items()}},
+                        after={**state, "fields": {p: new for p, (_, new) in change.items()},
+                               "requested_by": task.matter_code,
+                               "materials": list(request["materials"])}))
+                continue
+            if not change:
                 continue
             state = snapshot(other)
             session.add(other)
@@ -482,8 +510,18 @@ DECISION_PROBLEMS = {
     "certificate_number": _l("Approving needs the certificate number."),
     "produced": _l("Check the values this matter hands over to the others, below."),
     "reason": _l("Refusing needs a reason the applicant can act on."),
-    "too_long": _l("The certificate number is at most 100 characters, and a reason or a "
-                   "note at most 2,000."),
+    "close_reason": _l("Closing needs a reason: say why this case cannot complete."),
+    "supplement_note": _l("Say what to correct and how, so that the applicant can put "
+                          "everything right at once (一次性告知)."),
+    "material_owed": _l("The applicant still owes a material accepted as missing "
+                        "(容缺受理), marked below: approve once it is handed in, or refuse "
+                        "if it does not come in time. Nothing was changed."),
+    "code_taken": _l("This unified social credit code is already held by another business "
+                     "in the licence registry: check it against the registration. Nothing "
+                     "was changed."),
+    "certificate_too_long": _l("The certificate number is at most 100 characters."),
+    "reason_too_long": _l("A reason or a note is at most 2,000 characters: shorten it. "
+                          "Nothing was changed, and what you typed is kept below."),
     "unknown_action": _l("Unknown decision."),
     "supplement_items": _l("A correction names at least one field or material of this task, "
                            "and only those."),

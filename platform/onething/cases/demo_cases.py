@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select, text
 from sqlmodel import Session
 
 from onething.cases.statistics import default_range
+from onething.cases.workflow import CROCKFORD_ALPHABET, TRACKING_SUFFIX_LENGTH
 from onething.catalog.workdays import CHINA_TZ, add_working_days
 from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of
@@ -103,6 +104,7 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
     span = now - dt.datetime.combine(first, dt.time(), CHINA_TZ)
     prefix = secrets.token_hex(3).upper()
     levels, weights = list(LEVEL_WEIGHTS), list(LEVEL_WEIGHTS.values())
+    numbers = set(session.execute(select(Submission.tracking_number)).scalars())
     for number in range(1, count + 1):
         plan = rng.choice(plans)
         moment = now - span * rng.random()
@@ -183,7 +185,15 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
                       "approved", "rejected"} else "in_progress")
         if status == "rejected" and "approved" in statuses:
             status = "partly_approved"
-        cases.append({"id": case_id, "tracking_number": f"DEMO{day:%Y%m%d}-{prefix}{number:05d}",
+        # Numbered as real cases are (OT, the day, six characters), so the inbox's search
+        # by tracking number finds them; drawn from the seed, never twice.
+        while True:
+            tracking = f"OT{day:%Y%m%d}-" + "".join(
+                rng.choice(CROCKFORD_ALPHABET) for _ in range(TRACKING_SUFFIX_LENGTH))
+            if tracking not in numbers:
+                numbers.add(tracking)
+                break
+        cases.append({"id": case_id, "tracking_number": tracking,
                       "answers": {}, "data": {}, "materials": {}, "status": status,
                       "submitted_at": moment, "lead_department": plan["lead"],
                       "draft_id": draft_id, "bundle_version_id": plan["version"],

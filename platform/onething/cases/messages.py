@@ -78,7 +78,9 @@ MESSAGES: dict[str, LazyString | Plural] = {
 }
 
 # Keywords whose message a field's own x-error replaces: the ones that check the
-# shape of what was typed, which the field can explain in its own terms.
+# shape of what was typed, which the field can explain in its own terms. A format with
+# a message of its own is a check digit that does not add up (统一社会信用代码, 身份证号):
+# the shape was right, so a message about the shape ("capital letters") would mislead.
 OVERRIDDEN_BY_FIELD = ("pattern", "format", "minLength", "maxLength")
 
 # NOTE: separates the choices listed in a message, as in "Choose one of: A, B".
@@ -136,17 +138,21 @@ def _key(keyword: str, params: Any) -> str:
     return keyword if keyword in MESSAGES else FALLBACK
 
 
+def keyword_of(error: FieldError | ValidationError) -> str:
+    """The JSON Schema keyword a field error broke."""
+    # python-jsonschema's own errors (one field checked alone) carry it as `validator`.
+    return str(error.validator) if isinstance(error, ValidationError) else error.keyword
+
+
 def message_for(error: FieldError | ValidationError, field_schema: dict | None = None) -> str:
     """The message for one field error in the current locale; field_schema may give x-error."""
-    if isinstance(error, ValidationError):
-        # python-jsonschema's own errors (one field checked alone) carry the same two facts.
-        keyword, params = str(error.validator), error.validator_value
-    else:
-        keyword, params = error.keyword, error.params
+    keyword = keyword_of(error)
+    params = error.validator_value if isinstance(error, ValidationError) else error.params
     field_schema = field_schema or {}
-    if keyword in OVERRIDDEN_BY_FIELD and field_schema.get("x-error"):
-        return localized(field_schema["x-error"])
     key = _key(keyword, params)
+    if (keyword in OVERRIDDEN_BY_FIELD and field_schema.get("x-error")
+            and not key.startswith("format:")):
+        return localized(field_schema["x-error"])
     message = MESSAGES[key]
     if key == "enum":
         # A oneOf error carries the choices themselves, titles and all.

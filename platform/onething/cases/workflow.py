@@ -37,11 +37,17 @@ from onething.cases import events, holidays, shared
 from onething.cases import rules as case_rules
 from onething.cases.parties import party_of
 from onething.catalog.workdays import WORKING_DAYS, DueDate, china_today, due_date
-from onething.composer.compose import RESERVED_KEYS, AnswersError, Composition, compose
+from onething.composer.compose import (
+    RESERVED_KEYS,
+    AnswersError,
+    Composition,
+    compose,
+    compose_submitted,
+)
 from onething.composer.materials import MergedMaterial
 from onething.composer.routing import RoutingPlan
 from onething.composer.validation import FieldError, field_errors
-from onething.publishing.versions import bundle_at
+from onething.publishing.versions import bundle_at, bundle_of, get_version
 from onething.storage.db import DriverStatement
 from onething.storage.models import (
     AuditEntry,
@@ -702,6 +708,13 @@ def find_submissions(session: Session, pairs: list[tuple[str, str]]) -> list[Sub
         if wanted else {}
     return [found[number] for number, token in wanted
             if number in found and _token_matches(found[number].token_hash, token)]
+
+
+def submission_composition(session: Session, submission: Submission) -> Composition:
+    """A submitted case's composition, on the bundle version it is pinned to (every matter
+    when its answers do not fit: compose_submitted)."""
+    return compose_submitted(bundle_of(get_version(session, submission.bundle_version_id)),
+                             submission.answers)
 
 
 def tasks_of(session: Session, submission: Submission) -> list[Task]:

@@ -25,6 +25,7 @@ from typing import Any
 import jsonschema
 
 from onething.catalog.patterns import LinearValidator
+from onething.catalog.problems import Text
 from onething.catalog.workdays import china_today
 
 # keyword -> (bound is lower, strict)
@@ -42,23 +43,34 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class BoundError(ValueError):
-    """A bound that is not a date, today or --MM-DD, with an optional duration."""
+    """A bound that is not a date, today or --MM-DD, with an optional duration; its one
+    argument is the message, a Text."""
+
+    @property
+    def text(self) -> Text:
+        """The message as raised, with what it takes to translate it."""
+        return self.args[0]
 
 
 def check_bound(text: Any) -> None:
     """Refuse a bound that cannot be read, saying how one is written."""
     if not isinstance(text, str) or not (found := _BOUND.fullmatch(text)):
-        raise BoundError(f"{text!r} is no date bound: write a date (2020-09-01), today or "
-                         "--MM-DD, optionally followed by a duration such as -P3Y or +P30D")
+        raise BoundError(Text("{bound!r} is no date bound: write a date (2020-09-01), today "
+                              "or --MM-DD, optionally followed by a duration such as -P3Y or "
+                              "+P30D", bound=text))
     try:
         # Any today a hall will see, and a fixed date's shift, must stay in the calendar.
         for today in (dt.date(1900, 1, 1), dt.date(2199, 12, 31)):
             resolve(text, today)
     except (ValueError, OverflowError) as error:
-        raise BoundError(f"{text!r} is no date bound: {error}") from None
+        # _on's reason is a Text; the calendar's own (year 0 is out of range) is English.
+        reason = error.args[0] if len(error.args) == 1 and isinstance(
+            error.args[0], Text) else str(error)
+        raise BoundError(Text("{bound!r} is no date bound: {reason}", bound=text,
+                              reason=reason)) from None
     if found["sign"] and not (found["years"] or found["months"] or found["days"]):
-        raise BoundError(f"{text!r} is no date bound: the duration names no years, months "
-                         "or days")
+        raise BoundError(Text("{bound!r} is no date bound: the duration names no years, "
+                              "months or days", bound=text))
 
 
 def resolve(text: str, today: dt.date) -> dt.date:
@@ -83,7 +95,7 @@ def resolve(text: str, today: dt.date) -> dt.date:
 def _on(year: int, month: int, day: int) -> dt.date:
     # 29 February of a common year is the month's last day; 30 February is no day at all.
     if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(2000, month)[1]:
-        raise ValueError(f"there is no day {month:02}-{day:02}")
+        raise ValueError(Text("there is no day {month:02}-{day:02}", month=month, day=day))
     return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from onething.catalog.problems import Text
+
 # Bounds on what a definition may ask of the server: the length is checked before parsing,
 # the nodes (operators, names and numbers, each counted) before walking the tree, and the
 # depth keeps every walk's recursion short.
@@ -42,15 +44,17 @@ _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _SYMBOLS = {ast.Pow: "**", ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@",
             ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^",
             ast.BitAnd: "&", ast.Invert: "~", ast.Not: "not"}
+# What a construct is called in a refusal (a Text: the console says it in its language).
+_COMPREHENSION = Text("a comprehension")
 _CONSTRUCTS = {
-    ast.Attribute: "attribute access ('.')", ast.Subscript: "indexing ('[…]')",
-    ast.Compare: "a comparison", ast.BoolOp: "'and' / 'or'", ast.IfExp: "'if … else'",
-    ast.Lambda: "lambda", ast.NamedExpr: "':='", ast.Starred: "'*' unpacking",
-    ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set",
-    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
-    ast.DictComp: "a comprehension", ast.GeneratorExp: "a comprehension",
-    ast.JoinedStr: "a string", ast.Await: "await", ast.Yield: "yield",
-    ast.YieldFrom: "yield",
+    ast.Attribute: Text("attribute access ('.')"), ast.Subscript: Text("indexing ('[…]')"),
+    ast.Compare: Text("a comparison"), ast.BoolOp: Text("'and' / 'or'"),
+    ast.IfExp: Text("'if … else'"), ast.Lambda: Text("lambda"), ast.NamedExpr: Text("':='"),
+    ast.Starred: Text("'*' unpacking"), ast.List: Text("a list"), ast.Tuple: Text("a tuple"),
+    ast.Dict: Text("a dict"), ast.Set: Text("a set"), ast.ListComp: _COMPREHENSION,
+    ast.SetComp: _COMPREHENSION, ast.DictComp: _COMPREHENSION,
+    ast.GeneratorExp: _COMPREHENSION, ast.JoinedStr: Text("a string"), ast.Await: "await",
+    ast.Yield: "yield", ast.YieldFrom: "yield",
 }
 # Plenty for yuan (up to 10^30), and bounded: no formula of 200 nodes makes numbers slow
 # to multiply; what overflows is unknown, not an error.
@@ -63,7 +67,13 @@ _WORD_OPERATORS = {ast.Add: " + ", ast.Sub: " − ", ast.Mult: " × ", ast.Div: 
 
 
 class FormulaError(ValueError):
-    """A formula refused: the message says what is wrong, in the author's terms."""
+    """A formula refused: the message (a Text, its only argument) says what is wrong, in the
+    author's terms."""
+
+    @property
+    def text(self) -> Text:
+        """The message as raised, with what it takes to translate it."""
+        return self.args[0]
 
 
 class _Unknown(Exception):
@@ -115,21 +125,23 @@ class Formula:
 def parse_formula(source: Any) -> Formula:
     """Check an amount formula against the grammar; FormulaError says what it breaks."""
     if not isinstance(source, str):
-        raise FormulaError("a formula is a string")
+        raise FormulaError(Text("a formula is a string"))
     if len(source) > FORMULA_MAX_LENGTH:
-        raise FormulaError(f"a formula is at most {FORMULA_MAX_LENGTH} characters, "
-                           f"not {len(source)}")
+        raise FormulaError(Text("a formula is at most {limit} characters, not {length}",
+                                limit=FORMULA_MAX_LENGTH, length=len(source)))
     source = source.strip()
     try:
         tree = ast.parse(source, mode="eval").body
     except SyntaxError as error:
-        raise FormulaError(f"not a formula: {error.msg}") from None
+        # Python's own words for what it cannot parse ('(' was never closed): English.
+        raise FormulaError(Text("not a formula: {reason}", reason=error.msg)) from None
     except (ValueError, RecursionError, MemoryError):
-        raise FormulaError("not a formula: it cannot be read") from None
+        raise FormulaError(Text("not a formula: it cannot be read")) from None
     # ast.walk goes breadth first, without recursion, so it counts any tree safely.
     count = sum(1 for _ in ast.walk(tree))
     if count > FORMULA_MAX_NODES:
-        raise FormulaError(f"a formula has at most {FORMULA_MAX_NODES} parts, not {count}")
+        raise FormulaError(Text("a formula has at most {limit} parts, not {count}",
+                                limit=FORMULA_MAX_NODES, count=count))
     names: list[str] = []
     _check(tree, source, names, 0)
     return Formula(source, tree, tuple(dict.fromkeys(names)))
@@ -137,58 +149,66 @@ def parse_formula(source: Any) -> Formula:
 
 def _check(node: ast.AST, source: str, names: list[str], depth: int) -> None:
     if depth > FORMULA_MAX_DEPTH:
-        raise FormulaError(f"a formula nests at most {FORMULA_MAX_DEPTH} levels deep")
+        raise FormulaError(Text("a formula nests at most {limit} levels deep",
+                                limit=FORMULA_MAX_DEPTH))
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _OPERATORS:
-            raise FormulaError(f"{_SYMBOLS.get(type(node.op), 'this operator')!r} is not "
-                               "allowed: only + - * / and min, max, round")
+            raise _operator_refused(node.op)
         _check(node.left, source, names, depth + 1)
         _check(node.right, source, names, depth + 1)
     elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, ast.USub | ast.UAdd):
-            raise FormulaError(f"{_SYMBOLS.get(type(node.op), 'this operator')!r} is not "
-                               "allowed: only + - * / and min, max, round")
+            raise _operator_refused(node.op)
         _check(node.operand, source, names, depth + 1)
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise FormulaError("only numbers, field keys, + - * / and min, max, round may "
-                               f"stand in a formula, not {repr(node.value)[:30]}")
+            raise FormulaError(Text("only numbers, field keys, + - * / and min, max, round "
+                                    "may stand in a formula, not {value}",
+                                    value=repr(node.value)[:30]))
         text = ast.get_source_segment(source, node) or ""
         if not _NUMBER.fullmatch(text):
-            raise FormulaError("write numbers in plain digits, such as 7500 or 0.75, "
-                               f"not {text[:30]!r}")
+            raise FormulaError(Text("write numbers in plain digits, such as 7500 or 0.75, "
+                                    "not {text!r}", text=text[:30]))
         # Exactly as written: 0.1 is a tenth, not the float nearest to it.
         node.value = Decimal(text)
     elif isinstance(node, ast.Name):
         if node.id in FUNCTIONS:
-            raise FormulaError(f"{node.id!r} is a function: write {node.id}(…)")
+            raise FormulaError(Text("{name!r} is a function: write {name}(…)", name=node.id))
         names.append(node.id)
     elif isinstance(node, ast.Call):
         _check_call(node, source, names, depth)
     else:
         construct = _CONSTRUCTS.get(type(node), type(node).__name__)
-        raise FormulaError(f"{construct} is not allowed in a formula: only numbers, field "
-                           "keys, + - * / and min, max, round")
+        raise FormulaError(Text("{construct} is not allowed in a formula: only numbers, "
+                                "field keys, + - * / and min, max, round",
+                                construct=construct))
+
+
+def _operator_refused(operator: ast.AST) -> FormulaError:
+    return FormulaError(Text("{operator!r} is not allowed: only + - * / and min, max, round",
+                             operator=_SYMBOLS.get(type(operator), "this operator")))
 
 
 def _check_call(node: ast.Call, source: str, names: list[str], depth: int) -> None:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         called = node.func.id if isinstance(node.func, ast.Name) else \
             ast.get_source_segment(source, node.func) or "this"
-        raise FormulaError(f"only min, max and round may be called, not {called[:30]!r}")
+        raise FormulaError(Text("only min, max and round may be called, not {called!r}",
+                                called=called[:30]))
     name = node.func.id
     if node.keywords:
-        raise FormulaError(f"{name}() takes no named arguments")
+        raise FormulaError(Text("{name}() takes no named arguments", name=name))
     if name == "round":
         if len(node.args) not in (1, 2):
-            raise FormulaError("round() takes a value and, optionally, a number of decimals")
+            raise FormulaError(Text("round() takes a value and, optionally, a number of "
+                                    "decimals"))
         if len(node.args) == 2 and _digits(node.args[1], source) is None:
-            raise FormulaError(f"round()'s decimals are a whole number from "
-                               f"-{ROUND_MAX_DIGITS} to {ROUND_MAX_DIGITS}")
+            raise FormulaError(Text("round()'s decimals are a whole number from -{limit} to "
+                                    "{limit}", limit=ROUND_MAX_DIGITS))
         _check(node.args[0], source, names, depth + 1)
         return
     if len(node.args) < 2:
-        raise FormulaError(f"{name}() takes two values or more")
+        raise FormulaError(Text("{name}() takes two values or more", name=name))
     for argument in node.args:
         _check(argument, source, names, depth + 1)
 
@@ -312,7 +332,7 @@ def is_numeric(schema: dict | None) -> bool:
     return bool(kinds) and all(k in ("number", "integer") for k in kinds)
 
 
-def amount_problems(matter) -> Iterator[tuple[str, str]]:
+def amount_problems(matter) -> Iterator[tuple[str, Text]]:
     """(JSON pointer, message) for each amount formula of a matter that cannot be used."""
     fee = matter.data.get("fee")
     items = fee.get("items", []) if isinstance(fee, dict) else []
@@ -324,13 +344,15 @@ def amount_problems(matter) -> Iterator[tuple[str, str]]:
         try:
             formula = parse_formula(item["amount"])
         except FormulaError as error:
-            yield at, str(error)
+            yield at, error.text
             continue
         for key in formula.fields:
             if key not in properties:
-                yield at, f"the formula names {key!r}, which is not a field of the matter's form"
+                yield at, Text("the formula names {key!r}, which is not a field of the "
+                               "matter's form", key=key)
             elif not is_numeric(field_schema(matter, key)):
-                yield at, f"the formula names {key!r}, which does not hold a number"
+                yield at, Text("the formula names {key!r}, which does not hold a number",
+                               key=key)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from onething.catalog.definitions import Document
-from onething.catalog.problems import Problem
+from onething.catalog.problems import Problem, Text
 
 # Where each kind of definition lives under schemas/.
 FOLDERS = {
@@ -75,7 +75,8 @@ class DuplicateKey(ValueError):
     """A key given twice in one JSON object: which one was meant is anybody's guess."""
 
     def __init__(self, pointer: str, key: str):
-        super().__init__(f"the key {key!r} is given twice; JSON would silently keep the last")
+        super().__init__(Text("the key {key!r} is given twice; JSON would silently keep the "
+                              "last", key=key))
         self.pointer = pointer
 
 
@@ -97,7 +98,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict:
 
 def _refuse_constant(name: str):
     # NaN and Infinity are no JSON: a bound of NaN could never fail.
-    raise ValueError(f"{name} is not a JSON number")
+    raise ValueError(Text("{value} is not a JSON number", value=name))
 
 
 def _bounded(value: Any) -> bool:
@@ -107,10 +108,11 @@ def _bounded(value: Any) -> bool:
     while pending:
         node, depth = pending.pop()
         if isinstance(node, float) and not math.isfinite(node):
-            raise ValueError(f"{node} is not a JSON number")  # 1e400 reads as infinity
+            # 1e400 reads as infinity
+            raise ValueError(Text("{value} is not a JSON number", value=node))
         if isinstance(node, (dict, list)):
             if depth > MAX_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+                raise ValueError(Text("nested deeper than {depth} levels", depth=MAX_DEPTH))
             if isinstance(node, dict):
                 duplicated = duplicated or type(node) is _Duplicated
                 children = node.values()
@@ -156,8 +158,8 @@ class UnsafeText(ValueError):
     """NUL or a lone surrogate in a text: no database stores it, no reader means it."""
 
     def __init__(self, pointer: str):
-        super().__init__("a text holds a NUL character or half of a surrogate pair, "
-                         "which cannot be stored")
+        super().__init__(Text("a text holds a NUL character or half of a surrogate pair, "
+                              "which cannot be stored"))
         self.pointer = pointer
 
 
@@ -166,8 +168,8 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
     sources: list[Source] = []
     problems: list[Problem] = []
     if not (root / "meta").is_dir() and not _holds_definitions(root):
-        problems.append(Problem(str(root), "", "not a schemas folder: no meta/, fields/ "
-                                "or catalog/ in it"))
+        problems.append(Problem(str(root), "", Text(
+            "not a schemas folder: no meta/, fields/ or catalog/ in it")))
         return sources, problems
     for kind, folder in FOLDERS.items():
         for path in sorted((root / folder).glob("*.json")):
@@ -176,24 +178,53 @@ def read_sources(root: Path) -> tuple[list[Source], list[Problem]]:
                 text = path.read_text(encoding="utf-8")
                 data = parse_json(text)
             except json.JSONDecodeError as error:
-                problems.append(Problem(
-                    shown, "",
-                    f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}",
-                ))
+                problems.append(Problem(shown, "", Text(
+                    "invalid JSON: {reason} at line {line} column {column}",
+                    reason=json_reason(error.msg), line=error.lineno, column=error.colno)))
                 continue
             except (OSError, UnicodeDecodeError) as error:
-                problems.append(Problem(shown, "", f"cannot read the file: {error}"))
+                problems.append(Problem(shown, "",
+                                        Text("cannot read the file: {error}", error=str(error))))
                 continue
             except (ValueError, RecursionError) as error:
                 # A key twice, NaN, thousands of digits, nesting past any definition's, NUL.
-                reason = str(error) if isinstance(error, ValueError) else \
-                    f"nested deeper than {MAX_DEPTH} levels"
+                reason = error_text(error) if isinstance(error, ValueError) else \
+                    Text("nested deeper than {depth} levels", depth=MAX_DEPTH)
                 problems.append(Problem(shown, getattr(error, "pointer", ""),
-                                        f"invalid JSON: {reason}"))
+                                        Text("invalid JSON: {reason}", reason=reason)))
                 continue
             relative = path.relative_to(root).as_posix()
             sources.append(Source(Document(kind, shown, data), relative, text))
     return sources, problems
+
+
+# What Python's JSON parser says (JSONDecodeError.msg), as Texts the console translates.
+_JSON_REASONS = {
+    "Expecting value": Text("Expecting value"),
+    "Expecting ',' delimiter": Text("Expecting ',' delimiter"),
+    "Expecting ':' delimiter": Text("Expecting ':' delimiter"),
+    "Expecting property name enclosed in double quotes": Text(
+        "Expecting property name enclosed in double quotes"),
+    "Illegal trailing comma before end of object": Text(
+        "Illegal trailing comma before end of object"),
+    "Illegal trailing comma before end of array": Text(
+        "Illegal trailing comma before end of array"),
+    "Unterminated string starting at": Text("Unterminated string starting at"),
+    "Invalid control character at": Text("Invalid control character at"),
+    "Extra data": Text("Extra data"),
+}
+
+
+def json_reason(message: str) -> str:
+    """The JSON parser's reason (JSONDecodeError.msg) as a Text when it is a known one."""
+    return _JSON_REASONS.get(message, message)
+
+
+def error_text(error: BaseException) -> str:
+    """An exception's message, the Text it was raised with kept (str() would lose it)."""
+    if len(error.args) == 1 and isinstance(error.args[0], Text):
+        return error.args[0]
+    return str(error)
 
 
 def _holds_definitions(root: Path) -> bool:
@@ -205,7 +236,8 @@ def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
     sources, problems = read_sources(root)
     # A folder with nothing of ours in it was named as such by read_sources: once is enough.
     if not (root / "meta").is_dir() and _holds_definitions(root):
-        problems.insert(0, Problem(str(root), "", "not a schemas folder: meta/ is missing"))
+        problems.insert(0, Problem(str(root), "",
+                                   Text("not a schemas folder: meta/ is missing")))
     return [source.document for source in sources], problems
 
 

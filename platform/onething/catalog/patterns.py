@@ -20,6 +20,8 @@ import jsonschema
 import re2
 from jsonschema import Draft202012Validator
 
+from onething.catalog.problems import Text
+
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # a refused pattern is reported by check, not on stderr
 # An escape \uXXXX not itself escaped (an even number of backslashes before it).
@@ -27,7 +29,13 @@ _ECMA_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9A-Fa-f]{4})")
 
 
 class PatternError(ValueError):
-    """A pattern RE2 cannot run (a lookaround, a backreference, bad syntax)."""
+    """A pattern RE2 cannot run (a lookaround, a backreference, bad syntax); its one
+    argument is the message, a Text."""
+
+    @property
+    def text(self) -> Text:
+        """The message as raised, with what it takes to translate it."""
+        return self.args[0]
 
 
 def translate(pattern: str) -> str:
@@ -43,8 +51,10 @@ def compiled(pattern: str):
     except re2.error as error:
         detail = error.args[0].decode() if error.args and isinstance(
             error.args[0], bytes) else str(error)
-        raise PatternError(f"{pattern!r} cannot run in linear time (RE2): {detail}; "
-                           "lookarounds and backreferences are not allowed") from None
+        # RE2's own words for what it refuses (invalid perl operator: (?<): English.
+        raise PatternError(Text("{pattern!r} cannot run in linear time (RE2): {detail}; "
+                                "lookarounds and backreferences are not allowed",
+                                pattern=pattern, detail=detail)) from None
 
 
 def matches(pattern: str, text: str) -> bool:

@@ -25,6 +25,7 @@ from onething.catalog.groups import (
     row_schema,
     union_columns,
 )
+from onething.catalog.problems import Text
 from onething.catalog.text import standardize_schema
 from onething.catalog.units import convert_bounds, quantity
 from onething.composer.layout import build_layout, resolve
@@ -198,6 +199,17 @@ def compose(bundle: Bundle, answers: dict | None = None) -> Composition:
     return cached
 
 
+def compose_submitted(bundle: Bundle, answers: dict | None) -> Composition:
+    """A submitted case's composition: its answers', or every matter of the bundle when
+    they do not fit its questionnaire. A case submitted here always fits the version it
+    is pinned to; a case seeded for the demo (no answers) or imported does not, and its
+    pages still open, each department's matter among every matter."""
+    try:
+        return compose(bundle, answers)
+    except AnswersError:
+        return compose(bundle)
+
+
 def clear_cache() -> None:
     """Forget every cached composition (cold compose)."""
     _CACHE.clear()
@@ -250,7 +262,7 @@ def merged_questions(bundle: Bundle) -> dict:
                 if canonical_json(owner_schema(owner, key)) != canonical_json(schema):
                     raise CompositionError(
                         f"answers.{key}",
-                        "the question is asked differently",
+                        Text("the question is asked differently"),
                         [Site(None, owner.path, owner_pointer), Site(None, child.path, pointer)],
                     )
                 continue
@@ -522,8 +534,9 @@ def handover_conflicts(bundle, key, producers, field_uses, conditions, questions
                     [conditions[use.matter.code], conditions[producer.code]], questions):
                 index = producer.produces.index(key)
                 found.append(CompositionError(
-                    key, f"{use.matter.code} needs the value {producer.code} yields: it must "
-                    f"wait for {producer.code} (after)",
+                    key, Text("{matter} needs the value {producer} yields: it must wait for "
+                              "{producer} (after)", matter=use.matter.code,
+                              producer=producer.code),
                     [use.site, Site(producer.code, producer.path, f"/produces/{index}")]))
     return found
 
@@ -627,8 +640,8 @@ def field_units(uses: dict[str, list[FieldUse]], catalog) -> dict:
                 if unit and "title" in use.schema and canonical_json(
                         use.schema["title"]) != canonical_json(library.data.get("title")):
                     raise CompositionError(
-                        use.key, f"a quantity in {unit} keeps the library's title; say the "
-                        "matter's own unit with x-unit", [
+                        use.key, Text("a quantity in {unit} keeps the library's title; say "
+                                      "the matter's own unit with x-unit", unit=unit), [
                             Site(None, library.path, "/title"),
                             Site(use.matter.code, use.matter.path,
                                  f"/form/properties/{use.key}/title")])
@@ -638,12 +651,13 @@ def field_units(uses: dict[str, list[FieldUse]], catalog) -> dict:
                 # metres): nothing to convert, only how a typed number is read.
                 continue
             if not unit:
-                raise CompositionError(use.key, "x-unit needs a library field that says its "
-                                       "own unit (x-unit)", [here] + (
+                raise CompositionError(use.key, Text("x-unit needs a library field that says "
+                                                     "its own unit (x-unit)"), [here] + (
                                            [Site(None, library.path, "")] if library else []))
             if quantity(wanted) is None or quantity(wanted) != quantity(unit):
                 raise CompositionError(
-                    use.key, f"unit {wanted!r} cannot be converted to {unit!r}",
+                    use.key, Text("unit {wanted!r} cannot be converted to {unit!r}",
+                                  wanted=wanted, unit=unit),
                     [Site(None, library.path, "/x-unit"), here])
             if wanted != unit:
                 units[use.matter.code, path] = (unit, wanted)
@@ -671,7 +685,8 @@ def rewrite_refs(schema: Any, catalog, defs: dict, base: str = FIELD_BASE) -> An
         if key == "$ref" and isinstance(value, str):
             target = catalog.field_for_ref(urljoin(base, value))
             if target is None:
-                raise CompositionError(value, "the $ref does not name a library field", [])
+                raise CompositionError(value, Text("the $ref does not name a library field"),
+                                       [])
             include_field(target.key, catalog, defs)
             result[key] = f"#/$defs/{target.key}"
         else:

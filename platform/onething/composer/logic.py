@@ -38,6 +38,7 @@ from typing import Any
 import datalogic_py
 
 from onething.catalog.licences import LICENCE_TYPES
+from onething.catalog.problems import Text
 
 RULE_KINDS = ("blocking", "advisory")
 # The operators a rule may use: JSON Logic's comparisons, logic, arithmetic and membership,
@@ -109,24 +110,26 @@ def _walk(node: Any, where: tuple, depth: int, found: list, counter: list,
     # the test of some/all/none a variable is the list item's, so it is None there.
     counter[0] += 1
     if depth > MAX_DEPTH:
-        found.append((where, f"the rule is nested deeper than {MAX_DEPTH} levels"))
+        found.append((where, Text("the rule is nested deeper than {limit} levels",
+                                  limit=MAX_DEPTH)))
         return
     if isinstance(node, list):
         for index, item in enumerate(node):
             _walk(item, (*where, index), depth + 1, found, counter, variables)
     elif isinstance(node, dict):
         if len(node) != 1:
-            found.append((where, "an operation is an object with exactly one operator"))
+            found.append((where, Text("an operation is an object with exactly one operator")))
             return
         ((operator, arguments),) = node.items()
         if operator not in OPERATORS:
-            found.append(((*where, operator), f"unknown operator {operator!r}; rules may use "
-                          + ", ".join(sorted(OPERATORS))))
+            found.append(((*where, operator), Text(
+                "unknown operator {operator!r}; rules may use {known}", operator=operator,
+                known=sorted(OPERATORS))))
             return
         if operator in ("var", "val"):
             path = arguments[0] if isinstance(arguments, list) and arguments else arguments
             if not isinstance(path, str):
-                found.append(((*where, operator), "a variable is named by a string"))
+                found.append(((*where, operator), Text("a variable is named by a string")))
             elif variables is not None:
                 variables.append(((*where, operator), path))
             return
@@ -138,50 +141,59 @@ def _walk(node: Any, where: tuple, depth: int, found: list, counter: list,
         _walk(arguments, (*where, operator), depth + 1, found, counter, variables)
 
 
-def variable_problem(path: list[str], known: dict) -> str | None:
+def variable_problem(path: list[str], known: dict) -> Text | None:
     """Why a rule may not read this variable, or None when it may.
 
     `known` holds the names a matter's rules may read: "fields" and "answers" sets.
     """
     if not path or path[0] not in ROOTS:
-        return f"unknown variable {'.'.join(path)!r}; a rule reads {', '.join(ROOTS)}"
+        return Text("unknown variable {name!r}; a rule reads {roots}", name=".".join(path),
+                    roots=ROOTS)
     root, rest = path[0], path[1:]
     name = ".".join(path)
     if root == "today":
-        return None if not rest else f"unknown variable {name!r}: today is a date"
+        return None if not rest else Text("unknown variable {name!r}: today is a date",
+                                          name=name)
     if root in ("fields", "answers"):
         if not rest or rest[0] not in known.get(root, ()):
-            what = "form field of the matter" if root == "fields" else "scenario question"
-            return f"unknown variable {name!r}: no such {what}"
+            if root == "fields":
+                return Text("unknown variable {name!r}: no such form field of the matter",
+                            name=name)
+            return Text("unknown variable {name!r}: no such scenario question", name=name)
         return None
     if root == "holder":
         if len(rest) != 1 or rest[0] not in HOLDER_ATTRIBUTES:
-            return f"unknown variable {name!r}; the holder has {', '.join(HOLDER_ATTRIBUTES)}"
+            return Text("unknown variable {name!r}; the holder has {attributes}", name=name,
+                        attributes=HOLDER_ATTRIBUTES)
         return None
     kind = LICENCE_TYPES.get(rest[0]) if rest else None
     if kind is None:
-        return f"unknown variable {name!r}: no such licence type"
+        return Text("unknown variable {name!r}: no such licence type", name=name)
     if len(rest) < 2 or rest[1] not in LICENCE_ATTRIBUTES:
-        return f"unknown variable {name!r}; a licence has {', '.join(LICENCE_ATTRIBUTES)}"
+        return Text("unknown variable {name!r}; a licence has {attributes}", name=name,
+                    attributes=LICENCE_ATTRIBUTES)
     if rest[1] == "data":
         if len(rest) != 3 or kind.item(rest[2]) is None:
-            items = ", ".join(item.key for item in kind.items)
-            return f"unknown variable {name!r}; the licence's data items are {items}"
+            return Text("unknown variable {name!r}; the licence's data items are {items}",
+                        name=name, items=[item.key for item in kind.items])
     elif len(rest) != 2:
-        return f"unknown variable {name!r}"
+        return Text("unknown variable {name!r}", name=name)
     return None
 
 
 def problems(logic: Any, known: dict) -> list[tuple[tuple, str]]:
-    """Everything wrong with one rule's logic, each with where in it (a path of keys)."""
+    """Everything wrong with one rule's logic, each with where in it (a path of keys).
+
+    Each message is a Text but the engine's own diagnostics, which are its English."""
     found: list[tuple[tuple, str]] = []
     counter = [0]
     variables: list[tuple[tuple, str]] = []
     if not isinstance(logic, dict):
-        return [((), "a rule is a JSON Logic operation (an object)")]
+        return [((), Text("a rule is a JSON Logic operation (an object)"))]
     _walk(logic, (), 0, found, counter, variables)
     if counter[0] > MAX_NODES:
-        found.append(((), f"the rule has {counter[0]} parts; at most {MAX_NODES}"))
+        found.append(((), Text("the rule has {count} parts; at most {limit}",
+                               count=counter[0], limit=MAX_NODES)))
     if found:
         return found
     for diagnostic in _ENGINE.check(logic):

@@ -7,12 +7,13 @@ CompositionError naming the field, both matters and both JSON pointers.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from onething.catalog.dates import DATE_BOUNDS, comparable, order
-from onething.catalog.problems import Problem
+from onething.catalog.problems import Problem, Text
 
 # Keywords a matter may put beside a shared field's $ref: each can only narrow it.
 TIGHTENING = (
@@ -66,8 +67,11 @@ class Site:
 
     def describe(self) -> str:
         """Name the site for a message."""
-        owner = f"matter {self.matter}" if self.matter else "the field library"
-        return f"{owner} ({self.path}#{self.pointer})"
+        if self.matter:
+            return Text("matter {matter} ({file}#{pointer})", matter=self.matter,
+                        file=self.path, pointer=self.pointer)
+        return Text("the field library ({file}#{pointer})", file=self.path,
+                    pointer=self.pointer)
 
 
 @dataclass(frozen=True)
@@ -95,17 +99,24 @@ class CompositionError(Exception):
 
     def problems(self) -> list[Problem]:
         """One problem per site, each naming every matter at fault."""
-        message = f"field {self.field!r}: {self.reason}"
         others = {site: [o.describe() for o in self.sites if o != site] for site in self.sites}
         return [
             Problem(
                 site.path,
                 site.pointer,
-                message + (f" (conflicts with {'; '.join(others[site])})" if others[site] else ""),
+                Text("field {field!r}: {reason} (conflicts with {others})", field=self.field,
+                     reason=self.reason, others=functools.reduce(_then, others[site]))
+                if others[site]
+                else Text("field {field!r}: {reason}", field=self.field, reason=self.reason),
                 self.matters,
             )
             for site in self.sites
         ]
+
+
+def _then(one: str, next_: str) -> Text:
+    """Two sites of a conflict, one after the other, as "a; b"."""
+    return Text("{one}; {next}", one=one, next=next_)
 
 
 class CompositionErrors(CompositionError):
@@ -157,7 +168,8 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
             if low > high or (strict and low >= high):
                 raise CompositionError(
                     field,
-                    f"{lower} {low} is not below {upper} {high}",
+                    Text("{lower} {low} is not below {upper} {high}", lower=lower, low=low,
+                         upper=upper, high=high),
                     [origin[lower], origin[upper]],
                 )
     for lower, upper in DATE_PAIRS:
@@ -167,12 +179,13 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
         for low, high in itertools.product(merged[lower], merged[upper]):
             if comparable(low, high) and order(low, high) >= (0 if strict else 1):
                 raise CompositionError(
-                    field, f"{lower} {low} is not before {upper} {high}",
+                    field, Text("{lower} {low} is not before {upper} {high}", lower=lower,
+                                low=low, upper=upper, high=high),
                     [origin[lower, _key(low)], origin[upper, _key(high)]])
     if "const" in merged and "enum" in merged and merged["const"] not in merged["enum"]:
         raise CompositionError(
             field,
-            f"const {merged['const']!r} is not among the allowed values",
+            Text("const {value!r} is not among the allowed values", value=merged["const"]),
             [origin["const"], origin["enum"]],
         )
 
@@ -188,6 +201,18 @@ def merge_constraints(field: str, uses: list[Use]) -> dict:
     if extra:
         result["allOf"] = extra
     return result
+
+
+# A JSON type as an administrator reads it (文本, 整数), not as the schema writes it.
+_TYPE_NAMES = {"string": Text("text"), "integer": Text("whole number"),
+               "number": Text("number"), "boolean": Text("yes or no"),
+               "array": Text("a list"), "object": Text("a group"), "null": Text("nothing")}
+
+
+def _type_named(value):
+    if isinstance(value, list | tuple):
+        return [_TYPE_NAMES.get(item, item) for item in value]
+    return _TYPE_NAMES.get(value, value)
 
 
 def _type_value(types: set[str]) -> Any:
@@ -219,7 +244,8 @@ def _combine(field, keyword, value, site, merged, origin) -> None:
         if not common:
             raise CompositionError(
                 field,
-                f"type {_type_value(current)!r} cannot be reconciled with {value!r}",
+                Text("type {type!r} cannot be reconciled with {value!r}",
+                     type=_type_named(_type_value(current)), value=_type_named(value)),
                 [origin[keyword], site],
             )
         merged[keyword] = common
@@ -227,14 +253,16 @@ def _combine(field, keyword, value, site, merged, origin) -> None:
         common = [item for item in current if item in value]
         if not common:
             raise CompositionError(
-                field, "the allowed values have nothing in common", [origin[keyword], site]
+                field, Text("the allowed values have nothing in common"),
+                [origin[keyword], site]
             )
         merged[keyword] = common
         origin[keyword] = site if len(common) < len(current) else origin[keyword]
     elif keyword in ("const", "format"):
         if value != current:
             raise CompositionError(
-                field, f"{keyword} {current!r} differs from {value!r}", [origin[keyword], site]
+                field, Text("{keyword} {current!r} differs from {value!r}", keyword=keyword,
+                            current=current, value=value), [origin[keyword], site]
             )
     elif keyword in EACH_HOLDS and value not in current:
         current.append(value)

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from onething.catalog.groups import columns, narrowed, project_rows, row_schema
+from onething.catalog.problems import Text
 from onething.catalog.units import convert
 from onething.catalog.workdays import WORKING_DAYS, working_equivalent
 from onething.composer.merge import CompositionError, Site
@@ -309,7 +310,7 @@ def topological_order(bundle, steps: dict[str, Step],
             cycle = [*trail[trail.index(code):], code]
             raise CompositionError(
                 "after",
-                "the after edges form a cycle: " + " → ".join(cycle),
+                Text("the after edges form a cycle: {cycle}", cycle=" → ".join(cycle)),
                 [Site(c, *edges[c].get(after, (bundle.path, "/after")))
                  for c, after in itertools.pairwise(cycle)],
             )

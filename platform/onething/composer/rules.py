@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from onething.catalog.definitions import Matter
+from onething.catalog.problems import Text
 from onething.composer.merge import CompositionError, Site
 
 # Keywords of a form's rules between its fields; anything else at that level is refused.
@@ -23,8 +24,9 @@ def form_rules(matter: Matter) -> list[dict]:
     for keyword in form:
         if keyword not in RULE_KEYWORDS and keyword not in _FORM_KEYWORDS:
             raise CompositionError(
-                keyword, "this keyword cannot stand at the top of a form; write rules between "
-                "fields with if/then/else, allOf, anyOf, oneOf, not or dependentRequired",
+                keyword, Text("this keyword cannot stand at the top of a form; write rules "
+                              "between fields with if/then/else, allOf, anyOf, oneOf, not or "
+                              "dependentRequired"),
                 [Site(matter.code, matter.path, f"/form/{keyword}")])
     rules = [{keyword: form[keyword]} for keyword in
              ("allOf", "anyOf", "oneOf", "not", "dependentRequired") if keyword in form]
@@ -83,8 +85,8 @@ def lift_rule(rule: Any, matter: Matter, shared: set[str],
             top[keyword] = lift_rule(value, matter, shared)
         elif keyword not in ("title", "description", "$comment"):
             raise CompositionError(
-                keyword, "a rule between fields may only use properties, required, "
-                "dependentRequired, if/then/else, allOf, anyOf, oneOf and not",
+                keyword, Text("a rule between fields may only use properties, required, "
+                              "dependentRequired, if/then/else, allOf, anyOf, oneOf and not"),
                 [Site(matter.code, matter.path, "/form")])
     if own:
         inner: dict[str, Any] = {"properties": {matter.code: own}}

@@ -121,6 +121,26 @@ def _owner(path: str) -> str:
     return ".".join(parts[:3]) if parts[0] == "matters" else parts[0]
 
 
+def _required_leaves(node: Any, defs: dict, parts: list) -> list[list]:
+    """The required fields a missing group stands for, each by its path; the path itself
+    for a field that is no group. A group left wholly empty is then refused field by field
+    (法定代表人's name, ID number, mobile), each message at its own input."""
+    seen = set()
+    while isinstance(node, dict) and str(node.get("$ref", "")).startswith("#/$defs/"):
+        name = node["$ref"].removeprefix("#/$defs/")
+        if name in seen:
+            break  # a definition that refers to itself names no field
+        seen.add(name)
+        node = {**defs.get(name, {}), **{k: v for k, v in node.items() if k != "$ref"}}
+    if not isinstance(node, dict) or node.get("type") != "object":
+        return [parts]
+    required, properties = node.get("required"), node.get("properties")
+    if not required or not isinstance(properties, dict):
+        return [parts]
+    return [leaf for name in required
+            for leaf in _required_leaves(properties.get(name), defs, [*parts, name])]
+
+
 def field_errors(composition, data: Any) -> dict[str, list[FieldError]]:
     """Every error of a submission, keyed by the path of the field it belongs to."""
     found: dict[str, list[FieldError]] = {}
@@ -129,7 +149,9 @@ def field_errors(composition, data: Any) -> dict[str, list[FieldError]]:
         if error.validator == "required":
             missing = [name for name in error.validator_value
                        if isinstance(error.instance, dict) and name not in error.instance]
-            paths = [_field_path([*parts, name]) for name in missing]
+            defs = composition.schema.get("$defs", {})
+            paths = [_field_path(leaf) for name in missing for leaf in _required_leaves(
+                error.schema.get("properties", {}).get(name), defs, [*parts, name])]
         elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = error.schema.get("properties", {})
             paths = [_field_path([*parts, name]) for name in error.instance if name not in allowed]

@@ -325,14 +325,13 @@ def application_pdf(task_id: int):
     from flask import Response
 
     from onething.cases.application import slice_pdf
-    from onething.composer.compose import compose
+    from onething.cases.workflow import submission_composition
 
     task = _task(task_id)
     if task is None:
         return _error("not_found", 404)
     submission = get_session().get(Submission, task.submission_id)
-    composition = compose(bundle_of(get_version(get_session(), submission.bundle_version_id)),
-                          submission.answers)
+    composition = submission_composition(get_session(), submission)
     name = f"{submission.tracking_number}-{task.matter_code}.pdf"
     return Response(slice_pdf(task, submission, composition), mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
@@ -801,15 +800,17 @@ OPENAPI = {
                                        "task's `fields` (a dotted path reaches a group's row).",
                         "type": "array", "items": {"type": "string"}},
                     "materials": {
-                        "description": "supplement: the ids of the task's materials to "
-                                       "upload again.",
+                        "description": "supplement: the ids of the task's materials the "
+                                       "applicant uploaded (state `uploaded`) to upload again.",
                         "type": "array", "items": {"type": "string"}},
                 },
                 # Approving names the certificate; refusing gives the reason.
                 "allOf": [
                     {"if": {"properties": {"action": {"const": "approve"}}},
                      "then": {"required": ["certificate_number"]}},
-                    {"if": {"properties": {"action": {"enum": ["reject", "close"]}}},
+                    # A correction says what to correct and how, whole (一次性告知).
+                    {"if": {"properties": {"action": {"enum": ["reject", "close",
+                                                               "supplement"]}}},
                      "then": {"required": ["reason"]}},
                     {"if": {"properties": {"action": {"const": "supplement"}}},
                      "then": {"anyOf": [{"required": ["fields"]}, {"required": ["materials"]}]}},

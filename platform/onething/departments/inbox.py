@@ -17,18 +17,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, g, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, false, func, literal, text, tuple_
 from sqlmodel import col, select
+from werkzeug.datastructures import MultiDict
 
 from onething.accounts.service import current_account, staff_guard
 from onething.cases.handover import produced_fields, read_values
 from onething.cases.parties import credit_code
 from onething.cases.uploads import slice_material, store_upload
-from onething.cases.workflow import typed_tracking_number
+from onething.cases.workflow import submission_composition, typed_tracking_number
 from onething.catalog.workdays import add_working_days, china_today
-from onething.composer.compose import compose
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.db import paginate
 from onething.storage.models import (
@@ -37,6 +37,7 @@ from onething.storage.models import (
     TASK_STATUSES,
     Account,
     BundleVersion,
+    CatalogEntry,
     Draft,
     PermitRevocation,
     PublishedService,
@@ -69,7 +70,7 @@ SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as 
 # What a row of the inbox shows: no slice, no JSON.
 _ROW = (Task.id, Task.matter_code, Task.bundle_code, Task.status, Task.due_date,
         Task.due_estimated, Task.party_name, Submission.tracking_number,
-        Submission.submitted_at)
+        Submission.submitted_at, Task.submission_id)
 # Every bundle a department has tasks of, one index seek each (a loose index scan): a plain
 # DISTINCT reads each of its tasks.
 _BUNDLES_OF = text("""
@@ -99,6 +100,37 @@ staff_guard(bp)
 
 def _department() -> str:
     return current_account().department_code
+
+
+def _matters_declaring(key: str):
+    """The department's matter definitions that declare `key` (instant_approval, benefit):
+    its own entries only (an index), never a city's 11,000 matters read and parsed."""
+    return select(CatalogEntry).where(
+        CatalogEntry.kind == "matter", CatalogEntry.department_code == _department(),
+        col(CatalogEntry.text).contains(f'"{key}"')).order_by(col(CatalogEntry.code))
+
+
+def staff_features() -> dict[str, bool]:
+    """Which of the staff pages the signed-in department has anything on: the nav offers
+    those (a fire brigade leads no case and approves nothing instantly)."""
+    if "staff_features" not in g:
+        session = get_session()
+        department = _department()
+        g.staff_features = {
+            "lead": session.exec(select(Submission.id).where(
+                Submission.lead_department == department).limit(1)).first() is not None,
+            "instant": session.exec(_matters_declaring("instant_approval").with_only_columns(
+                CatalogEntry.id).limit(1)).first() is not None,
+            "benefits": session.exec(_matters_declaring("benefit").with_only_columns(
+                CatalogEntry.id).limit(1)).first() is not None,
+        }
+    return g.staff_features
+
+
+@bp.app_context_processor
+def _staff_features():
+    # A callable: only the staff nav calls it, so other pages run no query.
+    return {"staff_features": staff_features}
 
 
 def _own_task(task_id: int) -> Task:
@@ -406,6 +438,11 @@ def index():
                "next_link": query.link(after=_key_text(query.sort, page.rows[-1]))
                if page.last < total else None}
     codes = {code for row in page.rows for code in (row.matter_code, row.bundle_code)}
+    # The page's cases another department refused: they can no longer complete, which
+    # matters more to an open task than its due date (one query, the page's cases only).
+    context["ended"] = set(session.exec(select(Task.submission_id).where(
+        col(Task.submission_id).in_({row.submission_id for row in page.rows}),
+        Task.status == "rejected")).all()) if page.rows else set()
     if not full:
         # A filter change or another page swaps the rows and the pager: the counts and the
         # form stay on the page.
@@ -437,8 +474,7 @@ def task(task_id: int):
 def _composition_of(task: Task):
     session = get_session()
     submission = session.get(Submission, task.submission_id)
-    return compose(bundle_of(get_version(session, submission.bundle_version_id)),
-                   submission.answers)
+    return submission_composition(session, submission)
 
 
 def _render_task(task: Task, *, refused=None, upload_problem=None, status: int = 200,
@@ -455,8 +491,11 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
     case_refused = [code for code in session.exec(select(Task.matter_code).where(
         Task.submission_id == task.submission_id, Task.status == "rejected",
         Task.id != task.id)).all()]
+    # While a special procedure runs the task is neither decided nor sent back: its
+    # forms would only be refused.
     actions = [action for action, states in ALLOWED.items() if task.status in states
-               and (action != "close" or case_refused)]
+               and (action != "close" or case_refused)
+               and not (task.special_procedure and action != "accept")]
     audit = audit_of(session, task)
     template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
     return render_template(template, task=task, submission=submission,
@@ -464,7 +503,8 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            account=current_account(), actions=actions, refused=refused,
                            refused_action=refused_action,
                            certificate_upload_problem=upload_problem,
-                           handover_errors=handover_errors or {}, typed=typed or {},
+                           handover_errors=handover_errors or {},
+                           typed=typed if typed is not None else MultiDict(),
                            audit=audit, case_refused=list(dict.fromkeys(case_refused)),
                            corrections=[e for e in audit if e.action == "correct"],
                            clock_refused=clock_refused, special_kinds=clock.SPECIAL_KINDS,
@@ -496,11 +536,17 @@ def revoke_task(task_id: int):
     from onething.cases.licences import PROBLEMS, RevocationRefused, revoke
 
     task = _own_task(task_id)
+    if request.form.get("confirm") != "yes":
+        # A permit revoked by a slip of the finger is a wrong the applicant bears.
+        return _render_task(task, revoke_refused=_l("Tick the confirmation to revoke the "
+                                                    "permit; nothing was changed."),
+                            status=422, typed=request.form, refused_action="revoke")
     try:
         revoke(get_session(), task, current_account().username, request.form.get("reason"))
     except RevocationRefused as refused:
         return _render_task(task, revoke_refused=PROBLEMS[refused.code],
-                            status=409 if refused.code in ("not_approved", "revoked") else 422)
+                            status=409 if refused.code in ("not_approved", "revoked") else 422,
+                            typed=request.form, refused_action="revoke")
     return _task_again(task)
 
 
@@ -532,12 +578,41 @@ def _task_again(task: Task):
 @bp.get("/tasks/<row_id:task_id>/materials/<material_id>")
 def material(task_id: int, material_id: str):
     """Download a material of the task's slice (never one of another department's)."""
-    found = slice_material(_own_task(task_id), material_id)
+    task = _own_task(task_id)
+    found = slice_material(task, material_id)
     if found is None:
         abort(404, description="task")
     entry, path = found
     return send_file(path, mimetype=entry["content_type"], as_attachment=True,
-                     download_name=entry.get("filename") or material_id)
+                     download_name=_download_name(task, material_id, entry))
+
+
+def _download_name(task: Task, material_id: str, entry: dict) -> str:
+    """The case's number and the material's name (OT20261202-ABC123-法定代表人身份证件.pdf):
+    ten files all called scan.pdf cannot be told apart in a downloads folder."""
+    from onething.web.i18n import localized
+
+    submission = get_session().get(Submission, task.submission_id)
+    material = next((m for m in _composition_of(task).materials if m.id == material_id), None)
+    title = re.sub(r'[\\/:*?"<>|]', "", localized(material.name)) if material else material_id
+    suffix = re.search(r"\.[A-Za-z0-9]{1,5}$", entry.get("filename") or "")
+    kinds = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+    extension = suffix.group(0).lower() if suffix else kinds.get(entry.get("content_type"), "")
+    return f"{submission.tracking_number}-{title}{extension}"
+
+
+@bp.get("/tasks/<row_id:task_id>/certificate")
+def certificate(task_id: int):
+    """The certificate file this department issued with its approval, to check what went out."""
+    from onething.cases.uploads import stored_path
+
+    task = _own_task(task_id)
+    stored = task.certificate_file
+    path = stored_path(stored["file"]) if stored else None
+    if path is None or not path.exists():
+        abort(404, description="task")
+    return send_file(path, mimetype=stored["content_type"], as_attachment=True,
+                     download_name=stored["filename"])
 
 
 @bp.post("/tasks/<row_id:task_id>/decide")
@@ -552,7 +627,8 @@ def decide_task(task_id: int):
     if form.get("action") == "approve" and upload is not None and upload.filename:
         stored, problem = store_upload(upload)
         if problem:
-            return _render_task(task, upload_problem=problem, status=422)
+            return _render_task(task, upload_problem=problem, status=422, typed=form,
+                                refused_action="approve")
         certificate_file = {"file": stored.sha256, "filename": upload.filename,
                             "content_type": stored.content_type}
     produced = None
@@ -587,7 +663,8 @@ def special_procedure(task_id: int):
             clock.begin_special_procedure(get_session(), task, form.get("kind", ""),
                                           form.get("reason", ""), current_account().username)
     except clock.ClockRefused as refused:
-        return _render_task(task, clock_refused=refused,
+        return _render_task(task, clock_refused=refused, typed=form,
+                            refused_action="special_procedure",
                             status=409 if refused.code in ("state", "none_open") else 422)
     return _task_again(task)
 
@@ -700,10 +777,9 @@ def record_findings(task_id: int):
 def _instant_matters() -> list[dict]:
     """The department's matters that declare instant approval, each with its state."""
     from onething.cases import instant
-    from onething.publishing.working_catalog import entries
 
     found = []
-    for entry in entries(get_session(), "matter"):
+    for entry in get_session().exec(_matters_declaring("instant_approval")).all():
         data = json.loads(entry.text)
         if data.get("department") == _department() and "instant_approval" in data:
             found.append({"code": data["code"], "name": data["name"],
@@ -735,12 +811,11 @@ def set_instant(matter_code: str):
 @bp.get("/benefits")
 def benefits():
     """免申即享: the offers of the department's benefit matters, with their answers."""
-    from onething.publishing.working_catalog import entries
     from onething.storage.models import BenefitOffer
 
     session = get_session()
     matters = []
-    for entry in entries(session, "matter"):
+    for entry in session.exec(_matters_declaring("benefit")).all():
         data = json.loads(entry.text)
         if data.get("department") == _department() and "benefit" in data:
             offers = session.exec(select(BenefitOffer).where(

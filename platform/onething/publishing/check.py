@@ -15,6 +15,7 @@ and the matters at fault. The rules, in order:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -35,7 +36,7 @@ from onething.catalog.groups import columns, row_schema
 from onething.catalog.licences import LICENCE_TYPES
 from onething.catalog.loader import default_root, read_documents, read_meta
 from onething.catalog.patterns import PatternError, compiled
-from onething.catalog.problems import DefinitionError, Problem, pointer
+from onething.catalog.problems import DefinitionError, Problem, Text, pointer
 from onething.catalog.text import standardize_schema
 from onething.catalog.units import UNITS, quantity
 from onething.composer import logic
@@ -71,7 +72,99 @@ def schema_errors(validator, instance, prefix: tuple = ()) -> Iterator[tuple[str
         # Branches that fail on type alone are the ones the author did not mean.
         meant = [e for e in error.context if e.validator != "type"] or error.context
         detail = best_match(meant) if meant else error
-        yield pointer(*prefix, *detail.absolute_path), detail.message
+        yield pointer(*prefix, *detail.absolute_path), schema_message(detail)
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it (Python's repr, as jsonschema's own words), cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+# A value of the wrong JSON type, by the type expected.
+_NOT_OF_TYPE = {
+    "string": lambda value: Text("{value} is not a string", value=value),
+    "integer": lambda value: Text("{value} is not a whole number", value=value),
+    "number": lambda value: Text("{value} is not a number", value=value),
+    "boolean": lambda value: Text("{value} is not true or false", value=value),
+    "array": lambda value: Text("{value} is not a list [...]", value=value),
+    "object": lambda value: Text("{value} is not an object {{...}}", value=value),
+    "null": lambda value: Text("{value} is not null", value=value),
+}
+# A value past a bound, by the keyword that sets it.
+_PAST_LIMIT = {
+    "minLength": lambda value, limit: Text(
+        "{value} is shorter than {limit} characters", value=value, limit=limit),
+    "maxLength": lambda value, limit: Text(
+        "{value} is longer than {limit} characters", value=value, limit=limit),
+    "minItems": lambda value, limit: Text(
+        "{value} has fewer than {limit} items", value=value, limit=limit),
+    "maxItems": lambda value, limit: Text(
+        "{value} has more than {limit} items", value=value, limit=limit),
+    "minimum": lambda value, limit: Text(
+        "{value} is less than the minimum of {limit}", value=value, limit=limit),
+    "maximum": lambda value, limit: Text(
+        "{value} is greater than the maximum of {limit}", value=value, limit=limit),
+    "exclusiveMinimum": lambda value, limit: Text(
+        "{value} is not greater than {limit}", value=value, limit=limit),
+    "exclusiveMaximum": lambda value, limit: Text(
+        "{value} is not less than {limit}", value=value, limit=limit),
+    "multipleOf": lambda value, limit: Text(
+        "{value} is not a multiple of {limit}", value=value, limit=limit),
+}
+_UNEXPECTED = re.compile(r"\((.*) (?:was|were) unexpected\)$", re.S)
+_DEPENDENCY = re.compile(r"^(.*) is a dependency of (.*)$", re.S)
+
+
+def schema_message(error) -> Text:
+    """One jsonschema error's message, worded as jsonschema words it (as `onething check`
+    has always printed it), as a Text the console translates by the keyword that failed."""
+    return _schema_text(error).worded(error.message)
+
+
+def _schema_text(error) -> Text:
+    keyword, expected = error.validator, error.validator_value
+    value, message = _shown(error.instance), error.message
+    if keyword == "required":
+        for name in expected if isinstance(expected, list) else ():
+            if message == f"{name!r} is a required property":
+                return Text("{name!r} is a required property", name=name)
+    elif keyword == "type":
+        if isinstance(expected, str) and expected in _NOT_OF_TYPE:
+            return _NOT_OF_TYPE[expected](value)
+        if isinstance(expected, list):
+            return Text("{value} is not of type {types}", value=value, types=expected)
+    elif keyword == "enum" and isinstance(expected, list):
+        return Text("{value} is not one of {allowed}", value=value,
+                    allowed=[_shown(item) for item in expected])
+    elif keyword == "const":
+        return Text("{expected} was expected", expected=_shown(expected))
+    elif keyword in ("minLength", "minItems", "minProperties") and expected == 1:
+        return Text("{value} should be non-empty", value=value)
+    elif keyword in ("maxLength", "maxItems", "maxProperties") and expected == 0:
+        return Text("{value} is expected to be empty", value=value)
+    elif keyword in _PAST_LIMIT:
+        return _PAST_LIMIT[keyword](value, expected)
+    elif keyword == "pattern":
+        return Text("{value} does not match the pattern {pattern}", value=value,
+                    pattern=_shown(expected))
+    elif keyword == "format":
+        return Text("{value} is not a valid {format}", value=value, format=expected)
+    elif keyword in ("additionalProperties", "unevaluatedProperties") and (
+            found := _UNEXPECTED.search(message)):
+        return Text("properties not allowed here: {names}", names=found.group(1))
+    elif keyword == "uniqueItems":
+        return Text("{value} has items that repeat", value=value)
+    elif keyword in ("oneOf", "anyOf"):
+        if " is valid under each of " in message:
+            return Text("{value} fits more than one of the allowed forms", value=value)
+        return Text("{value} fits none of the allowed forms", value=value)
+    elif keyword in ("not", None):  # None: the schema `false`
+        return Text("{value} is not allowed here", value=value)
+    elif keyword == "dependentRequired" and (found := _DEPENDENCY.match(message)):
+        return Text("{needed} is required when {name} is given", needed=found.group(1),
+                    name=found.group(2))
+    return Text("does not fit the schema: {message}", message=message)
 
 
 # Built validators by the identity of the metas dict they came from (kept alive here, so
@@ -179,8 +272,9 @@ def _patterns_compile(schema: Any) -> bool:
 def _condition_ref_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every $ref in a condition: a condition reads the answers or the form's values, and
     may name nothing else (least of all a document elsewhere)."""
-    return [Problem(path, pointer(*at), f"a condition may not refer to {ref!r}: write "
-                    "the condition out in full") for at, ref in _refs(schema, where)]
+    return [Problem(path, pointer(*at), Text("a condition may not refer to {ref!r}: write "
+                                             "the condition out in full", ref=ref))
+            for at, ref in _refs(schema, where)]
 
 
 # Keywords whose values are instance values, never a schema to walk.
@@ -213,7 +307,7 @@ def _pattern_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
             try:
                 compiled(pattern)
             except PatternError as error:
-                problems.append(Problem(path, pointer(*place), str(error)))
+                problems.append(Problem(path, pointer(*place), error.text))
     return problems
 
 
@@ -230,16 +324,17 @@ def _identity_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     for node, at in _schema_nodes(schema, where):
         for key in _IDENTITY:
             if key in node and not (at == () and key in ("$id", "$schema")):
-                problems.append(Problem(path, pointer(*at, key), (
-                    f"{key!r} may not be used here: a definition reaches the library's "
-                    f"fields by $ref alone, and names no schema of its own")))
+                problems.append(Problem(path, pointer(*at, key), Text(
+                    "{key!r} may not be used here: a definition reaches the library's "
+                    "fields by $ref alone, and names no schema of its own", key=key)))
     return problems
 
 
 def _format_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     """Every format no validator here knows: it would check nothing, silently."""
-    return [Problem(path, pointer(*at, "format"), f"unknown format {node['format']!r}: "
-                    f"known are {', '.join(KNOWN_FORMATS)}")
+    return [Problem(path, pointer(*at, "format"), Text(
+                "unknown format {format!r}: known are {known}",
+                format=node["format"], known=list(KNOWN_FORMATS)))
             for node, at in _schema_nodes(schema, where)
             if isinstance(node.get("format"), str) and node["format"] not in KNOWN_FORMATS]
 
@@ -258,9 +353,9 @@ def _enum_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
     for node, at in _schema_nodes(schema, where):
         values = node.get("enum")
         if isinstance(values, list) and len({_json_type(v) for v in values} - {"null"}) > 1:
-            kinds = ", ".join(sorted({_json_type(v) for v in values}))
+            kinds = sorted({_json_type(v) for v in values})
             problems.append(Problem(path, pointer(*at, "enum"),
-                                    f"the allowed values mix kinds ({kinds})"))
+                                    Text("the allowed values mix kinds ({kinds})", kinds=kinds)))
     return problems
 
 
@@ -277,9 +372,11 @@ def _bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
         for lower, upper, strict in _BOUND_PAIRS:
             low, high = node.get(lower), node.get(upper)
             if _number(low) and _number(high) and (low > high or (strict and low >= high)):
-                verb = "is not below" if lower.endswith("imum") else "is above"
-                problems.append(Problem(path, pointer(*at, lower),
-                                        f"{lower} {low} {verb} {upper} {high}: no value fits"))
+                values = {"lower": lower, "low": low, "upper": upper, "high": high}
+                problems.append(Problem(path, pointer(*at, lower), Text(
+                    "{lower} {low} is not below {upper} {high}: no value fits", **values)
+                    if lower.endswith("imum") else Text(
+                    "{lower} {low} is above {upper} {high}: no value fits", **values)))
     return problems
 
 
@@ -296,7 +393,7 @@ def _date_bound_problems(path: str, schema: Any, where: tuple) -> list[Problem]:
                 try:
                     check_bound(node[key])
                 except BoundError as error:
-                    problems.append(Problem(path, pointer(*at, key), str(error)))
+                    problems.append(Problem(path, pointer(*at, key), error.text))
     return problems
 
 
@@ -327,7 +424,8 @@ def check_documents(
     fast = _fast_meta_validators(metas)
     for kind in ("department", "matter", "bundle", "field"):
         if kind not in validators:
-            problems.append(Problem("schemas/meta", "", f"the {kind} meta-schema is missing"))
+            problems.append(Problem("schemas/meta", "",
+                                    Text("the {kind} meta-schema is missing", kind=kind)))
     broken: set[tuple[str, str | None]] = set()
     sound: list[Document] = []
     for document in documents:
@@ -350,7 +448,8 @@ def check_documents(
                     found += _condition_ref_problems(document.path, part, path)
                 if _fast_valid(_fast_schema_checker(), part) and _patterns_compile(part):
                     continue
-                invalid = [Problem(document.path, where, f"not a valid JSON Schema: {message}")
+                invalid = [Problem(document.path, where,
+                                   Text("not a valid JSON Schema: {message}", message=message))
                            for where, message in schema_errors(_SCHEMA_CHECKER, part, path)]
                 # A part that is no JSON Schema at all is not read any further.
                 parts_only = parts_only and not invalid
@@ -390,12 +489,12 @@ def _check_names(documents: list[Document], expected_names: bool) -> list[Proble
             continue
         if expected_names and not document.path.endswith(f"/{code}.json"):
             where = "/$id" if document.kind == "field" else "/code"
-            problems.append(Problem(document.path, where,
-                                    f"the file of {code!r} must be named {code}.json"))
+            problems.append(Problem(document.path, where, Text(
+                "the file of {code!r} must be named {code}.json", code=code)))
         space = "guide" if document.kind in GUIDE_KINDS else document.kind
         if (space, code) in seen:
-            problems.append(Problem(document.path, "/code",
-                                    f"code {code!r} is already used by {seen[(space, code)]}"))
+            problems.append(Problem(document.path, "/code", Text(
+                "code {code!r} is already used by {file}", code=code, file=seen[(space, code)])))
         else:
             seen[(space, code)] = document.path
     return problems
@@ -410,20 +509,18 @@ def _check_departments(catalog: Catalog, known: dict) -> list[Problem]:
         parent = catalog.departments.get(parent_code)
         if parent_code not in known["department"]:
             problems.append(Problem(department.path, "/parent",
-                                    f"unknown department {parent_code!r}"))
+                                    Text("unknown department {code!r}", code=parent_code)))
         elif parent is not None and (
             LEVELS.index(parent.data["level"]) > LEVELS.index(department.data["level"])
         ):
-            problems.append(Problem(
-                department.path, "/parent",
-                f"parent {parent_code!r} is at {parent.data['level']} level, "
-                f"below this department's {department.data['level']} level",
-            ))
+            problems.append(Problem(department.path, "/parent", Text(
+                "parent {parent!r} is at {level} level, below this department's {own} level",
+                parent=parent_code, level=parent.data["level"], own=department.data["level"])))
         trail, current = [department.code], parent
         while current is not None and current.data.get("parent"):
             if current.code in trail:
-                problems.append(Problem(department.path, "/parent",
-                                        "the parents form a cycle: " + " → ".join(trail)))
+                problems.append(Problem(department.path, "/parent", Text(
+                    "the parents form a cycle: {cycle}", cycle=" → ".join(trail))))
                 break
             trail.append(current.code)
             current = catalog.departments.get(current.data["parent"])
@@ -447,18 +544,18 @@ def _check_fields(catalog: Catalog, known: dict) -> list[Problem]:
     for field in catalog.fields.values():
         if field.key in RESERVED_KEYS:
             problems.append(Problem(field.path, "/$id",
-                                    f"{field.key!r} is reserved in submissions"))
+                                    Text("{key!r} is reserved in submissions", key=field.key)))
         for where, ref in _refs(field.data, ()):
             target = urljoin(field.uri, ref)
             if not target.startswith(FIELD_BASE) or \
                     target.removeprefix(FIELD_BASE) not in known["field"]:
-                problems.append(Problem(field.path, pointer(*where),
-                                        f"unresolvable $ref {ref!r}: not a library field"))
+                problems.append(Problem(field.path, pointer(*where), Text(
+                    "unresolvable $ref {ref!r}: not a library field", ref=ref)))
         trail, current = [], field
         while current is not None:
             if current.key in trail:
-                problems.append(Problem(field.path, "/$ref",
-                                        "the $refs form a cycle: " + " → ".join(trail)))
+                problems.append(Problem(field.path, "/$ref", Text(
+                    "the $refs form a cycle: {cycle}", cycle=" → ".join(trail))))
                 break
             trail.append(current.key)
             ref = current.data.get("$ref")
@@ -498,9 +595,9 @@ def _nesting_cycles(catalog: Catalog) -> list[Problem]:
     for field in catalog.fields.values():
         for where, target in inside.get(field.key, []):
             if leads_to(target, field.key):
-                problems.append(Problem(field.path, pointer(*where), "the field holds "
-                                        "itself through its parts: a form that nests "
-                                        "without end"))
+                problems.append(Problem(field.path, pointer(*where), Text(
+                    "the field holds itself through its parts: a form that nests "
+                    "without end")))
                 break
     return problems
 
@@ -510,63 +607,65 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
     for matter in catalog.matters.values():
         at = matter.path
         if matter.department not in known["department"]:
-            problems.append(Problem(at, "/department",
-                                    f"unknown department {matter.department!r}", (matter.code,)))
+            problems.append(Problem(at, "/department", Text(
+                "unknown department {code!r}", code=matter.department), (matter.code,)))
         for index, joint in enumerate(matter.data.get("joint_departments", [])):
             if joint not in known["department"]:
                 problems.append(Problem(at, f"/joint_departments/{index}",
-                                        f"unknown department {joint!r}", (matter.code,)))
+                                        Text("unknown department {code!r}", code=joint),
+                                        (matter.code,)))
             elif joint == matter.department:
                 problems.append(Problem(at, f"/joint_departments/{index}",
-                                        "the matter's own department handles it already",
+                                        Text("the matter's own department handles it already"),
                                         (matter.code,)))
         for index, key in enumerate(matter.produces):
             if key not in known["field"]:
-                problems.append(Problem(at, f"/produces/{index}", f"{key!r} is no library "
-                                        "field: a value handed over must have one",
-                                        (matter.code,)))
+                problems.append(Problem(at, f"/produces/{index}", Text(
+                    "{key!r} is no library field: a value handed over must have one", key=key),
+                    (matter.code,)))
             elif key in matter.form.get("properties", {}):
-                problems.append(Problem(at, f"/produces/{index}", f"the matter asks for {key!r} "
-                                        "itself: it cannot also yield it", (matter.code,)))
+                problems.append(Problem(at, f"/produces/{index}", Text(
+                    "the matter asks for {key!r} itself: it cannot also yield it", key=key),
+                    (matter.code,)))
         limits = matter.data["time_limit"]
         # Both limits count the same way (`counting`), so their numbers compare as they are.
         if limits["promised_days"] > limits["legal_days"]:
             problems.append(Problem(
                 at, "/time_limit/promised_days",
-                f"the promised limit ({limits['promised_days']} days) exceeds the legal limit "
-                f"({limits['legal_days']} days)", (matter.code,)))
+                Text("the promised limit ({promised} days) exceeds the legal limit "
+                     "({legal} days)", promised=limits["promised_days"],
+                     legal=limits["legal_days"]), (matter.code,)))
         if matter.data["handling"] == "on_the_spot" and limits["promised_days"] != 0:
             problems.append(Problem(
                 at, "/time_limit/promised_days",
-                "a matter handled on the spot (即办件) promises 0 days", (matter.code,)))
+                Text("a matter handled on the spot (即办件) promises 0 days"), (matter.code,)))
         form = matter.form
         for keyword in sorted(set(form) - FORM_KEYWORDS):
             problems.append(Problem(
                 at, f"/form/{keyword}",
-                f"a form may not use {keyword!r} at its top level: its fields are split "
-                "between the one form's shared part and the matter's own part (rules "
-                "between fields use if/then/else, allOf, anyOf, oneOf, not or "
-                "dependentRequired)", (matter.code,)))
+                Text("a form may not use {keyword!r} at its top level: its fields are split "
+                     "between the one form's shared part and the matter's own part (rules "
+                     "between fields use if/then/else, allOf, anyOf, oneOf, not or "
+                     "dependentRequired)", keyword=keyword), (matter.code,)))
         if not set(form) - FORM_KEYWORDS:
             for key in sorted(rule_required(matter) - set(form["properties"])):
-                problems.append(Problem(at, "/form", f"a rule requires {key!r}, which is not "
-                                        "in properties", (matter.code,)))
+                problems.append(Problem(at, "/form", Text(
+                    "a rule requires {key!r}, which is not in properties", key=key),
+                    (matter.code,)))
         for key, use in form["properties"].items():
             unit = use.get("x-unit") if isinstance(use, dict) else None
             if unit is not None and quantity(unit) is None:
-                problems.append(Problem(at, f"/form/properties/{key}/x-unit",
-                                        f"unknown unit {unit!r}; known: {', '.join(UNITS)}",
-                                        (matter.code,)))
+                problems.append(Problem(at, f"/form/properties/{key}/x-unit", Text(
+                    "unknown unit {unit!r}; known: {known}", unit=unit, known=list(UNITS)),
+                    (matter.code,)))
         for key in form.get("required", []):
             if key not in form["properties"]:
-                problems.append(Problem(at, "/form/required",
-                                        f"required field {key!r} is not in properties",
-                                        (matter.code,)))
+                problems.append(Problem(at, "/form/required", Text(
+                    "required field {key!r} is not in properties", key=key), (matter.code,)))
         for where, ref in _refs(form, ("form",)):
             if not ref.startswith(FIELD_BASE) or ref.removeprefix(FIELD_BASE) not in known["field"]:
-                problems.append(Problem(at, pointer(*where),
-                                        f"unresolvable $ref {ref!r}: not a library field",
-                                        (matter.code,)))
+                problems.append(Problem(at, pointer(*where), Text(
+                    "unresolvable $ref {ref!r}: not a library field", ref=ref), (matter.code,)))
         for key, schema in form["properties"].items():
             if is_shared(key, schema):
                 extra = set(schema) - {"$ref", "items", *TIGHTENING, *ANNOTATIONS}
@@ -576,31 +675,29 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                 for keyword in sorted(extra):
                     problems.append(Problem(
                         at, f"/form/properties/{key}/{keyword}",
-                        f"beside a shared field's $ref only tightening keywords may stand, "
-                        f"not {keyword!r}", (matter.code,)))
+                        Text("beside a shared field's $ref only tightening keywords may "
+                             "stand, not {keyword!r}", keyword=keyword), (matter.code,)))
         for where, message in amount_problems(matter):
             problems.append(Problem(at, where, message, (matter.code,)))
         seen: set[str] = set()
         for index, material in enumerate(matter.materials):
             if material["id"] in seen:
-                problems.append(Problem(at, f"/materials/{index}/id",
-                                        f"material {material['id']!r} is listed twice",
-                                        (matter.code,)))
+                problems.append(Problem(at, f"/materials/{index}/id", Text(
+                    "material {id!r} is listed twice", id=material["id"]), (matter.code,)))
             seen.add(material["id"])
             # Only the application form itself is drawn from the one form; a proof or a
             # signed commitment stays the applicant's (or shared data's) to supply.
             if material.get("generated") and (
                     material["type"] != "application_form" or material.get("commitment_letter")
                     or material.get("shared_data") or material.get("commitment")):
-                problems.append(Problem(at, f"/materials/{index}/generated",
-                                        "only an application form (not a commitment letter, "
-                                        "nor shared data) is generated from the one form",
-                                        (matter.code,)))
+                problems.append(Problem(at, f"/materials/{index}/generated", Text(
+                    "only an application form (not a commitment letter, nor shared data) is "
+                    "generated from the one form"), (matter.code,)))
             for name in sorted(named_questions(material.get("when_form"))
                                - set(form["properties"])):
-                problems.append(Problem(at, f"/materials/{index}/when_form",
-                                        f"the condition names {name!r}, which the matter's "
-                                        "form does not ask", (matter.code,)))
+                problems.append(Problem(at, f"/materials/{index}/when_form", Text(
+                    "the condition names {name!r}, which the matter's form does not ask",
+                    name=name), (matter.code,)))
     return problems
 
 
@@ -619,37 +716,36 @@ def _check_rules(catalog: Catalog) -> list[Problem]:
         ids: dict[str, int] = {}
         for index, rule in enumerate(rules):
             if rule["id"] in ids:
-                problems.append(Problem(at, f"/rules/{index}/id",
-                                        f"rule {rule['id']!r} is declared twice", (matter.code,)))
+                problems.append(Problem(at, f"/rules/{index}/id", Text(
+                    "rule {id!r} is declared twice", id=rule["id"]), (matter.code,)))
             ids[rule["id"]] = index
             for where, message in logic.problems(rule["logic"], known):
                 problems.append(Problem(at, pointer("rules", index, "logic", *where), message,
                                         (matter.code,)))
             target = rule.get("field")
             if target and target.split(".")[0] not in known["fields"]:
-                problems.append(Problem(at, f"/rules/{index}/field",
-                                        f"{target!r} is not a field of the matter's form",
-                                        (matter.code,)))
+                problems.append(Problem(at, f"/rules/{index}/field", Text(
+                    "{field!r} is not a field of the matter's form", field=target),
+                    (matter.code,)))
         if "instant_approval" in matter.data and not rules:
-            problems.append(Problem(at, "/instant_approval", "instant approval needs rules: "
-                                    "nothing would be checked", (matter.code,)))
+            problems.append(Problem(at, "/instant_approval", Text(
+                "instant approval needs rules: nothing would be checked"), (matter.code,)))
         benefit = matter.data.get("benefit")
         for index, rule_id in enumerate((benefit or {}).get("eligibility", [])):
             if rule_id not in ids:
-                problems.append(Problem(at, f"/benefit/eligibility/{index}",
-                                        f"no rule {rule_id!r} in the matter's rules",
-                                        (matter.code,)))
+                problems.append(Problem(at, f"/benefit/eligibility/{index}", Text(
+                    "no rule {id!r} in the matter's rules", id=rule_id), (matter.code,)))
                 continue
             for name in logic.reads(rules[ids[rule_id]]["logic"]):
                 if name.split(".")[0] in ("fields", "answers"):
                     problems.append(Problem(
                         at, f"/benefit/eligibility/{index}",
-                        f"an eligibility rule reads only the registry, the holder and today, "
-                        f"not {name!r}: nobody has applied", (matter.code,)))
+                        Text("an eligibility rule reads only the registry, the holder and "
+                             "today, not {name!r}: nobody has applied", name=name),
+                        (matter.code,)))
         if benefit and benefit["population"] not in LICENCE_TYPES:
-            problems.append(Problem(at, "/benefit/population",
-                                    f"unknown licence type {benefit['population']!r}",
-                                    (matter.code,)))
+            problems.append(Problem(at, "/benefit/population", Text(
+                "unknown licence type {type!r}", type=benefit["population"]), (matter.code,)))
     return problems
 
 
@@ -660,31 +756,35 @@ def _check_group_use(matter, key: str, schema: dict, catalog: Catalog) -> list[P
     row = row_schema(catalog.fields.get(key))
     items = schema["items"]
     if row is None:
-        return [Problem(at, here, f"{key!r} is no repeating group (an array of objects in "
-                        "the field library): items cannot narrow it", (matter.code,))]
+        return [Problem(at, here, Text("{key!r} is no repeating group (an array of objects "
+                                       "in the field library): items cannot narrow it",
+                                       key=key), (matter.code,))]
     if not isinstance(items, dict):
-        return [Problem(at, here, "items must be an object naming columns", (matter.code,))]
-    problems = [Problem(at, f"{here}/{keyword}", f"a group's columns are chosen with "
-                        f"properties and required, not {keyword!r}", (matter.code,))
+        return [Problem(at, here, Text("items must be an object naming columns"),
+                        (matter.code,))]
+    problems = [Problem(at, f"{here}/{keyword}", Text(
+                    "a group's columns are chosen with properties and required, not "
+                    "{keyword!r}", keyword=keyword), (matter.code,))
                 for keyword in sorted(set(items) - {"properties", "required", "$comment"})]
     declared = items.get("properties", {})
     for column, narrowing in declared.items():
         where = pointer("form", "properties", key, "items", "properties", column)
         if column not in row["properties"]:
-            problems.append(Problem(at, where, f"the group {key!r} has no column {column!r}; "
-                                    f"its columns: {', '.join(row['properties'])}",
-                                    (matter.code,)))
+            problems.append(Problem(at, where, Text(
+                "the group {key!r} has no column {column!r}; its columns: {columns}",
+                key=key, column=column, columns=list(row["properties"])), (matter.code,)))
             continue
         keywords = set(narrowing) if isinstance(narrowing, dict) else set()
         for keyword in sorted(keywords - {*TIGHTENING, *ANNOTATIONS}):
-            problems.append(Problem(at, f"{where}/{keyword}", "a column may only be narrowed "
-                                    f"by tightening keywords, not {keyword!r}", (matter.code,)))
+            problems.append(Problem(at, f"{where}/{keyword}", Text(
+                "a column may only be narrowed by tightening keywords, not {keyword!r}",
+                keyword=keyword), (matter.code,)))
     taken = columns(schema, row)
     for index, column in enumerate(items.get("required", [])):
         if column not in taken:
-            problems.append(Problem(at, f"{here}/required/{index}", f"required column "
-                                    f"{column!r} is not among the columns the matter takes",
-                                    (matter.code,)))
+            problems.append(Problem(at, f"{here}/required/{index}", Text(
+                "required column {column!r} is not among the columns the matter takes",
+                column=column), (matter.code,)))
     return problems
 
 
@@ -694,45 +794,47 @@ def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
         at = bundle.path
         lead = bundle.data["lead_department"]
         if lead not in known["department"]:
-            problems.append(Problem(at, "/lead_department", f"unknown department {lead!r}"))
+            problems.append(Problem(at, "/lead_department",
+                                    Text("unknown department {code!r}", code=lead)))
         codes: set[str] = set()
         for index, item in enumerate(bundle.data["items"]):
             if "matter" in item:
                 code = item["matter"]
                 if code not in known["matter"]:
                     problems.append(Problem(at, f"/items/{index}/matter",
-                                            f"unknown matter {code!r}", (code,)))
+                                            Text("unknown matter {code!r}", code=code), (code,)))
             else:
                 code = item["bundle"]
                 if bundle.data["kind"] != "one_class":
                     problems.append(Problem(
                         at, f"/items/{index}/bundle",
-                        "only a one_class bundle (一类事) may hold other bundles"))
+                        Text("only a one_class bundle (一类事) may hold other bundles")))
                 if code not in known["bundle"]:
                     problems.append(Problem(at, f"/items/{index}/bundle",
-                                            f"unknown bundle {code!r}"))
+                                            Text("unknown bundle {code!r}", code=code)))
                 elif code == bundle.code or bundle in _nested(catalog, code):
-                    problems.append(Problem(at, f"/items/{index}/bundle",
-                                            f"bundle {code!r} contains this bundle again"))
+                    problems.append(Problem(at, f"/items/{index}/bundle", Text(
+                        "bundle {code!r} contains this bundle again", code=code)))
             if code in codes:
-                problems.append(Problem(at, f"/items/{index}", f"{code!r} is listed twice"))
+                problems.append(Problem(at, f"/items/{index}",
+                                        Text("{code!r} is listed twice", code=code)))
             codes.add(code)
         # An edge names matters of the bundle, or bundles nested in it (all their matters).
         holding = {code: {code} for code in bundle.matter_codes()}
         holding.update({child.code: set(child.matter_codes()) for child, _ in bundle.stages()})
         for code, befores in bundle.after.items():
             if code not in holding:
-                problems.append(Problem(at, pointer("after", code),
-                                        f"{code!r} is not a matter of this bundle, nor a "
-                                        "bundle nested in it", (code,)))
+                problems.append(Problem(at, pointer("after", code), Text(
+                    "{code!r} is not a matter of this bundle, nor a bundle nested in it",
+                    code=code), (code,)))
             for index, before in enumerate(befores):
                 if before not in holding:
-                    problems.append(Problem(at, pointer("after", code, index),
-                                            f"{before!r} is not a matter of this bundle, nor "
-                                            "a bundle nested in it", (before,)))
+                    problems.append(Problem(at, pointer("after", code, index), Text(
+                        "{code!r} is not a matter of this bundle, nor a bundle nested in it",
+                        code=before), (before,)))
                 elif holding[before] & holding.get(code, set()):
                     problems.append(Problem(at, pointer("after", code, index),
-                                            "a matter cannot wait for itself", (code,)))
+                                            Text("a matter cannot wait for itself"), (code,)))
         problems += _check_overrides(catalog, bundle)
         problems += _check_conditions(catalog, bundle)
         problems += _check_licence(bundle, known)
@@ -740,7 +842,8 @@ def _check_bundles(catalog: Catalog, known: dict) -> list[Problem]:
         for index, code in enumerate(bundle.inspected):
             if code not in held:
                 problems.append(Problem(at, f"/joint_inspection/matters/{index}",
-                                        f"{code!r} is not a matter of this bundle", (code,)))
+                                        Text("{code!r} is not a matter of this bundle",
+                                             code=code), (code,)))
     return problems
 
 
@@ -757,12 +860,12 @@ def _check_licence(bundle, known: dict) -> list[Problem]:
     problems = []
     if licence["issuer"] not in known["department"]:
         problems.append(Problem(bundle.path, "/licence/issuer",
-                                f"unknown department {licence['issuer']!r}"))
+                                Text("unknown department {code!r}", code=licence["issuer"])))
     for name in _PLACEHOLDER.findall(licence["number_pattern"]):
         if not _PLACEHOLDERS.fullmatch(name):
-            problems.append(Problem(bundle.path, "/licence/number_pattern",
-                                    f"unknown part {{{name}}}: use {{year}}, {{division}} "
-                                    "or {seq:N}"))
+            problems.append(Problem(bundle.path, "/licence/number_pattern", Text(
+                "unknown part {{{name}}}: use {{year}}, {{division}} or {{seq:N}}",
+                name=name)))
     return problems
 
 
@@ -773,14 +876,14 @@ def _check_overrides(catalog: Catalog, bundle) -> list[Problem]:
     for code, fields in bundle.data.get("overrides", {}).items():
         matter = catalog.matters.get(code)
         if code not in held or matter is None:
-            problems.append(Problem(bundle.path, pointer("overrides", code),
-                                    f"the override names {code!r}, which is not a matter of "
-                                    "this bundle", (code,)))
+            problems.append(Problem(bundle.path, pointer("overrides", code), Text(
+                "the override names {code!r}, which is not a matter of this bundle",
+                code=code), (code,)))
             continue
         for key in fields:
             if key not in matter.form.get("properties", {}):
-                problems.append(Problem(bundle.path, pointer("overrides", code, key),
-                                        f"matter {code!r} has no field {key!r}", (code,)))
+                problems.append(Problem(bundle.path, pointer("overrides", code, key), Text(
+                    "matter {code!r} has no field {key!r}", code=code, key=key), (code,)))
     return problems
 
 
@@ -795,12 +898,21 @@ def _check_conditions(catalog: Catalog, bundle) -> list[Problem]:
     except CompositionError as error:
         return error.problems()
     problems = []
+    # An answer offered twice: oneOf then matches both, and whoever chooses it is refused.
+    for key, question in ((bundle.data.get("questions") or {}).get("properties") or {}).items():
+        values = [choice.get("const") for choice in (question or {}).get("oneOf") or []
+                  if isinstance(choice, dict) and "const" in choice]
+        for value in sorted({json.dumps(v, ensure_ascii=False) for v in values
+                             if values.count(v) > 1}):
+            problems.append(Problem(bundle.path, f"/questions/properties/{key}/oneOf", Text(
+                "the question {key!r} offers the answer {value} more than once: whoever "
+                "chooses it would be refused", key=key, value=value)))
     for item in bundle.flatten():
         for condition in item.conditions:
             for name in sorted(named_questions(condition) - asked):
-                problems.append(Problem(item.path, f"{item.pointer}/when",
-                                        f"the condition names {name!r}, which the bundle "
-                                        "does not ask", (item.matter,)))
+                problems.append(Problem(item.path, f"{item.pointer}/when", Text(
+                    "the condition names {name!r}, which the bundle does not ask", name=name),
+                    (item.matter,)))
         matter = catalog.matters.get(item.matter)
         if matter is None:
             continue
@@ -808,8 +920,8 @@ def _check_conditions(catalog: Catalog, bundle) -> list[Problem]:
             for name in sorted(named_questions(material.get("when")) - asked):
                 problems.append(Problem(
                     matter.path, f"/materials/{index}/when",
-                    f"the condition names {name!r}, which bundle {bundle.code!r} "
-                    "does not ask", (matter.code,)))
+                    Text("the condition names {name!r}, which bundle {code!r} does not ask",
+                         name=name, code=bundle.code), (matter.code,)))
     return problems
 
 
@@ -828,18 +940,20 @@ def _check_compositions(catalog: Catalog) -> list[Problem]:
         if plan.over_joint_limit:
             problems.append(Problem(
                 bundle.path, "/after",
-                f"the critical path {' → '.join(plan.critical_path)} takes "
-                f"{plan.critical_path_days} working days, over the "
-                f"{JOINT_HANDLING_LIMIT_DAYS} allowed for joint handling (行政许可法 art. 42)",
+                Text("the critical path {path} takes {days} working days, over the "
+                     "{limit} allowed for joint handling (行政许可法 art. 42)",
+                     path=" → ".join(plan.critical_path), days=plan.critical_path_days,
+                     limit=JOINT_HANDLING_LIMIT_DAYS),
                 tuple(plan.critical_path)))
         promised = bundle.promised_days
         legal = min(plan.legal_critical_path_days, JOINT_HANDLING_LIMIT_DAYS)
         if promised is not None and promised > legal:
             problems.append(Problem(
                 bundle.path, "/promised_days",
-                f"the bundle promises {promised} working days, beyond the legal limit of "
-                f"{legal} (its matters' legal limits along the critical path, at most "
-                f"{JOINT_HANDLING_LIMIT_DAYS} for joint handling, 行政许可法 art. 42)"))
+                Text("the bundle promises {promised} working days, beyond the legal limit of "
+                     "{legal} (its matters' legal limits along the critical path, at most "
+                     "{limit} for joint handling, 行政许可法 art. 42)", promised=promised,
+                     legal=legal, limit=JOINT_HANDLING_LIMIT_DAYS)))
     return problems
 
 

@@ -32,8 +32,9 @@ from sqlmodel import Session, col, delete, select
 
 from onething.catalog.definitions import Catalog, Document
 from onething.catalog.loader import FOLDERS, Source, read_meta, read_sources
-from onething.catalog.problems import DefinitionError, Problem
+from onething.catalog.problems import DefinitionError, Problem, Text
 from onething.catalog.text import initials, localize, pinyin
+from onething.catalog.typed import half_width
 from onething.composer.compose import compose
 from onething.publishing import directory
 from onething.publishing.check import GUIDE_KINDS, check_documents, meta_validators, schema_errors
@@ -46,7 +47,13 @@ from onething.publishing.versions import (
     publish_catalog,
 )
 from onething.storage.db import Page, paginate
-from onething.storage.models import BundleVersion, CatalogEntry, CatalogReference, utc_now
+from onething.storage.models import (
+    AuditEntry,
+    BundleVersion,
+    CatalogEntry,
+    CatalogReference,
+    utc_now,
+)
 
 # Documents of the working catalog are named like the files of the repository's folder.
 SHOWN_ROOT = "schemas"
@@ -89,8 +96,11 @@ def index_of(kind: str, data: object) -> tuple[dict, list[tuple[str, str]]]:
     data = data if isinstance(data, dict) else {}
     name = data.get("title") if kind == "field" else data.get("name")
     code = data.get("code") if kind != "field" else str(data.get("$id", "")).rsplit("/", 1)[-1]
+    # A department is found by its short name too (市南文旅), as people call it.
+    short = data.get("short_name") if kind == "department" else None
     columns = {"name": localize(name) if name is not None else None,
-               "search_text": search_text(name, code), "department_code": None, "level": None}
+               "search_text": search_text(name, short, code), "department_code": None,
+               "level": None}
     references: list[tuple[str, str]] = []
 
     def name_(target_kind: str, target: object) -> None:
@@ -206,7 +216,9 @@ def find_entries(session: Session, kind: str, query: str = "", department: str =
     departments of that level, their matters, or bundles with a matter at that level.
     """
     statement = select(CatalogEntry).where(CatalogEntry.kind == kind)
-    query = query.strip().lower().replace(" ", "")
+    # As typed with an IME left on: ｋｂｃｙｄ and full-width spaces are kbcyd (letters and
+    # digits only: a name's own full-width brackets are what the index holds).
+    query = "".join(half_width(query, punctuation=False).lower().split())
     if query:
         statement = statement.where(col(CatalogEntry.search_text).contains(query,
                                                                           autoescape=True))
@@ -336,7 +348,8 @@ def publish_services(session: Session, codes: list[str], metas: dict[str, dict],
         kind = next((kind for kind in GUIDE_KINDS if find_entry(session, kind, code)), None)
         if kind is None:
             problems.append(Problem(f"{SHOWN_ROOT}/{path_for('bundle', code)}", "",
-                                    f"the working catalog has no bundle or matter {code!r}"))
+                                    Text("the working catalog has no bundle or matter {code!r}",
+                                         code=code)))
             continue
         for item in scope(session, kind, code):
             documents_[(item.kind, item.code)] = Document(item.kind, item.path, item.data)
@@ -344,7 +357,15 @@ def publish_services(session: Session, codes: list[str], metas: dict[str, dict],
     problems += check_documents(found, metas, expected_names=True)
     if problems:
         raise DefinitionError(sorted(set(problems)))
-    return publish_catalog(session, Catalog(found), published_by, codes=list(dict.fromkeys(codes)))
+    published = publish_catalog(session, Catalog(found), published_by,
+                                codes=list(dict.fromkeys(codes)))
+    # On the record: who made which version live (the console's audit log lists it).
+    for version_ in published:
+        session.add(AuditEntry(actor=published_by, action="publish",
+                               subject=f"{version_.kind}:{version_.bundle_code}",
+                               after={"version": version_.number}))
+    session.commit()
+    return published
 
 
 def save_definition(session: Session, kind: str, data: dict, *, based_on: int | None,
@@ -361,23 +382,27 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
     path = path_for(kind, code) if code else f"{FOLDERS[kind]}/?"
     problems = meta_problems(kind, data, metas, f"{SHOWN_ROOT}/{path}")
     if not problems and not code:
-        problems = [Problem(f"{SHOWN_ROOT}/{path}", "", "the definition has no code")]
+        problems = [Problem(f"{SHOWN_ROOT}/{path}", "", Text("the definition has no code"))]
     if problems:
         raise DefinitionError(problems)
     entry = find_entry(session, kind, code)
     if entry is None:
         if based_on is not None:
             raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "",
-                                           "this definition was deleted meanwhile")])
+                                           Text("this definition was deleted meanwhile"))])
         holder = _guide_code_holder(session, kind, code)
         if holder is not None:
             # Refused here, not only at publish: the administrator is still at the form.
-            raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "/code",
-                                           f"code {code!r} is already used by "
-                                           f"{SHOWN_ROOT}/{holder.path}", matters=(code,))])
+            held_by = f"{SHOWN_ROOT}/{holder.path}"
+            raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "/code", Text(
+                "code {code!r} is already used by {file}", code=code, file=held_by),
+                matters=(code,))])
         entry = CatalogEntry(kind=kind, code=code, path=path, text=format_definition(data),
                              updated_by=saved_by)
         _index(session, [entry])
+        # Who changed the catalog, in the same transaction as the change.
+        session.add(AuditEntry(actor=saved_by, action="definition_create",
+                               subject=f"{kind}:{code}", after={"revision": 1}))
         session.commit()
         return entry
     if based_on != entry.revision:
@@ -400,6 +425,8 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
         session.execute(insert(CatalogReference), [
             {"source_kind": kind, "source_code": code, "target_kind": target_kind,
              "target_code": target_code} for target_kind, target_code in references])
+    session.add(AuditEntry(actor=saved_by, action="definition_save", subject=f"{kind}:{code}",
+                           before={"revision": based_on}, after={"revision": based_on + 1}))
     session.commit()
     session.refresh(entry)
     return entry
@@ -515,12 +542,12 @@ def import_folder(path: Path) -> Iterator[Path]:
         yield path
         return
     if not zipfile.is_zipfile(path):
-        raise DefinitionError([Problem(str(path), "", "not a folder or a zip file")])
+        raise DefinitionError([Problem(str(path), "", Text("not a folder or a zip file"))])
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        raise DefinitionError([Problem(path.name, "", f"the archive cannot be read: {error}")]
-                              ) from None
+        raise DefinitionError([Problem(path.name, "", Text(
+            "the archive cannot be read: {error}", error=str(error)))]) from None
     with tempfile.TemporaryDirectory(prefix="onething-import-") as folder, archive:
         total = 0
         for member in archive.infolist():
@@ -528,24 +555,25 @@ def import_folder(path: Path) -> Iterator[Path]:
             at = f"{path.name}/{member.filename}"
             # Refuse what would land outside the folder (../x, /etc/x) rather than skip it.
             if name.is_absolute() or ".." in name.parts:
-                raise DefinitionError([Problem(at, "", "a path outside the archive")])
+                raise DefinitionError([Problem(at, "", Text("a path outside the archive"))])
             if member.flag_bits & 0x1:
-                raise DefinitionError([Problem(at, "", "an encrypted member: export the "
-                                               "folder again without a password")])
+                raise DefinitionError([Problem(at, "", Text(
+                    "an encrypted member: export the folder again without a password"))])
             if member.compress_type not in READABLE_COMPRESSION:
-                raise DefinitionError([Problem(at, "", "a member compressed in a way the "
-                                               "platform cannot read (use deflate)")])
+                raise DefinitionError([Problem(at, "", Text(
+                    "a member compressed in a way the platform cannot read (use deflate)"))])
             total += member.file_size
             if total > MAX_IMPORT_BYTES:
-                raise DefinitionError([Problem(path.name, "", "the archive unpacks to more "
-                                               f"than {MAX_IMPORT_BYTES // 2**20} MiB")])
+                raise DefinitionError([Problem(path.name, "", Text(
+                    "the archive unpacks to more than {size} MiB",
+                    size=MAX_IMPORT_BYTES // 2**20))])
         try:
             archive.extractall(folder)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
                 zlib.error) as error:
             # A damaged member (bad CRC, cut short) is found only while unpacking it.
-            raise DefinitionError([Problem(path.name, "", "the archive cannot be unpacked: "
-                                           f"{error}")]) from None
+            raise DefinitionError([Problem(path.name, "", Text(
+                "the archive cannot be unpacked: {error}", error=str(error)))]) from None
         yield _schemas_root(Path(folder))
 
 
@@ -631,6 +659,10 @@ def rollback(session: Session, bundle_code: str, number: int, published_by: str
     session.add(again)
     session.flush()
     directory.record(session, [(again.id, bundle_of(old))])
+    session.add(AuditEntry(actor=published_by, action="rollback",
+                           subject=f"{old.kind}:{bundle_code}",
+                           before={"version": latest.number},
+                           after={"version": again.number, "as": number}))
     session.commit()
     return again
 

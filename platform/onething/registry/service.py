@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import unicodedata
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -117,6 +118,17 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
     row.task_id, row.revoked = task_id, False
     session.add(row)
     return row
+
+
+def other_holder(session: Session, code: str, name: str | None) -> str | None:
+    """The name of another holder the registry knows under this code (a credit code
+    given to one business is never another's), or None."""
+    wanted = "".join(unicodedata.normalize("NFKC", name or "").split())
+    for held in session.exec(select(Licence.holder_name).where(
+            Licence.holder_code == code, col(Licence.revoked).is_(False))).all():
+        if "".join(unicodedata.normalize("NFKC", held).split()) != wanted:
+            return held
+    return None
 
 
 def revoke_licence(session: Session, type_code: str, number: str) -> Licence | None:

@@ -12,12 +12,12 @@ from onething.cases import commitments, receipts, shared
 from onething.cases.decisions import decision_problem
 from onething.cases.fees import amount_text, fee_formula_text, fees_due, money, task_fees
 from onething.cases.forms import fields_of, find_entry, get_path, resolved_field
-from onething.cases.messages import message_for
+from onething.cases.messages import keyword_of, message_for
 from onething.cases.prefill import notice_text, prefill_of, source_text
 from onething.cases.views.divisions import division_name, division_note
 from onething.catalog.dates import limits
 from onething.catalog.units import unit_name
-from onething.catalog.workdays import CALENDAR_DAYS, china_time
+from onething.catalog.workdays import china_time
 from onething.composer.layout import options, row_entries
 from onething.guides.flow import days_text
 from onething.web.i18n import (
@@ -97,6 +97,10 @@ AUDIT_ACTIONS = {
     "special_procedure": _l("Special procedure declared (特别程序)"),
     "special_procedure_end": _l("Special procedure ended"),
     "holiday_calendar": _l("Holiday calendar entered"),
+    "definition_create": _l("Definition created in the working catalog"),
+    "definition_save": _l("Definition saved in the working catalog"),
+    "publish": _l("Published: made live for applicants"),
+    "rollback": _l("Rolled back to an earlier version"),
     "rate": _l("Rated (好差评)"),
     "rate_change": _l("Rating changed"),
     "rectification_open": _l("Rectification opened for a bad rating (差评整改)"),
@@ -133,8 +137,16 @@ def field_message(composition, error) -> str:
     return message_for(error, schema)
 
 
+# A value of the wrong shape ("abc" for an ID number) fails its check digit too: the shape
+# is what to put right first, and two messages at once for one typo read as two problems.
+_SHAPE = {"pattern", "minLength", "maxLength"}
+
+
 def field_messages(composition, errors) -> list[str]:
-    """The distinct messages of a field's errors: two broken rules may say the same thing."""
+    """The distinct messages of a field's errors: two broken rules may say the same thing,
+    and a check digit is not mentioned while the shape is wrong."""
+    if {keyword_of(error) for error in errors} & _SHAPE:
+        errors = [error for error in errors if keyword_of(error) != "format"]
     return list(dict.fromkeys(field_message(composition, error) for error in errors))
 
 
@@ -217,8 +229,9 @@ def display_value(entry: dict, value) -> str:
         return "—"
     if entry.get("children") and isinstance(value, dict):
         # Each part named: three bare numbers in a row leave the reader to guess which is which.
-        return "；".join(f"{localized(child['title'])} {display_value(child, value[child['key']])}"
-                        for child in entry["children"] if value.get(child["key"]) is not None)
+        return semicolon().join(
+            f"{localized(child['title'])} {display_value(child, value[child['key']])}"
+            for child in entry["children"] if value.get(child["key"]) is not None)
     if entry.get("widget") == "rows" and isinstance(value, list):
         # One line per row, numbered, each part named.
         rows = [display_value({"children": entry["item"]}, row) for row in value
@@ -279,6 +292,8 @@ def audit_actor_name(actor: str) -> str:
     """Who did it: a username, or the platform itself for what follows from another decision."""
     if actor == "system:instant":
         return _("the platform (秒批)")
+    if actor == "applicant":
+        return _("the applicant")
     return _("the platform") if actor == "system" else actor
 
 
@@ -447,9 +462,10 @@ def upload_problem(code: str) -> str:
 
 def file_size(size: int) -> str:
     """A size in bytes as people read it: 10 MB, 200 KB."""
+    # A no-break space: a narrow screen never puts the number and its unit on two lines.
     if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.3g} MB"
-    return f"{max(1, round(size / 1024))} KB"
+        return f"{size / (1024 * 1024):.3g}\u00a0MB"
+    return f"{max(1, round(size / 1024))}\u00a0KB"
 
 
 def error_title(error: HTTPException) -> str:
@@ -491,11 +507,9 @@ def date_limits(entry: dict) -> tuple[str | None, str | None]:
 
 
 def limit_text(days: int, counting: str) -> str:
-    """A step's promised days as lists of steps say them: '5 working days', '30 calendar days'."""
-    if counting == CALENDAR_DAYS or days == 0:
-        return days_text(days, counting)  # 0: handled on the spot (即办), not "0 days"
-    # Working days keep the words these lists always had (and their translations).
-    return _("%(n)s working days", n=days)
+    """A step's promised days as lists of steps say them: '1 working day', '30 calendar days'
+    (0: handled on the spot, 即办, not "0 days")."""
+    return days_text(days, counting)
 
 
 def staff_department_name(code: str | None) -> str:
@@ -529,7 +543,7 @@ def init_app(app) -> None:
         owed_materials=receipts.owed, contact_number=receipts.contact_number,
         signed_time=receipts.signed_time,
         field_title=field_title, error_summary=error_summary, field_anchor=field_anchor,
-        material_title=material_title, display_value=display_value,
+        material_title=material_title, display_value=display_value, file_size=file_size,
         task_state=task_state, task_state_name=task_state_name, upload_problem=upload_problem,
         corrected_values=corrected_values,
         decision_problem=decision_problem, audit_action_name=audit_action_name,

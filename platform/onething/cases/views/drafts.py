@@ -382,7 +382,17 @@ def _material_response(draft, composition, merged, problem):
     if problem:
         return render_template("materials.html", draft=draft, composition=composition,
                                problems={merged.id: problem}), 422
-    return redirect(url_for("drafts.materials", public_id=draft.public_id))
+    return redirect(url_for("drafts.materials", public_id=draft.public_id)
+                    + f"#material-{merged.id}")
+
+
+@bp.get("/materials/<material_id>")
+@bp.get("/commitment", defaults={"material_id": None})
+def back_to_materials(public_id: str, material_id: str | None):
+    """The address a refused form left in the bar, without JavaScript: reloaded, or the
+    page's language switched, it opens the materials page at that material again."""
+    anchor = f"#material-{material_id}" if material_id else "#commitment"
+    return redirect(url_for("drafts.materials", public_id=public_id) + anchor)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

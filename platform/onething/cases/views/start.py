@@ -76,6 +76,24 @@ def sometimes_required(schema: dict) -> set[str]:
     return found
 
 
+def unasked(bundle, layout: dict, answers: dict) -> dict[str, list[str]]:
+    """The questions an answer can make required ("conditional"), and those of them the
+    answers so far do not ("hidden"): the start page hides the second (onething.js), asking
+    消防安全检查办理方式 only once the place is a public gathering place. Without
+    JavaScript every question stays shown."""
+    conditional = [entry["key"] for entry in layout["sections"][0]["fields"]
+                   if entry["required"] == "conditional"]
+    questions = merged_questions(bundle)
+    hidden = []
+    for key in conditional:
+        others = {name: value for name, value in answers.items() if name != key}
+        if not any(error.validator == "required" and not error.path
+                   and key in error.validator_value
+                   for error in answer_errors(questions, others)):
+            hidden.append(key)
+    return {"conditional": conditional, "hidden": hidden}
+
+
 def applicable_sections(layout: dict, answers: dict) -> list[dict]:
     """The stage sections the answers so far leave in."""
     return [section for section in layout["sections"][1:]
@@ -133,6 +151,7 @@ def start(code: str):
                       for key, e in errors.items()}
     context = {"bundle": bundle, "version": version, "layout": layout, "answers": answers,
                "stages": applicable_sections(layout, answers),
+               "unasked": unasked(bundle, layout, answers),
                "errors_by_path": errors_by_path, "preview": preview(bundle, answers)}
     if htmx and request.method == "GET":
         return render_template("_situation.html", oob=True, **context)

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from sqlmodel import col, select
+from werkzeug.exceptions import NotFound
 
 from onething.cases.views import (
     SUBMISSIONS,
@@ -26,8 +27,13 @@ from onething.cases.views import (
     remembered,
 )
 from onething.cases.views.applicant import applicant_submission, show_verified, verified_values
-from onething.cases.workflow import find_submission, tasks_of, typed_tracking_number
-from onething.composer.compose import compose
+from onething.cases.workflow import (
+    find_submission,
+    submission_composition,
+    tasks_of,
+    typed_tracking_number,
+)
+from onething.composer.compose import compose_submitted
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.models import Draft, Submission
 from onething.web.extensions import get_session
@@ -85,7 +91,15 @@ def lookup():
 @bp.get("/<tracking_number>")
 def receipt(tracking_number: str):
     """The receipt and the case's progress: each department, its state and due date."""
-    submission, token = load_submission(tracking_number)
+    try:
+        submission, token = load_submission(tracking_number)
+    except NotFound:
+        # A number typed or shared without its query code, or with a wrong one: the lookup
+        # form with the number in it says what to enter and where to find it. The same page
+        # for every number: it tells nobody whether one exists.
+        token = "".join(request.args.get("token", "").split())
+        return render_template("lookup.html", tracking_number=typed_tracking_number(
+            tracking_number), token=token, not_found=bool(token)), 404
     return _receipt_page(submission, token)
 
 
@@ -96,9 +110,12 @@ def _receipt_page(submission, token: str | None, owed_problem=None) -> str:
     tracking_number = submission.tracking_number
     version = get_version(get_session(), submission.bundle_version_id)
     bundle = bundle_of(version)
-    composition = compose(bundle, submission.answers)
+    composition = compose_submitted(bundle, submission.answers)
     tasks = tasks_of(get_session(), submission)
+    corrected = next((task for task in tasks
+                      if str(task.id) == request.args.get("corrected", "")), None)
     return render_template("status.html", submission=submission, bundle=bundle,
+                           corrected=corrected,
                            owed_problem=owed_problem,
                            licence=licence_of(get_session(), submission.id),
                            inspection=inspection_of(get_session(), submission.id),
@@ -145,8 +162,7 @@ def application_pdf(tracking_number: str):
     from onething.cases.application import application_html, render_pdf
 
     submission, token = load_submission(tracking_number)
-    composition = compose(bundle_of(get_version(get_session(), submission.bundle_version_id)),
-                          submission.answers)
+    composition = submission_composition(get_session(), submission)
     # The applicant's copy scans to the status page; without the token, to the number only.
     html = application_html(composition, submission, data=submission.data,
                             materials=submission.materials,
@@ -185,7 +201,7 @@ def correction(tracking_number: str, task_id: int):
         abort(404, description="submission")
     version = get_version(get_session(), submission.bundle_version_id)
     bundle = bundle_of(version)
-    composition = compose(bundle, submission.answers)
+    composition = compose_submitted(bundle, submission.answers)
     requested = task.supplement
     entries = [e for e in fields_of(composition.layout) if e["path"] in requested["fields"]]
     # What the identity platform verified, or a licence's authority certified (trust A),
@@ -211,7 +227,7 @@ def correction(tracking_number: str, task_id: int):
         for material_id in requested["materials"]:
             upload = request.files.get(f"material.{material_id}")
             stored, problem = store_upload(upload) if upload and upload.filename else (
-                None, "missing")
+                None, "missing_file")
             if problem:
                 upload_errors[material_id] = problem
             else:
@@ -225,7 +241,9 @@ def correction(tracking_number: str, task_id: int):
                          slices=slices)
             except DecisionRefused:
                 abort(404, description="submission")
-            return redirect(url_for("status.receipt", tracking_number=tracking_number))
+            # Said on the receipt: the correction went to the department that asked.
+            return redirect(url_for("status.receipt", tracking_number=tracking_number,
+                                    corrected=task.id))
     return render_template("correction.html", submission=submission, bundle=bundle,
                            composition=composition, task=task, entries=entries, data=data,
                            errors=errors, upload_errors=upload_errors, get_path=get_path), (

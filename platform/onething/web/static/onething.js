@@ -183,7 +183,20 @@
     }
   });
 
+  // --- the start page: a question asked only once an answer makes it needed ---------------
+
+  function hideUnasked() {
+    var state = document.getElementById("unasked");
+    if (!state) return;
+    var hidden = (state.getAttribute("data-unasked") || "").split(" ");
+    (state.getAttribute("data-conditional") || "").split(" ").forEach(function (key) {
+      var box = key && document.getElementById("f-" + key + "-field");
+      if (box) box.hidden = hidden.indexOf(key) !== -1;
+    });
+  }
+
   document.addEventListener("htmx:afterSettle", function (event) {
+    hideUnasked();
     // A refusal takes focus when a person sent something (a click, a form): never while
     // they type in a live preview, whose refusals would pull the caret away.
     var config = event.detail.requestConfig;
@@ -193,6 +206,7 @@
   });
   function ready() {
     setUpSteps();
+    hideUnasked();
     focusSummary(document, true);
     // A page answering a refused post names the address to keep in the history: Back to
     // it, or a reload, then opens that page rather than asking to post again.
