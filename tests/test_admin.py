@@ -1004,6 +1004,64 @@ def test_a_charged_service_lists_its_fee_items_in_the_guide_form(app, admin):
     assert "items" not in stored_matter(app, "outdoor-signboard")["fee"]
 
 
+def form_values(page: str, form_class: str) -> dict[str, str]:
+    """What a form of the page posts as shown: its inputs, selected options and textareas."""
+    from html.parser import HTMLParser
+
+    class Form(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.values, self.select, self.textarea = False, {}, None, None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "form":
+                self.inside = form_class in (attrs.get("class") or "").split()
+            elif self.inside and tag == "input" and attrs.get("name"):
+                if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
+                    self.values[attrs["name"]] = attrs.get("value") or ""
+            elif self.inside and tag == "select":
+                self.select = attrs.get("name")
+            elif self.inside and tag == "option" and self.select and "selected" in attrs:
+                self.values[self.select] = attrs.get("value") or ""
+            elif self.inside and tag == "textarea":
+                self.textarea = attrs.get("name")
+                self.values[self.textarea] = ""
+
+        def handle_endtag(self, tag):
+            if tag == "form":
+                self.inside = False
+            elif tag == "select":
+                self.select = None
+            elif tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, data):
+            if self.textarea:
+                self.values[self.textarea] += data
+
+    parser = Form()
+    parser.feed(page)
+    return parser.values
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant", "zh-Hans"])
+def test_the_guide_form_saved_unchanged_in_any_language_keeps_the_fee_items(app, admin, lang):
+    client, token = admin
+    before = stored_matter(app, "sea-area-use-approval")["fee"]
+    page = client.get(f"/admin/matters/sea-area-use-approval?lang={lang}").text
+    values = form_values(page, "guide-form")
+    # The items are written in 简体中文 whatever the page's language: that is what is read.
+    assert values["fee_items"].startswith("海域使用金 | 按国家和山东省海域使用金征收标准执行")
+    saved = client.post("/admin/matters/sea-area-use-approval/guide", data={
+        **values, "csrf_token": token,
+        "revision": revision(app, "matter", "sea-area-use-approval")},
+        headers={"HX-Request": "true"})
+    assert saved.status_code == 200, saved.text[:500]
+    # Translations and the amount's formula (the online estimate) are kept.
+    assert stored_matter(app, "sea-area-use-approval")["fee"] == before
+
+
 def test_a_matter_can_apply_for_several_answers_of_one_question(app, admin):
     client, token = admin
     with Session(app.extensions["onething.engine"]) as session:

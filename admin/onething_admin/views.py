@@ -675,7 +675,7 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), publish_p
         publish_problems=list(publish_problems),
         message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
         necessities=editing.NECESSITIES, library=sorted(catalog.fields),
-        field_type_names=FIELD_TYPE_NAMES,
+        field_type_names=FIELD_TYPE_NAMES, text_in=_text_in,
         # A library field's type lies behind its $ref chain: resolved, not left blank.
         field_type=lambda schema: _field_type(resolve(schema, catalog)),
         used_by=holders(get_session(), "matter", code),
