@@ -1430,6 +1430,25 @@ def test_a_question_a_matter_needs_is_said_when_the_matter_is_added(app, admin):
     assert asked.status_code == 200 and 'data-needed="fire_route"' not in asked.text
 
 
+def test_a_yes_or_no_question_a_matter_needs_is_filled_in_as_yes_or_no(app, admin):
+    client, token = admin
+    create_convenience_store(client, token)
+    added = post(client, token, "/items", app, matter="birth-household-registration")
+    needed = re.search(r'<li data-needed="parents_married">(.*?)</li>', added.text, re.S)
+    assert needed and "(是, 否)" in needed.group(1), needed and needed.group(1)
+    link = html.unescape(re.search(r'href="([^"]+)#q-key"', needed.group(1)).group(1))
+    form = client.get(link).text
+    # No options: the form then adds a yes/no question, whose true and false the
+    # material's conditions name (options "True" and "False" would never match them).
+    assert re.search(r'id="q-options" name="options" rows="2"></textarea>', form)
+    asked = post(client, token, "/questions", app, key="parents_married", title_zh="父母是否已婚")
+    assert asked.status_code == 200 and 'data-needed="parents_married"' not in asked.text
+    with Session(app.extensions["onething.engine"]) as session:
+        bundle = json.loads(next(e.text for e in entries(session, "bundle")
+                                 if e.code == "open-convenience-store"))
+    assert bundle["questions"]["properties"]["parents_married"]["type"] == "boolean"
+
+
 def test_an_import_of_a_file_that_is_no_zip_says_so(app, admin):
     client, token = admin
     refused = upload(client, token, b"matter.json is not an archive")
