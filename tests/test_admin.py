@@ -204,6 +204,23 @@ def test_a_new_bundle_cannot_take_a_code_a_bundle_or_matter_holds(app, admin, ta
     assert {(e.kind, e.code, e.revision) for e in all_entries(app)} == before
 
 
+@pytest.mark.parametrize(("code", "said"), [
+    # /admin/bundles/new is the form itself: a bundle coded so could never be edited.
+    ("new", "这个编码是控制台页面的地址"),
+    # The meta-schema's codes: single dashes between words.
+    ("open--bookshop", "词与词之间用单个连字符连接"),
+    ("open-bookshop-", "词与词之间用单个连字符连接"),
+])
+def test_a_new_bundle_code_is_one_the_console_and_meta_schema_take(app, admin, code, said):
+    client, token = admin
+    before = {(e.kind, e.code, e.revision) for e in all_entries(app)}
+    response = client.post("/admin/bundles/new", data={
+        "csrf_token": token, "code": code, "name_zh": "开办书店", "kind": "one_thing",
+        "matter": "business-registration"})
+    assert response.status_code == 422 and said in response.text
+    assert {(e.kind, e.code, e.revision) for e in all_entries(app)} == before
+
+
 @pytest.mark.parametrize(("matter", "name", "said"), [
     ("no-such-matter", "开办书店", "没有这个代码或名称的事项"),
     ("", "开办书店", "没有这个代码或名称的事项"),

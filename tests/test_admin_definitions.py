@@ -92,7 +92,16 @@ MATTER_REFUSALS = [
     ({"name_zh": "  "}, "name_zh", "请用简体中文填写名称"),
     ({"department": "no-such-department"}, "department", "请选择办理的部门"),
     ({"serves": []}, "serves", "请至少选择一类服务对象"),
-    ({"legal_days": "二十"}, "legal_days", "请填写整数天数"),
+    ({"code": "dog--registration"}, "code", "编码为 3–64 个小写字母"),
+    ({"code": "dog-registration-"}, "code", "编码为 3–64 个小写字母"),
+    ({"legal_days": "二十"}, "legal_days", "法定办结时限须为 0 到 365 之间的整数天数"),
+    # Digits to str.isdigit() that int() cannot read, and more digits than it reads.
+    ({"legal_days": "²"}, "legal_days", "法定办结时限须为 0 到 365 之间的整数天数"),
+    ({"promised_days": "①"}, "promised_days", "承诺办结时限须为 0 到 365 之间的整数天数"),
+    ({"legal_days": "9" * 5000}, "legal_days", "法定办结时限须为 0 到 365 之间的整数天数"),
+    # The meta-schema's most (a year), refused at the field rather than at the save.
+    ({"legal_days": "400"}, "legal_days", "法定办结时限须为 0 到 365 之间的整数天数"),
+    ({"visits": "²"}, "visits", "请填写到现场的次数"),
     ({"promised_days": "30"}, "promised_days", "承诺时限不能长于法定时限"),
     ({"handling": "on_the_spot"}, "promised_days", "即办件的承诺时限为 0 天"),
     ({"visits": "11"}, "visits", "请填写到现场的次数"),

@@ -31,16 +31,20 @@ from onething.publishing.working_catalog import (
 )
 from onething.storage.models import CatalogEntry
 from onething.web.extensions import get_session
-from onething_admin.editing import CODE, typed_code
+from onething_admin.editing import (
+    CODE,
+    MOST_DAYS,
+    MOST_VISITS,
+    RESERVED_CODES,
+    typed_code,
+    typed_count,
+)
 from onething_admin.views import LEVELS, REFUSALS, _guard, _lang, _metas, _said, _text_in
 
 bp = Blueprint("definitions", __name__, url_prefix="/admin", template_folder="templates")
 bp.before_request(_guard)
 
-# Codes that name a console page rather than a definition (/admin/matters/new, …).
-RESERVED_CODES = {"new", "choices"}
 PHONE = re.compile(r"^[0-9][0-9 -]{2,19}$")
-MAX_DAYS = 3650
 MAX_TEXT = 2000
 
 CATEGORIES = {
@@ -64,7 +68,7 @@ SERVES = tuple(SERVES_NAMES)
 MESSAGES = {
     # The console's other forms say these already: one wording, translated once.
     "code": REFUSALS["code"],
-    "code_reserved": _l("This code names a console page: choose another."),
+    "code_reserved": REFUSALS["code_reserved"],
     "code_taken_matter": REFUSALS["taken"],
     "code_taken_department": _l("A department already has this code."),
     "name": _l("Write the name in 简体中文."),
@@ -78,7 +82,8 @@ MESSAGES = {
     "category": _l("Choose the kind of matter."),
     "serves": _l("Choose at least one kind of applicant."),
     "handling": _l("Choose how it is decided."),
-    "days": _l("Write a whole number of days, 0 or more."),
+    "legal_days": REFUSALS["legal_days"],
+    "promised_days": REFUSALS["promised_days"],
     "promised_over_legal": REFUSALS["promised_over_legal"],
     "on_the_spot_days": REFUSALS["on_the_spot_days"],
     "visits": _l("Write how many times the applicant comes, from 0 to 10."),
@@ -111,13 +116,11 @@ def _text(zh: str, hant: str | None = None, en: str | None = None, before=None) 
     return text
 
 
-def _days(form, name: str, errors: dict) -> int | None:
-    raw = form.get(name, "").strip()
-    # Full-width digits (１５) are digits too: an IME types them.
-    if raw.isdigit() and int(raw) <= MAX_DAYS:
-        return int(raw)
-    errors[name] = "days"
-    return None
+def _count(form, name: str, most: int, errors: dict) -> int | None:
+    count = typed_count(form.get(name, ""), most)
+    if count is None:
+        errors[name] = name
+    return count
 
 
 def _required_text(form, name: str, errors: dict, reason: str) -> str:
@@ -173,15 +176,14 @@ def build_matter(form, departments: dict[str, dict]) -> tuple[dict, dict[str, st
     handling = form.get("handling", "")
     if handling not in HANDLINGS:
         errors["handling"] = "handling"
-    legal, promised = _days(form, "legal_days", errors), _days(form, "promised_days", errors)
+    legal = _count(form, "legal_days", MOST_DAYS, errors)
+    promised = _count(form, "promised_days", MOST_DAYS, errors)
     if legal is not None and promised is not None:
         if promised > legal:
             errors["promised_days"] = "promised_over_legal"
         elif handling == "on_the_spot" and promised != 0:
             errors["promised_days"] = "on_the_spot_days"
-    visits = form.get("visits", "").strip()
-    if not (visits.isdigit() and int(visits) <= 10):
-        errors["visits"] = "visits"
+    visits = _count(form, "visits", MOST_VISITS, errors)
     basis = _required_text(form, "legal_basis", errors, "legal_basis")
     conditions = [line.strip() for line in form.get("conditions", "").splitlines()
                   if line.strip()]
@@ -218,7 +220,7 @@ def build_matter(form, departments: dict[str, dict]) -> tuple[dict, dict[str, st
         "conditions": [_text(line) for line in conditions],
         "handling": handling,
         "time_limit": {"legal_days": legal, "promised_days": promised},
-        "visits": int(visits),
+        "visits": visits,
         "fee": {"charged": False},
         "location": _text(form["location"]) if form.get("location", "").strip()
         else department["address"],

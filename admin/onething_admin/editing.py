@@ -17,7 +17,11 @@ from onething.catalog.typed import half_width
 from onething.catalog.workdays import COUNTINGS, WORKING_DAYS
 from onething.composer.scenario import named_questions
 
-CODE = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
+# The meta-schema's code (words of letters and digits joined by single dashes, at most
+# 64), begun with a letter and at least 3 long.
+CODE = re.compile(r"^(?=[a-z][a-z0-9-]{2,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Codes that name a console page rather than a definition (/admin/matters/new, …).
+RESERVED_CODES = frozenset({"new", "choices"})
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -41,6 +45,8 @@ def new_bundle(code: str, name_zh: str, name_en: str, kind: str, lead_department
     """A new bundle holding one matter and no scenario questions yet."""
     if not CODE.match(code):
         raise EditRefused("code")
+    if code in RESERVED_CODES:
+        raise EditRefused("code_reserved")
     name = {"zh-Hans": name_zh.strip()}
     if name_en.strip():
         name["en"] = name_en.strip()
@@ -432,6 +438,16 @@ MOST_VISITS = 10
 GUIDE_SCALARS = ("consult_phone", "complaint_phone")
 
 
+def typed_count(text: str, most: int) -> int | None:
+    """A whole number as typed (full-width digits too, as an IME types them) from 0 to
+    most, or None: anything else, ² and ① included, is refused, never a 500."""
+    try:
+        count = int(text.strip())
+    except ValueError:  # not a number, or more digits than Python reads
+        return None
+    return count if 0 <= count <= most else None
+
+
 def set_guide(matter: dict, form: dict[str, str]) -> dict:
     """The guide elements (办事指南) a form edits: time limits, visits, places, hours, phones."""
     changed = copy.deepcopy(matter)
@@ -439,11 +455,8 @@ def set_guide(matter: dict, form: dict[str, str]) -> dict:
     reasons = []
     for name, most in (("legal_days", MOST_DAYS), ("promised_days", MOST_DAYS),
                        ("visits", MOST_VISITS)):
-        try:
-            count = int(form.get(name, "").strip())
-        except ValueError:
-            count = -1
-        if not 0 <= count <= most:
+        count = typed_count(form.get(name, ""), most)
+        if count is None:
             reasons.append(name)
         elif name == "visits":
             changed["visits"] = count

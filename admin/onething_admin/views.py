@@ -83,7 +83,9 @@ FIELD_TYPE_NAMES = {"string": _l("Text"), "integer": _l("Whole number"),
 SAVED_MATTER = _l("Saved. Publish it, or a bundle holding it, to make it live.")
 SAVED_BUNDLE = _l("Saved in the draft. Check and publish it to make it live.")
 REFUSALS = {
-    "code": _l("A code is 3–64 lowercase letters, digits and dashes, starting with a letter."),
+    "code": _l("A code is 3–64 lowercase letters and digits, starting with a letter, words "
+               "joined by single dashes (such as open-restaurant)."),
+    "code_reserved": _l("This code names a console page: choose another."),
     "taken": _l("That code is already used by a bundle or a matter: each has its own guide "
                 "address, /g/<code>."),
     "item": _l("That item cannot be added or removed here."),
