@@ -313,3 +313,22 @@ def test_a_conflict_counts_only_between_matters_that_can_apply_together(
     small = compose(bundle, {**answers, "wants_sign": False, "area": 10})
     assert "beta" in [m.code for m in small.matters]
     assert small.schema["properties"]["premises_area"]["maximum"] == 500
+
+
+def test_a_question_that_is_any_schema_is_checked_and_one_offering_an_answer_twice_refused(
+        mini_root):
+    # The meta-schema takes any schema as a question, true included: the check of
+    # repeated answers reads only a list of choices.
+    edits = [{"file": "catalog/bundles/mini-bundle.json", "pointer": "/questions/properties/any",
+              "value": True},
+             {"file": "catalog/bundles/mini-bundle.json",
+              "pointer": "/questions/properties/a~1b", "value": {
+                  "type": "string", "oneOf": [{"const": "x", "title": "甲"},
+                                              {"const": "x", "title": "乙"}]}}]
+    apply_edits(mini_root, edits)
+    with pytest.raises(DefinitionError) as refused:
+        load_catalog(mini_root)
+    assert [(p.file, p.pointer, p.message) for p in refused.value.problems] == [
+        ("schemas/catalog/bundles/mini-bundle.json", "/questions/properties/a~1b/oneOf",
+         "the question 'a/b' offers the answer \"x\" more than once: whoever chooses it "
+         "would be refused")]

@@ -900,11 +900,15 @@ def _check_conditions(catalog: Catalog, bundle) -> list[Problem]:
     problems = []
     # An answer offered twice: oneOf then matches both, and whoever chooses it is refused.
     for key, question in ((bundle.data.get("questions") or {}).get("properties") or {}).items():
-        values = [choice.get("const") for choice in (question or {}).get("oneOf") or []
-                  if isinstance(choice, dict) and "const" in choice]
+        # A question may be any schema, true included: only a list of choices can repeat one.
+        choices = question.get("oneOf") if isinstance(question, dict) else None
+        values = [choice.get("const") for choice in choices
+                  if isinstance(choice, dict) and "const" in choice] \
+            if isinstance(choices, list) else []
         for value in sorted({json.dumps(v, ensure_ascii=False) for v in values
                              if values.count(v) > 1}):
-            problems.append(Problem(bundle.path, f"/questions/properties/{key}/oneOf", Text(
+            at = pointer("questions", "properties", key, "oneOf")
+            problems.append(Problem(bundle.path, at, Text(
                 "the question {key!r} offers the answer {value} more than once: whoever "
                 "chooses it would be refused", key=key, value=value)))
     for item in bundle.flatten():
