@@ -621,6 +621,20 @@ def test_fields_are_rows_shared_or_local_and_the_raw_json_follows(app, admin):
     assert "键名由小写字母" in bad.text
 
 
+@pytest.mark.parametrize("options", ["a=甲\na=乙", "a=甲\n=丙"])
+def test_a_local_fields_options_each_need_a_value_of_their_own(app, admin, options):
+    client, token = admin
+    before = stored_matter(app, "outdoor-signboard")
+    refused = edit_matter(client, app, token, "/fields", source="local", key="sign_colour",
+                          type="string", title_zh="招牌颜色", options=options)
+    # Said at the options, what was typed kept; nothing saved.
+    assert refused.status_code == 422
+    assert 'id="f-options-error"' in refused.text, refused.text[:3000]
+    assert 'href="#f-options-field"' in refused.text
+    assert html.escape(options) in refused.text
+    assert stored_matter(app, "outdoor-signboard") == before
+
+
 def test_materials_are_rows_with_their_flags(app, admin):
     client, token = admin
     added = edit_matter(client, app, token, "/materials", id="lease-contract",

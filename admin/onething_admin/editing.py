@@ -341,6 +341,11 @@ def add_field(matter: dict, key: str, *, library: dict | None = None, kind: str 
                     schema[bound] = value
         if schema.get("minimum", -math.inf) > schema.get("maximum", math.inf):
             reasons.append("bounds_crossed")
+        if options and kind == "string":
+            try:
+                _check_options(options)
+            except EditRefused:
+                reasons.append("options")
         if reasons:
             raise EditRefused(*reasons)
         if options and kind == "string":
