@@ -187,3 +187,41 @@ def test_the_inbox_pages_and_filters_in_place_and_the_address_follows(live_app, 
     expect(page).to_have_url(re.compile(r"status=accepted.*sort=new|sort=new.*status=accepted"))
     page.reload()  # the address is the page: the whole of it, as it was
     expect(page.locator("#inbox-position")).to_have_text("51–60 of 60")
+
+
+def test_the_inbox_pages_into_view_and_back_restores_the_filters_with_the_rows(
+        live_app, page: Page):
+    from conftest import bulk_route
+
+    base, app = live_app
+    bulk_route(app, 120, statuses=("pending", "approved"))
+    add_account(app, "amr", "department_staff", "sn-amr")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名").fill("amr")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录", exact=True).click()
+    expect(page).to_have_url(f"{base}/inbox/")
+    page.wait_for_load_state()  # htmx listening before it is used
+    position = page.locator("#inbox-position")
+    expect(position).to_have_text("第 1–50 件，共 60 件")
+    # Next, from the foot of a long page on a phone: the new page's rows are in view,
+    # from their start, not the foot of the next page.
+    page.get_by_role("link", name="下一页").scroll_into_view_if_needed()
+    page.get_by_role("link", name="下一页").click()
+    expect(position).to_have_text("第 51–60 件，共 60 件")
+    expect(position).to_be_in_viewport()
+    # A choice filters at once; a search is sent by Enter, once (one history entry).
+    page.get_by_label("状态").select_option("approved")
+    expect(position).to_have_text("第 1–50 件，共 60 件")
+    page.get_by_label("搜索").fill("OT2")
+    page.get_by_label("搜索").press("Enter")
+    expect(page.locator("#search-problem")).to_be_visible()
+    # Back, one step at a time: the form says what the rows are at each.
+    page.go_back()
+    expect(page.locator("#search-problem")).to_have_count(0)
+    expect(page.get_by_label("搜索")).to_have_value("")
+    expect(page.get_by_label("状态")).to_have_value("approved")
+    page.go_back()
+    expect(page.get_by_label("状态")).to_have_value("open")
+    expect(position).to_have_text("第 51–60 件，共 60 件")

@@ -65,6 +65,11 @@ OPEN, ALL = "open", "all"
 SEARCH_MIN_LENGTH = 10
 # A name searched for: one character would match most of the inbox.
 NAME_MIN_LENGTH = 2
+SEARCH_MAX_LENGTH = 64
+SEARCH_TOO_LONG = _l("A search is at most 64 characters: a tracking number, a credit code "
+                     "or part of the applicant's name.")
+LINK_PROBLEM = _l("Part of this address could not be read: the inbox shows its first page, "
+                  "with the filters it could read.")
 SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as OT20261201), "
                     "a credit code, or at least 2 characters of a name.")
 # What a row of the inbox shows: no slice, no JSON.
@@ -153,6 +158,10 @@ class InboxQuery:
     q: str = ""
     after: tuple | None = None
     before: tuple | None = None
+    # What the address held that could not be read, left at its default: a parameter, or
+    # a search longer than any tracking number, code or name (no input types one).
+    misread: bool = False
+    too_long: bool = False
 
     def link(self, **position) -> dict:
         """The URL parameters of this list at another position: filters kept, empty left out."""
@@ -163,21 +172,39 @@ class InboxQuery:
 
 
 def _inbox_query() -> InboxQuery:
+    """What the address asks for, and whether any of it could not be read.
+
+    A link a clerk follows (an old bookmark, a pasted address, one cut short) still opens
+    the inbox: what cannot be read is left at its default, and the page says so.
+    """
     args = request.args
+    misread = False
     sort = args.get("sort") or "due"
     if sort not in SORTS:
-        abort(400)
+        sort, misread = "due", True
+    q = args.get("q", "").strip()
+    too_long = len(q) > SEARCH_MAX_LENGTH
+    if too_long:
+        q = ""
+    # A search looks through decided tasks too (a caller asks after their case whatever
+    # became of it): the open tasks, the list's first view, widen to all of them.
     status = args.get("status") or OPEN
     if status not in (OPEN, ALL, *TASK_STATUSES):
-        abort(400)
-    query = InboxQuery(status=status, bundle=args.get("bundle", "")[:100],
-                       due=args.get("due", ""), sort=sort, q=args.get("q", "").strip()[:64])
+        status, misread = OPEN, True
+    if status == OPEN and q:
+        status = ALL
+    due = args.get("due", "")
+    if due not in ("", "overdue", "soon"):
+        due, misread = "", True
+    query = InboxQuery(status=status, bundle=args.get("bundle", "")[:100], due=due, sort=sort,
+                       q=q, too_long=too_long)
     for name in ("after", "before"):
         if args.get(name):
             key = _parse_key(sort, args[name])
             if key is None:
-                abort(400)
+                misread = True
             setattr(query, name, key)
+    query.misread = misread
     return query
 
 
@@ -254,7 +281,7 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
         filters.append(Task.bundle_code == query.bundle)
     # A search looks through decided tasks too (a caller asks after their case whatever
     # became of it), unless one status is chosen.
-    if (query.status == OPEN and not query.q) or query.due in ("overdue", "soon"):
+    if query.status == OPEN or query.due in ("overdue", "soon"):
         filters.append(_OPEN_TASK)
     if query.due in ("overdue", "soon"):
         filters += ([col(Task.due_date) < today] if query.due == "overdue"
@@ -432,7 +459,11 @@ def index():
     context = {"rows": page.rows, "page": page, "query": query, "status": query.status,
                "bundle": query.bundle, "due": query.due, "today": today, "soon": soon,
                "statuses": TASK_STATUSES, "account": current_account(),
-               "search_problem": SEARCH_PROBLEM if query.q and search is None else None,
+               "search_problem": SEARCH_TOO_LONG if query.too_long else
+               SEARCH_PROBLEM if query.q and search is None else None,
+               "link_problem": LINK_PROBLEM if query.misread else None,
+               "bundles": list(session.execute(_BUNDLES_OF, {"department": department})
+                               .scalars()),
                "previous_link": query.link(before=_key_text(query.sort, page.rows[0]))
                if page.position > 0 else None,
                "next_link": query.link(after=_key_text(query.sort, page.rows[-1]))
@@ -443,18 +474,17 @@ def index():
     context["ended"] = set(session.exec(select(Task.submission_id).where(
         col(Task.submission_id).in_({row.submission_id for row in page.rows}),
         Task.status == "rejected")).all()) if page.rows else set()
+    names = service_names(session, codes | set(context["bundles"]))
     if not full:
-        # A filter change or another page swaps the rows and the pager: the counts and the
-        # form stay on the page.
-        return render_template("_inbox_rows.html", names=service_names(session, codes),
-                               **context)
-    bundles = list(session.execute(_BUNDLES_OF, {"department": department}).scalars())
+        # A filter change or another page swaps the form with the rows and the pager (so
+        # that the form says what the rows are, after Back too); the counts stay.
+        return render_template("_inbox_list.html", names=names, **context)
     from onething.cases.ratings import overdue
 
-    return render_template("inbox.html", counts=counts, bundles=bundles,
+    return render_template("inbox.html", counts=counts,
                            open_count=sum(counts.get(status, 0) for status in OPEN_STATUSES),
                            rectifications_overdue=overdue(session, department, today),
-                           names=service_names(session, codes | set(bundles)), **context)
+                           names=names, **context)
 
 
 def service_names(session, codes: set[str]) -> dict[str, object]:
