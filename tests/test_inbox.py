@@ -518,6 +518,13 @@ def test_a_link_that_cannot_be_read_opens_the_first_page_and_says_so(app, routed
     assert 'id="link-problem"' not in first
 
 
+@pytest.mark.parametrize("typed", ["Z7EPB4", "z7epb4", "-Z7EPB4", "７Ｚ７ＥＰＢ"])
+def test_a_tracking_numbers_last_six_characters_ask_for_its_start(app, routed, typed):
+    page = staff(app, "sn-amr").get("/inbox/", query_string={"q": typed}).text
+    # Read out on the phone, the end of a number: the inbox asks for OT and the date.
+    assert 'id="search-problem"' in page and "OT20261201" in page
+
+
 def test_a_search_longer_than_any_number_or_name_is_said_to_be(app, routed):
     browser = staff(app, "sn-amr")
     page = browser.get("/inbox/", query_string={"q": "测" * 500})

@@ -250,6 +250,10 @@ def search_of(typed: str) -> tuple[str, object] | None:
     name = " ".join(unicodedata.normalize("NFKC", typed).split())
     if re.match(r"(OT)?\d", name, re.IGNORECASE):
         return None  # a tracking number begun, too short or mistyped: no name starts so
+    if re.fullmatch(r"-?[0-9A-Za-z]{6}", name) and re.search(r"\d", name):
+        # A tracking number's last six characters, as read out on the phone: not a name,
+        # and no index finds a number by its end, so the search asks for its start.
+        return None
     return ("name", name) if len(name) >= NAME_MIN_LENGTH else None
 
 
