@@ -188,7 +188,14 @@ def test_a_webhook_is_disabled_enabled_and_given_a_new_secret_shown_once(app, cl
                            data={"active": "1", "csrf_token": csrf},
                            headers={"HX-Request": "true"})
     assert "<html" not in partial.text and "Disable the webhook" in partial.text
-    rotated = browser.post("/admin/webhooks/sn-amr/rotate?lang=en", data={"csrf_token": csrf})
+    # Unconfirmed (one click), nothing changes: the department's checks would fail.
+    unconfirmed = browser.post("/admin/webhooks/sn-amr/rotate?lang=en",
+                               data={"csrf_token": csrf}, headers={"HX-Request": "true"})
+    assert unconfirmed.status_code == 422 and "Tick the box to confirm" in unconfirmed.text
+    with Session(app.extensions["onething.engine"]) as session:
+        assert session.exec(select(Webhook)).one().secret == old
+    rotated = browser.post("/admin/webhooks/sn-amr/rotate?lang=en",
+                           data={"csrf_token": csrf, "confirm": "yes"})
     assert rotated.status_code == 200
     secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', rotated.text).group(1)
     with Session(app.extensions["onething.engine"]) as session:

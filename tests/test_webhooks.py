@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -392,6 +393,54 @@ def test_failed_deliveries_are_shown_and_redelivered_with_their_ids(app, client)
     assert receiver.ids() == ids
     assert all(e.delivered_at and e.failed_at is None for e in events_of(engine, "sn-amr"))
     receiver.close()
+
+
+def test_an_endpoint_that_does_not_answer_is_seen_in_the_console_within_minutes(
+        app, client, caplog):
+    import socket
+
+    # A port nothing listens on: every attempt is refused.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+    engine = app.extensions["onething.engine"]
+    now = utc_now()
+    with Session(engine) as session:
+        set_webhook(session, "sn-fire", dead)
+        ids = add_events(session, "sn-fire", 3, next_attempt_at=now)
+        with caplog.at_level("WARNING", logger="onething.webhooks"):
+            deliver_due(session, now=now)  # the first is refused, and ends the turn
+    # Where operators look: the worker's log names the endpoint and the error.
+    assert any("sn-fire" in r.getMessage() and "refused" in r.getMessage().lower()
+               for r in caplog.records)
+    add_account(app, "admin", "administrator")
+    sign_in(client)
+    listing = client.get("/admin/webhooks").text
+    row = re.search(r'<tr data-department="sn-fire">.*?</tr>', listing, re.S).group(0)
+    # Waiting 3, one of them after a refused attempt, and since when: not "0 failed".
+    assert re.search(r'data-retrying="1"', row) and "其中 1 条推送失败、等待重试" in row
+    assert "最早一条自" in row
+    page = client.get("/admin/webhooks/sn-fire").text
+    retrying = page[page.index('id="retrying"'):page.index("</table>", page.index('id="retrying"'))]
+    assert f'data-retrying="{ids[0]}"' in retrying and ids[1] not in retrying
+    # Said in words, with the stored error beside them.
+    assert "对方系统拒绝连接" in retrying and "refused" in retrying.lower()
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    ("ConnectionRefusedError: [Errno 111] Connection refused", ("refused", None)),
+    ("URLError: <urlopen error [Errno 111] Connection refused>", ("refused", None)),
+    ("TimeoutError: timed out", ("timeout", None)),
+    ("URLError: <urlopen error [Errno -2] Name or service not known>", ("no_host", None)),
+    ("HTTP 503", ("http", 503)),
+    ("no attempt succeeded within the retry window", ("window", None)),
+    ("SomethingElse: odd", None),
+    (None, None),
+])
+def test_a_delivery_error_is_told_by_what_it_means(error, kind):
+    from onething.departments.webhooks import error_kind
+
+    assert error_kind(error) == kind
 
 
 def test_failed_and_redeliver_commands(tmp_path, monkeypatch, receiver):

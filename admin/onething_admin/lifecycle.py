@@ -60,6 +60,8 @@ DONE = {
     "webhook_enabled": _l("The webhook is enabled: waiting events go out in order."),
 }
 BAD_DATE = _l("A date is written like 2026-11-30.")
+ROTATE_UNCONFIRMED = _l("Tick the box to confirm: with a new secret the department's system "
+                        "refuses every delivery until it is given the secret.")
 
 
 def _actor() -> str:
@@ -232,8 +234,11 @@ def set_webhook_active(department: str):
 
 @bp.post("/webhooks/<department>/rotate")
 def rotate_webhook_secret(department: str):
-    """Give a department's webhook a new secret, shown this once."""
+    """Give a department's webhook a new secret, shown this once, once confirmed: until
+    the department's system has it, its signature checks refuse what is delivered."""
     hook = _hook_or_404(department)
+    if request.form.get("confirm") != "yes":
+        return _render_settings(hook, ROTATE_UNCONFIRMED), 422
     secret = rotate_secret(get_session(), hook, _actor())
     return _render_settings(hook, secret=secret)
 

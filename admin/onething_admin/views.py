@@ -31,8 +31,10 @@ from onething.composer.compose import AnswersError, compose
 from onething.composer.layout import resolve
 from onething.composer.merge import CompositionError
 from onething.departments.webhooks import (
+    error_kind,
     failed_events,
     redeliver,
+    retrying_events,
     webhook_overview,
 )
 from onething.guides.views import LIFE_EVENTS, SERVICE_KINDS, STAGE_OF_THEME, STAGES
@@ -52,7 +54,7 @@ from onething.publishing.working_catalog import (
     version_diff,
 )
 from onething.storage.db import Page, paginate
-from onething.storage.models import CatalogEntry, Webhook
+from onething.storage.models import CatalogEntry, Submission, Webhook
 from onething.web.extensions import csrf, get_session, meta_schemas
 from onething.web.i18n import join_list, matter_name, say
 from onething.web.settings import schemas_root
@@ -980,6 +982,27 @@ def publish_all():
 
 # Failed deliveries shown at a time.
 FAILED_PAGE_SIZE = 50
+# What a delivery's last error means, in the reader's language (the stored text, an
+# exception's or an HTTP status, is shown beside it for whoever runs the system).
+DELIVERY_ERRORS = {
+    "refused": _l("The system refused the connection: nothing listens at that address."),
+    "timeout": _l("The system did not answer in time."),
+    "no_host": _l("The address's host name is not known."),
+    "tls": _l("The system's certificate (HTTPS) was not accepted."),
+    "unreachable": _l("The system could not be reached over the network."),
+    "dropped": _l("The system closed the connection without answering."),
+    "window": _l("No attempt succeeded within the retry window (3 days)."),
+}
+
+
+def delivery_error(error: str | None) -> str | None:
+    """A delivery's stored error said in words, or None when it has no known meaning."""
+    kind = error_kind(error)
+    if kind is None:
+        return None
+    if kind[0] == "http":
+        return str(_l("The system answered HTTP %(status)s, not a 2xx.", status=kind[1]))
+    return str(DELIVERY_ERRORS[kind[0]])
 
 
 def _departments(codes) -> Catalog:
@@ -1004,8 +1027,15 @@ def _render_failed(department: str, *, message=None, settings_message=None, secr
         abort(404)
     page = paginate(session, failed_events(session, department), _page_number("page"),
                     FAILED_PAGE_SIZE)
+    retrying = retrying_events(session, department)
+    # Which case each delivery is about: the tracking numbers of the page's submissions.
+    ids = {event.payload.get("submission_id") for event in [*page.rows, *retrying]
+           if isinstance(event.payload, dict)} - {None}
+    cases = dict(session.exec(select(Submission.id, Submission.tracking_number).where(
+        col(Submission.id).in_(sorted(ids)))).all()) if ids else {}
     context = dict(hook=hook, page=page, message=message, catalog=_departments([department]),
-                   settings_message=settings_message, secret=secret)
+                   settings_message=settings_message, secret=secret, retrying=retrying,
+                   cases=cases, delivery_error=delivery_error)
     template = ("admin/_webhook_failed.html" if request.headers.get("HX-Request")
                 else "admin/webhook.html")
     return render_template(template, **context)

@@ -40,6 +40,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
@@ -456,6 +457,10 @@ class Deliverer:
         else:
             event.last_error = error
             event.next_attempt_at = now + backoff(event.attempts)
+            # In the worker's log too: an endpoint down is seen where operators look.
+            LOG.warning("webhook %s: delivery %s (attempt %s) failed: %s; next at %s",
+                        hook.department_code, event.delivery_id, event.attempts, error,
+                        event.next_attempt_at.isoformat(timespec="seconds"))
         session.add(event)
         session.commit()
         return error is None
@@ -583,11 +588,56 @@ def redeliver(session: Session, department: str, actor: str,
 
 
 def webhook_overview(session: Session) -> list[dict]:
-    """Each department's webhook with how many events are pending and failed."""
-    pending = dict(session.exec(select(OutboxEvent.department_code, func.count()).where(
-        *_pending()).group_by(OutboxEvent.department_code)).all())
+    """Each department's webhook with how many events are pending, how many of those an
+    attempt failed already (retrying) and since when the oldest waits, and how many failed.
+
+    An endpoint that is down shows here as retrying within minutes, not as failed 3 days
+    later."""
+    pending = {code: (count, retrying, oldest) for code, count, retrying, oldest in
+               session.exec(select(OutboxEvent.department_code, func.count(),
+                                   func.count().filter(col(OutboxEvent.attempts) > 0),
+                                   func.min(OutboxEvent.created_at))
+                            .where(*_pending()).group_by(OutboxEvent.department_code)).all()}
     failed = dict(session.exec(select(OutboxEvent.department_code, func.count()).where(
         col(OutboxEvent.failed_at).is_not(None)).group_by(OutboxEvent.department_code)).all())
     hooks = session.exec(select(Webhook).order_by(col(Webhook.department_code))).all()
-    return [{"hook": hook, "pending": pending.get(hook.department_code, 0),
-             "failed": failed.get(hook.department_code, 0)} for hook in hooks]
+    rows = []
+    for hook in hooks:
+        count, retrying, oldest = pending.get(hook.department_code, (0, 0, None))
+        rows.append({"hook": hook, "pending": count, "retrying": retrying,
+                     "oldest": oldest,
+                     "failed": failed.get(hook.department_code, 0)})
+    return rows
+
+
+def retrying_events(session: Session, department: str, limit: int = 20) -> list[OutboxEvent]:
+    """A department's pending deliveries an attempt failed already, oldest first: what an
+    administrator reads to see that, and why, an endpoint does not answer."""
+    return list(session.exec(select(OutboxEvent).where(
+        OutboxEvent.department_code == department, *_pending(),
+        col(OutboxEvent.attempts) > 0).order_by(col(OutboxEvent.id)).limit(limit)).all())
+
+
+# An attempt's error as stored (the exception, or the HTTP status), by what it means.
+_ERRORS = (
+    (re.compile(r"refused", re.I), "refused"),
+    (re.compile(r"timed? ?out|TimeoutError", re.I), "timeout"),
+    (re.compile(r"Name or service not known|getaddrinfo|gaierror|nodename", re.I), "no_host"),
+    (re.compile(r"CERTIFICATE|SSL", re.I), "tls"),
+    (re.compile(r"unreachable|No route", re.I), "unreachable"),
+    (re.compile(r"reset by peer|RemoteDisconnected|closed connection", re.I), "dropped"),
+    (re.compile(r"^no attempt succeeded"), "window"),
+)
+
+
+def error_kind(error: str | None) -> tuple[str, int | None] | None:
+    """What a stored error means: (kind, HTTP status or None); None when unknown."""
+    if not error:
+        return None
+    status = re.fullmatch(r"HTTP (\d{3})", error)
+    if status:
+        return "http", int(status[1])
+    for pattern, kind in _ERRORS:
+        if pattern.search(error):
+            return kind, None
+    return None
