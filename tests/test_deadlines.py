@@ -261,3 +261,20 @@ def test_tasks_routed_before_the_clock_count_as_their_published_matter(app, rout
         counting = {t.matter_code: t.counting for t in session.exec(select(Task)).all()}
     assert counting["fire-safety-check"] == "calendar_days"
     assert {c for m, c in counting.items() if m != "fire-safety-check"} == {"working_days"}
+
+
+@pytest.mark.parametrize(("days", "status", "overdue"), [
+    (-1, "pending", True), (-1, "accepted", True), (0, "accepted", False),
+    (-1, "approved", False), (-1, "rejected", False)])
+def test_the_task_page_says_a_task_is_overdue_as_the_inbox_does(
+        app, routed, days, status, overdue):  # noqa: F811
+    from onething.catalog.workdays import china_today
+
+    task = tasks_by_matter(app)["business-registration"]
+    with Session(app.extensions["onething.engine"]) as session:
+        row = session.get(Task, task.id)
+        row.due_date, row.status = china_today() + dt.timedelta(days=days), status
+        session.add(row)
+        session.commit()
+    page = staff(app, "sn-amr").get(f"/inbox/tasks/{task.id}").text
+    assert ('id="overdue"' in page) is overdue
