@@ -342,7 +342,9 @@ def test_departments_read_their_ratings_and_rectifications_through_the_api(
     assert client.get("/api/v1/ratings").status_code == 401
     for query in ("after=x", "limit=0", "page=2", "status=open"):
         refused = client.get(f"/api/v1/ratings?{query}", headers=fire)
+        # Each names the parameter at fault, one it does not take too.
         assert refused.status_code == 422, query
+        assert refused.get_json()["parameter"] == query.partition("=")[0]
     assert client.get("/api/v1/rectifications?status=gone", headers=fire).status_code == 422
     document = client.get("/api/v1/openapi.json").get_json()
     assert {"/ratings", "/rectifications"} <= set(document["paths"])

@@ -230,9 +230,10 @@ def parse_moment(text: str) -> dt.datetime | None:
         return None
 
 
-def _refuse(parameter: str):
-    return _error("invalid_parameter", 422, parameter=parameter,
-                  message=str(PARAMETER_ERRORS[parameter]))
+def _refuse(reason: str, parameter: str | None = None):
+    """A 422 naming the parameter at fault (by default the reason's own) and why."""
+    return _error("invalid_parameter", 422, parameter=parameter or reason,
+                  message=str(PARAMETER_ERRORS[reason]))
 
 
 @bp.get("/tasks")
@@ -244,7 +245,7 @@ def tasks():
     # language of the messages, as everywhere.
     for name in args:
         if name != "lang" and (name not in _LIST_PARAMETERS or len(args.getlist(name)) > 1):
-            return _refuse("unknown")
+            return _refuse("unknown", name)
     status = args.get("status")
     if status is not None and status not in TASK_STATUSES:
         return _refuse("status")
@@ -452,7 +453,7 @@ def _rows_after(model, parameters: set[str]):
     args = request.args
     for name in args:
         if name != "lang" and (name not in parameters or len(args.getlist(name)) > 1):
-            return _refuse("unknown_ratings")
+            return _refuse("unknown_ratings", name)
     after = 0
     if "after" in args:
         if not re.fullmatch(r"\d{1,10}", args["after"]) or int(args["after"]) > MAX_ROW_ID:
