@@ -127,6 +127,34 @@ def test_a_malformed_decision_is_422_and_changes_nothing(app, routed, client, bo
                 if t.id == registration.id).status == registration.status
 
 
+@pytest.mark.parametrize(("body", "field", "said"), [
+    (None, "body", "not a JSON object"), ([], "body", "not a JSON object"),
+    ({"action": "accept"}, "idempotency_key", "8 to 200 characters"),
+    ({"idempotency_key": "decision-0004", "action": "fly"}, "action", "one of: accept"),
+    ({"idempotency_key": "decision-0004", "action": "accept", "note": "x"}, "note",
+     "takes only idempotency_key"),
+    ({"idempotency_key": "decision-0004", "action": "accept", "fields": ["x"]}, "fields",
+     "correction (action supplement) only"),
+    ({"idempotency_key": "decision-0004", "action": "supplement", "materials": "x"},
+     "materials", "lists of texts"),
+    ({"idempotency_key": "decision-0004", "action": "reject", "reason": 42}, "reason",
+     "are texts"),
+    ({"idempotency_key": "decision-0004", "action": "approve", "produced": []}, "produced",
+     "is an object"),
+])
+def test_a_malformed_decision_names_the_field_at_fault(
+        app, routed, client, body, field, said):  # noqa: F811
+    token = token_for(app, "sn-amr")
+    task = tasks_of(app, "sn-amr")[0]
+    response = client.post(f"/api/v1/tasks/{task.id}/decisions?lang=en", headers=auth(token),
+                           json=body)
+    assert response.status_code == 422 and response.json["error"] == "invalid"
+    assert response.json["field"] == field and said in response.json["message"]
+    chinese = client.post(f"/api/v1/tasks/{task.id}/decisions", headers=auth(token), json=body)
+    assert chinese.json["field"] == field and "请求内容不是有效的审批决定" not in (
+        chinese.json["message"])
+
+
 def test_the_openapi_document_describes_every_route(app, client):
     from jsonschema import Draft202012Validator
 

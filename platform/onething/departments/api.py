@@ -339,6 +339,54 @@ def application_pdf(task_id: int):
                              "Cache-Control": "private, no-store"})
 
 
+DECISION_ACTIONS = ("accept", "approve", "reject", "close", "supplement")
+DECISION_KEYS = ("idempotency_key", "action", "certificate_number", "reason", "produced",
+                 "fields", "materials")
+# Why a decision's body was refused, said to the department's developer with the field.
+BODY_PROBLEMS = {
+    "body": _l("The request body is not a JSON object (Content-Type: application/json)."),
+    "idempotency_key": _l("idempotency_key is a text of 8 to 200 characters, new for each "
+                          "decision."),
+    "action": _l("action is one of: accept, approve, reject, close, supplement."),
+    "unknown": _l("A decision takes only idempotency_key, action, certificate_number, reason, "
+                  "produced, fields and materials."),
+    "produced": _l("produced is an object: the values the approval hands over, by name."),
+    "list": _l("fields and materials are lists of texts (slice paths, material ids)."),
+    "correction_only": _l("fields and materials belong to a correction (action supplement) "
+                          "only."),
+    "text": _l("certificate_number and reason are texts."),
+}
+
+
+def decision_body_problem(body) -> tuple[str, str] | None:
+    """The first field of a decision's body that is malformed, and why; None if none is."""
+    if not isinstance(body, dict):
+        return "body", "body"
+    key = body.get("idempotency_key")
+    if not isinstance(key, str) or not 8 <= len(key) <= 200:
+        return "idempotency_key", "idempotency_key"
+    if body.get("action") not in DECISION_ACTIONS:
+        return "action", "action"
+    unknown = sorted(set(body) - set(DECISION_KEYS))
+    if unknown:
+        return unknown[0], "unknown"
+    if not isinstance(body.get("produced", {}), dict):
+        return "produced", "produced"
+    for name in ("fields", "materials"):
+        # A correction names slice paths and material ids: lists of texts, and only a
+        # correction names them.
+        if name in body and body["action"] != "supplement":
+            return name, "correction_only"
+        value = body.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return name, "list"
+    for name in ("certificate_number", "reason"):
+        # Texts are texts: a number or a list here is a malformed call, not a 500.
+        if not isinstance(body.get(name, ""), str):
+            return name, "text"
+    return None
+
+
 @bp.post("/tasks/<row_id:task_id>/decisions")
 def post_decision(task_id: int):
     """Take a decision; the same idempotency key always gets the first answer."""
@@ -349,23 +397,10 @@ def post_decision(task_id: int):
     if found is None:
         return _error("not_found", 404)
     body = request.get_json(silent=True)
-    if (not isinstance(body, dict) or not isinstance(body.get("idempotency_key"), str)
-            or not 8 <= len(body["idempotency_key"]) <= 200
-            or body.get("action") not in ("accept", "approve", "reject", "close",
-                                          "supplement")
-            or set(body) - {"idempotency_key", "action", "certificate_number", "reason",
-                            "produced", "fields", "materials"}
-            or not isinstance(body.get("produced", {}), dict)
-            # A correction names slice paths and material ids: lists of texts, and only a
-            # correction names them.
-            or (body.get("action") != "supplement" and {"fields", "materials"} & set(body))
-            or any(not isinstance(body.get(key, []), list)
-                   or not all(isinstance(item, str) for item in body.get(key, []))
-                   for key in ("fields", "materials"))
-            # Texts are texts: a number or a list here is a malformed call, not a 500.
-            or any(not isinstance(body.get(key, ""), str)
-                   for key in ("certificate_number", "reason"))):
-        return _error("invalid", 422)
+    problem = decision_body_problem(body)
+    if problem is not None:
+        field, reason = problem
+        return _error("invalid", 422, field=field, message=str(BODY_PROBLEMS[reason]))
     earlier = session.exec(select(ApiDecision).where(
         ApiDecision.department_code == g.api_department,
         ApiDecision.idempotency_key == body["idempotency_key"])).first()
@@ -587,6 +622,8 @@ _ERROR = {"type": "object", "required": ["error", "message"],
           "properties": {"error": {"type": "string"}, "message": {"type": "string"},
                          "parameter": {"type": "string",
                                        "description": "the query parameter refused"},
+                         "field": {"type": "string",
+                                   "description": "the field of the request body refused"},
                          "task": {"$ref": "#/components/schemas/Task"}}}
 _LIST_QUERY = [
     {"name": "status", "in": "query", "required": False,
