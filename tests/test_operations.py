@@ -49,8 +49,13 @@ def test_metrics_answer_only_the_token_and_count_cases(blank_engine, tmp_path):
     app = create_app({"DATABASE_URL": url, "TESTING": True, "METRICS_TOKEN": "s3cret",
                       "WEBHOOK_INTERVAL": 0}, instance_path=tmp_path / "instance")
     client = app.test_client()
-    assert client.get("/metrics").status_code == 401
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "<html" not in refused.text
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Basic s3cret"}).status_code == 401
+    # The scheme's name in any case, as HTTP says.
+    assert client.get("/metrics", headers={"Authorization": "bearer s3cret"}).status_code == 200
     draft = start(client)
     fill(client, draft)
     upload_everything(client, draft)

@@ -12,7 +12,7 @@ import functools
 import hmac
 import os
 
-from flask import Blueprint, Flask, abort, current_app, request
+from flask import Blueprint, Flask, current_app, request
 from sqlalchemy import Engine, func, select, text
 
 from onething.storage.models import OutboxEvent, Submission, Task
@@ -100,11 +100,16 @@ def init_app(app: Flask) -> None:
     @app.get("/metrics")
     def metrics():
         """Prometheus exposition: request latencies (all processes), cases, the outbox."""
-        expected = f"Bearer {app.config['METRICS_TOKEN']}"
-        # As bytes: compare_digest refuses text beyond ASCII, which a header may hold.
-        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, expected.encode()):
-            abort(401)
+        expected = app.config["METRICS_TOKEN"].encode()
+        # The scheme's name is read in any case (RFC 9110: "bearer" is "Bearer"). As
+        # bytes: compare_digest refuses text beyond ASCII, which a header may hold.
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("utf-8", "surrogateescape"), expected):
+            # A scrape job reads the status and this header, not a page.
+            return ("a bearer token is needed\n", 401,
+                    {"WWW-Authenticate": 'Bearer realm="metrics"',
+                     "Content-Type": "text/plain; charset=utf-8"})
         shown = requests
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # gunicorn's workers each count their own requests: the files of all of them.
