@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -91,7 +92,8 @@ def test_an_unlock_starts_the_clock(app, routed, monkeypatch):  # noqa: F811
     assert food.due_date == due_date(D(2026, 12, 14), food.promised_days, food.counting).date
 
 
-def test_a_special_procedure_is_excluded_and_audited(app, routed, monkeypatch):  # noqa: F811
+def test_a_special_procedure_is_excluded_and_audited(
+        app, routed, client, monkeypatch):  # noqa: F811
     task = started(app, "business-registration", D(2026, 11, 2))
     before = task.due_date
     amr = staff(app, "sn-amr")
@@ -117,6 +119,13 @@ def test_a_special_procedure_is_excluded_and_audited(app, routed, monkeypatch): 
     assert declared.status_code == 302
     page = amr.get(f"/inbox/tasks/{task.id}").text
     assert "组织专家评审" in page
+    # The applicant's receipt says the clock stopped for the department's procedure, not
+    # for an answer the applicant owes.
+    with Session(app.extensions["onething.engine"]) as session:
+        number = session.get(Submission, task.submission_id).tracking_number
+    receipt = client.get(f"/s/{number}").text
+    paused = re.search(rf'id="paused-{task.id}">([^<]*)<', receipt).group(1)
+    assert "特别程序（专家评审" in paused and "补正" not in paused
     # Nothing is offered that it would refuse: no decision, no correction.
     assert 'name="action"' not in page
     # Both would stop the clock: a correction waits for the procedure's end.

@@ -114,8 +114,10 @@ def _receipt_page(submission, token: str | None, owed_problem=None) -> str:
     tasks = tasks_of(get_session(), submission)
     corrected = next((task for task in tasks
                       if str(task.id) == request.args.get("corrected", "")), None)
+    from onething.cases.clock import SPECIAL_KINDS
+
     return render_template("status.html", submission=submission, bundle=bundle,
-                           corrected=corrected,
+                           corrected=corrected, special_kinds=SPECIAL_KINDS,
                            owed_problem=owed_problem,
                            licence=licence_of(get_session(), submission.id),
                            inspection=inspection_of(get_session(), submission.id),
