@@ -243,6 +243,24 @@ def test_values_the_applicant_typed_route_the_task_normally(registry, client):
     assert entry.after["reason"] == "not_trust_a"
     values = {name: v for r in entry.after["rules"] for name, v in r["values"].items()}
     assert values["fields.entity_name"]["trust"] == "D"
+    # The department's log says why in words, not by the code.
+    add_account(registry, "staff-sn-amr", "department_staff", "sn-amr")
+    page = staff(registry, "sn-amr").get(f"/inbox/tasks/{task.id}").text
+    assert "有数据来源的可信度不足（非 A 级）" in page and "not_trust_a" not in page
+
+
+def test_a_material_still_owed_keeps_the_task_from_instant_approval(
+        registry, client, monkeypatch):
+    # 容缺: accepted without a material, never approved without it, by a person or the
+    # platform; checked before accepting, so no certificate number is drawn for it.
+    monkeypatch.setattr(instant, "owes_material", lambda task: True)
+    draft = verification(client, service.DEMO_ENTERPRISE)
+    assert submit(client, draft).status_code == 302
+    task = the_task(registry)
+    assert task.status == "pending" and task.certificate_number is None
+    (entry,) = audit(registry, task, "instant_approval_declined")
+    assert entry.after["reason"] == "material_owed"
+    assert audit(registry, task, "accept") == []
 
 
 def test_a_failing_rule_routes_the_task_normally(registry, client):

@@ -78,6 +78,13 @@ def _log(session: Session, actor: str, action: str, task: Task, before: dict) ->
                            before=before, after=snapshot(task)))
 
 
+def owes_material(task: Task) -> bool:
+    """Whether the applicant still owes a material of the task's slice accepted as
+    missing (容缺): the task is not approved until it is handed in."""
+    return any(isinstance(m, dict) and m.get("state") == "deferred"
+               for m in task.slice_materials or [])
+
+
 def decide(session: Session, task: Task, action: str, actor: str, *,
            certificate_number: str | None = None, reason: str | None = None,
            fields: list[str] | None = None, materials: list[str] | None = None,
@@ -126,8 +133,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     if action == "approve" and yields and not all(
             (produced or {}).get(key) not in (None, "") for key in yields):
         raise DecisionRefused("produced")
-    if action == "approve" and any(isinstance(m, dict) and m.get("state") == "deferred"
-                                   for m in task.slice_materials or []):
+    if action == "approve" and owes_material(task):
         # 容缺受理 accepts a case without a material, never approves it without: the
         # applicant hands it in first (their receipt says so), or the matter ends.
         raise DecisionRefused("material_owed")

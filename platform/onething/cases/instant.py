@@ -18,7 +18,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from onething.cases import rules as case_rules
-from onething.cases.decisions import DecisionRefused, decide
+from onething.cases.decisions import DecisionRefused, decide, owes_material
 from onething.cases.licences import _next_seq, format_number
 from onething.composer import logic
 from onething.storage.models import AuditEntry, MatterSetting, Task, utc_now
@@ -77,9 +77,11 @@ def approve_at_routing(session: Session, submission_id: int, catalog, case: case
         trusted = case_rules.all_trust_a(evaluation, outcomes)
         # Values the approval must hand to other matters (办结产出) are a person's to enter.
         yields = (task.handover or {}).get("produces")
-        if task.status != "pending" or not passed or not trusted or yields:
+        owed = owes_material(task)
+        if task.status != "pending" or not passed or not trusted or yields or owed:
             reason = ("not_pending" if task.status != "pending" else "rule_failed"
-                      if not passed else "not_trust_a" if not trusted else "produces")
+                      if not passed else "not_trust_a" if not trusted else "produces"
+                      if yields else "material_owed")
             session.add(AuditEntry(actor=ACTOR, action="instant_approval_declined",
                                    subject=f"task:{task.id}", before={},
                                    after={"reason": reason, "rules": trace}))

@@ -341,6 +341,14 @@ AUDIT_KEYS = {
     "redelivered": _l("Deliveries scheduled again"),
     "delivery_ids": _l("Deliveries"),
 }
+# Why the platform did not approve a task at once (秒批): the `reason` it records.
+INSTANT_DECLINED = {
+    "not_pending": _l("the task was no longer waiting for the department"),
+    "rule_failed": _l("a condition of the matter was not met"),
+    "not_trust_a": _l("a value came from a source not trusted enough (not level A)"),
+    "produces": _l("the approval hands over values a person enters"),
+    "material_owed": _l("a material accepted as missing (容缺) is still owed"),
+}
 # Why a due date was counted again (the `why` of a due_date entry).
 DUE_REASONS = {
     "unlock": _l("the earlier approval it waited for was given"),
@@ -419,6 +427,8 @@ def _audit_value(key: str, value, names: dict | None = None) -> str:
         return str(value.get("filename") or _("a file"))
     if key == "secret" and value == "rotated":
         return _("replaced (never shown)")
+    if key == "reason" and value in INSTANT_DECLINED:
+        return str(INSTANT_DECLINED[value])
     if isinstance(value, str) and key == "reason" and value.startswith("rejected:"):
         code = value.removeprefix("rejected:")
         return _("stopped because %(matter)s was refused",
@@ -549,6 +559,7 @@ def init_app(app) -> None:
         decision_problem=decision_problem, audit_action_name=audit_action_name,
         audit_actor_name=audit_actor_name, audit_changes=audit_changes, role_name=role_name,
         audit_key_name=audit_key_name,
+        instant_declined=lambda reason: str(INSTANT_DECLINED.get(reason, reason)),
         error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
