@@ -161,6 +161,36 @@ def test_the_catalog_is_searched_by_chinese_pinyin_or_initials(admin, query, fou
     assert "<html" not in page  # htmx gets the lists only
 
 
+def test_departments_indexed_before_their_short_name_was_are_found_by_it_after_the_upgrade(
+        app, admin):
+    from alembic import command
+
+    from onething.publishing.working_catalog import reindex
+    from onething.storage.db import alembic_config, migrate
+
+    client, _ = admin
+    engine = app.extensions["onething.engine"]
+    # As a database indexed before: the department's index without its short name.
+    with Session(engine) as session:
+        entry = session.exec(select(CatalogEntry).where(
+            CatalogEntry.kind == "department", CatalogEntry.code == "qd-amr")).one()
+        entry.search_text = "青岛市市场监督管理局 qd-amr"
+        session.add(entry)
+        session.commit()
+    assert "青岛市市场监督管理局" not in client.get(
+        "/admin/?q=市市场监管局", headers={"HX-Request": "true"}).text
+    engine.dispose()
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.stamp(config, "0032")
+    migrate(engine)  # then the start indexes what the migration cleared
+    with Session(engine) as session:
+        assert reindex(session) > 0
+    assert "青岛市市场监督管理局" in client.get(
+        "/admin/?q=市市场监管局", headers={"HX-Request": "true"}).text
+
+
 def test_matters_to_add_are_found_by_pinyin_without_those_already_in(app, admin):
     client, _ = admin
     rev = revision(app, "bundle", "open-restaurant")
