@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from onething.catalog.definitions import Bundle, Catalog, Document
 from onething.publishing import directory
-from onething.storage.models import BundleVersion, utc_now
+from onething.storage.models import AuditEntry, BundleVersion, utc_now
 
 # Bundles rebuilt from snapshots, by code and digest. Catalog and compose are pure,
 # so one rebuilt Bundle serves every request on that version. A city publishes some
@@ -85,14 +85,15 @@ Progress = Callable[[str, int, int], None]
 
 
 def publish_catalog(session: Session, catalog: Catalog, published_by: str,
-                    codes: list[str] | None = None, progress: Progress | None = None
-                    ) -> list[BundleVersion]:
+                    codes: list[str] | None = None, progress: Progress | None = None,
+                    audited: bool = False) -> list[BundleVersion]:
     """Publish the next version of services whose definitions changed; commit; return them.
 
     Named `codes` (bundles or matters) are published when they differ from what
     applicants see now. Without codes, every bundle and matter of the catalog whose
     definitions changed since they were last published from the working catalog: a
-    rolled-back one stays rolled back.
+    rolled-back one stays rolled back. `audited` puts each version on the audit log
+    (who made it live), in the same transaction: a version is never live unrecorded.
     """
     wanted = sorted(codes if codes is not None else catalog.services())
     standing = _standing(session, wanted if codes is not None else None)
@@ -107,6 +108,10 @@ def publish_catalog(session: Session, catalog: Catalog, published_by: str,
         number, digest, source_digest = standing.get(code, (0, None, None))
         if bundle.version == (digest if codes is not None else source_digest or digest):
             continue
+        if audited:
+            session.add(AuditEntry(actor=published_by, action="publish",
+                                   subject=f"{'matter' if bundle.alone else 'bundle'}:{code}",
+                                   after={"version": number + 1}))
         rows.append({"bundle_code": code, "number": number + 1, "digest": bundle.version,
                      "source_digest": bundle.version,
                      "kind": "matter" if bundle.alone else "bundle", "name": bundle.name,

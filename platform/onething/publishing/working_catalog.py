@@ -357,15 +357,9 @@ def publish_services(session: Session, codes: list[str], metas: dict[str, dict],
     problems += check_documents(found, metas, expected_names=True)
     if problems:
         raise DefinitionError(sorted(set(problems)))
-    published = publish_catalog(session, Catalog(found), published_by,
-                                codes=list(dict.fromkeys(codes)))
     # On the record: who made which version live (the console's audit log lists it).
-    for version_ in published:
-        session.add(AuditEntry(actor=published_by, action="publish",
-                               subject=f"{version_.kind}:{version_.bundle_code}",
-                               after={"version": version_.number}))
-    session.commit()
-    return published
+    return publish_catalog(session, Catalog(found), published_by,
+                           codes=list(dict.fromkeys(codes)), audited=True)
 
 
 def save_definition(session: Session, kind: str, data: dict, *, based_on: int | None,
