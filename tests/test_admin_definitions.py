@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session
 
 from onething.publishing.working_catalog import find_entry
+from onething.storage.models import CatalogEntry
 from test_admin import add_account, all_entries, revision, sign_in
 
 MATTER = {
@@ -259,3 +260,27 @@ def test_the_new_forms_need_an_administrator(app, client):
     assert client.get("/admin/matters/new").status_code in (302, 303)
     assert client.get("/admin/departments/qd-amr").status_code in (302, 303)
     assert client.get("/admin/departments/no-such").status_code in (302, 303)
+
+
+def test_two_administrators_creating_one_code_at_once_get_a_refusal_not_an_error(
+        app, console, monkeypatch):
+    from onething.publishing import working_catalog
+
+    client, token = console
+    real = working_catalog._guide_code_holder
+
+    def meanwhile(session, kind, code):
+        # Another administrator's save of the same code lands between the check and the
+        # commit: the unique index is what refuses the second.
+        with Session(app.extensions["onething.engine"]) as other:
+            other.add(CatalogEntry(kind="matter", code=code, path=f"matters/{code}.json",
+                                   text=json.dumps({"code": code, "name": "另一位的犬只登记"}),
+                                   updated_by="admin2"))
+            other.commit()
+        return real(session, kind, code) and None
+
+    monkeypatch.setattr(working_catalog, "_guide_code_holder", meanwhile)
+    refused = client.post("/admin/matters/new", data={"csrf_token": token, **MATTER})
+    assert refused.status_code == 422
+    assert 'id="code-error"' in refused.text or "已被" in refused.text
+    assert definition(app, "matter", "dog-registration")["name"] == "另一位的犬只登记"

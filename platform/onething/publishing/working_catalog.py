@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import insert, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from onething.catalog.definitions import Catalog, Document
@@ -393,11 +394,19 @@ def save_definition(session: Session, kind: str, data: dict, *, based_on: int | 
                 matters=(code,))])
         entry = CatalogEntry(kind=kind, code=code, path=path, text=format_definition(data),
                              updated_by=saved_by)
-        _index(session, [entry])
-        # Who changed the catalog, in the same transaction as the change.
-        session.add(AuditEntry(actor=saved_by, action="definition_create",
-                               subject=f"{kind}:{code}", after={"revision": 1}))
-        session.commit()
+        try:
+            _index(session, [entry])
+            # Who changed the catalog, in the same transaction as the change.
+            session.add(AuditEntry(actor=saved_by, action="definition_create",
+                                   subject=f"{kind}:{code}", after={"revision": 1}))
+            session.commit()
+        except IntegrityError:
+            # Another administrator created this code a moment ago (the unique kind and
+            # code spoke): refused as a code already used, not a 500.
+            session.rollback()
+            raise DefinitionError([Problem(f"{SHOWN_ROOT}/{path}", "/code", Text(
+                "code {code!r} is already used by {file}", code=code,
+                file=f"{SHOWN_ROOT}/{path}"), matters=(code,))]) from None
         return entry
     if based_on != entry.revision:
         raise StaleEdit(entry)
