@@ -27,6 +27,7 @@ from onething.storage.models import (
     Rectification,
     Submission,
     Task,
+    utc_now,
 )
 from test_admin import add_account, sign_in
 from test_inbox import routed, staff  # noqa: F401  (fixture and helper)
@@ -319,6 +320,14 @@ def test_the_demo_seeds_plausible_cases_that_the_pages_count(app, client):
     assert parties["open-restaurant"].startswith("青岛")
     assert parties["open-restaurant"].endswith(demo_cases.KINDS)
     assert not parties["newborn"].startswith("青岛") and len(parties["newborn"]) == 3
+    # Nothing happened after now, and ids follow time, as real cases' do.
+    with Session(app.extensions["onething.engine"]) as session:
+        rows = session.exec(select(Task.id, Task.created_at, Task.updated_at, Task.decided_at)
+                            .order_by(Task.id)).all()
+    now = utc_now()
+    assert all(max(t for t in row[1:] if t is not None) <= now for row in rows)
+    created = [row[1] for row in rows]
+    assert created == sorted(created)
 
 
 def test_every_seeded_demo_case_opens_for_its_departments(app):

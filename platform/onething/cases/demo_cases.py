@@ -105,9 +105,10 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
     prefix = secrets.token_hex(3).upper()
     levels, weights = list(LEVEL_WEIGHTS), list(LEVEL_WEIGHTS.values())
     numbers = set(session.execute(select(Submission.tracking_number)).scalars())
-    for number in range(1, count + 1):
+    # Oldest first, so that ids follow time as real cases' do (the inbox's newest first).
+    moments = sorted(now - span * rng.random() for _ in range(count))
+    for number, moment in enumerate(moments, start=1):
         plan = rng.choice(plans)
-        moment = now - span * rng.random()
         day = moment.astimezone(CHINA_TZ).date()
         age = (now - moment).days
         draft_id = ids["draft"] + number
@@ -139,7 +140,8 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
             if decided and age < taken * 1.4:
                 taken = max(0, int(age / 1.4))
             due = add_working_days(day, promised).date
-            decided_at = moment + dt.timedelta(days=taken * 1.4 + rng.random())
+            # Never after now: a decision in the future is one no log records yet.
+            decided_at = min(moment + dt.timedelta(days=taken * 1.4 + rng.random()), now)
             statuses.append(status)
             tasks.append({
                 "id": ids["task"], "submission_id": case_id, "department_code": department,
