@@ -74,6 +74,35 @@ def test_a_decision_out_of_turn_is_409_and_changes_nothing(app, routed):  # noqa
                      again.text)
 
 
+@pytest.mark.parametrize(("accepted", "said"), [(False, "不予受理"), (True, "不予许可")])
+def test_a_refusal_before_acceptance_reads_not_accepted_everywhere(
+        app, routed, client, accepted, said):  # noqa: F811
+    from test_api import auth, token_for
+
+    task = tasks_by_matter(app)["outdoor-signboard"]
+    urban = staff(app, task.department_code)
+    if accepted:
+        post_decision(urban, task.id, action="accept")
+    answer = post_decision(urban, task.id, action="reject", reason="不在本部门受理范围")
+    assert answer.status_code == 200, answer.text[:1000]
+    refused = tasks_by_matter(app)["outdoor-signboard"]
+    assert refused.status == "rejected" and refused.not_accepted is not accepted
+    page = urban.get(f"/inbox/tasks/{task.id}").text
+    state = re.search(r'id="task-state"><strong>([^<]*)<', page).group(1)
+    assert state == said
+    # The log says the same at the refusal.
+    assert f"· {said}：" in page
+    row = urban.get("/inbox/?status=rejected").text.split(f'data-task="{task.id}"')[1]
+    assert said in row.split("</tr>")[0]
+    # The applicant's receipt, and a department's system (the status stays rejected).
+    with Session(app.extensions["onething.engine"]) as session:
+        number = session.get(Submission, task.submission_id).tracking_number
+    assert said in client.get(f"/s/{number}").text
+    token = token_for(app, task.department_code)
+    listed = client.get(f"/api/v1/tasks/{task.id}", headers=auth(token)).json
+    assert listed["status"] == "rejected" and listed["not_accepted"] is not accepted
+
+
 def test_a_refusal_upstream_stops_what_waits_and_says_why(app, routed):  # noqa: F811
     amr = staff(app, "sn-amr")
     registration = tasks_by_matter(app)["business-registration"]

@@ -172,7 +172,9 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
                               "certificate_file": certificate_file,
                               **taken, **handed},
                   "reject": {"status": "rejected", "decided_at": now,
-                             "reason": (reason or "").strip(), **taken},
+                             "reason": (reason or "").strip(),
+                             # 不予受理 before acceptance, 不予许可 after examination.
+                             "not_accepted": before["status"] == "pending", **taken},
                   "close": {"status": "closed", "decided_at": now, "supplement": None,
                             "reason": (reason or "").strip()}}[action]
         # Compare and set: of two people deciding the same task at once, one wins and

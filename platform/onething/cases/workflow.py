@@ -601,6 +601,8 @@ def _store(session: Session, draft: DraftRow, idempotency_key: str, composition:
             "clock_started_on": None if step.waits_for else today,
             "paused_days": 0,
             "supplements": 0,
+            # The driver's statement fills no column's default: each is given.
+            "not_accepted": False,
             "created_at": now,
             "updated_at": now,
             "handover": step.handover,
@@ -666,7 +668,8 @@ _INSERT_SUBMISSION = DriverStatement(
 _TASK_COLUMNS = ("submission_id", "department_code", "matter_code", "bundle_code", "status",
                  "waits_for", "slice_data", "slice_materials", "promised_days", "due_date",
                  "due_estimated", "counting", "clock_started_on", "paused_days", "supplements",
-                 "created_at", "updated_at", "handover", "party_name", "party_code")
+                 "created_at", "updated_at", "handover", "party_name", "party_code",
+                 "not_accepted")
 
 
 # The driver's executemany, one row's statement: psycopg pipelines the rows in one round

@@ -84,7 +84,7 @@ _LIST_PARAMETERS = {"status", "limit", "cursor", "updated_after"}
 # What a listed task shows, read without its slice (a page of 500 would read 500 slices).
 _LISTED = (Task.id, Task.matter_code, Task.status, Task.waits_for, Task.due_date,
            Task.due_estimated, Task.promised_days, Task.certificate_number, Task.handover,
-           Task.reason, Task.updated_at, Submission.tracking_number)
+           Task.reason, Task.not_accepted, Task.updated_at, Submission.tracking_number)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # RFC 3339 date-time. A "+" sent unencoded in a query string arrives as a space: read it so.
 _MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
@@ -158,7 +158,8 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         "due_date": task.due_date.isoformat(), "due_estimated": task.due_estimated,
         "promised_days": task.promised_days, "certificate_number": task.certificate_number,
         "produces": (task.handover or {}).get("produces", []),
-        "reason": task.reason, "updated_at": task.updated_at.isoformat(),
+        "reason": task.reason, "not_accepted": task.not_accepted,
+        "updated_at": task.updated_at.isoformat(),
     }
     if full:
         # Revoked by its department after approval (the permit no longer stands).
@@ -602,6 +603,9 @@ _TASK = {
         "certificate_number": {"type": ["string", "null"]},
         "produces": {"type": "array", "items": {"type": "string"}},
         "reason": {"type": ["string", "null"]},
+        "not_accepted": {"type": "boolean",
+                         "description": "Refused before it was accepted (不予受理), not "
+                                        "after examination (不予许可); status is rejected."},
         "updated_at": {"type": "string", "format": "date-time",
                        "description": "When the task last changed: routed, decided, "
                                       "unlocked, stopped, handed values, corrected."},

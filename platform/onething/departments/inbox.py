@@ -75,7 +75,7 @@ SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as 
 # What a row of the inbox shows: no slice, no JSON.
 _ROW = (Task.id, Task.matter_code, Task.bundle_code, Task.status, Task.due_date,
         Task.due_estimated, Task.party_name, Submission.tracking_number,
-        Submission.submitted_at, Task.submission_id)
+        Submission.submitted_at, Task.submission_id, Task.not_accepted)
 # Every bundle a department has tasks of, one index seek each (a loose index scan): a plain
 # DISTINCT reads each of its tasks.
 _BUNDLES_OF = text("""

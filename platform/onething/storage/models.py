@@ -498,6 +498,9 @@ class Task(TaskBase, table=True):
     decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     certificate_number: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=2000)
+    # Refused before it was accepted (不予受理), not after examination (不予许可): the
+    # status is "rejected" either way.
+    not_accepted: bool = False
     # The issued certificate's file, if one was given: {"file", "filename", "content_type"}.
     certificate_file: dict | None = Field(default=None, sa_column=_json(nullable=True))
     # An open request for correction (补正): {"fields", "materials", "note", "from"}.

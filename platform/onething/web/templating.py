@@ -273,8 +273,14 @@ def corrected_values(composition, entry, matter: str) -> list[tuple[str, str, st
     return rows
 
 
+NOT_ACCEPTED = _l("Not accepted (不予受理)")
+
+
 def task_state(task) -> str:
-    """A task's state for the applicant."""
+    """A task's state, as its page, its inbox row and the applicant's receipt say it: a
+    refusal before acceptance (不予受理) apart from one after examination (不予许可)."""
+    if task.status == "rejected" and getattr(task, "not_accepted", False):
+        return str(NOT_ACCEPTED)
     return task_state_name(task.status)
 
 
@@ -560,6 +566,7 @@ def init_app(app) -> None:
         audit_actor_name=audit_actor_name, audit_changes=audit_changes, role_name=role_name,
         audit_key_name=audit_key_name,
         instant_declined=lambda reason: str(INSTANT_DECLINED.get(reason, reason)),
+        not_accepted_name=lambda: str(NOT_ACCEPTED),
         error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
