@@ -931,3 +931,14 @@ def test_submit_tells_nothing_of_a_private_licence_the_materials_page_did_not_lo
         licence = types.SimpleNamespace(licence_code="business-licence", source="applicant")
         _, reason = shared.recheck(session, licence, {"entity_uscc": holder}, None, now)
         assert (reason is None) == (holder == service.DEMO_ENTERPRISE)
+
+
+@pytest.mark.parametrize(("name", "other"), [
+    ("青岛海韵餐饮管理有限公司", None),  # its own holder
+    ("青岛 海韵餐饮管理有限公司", None),  # as typed, with a space
+    ("青岛栈桥餐饮有限公司", "青岛海韵餐饮管理有限公司"),  # another business
+    (None, None), ("", None),  # no name to tell a holder from: not refused on a guess
+])
+def test_another_holder_of_a_credit_code_is_told_by_the_name(registry, name, other):
+    with Session(registry.extensions["onething.engine"]) as session:
+        assert service.other_holder(session, service.DEMO_ENTERPRISE, name) == other

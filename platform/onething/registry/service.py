@@ -122,8 +122,11 @@ def record_issued(session: Session, *, type_code: str, number: str, data: dict,
 
 def other_holder(session: Session, code: str, name: str | None) -> str | None:
     """The name of another holder the registry knows under this code (a credit code
-    given to one business is never another's), or None."""
+    given to one business is never another's), or None; None too when the business's
+    own name is not known, since then no holder can be told from it."""
     wanted = "".join(unicodedata.normalize("NFKC", name or "").split())
+    if not wanted:
+        return None
     for held in session.exec(select(Licence.holder_name).where(
             Licence.holder_code == code, col(Licence.revoked).is_(False))).all():
         if "".join(unicodedata.normalize("NFKC", held).split()) != wanted:
