@@ -263,7 +263,8 @@ def test_token_list_and_revoke(tmp_path, monkeypatch):
     assert invoke("token", "revoke", token_id).output == f"revoked token {token_id}\n"
     assert invoke("token", "list").output.rstrip().endswith("revoked")
     assert invoke("token", "revoke", "99999").exit_code == EXIT_DEFINITIONS
-    assert _audit_actions(f"token:{token_id}") == ["token_revoke"]
+    # Made and revoked, each on the record (never the token itself).
+    assert _audit_actions(f"token:{token_id}") == ["token_create", "token_revoke"]
 
 
 def test_webhook_disable_enable_and_rotate(tmp_path, monkeypatch):
@@ -275,8 +276,9 @@ def test_webhook_disable_enable_and_rotate(tmp_path, monkeypatch):
     assert invoke("webhook", "enable", "qd-amr").output == "enabled qd-amr\n"
     rotated = invoke("webhook", "rotate", "qd-amr").output.strip()
     assert rotated.startswith("whsec_") and rotated != first
-    assert _audit_actions("webhook:qd-amr") == ["webhook_disable", "webhook_enable",
-                                                "webhook_rotate"]
+    # Set from the command line too, on the record (never the secret).
+    assert _audit_actions("webhook:qd-amr") == ["webhook_set", "webhook_disable",
+                                                "webhook_enable", "webhook_rotate"]
 
 
 def test_serve_on_a_port_already_taken_says_so_in_one_line_before_starting(monkeypatch):

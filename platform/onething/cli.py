@@ -481,7 +481,8 @@ def webhook() -> None:
 @webhook.command(name="set")
 @click.argument("department")
 @click.argument("url")
-def webhook_set(department: str, url: str) -> None:
+@_by("onething webhook set")
+def webhook_set(department: str, url: str, by: str) -> None:
     """Send a department's events to URL; print the new signing secret (shown only once)."""
     from onething.departments.webhooks import set_webhook
 
@@ -490,7 +491,7 @@ def webhook_set(department: str, url: str) -> None:
         sys.exit(EXIT_DEFINITIONS)
     with _app_session() as (_app, session):
         _require_department(session, department)
-        click.echo(set_webhook(session, department, url))
+        click.echo(set_webhook(session, department, url, actor=by))
 
 
 def _webhook(session, department: str):
@@ -597,13 +598,14 @@ def token() -> None:
 @click.option("--name", required=True, help="Which system holds it, for the record.")
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650),
               help="Days until it expires (1 to 3650).")
-def token_add(department: str, name: str, days: int) -> None:
+@_by("onething token add")
+def token_add(department: str, name: str, days: int, by: str) -> None:
     """Create an API token for a department's system and print it (shown only once)."""
     from onething.departments.api import new_token
 
     with _app_session() as (_app, session):
         _require_department(session, department)
-        click.echo(new_token(session, department, name, days))
+        click.echo(new_token(session, department, name, days, actor=by))
 
 
 @main.group(name="calendar")

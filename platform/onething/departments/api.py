@@ -91,12 +91,21 @@ _MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(
                      r"(?:([Zz])|([+ -])(\d{2}):(\d{2}))")
 
 
-def new_token(session: Session, department: str, name: str, days: int = 365) -> str:
-    """Create a token for a department's system; return it (it is never shown again)."""
+def new_token(session: Session, department: str, name: str, days: int = 365,
+              actor: str | None = None) -> str:
+    """Create a token for a department's system; return it (it is never shown again).
+
+    Audited (`token_create`, never the token) when the `actor` is given."""
     token = "ot_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(department_code=department, name=name,
-                         token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                         expires_at=utc_now() + dt.timedelta(days=days)))
+    row = ApiToken(department_code=department, name=name,
+                   token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                   expires_at=utc_now() + dt.timedelta(days=days))
+    session.add(row)
+    if actor is not None:
+        session.flush()
+        session.add(AuditEntry(actor=actor, action="token_create", subject=f"token:{row.id}",
+                               after={"department_code": department, "name": name,
+                                      "expires_at": row.expires_at.isoformat()}))
     session.commit()
     return token
 

@@ -76,16 +76,25 @@ def _new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def set_webhook(session: Session, department: str, url: str) -> str:
-    """Point a department's events at a URL; return its new signing secret; commit."""
+def set_webhook(session: Session, department: str, url: str,
+                actor: str | None = None) -> str:
+    """Point a department's events at a URL; return its new signing secret; commit.
+
+    Audited (`webhook_set`, never the secret) when the `actor` is given: the command line
+    gives who ran it."""
     secret = _new_secret()
     hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
+    before = {} if hook is None else {"url": hook.url, "active": hook.active}
     if hook is None:
         hook = Webhook(department_code=department, url=url, secret=secret)
     else:
         # A new secret is a new agreement: only Standard Webhooks signatures from now on.
         hook.url, hook.secret, hook.active, hook.legacy_signature = url, secret, True, False
     session.add(hook)
+    if actor is not None:
+        session.add(AuditEntry(actor=actor, action="webhook_set",
+                               subject=f"webhook:{department}", before=before,
+                               after={"url": url, "active": True, "secret": "rotated"}))
     session.commit()
     return secret
 
