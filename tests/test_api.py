@@ -91,6 +91,22 @@ def test_a_decision_post_is_idempotent(app, routed, client):  # noqa: F811
     assert reused.status_code == 422 and reused.json["error"] == "key_reused"
 
 
+def test_a_refused_decision_names_its_field_and_leaves_the_key_for_the_corrected_one(
+        app, routed, client):  # noqa: F811
+    token = token_for(app, "sn-amr")
+    task = next(t for t in tasks_of(app, "sn-amr") if t.matter_code == "business-registration")
+    url = f"/api/v1/tasks/{task.id}/decisions?lang=en"
+    body = {"idempotency_key": "decision-0005", "action": "reject"}
+    refused = client.post(url, headers=auth(token), json=body)
+    assert refused.status_code == 422 and refused.json["error"] == "reason"
+    assert refused.json["field"] == "reason" and refused.json["task"]["status"] == "pending"
+    # Nothing was decided: the same key carries the request with its reason.
+    fixed = client.post(url, headers=auth(token), json={**body, "reason": "名称不符合规定"})
+    assert fixed.status_code == 200 and fixed.json["status"] == "rejected"
+    assert client.post(url, headers=auth(token), json={**body, "reason": "名称不符合规定"}
+                       ).json == fixed.json  # and from then on, its first answer
+
+
 def test_a_decision_out_of_turn_is_409_with_the_reason(app, routed, client):  # noqa: F811
     token = token_for(app, "sn-amr")
     food = next(t for t in tasks_of(app, "sn-amr") if t.matter_code == "food-business-licence")

@@ -368,6 +368,15 @@ BODY_PROBLEMS = {
 }
 
 
+# The body's field a decision's refusal is about, by its code (decisions.DECISION_PROBLEMS).
+REFUSAL_FIELDS = {
+    "certificate_number": "certificate_number", "certificate_too_long": "certificate_number",
+    "reason": "reason", "close_reason": "reason", "supplement_note": "reason",
+    "reason_too_long": "reason", "produced": "produced", "code_taken": "produced",
+    "supplement_items": "fields",
+}
+
+
 def decision_body_problem(body) -> tuple[str, str] | None:
     """The first field of a decision's body that is malformed, and why; None if none is."""
     if not isinstance(body, dict):
@@ -436,9 +445,16 @@ def post_decision(task_id: int):
                produced=produced)
         status, payload = 200, task_json(found, number)
     except DecisionRefused as refused:
-        status = 409 if refused.task is not None else 422
+        # Refused, nothing changed: not kept under the key, so the corrected request can
+        # carry the same key (a retry of the refused one is refused again).
+        session.rollback()
         payload = {"error": refused.code, "message": decision_problem(refused),
                    "task": task_json(found, number)}
+        if refused.code in REFUSAL_FIELDS:
+            payload["field"] = REFUSAL_FIELDS[refused.code]
+        response = jsonify(payload)
+        response.status_code = 409 if refused.task is not None else 422
+        return response
     session.add(ApiDecision(department_code=g.api_department,
                             idempotency_key=body["idempotency_key"], task_id=task_id,
                             request=body, status_code=status, response=payload))
