@@ -357,7 +357,7 @@ def test_a_refused_decision_keeps_what_was_typed_and_says_what_is_wrong(app, rou
 
 
 @pytest.mark.parametrize(("action", "code", "words"), [
-    ("reject", "reason", "不予许可需要写明"),
+    ("reject", "reason", "均须写明申请人可据以改正的理由"),
     ("close", "close_reason", "结束办理需要写明理由"),
     ("supplement", "supplement_note", "一次性告知"),
 ])

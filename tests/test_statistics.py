@@ -328,6 +328,11 @@ def test_the_demo_seeds_plausible_cases_that_the_pages_count(app, client):
     assert all(max(t for t in row[1:] if t is not None) <= now for row in rows)
     created = [row[1] for row in rows]
     assert created == sorted(created)
+    # Refusals of both kinds, each with its words: 不予受理 before acceptance, else 不予许可.
+    with Session(app.extensions["onething.engine"]) as session:
+        refused = set(session.exec(select(Task.not_accepted, Task.reason).where(
+            Task.status == "rejected")).all())
+    assert refused == {(True, "示例：不符合受理条件"), (False, "示例：经审查不符合许可条件")}
 
 
 def test_every_seeded_demo_case_opens_for_its_departments(app):

@@ -137,6 +137,7 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
             corrected = rng.random() < 0.12
             taken = max(0, round(rng.gauss(promised * 0.6, promised * 0.3 + 0.3)))
             decided = status in ("approved", "rejected")
+            early = rng.random() < 0.5
             if decided and age < taken * 1.4:
                 taken = max(0, int(age / 1.4))
             due = add_working_days(day, promised).date
@@ -153,7 +154,10 @@ def seed_cases(session: Session, count: int, seed: int | None = None,
                 "created_at": moment, "updated_at": decided_at if decided else moment,
                 "decided_at": decided_at if decided else None,
                 "certificate_number": f"DEMO-{ids['task']}" if status == "approved" else None,
-                "reason": "示例：不符合受理条件" if status == "rejected" else None,
+                # Refused before acceptance (不予受理) or after examination (不予许可).
+                "reason": ("示例：不符合受理条件" if early else "示例：经审查不符合许可条件")
+                if status == "rejected" else None,
+                "not_accepted": status == "rejected" and early,
                 "days_taken": taken if decided else None,
                 "on_time": (taken <= promised) if decided else None,
                 "supplements": int(corrected)})

@@ -276,6 +276,13 @@ def corrected_values(composition, entry, matter: str) -> list[tuple[str, str, st
 
 
 NOT_ACCEPTED = _l("Not accepted (不予受理)")
+# A status as a filter or a count names every task in it: "rejected" holds both refusals.
+STATUS_FILTERS = {"rejected": _l("Not accepted or refused (不予受理、不予许可)")}
+
+
+def status_filter_name(status: str) -> str:
+    """A task status as the inbox's filter and counts name it."""
+    return str(STATUS_FILTERS.get(status) or task_state_name(status))
 
 
 def task_state(task) -> str:
@@ -569,7 +576,7 @@ def init_app(app) -> None:
         audit_actor_name=audit_actor_name, audit_changes=audit_changes, role_name=role_name,
         audit_key_name=audit_key_name,
         instant_declined=lambda reason: str(INSTANT_DECLINED.get(reason, reason)),
-        not_accepted_name=lambda: str(NOT_ACCEPTED),
+        not_accepted_name=lambda: str(NOT_ACCEPTED), status_filter_name=status_filter_name,
         error_title=error_title,
         error_text=error_text, resume_link=resume_link, get_path=get_path, options=options,
         row_entries=row_entries, slice_unit=slice_unit, fees_due=fees_due,
