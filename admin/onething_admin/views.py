@@ -30,6 +30,7 @@ from onething.catalog.workdays import china_time
 from onething.composer.compose import AnswersError, compose
 from onething.composer.layout import resolve
 from onething.composer.merge import CompositionError
+from onething.departments.inbox import service_names
 from onething.departments.webhooks import (
     error_kind,
     failed_events,
@@ -1033,9 +1034,13 @@ def _render_failed(department: str, *, message=None, settings_message=None, secr
            if isinstance(event.payload, dict)} - {None}
     cases = dict(session.exec(select(Submission.id, Submission.tracking_number).where(
         col(Submission.id).in_(sorted(ids)))).all()) if ids else {}
+    # And the matter, by the name its guide gives it.
+    matters = service_names(session, {event.payload.get("matter") for event in
+                                      [*page.rows, *retrying] if isinstance(event.payload, dict)}
+                            - {None})
     context = dict(hook=hook, page=page, message=message, catalog=_departments([department]),
                    settings_message=settings_message, secret=secret, retrying=retrying,
-                   cases=cases, delivery_error=delivery_error)
+                   cases=cases, matters=matters, delivery_error=delivery_error)
     template = ("admin/_webhook_failed.html" if request.headers.get("HX-Request")
                 else "admin/webhook.html")
     return render_template(template, **context)

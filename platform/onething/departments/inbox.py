@@ -68,6 +68,8 @@ NAME_MIN_LENGTH = 2
 SEARCH_MAX_LENGTH = 64
 SEARCH_TOO_LONG = _l("A search is at most 64 characters: a tracking number, a credit code "
                      "or part of the applicant's name.")
+SEARCH_TAIL = _l("That looks like the end of a tracking number: type it from its start, OT "
+                 "and the date (such as OT20261201-…).")
 LINK_PROBLEM = _l("Part of this address could not be read: the inbox shows its first page, "
                   "with the filters it could read.")
 SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as OT20261201), "
@@ -253,7 +255,7 @@ def search_of(typed: str) -> tuple[str, object] | None:
     if re.fullmatch(r"-?[0-9A-Za-z]{6}", name) and re.search(r"\d", name):
         # A tracking number's last six characters, as read out on the phone: not a name,
         # and no index finds a number by its end, so the search asks for its start.
-        return None
+        return "tail", name
     return ("name", name) if len(name) >= NAME_MIN_LENGTH else None
 
 
@@ -291,7 +293,7 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
         filters += ([col(Task.due_date) < today] if query.due == "overdue"
                     else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
     found = search[1] if by_number else None
-    if search is None:
+    if search is None or search[0] == "tail":
         if query.q:
             filters.append(false())  # nothing a search can be made of: nothing matches
     elif search[0] == "credit_code":
@@ -464,6 +466,7 @@ def index():
                "bundle": query.bundle, "due": query.due, "today": today, "soon": soon,
                "statuses": TASK_STATUSES, "account": current_account(),
                "search_problem": SEARCH_TOO_LONG if query.too_long else
+               SEARCH_TAIL if search is not None and search[0] == "tail" else
                SEARCH_PROBLEM if query.q and search is None else None,
                "link_problem": LINK_PROBLEM if query.misread else None,
                "bundles": list(session.execute(_BUNDLES_OF, {"department": department})
