@@ -285,8 +285,8 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
         filters.append(Task.status == query.status)
     if query.bundle:
         filters.append(Task.bundle_code == query.bundle)
-    # A search looks through decided tasks too (a caller asks after their case whatever
-    # became of it), unless one status is chosen.
+    # The open tasks: the first view (a search widens it to all, in _inbox_query), and
+    # what can be overdue or due soon.
     if query.status == OPEN or query.due in ("overdue", "soon"):
         filters.append(_OPEN_TASK)
     if query.due in ("overdue", "soon"):
