@@ -459,6 +459,26 @@ def test_a_question_an_answer_makes_required_is_never_labelled_optional(client):
                                "allOf": [{"required": ["g"]}]}) == {"c", "d", "f"}
 
 
+def test_an_answer_to_a_question_no_longer_asked_is_not_kept(app, client):
+    # Answered the fire route, then said the place is not a public gathering place: the
+    # question is hidden again, and its old answer is not the applicant's any more.
+    from sqlmodel import Session, select
+
+    from onething.storage.models import Draft
+
+    response = client.post("/b/open-restaurant", data={
+        **ANSWERS, "public_gathering_place": "false", "fire_route": "inspection"})
+    assert response.status_code == 302
+    with Session(app.extensions["onething.engine"]) as session:
+        answers = session.exec(select(Draft.answers)).one()
+    assert "fire_route" not in answers and answers["public_gathering_place"] is False
+    # Asked, it is kept.
+    client.post("/b/open-restaurant", data=ANSWERS)
+    with Session(app.extensions["onething.engine"]) as session:
+        kept = session.exec(select(Draft.answers).order_by(Draft.id.desc())).first()
+    assert kept["fire_route"] == "commitment"
+
+
 def test_a_groups_parts_are_joined_as_the_language_joins_clauses(client):
     draft = start(client)
     fill(client, draft)

@@ -94,6 +94,18 @@ def unasked(bundle, layout: dict, answers: dict) -> dict[str, list[str]]:
     return {"conditional": conditional, "hidden": hidden}
 
 
+def asked_only(bundle, layout: dict, answers: dict) -> dict:
+    """The answers without those to questions the other answers do not ask: a choice made
+    before a change hid its question (an answer to the fire route, then "not a public
+    gathering place") is not the applicant's answer any more, and must not steer which
+    matters or materials apply."""
+    while True:
+        hidden = set(unasked(bundle, layout, answers)["hidden"]) & set(answers)
+        if not hidden:
+            return answers
+        answers = {key: value for key, value in answers.items() if key not in hidden}
+
+
 def applicable_sections(layout: dict, answers: dict) -> list[dict]:
     """The stage sections the answers so far leave in."""
     return [section for section in layout["sections"][1:]
@@ -127,7 +139,8 @@ def start(code: str):
     """Show the questions (full page, or only the live panel for htmx); POST starts a draft."""
     version, bundle = published_bundle(code)
     layout = question_layout(bundle)
-    answers = parse_form(layout, request.form if request.method == "POST" else request.args)
+    answers = asked_only(bundle, layout, parse_form(
+        layout, request.form if request.method == "POST" else request.args))
     errors = {}
     if request.method == "POST":
         for error in answer_errors(merged_questions(bundle), answers):
