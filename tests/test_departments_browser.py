@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from onething.cases.decisions import decide
 from onething.storage.models import Submission, Task
 from test_admin import PASSWORD, add_account
+from test_staff_browser import sign_in
 from test_web import fill, start, submit, upload_everything
 
 from conftest import NEW_ENTITY_USCC, yielded
@@ -26,16 +27,6 @@ def browser_context_args(browser_context_args):
             "locale": "zh-CN"}
 
 
-def open_inbox(page: Page, base: str, username: str) -> None:
-    """Sign in as department staff, who land in the inbox, and wait for htmx to listen."""
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录", exact=True).click()
-    expect(page).to_have_url(f"{base}/inbox/")
-    page.wait_for_load_state()  # htmx listening before it is used
-
-
 def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_released(
         live_app, page: Page):
     base, app = live_app
@@ -49,7 +40,7 @@ def test_the_food_licence_unlocks_after_the_business_licence_then_both_are_relea
     tracking = receipt.rstrip("/").rsplit("/", 1)[-1]
     add_account(app, "amr", "department_staff", "sn-amr")
 
-    open_inbox(page, base, "amr")
+    sign_in(page, base, "amr", "/inbox/")  # staff land in the inbox
     rows = page.locator("#inbox-rows tbody tr")
     expect(rows).to_have_count(2)
 
@@ -202,7 +193,7 @@ def test_the_inbox_pages_into_view_and_back_restores_the_filters_with_the_rows(
     bulk_route(app, 120, statuses=("pending", "approved"))
     add_account(app, "amr", "department_staff", "sn-amr")
     page.set_viewport_size({"width": 390, "height": 844})
-    open_inbox(page, base, "amr")
+    sign_in(page, base, "amr", "/inbox/")  # staff land in the inbox
     position = page.locator("#inbox-position")
     expect(position).to_have_text("第 1–50 件，共 60 件")
     # Next, from the foot of a long page on a phone: the new page's rows are in view,
