@@ -46,6 +46,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -84,7 +85,7 @@ def set_webhook(session: Session, department: str, url: str,
     gives who ran it."""
     secret = _new_secret()
     hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
-    before = {} if hook is None else {"url": hook.url, "active": hook.active}
+    before = {} if hook is None else {"url": _shown_url(hook.url), "active": hook.active}
     if hook is None:
         hook = Webhook(department_code=department, url=url, secret=secret)
     else:
@@ -94,9 +95,20 @@ def set_webhook(session: Session, department: str, url: str,
     if actor is not None:
         session.add(AuditEntry(actor=actor, action="webhook_set",
                                subject=f"webhook:{department}", before=before,
-                               after={"url": url, "active": True, "secret": "rotated"}))
+                               after={"url": _shown_url(url), "active": True,
+                                      "secret": "rotated"}))
     session.commit()
     return secret
+
+
+def _shown_url(url: str) -> str:
+    """An address as the audit log keeps it: without a password or a query, where a
+    receiver's own token may travel."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path,
+                                    "…" if parts.query else "", ""))
 
 
 def find_webhook(session: Session, department: str) -> Webhook | None:
