@@ -21,7 +21,7 @@ from onething.accounts.service import current_account
 from onething.catalog.definitions import Catalog
 from onething.catalog.problems import DefinitionError
 from onething.catalog.text import localize
-from onething.catalog.workdays import CHINA_TZ
+from onething.catalog.workdays import china_time
 from onething.guides.views import SERVES as SERVES_NAMES
 from onething.publishing.working_catalog import (
     StaleEdit,
@@ -36,10 +36,11 @@ from onething_admin.editing import (
     MOST_DAYS,
     MOST_VISITS,
     RESERVED_CODES,
+    text_in,
     typed_code,
     typed_count,
 )
-from onething_admin.views import LEVELS, REFUSALS, _guard, _lang, _metas, _said, _text_in
+from onething_admin.views import LEVELS, REFUSALS, _guard, _lang, _metas, _said
 
 bp = Blueprint("definitions", __name__, url_prefix="/admin", template_folder="templates")
 bp.before_request(_guard)
@@ -388,8 +389,7 @@ def _department_form(entry: CatalogEntry | None):
                              "you opened it. What you typed is kept below: save again to put "
                              "it in place of theirs, or reload to see theirs.",
                              who=stale.entry.updated_by,
-                             when=stale.entry.updated_at.astimezone(CHINA_TZ)
-                             .strftime("%Y-%m-%d %H:%M"))
+                             when=china_time(stale.entry.updated_at))
             except DefinitionError as refused:
                 get_session().rollback()
                 # The forms build only what the meta-schema accepts; should one not, it is said.
@@ -415,11 +415,11 @@ def _department_values(data: dict | None) -> dict[str, str]:
     if data is None:
         return {"level": "district"}
     return {
-        "code": data["code"], "name_zh": _text_in(data["name"], "zh-Hans"),
-        "name_hant": _text_in(data["name"], "zh-Hant"), "name_en": _text_in(data["name"], "en"),
-        "short_name_zh": _text_in(data.get("short_name"), "zh-Hans"), "level": data["level"],
+        "code": data["code"], "name_zh": text_in(data["name"], "zh-Hans"),
+        "name_hant": text_in(data["name"], "zh-Hant"), "name_en": text_in(data["name"], "en"),
+        "short_name_zh": text_in(data.get("short_name"), "zh-Hans"), "level": data["level"],
         "parent": data.get("parent", ""), "consult_phone": data["consult_phone"],
         "complaint_phone": data.get("complaint_phone", ""),
-        "address": _text_in(data["address"], "zh-Hans"),
-        "office_hours": _text_in(data["office_hours"], "zh-Hans"),
+        "address": text_in(data["address"], "zh-Hans"),
+        "office_hours": text_in(data["office_hours"], "zh-Hans"),
     }

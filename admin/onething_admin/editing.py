@@ -523,7 +523,8 @@ def fee_items(text: str, before: list[dict]) -> list[dict]:
     """收费项目 written one per line as "name | standard | basis" (the basis may be left
     out); an item whose Chinese name is unchanged keeps its translations and its amount
     formula. A line without its standard is refused, never half-saved."""
-    old = {_zh(item.get("name")): item for item in before if isinstance(item, dict)}
+    old = {text_in(item.get("name"), "zh-Hans"): item for item in before
+           if isinstance(item, dict)}
     items = []
     for line in text.splitlines():
         parts = [part.strip() for part in re.split(r"[|｜]", line)]
@@ -543,16 +544,18 @@ def fee_items(text: str, before: list[dict]) -> list[dict]:
     return items
 
 
-def _zh(text) -> str | None:
-    """A localized text's 简体中文 (a plain string is 简体中文)."""
-    return text if isinstance(text, str) else (text or {}).get("zh-Hans") \
-        if isinstance(text, dict) else None
+def text_in(text, locale: str) -> str:
+    """One language of a localized text as stored (a plain string is 简体中文); "" when
+    it has none."""
+    if isinstance(text, str):
+        return text if locale == "zh-Hans" else ""
+    return text.get(locale, "") if isinstance(text, dict) else ""
 
 
 def _kept_text(before: dict, key: str, zh: str) -> dict | str:
     # The other languages stay while the Chinese did not change.
     earlier = before.get(key)
-    return earlier if _zh(earlier) == zh else {"zh-Hans": zh}
+    return earlier if text_in(earlier, "zh-Hans") == zh else {"zh-Hans": zh}
 
 
 # --- a bundle's own properties, questions and field overrides ---------------------------------

@@ -329,13 +329,6 @@ def _fields_of(catalog: Catalog) -> dict[str, list[str]]:
             for code, matter in catalog.matters.items()}
 
 
-def _text_in(text, locale: str) -> str:
-    """One language of a localized text as stored (a plain string is 简体中文)."""
-    if isinstance(text, str):
-        return text if locale == "zh-Hans" else ""
-    return (text or {}).get(locale, "")
-
-
 def _field_title(catalog: Catalog, matter: str, key: str) -> str:
     """A matter's field as its own form labels it (through the library for a shared one)."""
     schema = catalog.matters[matter].form.get("properties", {}).get(key, {})
@@ -369,7 +362,7 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
         open_override=open_override, fields_of=_fields_of(catalog),
         field_problems=lambda name: [p for p in problems or []
                                      if getattr(p, "pointer", "").startswith(f"/{name}")],
-        text_in=_text_in, field_title=lambda matter, key: _field_title(catalog, matter, key),
+        text_in=editing.text_in, field_title=lambda matter, key: _field_title(catalog, matter, key),
         default_lead=departments[0] if departments else None,
         condition_text=lambda when: editing.condition_text(
             when, data["questions"], lambda text: localize(text, _lang()), question_answers),
@@ -681,7 +674,7 @@ def _render_matter(code: str, *, text: str | None = None, problems=(), publish_p
         publish_problems=list(publish_problems),
         message=message, catalog=catalog, field_types=editing.FIELD_TYPES,
         necessities=editing.NECESSITIES, library=sorted(catalog.fields),
-        field_type_names=FIELD_TYPE_NAMES, text_in=_text_in,
+        field_type_names=FIELD_TYPE_NAMES, text_in=editing.text_in,
         # A library field's type lies behind its $ref chain: resolved, not left blank.
         field_type=lambda schema: _field_type(resolve(schema, catalog)),
         used_by=holders(get_session(), "matter", code),
