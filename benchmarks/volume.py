@@ -309,6 +309,8 @@ def run(label: str, database_url: str, args) -> list[str]:
                 ("inbox: service open-care-home", "/inbox/?bundle=open-care-home", htmx),
                 ("inbox: search, whole tracking number", f"/inbox/?q={where['number']}", htmx),
                 ("inbox: search, a day's prefix", f"/inbox/?q={day}", htmx),
+                ("inbox: search, a number's last 6 characters",
+                 f"/inbox/?q={where['number'][-6:].lower()}", htmx),
                 ("inbox: search, a party's whole name", f"/inbox/?q={quote(where['name'])}",
                  htmx),
                 ("inbox: search, 2 characters of a name", f"/inbox/?q={quote(where['brand'])}",

@@ -45,6 +45,12 @@ def test_migration_creates_the_tables(blank_engine):
     assert TABLES <= set(inspect(blank_engine).get_table_names())
 
 
+# SQLite's reflection cannot read an index on an expression (models.tracking_tail), so
+# autogenerate leaves that one index uncompared there; PostgreSQL compares it.
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index ix_submission_tracking_tail",
+    "ignore:autogenerate skipping metadata-specified expression-based index "
+    "'ix_submission_tracking_tail'")
 def test_migrated_schema_matches_the_models(engine):
     # Every table on SQLModel.metadata, not just these five: a model without its
     # migration is a bug wherever it lives.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, g, render_template, request, send_file
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, false, func, literal, text, tuple_
+from sqlalchemy import and_, bindparam, false, func, literal, or_, text, tuple_
 from sqlmodel import col, select
 from werkzeug.datastructures import MultiDict
 
@@ -27,7 +27,12 @@ from onething.accounts.service import current_account, staff_guard
 from onething.cases.handover import produced_fields, read_values
 from onething.cases.parties import credit_code
 from onething.cases.uploads import slice_material, store_upload
-from onething.cases.workflow import submission_composition, typed_tracking_number
+from onething.cases.workflow import (
+    CROCKFORD_ALPHABET,
+    TRACKING_SUFFIX_LENGTH,
+    submission_composition,
+    typed_tracking_number,
+)
 from onething.catalog.workdays import add_working_days, china_today
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.db import paginate
@@ -43,6 +48,7 @@ from onething.storage.models import (
     PublishedService,
     Submission,
     Task,
+    tracking_tail,
 )
 from onething.web.extensions import get_session
 
@@ -68,12 +74,13 @@ NAME_MIN_LENGTH = 2
 SEARCH_MAX_LENGTH = 64
 SEARCH_TOO_LONG = _l("A search is at most 64 characters: a tracking number, a credit code "
                      "or part of the applicant's name.")
-SEARCH_TAIL = _l("That looks like the end of a tracking number: type it from its start, OT "
-                 "and the date (such as OT20261201-…).")
+# A whole number's start, before the end typed: what the end is read after.
+TAIL_READER = "OT00000000-"
 LINK_PROBLEM = _l("Part of this address could not be read: the inbox shows its first page, "
                   "with the filters it could read.")
-SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as OT20261201), "
-                    "a credit code, or at least 2 characters of a name.")
+SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as OT20261201, or "
+                    "its last 6 characters), a credit code, or at least 2 characters of a "
+                    "name.")
 # What a row of the inbox shows: no slice, no JSON.
 _ROW = (Task.id, Task.matter_code, Task.bundle_code, Task.status, Task.due_date,
         Task.due_estimated, Task.party_name, Submission.tracking_number,
@@ -250,13 +257,25 @@ def search_of(typed: str) -> tuple[str, object] | None:
     if code is not None:
         return "credit_code", code
     name = " ".join(unicodedata.normalize("NFKC", typed).split())
+    # "OT" and digits begin a number, and six digits are more likely a date's than an end.
+    tail = None if re.match(r"OT|\d+$", name, re.IGNORECASE) else search_tail(name)
+    if tail is not None:
+        # A tracking number's last six characters, as read out on the phone. Letters only
+        # could be a name too (one number in ten ends so): both are searched.
+        return ("tail", tail) if re.search(r"\d", name) else ("name_or_tail", (name, tail))
     if re.match(r"(OT)?\d", name, re.IGNORECASE):
         return None  # a tracking number begun, too short or mistyped: no name starts so
-    if re.fullmatch(r"-?[0-9A-Za-z]{6}", name) and re.search(r"\d", name):
-        # A tracking number's last six characters, as read out on the phone: not a name,
-        # and no index finds a number by its end, so the search asks for its start.
-        return "tail", name
     return ("name", name) if len(name) >= NAME_MIN_LENGTH else None
+
+
+def search_tail(typed: str) -> str | None:
+    """The last six characters of a tracking number as typed (lower case, a dash before
+    them, O for 0, I or L for 1), read as printed; None if they cannot be one's."""
+    # Read as the end of a whole number would be (workflow.typed_tracking_number).
+    tail = typed_tracking_number(TAIL_READER + typed)[len(TAIL_READER):].removeprefix("-")
+    if len(tail) == TRACKING_SUFFIX_LENGTH and set(tail) <= set(CROCKFORD_ALPHABET):
+        return tail
+    return None
 
 
 def _next_prefix(prefix: str) -> str:
@@ -278,7 +297,7 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
     # department's test is made one no index serves, for planners without statistics
     # (SQLite's, until ANALYZE) to see no other way in.
     search = search_of(query.q)
-    by_number = search is not None and search[0] == "tracking_number"
+    by_number = search is not None and search[0] in ("tracking_number", "tail")
     filters = [(col(Task.department_code).concat("") if by_number else col(Task.department_code))
                == department]
     if query.status in TASK_STATUSES:
@@ -292,14 +311,19 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
     if query.due in ("overdue", "soon"):
         filters += ([col(Task.due_date) < today] if query.due == "overdue"
                     else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
-    found = search[1] if by_number else None
-    if search is None or search[0] == "tail":
+    found = search[1] if search is not None and search[0] == "tracking_number" else None
+    if search is None:
         if query.q:
             filters.append(false())  # nothing a search can be made of: nothing matches
     elif search[0] == "credit_code":
         filters.append(Task.party_code == search[1])
     elif search[0] == "name":
         filters.append(name_matches(search[1], dialect))
+    elif search[0] == "tail":
+        filters.append(_ending_in(search[1]))
+    elif search[0] == "name_or_tail":
+        name, tail = search[1]
+        filters.append(or_(name_matches(name, dialect), _ending_in(tail)))
     elif found is not None:
         number, whole = found
         tracking = col(Submission.tracking_number)
@@ -313,6 +337,12 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
                        & tracking.startswith(number))
         filters.append(col(Task.submission_id).in_(select(Submission.id).where(matches)))
     return filters
+
+
+def _ending_in(tail: str):
+    """Tasks of the cases whose tracking number ends in these six characters (indexed)."""
+    return col(Task.submission_id).in_(
+        select(Submission.id).where(tracking_tail(col(Submission.tracking_number)) == tail))
 
 
 def name_matches(name: str, dialect: str):
@@ -429,7 +459,7 @@ def index():
     soon = add_working_days(today, SOON_DAYS).date
     filters = _filters(department, query, today, soon, session.get_bind().dialect.name)
     search = search_of(query.q)
-    by_name = search is not None and search[0] == "name"
+    by_name = search is not None and search[0] in ("name", "name_or_tail")
     full = not request.headers.get("HX-Request")
     rows = _rows(session, filters, query, by_name)
     if not rows and (query.after or query.before):
@@ -466,7 +496,6 @@ def index():
                "bundle": query.bundle, "due": query.due, "today": today, "soon": soon,
                "statuses": TASK_STATUSES, "account": current_account(),
                "search_problem": SEARCH_TOO_LONG if query.too_long else
-               SEARCH_TAIL if search is not None and search[0] == "tail" else
                SEARCH_PROBLEM if query.q and search is None else None,
                "link_problem": LINK_PROBLEM if query.misread else None,
                "bundles": list(session.execute(_BUNDLES_OF, {"department": department})
