@@ -30,7 +30,16 @@ def tasks_of(app, department: str) -> list[Task]:
         return list(session.exec(select(Task).where(Task.department_code == department)))
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer ot_forged", "Basic dXNlcjpwdw=="])
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_the_token_scheme_is_read_in_any_case(app, routed, client, scheme):  # noqa: F811
+    # RFC 9110: an authentication scheme's name is case-insensitive.
+    token = token_for(app, "sn-amr")
+    response = client.get("/api/v1/tasks", headers={"Authorization": f"{scheme} {token}"})
+    assert response.status_code == 200 and response.json["tasks"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer ot_forged", "Basic dXNlcjpwdw==",
+                                    "Bearerot_forged", "bearer  "])
 def test_a_missing_or_forged_token_is_401(app, routed, client, header):  # noqa: F811
     response = client.get("/api/v1/tasks", headers={"Authorization": header} if header else {})
     assert response.status_code == 401
@@ -131,6 +140,15 @@ def test_a_decision_out_of_turn_is_409_with_the_reason(app, routed, client):  # 
     {"idempotency_key": "decision-0003", "action": "supplement", "fields": [1]},
     {"idempotency_key": "decision-0003", "action": "supplement", "fields": ["no_such_field"]},
     {"idempotency_key": "decision-0003", "action": "supplement", "materials": ["no-such"]},
+    # Parts of a field: the applicant's correction page asks whole fields again.
+    {"idempotency_key": "decision-0003", "action": "supplement", "reason": "x",
+     "fields": ["shareholders.0.name"]},
+    {"idempotency_key": "decision-0003", "action": "supplement", "reason": "x",
+     "fields": ["shareholders.0"]},
+    {"idempotency_key": "decision-0003", "action": "supplement", "reason": "x",
+     "fields": ["premises_address.detail"]},
+    {"idempotency_key": "decision-0003", "action": "supplement", "reason": "x",
+     "fields": ["entity_name", "legal_representative.name"]},
 ])
 def test_a_malformed_decision_is_422_and_changes_nothing(app, routed, client, body):  # noqa: F811
     token = token_for(app, "sn-amr")
@@ -139,6 +157,8 @@ def test_a_malformed_decision_is_422_and_changes_nothing(app, routed, client, bo
     response = client.post(f"/api/v1/tasks/{registration.id}/decisions", headers=auth(token),
                            json=body)
     assert response.status_code == 422
+    if isinstance(body, dict) and isinstance(body.get("fields"), list) and body.get("reason"):
+        assert response.json["field"] == "fields"
     assert next(t for t in tasks_of(app, "sn-amr")
                 if t.id == registration.id).status == registration.status
 
@@ -435,6 +455,10 @@ def test_a_department_asks_for_a_correction_through_the_api(app, routed, client)
                               "reason": "名称与核准的不一致"})
     assert asked.status_code == 200 and asked.json["status"] == "supplement"
     shown = client.get(f"/api/v1/tasks/{registration.id}", headers=auth(token)).json
+    # What a correction may name: whole fields the slice holds, never a part of one.
+    assert {"entity_name", "shareholders", "premises_address"} <= set(shown["correctable"])
+    assert not any("." in path and not path.startswith("matters.")
+                   for path in shown["correctable"])
     assert shown["supplement"] == {"fields": ["entity_name"], "materials": [material],
                                    "note": "名称与核准的不一致"}
     # The applicant is asked on the status page, as when the inbox asks.
@@ -475,3 +499,79 @@ def test_a_certificate_file_is_attached_through_the_api(app, routed, client):  #
         logged = session.exec(select(AuditEntry).where(
             AuditEntry.action == "attach_certificate")).all()
     assert len(logged) == 1 and logged[0].actor == "api:sn-fire"
+
+
+def test_a_retry_racing_its_request_gets_the_decision_not_a_refusal(
+        app, routed, client, monkeypatch):  # noqa: F811
+    from onething.departments import api
+
+    token = token_for(app, "sn-amr")
+    task = next(t for t in tasks_of(app, "sn-amr") if t.status == "pending")
+    body = {"idempotency_key": "race-0001", "action": "accept"}
+    first = client.post(f"/api/v1/tasks/{task.id}/decisions", headers=auth(token), json=body)
+    assert first.status_code == 200
+    # The retry read the key before the first request committed: it finds no answer, then
+    # finds the task decided. That decision is its own, stored with its answer.
+    found = api._answered
+    calls = []
+
+    def late(body):
+        calls.append(body)
+        return None if len(calls) == 1 else found(body)
+
+    monkeypatch.setattr(api, "_answered", late)
+    retry = client.post(f"/api/v1/tasks/{task.id}/decisions", headers=auth(token), json=body)
+    assert len(calls) > 1
+    assert retry.status_code == 200 and retry.json == first.json
+    # Another request finding the task decided is still refused, as before.
+    other = client.post(f"/api/v1/tasks/{task.id}/decisions", headers=auth(token),
+                        json={"idempotency_key": "race-0002", "action": "accept"})
+    assert other.status_code == 409
+
+
+def test_retries_sent_at_once_all_get_the_one_decision(app, routed):  # noqa: F811
+    import threading
+
+    token = token_for(app, "sn-amr")
+    task = next(t for t in tasks_of(app, "sn-amr") if t.status == "pending")
+    body = {"idempotency_key": "burst-0001", "action": "reject", "reason": "材料不全"}
+    answers, start = [], threading.Barrier(6)
+
+    def send():
+        client = app.test_client()
+        start.wait()
+        answers.append(client.post(f"/api/v1/tasks/{task.id}/decisions",
+                                   headers=auth(token), json=body))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len({repr(a.json) for a in answers}) == 1
+    with Session(app.extensions["onething.engine"]) as session:
+        assert len(session.exec(select(AuditEntry).where(
+            AuditEntry.subject == f"task:{task.id}", AuditEntry.action == "reject")).all()) == 1
+
+
+def test_another_departments_refusal_reaches_a_syncing_system(app, routed, client):  # noqa: F811
+    amr, fire = token_for(app, "sn-amr"), token_for(app, "sn-fire")
+    listed = client.get("/api/v1/tasks", headers=auth(amr)).json
+    assert all(client.get(f"/api/v1/tasks/{t['id']}", headers=auth(amr)).json["case_refused"]
+               == [] for t in listed["tasks"])
+    refused = next(t for t in tasks_of(app, "sn-fire") if t.status == "pending")
+    answer = client.post(f"/api/v1/tasks/{refused.id}/decisions", headers=auth(fire),
+                         json={"idempotency_key": "refuse-0001", "action": "reject",
+                               "reason": "消防通道不符合要求"})
+    assert answer.status_code == 200
+    # The market regulator's open tasks of the case changed: its next sync lists them, and
+    # each says which matter was refused, so that the department may close it.
+    caught_up = client.get(f"/api/v1/tasks?cursor={listed['next_cursor']}",
+                           headers=auth(amr)).json["tasks"]
+    still_open = {t.id for t in tasks_of(app, "sn-amr")
+                  if t.status not in ("approved", "rejected", "closed", "stopped")}
+    assert still_open and {t["id"] for t in caught_up} >= still_open
+    for task_id in still_open:
+        shown = client.get(f"/api/v1/tasks/{task_id}", headers=auth(amr)).json
+        assert shown["case_refused"] == [refused.matter_code]

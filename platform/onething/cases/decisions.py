@@ -22,13 +22,14 @@ transaction as the change itself.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from onething.cases import clock, events, holidays
-from onething.cases.forms import get_path, set_path
+from onething.cases.forms import fields_of, get_path, set_path
 from onething.cases.refusals import Refusal
 from onething.catalog.typed import half_width
 from onething.catalog.workdays import china_today, days_paused
@@ -85,11 +86,33 @@ def owes_material(task: Task) -> bool:
                for m in task.slice_materials or [])
 
 
+def correctable_fields(session: Session, task: Task, composition=None) -> list[str]:
+    """The paths a correction (补正) of this task may name: the one form's fields, whole, as
+    the applicant's correction page asks them again, that the task's slice holds.
+
+    A value another matter handed over is not the applicant's to correct, nor is a part
+    of a field (a row of a group, a part of an address): the page asks whole fields.
+    """
+    if composition is None:
+        from onething.cases.workflow import submission_composition
+
+        composition = submission_composition(session, session.get(Submission,
+                                                                  task.submission_id))
+    handed = set((task.handover or {}).get("receives", []))
+    return [entry["path"] for entry in fields_of(composition.layout)
+            if get_path(task.slice_data, entry["path"]) is not None
+            and entry["path"] not in handed]
+
+
 def decide(session: Session, task: Task, action: str, actor: str, *,
            certificate_number: str | None = None, reason: str | None = None,
            fields: list[str] | None = None, materials: list[str] | None = None,
-           certificate_file: dict | None = None, produced: dict | None = None) -> Task:
+           certificate_file: dict | None = None, produced: dict | None = None,
+           record: Callable[[Task], None] | None = None) -> Task:
     """Take one decision on a task, with everything that follows from it; commit.
+
+    `record`, if given, is called with the decided task just before the commit, to add
+    what must be stored with the decision or not at all (the API's answer to its key).
 
     A supplement (补正) names fields (paths of the task's slice) and materials
     (ids of its slice) for the applicant to correct; anything else is refused.
@@ -113,11 +136,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         # Only a file the applicant handed in is theirs to hand in again: not a form drawn
         # from the one form, a licence from shared data, nor a signed commitment.
         own = {m["id"] for m in task.slice_materials if m.get("state") == "uploaded"}
-        # A value another matter handed over is not the applicant's to correct.
-        handed = set((task.handover or {}).get("receives", []))
-        if not (fields or materials) or any(
-                get_path(task.slice_data, path) is None or path in handed
-                for path in fields) or (set(materials) - own):
+        if not (fields or materials) or (set(materials) - own) or (
+                fields and set(fields) - set(correctable_fields(session, task))):
             raise DecisionRefused("supplement_items")
         if task.special_procedure:
             raise DecisionRefused("special_procedure_open")
@@ -205,6 +225,8 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         events.enqueue(session, "task.status_changed", changed)
         events.enqueue(session, "task.case_refused", told,
                        extra={"refused_matter": task.matter_code})
+        if record is not None:
+            record(task)
         session.commit()
     except BaseException:
         session.rollback()
@@ -336,6 +358,9 @@ def _tell_refused(session: Session, tasks: list[Task], rejected: Task) -> list[T
         state = snapshot(task)
         session.add(AuditEntry(actor="system", action="case_refused", subject=f"task:{task.id}",
                                before=state, after={**state, "refused": rejected.matter_code}))
+        # A change of the task's: a department's system syncing by updated_at sees it
+        # (the API shows the case's refused matters), and may close the task.
+        task.updated_at = utc_now()
         told.append(task)
     return told
 

@@ -29,6 +29,7 @@ from sqlalchemy import tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from onething.cases.decisions import correctable_fields
 from onething.cases.handover import produced_fields, read_values
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.models import (
@@ -143,10 +144,11 @@ def _error(code: str, status: int, **extra):
 def _authenticate():
     if request.endpoint == "api.openapi":
         return None
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    # The scheme's name is read in any case (RFC 9110: "bearer" is "Bearer").
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
         return _error("unauthorized", 401)
-    digest = hashlib.sha256(header.removeprefix("Bearer ").strip().encode()).hexdigest()
+    digest = hashlib.sha256(given.strip().encode("utf-8", "surrogateescape")).hexdigest()
     token = get_session().exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if token is None or token.revoked or token.expires_at <= utc_now():
         return _error("unauthorized", 401)
@@ -177,7 +179,15 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         data["revoked"] = ({"reason": revocation.reason,
                             "revoked_at": revocation.revoked_at.isoformat()}
                            if revocation else None)
+        # The case's matters other departments refused: it cannot complete, and this
+        # task, if still open, may be closed (action close).
+        data["case_refused"] = sorted(set(get_session().exec(select(Task.matter_code).where(
+            Task.submission_id == task.submission_id, Task.status == "rejected",
+            Task.id != task.id)).all()))
         data["fields"] = task.slice_data
+        # What a correction may name: whole fields of the one form, as the applicant's
+        # correction page asks them again.
+        data["correctable"] = correctable_fields(get_session(), task)
         # An open correction request (补正): what the applicant was asked to correct.
         data["supplement"] = ({key: task.supplement.get(key) for key in
                                ("fields", "materials", "note")} if task.supplement else None)
@@ -420,9 +430,7 @@ def post_decision(task_id: int):
     if problem is not None:
         field, reason = problem
         return _error("invalid", 422, field=field, message=str(BODY_PROBLEMS[reason]))
-    earlier = session.exec(select(ApiDecision).where(
-        ApiDecision.department_code == g.api_department,
-        ApiDecision.idempotency_key == body["idempotency_key"])).first()
+    earlier = _answered(body)
     if earlier is not None:
         if earlier.task_id != task_id or earlier.request != body:
             return _error("key_reused", 422)
@@ -439,15 +447,32 @@ def post_decision(task_id: int):
             produced, errors = read_values(catalog, found, body.get("produced", {}))
             if errors:
                 raise DecisionRefused("produced")
+
+        def keep_answer(task: Task) -> None:
+            # Under its key in the decision's own transaction: a retry racing this request
+            # finds the decision and its answer together, or neither.
+            session.add(ApiDecision(department_code=g.api_department,
+                                    idempotency_key=body["idempotency_key"], task_id=task_id,
+                                    request=body, status_code=200,
+                                    response=task_json(task, number)))
+
         decide(session, found, body["action"], f"api:{g.api_department}",
                certificate_number=body.get("certificate_number"), reason=body.get("reason"),
                fields=body.get("fields"), materials=body.get("materials"),
-               produced=produced)
-        status, payload = 200, task_json(found, number)
+               produced=produced, record=keep_answer)
+    except IntegrityError:
+        session.rollback()
+        if _answered(body) is None:
+            raise
+        # The same key raced in from a retry and committed first: its answer is the one.
+        return post_decision(task_id)
     except DecisionRefused as refused:
         # Refused, nothing changed: not kept under the key, so the corrected request can
         # carry the same key (a retry of the refused one is refused again).
         session.rollback()
+        if refused.task is not None and _answered(body) is not None:
+            # Refused because a retry of this very request decided the task meanwhile.
+            return post_decision(task_id)
         payload = {"error": refused.code, "message": decision_problem(refused),
                    "task": task_json(found, number)}
         if refused.code in REFUSAL_FIELDS:
@@ -455,18 +480,14 @@ def post_decision(task_id: int):
         response = jsonify(payload)
         response.status_code = 409 if refused.task is not None else 422
         return response
-    session.add(ApiDecision(department_code=g.api_department,
-                            idempotency_key=body["idempotency_key"], task_id=task_id,
-                            request=body, status_code=status, response=payload))
-    try:
-        session.commit()
-    except IntegrityError:
-        # The same key raced in from a retry: its answer is the one to give.
-        session.rollback()
-        return post_decision(task_id)
-    response = jsonify(payload)
-    response.status_code = status
-    return response
+    return jsonify(task_json(found, number))
+
+
+def _answered(body: dict) -> ApiDecision | None:
+    """The decision stored under this request's idempotency key, if any."""
+    return get_session().exec(select(ApiDecision).where(
+        ApiDecision.department_code == g.api_department,
+        ApiDecision.idempotency_key == body["idempotency_key"])).first()
 
 
 class _Body:
@@ -634,7 +655,16 @@ _TASK = {
         "updated_at": {"type": "string", "format": "date-time",
                        "description": "When the task last changed: routed, decided, "
                                       "unlocked, stopped, handed values, corrected."},
+        "case_refused": {"type": "array", "items": {"type": "string"},
+                         "description": "The case's matters another department refused: the "
+                                        "case cannot complete, and an open task may be "
+                                        "closed. Telling it moves `updated_at`."},
         "fields": {"type": "object"},
+        "correctable": {"type": "array", "items": {"type": "string"},
+                        "description": "The paths of `fields` a correction (action "
+                                       "supplement) may name: whole fields of the one form "
+                                       "the applicant can be asked again, not a value another "
+                                       "matter handed over."},
         "materials": {"type": "array", "items": {"type": "object"}},
         "revoked": {"type": ["object", "null"],
                     "description": "The approved permit's revocation by its department: "
@@ -863,8 +893,9 @@ OPENAPI = {
                                        "the task's `produces` names them.",
                         "type": "object", "additionalProperties": {"type": ["string", "number"]}},
                     "fields": {
-                        "description": "supplement: the fields to correct, as paths of the "
-                                       "task's `fields` (a dotted path reaches a group's row).",
+                        "description": "supplement: the fields to correct, from the task's "
+                                       "`correctable` (whole fields: a group's row or an "
+                                       "address's part is corrected with its field).",
                         "type": "array", "items": {"type": "string"}},
                     "materials": {
                         "description": "supplement: the ids of the task's materials the "

@@ -547,7 +547,7 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                  handover_errors=None, typed=None, clock_refused=None, revoke_refused=None,
                  inspection_refused=None, refused_action=None):
     from onething.cases import clock, inspections
-    from onething.cases.decisions import ALLOWED, audit_of
+    from onething.cases.decisions import ALLOWED, audit_of, correctable_fields
 
     session = get_session()
     submission = session.get(Submission, task.submission_id)
@@ -566,6 +566,7 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
     template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
     return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
+                           correctable=correctable_fields(session, task, composition),
                            account=current_account(), actions=actions, refused=refused,
                            refused_action=refused_action,
                            certificate_upload_problem=upload_problem,
