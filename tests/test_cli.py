@@ -282,11 +282,11 @@ def test_webhook_disable_enable_and_rotate(tmp_path, monkeypatch):
 
 
 def test_a_webhook_address_is_recorded_without_its_password_or_query():
-    from onething.departments.webhooks import _shown_url
+    from onething.departments.webhooks import shown_url
 
-    assert _shown_url("https://user:pw@hooks.example.org:8443/in?token=abc") == (
+    assert shown_url("https://user:pw@hooks.example.org:8443/in?token=abc") == (
         "https://hooks.example.org:8443/in?…")
-    assert _shown_url("http://127.0.0.1:9/hook") == "http://127.0.0.1:9/hook"
+    assert shown_url("http://127.0.0.1:9/hook") == "http://127.0.0.1:9/hook"
 
 
 def test_serve_on_a_port_already_taken_says_so_in_one_line_before_starting(monkeypatch):

@@ -422,3 +422,37 @@ def test_a_credit_code_is_read_as_staff_type_it(app, routed):  # noqa: F811
     assert tasks_by_matter(app)["food-business-licence"].slice_data["entity_uscc"] == \
         NEW_ENTITY_USCC
 
+
+
+def test_a_decision_from_a_page_left_open_is_refused_when_the_task_moved_on(app, routed):  # noqa: F811
+    first, second = staff(app, "sn-amr"), staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    page = first.get(f"/inbox/tasks/{registration.id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert 'name="seen_status" value="pending"' in page
+    # A colleague accepts it meanwhile; the first page still offers 不予受理.
+    assert post_decision(second, registration.id, action="accept").status_code == 200
+    refused = first.post(f"/inbox/tasks/{registration.id}/decide", headers={"HX-Request": "true"},
+                         data={"csrf_token": token, "action": "reject", "seen_status": "pending",
+                               "reason": "不符合受理条件"})
+    # Refused, not recorded as 不予许可: the clerk sees what happened and decides again.
+    assert refused.status_code == 409 and "受理" in refused.text
+    assert tasks_by_matter(app)["business-registration"].status == "accepted"
+    # The same decision on the page as it is now is taken, as 不予许可.
+    assert post_decision(first, registration.id, action="reject",
+                         reason="不符合许可条件").status_code == 200
+    assert tasks_by_matter(app)["business-registration"].not_accepted is False
+
+
+def test_the_last_change_named_on_a_stale_page_is_not_accepted_when_it_was(app, routed):  # noqa: F811
+    first, second = staff(app, "sn-amr"), staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    page = first.get(f"/inbox/tasks/{registration.id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert post_decision(second, registration.id, action="reject",
+                         reason="不符合受理条件").status_code == 200
+    stale = first.post(f"/inbox/tasks/{registration.id}/decide", headers={"HX-Request": "true"},
+                       data={"csrf_token": token, "action": "accept", "seen_status": "pending"})
+    assert stale.status_code == 409
+    said = re.search(r"最近一次操作：[^<]*", stale.text).group(0)
+    assert "不予受理" in said and "不予许可" not in said

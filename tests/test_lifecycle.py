@@ -206,6 +206,28 @@ def test_a_webhook_is_disabled_enabled_and_given_a_new_secret_shown_once(app, cl
     assert secret not in repr([(e.before, e.after) for e in audit_entries(app)])
 
 
+def test_the_console_shows_a_webhooks_address_without_its_password_or_token(app, client):
+    browser, csrf = console(app, client)
+    with Session(app.extensions["onething.engine"]) as session:
+        set_webhook(session, "sn-amr", "https://erp:s3cret@hooks.example.org:8443/in?token=abc123")
+    # Anyone near the administrator's phone reads the pages; the audit log is read widely.
+    browser.post("/admin/webhooks/sn-amr/active", data={"active": "0", "csrf_token": csrf})
+    for page in (browser.get("/admin/webhooks").text, browser.get("/admin/webhooks/sn-amr").text,
+                 repr([(e.before, e.after) for e in audit_entries(app)])):
+        assert "hooks.example.org:8443/in" in page
+        assert "s3cret" not in page and "abc123" not in page
+
+
+def test_the_tokens_page_asks_before_revoking_and_reads_on_a_phone(app, client):
+    browser, _ = console(app, client)
+    with Session(app.extensions["onething.engine"]) as session:
+        new_token(session, "sn-amr", "amr \"system\"", days=30)
+    page = browser.get("/admin/tokens?lang=en").text
+    # The name as typed, quotes and all, escaped inside the attribute.
+    assert 'hx-confirm="Revoke the token amr &#34;system&#34;? The department' in page
+    assert '<table class="cards tokens">' in page and 'data-label="State: "' in page
+
+
 def test_the_audit_viewer_filters_by_person_case_action_and_dates(app, client):
     browser, csrf = console(app, client)
     for name in ("desk", "clerk"):

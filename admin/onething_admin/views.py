@@ -36,6 +36,7 @@ from onething.departments.webhooks import (
     failed_events,
     redeliver,
     retrying_events,
+    shown_url,
     webhook_overview,
 )
 from onething.guides.views import LIFE_EVENTS, SERVICE_KINDS, STAGE_OF_THEME, STAGES
@@ -66,6 +67,8 @@ from onething_admin.editing import EditRefused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 bp.add_app_template_global(readable, "readable_diff")
+# A webhook's address on a screen anyone near may read: no password, no token.
+bp.add_app_template_filter(shown_url, "shown_url")
 
 KINDS = SERVICE_KINDS
 AUDIENCES = {"person": _l("People (a life event)"), "enterprise": _l("Businesses (a stage)")}

@@ -108,11 +108,14 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
            certificate_number: str | None = None, reason: str | None = None,
            fields: list[str] | None = None, materials: list[str] | None = None,
            certificate_file: dict | None = None, produced: dict | None = None,
-           record: Callable[[Task], None] | None = None) -> Task:
+           record: Callable[[Task], None] | None = None,
+           seen_status: str | None = None) -> Task:
     """Take one decision on a task, with everything that follows from it; commit.
 
-    `record`, if given, is called with the decided task just before the commit, to add
-    what must be stored with the decision or not at all (the API's answer to its key).
+    `seen_status`, if given, is the state the decision was taken on (the page the clerk
+    saw): a task in another state now refuses it. `record`, if given, is called with the
+    decided task just before the commit, to add what must be stored with the decision or
+    not at all (the API's answer to its key).
 
     A supplement (补正) names fields (paths of the task's slice) and materials
     (ids of its slice) for the applicant to correct; anything else is refused.
@@ -125,7 +128,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         # As staff type it: full-width letters and digits (an IME left on) are the same
         # number, and the registry and the QR code must find it as printed.
         certificate_number = half_width(certificate_number)
-    if task.status not in ALLOWED[action]:
+    if task.status not in ALLOWED[action] or seen_status not in (None, task.status):
         raise DecisionRefused("not_decidable", task)
     if action in ("approve", "reject", "close") and task.special_procedure:
         # Its days are not counted yet: a decision first, and the clock would stand still

@@ -708,7 +708,8 @@ def decide_task(task_id: int):
         decide(get_session(), task, form.get("action", ""), current_account().username,
                certificate_number=form.get("certificate_number"), reason=form.get("reason"),
                fields=form.getlist("fields"), materials=form.getlist("materials"),
-               certificate_file=certificate_file, produced=produced)
+               certificate_file=certificate_file, produced=produced,
+               seen_status=form.get("seen_status"))
     except DecisionRefused as refused:
         # What was typed stays in its fields: the refusal says what to fix, nothing is lost.
         return _render_task(task, refused=refused, status=409 if refused.task else 422,

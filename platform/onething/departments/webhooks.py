@@ -85,7 +85,7 @@ def set_webhook(session: Session, department: str, url: str,
     gives who ran it."""
     secret = _new_secret()
     hook = session.exec(select(Webhook).where(Webhook.department_code == department)).first()
-    before = {} if hook is None else {"url": _shown_url(hook.url), "active": hook.active}
+    before = {} if hook is None else {"url": shown_url(hook.url), "active": hook.active}
     if hook is None:
         hook = Webhook(department_code=department, url=url, secret=secret)
     else:
@@ -95,15 +95,15 @@ def set_webhook(session: Session, department: str, url: str,
     if actor is not None:
         session.add(AuditEntry(actor=actor, action="webhook_set",
                                subject=f"webhook:{department}", before=before,
-                               after={"url": _shown_url(url), "active": True,
+                               after={"url": shown_url(url), "active": True,
                                       "secret": "rotated"}))
     session.commit()
     return secret
 
 
-def _shown_url(url: str) -> str:
-    """An address as the audit log keeps it: without a password or a query, where a
-    receiver's own token may travel."""
+def shown_url(url: str) -> str:
+    """An address as the audit log keeps it and the console shows it: without a password or
+    a query, where a receiver's own token may travel."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
@@ -128,8 +128,8 @@ def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> boo
     session.add(hook)
     session.add(AuditEntry(actor=actor, action="webhook_enable" if active else "webhook_disable",
                            subject=f"webhook:{hook.department_code}",
-                           before={"url": hook.url, "active": not active},
-                           after={"url": hook.url, "active": active}))
+                           before={"url": shown_url(hook.url), "active": not active},
+                           after={"url": shown_url(hook.url), "active": active}))
     session.commit()
     return True
 
