@@ -155,7 +155,10 @@ def seed(engine, submissions: int, now: dt.datetime) -> float:
                 changed if decided else None,
                 f"CERT-{task_id}" if status == "approved" else None,
                 "seeded refusal" if status in ("rejected", "stopped") else None,
-                None, None, None, party_name, party_code))
+                None, None, None, party_name, party_code,
+                # As routing starts it: the overdue and due-soon filters read running clocks.
+                None if status == "waiting" else day,
+                changed.date() if status == "supplement" else None))
     columns = {
         "draft": ("id", "public_id", "token_hash", "bundle_version_id", "answers", "data",
                   "materials", "created_at", "updated_at", "submitted_at", "created_by"),
@@ -166,7 +169,7 @@ def seed(engine, submissions: int, now: dt.datetime) -> float:
                  "status", "waits_for", "slice_data", "slice_materials", "promised_days",
                  "due_date", "due_estimated", "created_at", "updated_at", "decided_at",
                  "certificate_number", "reason", "certificate_file", "supplement", "handover",
-                 "party_name", "party_code"),
+                 "party_name", "party_code", "clock_started_on", "paused_since"),
     }
     with engine.begin() as connection:
         for table, rows in (("draft", drafts), ("submission", cases), ("task", tasks)):

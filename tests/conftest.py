@@ -402,7 +402,10 @@ def bulk_route(app, count: int, department: str = "sn-amr", other: str | None = 
                      "promised_days": 1,
                      "due_date": moment.astimezone(CHINA_TZ).date() + dt.timedelta(
                          days=i % 40 - 10),
-                     "due_estimated": False, "created_at": moment, "updated_at": moment}
+                     "due_estimated": False, "created_at": moment, "updated_at": moment,
+                     # As routing starts it: a waiting task's clock starts when it unlocks.
+                     "clock_started_on": None if statuses[i % len(statuses)] == "waiting"
+                     else moment.astimezone(CHINA_TZ).date()}
                     for i, (moment, case) in enumerate(zip(moments, cases, strict=True))]
 
         ids = session.execute(insert(Task).returning(Task.id, sort_by_parameter_order=True),

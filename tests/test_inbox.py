@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from sqlmodel import Session, select
 
-from onething.catalog.workdays import CHINA_TZ, add_calendar_days
+from onething.catalog.workdays import CHINA_TZ, add_calendar_days, add_working_days
 from onething.storage.models import Submission, Task
 from test_admin import PASSWORD, add_account, token_of
 from test_web import FORM, PDF, fill, start, submit, upload_everything
@@ -502,6 +502,35 @@ def test_overdue_and_due_soon_are_open_tasks_only(app):
     overdue = page_ids(browser.get("/inbox/?due=overdue").text)
     assert overdue and set(overdue) == {
         i for i in ids if tasks[i].status == "pending" and tasks[i].due_date < today}
+
+
+def test_a_task_whose_clock_stands_is_neither_overdue_nor_due_soon(app):
+    from sqlalchemy import update
+
+    from onething.catalog.workdays import china_today
+
+    from conftest import bulk_route
+
+    ids = bulk_route(app, 80, statuses=("pending", "supplement", "waiting"))
+    today = china_today()
+    with Session(app.extensions["onething.engine"]) as session:
+        # A correction asked (补正) pauses the clock until the applicant sends it.
+        session.execute(update(Task).where(Task.status == "supplement").values(
+            paused_since=today))
+        session.commit()
+        tasks = {t.id: t for t in session.exec(select(Task)).all()}
+    add_account(app, "staff-sn-amr", "department_staff", "sn-amr")
+    browser = staff(app, "sn-amr")
+    running = {i for i in ids if tasks[i].status == "pending"}
+    for due, holds in (("overdue", lambda d: d < today),
+                       ("soon", lambda d: today <= d <= add_working_days(today, 2).date)):
+        shown = set(page_ids(browser.get(f"/inbox/?due={due}").text))
+        assert shown and shown == {i for i in running if holds(tasks[i].due_date)}, due
+    # The open list marks only those: a paused or waiting row says nothing of its due date.
+    page = browser.get("/inbox/?status=all&sort=new").text
+    for row in re.findall(r'<tr class="([^"]*)" data-task="(\d+)"', page):
+        if int(row[1]) not in running:
+            assert row[0] == "", row
 
 
 @pytest.mark.parametrize(("query", "read"), [

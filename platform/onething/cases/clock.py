@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete
+from sqlalchemy import and_, delete
 from sqlmodel import Session, col, select
 
 from onething.cases import holidays
@@ -29,8 +29,6 @@ from onething.storage.models import AuditEntry, HolidayDay, HolidayYear, Task
 
 SPECIAL_KINDS = {"hearing": _l("hearing (听证)"), "inspection": _l("inspection (检验检测检疫)"),
                  "expert_review": _l("expert review (专家评审)"), "other": _l("other")}
-# The states in which the task's department is working on it: its clock runs.
-RUNNING = ("pending", "accepted")
 REASON_LENGTH = 2000
 
 PROBLEMS = {
@@ -47,6 +45,17 @@ class ClockRefused(Refusal):
     """A change of the clock that does not fit; nothing was changed."""
 
     problems = PROBLEMS
+
+
+def running():
+    """The tasks whose clock runs, as SQL: started (a waiting task's has not) and not paused
+    (by a correction (补正) or a special procedure). Only they can be overdue or due soon."""
+    return and_(col(Task.clock_started_on).is_not(None), col(Task.paused_since).is_(None))
+
+
+def runs(task) -> bool:
+    """Whether a task's (or an inbox row's) clock runs: see running()."""
+    return task.clock_started_on is not None and task.paused_since is None
 
 
 def _today(today: dt.date | None) -> dt.date:

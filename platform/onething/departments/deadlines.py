@@ -14,6 +14,7 @@ from sqlalchemy import String, cast, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from onething.cases import clock
 from onething.cases.events import listening
 from onething.catalog.workdays import add_working_days, china_today
 from onething.departments.inbox import SOON_DAYS
@@ -42,7 +43,7 @@ def remind_deadlines(session: Session, today: dt.date | None = None) -> int:
         tasks = session.exec(select(Task).where(
             col(Task.status).not_in(TASK_DONE), due, col(Task.department_code).in_(departments),
             # Only a running clock: a waiting task's has not started, a paused one's stands.
-            col(Task.clock_started_on).is_not(None), col(Task.paused_since).is_(None),
+            clock.running(),
             ~written).order_by(col(Task.id))).all()
         rows += [_row(event, task) for task in tasks]
     if not rows:

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from werkzeug.datastructures import MultiDict
 
 from onething.accounts.service import current_account, staff_guard
+from onething.cases import clock
 from onething.cases.handover import produced_fields, read_values
 from onething.cases.parties import credit_code
 from onething.cases.uploads import slice_material, store_upload
@@ -84,7 +85,8 @@ SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as 
 # What a row of the inbox shows: no slice, no JSON.
 _ROW = (Task.id, Task.matter_code, Task.bundle_code, Task.status, Task.due_date,
         Task.due_estimated, Task.party_name, Submission.tracking_number,
-        Submission.submitted_at, Task.submission_id, Task.not_accepted)
+        Submission.submitted_at, Task.submission_id, Task.not_accepted,
+        Task.clock_started_on, Task.paused_since)
 # Every bundle a department has tasks of, one index seek each (a loose index scan): a plain
 # DISTINCT reads each of its tasks.
 _BUNDLES_OF = text("""
@@ -309,8 +311,11 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
     if query.status == OPEN or query.due in ("overdue", "soon"):
         filters.append(_OPEN_TASK)
     if query.due in ("overdue", "soon"):
+        # Only a running clock: a task waiting for the applicant's correction, or for
+        # another matter, is due no sooner for the days passing (as the reminders count).
         filters += ([col(Task.due_date) < today] if query.due == "overdue"
                     else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
+        filters.append(clock.running())
     found = search[1] if search is not None and search[0] == "tracking_number" else None
     if search is None:
         if query.q:
