@@ -183,6 +183,12 @@ def test_the_inbox_pages_and_filters_in_place_and_the_address_follows(live_app, 
     expect(page).to_have_url(re.compile(r"status=accepted.*sort=new|sort=new.*status=accepted"))
     page.reload()  # the address is the page: the whole of it, as it was
     expect(page.locator("#inbox-position")).to_have_text("51–60 of 60")
+    # Another language shows the same list, after a swap as after a load.
+    page.get_by_label("Order").select_option("due")
+    expect(page).to_have_url(re.compile(r"sort=due"))
+    page.get_by_role("link", name="简体中文").click()
+    expect(page.locator("#inbox-position")).to_have_text("第 1–50 件，共 60 件")
+    expect(page.get_by_label("状态")).to_have_value("accepted")
 
 
 def test_the_inbox_pages_into_view_and_back_restores_the_filters_with_the_rows(

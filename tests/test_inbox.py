@@ -483,9 +483,15 @@ def test_the_inbox_opens_on_the_open_tasks_and_a_search_finds_decided_ones_too(a
     # A caller asks after their case whatever became of it: the search finds it, decided.
     found = browser.get("/inbox/", query_string={"q": number, "lang": "en"}).text
     assert page_ids(found) == [approved]
-    # One status chosen, the search keeps to it.
-    assert page_ids(browser.get("/inbox/", query_string={"q": number,
-                                                         "status": "pending"}).text) == []
+    # A filter left on does not hide it: the search looks through every task, and says so.
+    filtered = browser.get("/inbox/", query_string={"q": number, "status": "pending",
+                                                    "due": "overdue", "lang": "en"}).text
+    assert page_ids(filtered) == [approved] and 'id="search-scope"' in filtered
+    assert 'option value="pending" selected' in filtered  # kept, for when it is cleared
+    # Cleared, the list is the filters' again: the open view, when that was the view.
+    cleared = browser.get("/inbox/", query_string={"q": "", "status": "open"}).text
+    assert approved not in page_ids(cleared) and position(cleared) == "1–50 of 200"
+    assert 'id="search-scope"' not in found
 
 
 def test_overdue_and_due_soon_are_open_tasks_only(app):

@@ -155,6 +155,14 @@ def test_a_token_revoked_in_the_console_is_refused_at_the_next_api_call(
     sign_in(page, base, "admin", "/admin/")
     page.goto(f"{base}/admin/tokens")
     row = page.locator(f'tr[data-token="{token_id}"]')
+    # The console asks first, naming the token: dismissed, nothing is revoked.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    row.get_by_role("button", name="吊销").click()
+    expect(row.get_by_role("button")).to_have_count(1)
+    assert asked and "审批系统" in asked[0]
+    assert page.request.get(f"{base}/api/v1/tasks", headers=headers).status == 200
+    page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="吊销").click()
     expect(row.get_by_role("button")).to_have_count(0)
     refused = page.request.get(f"{base}/api/v1/tasks", headers=headers)

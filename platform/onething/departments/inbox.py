@@ -197,13 +197,9 @@ def _inbox_query() -> InboxQuery:
     too_long = len(q) > SEARCH_MAX_LENGTH
     if too_long:
         q = ""
-    # A search looks through decided tasks too (a caller asks after their case whatever
-    # became of it): the open tasks, the list's first view, widen to all of them.
     status = args.get("status") or OPEN
     if status not in (OPEN, ALL, *TASK_STATUSES):
         status, misread = OPEN, True
-    if status == OPEN and q:
-        status = ALL
     due = args.get("due", "")
     if due not in ("", "overdue", "soon"):
         due, misread = "", True
@@ -302,20 +298,11 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
     by_number = search is not None and search[0] in ("tracking_number", "tail")
     filters = [(col(Task.department_code).concat("") if by_number else col(Task.department_code))
                == department]
-    if query.status in TASK_STATUSES:
-        filters.append(Task.status == query.status)
-    if query.bundle:
-        filters.append(Task.bundle_code == query.bundle)
-    # The open tasks: the first view (a search widens it to all, in _inbox_query), and
-    # what can be overdue or due soon.
-    if query.status == OPEN or query.due in ("overdue", "soon"):
-        filters.append(_OPEN_TASK)
-    if query.due in ("overdue", "soon"):
-        # Only a running clock: a task waiting for the applicant's correction, or for
-        # another matter, is due no sooner for the days passing (as the reminders count).
-        filters += ([col(Task.due_date) < today] if query.due == "overdue"
-                    else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
-        filters.append(clock.running())
+    if not query.q:
+        # A search looks through every task of the department, whatever the filters (a
+        # caller asks after their case whatever became of it, and a filter left on must
+        # not hide it); the filters stay in the form, for when the search is cleared.
+        filters += _filter_clauses(query, today, soon)
     found = search[1] if search is not None and search[0] == "tracking_number" else None
     if search is None:
         if query.q:
@@ -342,6 +329,25 @@ def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
                        & tracking.startswith(number))
         filters.append(col(Task.submission_id).in_(select(Submission.id).where(matches)))
     return filters
+
+
+def _filter_clauses(query: InboxQuery, today: dt.date, soon: dt.date) -> list:
+    """The clauses of the status, service and due filters."""
+    clauses = []
+    if query.status in TASK_STATUSES:
+        clauses.append(Task.status == query.status)
+    if query.bundle:
+        clauses.append(Task.bundle_code == query.bundle)
+    # The open tasks: the first view, and what can be overdue or due soon.
+    if query.status == OPEN or query.due in ("overdue", "soon"):
+        clauses.append(_OPEN_TASK)
+    if query.due in ("overdue", "soon"):
+        # Only a running clock: a task waiting for the applicant's correction, or for
+        # another matter, is due no sooner for the days passing (as the reminders count).
+        clauses += ([col(Task.due_date) < today] if query.due == "overdue"
+                    else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
+        clauses.append(clock.running())
+    return clauses
 
 
 def _ending_in(tail: str):

@@ -9,6 +9,8 @@
  * 2. The error summary takes focus when it appears; its links bring their field into view.
  * 3. On a phone the one form shows one part at a time (its step list marks the current).
  * 4. A value the server folded (全角, a lower-case x, +86) is shown as it will be saved.
+ * 5. The language links follow the address htmx puts in the bar (a filter, a page, a
+ *    search), so that another language shows the same list, not the first page.
  */
 (function () {
   "use strict";
@@ -226,4 +228,14 @@
   } else {
     ready();
   }
+  // 5. The server wrote the language links for the address the page was loaded at.
+  function followAddress() {
+    document.querySelectorAll("nav.languages a[hreflang]").forEach(function (link) {
+      var url = new URL(window.location.href);
+      url.searchParams.set("lang", link.getAttribute("hreflang"));
+      link.setAttribute("href", url.pathname + url.search);
+    });
+  }
+  document.addEventListener("htmx:pushedIntoHistory", followAddress);
+  document.addEventListener("htmx:historyRestore", followAddress);
 }());
