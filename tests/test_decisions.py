@@ -456,3 +456,32 @@ def test_the_last_change_named_on_a_stale_page_is_not_accepted_when_it_was(app, 
     assert stale.status_code == 409
     said = re.search(r"最近一次操作：[^<]*", stale.text).group(0)
     assert "不予受理" in said and "不予许可" not in said
+
+
+@pytest.mark.parametrize("action", ["decide", "special-procedure", "revoke", "inspection"])
+def test_an_actions_address_opened_leads_to_the_task(app, routed, action):  # noqa: F811
+    # Without JavaScript a refused form leaves its address in the bar: reloading it, or a
+    # copied link, opens the task, not a bare 405.
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    opened = amr.get(f"/inbox/tasks/{registration.id}/{action}")
+    assert opened.status_code == 303
+    assert opened.headers["Location"] == f"/inbox/tasks/{registration.id}"
+    # Another department's task stays unknown.
+    fire = tasks_by_matter(app)["fire-safety-check"]
+    assert amr.get(f"/inbox/tasks/{fire.id}/{action}").status_code == 404
+
+
+def test_a_task_with_nothing_to_correct_offers_no_correction_and_says_none(app, routed):  # noqa: F811
+    from sqlalchemy import update
+
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    assert 'value="supplement"' in amr.get(f"/inbox/tasks/{registration.id}").text
+    with Session(app.extensions["onething.engine"]) as session:
+        session.execute(update(Task).where(Task.id == registration.id).values(
+            slice_data={}, slice_materials=[]))
+        session.commit()
+    page = amr.get(f"/inbox/tasks/{registration.id}").text
+    assert 'value="supplement"' not in page and 'value="accept"' in page
+    assert 'id="no-fields"' in page and 'id="no-materials"' in page

@@ -99,10 +99,14 @@ def test_a_department_downloads_only_its_own_materials(app, routed):
     assert browser.get(f"/inbox/tasks/{task.id}/materials/{theirs}").status_code == 404
 
 
+# A count by status: its link, then its number (kept with its colon).
+COUNT = r'status=(\w+)">[^<]+</a><span class="count">[:：]\s*<strong>(\d+)</strong>'
+
+
 def test_the_inbox_filters_by_status_and_due_date_and_counts(app, routed):
     browser = staff(app, "sn-amr")
     page = browser.get("/inbox/").text
-    counts = dict(re.findall(r'status=(\w+)">[^<]+</a>：<strong>(\d+)</strong>', page))
+    counts = dict(re.findall(COUNT, page))
     statuses = [t.status for t in routed["sn-amr"]]
     # The states the department has no task in are left out.
     assert counts == {status: str(statuses.count(status)) for status in
@@ -385,7 +389,7 @@ def test_the_inbox_pages_50_at_a_time_with_exact_counts(app):
     add_account(app, "staff-sn-fire", "department_staff", "sn-fire")
     fire = staff(app, "sn-fire").get("/inbox/?lang=en").text
     assert position(fire) == "1–50 of 1,056" and not set(page_ids(fire)) & set(ids)
-    counts = dict(re.findall(r'status=(\w+)">[^<]+</a>[:：]\s*<strong>(\d+)</strong>', fire))
+    counts = dict(re.findall(COUNT, fire))
     assert counts["pending"] == "1056"
 
 
@@ -467,7 +471,8 @@ def test_the_inbox_opens_on_the_open_tasks_and_a_search_finds_decided_ones_too(a
     first = browser.get("/inbox/?lang=en").text
     assert position(first) == "1–50 of 200"
     assert 'option value="open" selected' in first
-    assert re.search(r'href="/inbox/">Open \(未办结\)</a>[:：]\s*<strong>200</strong>', first)
+    assert re.search(r'href="/inbox/">Open \(未办结\)</a><span class="count">[:：]\s*'
+                     r'<strong>200</strong>', first)
     seen, url = [], "/inbox/"
     while url:
         text = browser.get(url).text

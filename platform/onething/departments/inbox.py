@@ -570,14 +570,18 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
         Task.id != task.id)).all()]
     # While a special procedure runs the task is neither decided nor sent back: its
     # forms would only be refused.
+    correctable = correctable_fields(session, task, composition)
     actions = [action for action, states in ALLOWED.items() if task.status in states
                and (action != "close" or case_refused)
-               and not (task.special_procedure and action != "accept")]
+               and not (task.special_procedure and action != "accept")
+               # A correction names something to correct: none is offered without it.
+               and (action != "supplement" or correctable or any(
+                   m.get("state") == "uploaded" for m in task.slice_materials))]
     audit = audit_of(session, task)
     template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
     return render_template(template, task=task, submission=submission,
                            composition=composition, today=china_today(),
-                           correctable=correctable_fields(session, task, composition),
+                           correctable=correctable,
                            account=current_account(), actions=actions, refused=refused,
                            refused_action=refused_action,
                            certificate_upload_problem=upload_problem,
@@ -606,6 +610,15 @@ def filed_by(session, submission: Submission) -> str | None:
     name = session.exec(select(Account.display_name).where(
         Account.username == username)).first()
     return f"{name} ({username})" if name else username
+
+
+@bp.get("/tasks/<row_id:task_id>/<any(revoke, decide, 'special-procedure', inspection):_action>")
+def task_action_address(task_id: int, _action: str):
+    """An action's address opened (a refused form's page reloaded, without JavaScript, or
+    a copied link): the task's page, where actions are taken."""
+    from flask import redirect, url_for
+
+    return redirect(url_for("inbox.task", task_id=_own_task(task_id).id), 303)
 
 
 @bp.post("/tasks/<row_id:task_id>/revoke")

@@ -52,7 +52,7 @@ LETTER_PROBLEMS = {
 }
 TASK_STATES = {
     "waiting": _l("Waiting for an earlier approval"),
-    "pending": _l("With the department"),
+    "pending": _l("Awaiting acceptance (待受理)"),
     "accepted": _l("Accepted, being examined"),
     "approved": _l("Approved"),
     "rejected": _l("Refused"),
