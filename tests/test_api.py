@@ -198,7 +198,7 @@ def test_the_openapi_document_describes_every_route(app, client):
     assert document["openapi"].startswith("3.1")
     api_rules = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
                  for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
-                 and not rule.rule.endswith("openapi.json") and "materials" not in rule.rule}
+                 and not rule.rule.endswith("openapi.json")}
     assert api_rules == set(document["paths"])
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
@@ -324,7 +324,7 @@ def test_updated_after_lists_only_what_changed_after_it(app, client):
     ("limit=0", "limit"), ("limit=501", "limit"), ("limit=ten", "limit"), ("limit=-1", "limit"),
     ("limit=", "limit"),
     ("status=unknown", "status"), ("status=", "status"),
-    ("cursor=MTIuMw&updated_after=2026-12-01T08:00:00Z", "cursor_and_updated_after"),
+    ("cursor=MTIuMw&updated_after=2026-12-01T08:00:00Z", "cursor"),
     # One the list does not take, or one given twice: named, as the others are.
     ("page=2", "page"), ("since=2026-12-01", "since"), ("limit=5&limit=6", "limit"),
 ])
@@ -575,3 +575,58 @@ def test_another_departments_refusal_reaches_a_syncing_system(app, routed, clien
     for task_id in still_open:
         shown = client.get(f"/api/v1/tasks/{task_id}", headers=auth(amr)).json
         assert shown["case_refused"] == [refused.matter_code]
+
+
+def test_a_special_procedure_shows_in_the_task_and_holds_decisions_as_a_conflict(
+        app, routed, client):  # noqa: F811
+    from onething.cases import clock
+
+    token = token_for(app, "sn-amr")
+    task = next(t for t in tasks_of(app, "sn-amr") if t.status == "pending")
+    assert client.post(f"/api/v1/tasks/{task.id}/decisions", headers=auth(token),
+                       json={"idempotency_key": "sp-accept-1", "action": "accept"}
+                       ).status_code == 200
+    with Session(app.extensions["onething.engine"]) as session:
+        clock.begin_special_procedure(session, session.get(Task, task.id), "hearing",
+                                      "申请人申请听证", "amr")
+    shown = client.get(f"/api/v1/tasks/{task.id}", headers=auth(token)).json
+    assert shown["special_procedure"]["kind"] == "hearing" and shown["paused_since"]
+    # A state the system can see, and a conflict (409) as other states are.
+    refused = client.post(f"/api/v1/tasks/{task.id}/decisions", headers=auth(token),
+                          json={"idempotency_key": "sp-reject-1", "action": "reject",
+                                "reason": "x"})
+    assert refused.status_code == 409
+    assert refused.json["error"] == "special_procedure_decision"
+    assert refused.json["task"]["status"] == "accepted"
+
+
+def test_a_value_handed_over_is_refused_by_name_and_never_dropped(app, routed, client):  # noqa: F811
+    from conftest import NEW_ENTITY_USCC
+
+    token = token_for(app, "sn-amr")
+    registration = next(t for t in tasks_of(app, "sn-amr")
+                        if t.matter_code == "business-registration")
+    assert client.post(f"/api/v1/tasks/{registration.id}/decisions", headers=auth(token),
+                       json={"idempotency_key": "hand-accept-1", "action": "accept"}
+                       ).status_code == 200
+
+    def approve(key: str, produced: dict):
+        return client.post(f"/api/v1/tasks/{registration.id}/decisions?lang=en",
+                           headers=auth(token),
+                           json={"idempotency_key": key, "action": "approve",
+                                 "certificate_number": "C-1", "produced": produced})
+
+    # A check digit that does not add up: the value named, and what is wrong with it.
+    typo = approve("hand-approve-1", {"entity_uscc": NEW_ENTITY_USCC[:-1] + (
+        "0" if NEW_ENTITY_USCC[-1] != "0" else "1")})
+    assert typo.status_code == 422 and typo.json["field"] == "produced.entity_uscc"
+    assert "below" not in typo.json["message"]
+    missing = approve("hand-approve-2", {})
+    assert missing.status_code == 422 and missing.json["field"] == "produced.entity_uscc"
+    # A key the matter does not hand over would be dropped: it is refused, by name.
+    extra = approve("hand-approve-3", {"entity_uscc": NEW_ENTITY_USCC, "bogus_key": "x"})
+    assert extra.status_code == 422 and extra.json["field"] == "produced.bogus_key"
+    assert "entity_uscc" in extra.json["message"]
+    assert next(t for t in tasks_of(app, "sn-amr") if t.id == registration.id
+                ).status == "accepted"
+    assert approve("hand-approve-4", {"entity_uscc": NEW_ENTITY_USCC}).status_code == 200

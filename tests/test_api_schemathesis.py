@@ -24,7 +24,8 @@ def test_every_answer_is_documented_and_never_a_server_error(app, routed):  # no
                                              "/tasks/{task_id}/decisions", "/ratings",
                                              "/rectifications", "/tasks/{task_id}/revocation",
                                              "/tasks/{task_id}/application.pdf",
-                                             "/tasks/{task_id}/certificate"}
+                                             "/tasks/{task_id}/certificate",
+                                             "/tasks/{task_id}/materials/{material_id}"}
     for operation in operations:
 
         @given(case=operation.as_strategy())

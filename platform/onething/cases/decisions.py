@@ -133,7 +133,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     if action in ("approve", "reject", "close") and task.special_procedure:
         # Its days are not counted yet: a decision first, and the clock would stand still
         # on a task that has ended.
-        raise DecisionRefused("special_procedure_decision")
+        raise DecisionRefused("special_procedure_decision", task)
     if action == "supplement":
         fields, materials = list(fields or []), list(materials or [])
         # Only a file the applicant handed in is theirs to hand in again: not a form drawn
@@ -179,7 +179,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
     if action == "close" and not refused_matters(siblings):
         # A case that can still complete is decided, not closed.
         session.rollback()
-        raise DecisionRefused("close_not_refused")
+        raise DecisionRefused("close_not_refused", task)
     handed = ({"handover": {**task.handover, "values": {key: produced[key] for key in yields}}}
               if action == "approve" and yields else {})
     try:

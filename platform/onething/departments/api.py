@@ -29,8 +29,9 @@ from sqlalchemy import tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from onething.cases.decisions import correctable_fields
+from onething.cases.decisions import CERTIFICATE_LENGTH, REASON_LENGTH, correctable_fields
 from onething.cases.handover import produced_fields, read_values
+from onething.cases.messages import message_for
 from onething.publishing.versions import bundle_of, get_version
 from onething.storage.models import (
     MAX_ROW_ID,
@@ -81,6 +82,8 @@ PARAMETER_ERRORS = {
 # Tasks per page of the list: by default, and at most.
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+PRODUCED_UNKNOWN = _l("This matter hands over only these values when approved: {keys}.")
+PRODUCED_REQUIRED = _l("Give this value: the matters that wait for this one receive it.")
 _LIST_PARAMETERS = {"status", "limit", "cursor", "updated_after"}
 # What a listed task shows, read without its slice (a page of 500 would read 500 slices).
 _LISTED = (Task.id, Task.matter_code, Task.status, Task.waits_for, Task.due_date,
@@ -184,6 +187,11 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         data["case_refused"] = sorted(set(get_session().exec(select(Task.matter_code).where(
             Task.submission_id == task.submission_id, Task.status == "rejected",
             Task.id != task.id)).all()))
+        # 特别程序 (a hearing, an inspection…): its days do not count, and no decision but
+        # acceptance is taken until the department ends it (in the web inbox).
+        data["special_procedure"] = task.special_procedure
+        # The clock stands (a correction asked, a special procedure) since that day.
+        data["paused_since"] = task.paused_since.isoformat() if task.paused_since else None
         data["fields"] = task.slice_data
         # What a correction may name: whole fields of the one form, as the applicant's
         # correction page asks them again.
@@ -276,7 +284,7 @@ def tasks():
             return _refuse("limit")
         limit = int(args["limit"])
     if "cursor" in args and "updated_after" in args:
-        return _refuse("cursor_and_updated_after")
+        return _refuse("cursor_and_updated_after", "cursor")
     position = None
     if "cursor" in args:
         position = decode_cursor(args["cursor"])
@@ -440,13 +448,27 @@ def post_decision(task_id: int):
     submission = session.get(Submission, found.submission_id)
     number = submission.tracking_number
     produced = None
+    unknown = sorted(set(body.get("produced", {})) - set(produced_fields(found)))
+    if unknown:
+        # A value the matter does not hand over would be dropped: the caller meant
+        # something, and is told what the matter takes instead.
+        return _error("produced", 422, field=f"produced.{unknown[0]}",
+                      message=str(PRODUCED_UNKNOWN).format(
+                          keys=", ".join(produced_fields(found)) or "—"),
+                      task=task_json(found, number))
     try:
         if body["action"] == "approve" and found.status == "accepted" \
                 and produced_fields(found):
             catalog = bundle_of(get_version(session, submission.bundle_version_id)).catalog
             produced, errors = read_values(catalog, found, body.get("produced", {}))
             if errors:
-                raise DecisionRefused("produced")
+                # The first value at fault, and what is wrong with it, as the inbox says.
+                key, (error, *_) = next(iter(errors.items()))
+                field = catalog.fields.get(key)
+                return _error("produced", 422, field=f"produced.{key}",
+                              message=str(PRODUCED_REQUIRED) if error == "required" else
+                              message_for(error, field.schema if field else None),
+                              task=task_json(found, number))
 
         def keep_answer(task: Task) -> None:
             # Under its key in the decision's own transaction: a retry racing this request
@@ -603,7 +625,7 @@ def rectifications_list():
     status = request.args.get("status")
     if status is not None:
         if status not in RECTIFICATION_STATUSES:
-            return _refuse("rectification_status")
+            return _refuse("rectification_status", "status")
         statement = statement.where(Rectification.status == status)
     rows = get_session().exec(statement).all()
     return jsonify(_page_json("rectifications", rows, limit, after, rectification_json))
@@ -655,6 +677,16 @@ _TASK = {
         "updated_at": {"type": "string", "format": "date-time",
                        "description": "When the task last changed: routed, decided, "
                                       "unlocked, stopped, handed values, corrected."},
+        "special_procedure": {
+            "type": ["object", "null"],
+            "description": "A special procedure (特别程序) under way: kind (hearing, inspection, "
+                           "expert_review, other), reason, since (a date). Its days do not "
+                           "count; only accept is taken until the department ends it.",
+            "properties": {"kind": {"type": "string"}, "reason": {"type": "string"},
+                           "since": {"type": "string", "format": "date"}}},
+        "paused_since": {"type": ["string", "null"], "format": "date",
+                         "description": "The day the task's clock stopped (a correction "
+                                        "asked, a special procedure), while it stands."},
         "case_refused": {"type": "array", "items": {"type": "string"},
                          "description": "The case's matters another department refused: the "
                                         "case cannot complete, and an open task may be "
@@ -864,6 +896,19 @@ OPENAPI = {
                                   **_ERROR_BODY},
                           "422": {"description": "an empty file (0 bytes)", **_ERROR_BODY}},
         }},
+        "/tasks/{task_id}/materials/{material_id}": {"get": {
+            "operationId": "getMaterial",
+            "description": "A file the applicant handed in for the task's slice: the `url` "
+                           "of a material whose state is `uploaded`. Never another "
+                           "department's.",
+            "parameters": [_TASK_ID, {"name": "material_id", "in": "path", "required": True,
+                                      "schema": {"type": "string"}}],
+            "responses": _responses({"description": "the file, as it was handed in",
+                                     "content": {kind: {"schema": {"type": "string",
+                                                                   "format": "binary"}}
+                                                 for kind in ("application/pdf", "image/jpeg",
+                                                              "image/png")}}, 404),
+        }},
         "/tasks/{task_id}/application.pdf": {"get": {
             "operationId": "getApplicationForm",
             "description": "The application form (申请表) of the task's slice only, as a PDF "
@@ -885,8 +930,9 @@ OPENAPI = {
                     # supplement: ask the applicant to correct fields or materials (补正).
                     "action": {"enum": ["accept", "approve", "reject", "close",
                                         "supplement"]},
-                    "certificate_number": {"type": "string", "pattern": "\\S"},
-                    "reason": {"type": "string", "pattern": "\\S"},
+                    "certificate_number": {"type": "string", "pattern": "\\S",
+                                           "maxLength": CERTIFICATE_LENGTH},
+                    "reason": {"type": "string", "pattern": "\\S", "maxLength": REASON_LENGTH},
                     "produced": {
                         "description": "Approving a matter that yields values (办结产出, e.g. "
                                        "the new entity's entity_uscc) gives them, by field key; "
