@@ -110,9 +110,9 @@ def test_a_refusal_ends_the_case_and_releases_what_was_approved(app, client, rou
     approve(staff(app, "sn-fire"), tasks_by_matter(app)["fire-safety-check"], "消检-001")
     amr, urban = staff(app, "sn-amr"), staff(app, "sn-urban-mgmt")
     signboard = tasks_by_matter(app)["outdoor-signboard"]
-    # Closing needs a case that cannot complete: refused, changing nothing.
+    # Closing needs a case that cannot complete: a conflict with its state, changing nothing.
     early = post_decision(urban, signboard.id, action="close", reason="x")
-    assert early.status_code == 422 and 'id="decision-refused"' in early.text
+    assert early.status_code == 409 and 'id="decision-refused"' in early.text
     assert tasks_by_matter(app)["outdoor-signboard"].status == "pending"
     registration = tasks_by_matter(app)["business-registration"]
     post_decision(amr, registration.id, action="reject", reason="名称与已登记企业重复")
@@ -234,3 +234,39 @@ def test_two_departments_closing_the_last_open_tasks_at_once_end_the_case(
     assert failures == []
     with Session(app.extensions["onething.engine"]) as session:
         assert session.exec(select(Submission)).one().status == "rejected"
+
+
+def test_a_file_handed_in_again_reaches_every_slice_holding_it(app, client, routed):  # noqa: F811
+    import io
+
+    from test_web import PDF
+
+    listen(app)
+    tasks = tasks_by_matter(app)
+    registration = tasks["business-registration"]
+    shared = {m["id"] for m in registration.slice_materials if m.get("state") == "uploaded"}
+    holders = {matter: task for matter, task in tasks.items() if matter != registration.matter_code
+               and shared & {m["id"] for m in task.slice_materials}}
+    assert holders, "the demo case shares a file between two slices"
+    material = next(iter(shared & {m["id"] for t in holders.values()
+                                   for m in t.slice_materials}))
+    old_file = next(m["file"] for m in registration.slice_materials if m["id"] == material)
+    amr = staff(app, "sn-amr")
+    assert post_decision(amr, registration.id, action="supplement", materials=[material],
+                         reason="租赁合同缺页").status_code == 200
+    status = client.get(f"/s/{tracking_number(app)}").text
+    link = re.search(r'href="(/s/[^"]+/corrections/\d+)"', status).group(1)
+    new_pdf = PDF + b"\n% the whole contract\n"
+    sent = client.post(link, data={f"material.{material}": (io.BytesIO(new_pdf), "lease.pdf")},
+                       content_type="multipart/form-data")
+    assert sent.status_code == 302, sent.text
+    now = tasks_by_matter(app)
+    files = {matter: next(m for m in now[matter].slice_materials if m["id"] == material)
+             for matter in [registration.matter_code, *holders]}
+    # One case, one set of materials: every department examines the new file.
+    assert {entry["file"] for entry in files.values()} != {old_file}
+    assert len({entry["file"] for entry in files.values()}) == 1
+    assert all(entry["filename"] == "lease.pdf" for entry in files.values())
+    corrected = {e.payload["matter"]: e.payload for e in events_of(app, "task.corrected")}
+    for matter in holders:
+        assert corrected[matter]["materials"] == [material]

@@ -445,7 +445,10 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
                                "requested_by": task.matter_code,
                                "materials": list(request["materials"])}))
                 continue
-            if not change:
+            # A file handed in again reaches every slice holding that material, as a
+            # corrected value does: one case, one set of materials.
+            handed = _replace_files(other, request["materials"], materials)
+            if not (change or handed):
                 continue
             state = snapshot(other)
             session.add(other)
@@ -453,18 +456,18 @@ def resubmit(session: Session, task: Task, submission: Submission, data: dict,
                 actor="system", action="correct", subject=f"task:{other.id}",
                 before={**state, "fields": {path: old for path, (old, _) in change.items()}},
                 after={**state, "fields": {path: new for path, (_, new) in change.items()},
-                       "requested_by": task.matter_code}))
-            told.append((other, sorted(change)))
-        task.slice_materials = [
-            {"id": m["id"], **materials[m["id"]]} if m["id"] in request["materials"] else m
-            for m in task.slice_materials]
+                       "requested_by": task.matter_code,
+                       **({"materials": handed} if handed else {})}))
+            told.append((other, sorted(change), handed))
+        _replace_files(task, request["materials"], materials)
         task.status, task.supplement = request["from"], None
         session.add_all([submission, task])
         _log(session, actor, "resubmit", task, before)
         clock.resume(session, task, "resubmit", actor)
         events.enqueue(session, "task.status_changed", [task])
-        for other, paths in told:
-            events.enqueue(session, "task.corrected", [other], extra={"fields": paths})
+        for other, paths, handed in told:
+            events.enqueue(session, "task.corrected", [other],
+                           extra={"fields": paths, "materials": handed})
         session.commit()
     except BaseException:
         session.rollback()
@@ -510,6 +513,15 @@ def supply_deferred(session: Session, submission: Submission, material_id: str,
         session.rollback()
         raise
     return needing
+
+
+def _replace_files(task: Task, ids: list[str], materials: dict) -> list[str]:
+    """Put the files handed in again in the task's slice, in place; the ids it holds."""
+    held = [m["id"] for m in task.slice_materials if m["id"] in ids]
+    if held:
+        task.slice_materials = [{"id": m["id"], **materials[m["id"]]} if m["id"] in ids else m
+                                for m in task.slice_materials]
+    return held
 
 
 def _correct_slice(task: Task, data: dict, paths: list[str], step_slice=None) -> dict:

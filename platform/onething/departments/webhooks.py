@@ -23,7 +23,8 @@ try with exponential backoff (up to 15 minutes apart) for 3 days, after which it
 marked failed, with its last error, for an administrator to redeliver.
 
 Events carry no personal data: the ids of the task and the submission, the
-matter and the status; `task.corrected` adds the corrected field paths (`fields`),
+matter and the status; `task.corrected` adds the corrected field paths (`fields`)
+and the materials handed in again (`materials`),
 `task.case_refused` the refused matter (`refused_matter`). The system then fetches
 the slice through the API.
 """
