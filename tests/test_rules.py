@@ -228,7 +228,14 @@ def test_instant_approval_at_submission_with_the_rules_and_data_audited(registry
     add_account(registry, "staff-sn-amr", "department_staff", "sn-amr")
     page = staff(registry, "sn-amr").get(f"/inbox/tasks/{task.id}").text
     assert 'data-rule="name-matches" data-passed="true"' in page
-    assert "（registry:import:370202000123456，A）" in page  # full-width in Chinese
+    # Read as staff say it: the field checked, the licence and its item, where each value
+    # came from and how far it is trusted, in the page's language, full-width in Chinese.
+    rules_shown = page[page.index('class="audit-rules"'):]
+    rules_shown = rules_shown[:rules_shown.index("</ul>")]
+    assert "licences.business-licence" not in rules_shown and "registry:" not in rules_shown
+    assert "营业执照 · 名称：青岛海韵餐饮管理有限公司（电子证照库（导入） 370202000123456，A级" in (
+        rules_shown)
+    assert "主体名称：合格" in rules_shown and "营业执照在有效期内：是" in rules_shown
     with db(registry) as session:
         assert session.get(Submission, task.submission_id).status == "approved"
 

@@ -158,6 +158,53 @@ def field_title(composition, path: str) -> str:
     return localized(schema.get("title", path)) if schema else path
 
 
+def rule_line(composition, matter_code: str, rule_id: str, passed: bool) -> str:
+    """A rule (智能预审, 秒批) as the task's log reads it: the field it checks and its
+    outcome, and when it failed, the rule's own explanation."""
+    matter = composition.bundle.catalog.matters.get(matter_code)
+    rule = next((r for r in (matter.data.get("rules", []) if matter else [])
+                 if r.get("id") == rule_id), None)
+    if rule is None:
+        return f"{rule_id}{colon()}{_('passed') if passed else _('failed')}"
+    checked = field_title(composition, rule["field"]) if rule.get("field") else rule_id
+    line = f"{checked}{colon()}{_('passed') if passed else _('failed')}"
+    if not passed and rule.get("explanation"):
+        line += f"{colon()}{localized(rule['explanation'])}"
+    return line
+
+
+def rule_reading_name(composition, name: str) -> str:
+    """What a rule read, as staff say it: a field's title, a licence and its item."""
+    head, _dot, rest = name.partition(".")
+    if head == "fields":
+        return field_title(composition, rest)
+    if head == "licences":
+        code, _dot, item = rest.partition(".")
+        licence = shared.type_name(code)
+        if item == "in_force":
+            return _("%(licence)s in force", licence=licence)
+        if item.startswith("data."):
+            return f"{licence} · {shared.item_name(code, item.removeprefix('data.'))}"
+        return f"{licence} · {item}" if item else licence
+    return name
+
+
+def reading_source_name(source: str) -> str:
+    """Where a rule's reading came from: the licence registry (with the licence's number),
+    a record the form was filled in from, or the applicant."""
+    kind, _colon, rest = (source or "").partition(":")
+    if kind == "registry":
+        where, _colon, number = rest.partition(":")
+        return f"{shared.source_name(where)} {number}".strip()
+    if kind == "prefill":
+        return _("filled in from %(source)s", source=shared.source_name(rest) if rest not in (
+            "case", "identity") else _("an earlier case") if rest == "case" else
+            _("the verified identity"))
+    if kind == "applicant":
+        return _("typed by the applicant")
+    return _("no value") if kind == "none" else source
+
+
 def field_anchor(entry: dict | None, path: str) -> str:
     """The id a link to a field goes to: its input, the first of its choices, or its box."""
     base = "f-" + path.replace(".", "-")
@@ -587,7 +634,8 @@ def init_app(app) -> None:
         licence_public=shared.is_public, licence_source_name=shared.source_name,
         trust_name=shared.trust_name, licence_problem=shared.problem,
         material_problem=shared.submit_problem, prefill_of=prefill_of,
-        licence_item_name=shared.item_name,
+        licence_item_name=shared.item_name, rule_line=rule_line,
+        rule_reading_name=rule_reading_name, reading_source_name=reading_source_name,
         prefill_source=source_text, prefill_notice=notice_text,
         signed_in_session=signed_in_session,
     )
