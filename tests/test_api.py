@@ -630,3 +630,14 @@ def test_a_value_handed_over_is_refused_by_name_and_never_dropped(app, routed, c
     assert next(t for t in tasks_of(app, "sn-amr") if t.id == registration.id
                 ).status == "accepted"
     assert approve("hand-approve-4", {"entity_uscc": NEW_ENTITY_USCC}).status_code == 200
+
+
+def test_the_http_layers_refusals_speak_to_a_system(app, routed, client):  # noqa: F811
+    token = token_for(app, "sn-amr")
+    wrong = client.delete("/api/v1/tasks", headers=auth(token))
+    assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"]
+    assert "Allow" in wrong.json["message"] or "Allow" in wrong.json["message"].upper()
+    missing = client.get("/api/v1/tasks/0", headers=auth(token))
+    assert missing.status_code == 404 and "12345" not in missing.json["message"]
+    nul = client.get("/api/v1/tasks?limit=1%00", headers=auth(token))
+    assert nul.status_code == 400 and "刷新" not in nul.json["message"]

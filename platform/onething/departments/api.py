@@ -82,6 +82,16 @@ PARAMETER_ERRORS = {
 # Tasks per page of the list: by default, and at most.
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
+# The answers the HTTP layer gives (app._error_page), in a system's terms.
+HTTP_ERRORS = {
+    400: _l("The request could not be read (a NUL character in it, or a malformed body); "
+            "nothing was changed."),
+    404: _l("No such address in this API: check the path and the task id (a positive "
+            "number)."),
+    405: _l("This address does not take that method: the Allow header lists those it does."),
+    413: _l("The body is larger than this API takes (a certificate's file: UPLOAD_MAX_BYTES); "
+            "nothing was changed."),
+}
 PRODUCED_UNKNOWN = _l("This matter hands over only these values when approved: {keys}.")
 PRODUCED_REQUIRED = _l("Give this value: the matters that wait for this one receive it.")
 _LIST_PARAMETERS = {"status", "limit", "cursor", "updated_after"}

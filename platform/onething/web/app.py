@@ -336,11 +336,16 @@ def _terminal_progress(stage: str, done: int, total: int) -> None:
 def _error_page(error: HTTPException):
     """Render HTTP errors as localized pages (or just the message for htmx; JSON for the API)."""
     if request.path.startswith("/api/"):
+        from onething.departments.api import HTTP_ERRORS
         from onething.web.templating import error_text
 
+        # A system reads these, not a person at a form: no "refresh the page" here.
+        message = HTTP_ERRORS.get(error.code)
         response = jsonify({"error": error.name.lower().replace(" ", "_"),
-                            "message": error_text(error)})
+                            "message": str(message) if message else error_text(error)})
         response.status_code = error.code
+        if getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
     template = "_error.html" if request.headers.get("HX-Request") else "error.html"
     return render_template(template, error=error), error.code
