@@ -136,7 +136,7 @@ def test_a_special_procedure_is_excluded_and_audited(
     # Nor is it decided while the procedure runs: its days would never be counted.
     rejected = amr.post(f"/inbox/tasks/{task.id}/decide", headers={"HX-Request": "true"},
                         data={"csrf_token": token, "action": "reject", "reason": "专家意见不同意"})
-    assert rejected.status_code == 422 and "结束特别程序" in rejected.text
+    assert rejected.status_code == 409 and "结束特别程序" in rejected.text
     assert tasks_by_matter(app)["business-registration"].status == "accepted"
     on(monkeypatch, D(2026, 11, 17))  # a week later: 5 working days
     ended = amr.post(url, data={"csrf_token": token, "end": "1"}, headers={"HX-Request": "true"})

@@ -33,6 +33,7 @@ from onething.cases.forms import fields_of, get_path, set_path
 from onething.cases.refusals import Refusal
 from onething.catalog.typed import half_width
 from onething.catalog.workdays import china_today, days_paused
+from onething.composer.compose import compose_submitted
 from onething.publishing.versions import bundle_of, get_version
 from onething.registry.service import other_holder, record_issued
 from onething.storage.db import lock_case
@@ -94,10 +95,10 @@ def correctable_fields(session: Session, task: Task, composition=None) -> list[s
     of a field (a row of a group, a part of an address): the page asks whole fields.
     """
     if composition is None:
-        from onething.cases.workflow import submission_composition
-
-        composition = submission_composition(session, session.get(Submission,
-                                                                  task.submission_id))
+        submission = session.get(Submission, task.submission_id)
+        # As workflow.submission_composition composes it (which imports this module).
+        composition = compose_submitted(bundle_of(get_version(
+            session, submission.bundle_version_id)), submission.answers)
     handed = set((task.handover or {}).get("receives", []))
     return [entry["path"] for entry in fields_of(composition.layout)
             if get_path(task.slice_data, entry["path"]) is not None
