@@ -86,7 +86,7 @@ SEARCH_PROBLEM = _l("Enter a tracking number (at least OT and the date, such as 
 _ROW = (Task.id, Task.matter_code, Task.bundle_code, Task.status, Task.due_date,
         Task.due_estimated, Task.party_name, Submission.tracking_number,
         Submission.submitted_at, Task.submission_id, Task.not_accepted,
-        Task.clock_started_on, Task.paused_since)
+        Task.paused_since)
 # Every bundle a department has tasks of, one index seek each (a loose index scan): a plain
 # DISTINCT reads each of its tasks.
 _BUNDLES_OF = text("""
@@ -244,11 +244,22 @@ def search_number(typed: str) -> tuple[str, bool] | None:
     return number, len(number) == 17
 
 
+# A whole tracking number anywhere in a text, as people type one (any case, a dash or a
+# space or none before its six characters).
+_WHOLE_NUMBER = re.compile(r"(?<![0-9A-Za-z])OT\s*\d{8}\s*[-\u2010-\u2015\u2212_]?\s*"
+                           r"[0-9A-Za-z]{6}(?![0-9A-Za-z])", re.IGNORECASE)
+
+
 def search_of(typed: str) -> tuple[str, object] | None:
     """What a search box's text looks for: a tracking number, a credit code or a name."""
     if not typed:
         return None
     found = search_number(typed)
+    if found is None:
+        # A whole number inside what was pasted: a label before it (受理编号：), a full
+        # stop after it, or the whole row copied from a list or a message.
+        inside = _WHOLE_NUMBER.search(unicodedata.normalize("NFKC", typed))
+        found = search_number(inside.group(0)) if inside else None
     if found is not None:
         return "tracking_number", found
     code = credit_code(typed)
@@ -338,15 +349,15 @@ def _filter_clauses(query: InboxQuery, today: dt.date, soon: dt.date) -> list:
         clauses.append(Task.status == query.status)
     if query.bundle:
         clauses.append(Task.bundle_code == query.bundle)
-    # The open tasks: the first view, and what can be overdue or due soon.
-    if query.status == OPEN or query.due in ("overdue", "soon"):
-        clauses.append(_OPEN_TASK)
     if query.due in ("overdue", "soon"):
         # Only a running clock: a task waiting for the applicant's correction, or for
         # another matter, is due no sooner for the days passing (as the reminders count).
+        # Read, and counted, from the index of running clocks alone.
         clauses += ([col(Task.due_date) < today] if query.due == "overdue"
                     else [col(Task.due_date) >= today, col(Task.due_date) <= soon])
         clauses.append(clock.running())
+    elif query.status == OPEN:
+        clauses.append(_OPEN_TASK)  # the first view, from the index of open tasks
     return clauses
 
 

@@ -458,6 +458,11 @@ class TaskBase(SQLModel):
 # "closed": its department ended it, with a reason, after another matter of the case was refused.
 TASK_DONE = ("approved", "rejected", "stopped", "closed")
 _TASK_OPEN = "status NOT IN ('approved', 'rejected', 'stopped', 'closed')"
+# The tasks whose clock runs: their department is working on them (a waiting task's clock
+# has not started) and nothing stopped it (a correction asked, a special procedure). Only
+# these can be overdue or due soon (the inbox's marks and filters, the reminders).
+TASK_RUNNING = ("pending", "accepted")
+_TASK_RUNNING = "status IN ('pending', 'accepted') AND paused_since IS NULL"
 
 
 class Task(TaskBase, table=True):
@@ -469,9 +474,10 @@ class Task(TaskBase, table=True):
     # however many tasks there are (keyset paging, no OFFSET); counts by status or service
     # are read from the indexes alone.
     __table_args__ = (
-        # Deadline reminders look for open tasks due soon: only those are indexed.
-        Index("ix_task_open_due_date", "due_date", sqlite_where=sql_text(_TASK_OPEN),
-              postgresql_where=sql_text(_TASK_OPEN)),
+        # The tasks whose clock runs, by due date: the inbox's overdue and due soon, counted
+        # from the index alone, and the deadline reminders (migration 0036).
+        Index("ix_task_department_running_due", "department_code", "due_date", "id",
+              sqlite_where=sql_text(_TASK_RUNNING), postgresql_where=sql_text(_TASK_RUNNING)),
         # Counts by status, from a small index (PostgreSQL stores each pair once).
         Index("ix_task_department_status", "department_code", "status"),
         # The inbox by due date, and its overdue / due soon ranges.
