@@ -281,6 +281,26 @@ def test_webhook_disable_enable_and_rotate(tmp_path, monkeypatch):
                                                 "webhook_enable", "webhook_rotate"]
 
 
+@pytest.mark.parametrize(("url", "said"), [
+    ("https://u:secret@example.org/hook?token=abc", "user name or password"),
+    ("ftp://example.org/hook", "http(s)"), ("https:///hook", "http(s)"),
+    ("https://example.org:port/hook", "port")])
+def test_a_webhook_address_that_cannot_be_sent_to_is_refused(tmp_path, monkeypatch, url, said):
+    _cli_database(tmp_path, monkeypatch)
+    refused = invoke("webhook", "set", "qd-amr", url)
+    assert refused.exit_code == EXIT_DEFINITIONS and said in refused.output
+    assert "secret" not in refused.output
+    assert _audit_actions("webhook:qd-amr") == []
+
+
+def test_a_delivery_error_never_quotes_the_addresses_secrets():
+    from onething.departments.webhooks import scrubbed
+
+    url = "https://u:s3cret@example.org/hook?token=abc123"
+    said = scrubbed("InvalidURL: nonnumeric port: 's3cret@example.org' (token=abc123)", url)
+    assert "s3cret" not in said and "abc123" not in said and "example.org" in said
+
+
 def test_a_webhook_address_is_recorded_without_its_password_or_query():
     from onething.departments.webhooks import shown_url
 

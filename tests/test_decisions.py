@@ -429,19 +429,46 @@ def test_a_decision_from_a_page_left_open_is_refused_when_the_task_moved_on(app,
     registration = tasks_by_matter(app)["business-registration"]
     page = first.get(f"/inbox/tasks/{registration.id}").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert 'name="seen_status" value="pending"' in page
+    seen = re.search(r'name="seen" value="([^"]+)"', page).group(1)
     # A colleague accepts it meanwhile; the first page still offers 不予受理.
     assert post_decision(second, registration.id, action="accept").status_code == 200
     refused = first.post(f"/inbox/tasks/{registration.id}/decide", headers={"HX-Request": "true"},
-                         data={"csrf_token": token, "action": "reject", "seen_status": "pending",
+                         data={"csrf_token": token, "action": "reject", "seen": seen,
                                "reason": "不符合受理条件"})
-    # Refused, not recorded as 不予许可: the clerk sees what happened and decides again.
-    assert refused.status_code == 409 and "受理" in refused.text
+    # Refused, not recorded as 不予许可: the clerk is told to read it again, and what was
+    # typed is not put into the 不予许可 form, one tap from a real refusal.
+    assert refused.status_code == 409 and "刷新页面" in refused.text
+    assert "不符合受理条件" not in refused.text and "已受理" in refused.text
     assert tasks_by_matter(app)["business-registration"].status == "accepted"
     # The same decision on the page as it is now is taken, as 不予许可.
     assert post_decision(first, registration.id, action="reject",
                          reason="不符合许可条件").status_code == 200
     assert tasks_by_matter(app)["business-registration"].not_accepted is False
+
+
+def test_a_page_drawn_before_any_change_of_the_task_decides_nothing(app, routed):  # noqa: F811
+    from sqlalchemy import update
+
+    amr = staff(app, "sn-amr")
+    registration = tasks_by_matter(app)["business-registration"]
+    page = amr.get(f"/inbox/tasks/{registration.id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    seen = re.search(r'name="seen" value="([^"]+)"', page).group(1)
+    # Back in the same state after a change (a correction come back, a value handed
+    # over): the page still shows what the task was.
+    with Session(app.extensions["onething.engine"]) as session:
+        session.execute(update(Task).where(Task.id == registration.id).values(
+            slice_data={**registration.slice_data, "entity_name": "青岛新名称有限公司"}))
+        session.commit()
+    stale = amr.post(f"/inbox/tasks/{registration.id}/decide", headers={"HX-Request": "true"},
+                     data={"csrf_token": token, "action": "accept", "seen": seen})
+    assert stale.status_code == 409
+    assert tasks_by_matter(app)["business-registration"].status == "pending"
+    fresh = amr.get(f"/inbox/tasks/{registration.id}").text
+    again = re.search(r'name="seen" value="([^"]+)"', fresh).group(1)
+    assert amr.post(f"/inbox/tasks/{registration.id}/decide", headers={"HX-Request": "true"},
+                    data={"csrf_token": token, "action": "accept", "seen": again}
+                    ).status_code == 200
 
 
 def test_the_last_change_named_on_a_stale_page_is_not_accepted_when_it_was(app, routed):  # noqa: F811
@@ -451,8 +478,9 @@ def test_the_last_change_named_on_a_stale_page_is_not_accepted_when_it_was(app, 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     assert post_decision(second, registration.id, action="reject",
                          reason="不符合受理条件").status_code == 200
+    seen = re.search(r'name="seen" value="([^"]+)"', page).group(1)
     stale = first.post(f"/inbox/tasks/{registration.id}/decide", headers={"HX-Request": "true"},
-                       data={"csrf_token": token, "action": "accept", "seen_status": "pending"})
+                       data={"csrf_token": token, "action": "accept", "seen": seen})
     assert stale.status_code == 409
     said = re.search(r"最近一次操作：[^<]*", stale.text).group(0)
     assert "不予受理" in said and "不予许可" not in said

@@ -484,10 +484,11 @@ def webhook() -> None:
 @_by("onething webhook set")
 def webhook_set(department: str, url: str, by: str) -> None:
     """Send a department's events to URL; print the new signing secret (shown only once)."""
-    from onething.departments.webhooks import set_webhook
+    from onething.departments.webhooks import set_webhook, url_problem
 
-    if not url.startswith(("https://", "http://")):
-        click.echo("the URL must be http(s)://", err=True)
+    problem = url_problem(url)
+    if problem:
+        click.echo(problem, err=True)
         sys.exit(EXIT_DEFINITIONS)
     with _app_session() as (_app, session):
         _require_department(session, department)

@@ -110,13 +110,14 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
            fields: list[str] | None = None, materials: list[str] | None = None,
            certificate_file: dict | None = None, produced: dict | None = None,
            record: Callable[[Task], None] | None = None,
-           seen_status: str | None = None) -> Task:
+           seen: str | None = None) -> Task:
     """Take one decision on a task, with everything that follows from it; commit.
 
-    `seen_status`, if given, is the state the decision was taken on (the page the clerk
-    saw): a task in another state now refuses it. `record`, if given, is called with the
-    decided task just before the commit, to add what must be stored with the decision or
-    not at all (the API's answer to its key).
+    `seen`, if given, is the task's `updated_at` (ISO) when the clerk's page was drawn: a
+    task changed since (a colleague's decision, a correction come back, another matter
+    refused) refuses the decision, taken on what it no longer is. `record`, if given, is
+    called with the decided task just before the commit, to add what must be stored with
+    the decision or not at all (the API's answer to its key).
 
     A supplement (补正) names fields (paths of the task's slice) and materials
     (ids of its slice) for the applicant to correct; anything else is refused.
@@ -129,7 +130,9 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         # As staff type it: full-width letters and digits (an IME left on) are the same
         # number, and the registry and the QR code must find it as printed.
         certificate_number = half_width(certificate_number)
-    if task.status not in ALLOWED[action] or seen_status not in (None, task.status):
+    if seen is not None and seen != task.updated_at.isoformat():
+        raise DecisionRefused("changed", task)
+    if task.status not in ALLOWED[action]:
         raise DecisionRefused("not_decidable", task)
     if action in ("approve", "reject", "close") and task.special_procedure:
         # Its days are not counted yet: a decision first, and the clock would stand still
@@ -556,6 +559,8 @@ DECISION_PROBLEMS = {
                    "department that needed it has decided."),
     "not_decidable": _l("This task cannot take that decision in its present state; nothing "
                         "was changed."),
+    "changed": _l("This task changed since this page was opened, so nothing was decided: "
+                  "reload the page to read it as it is now, then decide."),
     "certificate_number": _l("Approving needs the certificate number."),
     "produced": _l("Check the values this matter hands over to the others, below."),
     "reason": _l("Refusing needs a reason the applicant can act on."),

@@ -744,8 +744,13 @@ def decide_task(task_id: int):
                certificate_number=form.get("certificate_number"), reason=form.get("reason"),
                fields=form.getlist("fields"), materials=form.getlist("materials"),
                certificate_file=certificate_file, produced=produced,
-               seen_status=form.get("seen_status"))
+               seen=form.get("seen"))
     except DecisionRefused as refused:
+        if refused.code == "changed":
+            # Decided on what the task no longer is: nothing typed is put back, not even
+            # into a form of the same name that now means another decision (不予受理 is
+            # 不予许可 once accepted).
+            return _render_task(task, refused=refused, status=409)
         # What was typed stays in its fields: the refusal says what to fix, nothing is lost.
         return _render_task(task, refused=refused, status=409 if refused.task else 422,
                             refused_action=form.get("action"), typed=form)

@@ -102,6 +102,33 @@ def set_webhook(session: Session, department: str, url: str,
     return secret
 
 
+def url_problem(url: str) -> str | None:
+    """Why an address cannot take a department's events, or None."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the URL must be http(s)://HOST/…"
+    if parts.username is not None or parts.password is not None:
+        # Never sent (urllib takes "user:pass@host" for a host and a port), and shown in
+        # every error: the signature authenticates a delivery; a token may go in the path.
+        return ("the URL must not hold a user name or password: each delivery is signed "
+                "(webhook-signature); put a receiver's token in the path or query instead")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return "the URL's port must be a number"
+    return None
+
+
+def scrubbed(text: str, url: str) -> str:
+    """An error's text without the address's password, user name or query, which an
+    exception may quote."""
+    parts = urllib.parse.urlsplit(url)
+    for secret in (parts.password, parts.username, parts.query):
+        if secret:
+            text = text.replace(secret, "…")
+    return text
+
+
 def shown_url(url: str) -> str:
     """An address as the audit log keeps it and the console shows it: without a password or
     a query, where a receiver's own token may travel."""
@@ -471,7 +498,7 @@ class Deliverer:
             status = self.post(hook.url, body, signed_headers(hook, event, body, self.clock()))
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except OSError as failure:  # refused, unreachable, timed out
-            error = f"{type(failure).__name__}: {failure}"[:500]
+            error = scrubbed(f"{type(failure).__name__}: {failure}", hook.url)[:500]
         now = self.clock()
         event.attempts += 1
         if error is None:
