@@ -236,6 +236,8 @@ def test_instant_approval_at_submission_with_the_rules_and_data_audited(registry
     assert "营业执照 · 名称：青岛海韵餐饮管理有限公司（电子证照库（导入） 370202000123456，A级" in (
         rules_shown)
     assert "主体名称：合格" in rules_shown and "营业执照在有效期内：是" in rules_shown
+    # A part of an object says whose it is.
+    assert "法定代表人 · 姓名：合格" in rules_shown
     with db(registry) as session:
         assert session.get(Submission, task.submission_id).status == "approved"
 

@@ -158,6 +158,15 @@ def field_title(composition, path: str) -> str:
     return localized(schema.get("title", path)) if schema else path
 
 
+def _whose(composition, path: str) -> str:
+    # A part of a group or an object says whose it is: 法定代表人 · 姓名, not 姓名 alone.
+    parent, _dot, _leaf = path.rpartition(".")
+    title = field_title(composition, path)
+    if parent and not parent.startswith("matters") and not parent.isdigit():
+        return f"{field_title(composition, parent.rstrip('.0123456789'))} · {title}"
+    return title
+
+
 def rule_line(composition, matter_code: str, rule_id: str, passed: bool) -> str:
     """A rule (智能预审, 秒批) as the task's log reads it: the field it checks and its
     outcome, and when it failed, the rule's own explanation."""
@@ -166,7 +175,7 @@ def rule_line(composition, matter_code: str, rule_id: str, passed: bool) -> str:
                  if r.get("id") == rule_id), None)
     if rule is None:
         return f"{rule_id}{colon()}{_('passed') if passed else _('failed')}"
-    checked = field_title(composition, rule["field"]) if rule.get("field") else rule_id
+    checked = _whose(composition, rule["field"]) if rule.get("field") else rule_id
     line = f"{checked}{colon()}{_('passed') if passed else _('failed')}"
     if not passed and rule.get("explanation"):
         line += f"{colon()}{localized(rule['explanation'])}"
@@ -177,7 +186,7 @@ def rule_reading_name(composition, name: str) -> str:
     """What a rule read, as staff say it: a field's title, a licence and its item."""
     head, _dot, rest = name.partition(".")
     if head == "fields":
-        return field_title(composition, rest)
+        return _whose(composition, rest)
     if head == "licences":
         code, _dot, item = rest.partition(".")
         licence = shared.type_name(code)
