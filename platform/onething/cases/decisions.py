@@ -140,10 +140,7 @@ def decide(session: Session, task: Task, action: str, actor: str, *,
         raise DecisionRefused("special_procedure_decision", task)
     if action == "supplement":
         fields, materials = list(fields or []), list(materials or [])
-        # Only a file the applicant handed in is theirs to hand in again: not a form drawn
-        # from the one form, a licence from shared data, nor a signed commitment.
-        own = {m["id"] for m in task.slice_materials if m.get("state") == "uploaded"}
-        if not (fields or materials) or (set(materials) - own) or (
+        if not (fields or materials) or (set(materials) - reuploadable(task)) or (
                 fields and set(fields) - set(correctable_fields(session, task))):
             raise DecisionRefused("supplement_items")
         if task.special_procedure:
@@ -353,6 +350,20 @@ def _stop(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:
 def refused_matters(tasks: list[Task]) -> list[str]:
     """The matters of a case refused so far: with one, the case cannot complete."""
     return list(dict.fromkeys(t.matter_code for t in tasks if t.status == "rejected"))
+
+
+def refused_elsewhere(session: Session, task: Task) -> list[str]:
+    """The matters of the task's case another task of it refused (names only, never another
+    slice): with one, the case cannot complete, and an open task may be closed."""
+    return sorted(set(session.exec(select(Task.matter_code).where(
+        Task.submission_id == task.submission_id, Task.status == "rejected",
+        Task.id != task.id)).all()))
+
+
+def reuploadable(task: Task) -> set[str]:
+    """The materials a correction may ask for again: only a file the applicant handed in,
+    not a form drawn from the one form, a licence from shared data, nor a commitment."""
+    return {m["id"] for m in task.slice_materials if m.get("state") == "uploaded"}
 
 
 def _tell_refused(session: Session, tasks: list[Task], rejected: Task) -> list[Task]:

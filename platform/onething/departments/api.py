@@ -29,7 +29,12 @@ from sqlalchemy import tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from onething.cases.decisions import CERTIFICATE_LENGTH, REASON_LENGTH, correctable_fields
+from onething.cases.decisions import (
+    CERTIFICATE_LENGTH,
+    REASON_LENGTH,
+    correctable_fields,
+    refused_elsewhere,
+)
 from onething.cases.handover import produced_fields, read_values
 from onething.cases.messages import message_for
 from onething.publishing.versions import bundle_of, get_version
@@ -192,11 +197,7 @@ def task_json(task: Task, tracking_number: str, full: bool = False) -> dict:
         data["revoked"] = ({"reason": revocation.reason,
                             "revoked_at": revocation.revoked_at.isoformat()}
                            if revocation else None)
-        # The case's matters other departments refused: it cannot complete, and this
-        # task, if still open, may be closed (action close).
-        data["case_refused"] = sorted(set(get_session().exec(select(Task.matter_code).where(
-            Task.submission_id == task.submission_id, Task.status == "rejected",
-            Task.id != task.id)).all()))
+        data["case_refused"] = refused_elsewhere(get_session(), task)
         # 特别程序 (a hearing, an inspection…): its days do not count, and no decision but
         # acceptance is taken until the department ends it (in the web inbox).
         data["special_procedure"] = task.special_procedure
@@ -480,13 +481,15 @@ def post_decision(task_id: int):
                               message_for(error, field.schema if field else None),
                               task=task_json(found, number))
 
+        answer = {}
+
         def keep_answer(task: Task) -> None:
             # Under its key in the decision's own transaction: a retry racing this request
             # finds the decision and its answer together, or neither.
+            answer.update(task_json(task, number))
             session.add(ApiDecision(department_code=g.api_department,
                                     idempotency_key=body["idempotency_key"], task_id=task_id,
-                                    request=body, status_code=200,
-                                    response=task_json(task, number)))
+                                    request=body, status_code=200, response=answer))
 
         decide(session, found, body["action"], f"api:{g.api_department}",
                certificate_number=body.get("certificate_number"), reason=body.get("reason"),
@@ -512,7 +515,7 @@ def post_decision(task_id: int):
         response = jsonify(payload)
         response.status_code = 409 if refused.task is not None else 422
         return response
-    return jsonify(task_json(found, number))
+    return jsonify(answer)
 
 
 def _answered(body: dict) -> ApiDecision | None:

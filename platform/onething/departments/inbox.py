@@ -569,16 +569,18 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                  handover_errors=None, typed=None, clock_refused=None, revoke_refused=None,
                  inspection_refused=None, refused_action=None):
     from onething.cases import clock, inspections
-    from onething.cases.decisions import ALLOWED, audit_of, correctable_fields
+    from onething.cases.decisions import (
+        ALLOWED,
+        audit_of,
+        correctable_fields,
+        refused_elsewhere,
+        reuploadable,
+    )
 
     session = get_session()
     submission = session.get(Submission, task.submission_id)
     composition = _composition_of(task)
-    # Which matters of the case were refused (names only: never another slice): with one,
-    # the case cannot complete, and an open task may be closed.
-    case_refused = [code for code in session.exec(select(Task.matter_code).where(
-        Task.submission_id == task.submission_id, Task.status == "rejected",
-        Task.id != task.id)).all()]
+    case_refused = refused_elsewhere(session, task)
     # While a special procedure runs the task is neither decided nor sent back: its
     # forms would only be refused.
     correctable = correctable_fields(session, task, composition)
@@ -586,8 +588,7 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                and (action != "close" or case_refused)
                and not (task.special_procedure and action != "accept")
                # A correction names something to correct: none is offered without it.
-               and (action != "supplement" or correctable or any(
-                   m.get("state") == "uploaded" for m in task.slice_materials))]
+               and (action != "supplement" or correctable or reuploadable(task))]
     audit = audit_of(session, task)
     template = "_task_decision.html" if request.headers.get("HX-Request") else "task.html"
     return render_template(template, task=task, submission=submission,
@@ -598,7 +599,7 @@ def _render_task(task: Task, *, refused=None, upload_problem=None, status: int =
                            certificate_upload_problem=upload_problem,
                            handover_errors=handover_errors or {},
                            typed=typed if typed is not None else MultiDict(),
-                           audit=audit, case_refused=list(dict.fromkeys(case_refused)),
+                           audit=audit, case_refused=case_refused,
                            corrections=[e for e in audit if e.action == "correct"],
                            clock_refused=clock_refused, special_kinds=clock.SPECIAL_KINDS,
                            calendar_unknown=clock.calendar_unknown(session, task),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -160,10 +162,11 @@ def field_title(composition, path: str) -> str:
 
 def _whose(composition, path: str) -> str:
     # A part of a group or an object says whose it is: 法定代表人 · 姓名, not 姓名 alone.
-    parent, _dot, _leaf = path.rpartition(".")
+    # The field holding it, past a row's number (shareholders.0.name: shareholders).
+    parent = re.sub(r"(\.\d+)*\.[^.]+$", "", path) if "." in path else ""
     title = field_title(composition, path)
-    if parent and not parent.startswith("matters") and not parent.isdigit():
-        return f"{field_title(composition, parent.rstrip('.0123456789'))} · {title}"
+    if parent and not parent.startswith("matters"):
+        return f"{field_title(composition, parent)} · {title}"
     return title
 
 
@@ -206,9 +209,8 @@ def reading_source_name(source: str) -> str:
         where, _colon, number = rest.partition(":")
         return f"{shared.source_name(where)} {number}".strip()
     if kind == "prefill":
-        return _("filled in from %(source)s", source=shared.source_name(rest) if rest not in (
-            "case", "identity") else _("an earlier case") if rest == "case" else
-            _("the verified identity"))
+        where = {"case": _("an earlier case"), "identity": _("the verified identity")}
+        return _("filled in from %(source)s", source=where.get(rest) or shared.source_name(rest))
     if kind == "applicant":
         return _("typed by the applicant")
     return _("no value") if kind == "none" else source
