@@ -273,3 +273,28 @@ def test_a_file_handed_in_again_reaches_every_slice_holding_it(app, client, rout
     corrected = {e.payload["matter"]: e.payload for e in events_of(app, "task.corrected")}
     for matter in holders:
         assert corrected[matter]["materials"] == [material]
+
+
+def test_a_stored_request_naming_part_of_a_field_asks_the_field_holding_it(
+        app, client, routed):  # noqa: F811
+    # Requests naming a part of a field (an address's detail) are refused since; one
+    # stored before still gets a page the applicant can answer, not an empty form.
+    registration = tasks_by_matter(app)["business-registration"]
+    with Session(app.extensions["onething.engine"]) as session:
+        task = session.get(Task, registration.id)
+        task.status = "supplement"
+        task.supplement = {"fields": ["premises_address.detail"], "materials": [],
+                           "reason": "门牌号有误", "from": "pending"}
+        session.add(task)
+        session.commit()
+    status = client.get(f"/s/{tracking_number(app)}").text
+    link = re.search(r'href="(/s/[^"]+/corrections/\d+)"', status).group(1)
+    page = client.get(link).text
+    assert 'name="premises_address.detail"' in page and 'name="entity_name"' not in page
+    sent = client.post(link, data={"premises_address.division_code": "370202",
+                                   "premises_address.detail": NEW_DETAIL},
+                       content_type="multipart/form-data")
+    assert sent.status_code == 302, sent.text
+    task = tasks_by_matter(app)["business-registration"]
+    assert task.status == "pending"
+    assert task.slice_data["premises_address"]["detail"] == NEW_DETAIL

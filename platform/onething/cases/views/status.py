@@ -205,7 +205,11 @@ def correction(tracking_number: str, task_id: int):
     bundle = bundle_of(version)
     composition = compose_submitted(bundle, submission.answers)
     requested = task.supplement
-    entries = [e for e in fields_of(composition.layout) if e["path"] in requested["fields"]]
+    # The page asks whole fields; a request stored naming a part of one (a row, a part of
+    # an address: refused since) asks the field holding it.
+    entries = [e for e in fields_of(composition.layout)
+               if any(p == e["path"] or p.startswith(e["path"] + ".")
+                      for p in requested["fields"])]
     # What the identity platform verified, or a licence's authority certified (trust A),
     # is not the applicant's to correct here: shown read-only, kept whatever a post says.
     draft = get_session().get(Draft, submission.draft_id)
