@@ -513,6 +513,10 @@ def test_overdue_and_due_soon_are_open_tasks_only(app):
     overdue = page_ids(browser.get("/inbox/?due=overdue").text)
     assert overdue and set(overdue) == {
         i for i in ids if tasks[i].status == "pending" and tasks[i].due_date < today}
+    # A decided task's clock stands: asking for approved ones overdue says why none are.
+    none = browser.get("/inbox/?status=approved&due=overdue").text
+    assert not page_ids(none) and 'id="due-needs-running"' in none
+    assert 'id="due-needs-running"' not in browser.get("/inbox/?status=pending&due=soon").text
 
 
 def test_a_task_whose_clock_stands_is_neither_overdue_nor_due_soon(app):
