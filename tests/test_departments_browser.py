@@ -222,3 +222,30 @@ def test_the_inbox_pages_into_view_and_back_restores_the_filters_with_the_rows(
     page.go_back()
     expect(page.get_by_label("状态")).to_have_value("open")
     expect(position).to_have_text("第 51–60 件，共 60 件")
+
+
+def test_words_typed_while_a_filter_loads_stay_in_the_search_box(live_app, page: Page):
+    from conftest import bulk_route
+
+    base, app = live_app
+    bulk_route(app, 60, statuses=("pending", "approved"))
+    add_account(app, "amr", "department_staff", "sn-amr")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, base, "amr", "/inbox/")
+    # The filter's answer is held until the clerk has typed: no race, whatever the machine.
+    held = []
+    page.route(re.compile(r"/inbox/\?.*status=approved"), lambda route: held.append(route))
+    with page.expect_request(re.compile(r"/inbox/\?.*status=approved")):
+        page.get_by_label("状态").select_option("approved")
+    box = page.get_by_label("搜索")
+    box.fill("王海")
+    assert len(held) == 1
+    held[0].continue_()
+    # (Pending and approved are 30 each: the rows, not the count, show the answer came.)
+    expect(page.locator("#inbox-rows tbody tr").first).to_contain_text("已办结")
+    # The rows are the filter's; the words wait in the box, where the caret still is.
+    expect(box).to_have_value("王海")
+    expect(box).to_be_focused()
+    page.unroute_all()
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"q=%E7%8E%8B%E6%B5%B7"))

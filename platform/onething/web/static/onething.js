@@ -11,6 +11,8 @@
  * 4. A value the server folded (全角, a lower-case x, +86) is shown as it will be saved.
  * 5. The language links follow the address htmx puts in the bar (a filter, a page, a
  *    search), so that another language shows the same list, not the first page.
+ * 6. Words typed into a form's search box while that form's request loads (a filter
+ *    chosen a moment before) stay in the box the answer brings, caret and all.
  */
 (function () {
   "use strict";
@@ -238,4 +240,29 @@
   }
   document.addEventListener("htmx:pushedIntoHistory", followAddress);
   document.addEventListener("htmx:historyRestore", followAddress);
+  // 6. The answer holds the box as it was sent; what was typed since is put back.
+  function searchBox(elt) {
+    return elt && elt.querySelector ? elt.querySelector("input[type=search][id]") : null;
+  }
+  var typed = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var box = searchBox(event.detail.elt);
+    if (box) { box.setAttribute("data-sent", box.value); }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var config = event.detail.requestConfig;
+    var box = searchBox(config && config.elt);
+    typed = box && box.hasAttribute("data-sent") && box.value !== box.getAttribute("data-sent")
+      ? {id: box.id, value: box.value, start: box.selectionStart, end: box.selectionEnd,
+         focused: document.activeElement === box}
+      : null;
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var box = typed && document.getElementById(typed.id);
+    if (box && box.value !== typed.value) {
+      box.value = typed.value;
+      if (typed.focused) { box.setSelectionRange(typed.start, typed.end); }
+    }
+    typed = null;
+  });
 }());
