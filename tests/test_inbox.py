@@ -803,7 +803,7 @@ def test_overdue_and_due_soon_are_read_by_index(app, routed, due):
     engine = app.extensions["onething.engine"]
     today = china_today()
     filters = _filters("sn-amr", InboxQuery(due=due), today,
-                       add_working_days(today, 2).date, engine.dialect.name)
+                       add_working_days(today, 2).date, engine.dialect.name, None)
     statement = select(func.count()).select_from(Task).where(*filters)
     sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as connection:

@@ -300,12 +300,12 @@ def _next_prefix(prefix: str) -> str:
 
 
 def _filters(department: str, query: InboxQuery, today: dt.date, soon: dt.date,
-             dialect: str) -> list:
-    """The WHERE clauses of the list, all on the task table (counts need no join)."""
+             dialect: str, search: tuple[str, object] | None) -> list:
+    """The WHERE clauses of the list, all on the task table (counts need no join); `search`
+    is what `search_of` read in the query's text."""
     # A search starts from the submissions it names, not from the department's tasks: the
     # department's test is made one no index serves, for planners without statistics
     # (SQLite's, until ANALYZE) to see no other way in.
-    search = search_of(query.q)
     by_number = search is not None and search[0] in ("tracking_number", "tail")
     filters = [(col(Task.department_code).concat("") if by_number else col(Task.department_code))
                == department]
@@ -479,8 +479,8 @@ def index():
     query = _inbox_query()
     today = china_today()
     soon = add_working_days(today, SOON_DAYS).date
-    filters = _filters(department, query, today, soon, session.get_bind().dialect.name)
     search = search_of(query.q)
+    filters = _filters(department, query, today, soon, session.get_bind().dialect.name, search)
     by_name = search is not None and search[0] in ("name", "name_or_tail")
     full = not request.headers.get("HX-Request")
     rows = _rows(session, filters, query, by_name)
