@@ -193,6 +193,12 @@ def test_the_form_on_a_phone_steps_saves_and_summarises_its_errors(live_server, 
     box.press("Tab")
     expect(box).to_have_value("11010519491231002X")
     expect(page.locator("#msg-legal_representative-id_number .error")).to_have_count(0)
+    # Key by key in groups, as read off the card: the spaces take no digit's place.
+    box.fill("")
+    box.press_sequentially("110105 19491231 002X")
+    box.press("Tab")
+    expect(box).to_have_value("11010519491231002X")
+    expect(page.locator("#msg-legal_representative-id_number .error")).to_have_count(0)
     # Saved as typed: the status says so only after the server did.
     expect(page.locator("#save-status .done")).to_be_visible()
 
