@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -12,7 +13,7 @@ from sqlmodel import Session, select
 from onething.accounts.service import create_account
 from onething.catalog.loader import read_meta
 from onething.publishing.working_catalog import entries, save_definition
-from onething.storage.models import AccountCreate, BundleVersion, CatalogEntry
+from onething.storage.models import AccountCreate, BundleVersion, CatalogEntry, SignInFailure
 
 from conftest import SCHEMAS
 
@@ -92,8 +93,26 @@ def test_failed_sign_ins_are_limited_and_the_page_says_when_to_try_again(app, cl
     refused = client.post("/login", data={"username": "admin", "password": PASSWORD,
                                           "csrf_token": token})
     assert codes == [401, 401, 401] and refused.status_code == 429
-    assert 0 < int(refused.headers["Retry-After"]) <= 61
-    assert re.search(r"请于北京时间 \d\d:\d\d 后再试", refused.text)
+    wait = int(refused.headers["Retry-After"])
+    assert 0 < wait <= 61
+    with Session(app.extensions["onething.engine"]) as session:
+        failed = sorted(f.failed_at for f in session.exec(select(SignInFailure)).all())
+    # Trying while refused is no failure: it never pushes the time said later.
+    for _ in range(5):
+        again = client.post("/login", data={"username": "admin", "password": PASSWORD,
+                                            "csrf_token": token})
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) <= wait
+        assert again.text.count("请于北京时间") == 1
+    with Session(app.extensions["onething.engine"]) as session:
+        assert sorted(f.failed_at for f in session.exec(select(SignInFailure)).all()) == failed
+    # The minute said is one when trying succeeds (the first failure leaves the minute):
+    # 18:19:36 is said 18:20, not 18:19, when trying would be refused again.
+    first = failed[0] if failed[0].tzinfo else failed[0].replace(tzinfo=dt.UTC)
+    free = first + dt.timedelta(minutes=1)
+    said = free.replace(second=0, microsecond=0)
+    said += dt.timedelta(minutes=1) if said < free else dt.timedelta(0)
+    said = said.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert f"请于北京时间 {said:%H:%M} 后再试" in refused.text
 
 
 def test_successful_sign_ins_never_count(app):

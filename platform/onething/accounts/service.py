@@ -387,8 +387,8 @@ def record_attempt(session: Session, limit: str, address: str, username: str) ->
     """Count a sign-in attempt as failed before its password is checked; commit; its id.
 
     Counted first, then checked (`blocked_until`): of attempts sent at once, none can
-    pass the limit between another's check and its record. A successful one is then
-    forgotten (`forget_attempt`), so successes never count.
+    pass the limit between another's check and its record. A successful one, or one the
+    limit refused, is then forgotten (`forget_attempt`): only failures count.
     """
     _allowed, period = parse_limit(limit)
     session.exec(delete(SignInFailure).where(
@@ -400,7 +400,8 @@ def record_attempt(session: Session, limit: str, address: str, username: str) ->
 
 
 def forget_attempt(session: Session, attempt_id: int) -> None:
-    """A sign-in that succeeded: it was never a failure."""
+    """A sign-in that succeeded, or was refused by the limit before its password was
+    read: neither is a failure."""
     session.exec(delete(SignInFailure).where(col(SignInFailure.id) == attempt_id))
     session.commit()
 

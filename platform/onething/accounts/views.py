@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
@@ -43,8 +45,14 @@ def login():
         attempt = record_attempt(session, limit, address, username)
         blocked = blocked_until(session, limit, address, username)
         if blocked is not None:
+            # Refused unread, it failed at nothing: counted, it would push the time said
+            # below later at every try, so that trying then would be refused again.
+            forget_attempt(session, attempt)
+            # The minute said is one when trying succeeds: 18:19:36 is said 18:20.
+            shown = blocked.replace(second=0, microsecond=0)
+            shown += dt.timedelta(minutes=1) if shown < blocked else dt.timedelta(0)
             error, status = _l("Too many failed sign-ins. Try again after %(time)s "
-                               "(Beijing time).", time=china_time(blocked, "%H:%M")), 429
+                               "(Beijing time).", time=china_time(shown, "%H:%M")), 429
         else:
             account = authenticate(session, username, request.form.get("password", ""))
             if account is not None:
