@@ -321,6 +321,33 @@ def test_a_black_hole_does_not_hold_up_another_department(engine, receiver):
     assert [e.attempts for e in held[1:]] == [0, 0]
 
 
+def test_a_system_that_is_down_is_sent_one_event_per_step_of_the_backoff(engine):
+    posted = []
+
+    def answer(headers, body):
+        posted.append(headers["webhook-id"])
+        return answer.status
+
+    answer.status = 503
+    receiver = Receiver(answer)
+    start = utc_now()
+    with Session(engine) as session:
+        set_webhook(session, "dept-down", receiver.url)
+        ids = add_events(session, "dept-down", 5, next_attempt_at=start)
+        # A round every 5 seconds for two minutes: the endpoint rests after each failure
+        # (10, 20, 40 s), and only the oldest event is tried, not all five each time.
+        for step in range(24):
+            deliver_due(session, now=start + dt.timedelta(seconds=5 * step))
+    assert posted == [ids[0]] * 4
+    assert [e.attempts for e in events_of(engine, "dept-down")] == [4, 0, 0, 0, 0]
+    # Back up: at its next step every event goes, in order, in one turn.
+    answer.status = 204
+    with Session(engine) as session:
+        assert deliver_due(session, now=start + dt.timedelta(seconds=150)) == 5
+    receiver.close()
+    assert receiver.ids() == ids
+
+
 def test_an_inactive_hook_with_a_full_queue_holds_up_no_one(engine, receiver):
     with Session(engine) as session:
         set_webhook(session, "dept-off", receiver.url + "/off")
@@ -349,12 +376,14 @@ def test_failed_deliveries_are_shown_and_redelivered_with_their_ids(app, client)
         set_webhook(session, "sn-amr", receiver.url)
         ids = add_events(session, "sn-amr", 2, next_attempt_at=now,
                          created_at=now - GIVE_UP_AFTER + dt.timedelta(minutes=1))
-        deliver_due(session, now=now)  # the first fails, and ends the turn
-        deliver_due(session, now=now)  # the second fails
+        deliver_due(session, now=now)  # the first fails: the endpoint rests for its backoff
+        deliver_due(session, now=now)  # so the second waits behind it, not tried
         # Past the window: nothing is tried again, both are marked failed with their error.
         deliver_due(session, now=now + dt.timedelta(minutes=2))
     failed = events_of(engine, "sn-amr")
-    assert all(e.failed_at and e.attempts == 1 and e.last_error == "HTTP 503" for e in failed)
+    assert all(e.failed_at for e in failed)
+    assert [(e.attempts, e.last_error) for e in failed] == [
+        (1, "HTTP 503"), (0, "no attempt succeeded within the retry window")]
     assert receiver.received == []
 
     add_account(app, "admin", "administrator")

@@ -92,6 +92,7 @@ def set_webhook(session: Session, department: str, url: str,
     else:
         # A new secret is a new agreement: only Standard Webhooks signatures from now on.
         hook.url, hook.secret, hook.active, hook.legacy_signature = url, secret, True, False
+        _end_rest(hook)
     session.add(hook)
     if actor is not None:
         session.add(AuditEntry(actor=actor, action="webhook_set",
@@ -144,6 +145,13 @@ def find_webhook(session: Session, department: str) -> Webhook | None:
     return session.exec(select(Webhook).where(Webhook.department_code == department)).first()
 
 
+def _end_rest(hook: Webhook) -> None:
+    # An endpoint resting after a failed attempt (Deliverer.serve) is tried at once again
+    # when an administrator changes it or asks for a redelivery; a claimed one stays so.
+    if hook.claimed_by is None:
+        hook.claimed_until = None
+
+
 def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> bool:
     """Enable or disable a webhook, audited; commit. False when it already was so.
 
@@ -153,6 +161,8 @@ def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> boo
     if hook.active == active:
         return False
     hook.active = active
+    if active:
+        _end_rest(hook)
     session.add(hook)
     session.add(AuditEntry(actor=actor, action="webhook_enable" if active else "webhook_disable",
                            subject=f"webhook:{hook.department_code}",
@@ -447,13 +457,16 @@ class Deliverer:
         session.commit()
         return result.rowcount == 1
 
-    def release(self, hook_ids: Iterable[int] | None = None) -> None:
-        """Give back our claims (all of them when no ids are given)."""
+    def release(self, hook_ids: Iterable[int] | None = None,
+                rest_until: dt.datetime | None = None) -> None:
+        """Give back our claims (all of them when no ids are given); `rest_until`: no
+        deliverer claims them before then."""
         statement = update(Webhook).where(Webhook.claimed_by == self.name)
         if hook_ids is not None:
             statement = statement.where(col(Webhook.id).in_(list(hook_ids)))
         with Session(self.engine) as session:
-            session.execute(statement.values(claimed_by=None, claimed_until=self.clock())
+            session.execute(statement.values(claimed_by=None,
+                                             claimed_until=rest_until or self.clock())
                             .execution_options(synchronize_session=False))
             session.commit()
 
@@ -461,8 +474,15 @@ class Deliverer:
 
     def serve(self, hook_id: int, stop: threading.Event | None = None) -> int:
         """Post a claimed endpoint's due events in order, then release it; return how many
-        were delivered. A failed attempt ends the turn: the rest wait for the next one."""
+        were delivered.
+
+        A failed attempt ends the turn, and the endpoint rests until that event's next
+        attempt: a system that is down is sent one event per step of the backoff (the
+        oldest due, the others waiting behind it), not every due event back to back,
+        and one that hangs holds a thread once per step, not once per event.
+        """
         delivered = 0
+        rest_until = None
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 hook = session.get(Webhook, hook_id)
@@ -486,10 +506,11 @@ class Deliverer:
                             or event.failed_at is not None):
                         continue
                     if not self._attempt(session, hook, event):
+                        rest_until = event.next_attempt_at
                         break
                     delivered += 1
         finally:
-            self.release([hook_id])
+            self.release([hook_id], rest_until)
         return delivered
 
     def _attempt(self, session: Session, hook: Webhook, event: OutboxEvent) -> bool:
@@ -627,6 +648,10 @@ def redeliver(session: Session, department: str, actor: str,
         failed_at=None, attempts=0, next_attempt_at=now, redelivered_at=now)
         .execution_options(synchronize_session=False))
     if result.rowcount:
+        hook = find_webhook(session, department)
+        if hook is not None:
+            _end_rest(hook)
+            session.add(hook)
         session.add(AuditEntry(actor=actor, action="webhook_redeliver",
                                subject=f"webhook:{department}",
                                after={"redelivered": result.rowcount,
