@@ -121,6 +121,28 @@ def test_every_setting_is_documented_in_the_readme():
         assert f"| `{setting.name}` |" in readme, f"setting {setting.name} is not in README.md"
 
 
+def test_settings_that_cannot_be_used_are_refused_on_start_all_at_once(tmp_path, monkeypatch):
+    from onething.web.app import create_app
+    from onething.web.settings import SettingsError
+
+    # As copied from the README into a systemd environment file, comment and all.
+    monkeypatch.setenv("ONETHING_TRUSTED_PROXIES", "1       # the nginx in front")
+    monkeypatch.setenv("ONETHING_LOGIN_RATE_LIMIT", "10/5min")
+    monkeypatch.setenv("ONETHING_WEBHOOK_TIMEOUT", "2.5")  # a number, as text: fine
+    monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
+    with pytest.raises(SettingsError) as refused:
+        create_app({"TESTING": True}, instance_path=tmp_path / "instance")
+    assert refused.value.problems == [
+        "TRUSTED_PROXIES: '1       # the nginx in front' is not a number",
+        "LOGIN_RATE_LIMIT: not a limit like '10 per 5 minutes': '10/5min'"]
+    said = CliRunner().invoke(main, ["worker", "--once"])
+    assert said.exit_code == 1 and "Traceback" not in said.output
+    assert said.output.splitlines()[:2] == ["Error: settings that cannot be used:",
+                                            "  TRUSTED_PROXIES: '1       # the nginx in front'"
+                                            " is not a number"]
+    assert not (tmp_path / "instance").exists()  # refused before anything was made
+
+
 def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_does_not(tmp_path):
     from sqlmodel import Session, select
 
@@ -129,6 +151,12 @@ def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_doe
     from onething.web.app import create_app
 
     demo = create_app({"TESTING": True}, instance_path=tmp_path / "demo")
+    assert demo.config["DEMO_CASES"] == 600  # the demo's statistics have something to show
+    # A pilot's own catalog gets no made-up cases in its new departments' inboxes.
+    pilot = create_app({"TESTING": True, "SCHEMAS": str(REPO / "schemas")},
+                       instance_path=tmp_path / "pilot")
+    assert pilot.config["DEMO_CASES"] == 0 and pilot.config["DEMO_ACCOUNTS"] is True
+    pilot.extensions["onething.engine"].dispose()
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     with Session(demo.extensions["onething.engine"]) as session:
         for username, _name, role, department in DEMO_ACCOUNTS:
@@ -176,7 +204,8 @@ def test_user_add_creates_an_account_that_signs_in(tmp_path, monkeypatch, role, 
     result = CliRunner().invoke(main, ["user", "add", "lin", "--role", role, *extra],
                                 input="a long password\na long password\n")
     assert result.exit_code == 0, result.output
-    assert f"created {role} lin" in result.output
+    # Which database it went to: a shell without the service's environment is seen.
+    assert f"created {role} lin (database: sqlite:///{tmp_path / 'cli.db'})" in result.output
 
     from onething.web.app import create_app
 
@@ -192,6 +221,29 @@ def test_user_add_creates_an_account_that_signs_in(tmp_path, monkeypatch, role, 
                                input="a long password\na long password\n")
     assert again.exit_code == EXIT_DEFINITIONS
     app.extensions["onething.engine"].dispose()
+
+
+def test_user_add_names_a_mistyped_department_before_asking_the_password(
+        tmp_path, monkeypatch):
+    _cli_database(tmp_path, monkeypatch)
+    # No input at all: asking for the password first would fail on the end of input.
+    result = CliRunner().invoke(main, ["user", "add", "lin", "--role", "department_staff",
+                                       "--department", "qd-amrr"], input="")
+    assert result.exit_code == EXIT_DEFINITIONS
+    assert "unknown department 'qd-amrr'; did you mean qd-amr" in result.output
+    assert "Password" not in result.output
+
+
+def test_a_database_that_cannot_be_reached_is_said_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONETHING_DATABASE_URL",
+                       f"postgresql+psycopg://onething@/hall?host={tmp_path / 'no-server'}")
+    monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
+    result = CliRunner().invoke(main, ["worker", "--once"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot use the database: connection ")
+    assert "Is the server running" in result.output
+    assert "no-server" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_compose_marks_what_a_matter_hands_over():

@@ -230,8 +230,46 @@ def _require_department(session, code: str) -> None:
     from onething.publishing.working_catalog import find_entry
 
     if find_entry(session, "department", code) is None:
-        click.echo(f"unknown department {code!r}", err=True)
+        import difflib
+
+        from onething.publishing.working_catalog import entries
+
+        known = [entry.code for entry in entries(session, "department")]
+        close = difflib.get_close_matches(code, known, n=3)
+        click.echo(f"unknown department {code!r}"
+                   + (f"; did you mean {', '.join(close)}?" if close else
+                      f"; the catalog has {len(known)} departments"), err=True)
         sys.exit(EXIT_DEFINITIONS)
+
+
+def _database(app) -> str:
+    """The database a command works on, as printed (never its password)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+
+
+def _configured_app():
+    """The app as configured, or exit with one line: a broken catalog's problems, or why
+    the database cannot be used (a service manager's journal then says so at the top)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from onething.web.app import create_app
+    from onething.web.settings import SettingsError
+
+    try:
+        return create_app()
+    except DefinitionError as error:
+        report(error.problems)
+        sys.exit(EXIT_DEFINITIONS)
+    except SettingsError as error:
+        raise click.ClickException("settings that cannot be used:\n  "
+                                   + "\n  ".join(error.problems)) from None
+    except DBAPIError as error:
+        # The driver's own words name the server, the database or the file; one line of
+        # them, not the traceback through the migrations.
+        reason = " ".join(str(error.orig or error).split())
+        raise click.ClickException(f"cannot use the database: {reason}") from None
 
 
 @contextlib.contextmanager
@@ -242,13 +280,7 @@ def _app_session():
     """
     from sqlmodel import Session
 
-    from onething.web.app import create_app
-
-    try:
-        app = create_app()
-    except DefinitionError as error:
-        report(error.problems)
-        sys.exit(EXIT_DEFINITIONS)
+    app = _configured_app()
     engine = app.extensions["onething.engine"]
     try:
         with Session(engine) as session:
@@ -354,19 +386,23 @@ def user() -> None:
               required=True, help="What the account may do.")
 @click.option("--department", default=None, help="The department of department staff.")
 @click.option("--name", "display_name", default=None, help="The name shown (default: username).")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 10 characters (asked for when not given).")
+@click.option("--password", default=None,
+              help="At least 10 characters (asked for when not given: a password given here "
+                   "stays in the shell's history).")
 @click.option("--by", default="onething user add", show_default=True,
               help="Who is making the change, for the audit log.")
 def user_add(username: str, role: str, department: str | None, display_name: str | None,
-             password: str, by: str) -> None:
+             password: str | None, by: str) -> None:
     """Create an account (the password is stored only as a hash)."""
     from onething.accounts.service import AccountRefused, create_account
     from onething.storage.models import AccountCreate
 
-    with _app_session() as (_app, session):
+    with _app_session() as (app, session):
         if department is not None:
             _require_department(session, department)
+        # Asked once the rest is known good: a mistyped department is said first.
+        if password is None:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
             account = create_account(session, AccountCreate(
                 username=username, display_name=display_name or username, role=role,
@@ -376,7 +412,9 @@ def user_add(username: str, role: str, department: str | None, display_name: str
             sys.exit(EXIT_DEFINITIONS)
         # Inside the session: the commit expired the account, and a closed session could
         # not load its attributes again (DetachedInstanceError after the account was made).
-        click.echo(f"created {account.role} {account.username}")
+        # Which database: a shell without the service's environment writes to the
+        # instance folder's SQLite file, not the hall's PostgreSQL.
+        click.echo(f"created {account.role} {account.username} (database: {_database(app)})")
 
 
 def _account(session, username: str):
@@ -709,7 +747,6 @@ def token_revoke(token_id: int, by: str) -> None:
 def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     """Serve the web app (waitress; gunicorn with --workers): migrates the database and
     publishes the catalog first."""
-    from onething.web.app import create_app
     from onething.web.serving import unusable_address
 
     if problem := unusable_address(host, port):
@@ -720,13 +757,9 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="onething-metrics-")
-    try:
-        # Once, before any worker starts: migrating and a first start's seeding happen
-        # here, and the workers then share this app, forked.
-        app = create_app()
-    except DefinitionError as error:
-        report(error.problems)
-        sys.exit(EXIT_DEFINITIONS)
+    # Once, before any worker starts: migrating and a first start's seeding happen here,
+    # and the workers then share this app, forked.
+    app = _configured_app()
     from sqlalchemy.engine import make_url
 
     # Never the password: this line ends up in journals and terminals' scrollback.

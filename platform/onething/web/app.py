@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
@@ -66,6 +67,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     else:
         app.config.from_mapping(test_config)
     app.config.from_prefixed_env("ONETHING")
+    _check_settings(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
@@ -77,8 +79,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         # database never does by default, where known passwords would be a door left open.
         app.config["DEMO_ACCOUNTS"] = embedded
     if app.config["DEMO_CASES"] is None:
-        # The same: the demo's statistics pages show six months of cases, a hall's none.
-        app.config["DEMO_CASES"] = DEMO_CASES if embedded else 0
+        # The same: the demo's statistics pages show six months of cases, a hall's none,
+        # nor a pilot's own catalog (SCHEMAS), whose new departments would find made-up
+        # work in their inboxes.
+        app.config["DEMO_CASES"] = DEMO_CASES if embedded and not app.config["SCHEMAS"] else 0
     # Flask's own defaults are None or False, so setdefault would keep them: these are set
     # unless a configuration said otherwise.
     # Uploads are streamed and limited per material; this only stops absurd requests.
@@ -333,6 +337,21 @@ def _terminal_progress(stage: str, done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def _check_settings(config) -> None:
+    """Refuse settings that cannot be used, all at once, before anything starts: met at a
+    request instead, a sign-in would fail with a server error."""
+    from onething.accounts.service import parse_limit
+    from onething.web.settings import SettingsError, problems
+
+    found = problems(config)
+    try:
+        parse_limit(config["LOGIN_RATE_LIMIT"])
+    except ValueError as error:
+        found.append(f"LOGIN_RATE_LIMIT: {error}")
+    if found:
+        raise SettingsError(found)
+
+
 def _error_page(error: HTTPException):
     """Render HTTP errors as localized pages (or just the message for htmx; JSON for the API)."""
     if request.path.startswith("/api/"):
@@ -347,5 +366,13 @@ def _error_page(error: HTTPException):
         if getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
+    from flask_wtf.csrf import CSRFError
+
+    if isinstance(error, CSRFError):
+        # Said to the person as "refresh and try again"; the reason is for operators: a
+        # proxy passing its own address as Host fails every https form ("does not match").
+        logging.getLogger("onething.web").warning(
+            "refused a form: %s (Host %s, Referer %s)", error.description,
+            request.host, request.referrer)
     template = "_error.html" if request.headers.get("HX-Request") else "error.html"
     return render_template(template, error=error), error.code

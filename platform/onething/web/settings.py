@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its name, default and what it is for."""
+    """One setting: its name, default and what it is for; `number` when it must be one
+    (0 or more), checked on start."""
 
     name: str
     default: Any
     help: str
+    number: bool = False
 
 
 SETTINGS = [
@@ -30,13 +32,14 @@ SETTINGS = [
             "PostgreSQL: postgresql+psycopg://user:password@host/dbname"),
     Setting("DATABASE_POOL_SIZE", 10,
             "Database connections kept open for reuse; keep it at least the server's threads "
-            "(onething serve --threads, 4 by default)"),
+            "(onething serve --threads, 4 by default)", number=True),
     Setting("SCHEMAS", None,
             "The schemas folder published on start; default: the repository's schemas/"),
     Setting("PUBLISH_ON_START", True,
             "On first start (an empty working catalog), load the schemas folder and publish it"),
     Setting("UPLOAD_MAX_BYTES", 10 * 1024 * 1024,
-            "Largest upload accepted for one material, in bytes (checked while streaming)"),
+            "Largest upload accepted for one material, in bytes (checked while streaming)",
+            number=True),
     Setting("UPLOAD_DIR", None,
             "Folder of uploaded materials and certificates (kept under their SHA-256) and of "
             "catalog imports awaiting confirmation; default: files/ in the instance folder. "
@@ -50,28 +53,29 @@ SETTINGS = [
             "An https:// URL also marks the session cookie Secure"),
     Setting("WEBHOOK_INTERVAL", 5,
             "Seconds between looks for due webhook events, in onething serve (0: serve "
-            "delivers nothing, leaving it to onething worker) and in onething worker"),
+            "delivers nothing, leaving it to onething worker) and in onething worker", number=True),
     Setting("WEBHOOK_TIMEOUT", 5,
             "Seconds one whole delivery attempt may take (connect, send, the answer's "
-            "headers); a claim's lease is 6 times this, at least 60 s"),
+            "headers); a claim's lease is 6 times this, at least 60 s", number=True),
     Setting("WEBHOOK_THREADS", 4,
             "Endpoints one deliverer posts to at once; each endpoint's events go one after "
-            "another, so a slow system delays only its own department"),
+            "another, so a slow system delays only its own department", number=True),
     Setting("REMINDER_INTERVAL", 60,
             "Seconds between onething worker's looks for tasks due soon or overdue, each "
             "reported once as a task.due_soon or task.overdue event; each look also "
-            "refreshes the statistics' daily summary"),
+            "refreshes the statistics' daily summary", number=True),
     Setting("API_SETTLE_SECONDS", 10,
             "Seconds a task's change waits before GET /api/v1/tasks lists it, so that no "
             "cursor passes a change whose transaction, begun earlier, commits later: keep "
-            "it above the longest write (SQLite waits up to 10 s for its write lock)"),
+            "it above the longest write (SQLite waits up to 10 s for its write lock)", number=True),
     Setting("DEMO_ACCOUNTS", None,
             "Create the README's demo accounts on start; on by default only for the embedded "
             "SQLite database (no DATABASE_URL given)"),
     Setting("DEMO_CASES", None,
             "Plausible cases seeded on the first start into a database holding none "
             "(onething demo seed-cases), so the statistics pages show something; by default "
-            "600 for the embedded SQLite database only, else 0"),
+            "600 for the embedded SQLite database with the repository's demo catalog (no "
+            "SCHEMAS given), else 0", number=True),
     Setting("LOGIN_RATE_LIMIT", "10 per 5 minutes",
             "Failed sign-ins allowed per username within the period ('N per [M] "
             "second|minute|hour|day'), and ten times as many per address; counted in the "
@@ -79,7 +83,7 @@ SETTINGS = [
     Setting("TRUSTED_PROXIES", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto "
             "are believed (ProxyFix): the client's address, which the sign-in limit counts "
-            "by, and https links; 0 believes no header"),
+            "by, and https links; 0 believes no header", number=True),
     Setting("METRICS_TOKEN", None,
             "Turns on /metrics (Prometheus: request latencies, submissions, tasks by status, "
             "the webhook outbox), answered only with the header 'Authorization: Bearer' "
@@ -105,11 +109,12 @@ SETTINGS = [
     Setting("APPLICANT_OIDC_MOBILE_CLAIM", "phone_number",
             "The claim holding the applicant's verified mobile phone number"),
     Setting("APPLICANT_OIDC_TIMEOUT", 5,
-            "Seconds one request to the identity platform may take to connect and answer"),
+            "Seconds one request to the identity platform may take to connect and answer",
+            number=True),
     Setting("RECTIFICATION_DAYS", 5,
             "Working days a department has to verify, fix and answer a bad rating (差评整改) "
             "from the day it is given, on the hall's holiday calendar; local rules say 5, "
-            "some provinces 15"),
+            "some provinces 15", number=True),
     Setting("LICENCE_REGISTRY_URL", None,
             "A provincial platform's electronic licence API (电子证照), asked with GET "
             "?holder=&type= when the built-in registry does not hold a licence; unset: the "
@@ -119,15 +124,44 @@ SETTINGS = [
             "Bearer token sent to LICENCE_REGISTRY_URL, if the platform wants one"),
     Setting("LICENCE_REGISTRY_TIMEOUT", 3,
             "Seconds a licence lookup waits for LICENCE_REGISTRY_URL (at most 10); past it "
-            "the applicant is told the platform did not answer and may upload instead"),
+            "the applicant is told the platform did not answer and may upload instead",
+            number=True),
     Setting("LICENCE_LOOKUP_MAX_AGE", 60,
             "Minutes a licence lookup the materials page recorded from LICENCE_REGISTRY_URL "
             "stays good for submitting, which asks no platform over the network; older, the "
-            "applicant is asked to open the materials page to look again"),
+            "applicant is asked to open the materials page to look again", number=True),
     Setting("AREA_SERVED", "青岛市",
             "The area the hall serves, named in each guide's structured data for search "
             "engines (schema.org GovernmentService areaServed)"),
 ]
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, each said with its name and what is wanted."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def problems(config: dict[str, Any]) -> list[str]:
+    """What is wrong with the numeric settings as configured: a value copied with its
+    comment ('1  # the nginx in front') is said on start, not met at a request."""
+    found = []
+    for setting in SETTINGS:
+        value = config.get(setting.name)
+        if not setting.number or value is None:
+            continue
+        if isinstance(value, str):
+            try:
+                value = float(value) if "." in value else int(value)
+            except ValueError:
+                found.append(f"{setting.name}: {value!r} is not a number")
+                continue
+            config[setting.name] = value
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            found.append(f"{setting.name}: {value!r} is not a number of 0 or more")
+    return found
 
 
 def defaults() -> dict[str, Any]:
