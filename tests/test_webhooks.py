@@ -492,6 +492,10 @@ def test_failed_and_redeliver_commands(tmp_path, monkeypatch, receiver):
     assert listed.exit_code == 0 and all(i in listed.output for i in ids)
     assert "HTTP 500" in listed.output
     assert runner.invoke(main, ["webhook", "redeliver", "qd-amr"]).exit_code != 0
+    # A mistyped id beside a good one: said, and neither is scheduled.
+    typo = runner.invoke(main, ["webhook", "redeliver", "qd-amr", ids[1], "0123abcd"])
+    assert typo.exit_code == 2 and "not a failed delivery of qd-amr: 0123abcd" in typo.output
+    assert runner.invoke(main, ["webhook", "deliver"]).output.strip() == "delivered 0"
     again = runner.invoke(main, ["webhook", "redeliver", "qd-amr", ids[1]])
     assert again.exit_code == 0 and "redelivering 1" in again.output
     assert runner.invoke(main, ["webhook", "deliver"]).output.strip() == "delivered 1"

@@ -621,8 +621,24 @@ def webhook_redeliver(department: str, delivery_ids: tuple[str, ...], everything
     if bool(delivery_ids) == everything:
         click.echo("name the delivery ids, or give --all", err=True)
         sys.exit(EXIT_DEFINITIONS)
+    from sqlmodel import col, select
+
+    from onething.storage.models import OutboxEvent
+
     with _app_session() as (_app, session):
         _require_department(session, department)
+        if delivery_ids:
+            # All named or none: an id mistyped, another department's, or delivered
+            # already is said, and nothing is scheduled.
+            failed = set(session.exec(select(OutboxEvent.delivery_id).where(
+                OutboxEvent.department_code == department,
+                col(OutboxEvent.failed_at).is_not(None),
+                col(OutboxEvent.delivery_id).in_(delivery_ids))).all())
+            if unknown := [i for i in dict.fromkeys(delivery_ids) if i not in failed]:
+                click.echo(f"not a failed delivery of {department}: {', '.join(unknown)} "
+                           f"(see onething webhook failed {department}); nothing redelivered",
+                           err=True)
+                sys.exit(EXIT_DEFINITIONS)
         count = redeliver(session, department, by, None if everything else delivery_ids)
     click.echo(f"redelivering {count}")
 
@@ -751,6 +767,12 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
 
     if problem := unusable_address(host, port):
         raise click.ClickException(problem)
+    import logging
+
+    # As `onething worker` logs: when and which part, for the journal (migrations on a
+    # first start, a webhook's failed attempt, the server's own notices).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its set-up chatter
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported: each worker then counts its requests in
         # a file there, and /metrics, whichever worker answers, adds them all up.
@@ -822,6 +844,7 @@ def worker(once: bool) -> None:
     from onething.departments.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its set-up chatter
     stop = threading.Event()
     with _app_session() as (app, _session):
         for signum in (signal.SIGTERM, signal.SIGINT):
