@@ -126,3 +126,16 @@ def test_a_connection_the_database_ended_is_replaced_before_a_request_uses_it(po
         assert ended not in pids and len(pids) == 2
     finally:
         engine.dispose()
+
+
+def test_readyz_is_503_when_uploads_cannot_be_kept(app, client, tmp_path):
+    # A folder not there yet is made at the first upload: ready.
+    app.config["UPLOAD_DIR"] = str(tmp_path / "not-yet" / "files")
+    assert client.get("/readyz").json == {"status": "ready"}
+    # A file where the folder should be (a mount gone wrong): every upload would fail.
+    (tmp_path / "a-file").write_text("x")
+    app.config["UPLOAD_DIR"] = str(tmp_path / "a-file" / "files")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable",
+                             "uploads": f"{tmp_path / 'a-file'} is not a folder"}

@@ -1,4 +1,5 @@
-"""Operations endpoints: /readyz (the database answers, migrated) and /metrics (Prometheus).
+"""Operations endpoints: /readyz (the database answers, migrated; uploads can be kept) and
+/metrics (Prometheus).
 
 /healthz, in the app factory, stays trivial: a load balancer's liveness probe and the
 benchmarks' baseline. /readyz asks the database, so a process whose database is down or
@@ -11,11 +12,13 @@ from __future__ import annotations
 import functools
 import hmac
 import os
+from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, request
 from sqlalchemy import Engine, func, select, text
 
 from onething.storage.models import OutboxEvent, Submission, Task
+from onething.web.settings import upload_dir
 
 bp = Blueprint("operations", __name__)
 
@@ -44,7 +47,21 @@ def readyz():
     head = _migration_head()
     if current != head:
         return {"status": "unavailable", "database": f"at migration {current}, not {head}"}, 503
+    if problem := _uploads_problem(upload_dir(current_app)):
+        # Every upload would fail with a server error: no traffic until it is put right.
+        return {"status": "unavailable", "uploads": problem}, 503
     return {"status": "ready"}
+
+
+def _uploads_problem(folder: Path) -> str | None:
+    """Why uploads cannot be kept in the folder, if they cannot (it is made at the first
+    upload when missing: then its nearest existing parent must take it)."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
 
 
 class CaseCollector:
