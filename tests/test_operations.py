@@ -52,8 +52,10 @@ def test_metrics_answer_only_the_token_and_count_cases(blank_engine, tmp_path):
     refused = client.get("/metrics")
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert "<html" not in refused.text
-    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/metrics", headers={"Authorization": "Basic s3cret"}).status_code == 401
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 401 and wrong.text == "this bearer token is not METRICS_TOKEN\n"
+    basic = client.get("/metrics", headers={"Authorization": "Basic s3cret"})
+    assert basic.status_code == 401 and basic.text.startswith("a bearer token is needed")
     # The scheme's name in any case, as HTTP says.
     assert client.get("/metrics", headers={"Authorization": "bearer s3cret"}).status_code == 200
     draft = start(client)

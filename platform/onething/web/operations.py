@@ -124,7 +124,9 @@ def init_app(app: Flask) -> None:
         if scheme.lower() != "bearer" or not hmac.compare_digest(
                 given.strip().encode("utf-8", "surrogateescape"), expected):
             # A scrape job reads the status and this header, not a page.
-            return ("a bearer token is needed\n", 401,
+            said = ("this bearer token is not METRICS_TOKEN\n" if scheme.lower() == "bearer"
+                    else "a bearer token is needed (Authorization: Bearer METRICS_TOKEN)\n")
+            return (said, 401,
                     {"WWW-Authenticate": 'Bearer realm="metrics"',
                      "Content-Type": "text/plain; charset=utf-8"})
         shown = requests
