@@ -60,3 +60,12 @@ def test_the_department_reads_the_unit_it_receives(app, demo_catalog):
         assert slice_unit(composition, "sea-area-first-registration",
                           "sea_area_hectares") == " 平方米"
         assert slice_unit(composition, "sea-area-use-approval", "sea_area_hectares") == ""
+
+
+def test_every_unit_the_engine_converts_is_one_a_library_field_may_name():
+    import json
+
+    from conftest import SCHEMAS
+
+    meta = json.loads((SCHEMAS / "meta" / "field.json").read_text(encoding="utf-8"))
+    assert set(meta["properties"]["x-unit"]["enum"]) == set(UNITS)
