@@ -1265,6 +1265,24 @@ def test_the_bundles_own_properties_are_a_form(app, admin):
     assert not {"audience", "theme", "keywords", "description"} & set(data)
 
 
+def test_a_one_class_bundle_is_edited_with_what_its_nested_bundles_hold(app, admin):
+    client, _token = admin
+    page = client.get("/admin/bundles/restaurant-from-fit-out?lang=en").text
+    lead = page[page.index('id="lead-department"'):page.index("</select>", page.index(
+        'id="lead-department"'))]
+    offered = re.findall(r'<option value="([^"]+)"', lead)
+    # The nested bundles' leads and their matters' departments, each once, none marked
+    # as having no matter here.
+    assert {"sn-approval", "sn-housing", "sn-amr", "sn-fire", "qd-natural-resources"} <= set(
+        offered) and len(offered) == len(set(offered))
+    assert "no matter of this bundle is theirs" not in lead
+    items = page[page.index('class="items"'):page.index("</table>", page.index('class="items"'))]
+    # Each nested bundle by its name, its condition in words (a choice among several).
+    assert "Opening a restaurant" in items
+    assert 'data-item="open-restaurant"' in items and ">open-restaurant<" not in items
+    assert "Which stages do you need? ∋ Opening" in items and "contains" not in items
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("audience", "aliens", "Choose people or businesses."),
     ("release", "someday", "Choose together or per matter."),

@@ -260,10 +260,14 @@ def condition_text(when: Any, questions: dict, locale_text, answers) -> str | No
         schema = questions.get("properties", {}).get(key, {})
         title = locale_text(schema.get("title", key))
         values = _rule_values(rule)
-        if values is not None:
-            labels = dict(answers(schema))
-            shown = [json.dumps(value, ensure_ascii=False) for value in values]
-            parts.append(f"{title} = {' / '.join(labels.get(s, s) for s in shown)}")
+        # A question of several choices: the condition is that one of them was chosen.
+        within = _rule_values(rule.get("contains")) if isinstance(rule, dict) else None
+        if values is not None or within is not None:
+            labels = dict(answers(schema.get("items", schema) if within is not None
+                                  else schema))
+            shown = [json.dumps(value, ensure_ascii=False) for value in (values or within)]
+            sign = "∋" if within is not None else "="
+            parts.append(f"{title} {sign} {' / '.join(labels.get(s, s) for s in shown)}")
         else:
             parts.append(f"{title}: {json.dumps(rule, ensure_ascii=False)}")
     return "; ".join(parts) or json.dumps(when, ensure_ascii=False)
@@ -567,9 +571,17 @@ KEYWORD_SEPARATORS = re.compile(r"[\n,，、;；]+")
 THEME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
-def bundle_departments(bundle: dict, department_of: dict[str, str]) -> list[str]:
-    """The departments a lead may be chosen among: those of the bundle's matters, in order."""
-    codes = [department_of.get(item["matter"]) for item in bundle["items"] if "matter" in item]
+def bundle_departments(bundle: dict, department_of: dict[str, str],
+                       nested: dict[str, dict] | None = None) -> list[str]:
+    """The departments a lead may be chosen among: those of the bundle's matters, in order,
+    a nested bundle's (一类事) as its items stand: its lead, then its matters'."""
+    codes: list[str | None] = []
+    for item in bundle["items"]:
+        if "matter" in item:
+            codes.append(department_of.get(item["matter"]))
+        elif (inner := (nested or {}).get(item["bundle"])) is not None:
+            codes.append(inner.get("lead_department"))
+            codes += bundle_departments(inner, department_of, nested)
     return [code for code in dict.fromkeys(codes) if code]
 
 

@@ -356,7 +356,8 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
     entry = _entry("bundle", code)
     data = json.loads(entry.text)
     catalog = _scope("bundle", code)
-    departments = editing.bundle_departments(data, _department_of(catalog))
+    departments = editing.bundle_departments(data, _department_of(catalog),
+                                             _bundles_of(catalog))
     context = dict(
         entry=entry, data=data, catalog=catalog, kinds=KINDS, message=message,
         problems=problems or [], versions=history(get_session(), code),
@@ -378,6 +379,11 @@ def _render_bundle(code: str, *, message=None, problems=None, status: int = 200,
     template = ("admin/_bundle_editor.html" if request.headers.get("HX-Request")
                 else "admin/bundle.html")
     return render_template(template, **context), status
+
+
+def _bundles_of(catalog) -> dict[str, dict]:
+    """Each bundle's definition by code: the items of a 一类事's nested bundles."""
+    return {code: bundle.data for code, bundle in catalog.bundles.items()}
 
 
 def question_answers(schema: dict) -> list[tuple[str, str]]:
@@ -515,8 +521,9 @@ def remove_question(code: str, key: str):
 @bp.post("/bundles/<code>/properties")
 def set_properties(code: str):
     """Description, keywords, audience, stage, release mode and lead department."""
+    scope = _scope("bundle", code)
     departments = editing.bundle_departments(json.loads(_entry("bundle", code).text),
-                                             _department_of(_scope("bundle", code)))
+                                             _department_of(scope), _bundles_of(scope))
     form = request.form.to_dict()
     return _edit_bundle(code, lambda data: editing.set_properties(data, form, departments))
 

@@ -289,6 +289,6 @@ def department_name(code: str, catalog) -> str:
 
 
 def matter_name(code: str, catalog) -> str:
-    """A matter's name in the current locale."""
-    matter = catalog.matters.get(code)
-    return localized(matter.name) if matter else code
+    """A matter's name in the current locale (or a nested bundle's, an item of a 一类事)."""
+    item = catalog.matters.get(code) or catalog.bundles.get(code)
+    return localized(item.name) if item else code
