@@ -292,6 +292,37 @@ def test_the_receipt_shows_the_query_code_the_link_what_is_owed_and_what_comes_n
         assert tracking in again.headers["Location"]
 
 
+def test_what_comes_next_lists_only_the_steps_still_ahead(app, client):
+    draft_url = start(client)
+    fill(client, draft_url)
+    upload_everything(client, draft_url)
+    receipt = submit(client, draft_url)
+
+    def ahead() -> list[str]:
+        page = client.get(receipt, headers=EN).text
+        if 'id="next-steps"' not in page:
+            return []
+        return re.findall(r"<li><strong>", page.split('id="next-steps"')[1].split(
+            "</section>")[0])
+
+    assert len(ahead()) == 5
+    engine = app.extensions["onething.engine"]
+    with Session(engine) as session:
+        tasks = session.exec(select(Task).order_by(Task.id)).all()
+        tasks[0].status = "approved"
+        session.add(tasks[0])
+        session.commit()
+    assert len(ahead()) == 4  # a matter decided is behind: under the progress only
+    with Session(engine) as session:
+        for task in session.exec(select(Task)).all():
+            task.status = "approved"
+            session.add(task)
+        session.commit()
+    page = client.get(receipt, headers=EN).text
+    # Every department has decided: no "starts now" nor "the departments contact you".
+    assert ahead() == [] and "starts now" not in page and "contact you" not in page
+
+
 def test_a_deferred_material_is_owed_on_the_receipt_with_its_deadline(app, client):
     draft_url = start(client)
     fill(client, draft_url)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from onething.storage.models import TASK_DONE
+
 # The fields departments call or text the applicant on, in the order they are asked for.
 CONTACT_FIELDS = ("contact_mobile", "applicant_mobile", "mobile")
 
@@ -59,12 +61,14 @@ def owed(composition, materials: dict, tasks) -> list[dict]:
 
 
 def next_steps(composition, tasks) -> list[dict]:
-    """Each step of the routing plan: who, whether it starts now or after which matters,
-    the promised time limit, and the task's due date when routed."""
+    """Each step of the routing plan still ahead: who, whether it starts now or after
+    which matters, the promised time limit, and the task's due date when routed. A step
+    decided already (or stopped, or closed) is behind, shown under the progress only."""
     by_matter = {task.matter_code: task for task in tasks}
     return [{"step": step, "task": by_matter.get(step.matter),
              "due": by_matter[step.matter].due_date if step.matter in by_matter else None}
-            for step in composition.plan.steps]
+            for step in composition.plan.steps
+            if step.matter not in by_matter or by_matter[step.matter].status not in TASK_DONE]
 
 
 def contact_number(data: dict) -> str | None:
