@@ -26,6 +26,23 @@ def test_check_passes_on_the_demo_catalog():
     assert "OK (" in result.output
 
 
+def test_check_names_each_file_as_the_shell_that_ran_it_would_open_it(
+        tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "pilot" / "schemas"
+    shutil.copytree(SCHEMAS, copy)
+    matter = copy / "catalog" / "matters" / "business-registration.json"
+    matter.write_text(matter.read_text(encoding="utf-8").replace(
+        '"department": "sn-amr"', '"department": "sn-amrr"'), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("check", "--schemas", copy)
+    assert result.exit_code == EXIT_DEFINITIONS
+    # Not schemas/catalog/…, which from here is no file (or, in a checkout, the good one).
+    shown = "pilot/schemas/catalog/matters/business-registration.json#/department"
+    assert result.output.startswith(shown) and (tmp_path / shown.split("#")[0]).exists()
+
+
 def test_compose_shows_the_form_materials_plan_and_savings():
     result = invoke("compose", "open-restaurant", "--answers", json.dumps(ALL_YES))
     assert result.exit_code == 0, result.output

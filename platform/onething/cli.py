@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -34,15 +35,28 @@ def _load(schemas: Path | None):
     try:
         return load_catalog(root), root
     except DefinitionError as error:
-        report(error.problems)
+        report(error.problems, root)
         sys.exit(EXIT_DEFINITIONS)
 
 
-def report(problems) -> None:
-    """Print every problem, one per line, then how many."""
+def report(problems, root: Path | None = None) -> None:
+    """Print every problem, one per line, then how many; with the schemas folder read
+    (`root`), each file as the shell that ran the command would open it."""
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(str(_from_here(problem, root)), err=True)
     click.echo(f"{len(problems)} problem(s) found.", err=True)
+
+
+def _from_here(problem, root: Path | None):
+    # A problem names its file from the schemas folder's parent (schemas/catalog/…): from
+    # elsewhere, or with another folder checked, that names another file, or none.
+    if root is None:
+        return problem
+    found = Path(root).resolve().parent / problem.file
+    if not found.exists():
+        return problem
+    shown = os.path.relpath(found)
+    return dataclasses.replace(problem, file=shown if not shown.startswith("..") else str(found))
 
 
 @click.group()
@@ -199,7 +213,7 @@ def diff_command(old: Path, new: Path, bundles: tuple[str, ...], answers: str | 
         try:
             catalogs.append(load_catalog(root))
         except DefinitionError as error:
-            report(error.problems)
+            report(error.problems, root)
             sys.exit(EXIT_DEFINITIONS)
     before, after = catalogs
     parsed = json.loads(answers) if answers else None
