@@ -50,6 +50,7 @@ def test_compose_shows_the_form_materials_plan_and_savings():
         assert heading in result.output
     assert "critical path: business-registration → food-business-licence = 5 working days" \
         in result.output
+    assert "1 working day, in parallel" in result.output  # one day, not "1 working days"
     forms = re.search(r"forms\s+(\d+) → (\d+)", result.output)
     assert forms.groups() == ("5", "1")
 

@@ -154,10 +154,10 @@ def describe(composition, catalog, lang: str) -> str:
         after = f", after {', '.join(step.waits_for)}" if step.waits_for else ", in parallel"
         counted = "calendar" if step.counting == CALENDAR_DAYS else "working"
         lines.append(f"    {step.matter} → {name(catalog.departments, step.department)}: "
-                     f"{step.promised_days} {counted} days{after}; slice: "
+                     f"{_days(step.promised_days, counted)}{after}; slice: "
                      f"{len(step.slice.fields)} fields, {len(step.slice.materials)} materials")
     lines.append(f"    critical path: {' → '.join(plan.critical_path) or '-'} = "
-                 f"{plan.critical_path_days} working days (one after another: "
+                 f"{_days(plan.critical_path_days, 'working')} (one after another: "
                  f"{plan.serial_days})")
     lines += ["", "SAVINGS (before → after)"]
     for label, figure in (("forms", savings.forms), ("fields", savings.fields),
@@ -167,6 +167,10 @@ def describe(composition, catalog, lang: str) -> str:
                      f"(-{figure.percent}%)")
     lines.append(f"    departments   {savings.departments} behind one window")
     return "\n".join(lines)
+
+
+def _days(count: int, counted: str) -> str:
+    return f"{count} {counted} day{'' if count == 1 else 's'}"
 
 
 @main.command()
