@@ -81,6 +81,11 @@ def test_compose_refuses_answers_that_contradict_the_questionnaire():
     assert result.exit_code == 2
     assert "answers.sells_tobacco" in result.output
     assert "Traceback" not in result.output
+    # A choice says the answers it takes.
+    choice = invoke("compose", "open-restaurant", "--answers", '{"fire_route": "fast"}')
+    assert choice.exit_code == 2
+    assert 'answers.fire_route: "fast" is not one of: "commitment", "inspection"' \
+        in choice.output
 
 
 def test_compose_refuses_an_unknown_bundle_and_names_the_known_ones():

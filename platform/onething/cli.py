@@ -100,7 +100,7 @@ def compose_command(bundle: str, answers: str | None, as_json: bool, schemas, la
         composition = compose(catalog.bundles[bundle], parsed)
     except AnswersError as error:
         for item in error.errors:
-            click.echo(f"answers{item.json_path[1:]}: {item.message}", err=True)
+            click.echo(f"answers{item.json_path[1:]}: {_answer_message(item)}", err=True)
         sys.exit(EXIT_DEFINITIONS)
     if as_json:
         click.echo(json.dumps(composition.as_dict(), ensure_ascii=False, indent=2))
@@ -167,6 +167,17 @@ def describe(composition, catalog, lang: str) -> str:
                      f"(-{figure.percent}%)")
     lines.append(f"    departments   {savings.departments} behind one window")
     return "\n".join(lines)
+
+
+def _answer_message(error) -> str:
+    """A questionnaire's refusal, with the answers a choice takes (its oneOf of consts)."""
+    choices = [option["const"] for option in error.schema.get("oneOf", [])
+               if isinstance(option, dict) and "const" in option] \
+        if isinstance(error.schema, dict) else []
+    if error.validator == "oneOf" and choices:
+        return (f"{json.dumps(error.instance, ensure_ascii=False)} is not one of: "
+                + ", ".join(json.dumps(c, ensure_ascii=False) for c in choices))
+    return error.message
 
 
 def _days(count: int, counted: str) -> str:
