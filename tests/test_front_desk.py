@@ -127,8 +127,13 @@ def test_a_clerks_upload_refusal_is_shown_with_and_without_javascript(app):
     draft = file_a_case(browser, csrf, submit=False)
     target = f"{draft}/materials/premises-floor-plan?lang=en"
     cases = {
-        "wrong_type": ((io.BytesIO(b"MZ\x90\x00 not a pdf"), "x.pdf"), 422,
+        "wrong_type": ((io.BytesIO(b"MZ\x90\x00 not a pdf"), "x.exe"), 422,
                        "Only PDF, JPEG and PNG files are accepted."),
+        # Named as a PDF, not one inside: said so, not "only PDF…" to a file named .pdf.
+        "renamed": ((io.BytesIO(b"PK\x03\x04 a Word file"), "plan.PDF"), 422,
+                    "This file is named as a PDF, JPEG or PNG file but is not one inside (a "
+                    "renamed document or photo, or a damaged file): save or scan it again as "
+                    "PDF, JPEG or PNG."),
         "empty": ((io.BytesIO(b""), "scan.pdf"), 422,
                   "The file is empty (0 bytes): choose the file again, or another copy of it."),
         "too_large": ((io.BytesIO(PDF + b"0" * 200_000), "big.pdf"), 413,

@@ -48,7 +48,10 @@ def store_upload(upload) -> tuple[StoredFile | None, str | None]:
     content_type = next((kind for kind in allowed
                          if any(head.startswith(sig) for sig in SIGNATURES.get(kind, ()))), None)
     if content_type is None:
-        return None, "wrong_type"
+        # Named as an accepted file but not one inside (a Word file or an HEIC photo given
+        # a .pdf or .jpg name, or a damaged one): "only PDF…" would read as nonsense.
+        name = (getattr(upload, "filename", None) or "").lower()
+        return None, "renamed" if name.endswith((".pdf", ".jpg", ".jpeg", ".png")) else "wrong_type"
     with tempfile.NamedTemporaryFile(dir=folder, delete=False) as out:
         chunk = head
         while chunk:

@@ -37,6 +37,9 @@ from onething.web.i18n import (
 UPLOAD_PROBLEMS = {
     "too_large": _l("The file is larger than allowed."),
     "wrong_type": _l("Only PDF, JPEG and PNG files are accepted."),
+    "renamed": _l("This file is named as a PDF, JPEG or PNG file but is not one inside (a "
+                  "renamed document or photo, or a damaged file): save or scan it again as "
+                  "PDF, JPEG or PNG."),
     "empty": _l("The file is empty (0 bytes): choose the file again, or another copy of it."),
     "missing_file": _l("Choose a file first."),
     "not_allowed": _l("This material cannot be handled that way."),
