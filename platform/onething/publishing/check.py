@@ -667,6 +667,13 @@ def _check_matters(catalog: Catalog, known: dict) -> list[Problem]:
                 problems.append(Problem(at, pointer(*where), Text(
                     "unresolvable $ref {ref!r}: not a library field", ref=ref), (matter.code,)))
         for key, schema in form["properties"].items():
+            if key in known["field"] and isinstance(schema, dict) and "$ref" not in schema:
+                # Kept the matter's own, it is asked again beside the shared one: the one
+                # form would ask the same thing twice, under one title.
+                problems.append(Problem(at, f"/form/properties/{key}", Text(
+                    "{key!r} is a library field's key: refer to it ({ref}) to share it with "
+                    "the other matters, or give this matter's own field another key",
+                    key=key, ref=f'"$ref": "{FIELD_BASE}{key}"'), (matter.code,)))
             if is_shared(key, schema):
                 extra = set(schema) - {"$ref", "items", *TIGHTENING, *ANNOTATIONS}
                 extra = {k for k in extra if not k.startswith("x-")}
