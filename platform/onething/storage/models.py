@@ -871,7 +871,8 @@ class Webhook(SQLModel, table=True):
     legacy_signature: bool = False
     # The deliverer whose turn this endpoint is, until when: a lease, so the events of one
     # endpoint go out one after another from one deliverer, and a deliverer that died
-    # mid-turn holds them no longer than the lease.
+    # mid-turn holds them no longer than the lease. Unclaimed, claimed_until is when the
+    # endpoint was last served, or, after a failed attempt, when it may be tried again.
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
