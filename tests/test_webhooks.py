@@ -348,6 +348,54 @@ def test_a_system_that_is_down_is_sent_one_event_per_step_of_the_backoff(engine)
     assert receiver.ids() == ids
 
 
+def test_an_event_the_system_refuses_holds_up_none_behind_it(engine):
+    refused = []
+
+    def answer(headers, body):
+        if headers["webhook-id"] == ids[0]:
+            refused.append(headers["webhook-id"])
+            return 422  # this one event, malformed to the receiver: the system is up
+        return 204
+
+    receiver = Receiver(answer)
+    start = utc_now()
+    with Session(engine) as session:
+        set_webhook(session, "dept-picky", receiver.url)
+        ids = add_events(session, "dept-picky", 4, next_attempt_at=start)
+        # The refused one ends its turn, not the endpoint's day: no rest, the next turn
+        # (of the same round here, a second one a moment later) sends the rest.
+        deliver_due(session, now=start)
+        deliver_due(session, now=start + dt.timedelta(seconds=1))
+    receiver.close()
+    assert refused == [ids[0]] and receiver.ids() == ids[1:]
+    first = events_of(engine, "dept-picky")[0]
+    assert first.attempts == 1 and first.last_error == "HTTP 422" and first.delivered_at is None
+
+
+def test_an_administrators_change_during_a_failing_turn_is_tried_at_once(engine):
+    answer = {"status": 503}
+    receiver = Receiver(lambda headers, body: answer["status"])
+    start = utc_now()
+    with Session(engine) as session:
+        set_webhook(session, "dept-moved", receiver.url + "/old")
+        ids = add_events(session, "dept-moved", 2, next_attempt_at=start)
+
+    def moved_while_posting(url, body, headers):
+        # The system moved while the old address failed: the administrator sets the new.
+        with Session(engine) as other:
+            set_webhook(other, "dept-moved", receiver.url + "/new")
+        answer["status"] = 204
+        return 503
+
+    deliverer = Deliverer(engine, post=moved_while_posting, clock=lambda: start)
+    deliverer.run_round()
+    # No rest taken over the change: the next round, at once, posts to the new address.
+    with Session(engine) as session:
+        assert deliver_due(session, now=start + dt.timedelta(seconds=1)) == 1
+    receiver.close()
+    assert receiver.ids("/hook/new") == [ids[1]]
+
+
 def test_an_inactive_hook_with_a_full_queue_holds_up_no_one(engine, receiver):
     with Session(engine) as session:
         set_webhook(session, "dept-off", receiver.url + "/off")

@@ -92,7 +92,7 @@ def set_webhook(session: Session, department: str, url: str,
     else:
         # A new secret is a new agreement: only Standard Webhooks signatures from now on.
         hook.url, hook.secret, hook.active, hook.legacy_signature = url, secret, True, False
-        _end_rest(hook)
+        _end_rest(session, hook)
     session.add(hook)
     if actor is not None:
         session.add(AuditEntry(actor=actor, action="webhook_set",
@@ -145,11 +145,13 @@ def find_webhook(session: Session, department: str) -> Webhook | None:
     return session.exec(select(Webhook).where(Webhook.department_code == department)).first()
 
 
-def _end_rest(hook: Webhook) -> None:
+def _end_rest(session: Session, hook: Webhook) -> None:
     # An endpoint resting after a failed attempt (Deliverer.serve) is tried at once again
-    # when an administrator changes it or asks for a redelivery; a claimed one stays so.
-    if hook.claimed_by is None:
-        hook.claimed_until = None
+    # when an administrator changes it or asks for a redelivery. In one statement, under
+    # the condition: a deliverer claiming it meanwhile keeps its lease (a turn under way
+    # sees the change itself, Deliverer._changed_since).
+    session.execute(update(Webhook).where(Webhook.id == hook.id, col(Webhook.claimed_by).is_(None))
+                    .values(claimed_until=None).execution_options(synchronize_session=False))
 
 
 def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> bool:
@@ -162,7 +164,7 @@ def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> boo
         return False
     hook.active = active
     if active:
-        _end_rest(hook)
+        _end_rest(session, hook)
     session.add(hook)
     session.add(AuditEntry(actor=actor, action="webhook_enable" if active else "webhook_disable",
                            subject=f"webhook:{hook.department_code}",
@@ -476,17 +478,21 @@ class Deliverer:
         """Post a claimed endpoint's due events in order, then release it; return how many
         were delivered.
 
-        A failed attempt ends the turn, and the endpoint rests until that event's next
-        attempt: a system that is down is sent one event per step of the backoff (the
-        oldest due, the others waiting behind it), not every due event back to back,
-        and one that hangs holds a thread once per step, not once per event.
+        A failed attempt ends the turn. When it says the system is down (no answer, a
+        5xx, 429) the endpoint rests until that event's next attempt: a system that is
+        down is sent one event per step of the backoff (the oldest due, the others
+        waiting behind it), not every due event back to back, and one that hangs holds a
+        thread once per step, not once per event. An event the system refuses (another
+        4xx, a redirect) holds up no other: the next turn sends the rest. A rest is not
+        taken when an administrator changed the hook or redelivered during the turn.
         """
         delivered = 0
         rest_until = None
+        started = self.clock()
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 hook = session.get(Webhook, hook_id)
-                now = self.clock()
+                now = started
                 due = session.exec(select(OutboxEvent.id).where(
                     OutboxEvent.department_code == hook.department_code, *_pending(),
                     col(OutboxEvent.next_attempt_at) <= now,
@@ -505,21 +511,41 @@ class Deliverer:
                     if (event is None or event.delivered_at is not None
                             or event.failed_at is not None):
                         continue
-                    if not self._attempt(session, hook, event):
-                        rest_until = event.next_attempt_at
+                    outcome = self._attempt(session, hook, event)
+                    if outcome == "down":
+                        if not self._changed_since(session, hook, started):
+                            rest_until = event.next_attempt_at
+                        break
+                    if outcome == "refused":
                         break
                     delivered += 1
         finally:
             self.release([hook_id], rest_until)
         return delivered
 
-    def _attempt(self, session: Session, hook: Webhook, event: OutboxEvent) -> bool:
+    def _changed_since(self, session: Session, hook: Webhook, started: dt.datetime) -> bool:
+        """Whether an administrator set the hook's address or secret, or redelivered its
+        events, since the turn began: what they did is tried at once, not after a rest."""
+        current = session.execute(select(Webhook.url, Webhook.secret).where(
+            Webhook.id == hook.id)).one_or_none()
+        redelivered = session.exec(select(OutboxEvent.id).where(
+            OutboxEvent.department_code == hook.department_code,
+            col(OutboxEvent.redelivered_at) >= started).limit(1)).first()
+        session.commit()
+        return current != (hook.url, hook.secret) or redelivered is not None
+
+    def _attempt(self, session: Session, hook: Webhook, event: OutboxEvent) -> str:
+        """Post one event and record the outcome: "delivered", "down" (no answer, a 5xx,
+        429: the system is not taking events) or "refused" (this event, answered)."""
         body = body_of(event)
         try:
             status = self.post(hook.url, body, signed_headers(hook, event, body, self.clock()))
             error = None if 200 <= status < 300 else f"HTTP {status}"
+            outcome = ("delivered" if error is None else
+                       "down" if status >= 500 or status == 429 else "refused")
         except OSError as failure:  # refused, unreachable, timed out
             error = scrubbed(f"{type(failure).__name__}: {failure}", hook.url)[:500]
+            outcome = "down"
         now = self.clock()
         event.attempts += 1
         if error is None:
@@ -533,7 +559,7 @@ class Deliverer:
                         event.next_attempt_at.isoformat(timespec="seconds"))
         session.add(event)
         session.commit()
-        return error is None
+        return outcome
 
     # --- rounds -------------------------------------------------------------------------
 
@@ -650,8 +676,7 @@ def redeliver(session: Session, department: str, actor: str,
     if result.rowcount:
         hook = find_webhook(session, department)
         if hook is not None:
-            _end_rest(hook)
-            session.add(hook)
+            _end_rest(session, hook)
         session.add(AuditEntry(actor=actor, action="webhook_redeliver",
                                subject=f"webhook:{department}",
                                after={"redelivered": result.rowcount,
