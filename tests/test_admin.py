@@ -150,11 +150,14 @@ def test_a_form_without_its_csrf_token_changes_nothing(app, admin, caplog):
     client, _ = admin
     before = revision(app, "bundle", "open-restaurant")
     response = client.post("/admin/bundles/open-restaurant/questions",
-                           data={"revision": before, "key": "x", "title_zh": "问"})
+                           data={"revision": before, "key": "x", "title_zh": "问"},
+                           headers={"Referer": "http://localhost/s/OT1?token=s3cret-code"})
     assert response.status_code == 400
-    # The operator's log says why (a proxy's Host fails every https form the same way).
-    assert any("refused a form: The CSRF token is missing." in r.getMessage()
-               for r in caplog.records)
+    # The operator's log says why (a proxy's Host fails every https form the same way),
+    # with where the form came from, but never its query (a case's access code).
+    said = [r.getMessage() for r in caplog.records if "refused a form" in r.getMessage()]
+    assert said == ["refused a form: The CSRF token is missing. (Host localhost, "
+                    "Referer http://localhost)"]
     assert revision(app, "bundle", "open-restaurant") == before
 
 

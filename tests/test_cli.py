@@ -151,7 +151,7 @@ def test_settings_that_cannot_be_used_are_refused_on_start_all_at_once(tmp_path,
     # As copied from the README into a systemd environment file, comment and all.
     monkeypatch.setenv("ONETHING_TRUSTED_PROXIES", "1       # the nginx in front")
     monkeypatch.setenv("ONETHING_LOGIN_RATE_LIMIT", "10/5min")
-    monkeypatch.setenv("ONETHING_WEBHOOK_TIMEOUT", "2.5")  # a number, as text: fine
+    monkeypatch.setenv("ONETHING_WEBHOOK_TIMEOUT", "2.5")  # a number: fine
     monkeypatch.setenv("ONETHING_INSTANCE_PATH", str(tmp_path / "instance"))
     with pytest.raises(SettingsError) as refused:
         create_app({"TESTING": True}, instance_path=tmp_path / "instance")
@@ -164,6 +164,28 @@ def test_settings_that_cannot_be_used_are_refused_on_start_all_at_once(tmp_path,
                                             "  TRUSTED_PROXIES: '1       # the nginx in front'"
                                             " is not a number"]
     assert not (tmp_path / "instance").exists()  # refused before anything was made
+    # A limit read as a number (JSON) is refused by name too, not with a traceback.
+    monkeypatch.delenv("ONETHING_TRUSTED_PROXIES")
+    monkeypatch.setenv("ONETHING_LOGIN_RATE_LIMIT", "10")
+    with pytest.raises(SettingsError) as refused:
+        create_app({"TESTING": True}, instance_path=tmp_path / "instance")
+    assert refused.value.problems == [
+        "LOGIN_RATE_LIMIT: not a limit like '10 per 5 minutes': 10"]
+
+
+def test_settings_written_as_text_or_as_yes_and_no_still_start(tmp_path, monkeypatch):
+    from onething.web.app import create_app
+
+    # false for none, true for one proxy (as they worked before the check); a number as
+    # text, as instance/config.py may write it.
+    monkeypatch.setenv("ONETHING_DEMO_CASES", "false")
+    monkeypatch.setenv("ONETHING_TRUSTED_PROXIES", "true")
+    app = create_app({"TESTING": True, "WEBHOOK_TIMEOUT": "2.5", "DATABASE_POOL_SIZE": "6",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hall.db'}"},
+                     instance_path=tmp_path / "instance")
+    assert (app.config["DEMO_CASES"], app.config["TRUSTED_PROXIES"]) == (0, 1)
+    assert (app.config["WEBHOOK_TIMEOUT"], app.config["DATABASE_POOL_SIZE"]) == (2.5, 6)
+    app.extensions["onething.engine"].dispose()
 
 
 def test_the_embedded_demo_has_the_readme_accounts_and_a_configured_database_does_not(tmp_path):

@@ -429,8 +429,10 @@ def user_add(username: str, role: str, department: str | None, display_name: str
     with _app_session() as (app, session):
         if department is not None:
             _require_department(session, department)
-        # Asked once the rest is known good: a mistyped department is said first.
+        # Asked once the rest is known good: a mistyped department is said first. No
+        # transaction is held open while a person types.
         if password is None:
+            session.rollback()
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
             account = create_account(session, AccountCreate(

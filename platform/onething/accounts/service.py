@@ -372,7 +372,7 @@ _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 def parse_limit(text: str) -> tuple[int, dt.timedelta]:
     """'10 per 5 minutes' as (10, 5 minutes); ValueError for anything else."""
-    found = _LIMIT.match(text or "")
+    found = _LIMIT.match(text) if isinstance(text, str) else None  # 10, read as JSON: no period
     if found is None or int(found[1]) < 1:
         raise ValueError(f"not a limit like '10 per 5 minutes': {text!r}")
     return int(found[1]), dt.timedelta(seconds=int(found[2] or 1) * _UNITS[found[3]])

@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, jsonify, render_template, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
@@ -371,8 +372,10 @@ def _error_page(error: HTTPException):
     if isinstance(error, CSRFError):
         # Said to the person as "refresh and try again"; the reason is for operators: a
         # proxy passing its own address as Host fails every https form ("does not match").
+        # The Referer's origin only: its query may hold a case's access code.
+        came_from = urlsplit(request.referrer or "")
         logging.getLogger("onething.web").warning(
-            "refused a form: %s (Host %s, Referer %s)", error.description,
-            request.host, request.referrer)
+            "refused a form: %s (Host %s, Referer %s)", error.description, request.host,
+            f"{came_from.scheme}://{came_from.netloc}" if came_from.netloc else "none")
     template = "_error.html" if request.headers.get("HX-Request") else "error.html"
     return render_template(template, error=error), error.code

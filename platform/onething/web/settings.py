@@ -152,6 +152,10 @@ def problems(config: dict[str, Any]) -> list[str]:
         value = config.get(setting.name)
         if not setting.number or value is None:
             continue
+        if isinstance(value, bool):
+            # ONETHING_DEMO_CASES=false, ONETHING_TRUSTED_PROXIES=true: read as JSON, and
+            # taken as 0 and 1 before this check, so they still are.
+            value = config[setting.name] = int(value)
         if isinstance(value, str):
             try:
                 value = float(value) if "." in value else int(value)
@@ -159,7 +163,7 @@ def problems(config: dict[str, Any]) -> list[str]:
                 found.append(f"{setting.name}: {value!r} is not a number")
                 continue
             config[setting.name] = value
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if not isinstance(value, int | float) or value < 0:
             found.append(f"{setting.name}: {value!r} is not a number of 0 or more")
     return found
 
