@@ -278,6 +278,15 @@ def _database(app) -> str:
     return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
 
 
+def _log_to_journal() -> None:
+    """Log as `serve` and `worker` do: when and which part, for the journal (migrations on
+    a first start, a webhook's failed attempt, the server's own notices)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # set-up chatter
+
+
 def _configured_app():
     """The app as configured, or exit with one line: a broken catalog's problems, or why
     the database cannot be used (a service manager's journal then says so at the top)."""
@@ -647,12 +656,12 @@ def webhook_failed(department: str) -> None:
 def webhook_redeliver(department: str, delivery_ids: tuple[str, ...], everything: bool,
                       by: str) -> None:
     """Schedule failed deliveries again, each with its own delivery id (name them, or --all)."""
-    from onething.departments.webhooks import redeliver
+    from onething.departments.webhooks import failed_events, redeliver
 
     if bool(delivery_ids) == everything:
         click.echo("name the delivery ids, or give --all", err=True)
         sys.exit(EXIT_DEFINITIONS)
-    from sqlmodel import col, select
+    from sqlmodel import col
 
     from onething.storage.models import OutboxEvent
 
@@ -661,10 +670,9 @@ def webhook_redeliver(department: str, delivery_ids: tuple[str, ...], everything
         if delivery_ids:
             # All named or none: an id mistyped, another department's, or delivered
             # already is said, and nothing is scheduled.
-            failed = set(session.exec(select(OutboxEvent.delivery_id).where(
-                OutboxEvent.department_code == department,
-                col(OutboxEvent.failed_at).is_not(None),
-                col(OutboxEvent.delivery_id).in_(delivery_ids))).all())
+            failed = {event.delivery_id for event in session.exec(
+                failed_events(session, department)
+                .where(col(OutboxEvent.delivery_id).in_(delivery_ids))).all()}
             if unknown := [i for i in dict.fromkeys(delivery_ids) if i not in failed]:
                 click.echo(f"not a failed delivery of {department}: {', '.join(unknown)} "
                            f"(see onething webhook failed {department}); nothing redelivered",
@@ -798,12 +806,7 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
 
     if problem := unusable_address(host, port):
         raise click.ClickException(problem)
-    import logging
-
-    # As `onething worker` logs: when and which part, for the journal (migrations on a
-    # first start, a webhook's failed attempt, the server's own notices).
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its set-up chatter
+    _log_to_journal()
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Before prometheus_client is imported: each worker then counts its requests in
         # a file there, and /metrics, whichever worker answers, adds them all up.
@@ -813,10 +816,8 @@ def serve(host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     # Once, before any worker starts: migrating and a first start's seeding happen here,
     # and the workers then share this app, forked.
     app = _configured_app()
-    from sqlalchemy.engine import make_url
-
     # Never the password: this line ends up in journals and terminals' scrollback.
-    shown = make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+    shown = _database(app)
     click.echo(f"OneThing on http://{host}:{port}/ (database: {shown}, "
                f"{workers} process{'es' if workers > 1 else ''} × {threads} threads)")
     if dev:
@@ -868,14 +869,12 @@ def worker(once: bool) -> None:
     claimed by one of them at a time. On a signal it finishes the attempts under way and
     releases its claims.
     """
-    import logging
     import signal
     import threading
 
     from onething.departments.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its set-up chatter
+    _log_to_journal()
     stop = threading.Event()
     with _app_session() as (app, _session):
         for signum in (signal.SIGTERM, signal.SIGINT):

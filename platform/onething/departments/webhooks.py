@@ -92,7 +92,7 @@ def set_webhook(session: Session, department: str, url: str,
     else:
         # A new secret is a new agreement: only Standard Webhooks signatures from now on.
         hook.url, hook.secret, hook.active, hook.legacy_signature = url, secret, True, False
-        _end_rest(session, hook)
+        _end_rest(session, department)
     session.add(hook)
     if actor is not None:
         session.add(AuditEntry(actor=actor, action="webhook_set",
@@ -145,12 +145,13 @@ def find_webhook(session: Session, department: str) -> Webhook | None:
     return session.exec(select(Webhook).where(Webhook.department_code == department)).first()
 
 
-def _end_rest(session: Session, hook: Webhook) -> None:
+def _end_rest(session: Session, department: str) -> None:
     # An endpoint resting after a failed attempt (Deliverer.serve) is tried at once again
     # when an administrator changes it or asks for a redelivery. In one statement, under
     # the condition: a deliverer claiming it meanwhile keeps its lease (a turn under way
     # sees the change itself, Deliverer._changed_since).
-    session.execute(update(Webhook).where(Webhook.id == hook.id, col(Webhook.claimed_by).is_(None))
+    session.execute(update(Webhook).where(Webhook.department_code == department,
+                                          col(Webhook.claimed_by).is_(None))
                     .values(claimed_until=None).execution_options(synchronize_session=False))
 
 
@@ -164,7 +165,7 @@ def set_active(session: Session, hook: Webhook, active: bool, actor: str) -> boo
         return False
     hook.active = active
     if active:
-        _end_rest(session, hook)
+        _end_rest(session, hook.department_code)
     session.add(hook)
     session.add(AuditEntry(actor=actor, action="webhook_enable" if active else "webhook_disable",
                            subject=f"webhook:{hook.department_code}",
@@ -674,9 +675,7 @@ def redeliver(session: Session, department: str, actor: str,
         failed_at=None, attempts=0, next_attempt_at=now, redelivered_at=now)
         .execution_options(synchronize_session=False))
     if result.rowcount:
-        hook = find_webhook(session, department)
-        if hook is not None:
-            _end_rest(session, hook)
+        _end_rest(session, department)
         session.add(AuditEntry(actor=actor, action="webhook_redeliver",
                                subject=f"webhook:{department}",
                                after={"redelivered": result.rowcount,

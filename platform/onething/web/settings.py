@@ -146,7 +146,8 @@ class SettingsError(ValueError):
 
 def problems(config: dict[str, Any]) -> list[str]:
     """What is wrong with the numeric settings as configured: a value copied with its
-    comment ('1  # the nginx in front') is said on start, not met at a request."""
+    comment ('1  # the nginx in front') is said on start, not met at a request. Those
+    written as text ('2.5') or as true/false are converted in `config` on the way."""
     found = []
     for setting in SETTINGS:
         value = config.get(setting.name)
